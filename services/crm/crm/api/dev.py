@@ -1,0 +1,32 @@
+"""A small dev token issuer for `make run` and the tests; absent outside local/test environments."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from backbone.auth import Role, issue_token
+from backbone.problems import Problem
+from crm.api.deps import SettingsDep
+
+router = APIRouter(prefix="/api/v1/dev", tags=["dev"])
+
+
+class TokenIn(BaseModel):
+    subject: str = Field(min_length=1, max_length=60, examples=["am_zhang"])
+    roles: list[Role] = Field(min_length=1)
+    name: str | None = None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+@router.post("/token", response_model=TokenOut, summary="Issue a development JWT (local/test only)")
+async def dev_token(body: TokenIn, settings: SettingsDep) -> TokenOut:
+    if settings.environment not in ("local", "test") or not settings.dev_token_issuer:
+        raise Problem(404, "Not found", "the dev token issuer is disabled")
+    token = issue_token(body.subject, list(body.roles), secret=settings.jwt_secret, issuer=settings.jwt_issuer,
+                        name=body.name)
+    return TokenOut(access_token=token)

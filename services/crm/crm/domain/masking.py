@@ -1,0 +1,204 @@
+"""Phone / e-mail validation and masking (list views, logs).
+
+* ``validate_phone`` accepts mainland mobiles (``1[3-9]`` + 9 digits, optionally with a
+  +86 / 0086 / 86 prefix and blanks or hyphens) and landlines (area code 0xx / 0xxx, a 7-8
+  digit subscriber number starting 2-9, an optional extension after 转 / ext / x / # or a
+  final hyphen group) and returns a normalised form: ``13812345678``, ``010-12345678``,
+  ``0571-88881234-8001``.
+* ``mask_phone("13812345678") == "138****5678"``; ``mask_email("zhang.san@example.com") ==
+  "z***@example.com"``.
+* ``mask_text`` masks the phone numbers and e-mail addresses found in free text;
+  ``mask_log_record`` (a ``logging`` filter function) and ``PiiMaskingFilter`` apply it to
+  log records. Attach them to *handlers*: a logger's filters do not see records propagated
+  from its children.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+from email_validator import EmailNotValidError
+from email_validator import validate_email as _validate_email
+
+from crm.domain.errors import DomainError
+
+MOBILE_RE = re.compile(r"1[3-9]\d{9}")
+_AREA_RE = re.compile(r"0(?:10|2\d|[3-9]\d{2})")
+_SUBSCRIBER_RE = re.compile(r"[2-9]\d{6,7}")
+_EXT_RE = re.compile(r"^(.*?)\s*(?:转|ext\.?|x|#)\s*(\d{1,6})$", re.IGNORECASE)
+_SEPARATORS_RE = re.compile(r"[\s\-()（）.]")
+_COUNTRY_RE = re.compile(r"^(?:\+86|0086)")
+
+
+class PhoneKind(StrEnum):
+    MOBILE = "mobile"
+    LANDLINE = "landline"
+
+
+class InvalidPhone(DomainError):
+    code = "invalid_phone"
+
+
+class InvalidEmail(DomainError):
+    code = "invalid_email"
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    kind: PhoneKind
+    number: str  # mobile: 11 digits; landline: subscriber digits
+    area_code: str = ""
+    extension: str = ""
+    country_prefix: bool = False
+
+    @property
+    def normalized(self) -> str:
+        if self.kind is PhoneKind.MOBILE:
+            return self.number
+        ext = f"-{self.extension}" if self.extension else ""
+        return f"{self.area_code}-{self.number}{ext}"
+
+    @property
+    def masked(self) -> str:
+        if self.kind is PhoneKind.MOBILE:
+            prefix = "+86 " if self.country_prefix else ""
+            return f"{prefix}{self.number[:3]}****{self.number[-4:]}"
+        ext = f"-{self.extension}" if self.extension else ""
+        return f"{self.area_code}-{'*' * (len(self.number) - 4)}{self.number[-4:]}{ext}"
+
+
+def _parse_digits(raw: str, extension: str) -> PhoneNumber | None:
+    country = False
+    m = _COUNTRY_RE.match(raw)
+    if m:
+        country, raw = True, raw[m.end() :]
+    if not raw.isdigit() or not raw.isascii():
+        return None
+    if country or (raw.startswith("86") and len(raw) == 13):
+        if MOBILE_RE.fullmatch(raw[2:] if not country else raw) and not extension:
+            return PhoneNumber(PhoneKind.MOBILE, raw if country else raw[2:], country_prefix=True)
+        if country and not raw.startswith("0"):
+            raw = "0" + raw  # international form drops the trunk prefix 0
+    if not country and MOBILE_RE.fullmatch(raw) and not extension:
+        return PhoneNumber(PhoneKind.MOBILE, raw)
+    area = _AREA_RE.match(raw)
+    if area and _SUBSCRIBER_RE.fullmatch(raw[area.end() :]):
+        return PhoneNumber(
+            PhoneKind.LANDLINE, raw[area.end() :], area_code=area.group(), extension=extension
+        )
+    return None
+
+
+def parse_phone(phone: str) -> PhoneNumber:
+    """Parse a mainland mobile or landline number; raise ``InvalidPhone``."""
+    if not isinstance(phone, str) or not phone.strip():
+        raise InvalidPhone("the phone number is empty")
+    text = unicodedata.normalize("NFKC", phone).strip()
+    extension = ""
+    m = _EXT_RE.match(text)
+    if m:
+        text, extension = m.group(1), m.group(2)
+    parsed = _parse_digits(_SEPARATORS_RE.sub("", text), extension)
+    if parsed is None and not extension:
+        # "0571-88881234-8001": the last hyphen group may be an extension
+        head, sep, tail = text.rpartition("-")
+        if sep and tail.strip().isdigit() and 1 <= len(tail.strip()) <= 6:
+            parsed = _parse_digits(_SEPARATORS_RE.sub("", head), tail.strip())
+            if parsed is not None and parsed.kind is not PhoneKind.LANDLINE:
+                parsed = None
+    if parsed is None:
+        raise InvalidPhone(
+            f"{mask_text(phone)!s} is neither a mainland mobile number (1[3-9] and 9 digits) "
+            "nor a landline with area code (0xx/0xxx and 7-8 digits)"
+        )
+    return parsed
+
+
+def validate_phone(phone: str) -> str:
+    """The normalised phone number, or ``InvalidPhone``."""
+    return parse_phone(phone).normalized
+
+
+def is_mobile(phone: str) -> bool:
+    try:
+        return parse_phone(phone).kind is PhoneKind.MOBILE
+    except InvalidPhone:
+        return False
+
+
+def mask_phone(phone: str) -> str:
+    """``138****5678`` / ``+86 138****5678`` / ``010-****5678``; never raises.
+
+    Something that is not a valid number keeps only its last 4 digits.
+    """
+    try:
+        return parse_phone(phone).masked
+    except InvalidPhone:
+        digits = [c for c in str(phone) if c.isdigit()]
+        keep = 4 if len(digits) > 6 else 0
+        return "*" * (len(digits) - keep) + "".join(digits[len(digits) - keep :]) or "***"
+
+
+def validate_email(email: str) -> str:
+    """The normalised e-mail address (no DNS lookup), or ``InvalidEmail``."""
+    if not isinstance(email, str) or not email.strip():
+        raise InvalidEmail("the e-mail address is empty")
+    try:
+        return _validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidEmail(f"invalid e-mail address: {exc}") from None
+
+
+def mask_email(email: str) -> str:
+    """``zhang.san@example.com`` -> ``z***@example.com``; never raises."""
+    local, at, domain = str(email).strip().rpartition("@")
+    if not at or not local or not domain:
+        return "***"
+    return f"{local[0] if len(local) > 1 else ''}***@{domain}"
+
+
+_EMAIL_TEXT_RE = re.compile(
+    r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+)
+_MOBILE_TEXT_RE = re.compile(
+    r"(?<![0-9A-Za-z+])((?:\+86|0086|86)[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?![0-9A-Za-z])"
+)
+_LANDLINE_TEXT_RE = re.compile(
+    r"(?<![0-9A-Za-z])(\(0\d{2,3}\)\s?|（0\d{2,3}）\s?|0\d{2,3}[\s-])"
+    r"([1-9]\d{2,3}[\s-]?)(\d{4})(?![0-9A-Za-z])"
+)
+
+
+def mask_text(text: str) -> str:
+    """Mask every mobile / landline number and e-mail address found in free text."""
+    text = _EMAIL_TEXT_RE.sub(lambda m: mask_email(m.group(0)), text)
+    text = _MOBILE_TEXT_RE.sub(
+        lambda m: f"{'+86 ' if m.group(1) else ''}{m.group(2)}****{m.group(3)}", text
+    )
+    return _LANDLINE_TEXT_RE.sub(
+        lambda m: f"{m.group(1)}{'*' * sum(c.isdigit() for c in m.group(2))}{m.group(3)}", text
+    )
+
+
+def mask_log_record(record: logging.LogRecord) -> bool:
+    """A ``logging`` filter (``handler.addFilter(mask_log_record)``): mask the message in place."""
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):
+        message = str(record.msg)
+    record.msg = mask_text(message)
+    record.args = None
+    if record.exc_text:
+        record.exc_text = mask_text(record.exc_text)
+    return True
+
+
+class PiiMaskingFilter(logging.Filter):
+    """Class form of ``mask_log_record`` (for dictConfig)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return mask_log_record(record)

@@ -1,0 +1,236 @@
+"""Product catalogue (as data) and validation of order-item attributes against JSON Schema.
+
+``crm/data/products.yaml`` holds, per product: names (en, zh), bearer mode, the business
+kinds it supports and a JSON Schema (draft 2020-12) of its order-item attributes, with
+per-kind overrides of top-level keywords (``required`` differs for a change or a
+cancellation). Each schema is checked against the draft 2020-12 meta-schema at load.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any, Self
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import ValidationError as SchemaValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from crm.domain.config import InvalidConfiguration, read_data_file
+from crm.domain.errors import DomainError
+from crm.domain.vocabulary import BearerMode, BusinessKind, Platform, ProductId
+
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+#: products delivered on either platform (the ``platform`` attribute). Seed 001's "nine typical
+#: group products" are VPMN, switchboard, group SMS (MAS, ADC), industry OTA, M2M, mobile mailbox
+#: (MAS, ADC) and dedicated line; the catalogue splits the dedicated line into data and internet,
+#: so it has 8 product ids and 10 (product, platform) offerings.
+MULTI_PLATFORM_PRODUCTS = frozenset({ProductId.GROUP_SMS, ProductId.MOBILE_MAILBOX})
+
+
+class UnknownProduct(DomainError):
+    code = "unknown_product"
+
+    def __init__(self, product_id: str) -> None:
+        super().__init__(f"unknown product {product_id!r}")
+        self.product_id = product_id
+
+
+class UnsupportedBusinessKind(DomainError):
+    code = "unsupported_business_kind"
+
+    def __init__(self, product_id: str, kind: str) -> None:
+        super().__init__(f"product {product_id!r} does not support business kind {kind!r}")
+        self.product_id = product_id
+        self.kind = kind
+
+
+class FieldError(BaseModel):
+    """One entry of problem+json ``errors``."""
+
+    model_config = ConfigDict(frozen=True)
+    field: str
+    message: str
+
+
+class InvalidAttributes(DomainError):
+    """The attributes of an order item do not match their product's schema (API: 422)."""
+
+    code = "invalid_attributes"
+
+    def __init__(self, product_id: str, errors: list[FieldError]) -> None:
+        summary = "; ".join(f"{e.field or '(attributes)'}: {e.message}" for e in errors)
+        super().__init__(f"invalid attributes for product {product_id!r}: {summary}")
+        self.product_id = product_id
+        self.errors = errors
+
+
+class LocalizedName(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+
+
+class Product(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    id: ProductId
+    name: LocalizedName
+    bearer_mode: BearerMode
+    business_kinds: tuple[BusinessKind, ...] = Field(min_length=1)
+    attributes_schema: dict[str, Any] = Field(alias="schema")
+    kind_overrides: dict[BusinessKind, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _schemas(self) -> Self:
+        if self.attributes_schema.get("$schema") != DRAFT_2020_12:
+            raise ValueError(f"{self.id}: schema must declare $schema {DRAFT_2020_12}")
+        if self.attributes_schema.get("type") != "object":
+            raise ValueError(f"{self.id}: attributes schema must be of type object")
+        for kind in self.kind_overrides:
+            if kind not in self.business_kinds:
+                raise ValueError(f"{self.id}: override for unsupported business kind {kind}")
+        for kind in self.business_kinds:
+            try:
+                Draft202012Validator.check_schema(self.schema_for(kind))
+            except SchemaError as exc:
+                raise ValueError(f"{self.id} ({kind}): invalid JSON Schema: {exc.message}") from exc
+        return self
+
+    def schema_for(self, kind: BusinessKind = BusinessKind.OPENING) -> dict[str, Any]:
+        """The effective schema for one business kind (a fresh copy)."""
+        schema = copy.deepcopy(self.attributes_schema)
+        schema.update(copy.deepcopy(self.kind_overrides.get(kind, {})))
+        return schema
+
+    @property
+    def platforms(self) -> tuple[Platform, ...]:
+        return tuple(Platform) if self.id in MULTI_PLATFORM_PRODUCTS else ()
+
+
+class Catalogue(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: int = Field(ge=1)
+    defaults: dict[str, Any] | None = Field(default=None, description="YAML anchor holder")
+    products: tuple[Product, ...]
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        ids = [p.id for p in self.products]
+        if len(ids) != len(set(ids)):
+            raise ValueError("duplicate product ids")
+        missing = set(ProductId) - set(ids)
+        if missing:
+            raise ValueError(f"missing products: {', '.join(sorted(missing))}")
+        return self
+
+    def get(self, product_id: str) -> Product:
+        for p in self.products:
+            if p.id == product_id:
+                return p
+        raise UnknownProduct(product_id)
+
+    def __iter__(self) -> Iterator[Product]:  # type: ignore[override]
+        return iter(self.products)
+
+    def offerings(self) -> list[tuple[ProductId, Platform | None]]:
+        """Every (product id, platform or None) pair a customer can order."""
+        out: list[tuple[ProductId, Platform | None]] = []
+        for p in self.products:
+            out.extend([(p.id, pl) for pl in p.platforms] or [(p.id, None)])
+        return out
+
+
+def parse_catalogue(data: Mapping[str, Any]) -> Catalogue:
+    try:
+        return Catalogue.model_validate(copy.deepcopy(dict(data)))
+    except ValidationError as exc:
+        raise InvalidConfiguration(f"invalid product catalogue: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def load_catalogue() -> Catalogue:
+    """The packaged ``crm/data/products.yaml``, validated (cached)."""
+    data = read_data_file("products.yaml")
+    if not isinstance(data, Mapping):
+        raise InvalidConfiguration("products.yaml must hold a mapping")
+    return parse_catalogue(data)
+
+
+def _path(parts: Iterator[Any] | Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base}.{name}" if base else name
+
+
+def _message(err: SchemaValidationError) -> str:
+    v, arg = err.validator, err.validator_value
+    if v == "type":
+        return f"must be of type {arg}"
+    if v == "enum":
+        return "must be one of: " + ", ".join(str(x) for x in arg)
+    if v == "minimum":
+        return f"must be >= {arg}"
+    if v == "maximum":
+        return f"must be <= {arg}"
+    if v == "minLength":
+        return f"must have at least {arg} characters"
+    if v == "maxLength":
+        return f"must have at most {arg} characters"
+    if v == "pattern":
+        return "has an invalid format"
+    if v == "minProperties":
+        return f"at least {arg} attribute(s) must be given"
+    return err.message
+
+
+def _field_errors(err: SchemaValidationError) -> list[FieldError]:
+    base = _path(err.absolute_path)
+    if err.validator == "required" and isinstance(err.instance, Mapping):
+        missing = [name for name in err.validator_value if name not in err.instance]
+        return [FieldError(field=_join(base, n), message="is required") for n in missing]
+    if err.validator == "additionalProperties" and isinstance(err.instance, Mapping):
+        allowed = set(err.schema.get("properties", {}))
+        extra = sorted(k for k in err.instance if k not in allowed)
+        return [FieldError(field=_join(base, k), message="is not allowed") for k in extra]
+    return [FieldError(field=base, message=_message(err))]
+
+
+def attribute_errors(
+    product: Product | str,
+    attributes: Any,
+    kind: BusinessKind | str = BusinessKind.OPENING,
+    catalogue: Catalogue | None = None,
+) -> list[FieldError]:
+    """All problems of ``attributes`` for ``product`` and ``kind`` (empty when valid)."""
+    if isinstance(product, str):
+        product = (catalogue or load_catalogue()).get(product)
+    try:
+        kind = BusinessKind(kind)
+    except ValueError:
+        raise UnsupportedBusinessKind(product.id, str(kind)) from None
+    if kind not in product.business_kinds:
+        raise UnsupportedBusinessKind(product.id, kind)
+    validator = Draft202012Validator(product.schema_for(kind))
+    errors = [fe for err in validator.iter_errors(attributes) for fe in _field_errors(err)]
+    return sorted(set(errors), key=lambda e: (e.field, e.message))
+
+
+def validate_attributes(
+    product: Product | str,
+    attributes: Any,
+    kind: BusinessKind | str = BusinessKind.OPENING,
+    catalogue: Catalogue | None = None,
+) -> None:
+    """Raise ``InvalidAttributes`` (listing every wrong field) unless the attributes are valid."""
+    errors = attribute_errors(product, attributes, kind, catalogue)
+    if errors:
+        pid = product.id if isinstance(product, Product) else product
+        raise InvalidAttributes(str(pid), errors)

@@ -1,0 +1,261 @@
+"""Customer tiering (集团客户分级): A/B/C from weighted factors, with the reasons shown.
+
+The weights, normalisations and thresholds are data (``crm/data/tiering.yaml``), validated
+with pydantic when loaded. ``grade`` returns every factor's contribution so the API can show
+why a customer got its tier. Customers of a key industry (party/government, military,
+finance) are "key" and tier A whatever their score.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from crm.domain.config import InvalidConfiguration, read_data_file
+from crm.domain.vocabulary import Industry, Tier, UnifiedPayment
+
+
+class Factor(StrEnum):
+    EMPLOYEES = "employees"
+    HANDSET_SHARE = "handset_share"
+    INFORMATIZATION_LEVEL = "informatization_level"
+    UNIFIED_PAYMENT = "unified_payment"
+    INFLUENCE = "influence"
+
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class LinearNormalization(BaseModel):
+    """``(value - min) / (max - min)``, clamped to 0..1."""
+
+    model_config = _STRICT
+    kind: Literal["linear"]
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if not self.max > self.min:
+            raise ValueError("max must be greater than min")
+        return self
+
+    def apply(self, value: float) -> float:
+        return _clamp((value - self.min) / (self.max - self.min))
+
+
+class PiecewiseLinearNormalization(BaseModel):
+    """Linear interpolation between ``[x, y]`` points; flat before the first and after the last."""
+
+    model_config = _STRICT
+    kind: Literal["piecewise_linear"]
+    points: list[tuple[float, Annotated[float, Field(ge=0, le=1)]]] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Self:
+        xs = [x for x, _ in self.points]
+        if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
+            raise ValueError("points must have strictly increasing x")
+        return self
+
+    def apply(self, value: float) -> float:
+        xs = [x for x, _ in self.points]
+        if value <= xs[0]:
+            return self.points[0][1]
+        if value >= xs[-1]:
+            return self.points[-1][1]
+        i = bisect.bisect_right(xs, value)
+        (x0, y0), (x1, y1) = self.points[i - 1], self.points[i]
+        return _clamp(y0 + (y1 - y0) * (value - x0) / (x1 - x0))
+
+
+class CategoricalNormalization(BaseModel):
+    """A fixed 0..1 value per category."""
+
+    model_config = _STRICT
+    kind: Literal["categorical"]
+    values: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1)
+
+    def apply(self, value: str) -> float:
+        return self.values[value]
+
+
+Normalization = Annotated[
+    LinearNormalization | PiecewiseLinearNormalization | CategoricalNormalization,
+    Field(discriminator="kind"),
+]
+
+
+class FactorWeight(BaseModel):
+    model_config = _STRICT
+    weight: float = Field(ge=0)
+    description: str = ""
+    normalization: Normalization
+
+
+class Thresholds(BaseModel):
+    """Minimum score of tier A and of tier B; anything below B is C."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    a: float = Field(alias="A", gt=0, le=100)
+    b: float = Field(alias="B", gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.a > self.b:
+            raise ValueError("threshold A must be greater than threshold B")
+        return self
+
+
+_NUMERIC = frozenset(
+    {Factor.EMPLOYEES, Factor.HANDSET_SHARE, Factor.INFORMATIZATION_LEVEL, Factor.INFLUENCE}
+)
+
+
+class TieringConfig(BaseModel):
+    """The content of ``tiering.yaml``."""
+
+    model_config = _STRICT
+    version: int = Field(ge=1)
+    factors: dict[Factor, FactorWeight]
+    thresholds: Thresholds
+    key_industries: frozenset[Industry]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        missing = set(Factor) - set(self.factors)
+        if missing:
+            raise ValueError(f"missing factors: {', '.join(sorted(missing))}")
+        total = sum(f.weight for f in self.factors.values())
+        if not math.isclose(total, 100.0, abs_tol=1e-9):
+            raise ValueError(f"factor weights must add up to 100, they add up to {total:g}")
+        for factor in _NUMERIC:
+            if isinstance(self.factors[factor].normalization, CategoricalNormalization):
+                raise ValueError(f"factor {factor} is numeric: categorical normalization not allowed")
+        payment = self.factors[Factor.UNIFIED_PAYMENT].normalization
+        if not isinstance(payment, CategoricalNormalization):
+            raise ValueError("factor unified_payment needs a categorical normalization")
+        if set(payment.values) != {p.value for p in UnifiedPayment}:
+            raise ValueError(
+                "unified_payment values must be exactly: "
+                + ", ".join(p.value for p in UnifiedPayment)
+            )
+        return self
+
+
+class CustomerFactors(BaseModel):
+    """What tiering needs to know about a customer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    employees: int = Field(ge=0, description="number of employees")
+    handset_share: float = Field(ge=0, le=1, description="operator's share of staff handsets")
+    informatization_level: int = Field(ge=1, le=5)
+    unified_payment: UnifiedPayment
+    influence: int = Field(ge=1, le=5)
+    industry: Industry
+
+
+class FactorContribution(BaseModel):
+    """One line of the explanation: ``points = weight x normalized``."""
+
+    model_config = ConfigDict(frozen=True)
+    factor: Factor
+    raw: int | float | str
+    normalized: float
+    weight: float
+    points: float
+
+
+class TierResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    tier: Tier
+    score: float = Field(description="0..100, the sum of the contributions' (rounded) points")
+    key: bool
+    forced: bool = Field(description="tier set by a key industry, not by the score")
+    score_tier: Tier = Field(description="tier the score alone would give")
+    contributions: list[FactorContribution]
+    explanation: str
+
+
+def _clamp(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def parse_tiering_config(data: Mapping[str, Any]) -> TieringConfig:
+    try:
+        return TieringConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidConfiguration(f"invalid tiering configuration: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def load_tiering_config() -> TieringConfig:
+    """The packaged ``crm/data/tiering.yaml``, validated (cached)."""
+    data = read_data_file("tiering.yaml")
+    if not isinstance(data, Mapping):
+        raise InvalidConfiguration("tiering.yaml must hold a mapping")
+    return parse_tiering_config(data)
+
+
+def tier_for_score(score: float, thresholds: Thresholds) -> Tier:
+    if score >= thresholds.a:
+        return Tier.A
+    if score >= thresholds.b:
+        return Tier.B
+    return Tier.C
+
+
+def grade(customer: CustomerFactors, weights: TieringConfig | None = None) -> TierResult:
+    """Grade a customer; ``weights`` defaults to the packaged configuration."""
+    config = weights if weights is not None else load_tiering_config()
+    contributions: list[FactorContribution] = []
+    total = 0.0
+    for factor in Factor:
+        fw = config.factors[factor]
+        raw: int | float | str = getattr(customer, factor.value)
+        norm = fw.normalization
+        if isinstance(norm, CategoricalNormalization):
+            normalized = norm.apply(str(raw))
+        else:
+            assert not isinstance(raw, str)
+            normalized = norm.apply(float(raw))
+        points = round(fw.weight * normalized, 2)
+        total += points
+        contributions.append(
+            FactorContribution(
+                factor=factor,
+                raw=raw.value if isinstance(raw, StrEnum) else raw,
+                normalized=round(normalized, 4),
+                weight=fw.weight,
+                points=points,
+            )
+        )
+    score = round(total, 2)
+    score_tier = tier_for_score(score, config.thresholds)
+    key = customer.industry in config.key_industries
+    tier = Tier.A if key else score_tier
+    if key:
+        explanation = (
+            f"industry {customer.industry.value} is a key industry: tier A "
+            f"(score {score:g} alone would give {score_tier.value})"
+        )
+    else:
+        explanation = (
+            f"score {score:g} -> tier {tier.value} "
+            f"(A >= {config.thresholds.a:g}, B >= {config.thresholds.b:g})"
+        )
+    return TierResult(
+        tier=tier,
+        score=score,
+        key=key,
+        forced=key and score_tier is not Tier.A,
+        score_tier=score_tier,
+        contributions=contributions,
+        explanation=explanation,
+    )

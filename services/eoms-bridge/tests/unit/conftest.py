@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from eoms_bridge.domain.workflow import WorkflowCatalog, load_catalog
+
+
+@pytest.fixture(scope="session")
+def catalog() -> WorkflowCatalog:
+    return load_catalog()

@@ -1,0 +1,261 @@
+"""SLA policies as versioned data, and pure rule resolution.
+
+Precedence (most specific rule wins)
+------------------------------------
+A rule has five match keys, each a value or the wildcard ``"*"``:
+``node``, ``ticket_kind``, ``business_type``, ``customer_tier`` (A/B/C), ``role``.
+Among the rules matching a request, the winner has the greatest precedence tuple
+
+    (number of specified keys, node?, ticket_kind?, business_type?, customer_tier?, role?)
+
+where ``key?`` is 1 if the rule specifies that key. So more specified keys always win; on
+equal counts a rule naming the node beats one naming the ticket kind, which beats one
+naming the business type, then the tier, then the role. Two different rules can only
+tie if they specify the same keys, and then they both match a request only if their
+values are identical: such duplicates are rejected at load time, so resolution is
+always unambiguous.
+
+Policy changes apply to new timers only: ``resolve`` returns a self-contained
+``ResolvedPolicy`` snapshot (including the calendar definition) that a timer keeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sla.domain.calendar import ALWAYS_SPEC, BusinessCalendar, CalendarSpec, calendar_for
+from sla.domain.errors import NoMatchingPolicy, PolicyError
+
+WILDCARD = "*"
+# Fixed tie-break order of the match keys (first = strongest).
+KEY_ORDER: tuple[str, ...] = ("node", "ticket_kind", "business_type", "customer_tier", "role")
+
+Tier = Literal["A", "B", "C"]
+
+
+class Clock(StrEnum):
+    WORKING = "working"  # counts working time of a business calendar
+    CALENDAR = "calendar"  # counts wall-clock time (24x7)
+
+
+class EscalationLevel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    level: int
+    notify_role: str = Field(min_length=1)
+    after_minutes: int  # past the breach, on the same clock as the limit
+
+
+class WarningPoints(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    percent: tuple[float, ...] = ()  # of the limit, e.g. (50, 80)
+    minutes_before: tuple[int, ...] = ()  # absolute minutes before the deadline
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1)
+    business_type: str = WILDCARD
+    ticket_kind: str = WILDCARD
+    node: str = WILDCARD
+    customer_tier: Literal["A", "B", "C", "*"] = "*"
+    role: str = WILDCARD
+    limit_minutes: int
+    clock: Clock = Clock.WORKING
+    calendar: str | None = None  # None → the policy set's default_calendar
+    warnings: WarningPoints = WarningPoints()
+    escalation: tuple[EscalationLevel, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> Rule:
+        who = f"rule {self.id!r}"
+        if self.limit_minutes <= 0:
+            raise ValueError(f"{who}: limit_minutes must be > 0, got {self.limit_minutes}")
+        for p in self.warnings.percent:
+            if not 0 < p < 100:
+                raise ValueError(f"{who}: warning at {p}% is not strictly within (0, 100)")
+        for m in self.warnings.minutes_before:
+            if not 0 < m < self.limit_minutes:
+                raise ValueError(
+                    f"{who}: warning {m} minutes before the deadline is beyond the "
+                    f"limit of {self.limit_minutes} minutes"
+                )
+        for i, esc in enumerate(self.escalation, start=1):
+            if esc.level != i:
+                raise ValueError(f"{who}: escalation levels must be 1, 2, … in order")
+            if esc.after_minutes < 0:
+                raise ValueError(f"{who}: escalation level {i} has negative after_minutes")
+            if i > 1 and esc.after_minutes < self.escalation[i - 2].after_minutes:
+                raise ValueError(f"{who}: escalation level {i} fires before level {i - 1}")
+        if self.clock is Clock.CALENDAR and self.calendar is not None:
+            raise ValueError(f"{who}: clock 'calendar' takes no calendar name")
+        for key in KEY_ORDER:
+            if not getattr(self, key):
+                raise ValueError(f"{who}: empty {key}; use '*' for a wildcard")
+        return self
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(str(getattr(self, k)) for k in KEY_ORDER)
+
+    def precedence(self) -> tuple[int, ...]:
+        flags = tuple(int(v != WILDCARD) for v in self.keys())
+        return (sum(flags), *flags)
+
+    def matches(self, query: tuple[str, ...]) -> bool:
+        return all(v in (WILDCARD, q) for v, q in zip(self.keys(), query, strict=True))
+
+
+class PolicySet(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str = Field(min_length=1)
+    default_calendar: str | None = None
+    calendars: tuple[CalendarSpec, ...] = ()
+    rules: tuple[Rule, ...]
+
+    @model_validator(mode="after")
+    def _check(self) -> PolicySet:
+        names = [c.name for c in self.calendars]
+        if dup := {n for n in names if names.count(n) > 1}:
+            raise ValueError(f"duplicate calendar name(s): {sorted(dup)}")
+        if self.default_calendar is not None and self.default_calendar not in names:
+            raise ValueError(f"default_calendar {self.default_calendar!r} is not defined")
+        seen_ids: set[str] = set()
+        seen_keys: dict[tuple[str, ...], str] = {}
+        for r in self.rules:
+            if r.id in seen_ids:
+                raise ValueError(f"duplicate rule id {r.id!r}")
+            seen_ids.add(r.id)
+            if r.clock is Clock.WORKING:
+                cal = r.calendar or self.default_calendar
+                if cal is None:
+                    raise ValueError(
+                        f"rule {r.id!r}: clock 'working' needs a calendar (none given and no "
+                        "default_calendar)"
+                    )
+                if cal not in names:
+                    raise ValueError(f"rule {r.id!r}: unknown calendar {cal!r}")
+            if (other := seen_keys.get(r.keys())) is not None:
+                raise ValueError(
+                    f"rule {r.id!r} has the same keys as rule {other!r} "
+                    f"({dict(zip(KEY_ORDER, r.keys(), strict=True))}): ambiguous precedence"
+                )
+            seen_keys[r.keys()] = r.id
+        return self
+
+    def calendar_spec(self, name: str) -> CalendarSpec:
+        for c in self.calendars:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+class ResolvedPolicy(BaseModel):
+    """Self-contained snapshot of the winning rule; a running timer keeps it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy_version: str
+    rule_id: str
+    limit_minutes: int
+    clock: Clock
+    calendar: CalendarSpec
+    warnings: WarningPoints
+    escalation: tuple[EscalationLevel, ...]
+
+    @property
+    def limit(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.limit_minutes)
+
+    def business_calendar(self) -> BusinessCalendar:
+        return calendar_for(self.calendar)
+
+
+def resolve(
+    policy_set: PolicySet,
+    business_type: str,
+    ticket_kind: str,
+    node: str,
+    tier: Tier,
+    role: str,
+) -> ResolvedPolicy:
+    """The most specific matching rule (see module doc), as a ``ResolvedPolicy``."""
+    query = (node, ticket_kind, business_type, tier, role)
+    best: Rule | None = None
+    best_prec: tuple[int, ...] = ()
+    for rule in policy_set.rules:
+        if rule.matches(query):
+            prec = rule.precedence()
+            if best is None or prec > best_prec:
+                best, best_prec = rule, prec
+    if best is None:
+        raise NoMatchingPolicy(
+            f"policy {policy_set.version}: no rule for business_type={business_type!r} "
+            f"ticket_kind={ticket_kind!r} node={node!r} tier={tier!r} role={role!r}"
+        )
+    if best.clock is Clock.CALENDAR:
+        spec = ALWAYS_SPEC
+    else:
+        name = best.calendar or policy_set.default_calendar
+        assert name is not None  # guaranteed by PolicySet validation
+        spec = policy_set.calendar_spec(name)
+    return ResolvedPolicy(
+        policy_version=policy_set.version,
+        rule_id=best.id,
+        limit_minutes=best.limit_minutes,
+        clock=best.clock,
+        calendar=spec,
+        warnings=best.warnings,
+        escalation=best.escalation,
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _rule_label(data: Mapping[str, Any], loc: tuple[int | str, ...]) -> str:
+    """Name the rule/calendar a pydantic error location points into."""
+    if len(loc) >= 2 and loc[0] in ("rules", "calendars") and isinstance(loc[1], int):
+        items = data.get(str(loc[0])) or []
+        item = items[loc[1]] if loc[1] < len(items) else None
+        name = item.get("id" if loc[0] == "rules" else "name") if isinstance(item, dict) else None
+        what = "rule" if loc[0] == "rules" else "calendar"
+        rest = ".".join(str(p) for p in loc[2:])
+        return f"{what} {name!r} (#{loc[1]})" + (f" field {rest}" if rest else "")
+    return ".".join(str(p) for p in loc) or "policy set"
+
+
+def parse_policy_set(data: Mapping[str, Any]) -> PolicySet:
+    """Validate raw policy data; raises ``PolicyError`` with one line per problem."""
+    try:
+        return PolicySet.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            loc = tuple(err["loc"])
+            # Errors from our own validators already name the rule; others get a label.
+            label = _rule_label(data, loc)
+            lines.append(msg if msg.startswith(("rule ", "calendar ")) else f"{label}: {msg}")
+        raise PolicyError("invalid policy set: " + "; ".join(lines)) from exc
+
+
+def load_policy_set(path: str | Path) -> PolicySet:
+    """Load and validate a YAML policy file (the only I/O in this package)."""
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: a policy file must be a mapping")
+    return parse_policy_set(data)
+
+
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "policies" / "default.yaml"

@@ -1,0 +1,393 @@
+"""SLA timer per (ticket, node): a pure, immutable state machine.
+
+Every transition takes a timer and returns a new one. Time on the timer's clock is
+"elapsed business time": ``consumed`` before ``anchor_at`` plus the working time from
+``anchor_at`` to now while running. Each scheduled action (warnings, breach, escalation
+levels) fires when elapsed time reaches its ``offset``; its wall-clock ``due_at`` is
+derived through the calendar at start/resume and cleared while paused, so pausing
+preserves the remaining time exactly.
+
+States: running → (paused ⇄ running) → met | warned → breached → escalated(level n);
+cancelled from any non-final state. A completed timer that was late keeps its
+breached/escalated state with ``met_late = True``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from sla.domain.calendar import ZERO, add_business_duration, business_duration_between
+from sla.domain.errors import IllegalTransition, TimeOrderError
+from sla.domain.policy import ResolvedPolicy
+
+UTC = dt.UTC
+
+
+class TimerState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    WARNED = "warned"
+    BREACHED = "breached"
+    ESCALATED = "escalated"
+    MET = "met"
+    CANCELLED = "cancelled"
+
+
+class ActionKind(StrEnum):
+    WARNING = "warning"
+    BREACH = "breach"
+    ESCALATION = "escalation"
+
+
+_KIND_RANK = {ActionKind.WARNING: 0, ActionKind.BREACH: 1, ActionKind.ESCALATION: 2}
+
+
+class ScheduledAction(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key: str  # stable and unique per timer, e.g. "warning:80%", "breach", "escalation:2"
+    kind: ActionKind
+    offset: dt.timedelta  # elapsed business time at which it is due
+    level: int | None = None
+    notify_role: str | None = None
+    due_at: dt.datetime | None = None  # None while the timer is paused before it
+    fired_at: dt.datetime | None = None
+    superseded: bool = False  # a warning skipped because the breach was due with it
+
+    @property
+    def done(self) -> bool:
+        return self.fired_at is not None
+
+
+class Action(BaseModel):
+    """An action that is due, for the caller to publish (sla.alerts)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    node: str
+    key: str
+    kind: ActionKind
+    due_at: dt.datetime
+    level: int | None = None
+    notify_role: str | None = None
+
+
+class SlaTimer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    node: str
+    policy: ResolvedPolicy
+    state: TimerState
+    escalation_level: int = 0
+    started_at: dt.datetime
+    anchor_at: dt.datetime  # start of the current running stretch (or the pause instant)
+    consumed: dt.timedelta  # business time elapsed before anchor_at
+    deadline: dt.datetime  # last computed; while paused, `remaining` is authoritative
+    paused_at: dt.datetime | None = None
+    remaining: dt.timedelta | None = None  # business time left, recorded at pause
+    completed_at: dt.datetime | None = None
+    cancelled_at: dt.datetime | None = None
+    met_late: bool | None = None
+    last_event_at: dt.datetime
+    schedule: tuple[ScheduledAction, ...]
+    next_fire_at: dt.datetime | None  # earliest pending due_at; index for the scheduler
+
+    @property
+    def is_final(self) -> bool:
+        return self.completed_at is not None or self.cancelled_at is not None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError(f"naive datetime {t!r}: an aware datetime is required")
+    return t.astimezone(UTC)
+
+
+def _build_schedule(policy: ResolvedPolicy) -> tuple[ScheduledAction, ...]:
+    limit = policy.limit
+    acts: list[ScheduledAction] = []
+    for p in policy.warnings.percent:
+        acts.append(
+            ScheduledAction(key=f"warning:{p:g}%", kind=ActionKind.WARNING, offset=limit * p / 100)
+        )
+    for m in policy.warnings.minutes_before:
+        acts.append(
+            ScheduledAction(
+                key=f"warning:{m}m_before",
+                kind=ActionKind.WARNING,
+                offset=limit - dt.timedelta(minutes=m),
+            )
+        )
+    acts.append(ScheduledAction(key="breach", kind=ActionKind.BREACH, offset=limit))
+    for esc in policy.escalation:
+        acts.append(
+            ScheduledAction(
+                key=f"escalation:{esc.level}",
+                kind=ActionKind.ESCALATION,
+                offset=limit + dt.timedelta(minutes=esc.after_minutes),
+                level=esc.level,
+                notify_role=esc.notify_role,
+            )
+        )
+    # Identical keys (e.g. 50% listed twice) would fire twice: keep the first.
+    uniq = {a.key: a for a in reversed(acts)}
+    return tuple(sorted(uniq.values(), key=_order))
+
+
+def _order(a: ScheduledAction) -> tuple[dt.timedelta, int, int]:
+    return (a.offset, _KIND_RANK[a.kind], a.level or 0)
+
+
+def _next_fire(schedule: tuple[ScheduledAction, ...]) -> dt.datetime | None:
+    pending = [a.due_at for a in schedule if not a.done and a.due_at is not None]
+    return min(pending) if pending else None
+
+
+def _phase(schedule: tuple[ScheduledAction, ...]) -> tuple[TimerState, int]:
+    """Running-side state implied by the actions fired so far."""
+    fired = [a for a in schedule if a.done and not a.superseded]
+    levels = [a.level or 0 for a in fired if a.kind is ActionKind.ESCALATION]
+    if levels:
+        return TimerState.ESCALATED, max(levels)
+    if any(a.kind is ActionKind.BREACH for a in fired):
+        return TimerState.BREACHED, 0
+    if any(a.kind is ActionKind.WARNING for a in fired):
+        return TimerState.WARNED, 0
+    return TimerState.RUNNING, 0
+
+
+def _check_time(timer: SlaTimer, at: dt.datetime) -> dt.datetime:
+    at = _utc(at)
+    if at < timer.last_event_at:
+        raise TimeOrderError(
+            f"timer {timer.ticket_id}/{timer.node}: event at {at.isoformat()} is before the "
+            f"last event at {timer.last_event_at.isoformat()}"
+        )
+    return at
+
+
+def _require_open(timer: SlaTimer, op: str) -> None:
+    if timer.is_final:
+        raise IllegalTransition(
+            f"cannot {op} timer {timer.ticket_id}/{timer.node}: it is {timer.state.value}"
+            + (" (completed)" if timer.completed_at else "")
+        )
+
+
+def elapsed(timer: SlaTimer, at: dt.datetime) -> dt.timedelta:
+    """Business time consumed by the timer up to ``at``."""
+    if timer.state is TimerState.PAUSED or timer.is_final:
+        return timer.consumed
+    cal = timer.policy.business_calendar()
+    return timer.consumed + max(ZERO, business_duration_between(cal, timer.anchor_at, _utc(at)))
+
+
+def remaining(timer: SlaTimer, at: dt.datetime) -> dt.timedelta:
+    """Business time left before the deadline at ``at`` (negative once past it)."""
+    return timer.policy.limit - elapsed(timer, at)
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+def start_timer(
+    ticket_id: str, node: str, policy: ResolvedPolicy, at: dt.datetime
+) -> SlaTimer:
+    """Start a timer (on node_entered): computes the deadline and every action's due time."""
+    at = _utc(at)
+    cal = policy.business_calendar()
+    schedule = tuple(
+        a.model_copy(update={"due_at": add_business_duration(cal, at, a.offset)})
+        for a in _build_schedule(policy)
+    )
+    return SlaTimer(
+        ticket_id=ticket_id,
+        node=node,
+        policy=policy,
+        state=TimerState.RUNNING,
+        started_at=at,
+        anchor_at=at,
+        consumed=ZERO,
+        deadline=add_business_duration(cal, at, policy.limit),
+        last_event_at=at,
+        schedule=schedule,
+        next_fire_at=_next_fire(schedule),
+    )
+
+
+def pause(timer: SlaTimer, at: dt.datetime) -> SlaTimer:
+    """Pause (ticket pending): freeze elapsed business time; not-yet-due actions wait."""
+    _require_open(timer, "pause")
+    if timer.state is TimerState.PAUSED:
+        raise IllegalTransition(f"timer {timer.ticket_id}/{timer.node} is already paused")
+    at = _check_time(timer, at)
+    consumed = elapsed(timer, at)
+    # Actions already due before the pause stay due (the scheduler may have lagged);
+    # the others lose their wall-clock time until resume.
+    schedule = tuple(
+        a if a.done or a.offset <= consumed else a.model_copy(update={"due_at": None})
+        for a in timer.schedule
+    )
+    return timer.model_copy(
+        update={
+            "state": TimerState.PAUSED,
+            "anchor_at": at,
+            "consumed": consumed,
+            "paused_at": at,
+            "remaining": timer.policy.limit - consumed,
+            "last_event_at": at,
+            "schedule": schedule,
+            "next_fire_at": _next_fire(schedule),
+        }
+    )
+
+
+def resume(timer: SlaTimer, at: dt.datetime) -> SlaTimer:
+    """Resume: deadline and pending action times recomputed from the remaining time."""
+    _require_open(timer, "resume")
+    if timer.state is not TimerState.PAUSED:
+        raise IllegalTransition(
+            f"cannot resume timer {timer.ticket_id}/{timer.node}: it is {timer.state.value}"
+        )
+    at = _check_time(timer, at)
+    cal = timer.policy.business_calendar()
+    consumed = timer.consumed
+    schedule = tuple(
+        a.model_copy(update={"due_at": add_business_duration(cal, at, a.offset - consumed)})
+        if not a.done and a.due_at is None
+        else a
+        for a in timer.schedule
+    )
+    left = timer.policy.limit - consumed
+    # Past the limit the deadline is history; otherwise it moves by the paused time.
+    deadline = add_business_duration(cal, at, left) if left > ZERO else timer.deadline
+    state, level = _phase(schedule)
+    return timer.model_copy(
+        update={
+            "state": state,
+            "escalation_level": level,
+            "anchor_at": at,
+            "deadline": deadline,
+            "paused_at": None,
+            "remaining": None,
+            "last_event_at": at,
+            "schedule": schedule,
+            "next_fire_at": _next_fire(schedule),
+        }
+    )
+
+
+def complete(timer: SlaTimer, at: dt.datetime) -> SlaTimer:
+    """Stop (node_completed). On time → met; late → stays/becomes breached, met_late=True.
+
+    On time means elapsed business time <= limit (completing exactly at the deadline is
+    on time). Pending notifications are dropped; call ``fire_due(timer, at)`` first to
+    emit the ones that were already due.
+    """
+    _require_open(timer, "complete")
+    at = _check_time(timer, at)
+    used = elapsed(timer, at)
+    # Judged on the event time, not on what the scheduler already sent: a completion
+    # that arrives after a breach alert but happened in time is still met on time.
+    late = used > timer.policy.limit
+    state, level = _phase(timer.schedule)
+    if not late:
+        state = TimerState.MET
+    elif state not in (TimerState.BREACHED, TimerState.ESCALATED):
+        state = TimerState.BREACHED
+    return timer.model_copy(
+        update={
+            "state": state,
+            "escalation_level": level,
+            "consumed": used,
+            "anchor_at": at,
+            "completed_at": at,
+            "met_late": late,
+            "last_event_at": at,
+            "next_fire_at": None,
+        }
+    )
+
+
+stop = complete
+
+
+def cancel(timer: SlaTimer, at: dt.datetime) -> SlaTimer:
+    """Cancel (ticket cancelled): final, nothing fires any more."""
+    _require_open(timer, "cancel")
+    at = _check_time(timer, at)
+    return timer.model_copy(
+        update={
+            "state": TimerState.CANCELLED,
+            "consumed": elapsed(timer, at),
+            "anchor_at": at,
+            "cancelled_at": at,
+            "last_event_at": at,
+            "next_fire_at": None,
+        }
+    )
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def _due(timer: SlaTimer, now: dt.datetime) -> list[ScheduledAction]:
+    if timer.is_final:
+        return []
+    return [a for a in timer.schedule if not a.done and a.due_at is not None and a.due_at <= now]
+
+
+def due_actions(timer: SlaTimer, now: dt.datetime) -> list[Action]:
+    """Actions due at ``now`` and not yet fired, in order (warnings, breach, levels).
+
+    A warning that is due together with the breach is left out (it would be noise);
+    ``fire_due`` marks it superseded so it never fires later either.
+    """
+    due = _due(timer, _utc(now))
+    breach_due = any(a.kind is ActionKind.BREACH for a in due)
+    return [
+        Action(
+            ticket_id=timer.ticket_id,
+            node=timer.node,
+            key=a.key,
+            kind=a.kind,
+            due_at=a.due_at,
+            level=a.level,
+            notify_role=a.notify_role,
+        )
+        for a in due
+        if a.due_at is not None and not (breach_due and a.kind is ActionKind.WARNING)
+    ]
+
+
+def fire_due(timer: SlaTimer, now: dt.datetime) -> tuple[SlaTimer, list[Action]]:
+    """Mark the due actions fired (each at most once) and advance the state."""
+    now = _utc(now)
+    actions = due_actions(timer, now)
+    if not _due(timer, now):
+        return timer, actions
+    due_keys = {a.key for a in _due(timer, now)}
+    emitted = {a.key for a in actions}
+    schedule = tuple(
+        a.model_copy(update={"fired_at": now, "superseded": a.key not in emitted})
+        if a.key in due_keys
+        else a
+        for a in timer.schedule
+    )
+    update: dict[str, object] = {
+        "schedule": schedule,
+        "next_fire_at": _next_fire(schedule),
+    }
+    if timer.state is not TimerState.PAUSED:
+        update["state"], update["escalation_level"] = _phase(schedule)
+    else:
+        update["escalation_level"] = _phase(schedule)[1]
+    return timer.model_copy(update=update), actions

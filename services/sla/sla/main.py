@@ -1,0 +1,24 @@
+"""The SLA process: `uvicorn sla.main:app`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from backbone.api import create_service_app
+from sla import __version__
+from sla.bootstrap import bootstrap
+from sla.settings import SlaSettings
+
+
+def build_app(settings: SlaSettings | None = None) -> FastAPI:
+    return create_service_app(
+        settings=settings or SlaSettings(),
+        bootstrap=bootstrap,
+        routers=[],
+        title="SLA service",
+        version=__version__,
+        description="A deadline for every ticket node, per business type, customer tier and role.",
+    )
+
+
+app = build_app()

@@ -1,0 +1,28 @@
+"""The due-timer scanner: an indexed scan of `next_fire_at`, in batches, every `scan_interval_s`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from backbone.runtime import ServiceRuntime
+from sla.services.timers import fire_due_timers
+from sla.settings import SlaSettings
+
+log = logging.getLogger("sla.scheduler")
+
+
+def make_scanner(runtime: ServiceRuntime, settings: SlaSettings) -> object:
+    async def scan_due_timers() -> None:
+        while True:
+            try:
+                async with runtime.session_factory() as session, session.begin():
+                    fired = await fire_due_timers(session, now=datetime.now(UTC), batch_size=settings.scan_batch_size)
+            except Exception:  # noqa: BLE001 - the loop must outlive a failed batch
+                log.exception("due-timer scan failed")
+                fired = 0
+            if fired < settings.scan_batch_size:
+                await asyncio.sleep(settings.scan_interval_s)
+
+    return scan_due_timers

@@ -1,0 +1,159 @@
+"""Consumer runner: Kafka → inbox claim + domain handler in one transaction → offset commit.
+
+- A malformed envelope, or a payload that breaks its schema, goes to `<topic>.dlq` at once with
+  the reason; the partition moves on.
+- An unknown event type is skipped and counted (consumers must tolerate new producers).
+- Any other failure is retried with exponential backoff; after `max_attempts` the event goes to
+  the DLQ with the error. Offsets are committed only once the effect (or the DLQ copy) is durable.
+- Partitions are worked concurrently, each strictly in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backbone import metrics
+from backbone.correlation import reset_correlation_id, set_correlation_id
+from backbone.envelope import Envelope, MalformedEvent, parse_envelope
+from backbone.inbox import claim
+from backbone.kafka import Producer, make_consumer
+from backbone.topics import dlq
+
+log = logging.getLogger("backbone.consumer")
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """A failure that a retry cannot fix (e.g. the event contradicts the aggregate): DLQ at once."""
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 5
+    initial_s: float = 0.2
+    max_s: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_s, self.initial_s * (2 ** (attempt - 1))))
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        name: str,
+        bootstrap: str,
+        topics: list[str],
+        group_id: str,
+        handlers: dict[str, Handler],
+        session_factory: async_sessionmaker[AsyncSession],
+        inbox: Table,
+        producer: Producer,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.name = name
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.group_id = group_id
+        self.handlers = handlers
+        self.session_factory = session_factory
+        self.inbox = inbox
+        self.producer = producer
+        self.retry = retry or RetryPolicy()
+        self._stopping = asyncio.Event()
+        self.started = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.group_id, client_id=self.name)
+        await consumer.start()
+        log.info("consumer %s started on %s", self.name, ",".join(self.topics))
+        try:
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                self.started.set()
+                if not batches:
+                    continue
+                await asyncio.gather(*(self._work_partition(consumer, tp, msgs) for tp, msgs in batches.items()))
+        finally:
+            await consumer.stop()
+
+    async def _work_partition(self, consumer: object, tp: TopicPartition, msgs: list[ConsumerRecord]) -> None:
+        for msg in msgs:
+            await self.process(msg)
+        try:
+            await consumer.commit({tp: msgs[-1].offset + 1})  # type: ignore[attr-defined]
+        except (CommitFailedError, KafkaError) as exc:
+            # Rebalanced away mid-batch: the new owner re-reads these; the inbox absorbs them.
+            log.warning("offset commit failed for %s: %r", tp, exc)
+
+    async def process(self, msg: ConsumerRecord) -> None:
+        try:
+            envelope = parse_envelope(msg.value)
+        except MalformedEvent as exc:
+            await self._dead_letter(msg, "malformed", exc.reason)
+            return
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            metrics.EVENTS_SKIPPED.labels(self.group_id, envelope.type).inc()
+            return
+        token = set_correlation_id(envelope.correlation_id)
+        try:
+            await self._apply_with_retries(msg, envelope, handler)
+        finally:
+            reset_correlation_id(token)
+
+    async def _apply_with_retries(self, msg: ConsumerRecord, envelope: Envelope, handler: Handler) -> None:
+        extra = {"event_id": envelope.id, "event_type": envelope.type, "subject": envelope.subject}
+        for attempt in range(1, self.retry.max_attempts + 1):
+            started = time.perf_counter()
+            try:
+                async with self.session_factory() as session, session.begin():
+                    if not await claim(session, self.inbox, envelope, self.group_id):
+                        metrics.EVENTS_CONSUMED.labels(self.group_id, envelope.type, "duplicate").inc()
+                        return
+                    await handler(session, envelope)
+                metrics.EVENTS_CONSUMED.labels(self.group_id, envelope.type, "applied").inc()
+                metrics.EVENT_HANDLE_SECONDS.labels(self.group_id, envelope.type).observe(
+                    time.perf_counter() - started
+                )
+                return
+            except MalformedEvent as exc:
+                await self._dead_letter(msg, "schema", exc.reason)
+                return
+            except PermanentError as exc:
+                await self._dead_letter(msg, "rejected", str(exc))
+                return
+            except Exception as exc:
+                if attempt == self.retry.max_attempts:
+                    log.exception("giving up on event after %d attempts", attempt, extra=extra)
+                    await self._dead_letter(msg, "failed", f"{type(exc).__name__}: {exc}")
+                    return
+                delay = self.retry.delay(attempt)
+                log.warning("attempt %d failed (%r); retrying in %.1fs", attempt, exc, delay, extra=extra)
+                await asyncio.sleep(delay)
+
+    async def _dead_letter(self, msg: ConsumerRecord, kind: str, reason: str) -> None:
+        headers = [
+            ("dlq.reason", reason.encode()[:4000]),
+            ("dlq.kind", kind.encode()),
+            ("dlq.consumer_group", self.group_id.encode()),
+            ("dlq.original_topic", msg.topic.encode()),
+            ("dlq.original_partition", str(msg.partition).encode()),
+            ("dlq.original_offset", str(msg.offset).encode()),
+        ]
+        await self.producer.send_and_wait(dlq(msg.topic), msg.value or b"", key=msg.key, headers=headers)
+        metrics.EVENTS_DEAD_LETTERED.labels(self.group_id, msg.topic, kind).inc()
+        log.warning("dead-lettered %s@%d:%d (%s): %s", msg.topic, msg.partition, msg.offset, kind, reason)

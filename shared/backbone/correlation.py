@@ -1,0 +1,24 @@
+"""The correlation id of the work in hand: set from X-Correlation-ID or an event, read by logs and envelopes."""
+
+from __future__ import annotations
+
+import uuid
+from contextvars import ContextVar
+
+_correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+
+def current_correlation_id() -> str | None:
+    return _correlation_id.get()
+
+
+def set_correlation_id(value: str | None) -> object:
+    return _correlation_id.set(value)
+
+
+def reset_correlation_id(token: object) -> None:
+    _correlation_id.reset(token)  # type: ignore[arg-type]
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex

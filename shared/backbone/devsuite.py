@@ -1,0 +1,173 @@
+"""Starts the whole suite on one machine: infra, migrations, demo data, the four services, SMTP and SMPP.
+
+`make run` is `python -m backbone.devsuite`. The tests use `ServiceProcess` to run services as real
+subprocesses (so they can be killed with SIGKILL and restarted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from backbone import devinfra
+from backbone.devinfra import PROJECT_ROOT, InfraProfile, log, port_open
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    app: str  # uvicorn "module:attr"
+    directory: Path  # holds migrations/
+    port: int
+
+
+SERVICES = [
+    ServiceSpec("crm", "crm.main:app", PROJECT_ROOT / "services" / "crm", 8001),
+    ServiceSpec("eoms-bridge", "eoms_bridge.main:app", PROJECT_ROOT / "services" / "eoms-bridge", 8002),
+    ServiceSpec("sla", "sla.main:app", PROJECT_ROOT / "services" / "sla", 8003),
+    ServiceSpec("notify", "notify.main:app", PROJECT_ROOT / "services" / "notify", 8004),
+]
+
+
+def spec(name: str) -> ServiceSpec:
+    return next(s for s in SERVICES if s.name == name)
+
+
+def migrate_all(database_url: str) -> None:
+    from backbone.migrations import upgrade_head
+
+    for s in SERVICES:
+        upgrade_head(s.directory, database_url)
+
+
+@dataclass
+class ServiceProcess:
+    """One service as a real OS process (uvicorn), with its own environment."""
+
+    spec: ServiceSpec
+    env: dict[str, str]
+    port: int
+    log_path: Path | None = None
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True, timeout: float = 60) -> ServiceProcess:
+        env = {**os.environ, **self.env, "SERVICE_NAME": self.spec.name}
+        out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", self.spec.app, "--host", "127.0.0.1", "--port", str(self.port),
+             "--no-access-log", "--log-level", "warning"],
+            env=env, stdout=out, stderr=out, start_new_session=True,
+        )
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.spec.name} exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.spec.name} not ready within {timeout}s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flush; what the delivery guarantees must survive."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def seed_demo_data(database_url: str) -> None:
+    """Demo customers from the CRM's own seed module (idempotent)."""
+    from crm.demo import seed
+
+    seed(database_url)
+
+
+def run(profile_name: str = "run") -> None:
+    profile = InfraProfile.named(profile_name)
+    infra = devinfra.start(profile_name)
+    started_pids = list(infra.started_pids)
+    procs: list[ServiceProcess] = []
+    aux: list[subprocess.Popen[bytes]] = []
+    try:
+        migrate_all(infra.database_url)
+        logs = profile.data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        smtp_port = int(os.environ.get("DEV_SMTP_PORT", "2525"))
+        smpp_port = int(os.environ.get("DEV_SMPP_PORT", "2775"))
+        if not port_open("127.0.0.1", smtp_port):
+            aux.append(subprocess.Popen(
+                [sys.executable, "-m", "backbone.devsmtp", "--port", str(smtp_port),
+                 "--mailbox", str(profile.data_dir / "mailbox.jsonl")], start_new_session=True))
+        if not port_open("127.0.0.1", smpp_port):
+            aux.append(subprocess.Popen(
+                [sys.executable, "-m", "notify.smpp.smsc", "--port", str(smpp_port)], start_new_session=True))
+        env = {
+            **infra.env(),
+            "ENVIRONMENT": "local",
+            "SMTP_URL": os.environ.get("SMTP_URL", f"smtp://127.0.0.1:{smtp_port}"),
+            "SMPP_URL": os.environ.get("SMPP_URL", f"smpp://groupsuite:devpass@127.0.0.1:{smpp_port}"),
+        }
+        for s in SERVICES:
+            procs.append(ServiceProcess(s, env, s.port, logs / f"{s.name}.log").start(wait=False))
+        for p in procs:
+            p.wait_ready()
+        seed_demo_data(infra.database_url)
+        print("\nThe suite is up (Ctrl-C stops everything):", flush=True)
+        for p in procs:
+            print(f"  {p.spec.name:<12} {p.url}   docs: {p.url}/docs", flush=True)
+        print(f"  kafka        {infra.kafka_bootstrap} ({infra.kafka_flavour})", flush=True)
+        print(f"  postgresql   {infra.database_url}", flush=True)
+        print(f"  smtp         127.0.0.1:{smtp_port} (mail is printed below and kept in "
+              f"{profile.data_dir / 'mailbox.jsonl'})", flush=True)
+        print(f"  smpp (SMSC)  127.0.0.1:{smpp_port}", flush=True)
+        print(f"  service logs {logs}\n", flush=True)
+        while all(p.proc and p.proc.poll() is None for p in procs):
+            time.sleep(0.5)
+        log("a service exited; stopping the suite")
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        for a in aux:
+            a.terminate()
+        devinfra.stop_pids(started_pids)
+        devinfra.stop(profile_name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the whole suite locally with demo data")
+    parser.add_argument("--profile", default="run")
+    args = parser.parse_args()
+    run(args.profile)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The event envelope every service puts on Kafka (close to CloudEvents 1.0 on purpose).
+
+`id` is the idempotency key consumers record in their inbox; `subject` is the aggregate id and
+the Kafka key, so one aggregate's events stay in order on one partition.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from backbone.correlation import current_correlation_id
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class MalformedEvent(Exception):
+    """The bytes are not an envelope we can read, or the payload breaks its schema: DLQ, no retry."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    # Unknown extra envelope fields are tolerated (newer producers), not kept.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str = Field(min_length=3, pattern=r"^[a-z_]+(\.[a-z_]+)+$")
+    source: str = Field(min_length=1)
+    time: datetime = Field(default_factory=utcnow)
+    subject: str = Field(min_length=1)
+    schema_version: int = Field(default=1, ge=1)
+    correlation_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def wrap(
+        cls,
+        payload: BaseModel,
+        *,
+        source: str,
+        subject: str,
+        correlation_id: str | None = None,
+        event_id: uuid.UUID | None = None,
+    ) -> Envelope:
+        """Build an envelope for a registered payload type (its event type comes from the registry)."""
+        from backbone.events import event_type_of
+
+        etype, version = event_type_of(type(payload))
+        return cls(
+            id=event_id or uuid.uuid4(),
+            type=etype,
+            source=source,
+            subject=subject,
+            schema_version=version,
+            correlation_id=correlation_id or current_correlation_id(),
+            data=payload.model_dump(mode="json"),
+        )
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    def payload(self, model: type[P]) -> P:
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "data"
+            raise MalformedEvent(f"{self.type}: data.{where}: {first['msg']}") from exc
+
+
+def parse_envelope(raw: bytes | None) -> Envelope:
+    """Decode wire bytes into an envelope; raise MalformedEvent with a reason a human can act on."""
+    if raw is None:
+        raise MalformedEvent("empty message (tombstone)")
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedEvent(f"not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise MalformedEvent("envelope is not a JSON object")
+    try:
+        return Envelope.model_validate(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "envelope"
+        raise MalformedEvent(f"envelope.{where}: {first['msg']}") from exc

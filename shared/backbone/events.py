@@ -1,0 +1,257 @@
+"""Typed payloads of every event in the suite: the contract between services.
+
+Each payload class is registered with its event type and schema version. Payloads ignore unknown
+fields on read (a newer producer may add some) and forbid nothing else: consumers stay tolerant.
+docs/events.md is generated from this module (`python -m backbone.events_doc`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backbone import topics
+
+Tier = Literal["A", "B", "C"]
+T = TypeVar("T", bound=type[BaseModel])
+
+_REGISTRY: dict[str, tuple[type[BaseModel], int, str]] = {}
+_BY_CLASS: dict[type[BaseModel], tuple[str, int]] = {}
+
+
+def event(event_type: str, *, topic: str, version: int = 1) -> Any:
+    def register(cls: T) -> T:
+        _REGISTRY[event_type] = (cls, version, topic)
+        _BY_CLASS[cls] = (event_type, version)
+        return cls
+
+    return register
+
+
+def event_type_of(cls: type[BaseModel]) -> tuple[str, int]:
+    return _BY_CLASS[cls]
+
+
+def payload_class(event_type: str) -> type[BaseModel] | None:
+    entry = _REGISTRY.get(event_type)
+    return entry[0] if entry else None
+
+
+def topic_of(event_type: str) -> str:
+    return _REGISTRY[event_type][2]
+
+
+def registry() -> dict[str, tuple[type[BaseModel], int, str]]:
+    return dict(_REGISTRY)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# ------------------------------------------------------------------ CRM
+
+
+class OrderItem(Payload):
+    item_id: str
+    product: str = Field(description="product id, e.g. dedicated_line_data")
+    business_kind: Literal["opening", "change", "cancellation"]
+    business_type: str = Field(description="<product>.<business_kind>, the key of the EOMS workflow")
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class CustomerRef(Payload):
+    customer_id: str
+    customer_name: str
+    customer_tier: Tier
+    customer_key: bool = False
+    account_manager_id: str
+
+
+@event("crm.order.submitted", topic=topics.CRM_ORDERS)
+class OrderSubmitted(CustomerRef):
+    """An order (受理单) left draft: the EOMS bridge opens its tickets."""
+
+    order_id: str
+    channel: Literal["account_manager", "agent", "web_portal"]
+    items: list[OrderItem] = Field(min_length=1)
+    submitted_at: datetime
+
+
+@event("crm.order.cancelled", topic=topics.CRM_ORDERS)
+class OrderCancelled(Payload):
+    order_id: str
+    customer_id: str
+    reason: str
+    cancelled_at: datetime
+
+
+@event("crm.order.status_changed", topic=topics.CRM_ORDERS)
+class OrderStatusChanged(Payload):
+    order_id: str
+    customer_id: str
+    from_status: str
+    to_status: str
+    reason: str | None = None
+    changed_at: datetime
+
+
+@event("crm.complaint.created", topic=topics.CRM_COMPLAINTS)
+class ComplaintCreated(CustomerRef):
+    complaint_id: str
+    category: str
+    severity: Literal["low", "medium", "high", "critical"]
+    product: str | None = None
+    description: str
+    created_at: datetime
+
+
+@event("crm.complaint.status_changed", topic=topics.CRM_COMPLAINTS)
+class ComplaintStatusChanged(Payload):
+    complaint_id: str
+    customer_id: str
+    from_status: str
+    to_status: str
+    satisfaction: int | None = Field(default=None, ge=1, le=5)
+    changed_at: datetime
+
+
+@event("crm.customer.tier_changed", topic=topics.CRM_CUSTOMERS)
+class CustomerTierChanged(Payload):
+    customer_id: str
+    old_tier: Tier | None
+    new_tier: Tier
+    score: float
+    key: bool
+    account_manager_id: str
+    changed_at: datetime
+
+
+# ------------------------------------------------------------------ EOMS
+
+
+class TicketContext(Payload):
+    """Everything downstream services need about a ticket, so none has to call the bridge back."""
+
+    ticket_id: str
+    ticket_kind: Literal["service_opening", "resource_confirmation", "resource_preoccupation", "complaint_fault"]
+    business_type: str
+    origin: Literal["order", "complaint"]
+    origin_id: str
+    customer_id: str
+    customer_name: str
+    customer_tier: Tier
+    account_manager_id: str
+    workflow_id: str
+    workflow_version: int
+
+
+@event("eoms.ticket.created", topic=topics.EOMS_TICKETS)
+class TicketCreated(TicketContext):
+    state: str
+    node: str
+    role: str
+    assignee: str | None = None
+    created_at: datetime
+
+
+@event("eoms.ticket.node_entered", topic=topics.EOMS_TICKETS)
+class TicketNodeEntered(TicketContext):
+    node: str
+    role: str
+    assignee: str | None = None
+    entered_at: datetime
+
+
+@event("eoms.ticket.node_completed", topic=topics.EOMS_TICKETS)
+class TicketNodeCompleted(TicketContext):
+    node: str
+    role: str
+    assignee: str | None = None
+    outcome: str
+    completed_at: datetime
+
+
+@event("eoms.ticket.state_changed", topic=topics.EOMS_TICKETS)
+class TicketStateChanged(TicketContext):
+    """`pending` pauses the node's SLA clock; leaving `pending` resumes it."""
+
+    from_state: str
+    to_state: str
+    node: str | None = None
+    reason: str | None = None
+    changed_at: datetime
+
+
+@event("eoms.ticket.resolved", topic=topics.EOMS_TICKETS)
+class TicketResolved(TicketContext):
+    resolution: Literal["resolved", "rejected"]
+    reason: str | None = None
+    resolved_at: datetime
+
+
+@event("eoms.ticket.closed", topic=topics.EOMS_TICKETS)
+class TicketClosed(TicketContext):
+    final_state: str
+    closed_at: datetime
+
+
+# ------------------------------------------------------------------ SLA
+
+
+class AlertContext(Payload):
+    timer_id: str
+    ticket_id: str
+    ticket_kind: str
+    business_type: str
+    node: str
+    role: str
+    assignee: str | None = None
+    customer_id: str
+    customer_name: str
+    customer_tier: Tier
+    account_manager_id: str
+    deadline: datetime
+    policy_version: str
+
+
+@event("sla.warning", topic=topics.SLA_ALERTS)
+class SlaWarning(AlertContext):
+    warning_point: str = Field(description='which point fired, e.g. "50%" or "30min"')
+    remaining_seconds: float
+
+
+@event("sla.breached", topic=topics.SLA_ALERTS)
+class SlaBreached(AlertContext):
+    lateness_seconds: float
+
+
+@event("sla.escalated", topic=topics.SLA_ALERTS)
+class SlaEscalated(AlertContext):
+    level: int = Field(ge=1)
+    escalate_to_role: str
+    lateness_seconds: float
+
+
+@event("sla.met", topic=topics.SLA_ALERTS)
+class SlaMet(AlertContext):
+    elapsed_seconds: float
+    late: bool
+
+
+# ------------------------------------------------------------------ notify
+
+
+@event("notify.delivery.recorded", topic=topics.NOTIFY_DELIVERIES)
+class DeliveryRecorded(Payload):
+    delivery_id: str
+    source_event_id: str
+    source_event_type: str
+    recipient_id: str
+    channel: Literal["sms", "email"]
+    status: Literal["queued", "sent", "delivered", "failed", "suppressed", "digested"]
+    reason: str | None = None
+    ticket_id: str | None = None
+    recorded_at: datetime

@@ -1,0 +1,21 @@
+"""Prometheus metrics shared by the mechanics (outbox, consumers, HTTP); services add their own."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_CONSUMED = Counter(
+    "events_consumed_total", "Events handled by a consumer", ["group", "type", "outcome"]
+)
+EVENTS_SKIPPED = Counter("events_skipped_total", "Events of unknown type skipped", ["group", "type"])
+EVENTS_DEAD_LETTERED = Counter("events_dead_lettered_total", "Events sent to a DLQ", ["group", "topic", "reason"])
+EVENT_HANDLE_SECONDS = Histogram(
+    "event_handle_seconds", "Time to handle one event (transaction included)", ["group", "type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["schema", "topic"])
+OUTBOX_PENDING = Gauge("outbox_pending_rows", "Outbox rows not yet published (last poll)", ["schema"])
+HTTP_REQUESTS = Histogram(
+    "http_request_seconds", "HTTP request duration", ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
