@@ -129,3 +129,33 @@ class OutboxRelay:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
         except TimeoutError:
             pass
+
+
+async def _relay_main(database_url: str, bootstrap: str, schema: str, batch_size: int) -> None:
+    from sqlalchemy import MetaData
+
+    from backbone.db import make_engine, outbox_table
+
+    engine = make_engine(database_url, pool_size=2)
+    producer = Producer(bootstrap, client_id=f"relay-{schema}")
+    await producer.start()
+    relay = OutboxRelay(engine, outbox_table(MetaData(schema=schema)), producer, batch_size=batch_size)
+    try:
+        await relay.run()
+    finally:
+        await producer.stop()
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    # A standalone relay for one schema: `python -m backbone.outbox SCHEMA` (DATABASE_URL and
+    # KAFKA_BOOTSTRAP_SERVERS from the environment). Services run theirs in-process.
+    import sys
+
+    from backbone.logging import configure_logging
+
+    configure_logging(f"relay-{sys.argv[1]}")
+    asyncio.run(_relay_main(
+        os.environ["DATABASE_URL"], os.environ["KAFKA_BOOTSTRAP_SERVERS"], sys.argv[1],
+        int(os.environ.get("OUTBOX_BATCH_SIZE", "500")),
+    ))

@@ -115,6 +115,14 @@ class Lifecycle(Generic[S, A]):
     transitions: Mapping[tuple[S, A], S]
 
     @property
+    def states(self) -> list[S]:
+        return list(self.state_type)
+
+    @property
+    def actions(self) -> list[A]:
+        return list(self.action_type)
+
+    @property
     def terminal(self) -> frozenset[S]:
         """States with no way out."""
         sources = {s for s, _ in self.transitions}

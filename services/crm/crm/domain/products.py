@@ -87,8 +87,6 @@ class Product(BaseModel):
     def _schemas(self) -> Self:
         if self.attributes_schema.get("$schema") != DRAFT_2020_12:
             raise ValueError(f"{self.id}: schema must declare $schema {DRAFT_2020_12}")
-        if self.attributes_schema.get("type") != "object":
-            raise ValueError(f"{self.id}: attributes schema must be of type object")
         for kind in self.kind_overrides:
             if kind not in self.business_kinds:
                 raise ValueError(f"{self.id}: override for unsupported business kind {kind}")
@@ -97,6 +95,8 @@ class Product(BaseModel):
                 Draft202012Validator.check_schema(self.schema_for(kind))
             except SchemaError as exc:
                 raise ValueError(f"{self.id} ({kind}): invalid JSON Schema: {exc.message}") from exc
+        if self.attributes_schema.get("type") != "object":
+            raise ValueError(f"{self.id}: attributes schema must be of type object")
         return self
 
     def schema_for(self, kind: BusinessKind = BusinessKind.OPENING) -> dict[str, Any]:
@@ -197,7 +197,8 @@ def _field_errors(err: SchemaValidationError) -> list[FieldError]:
         missing = [name for name in err.validator_value if name not in err.instance]
         return [FieldError(field=_join(base, n), message="is required") for n in missing]
     if err.validator == "additionalProperties" and isinstance(err.instance, Mapping):
-        allowed = set(err.schema.get("properties", {}))
+        schema = err.schema if isinstance(err.schema, Mapping) else {}
+        allowed = set(schema.get("properties", {}))
         extra = sorted(k for k in err.instance if k not in allowed)
         return [FieldError(field=_join(base, k), message="is not allowed") for k in extra]
     return [FieldError(field=base, message=_message(err))]

@@ -9,6 +9,7 @@ finance) are "key" and tier A whatever their score.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Mapping
 from enum import StrEnum
@@ -60,7 +61,7 @@ class PiecewiseLinearNormalization(BaseModel):
     @model_validator(mode="after")
     def _increasing(self) -> Self:
         xs = [x for x, _ in self.points]
-        if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(xs)):
             raise ValueError("points must have strictly increasing x")
         return self
 

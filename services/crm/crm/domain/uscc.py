@@ -49,8 +49,10 @@ REGISTRATION_AUTHORITIES: Final[dict[str, frozenset[str]]] = {
 }
 
 #: First two digits of a GB/T 2260 division code (10 = national-level registration).
-PROVINCE_PREFIXES: Final = frozenset(
-    ["10", "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82"]
+PROVINCE_PREFIXES: Final[frozenset[str]] = frozenset(
+    ("10", "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37")
+    + ("41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65")
+    + ("71", "81", "82")
 )
 
 
@@ -95,6 +97,19 @@ def compute_org_check_char(first8: str) -> str:
     total = sum(_org_char_value(c) * w for c, w in zip(first8, ORG_WEIGHTS, strict=True))
     check = 11 - total % 11
     return "X" if check == 10 else "0" if check == 11 else str(check)
+
+
+def complete_uscc(first16: str) -> str:
+    """Append the organisation-code check (17th) and the check (18th) characters.
+
+    Handy for test and demo data: ``complete_uscc("91120000MA05JJ4L")`` is a valid code
+    whenever the 16 characters pass the structural checks.
+    """
+    body = normalize(first16)
+    if len(body) != 16:
+        raise ValueError(f"expected 16 characters, got {len(body)}")
+    body += compute_org_check_char(body[8:16])
+    return body + compute_check_char(body)
 
 
 def validate_uscc(code: str, *, check_org_code: bool = True) -> str:

@@ -9,6 +9,7 @@ from crm.domain.uscc import (
     PROVINCE_PREFIXES,
     REGISTRATION_AUTHORITIES,
     InvalidUSCC,
+    complete_uscc,
     compute_check_char,
     compute_org_check_char,
     is_valid_uscc,
@@ -142,3 +143,11 @@ def test_any_single_character_change_is_rejected(code: str, pos: int, new: str) 
         validate_uscc(mutated)
     with pytest.raises(InvalidUSCC):
         validate_uscc(mutated, check_org_code=False)
+
+
+def test_complete_uscc() -> None:
+    assert complete_uscc("91350100M000100Y") == "91350100M000100Y43"
+    code = complete_uscc("91120000MA05JJ4L")
+    assert validate_uscc(code) == code
+    with pytest.raises(ValueError):
+        complete_uscc("9135")

@@ -119,7 +119,12 @@ async def test_reconnects_after_smsc_outage_and_delivers(smsc: SmscSimulator) ->
         ids = await asyncio.wait_for(pending, 10)
         assert len(ids) == 3
         await smsc.wait_for(lambda: any(m.text == LONG_ZH for m in smsc.messages))
-        await smsc.wait_for(lambda: len(smsc.receipts) >= 4)
+        await smsc.wait_for(lambda: set(ids) <= {r.message_id for r in smsc.receipts})
+        for _ in range(50):
+            if set(ids) <= {d.message_id for d in dlrs}:
+                break
+            await asyncio.sleep(0.02)
+        assert set(ids) <= {d.message_id for d in dlrs}
         assert client.reconnects >= 1
         assert len(smsc.binds) == 2
     finally:

@@ -136,8 +136,8 @@ def test_result_is_utc_and_input_zone_irrelevant(cal: BusinessCalendar, t: dt.da
 # --------------------------------------------------------------------------- examples
 
 
-def sh(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=SH)  # type: ignore[misc]
+def sh(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> dt.datetime:
+    return dt.datetime(y, mo, d, h, mi, tzinfo=SH)
 
 
 def test_national_day_2025_holidays_and_adjusted_working_days() -> None:

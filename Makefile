@@ -1,0 +1,49 @@
+# The suite's commands. Each one installs and starts what it needs itself.
+#   make run    the whole suite on this machine with demo data (Ctrl-C stops it)
+#   make test   the test suite (real PostgreSQL, Kafka, SMTP and SMPP servers)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SITE    = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+.PHONY: setup run test test-unit lint bench clean infra-up infra-down
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	# The common library and the four service packages, importable from their folders.
+	printf '%s\n' "$(CURDIR)/shared" "$(CURDIR)/services/crm" "$(CURDIR)/services/eoms-bridge" \
+	  "$(CURDIR)/services/sla" "$(CURDIR)/services/notify" > "$(SITE)/groupsuite.pth"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) -m backbone.devsuite
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-unit: setup
+	$(PY) -m pytest -q -p no:cacheprovider -m "not infra"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy shared/backbone services/crm/crm services/eoms-bridge/eoms_bridge services/sla/sla services/notify/notify
+
+bench: setup
+	$(PY) -m bench.run_all
+
+infra-up: setup
+	$(PY) -m backbone.devinfra up
+
+infra-down: setup
+	$(PY) -m backbone.devinfra down
+
+clean:
+	-$(PY) -m backbone.devinfra down --profile run
+	-$(PY) -m backbone.devinfra down --profile test
+	rm -rf .data

@@ -1,0 +1,114 @@
+"""Fixtures shared by every test folder.
+
+Unit tests need none of these. Tests that ask for `infra` get a real PostgreSQL and a real Apache
+Kafka, started once per session in `.data/test` (wiped first, so each run starts clean; set
+GS_TEST_REUSE_INFRA=1 to keep a running one between local runs). `suite` adds the four services
+as real subprocesses, wired to a real SMTP server and a real SMPP server on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+sys.path[:0] = [str(ROOT / p) for p in ("shared", "services/crm", "services/eoms-bridge", "services/sla",
+                                         "services/notify", ".")]
+
+from backbone import devinfra  # noqa: E402
+from backbone.devinfra import Infra, InfraProfile  # noqa: E402
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Anything that uses the real infrastructure is marked, so `make test-unit` can leave it out.
+    for item in items:
+        if {"infra", "suite"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.infra)
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    profile = InfraProfile.named("test")
+    if not os.environ.get("GS_TEST_REUSE_INFRA"):
+        devinfra.stop("test")
+        for part in ("pg", "pg-sock", "kafka"):
+            shutil.rmtree(profile.data_dir / part, ignore_errors=True)
+    started = devinfra.start("test", fast=True)
+    from backbone.devsuite import migrate_all
+
+    migrate_all(started.database_url)
+    os.environ.update(started.env())
+    yield started
+    if not os.environ.get("GS_TEST_REUSE_INFRA"):
+        devinfra.stop_pids(started.started_pids)
+        devinfra.stop("test")
+
+
+class Suite:
+    """The four services as subprocesses, plus the SMTP server they send to."""
+
+    def __init__(self, infra: Infra, smtp: object, procs: dict[str, object]) -> None:
+        self.infra = infra
+        self.smtp = smtp
+        self.procs = procs
+
+    def url(self, service: str) -> str:
+        return self.procs[service].url  # type: ignore[attr-defined, no-any-return]
+
+    def token(self, subject: str, *roles: str) -> str:
+        from backbone.auth import issue_token
+        from backbone.settings import DEV_JWT_SECRET
+
+        return issue_token(subject, list(roles), secret=DEV_JWT_SECRET)
+
+    def auth(self, subject: str, *roles: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(subject, *roles)}"}
+
+
+@pytest.fixture(scope="session")
+def suite_env() -> dict[str, str]:
+    """Extra environment for the services under test (short SLA limits so timers fire in seconds)."""
+    return {
+        "ENVIRONMENT": "test",
+        "DEFAULT_LIMIT_S": "1.5",
+        "SLA_POLICY_FILE": str(ROOT / "tests" / "fixtures" / "sla_policy_short.yaml"),
+        "CONSUMER_BACKOFF_INITIAL_S": "0.05",
+    }
+
+
+@pytest.fixture(scope="session")
+def suite(infra: Infra, suite_env: dict[str, str]) -> Iterator[Suite]:
+    from backbone.devinfra import free_port
+    from backbone.devsmtp import SmtpServer
+    from backbone.devsuite import SERVICES, ServiceProcess
+    from crm.demo import seed
+
+    seed(infra.database_url)
+    smtp = SmtpServer(port=free_port(), echo=False).start()
+    env = {**infra.env(), **suite_env, "SMTP_URL": smtp.url}
+    smsc = None
+    try:
+        from notify.smpp.smsc import start_in_thread  # type: ignore[attr-defined]
+
+        smsc = start_in_thread(port=free_port())
+        env["SMPP_URL"] = smsc.url
+    except ImportError:
+        pass
+    logs = InfraProfile.named("test").data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = {s.name: ServiceProcess(s, env, free_port(), logs / f"{s.name}.log").start(wait=False) for s in SERVICES}
+    try:
+        for p in procs.values():
+            p.wait_ready()
+        yield Suite(infra, smtp, procs)  # type: ignore[arg-type]
+    finally:
+        for p in procs.values():
+            p.stop()
+        smtp.stop()
+        if smsc is not None:
+            smsc.stop()

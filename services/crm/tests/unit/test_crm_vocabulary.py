@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from crm.domain.vocabulary import (
+    BearerMode,
+    BusinessKind,
+    Channel,
+    Platform,
+    ProductId,
+    Role,
+    Severity,
+    Tier,
+)
+
+
+def test_shared_identifiers_are_exact() -> None:
+    assert [p.value for p in ProductId] == [
+        "vpmn", "mobile_switchboard", "group_sms", "industry_ota", "m2m", "mobile_mailbox",
+        "dedicated_line_data", "dedicated_line_internet",
+    ]
+    assert [k.value for k in BusinessKind] == ["opening", "change", "cancellation"]
+    assert [t.value for t in Tier] == ["A", "B", "C"]
+    assert [c.value for c in Channel] == ["account_manager", "agent", "web_portal"]
+    assert [r.value for r in Role] == ["account_manager", "network_staff", "supervisor", "admin"]
+    assert [p.value for p in Platform] == ["MAS", "ADC"]
+    assert [b.value for b in BearerMode] == ["voice", "sms", "data", "access"]
+    assert [s.value for s in Severity] == ["low", "medium", "high", "critical"]

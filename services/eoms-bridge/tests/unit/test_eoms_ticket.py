@@ -1,0 +1,384 @@
+"""Ticket aggregate: TMF621-like state machine tables, node actions, events, history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from eoms_fixtures import at
+
+from eoms_bridge.domain.errors import (
+    ActorNotAllowedError,
+    IllegalTransitionError,
+    MissingReasonError,
+    UnknownOutcomeError,
+)
+from eoms_bridge.domain.events import (
+    DomainEvent,
+    NodeAssigned,
+    NodeCompleted,
+    NodeEntered,
+    NodeReturned,
+    StateChanged,
+    TicketCancelled,
+    TicketClosed,
+    TicketCreated,
+    TicketRejected,
+    TicketResolved,
+)
+from eoms_bridge.domain.ticket import (
+    ACTION_STATES,
+    TRANSITIONS,
+    Actor,
+    Ticket,
+    TicketAction,
+    TicketState,
+    check_transition,
+)
+from eoms_bridge.domain.workflow import WorkflowDefinition, parse_workflow
+
+S = TicketState
+WORKER = Actor.person("w1", "noc_tester")
+WORKER2 = Actor.person("w2", "network_staff")  # network_staff covers the noc_tester sub-role
+OUTSIDER = Actor.person("am1", "account_manager")
+SUP = Actor.person("sup1", "supervisor")
+CRM = Actor.system("crm")
+
+
+def small_workflow() -> WorkflowDefinition:
+    return parse_workflow(
+        {
+            "id": "m2m.change",
+            "version": 1,
+            "business_type": "m2m.change",
+            "tickets": [
+                {
+                    "kind": "service_opening",
+                    "start_node": "first",
+                    "nodes": [
+                        {
+                            "name": "first",
+                            "role": "noc_tester",
+                            "outcomes": {"next": "second", "lock": "locked", "done": "$resolved", "fail": "$rejected"},
+                        },
+                        {"name": "second", "role": "noc_tester", "outcomes": {"done": "$resolved"}},
+                        {
+                            "name": "locked",
+                            "role": "noc_tester",
+                            "actions": ["accept", "complete"],
+                            "outcomes": {"done": "$resolved"},
+                        },
+                    ],
+                },
+            ],
+        }
+    )
+
+
+def new_ticket(wf: WorkflowDefinition | None = None) -> Ticket:
+    t, _ = Ticket.open(
+        ticket_id="T1", workflow=wf or small_workflow(), kind="service_opening", subject_id="O1", now=at(0), actor=CRM
+    )
+    return t
+
+
+def ticket_in(state: TicketState) -> Ticket:
+    """A ticket in ``state``; in_progress/pending ones sit claimed at 'second' so return is possible."""
+    t = new_ticket()
+    if state is S.ACKNOWLEDGED:
+        return t
+    if state is S.HELD:
+        t.hold(actor=CRM, now=at(1), reason="customer asked to wait")
+        return t
+    if state is S.CANCELLED:
+        t.cancel(actor=CRM, now=at(1), reason="order withdrawn")
+        return t
+    t.accept(actor=WORKER, now=at(1))
+    if state is S.REJECTED:
+        t.complete(actor=WORKER, now=at(2), outcome="fail", data={"reason": "resource unavailable"})
+        return t
+    if state in (S.RESOLVED, S.CLOSED):
+        t.complete(actor=WORKER, now=at(2), outcome="done")
+        if state is S.CLOSED:
+            t.close(actor=CRM, now=at(3))
+        return t
+    t.complete(actor=WORKER, now=at(2), outcome="next")
+    t.accept(actor=WORKER, now=at(3))
+    if state is S.PENDING:
+        t.suspend(actor=WORKER, now=at(4), reason="waiting for customer site access")
+    return t
+
+
+ACTIONS: dict[TicketAction, Callable[[Ticket], list[DomainEvent]]] = {
+    TicketAction.ACCEPT: lambda t: t.accept(actor=WORKER, now=at(10)),
+    TicketAction.COMPLETE: lambda t: t.complete(actor=WORKER, now=at(10), outcome="done"),
+    TicketAction.RETURN: lambda t: t.return_(actor=WORKER, now=at(10), reason="data missing"),
+    TicketAction.SUSPEND: lambda t: t.suspend(actor=WORKER, now=at(10), reason="waiting"),
+    TicketAction.RESUME: lambda t: t.resume(actor=WORKER, now=at(10)),
+    TicketAction.REASSIGN: lambda t: t.reassign(actor=SUP, now=at(10), to=WORKER2),
+    TicketAction.HOLD: lambda t: t.hold(actor=CRM, now=at(10), reason="arrears"),
+    TicketAction.RELEASE: lambda t: t.release(actor=CRM, now=at(10)),
+    TicketAction.CANCEL: lambda t: t.cancel(actor=CRM, now=at(10), reason="withdrawn"),
+    TicketAction.CLOSE: lambda t: t.close(actor=CRM, now=at(10)),
+}
+
+EXPECTED_AFTER: dict[TicketAction, TicketState | None] = {
+    TicketAction.COMPLETE: S.RESOLVED,
+    TicketAction.SUSPEND: S.PENDING,
+    TicketAction.RESUME: S.IN_PROGRESS,
+    TicketAction.HOLD: S.HELD,
+    TicketAction.CANCEL: S.CANCELLED,
+    TicketAction.CLOSE: S.CLOSED,
+}
+
+
+# ------------------------------------------------------------------ tables
+@pytest.mark.parametrize("from_state", list(S))
+@pytest.mark.parametrize("to_state", list(S))
+def test_transition_table(from_state: TicketState, to_state: TicketState) -> None:
+    if to_state in TRANSITIONS[from_state]:
+        check_transition(from_state, to_state)
+    else:
+        with pytest.raises(IllegalTransitionError, match=f"{from_state.value} -> {to_state.value}"):
+            check_transition(from_state, to_state)
+
+
+def test_transition_table_shape() -> None:
+    assert TRANSITIONS[S.IN_PROGRESS] >= {S.PENDING, S.RESOLVED, S.REJECTED}
+    assert TRANSITIONS[S.PENDING] >= {S.IN_PROGRESS}
+    assert TRANSITIONS[S.RESOLVED] == {S.CLOSED}
+    for terminal in (S.CLOSED, S.REJECTED, S.CANCELLED):
+        assert TRANSITIONS[terminal] == frozenset()
+
+
+@pytest.mark.parametrize("state", list(S))
+@pytest.mark.parametrize("action", list(TicketAction))
+def test_action_table(state: TicketState, action: TicketAction) -> None:
+    t = ticket_in(state)
+    assert t.state is state
+    if state in ACTION_STATES[action]:
+        ACTIONS[action](t)
+        expected = EXPECTED_AFTER.get(action)
+        if expected is not None:
+            assert t.state is expected
+    else:
+        before = t.state
+        with pytest.raises(IllegalTransitionError, match=f"cannot {action.value} in state {state.value}"):
+            ACTIONS[action](t)
+        assert t.state is before
+
+
+def test_allowed_actions_matches_table() -> None:
+    assert new_ticket().allowed_actions() == {
+        TicketAction.ACCEPT,
+        TicketAction.REASSIGN,
+        TicketAction.HOLD,
+        TicketAction.CANCEL,
+    }
+    at_second = ticket_in(S.IN_PROGRESS).allowed_actions()
+    assert TicketAction.RETURN in at_second and TicketAction.ACCEPT not in at_second
+    assert ticket_in(S.RESOLVED).allowed_actions() == {TicketAction.CLOSE}
+    assert ticket_in(S.CLOSED).allowed_actions() == frozenset()
+
+
+# ------------------------------------------------------------- node actions
+def test_open_produces_created_and_node_entered() -> None:
+    t, events = Ticket.open(
+        ticket_id="T9",
+        workflow=small_workflow(),
+        kind="service_opening",
+        subject_id="O9",
+        now=at(0),
+        actor=CRM,
+        customer_tier="A",
+    )
+    assert [type(e) for e in events] == [TicketCreated, NodeEntered]
+    assert isinstance(events[1], NodeEntered) and events[1].node == "first" and events[1].customer_tier == "A"
+    assert t.state is S.ACKNOWLEDGED and t.current_node == "first" and t.assignee is None
+    assert events[0].to_data()["occurred_at"] == at(0).isoformat()
+
+
+def test_open_rejects_ticket_kind_not_in_workflow_and_naive_time() -> None:
+    with pytest.raises(IllegalTransitionError, match="does not generate a 'complaint_fault' ticket"):
+        Ticket.open(ticket_id="x", workflow=small_workflow(), kind="complaint_fault", subject_id="o", now=at(0), actor=CRM)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        Ticket.open(
+            ticket_id="x",
+            workflow=small_workflow(),
+            kind="service_opening",
+            subject_id="o",
+            now=at(0).replace(tzinfo=None),
+            actor=CRM,
+        )
+
+
+def test_accept_claims_and_starts_work() -> None:
+    t = new_ticket()
+    events = t.accept(actor=WORKER, now=at(1))
+    assert [type(e) for e in events] == [NodeAssigned, StateChanged]
+    assert t.state is S.IN_PROGRESS and t.assignee == "w1"
+    assert t.accept(actor=WORKER, now=at(2)) == []  # idempotent for the assignee
+    with pytest.raises(IllegalTransitionError, match="already claimed by 'w1'"):
+        t.accept(actor=WORKER2, now=at(2))
+
+
+def test_accept_requires_node_role() -> None:
+    with pytest.raises(ActorNotAllowedError, match="role 'noc_tester'"):
+        new_ticket().accept(actor=OUTSIDER, now=at(1))
+
+
+def test_complete_needs_claim_by_the_actor() -> None:
+    t = new_ticket()
+    t.hold(actor=CRM, now=at(1), reason="r")
+    t.release(actor=CRM, now=at(2))
+    assert t.state is S.ACKNOWLEDGED
+    t = ticket_in(S.IN_PROGRESS)
+    with pytest.raises(ActorNotAllowedError, match="assigned to 'w1', not 'w2'"):
+        t.complete(actor=WORKER2, now=at(5), outcome="done")
+    t.complete(actor=WORKER, now=at(5), outcome="done")
+
+
+def test_complete_moves_to_next_node_unclaimed() -> None:
+    t = new_ticket()
+    t.accept(actor=WORKER, now=at(1))
+    events = t.complete(actor=WORKER, now=at(2), outcome="next", data={"note": "ok"})
+    assert [type(e) for e in events] == [NodeCompleted, NodeEntered]
+    assert t.current_node == "second" and t.assignee is None and t.state is S.IN_PROGRESS
+    with pytest.raises(IllegalTransitionError, match="must be accepted first"):
+        t.complete(actor=WORKER, now=at(3), outcome="done")
+    first = t.history[0]
+    assert (first.node, first.assignee, first.left_by, first.outcome, first.data) == (
+        "first",
+        "w1",
+        "w1",
+        "next",
+        {"note": "ok"},
+    )
+    assert first.accepted_at == at(1) and first.left_at == at(2)
+
+
+def test_complete_unknown_outcome() -> None:
+    t = new_ticket()
+    t.accept(actor=WORKER, now=at(1))
+    with pytest.raises(UnknownOutcomeError, match="unknown outcome 'perhaps'"):
+        t.complete(actor=WORKER, now=at(2), outcome="perhaps")
+
+
+def test_reject_needs_reason_and_reports_it() -> None:
+    t = new_ticket()
+    t.accept(actor=WORKER, now=at(1))
+    with pytest.raises(MissingReasonError):
+        t.complete(actor=WORKER, now=at(2), outcome="fail")
+    events = t.complete(actor=WORKER, now=at(2), outcome="fail", data={"reason": "no fibre to the site"})
+    assert [type(e) for e in events] == [NodeCompleted, StateChanged, TicketRejected]
+    rejected = events[-1]
+    assert isinstance(rejected, TicketRejected) and rejected.reason == "no fibre to the site"
+    assert t.state is S.REJECTED and t.current_node is None and t.reason == "no fibre to the site"
+
+
+def test_resolve_and_close_events() -> None:
+    t = new_ticket()
+    t.accept(actor=WORKER, now=at(1))
+    events = t.complete(actor=WORKER, now=at(2), outcome="done")
+    assert [type(e) for e in events] == [NodeCompleted, StateChanged, TicketResolved]
+    with pytest.raises(ActorNotAllowedError):
+        t.close(actor=WORKER, now=at(3))
+    events = t.close(actor=OUTSIDER, now=at(3))  # the account manager confirms
+    assert [type(e) for e in events] == [StateChanged, TicketClosed]
+    assert t.state is S.CLOSED
+
+
+def test_return_goes_to_previous_node_along_the_path() -> None:
+    t = ticket_in(S.IN_PROGRESS)
+    assert t.current_node == "second"
+    with pytest.raises(MissingReasonError):
+        t.return_(actor=WORKER, now=at(5), reason=" ")
+    events = t.return_(actor=WORKER, now=at(5), reason="measurement missing")
+    assert [type(e) for e in events] == [NodeReturned, NodeEntered]
+    assert t.current_node == "first" and t.assignee is None
+    assert t.history[-2].outcome == "$return" and t.history[-2].reason == "measurement missing"
+    assert t.history[-1].entered_via == "return"
+    t.accept(actor=WORKER, now=at(6))
+    with pytest.raises(IllegalTransitionError, match="no previous node"):
+        t.return_(actor=WORKER, now=at(7), reason="again")
+
+
+def test_node_that_disallows_actions() -> None:
+    t = new_ticket()
+    t.accept(actor=WORKER, now=at(1))
+    t.complete(actor=WORKER, now=at(2), outcome="lock")
+    t.accept(actor=WORKER, now=at(3))
+    for call in (
+        lambda: t.suspend(actor=WORKER, now=at(4), reason="x"),
+        lambda: t.return_(actor=WORKER, now=at(4), reason="x"),
+        lambda: t.reassign(actor=SUP, now=at(4), to=WORKER2),
+    ):
+        with pytest.raises(IllegalTransitionError, match="node 'locked' does not allow"):
+            call()
+    assert TicketAction.SUSPEND not in t.allowed_actions()
+
+
+def test_suspend_resume_pauses_sla() -> None:
+    t = ticket_in(S.IN_PROGRESS)
+    events = t.suspend(actor=WORKER, now=at(5), reason="customer not reachable")
+    assert t.sla_paused and isinstance(events[0], StateChanged) and events[0].sla_paused
+    assert events[0].reason == "customer not reachable"
+    with pytest.raises(ActorNotAllowedError):
+        t.resume(actor=WORKER2, now=at(6))
+    events = t.resume(actor=SUP, now=at(6))
+    assert not t.sla_paused and t.state is S.IN_PROGRESS
+    assert isinstance(events[0], StateChanged) and not events[0].sla_paused
+
+
+def test_hold_and_release_restore_previous_state() -> None:
+    t = ticket_in(S.PENDING)
+    with pytest.raises(ActorNotAllowedError):
+        t.hold(actor=WORKER, now=at(5), reason="x")
+    t.hold(actor=SUP, now=at(5), reason="arrears")
+    assert t.state is S.HELD and t.sla_paused
+    t.release(actor=CRM, now=at(6))
+    assert t.state is S.PENDING
+
+
+def test_reassign_stays_within_role() -> None:
+    t = ticket_in(S.IN_PROGRESS)
+    with pytest.raises(ActorNotAllowedError, match="reassignment stays within the role"):
+        t.reassign(actor=WORKER, now=at(5), to=OUTSIDER)
+    with pytest.raises(ActorNotAllowedError, match="only the assignee"):
+        t.reassign(actor=WORKER2, now=at(5), to=WORKER2)
+    events = t.reassign(actor=WORKER, now=at(5), to=WORKER2)
+    assert isinstance(events[0], NodeAssigned)
+    assert (events[0].assignee, events[0].previous_assignee) == ("w2", "w1")
+    assert t.assignee == "w2" and t.visit is not None and t.visit.reassignments == [(at(5), "w1", "w2")]
+    with pytest.raises(IllegalTransitionError, match="already assigned"):
+        t.reassign(actor=SUP, now=at(6), to=WORKER2)
+    t.complete(actor=WORKER2, now=at(7), outcome="done")
+    assert t.state is S.RESOLVED
+
+
+def test_dispatch_unclaimed_node_by_role_holder() -> None:
+    t = new_ticket()
+    t.reassign(actor=WORKER, now=at(1), to=WORKER2)
+    assert t.assignee == "w2" and t.state is S.ACKNOWLEDGED
+    t.accept(actor=WORKER2, now=at(2))
+    assert t.state is S.IN_PROGRESS
+
+
+def test_cancel_closes_current_visit() -> None:
+    t = ticket_in(S.IN_PROGRESS)
+    events = t.cancel(actor=CRM, now=at(9), reason="order withdrawn")
+    assert [type(e) for e in events] == [StateChanged, TicketCancelled]
+    assert t.current_node is None and t.history[-1].outcome == "$cancelled"
+    with pytest.raises(ActorNotAllowedError):
+        ticket_in(S.ACKNOWLEDGED).cancel(actor=WORKER, now=at(1), reason="x")
+
+
+def test_event_payloads_are_json_ready() -> None:
+    t = new_ticket()
+    events: list[Any] = t.accept(actor=WORKER, now=at(1))
+    events += t.complete(actor=WORKER, now=at(2), outcome="next", data={"bandwidth_mbps": 100})
+    for e in events:
+        data = e.to_data()
+        assert data["ticket_id"] == "T1" and isinstance(data["occurred_at"], str)
+        assert e.event_type.startswith("eoms.ticket.")

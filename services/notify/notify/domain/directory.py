@@ -1,0 +1,406 @@
+"""The notify directory and recipient resolution (pure).
+
+Who receives an alert is a pure function of (event type, alert data, directory, time):
+
+* ``sla.warning``   → the assignee (or, when unassigned, whoever is on duty for the node's role)
+                      + the customer's account manager
+* ``sla.breached``  → the same + the supervisor of the handler's department
+                      (of the account manager's department when no handler is known)
+* ``sla.escalated`` → the escalation contacts of ``data.level`` (the highest configured level
+                      when the level is beyond the table)
+* ``sla.met``       → nobody
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, time
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_DIRECTORY_FILE = DATA_DIR / "directory.yaml"
+
+Language = Literal["zh-CN", "en"]
+Tier = Literal["A", "B", "C"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+def _parse_hhmm(value: str) -> time:
+    hh, _, mm = value.strip().partition(":")
+    return time(int(hh), int(mm or 0))
+
+
+class TimeRange(BaseModel):
+    """A daily time range such as ``22:00-08:00`` (may cross midnight; end is exclusive)."""
+
+    model_config = ConfigDict(frozen=True)
+    start: time
+    end: time
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            start, sep, end = value.partition("-")
+            if not sep:
+                raise ValueError(f"time range must look like 22:00-08:00, not {value!r}")
+            return {"start": _parse_hhmm(start), "end": _parse_hhmm(end)}
+        return value
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end <= self.start
+
+    def contains(self, t: time) -> bool:
+        t = t.replace(tzinfo=None)
+        if self.crosses_midnight:
+            return t >= self.start or t < self.end
+        return self.start <= t < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class Person(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str
+    name: str
+    roles: tuple[str, ...]
+    department: str
+    phone: str | None = None
+    email: str | None = None
+    language: Language = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+    quiet_hours: TimeRange | None = None
+    active: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_tz(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local(self, now: datetime) -> datetime:
+        return now.astimezone(self.tz)
+
+    def in_quiet_hours(self, now: datetime) -> bool:
+        return self.quiet_hours is not None and self.quiet_hours.contains(self.local(now).time())
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        out: list[Channel] = []
+        if self.phone:
+            out.append(Channel.SMS)
+        if self.email:
+            out.append(Channel.EMAIL)
+        return tuple(out)
+
+
+class Department(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str
+    name: str
+    supervisor: str | None = None
+    head: str | None = None
+
+
+class Shift(BaseModel):
+    """``days`` like ``mon-fri`` / ``sat,sun`` / ``daily``; a shift crossing midnight belongs to
+    the day it starts (a ``mon 18:00-08:30`` shift covers Tuesday 07:00)."""
+
+    model_config = ConfigDict(frozen=True)
+    days: tuple[int, ...]
+    hours: TimeRange
+    person: str
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _parse_days(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        days: list[int] = []
+        for chunk in value.lower().replace(" ", "").split(","):
+            if chunk in ("daily", "all", "*"):
+                days.extend(range(7))
+            elif "-" in chunk:
+                a, b = (WEEKDAYS.index(x) for x in chunk.split("-", 1))
+                days.extend(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+            else:
+                days.append(WEEKDAYS.index(chunk))
+        return tuple(sorted(set(days)))
+
+    def covers(self, local: datetime) -> bool:
+        t = local.time()
+        if not self.hours.contains(t):
+            return False
+        if self.hours.crosses_midnight and t < self.hours.end:
+            return (local.weekday() - 1) % 7 in self.days
+        return local.weekday() in self.days
+
+
+class Roster(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    role: str
+    timezone: str = "Asia/Shanghai"
+    shifts: tuple[Shift, ...] = ()
+    fallback: str | None = Field(default=None, description="person when no shift covers the time")
+
+    def on_duty(self, now: datetime) -> list[str]:
+        local = now.astimezone(ZoneInfo(self.timezone))
+        ids = [s.person for s in self.shifts if s.covers(local)]
+        if not ids and self.fallback:
+            ids = [self.fallback]
+        return list(dict.fromkeys(ids))
+
+
+EscalationTargetKind = Literal[
+    "am_department_supervisor",
+    "am_department_head",
+    "handler_department_supervisor",
+    "handler_department_head",
+    "account_manager",
+    "person",
+]
+
+
+class EscalationTarget(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    kind: EscalationTargetKind
+    person: str | None = None
+
+    @model_validator(mode="after")
+    def _person_needed(self) -> EscalationTarget:
+        if (self.kind == "person") != (self.person is not None):
+            raise ValueError("an escalation target names a person exactly when kind is 'person'")
+        return self
+
+
+class EscalationLevel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    level: int = Field(ge=1)
+    targets: tuple[EscalationTarget, ...]
+
+
+class AlertData(BaseModel):
+    """The part of an ``sla.*`` event payload that notify needs; extra fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    ticket_id: str
+    node: str
+    business_type: str
+    ticket_kind: str
+    customer_id: str
+    customer_name: str
+    tier: Tier = Field(validation_alias=AliasChoices("tier", "customer_tier"))
+    role: str
+    assignee: str | None = None
+    account_manager_id: str | None = None
+    deadline: datetime
+    lateness_seconds: float = 0.0
+    remaining_seconds: float | None = None
+    level: int | None = None
+
+
+class Recipient(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    person: Person
+    channels: tuple[Channel, ...]
+    reason: str
+
+
+class Directory(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    people: tuple[Person, ...]
+    departments: tuple[Department, ...]
+    rosters: tuple[Roster, ...] = ()
+    account_managers: dict[str, str] = Field(default_factory=dict, description="customer → person")
+    escalation: tuple[EscalationLevel, ...] = ()
+
+    @cached_property
+    def _people(self) -> dict[str, Person]:
+        return {p.id: p for p in self.people}
+
+    @cached_property
+    def _departments(self) -> dict[str, Department]:
+        return {d.id: d for d in self.departments}
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Directory:
+        people = {p.id for p in self.people}
+        if len(people) != len(self.people):
+            raise ValueError("duplicate person id")
+        depts = {d.id for d in self.departments}
+        problems: list[str] = []
+        problems += [f"person {p.id}: unknown department {p.department}" for p in self.people if p.department not in depts]
+        for d in self.departments:
+            problems += [f"department {d.id}: unknown person {x}" for x in (d.supervisor, d.head) if x and x not in people]
+        for r in self.rosters:
+            problems += [f"roster {r.role}: unknown person {s.person}" for s in r.shifts if s.person not in people]
+            if r.fallback and r.fallback not in people:
+                problems.append(f"roster {r.role}: unknown fallback {r.fallback}")
+        problems += [f"customer {c}: unknown account manager {p}" for c, p in self.account_managers.items() if p not in people]
+        for lvl in self.escalation:
+            problems += [f"escalation level {lvl.level}: unknown person {t.person}" for t in lvl.targets if t.person and t.person not in people]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # ------------------------------------------------------------ look-ups
+
+    def person(self, person_id: str | None) -> Person | None:
+        return self._people.get(person_id) if person_id else None
+
+    def department(self, department_id: str) -> Department | None:
+        return self._departments.get(department_id)
+
+    def with_role(self, role: str) -> list[Person]:
+        return [p for p in self.people if role in p.roles and p.active]
+
+    def on_duty(self, role: str, now: datetime) -> list[Person]:
+        for roster in self.rosters:
+            if roster.role == role:
+                return [p for pid in roster.on_duty(now) if (p := self.person(pid)) and p.active]
+        return []
+
+    def account_manager(self, customer_id: str, hint: str | None = None) -> Person | None:
+        return self.person(hint) or self.person(self.account_managers.get(customer_id))
+
+    def supervisor_of(self, person: Person) -> Person | None:
+        dept = self.department(person.department)
+        sup = self.person(dept.supervisor) if dept else None
+        return sup if sup is not None and sup.id != person.id else self.head_of(person)
+
+    def head_of(self, person: Person) -> Person | None:
+        dept = self.department(person.department)
+        return self.person(dept.head) if dept else None
+
+    def escalation_level(self, level: int) -> EscalationLevel | None:
+        levels = sorted(self.escalation, key=lambda x: x.level)
+        chosen = [x for x in levels if x.level <= level]
+        return chosen[-1] if chosen else None
+
+
+def load_directory(path: Path | str | None = None) -> Directory:
+    raw = yaml.safe_load(Path(path or DEFAULT_DIRECTORY_FILE).read_text(encoding="utf-8"))
+    return Directory.model_validate(raw)
+
+
+# ------------------------------------------------------------------ resolution
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self._order: list[str] = []
+        self._people: dict[str, Person] = {}
+        self._reasons: dict[str, list[str]] = {}
+
+    def add(self, person: Person | None, reason: str) -> None:
+        if person is None or not person.active:
+            return
+        if person.id not in self._people:
+            self._order.append(person.id)
+            self._people[person.id] = person
+            self._reasons[person.id] = []
+        if reason not in self._reasons[person.id]:
+            self._reasons[person.id].append(reason)
+
+    def result(self) -> list[Recipient]:
+        return [
+            Recipient(person=p, channels=p.channels, reason="; ".join(self._reasons[p.id]))
+            for pid in self._order
+            if (p := self._people[pid]).channels
+        ]
+
+
+def _handlers(data: AlertData, directory: Directory, now: datetime) -> list[tuple[Person, str]]:
+    assignee = directory.person(data.assignee)
+    if assignee is not None and assignee.active:
+        return [(assignee, f"assignee of {data.node}")]
+    prefix = f"assignee {data.assignee} unknown; " if data.assignee else ""
+    return [(p, f"{prefix}on duty for {data.role}") for p in directory.on_duty(data.role, now)]
+
+
+def _escalation_targets(
+    level: EscalationLevel, data: AlertData, directory: Directory, now: datetime
+) -> list[tuple[Person | None, str]]:
+    am = directory.account_manager(data.customer_id, data.account_manager_id)
+    handlers = [h for h, _ in _handlers(data, directory, now)]
+    out: list[tuple[Person | None, str]] = []
+    why = f"escalation level {level.level}"
+    for t in level.targets:
+        if t.kind == "person":
+            out.append((directory.person(t.person), why))
+        elif t.kind == "account_manager":
+            out.append((am, f"{why}: account manager"))
+        elif t.kind == "am_department_supervisor" and am is not None:
+            out.append((directory.supervisor_of(am), f"{why}: supervisor of {am.department}"))
+        elif t.kind == "am_department_head" and am is not None:
+            out.append((directory.head_of(am), f"{why}: head of {am.department}"))
+        elif t.kind == "handler_department_supervisor":
+            out += [(directory.supervisor_of(h), f"{why}: supervisor of {h.department}") for h in handlers]
+        elif t.kind == "handler_department_head":
+            out += [(directory.head_of(h), f"{why}: head of {h.department}") for h in handlers]
+    return out
+
+
+def resolve_recipients(
+    event_type: str,
+    data: AlertData | Mapping[str, Any],
+    directory: Directory,
+    now: datetime,
+) -> list[Recipient]:
+    """Who gets this alert, in a stable order, each person once (reasons merged)."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    alert = data if isinstance(data, AlertData) else AlertData.model_validate(data)
+    out = _Collector()
+    if event_type in ("sla.warning", "sla.breached"):
+        handlers = _handlers(alert, directory, now)
+        for person, reason in handlers:
+            out.add(person, reason)
+        am = directory.account_manager(alert.customer_id, alert.account_manager_id)
+        out.add(am, f"account manager of {alert.customer_id}")
+        if event_type == "sla.breached":
+            basis = [h for h, _ in handlers] or ([am] if am else [])
+            for person in basis:
+                sup = directory.supervisor_of(person)
+                out.add(sup, f"supervisor of {person.department}")
+    elif event_type == "sla.escalated":
+        level = directory.escalation_level(alert.level or 1)
+        if level is not None:
+            for person, reason in _escalation_targets(level, alert, directory, now):
+                out.add(person, reason)
+    return out.result()
+
+
+__all__ = [
+    "AlertData",
+    "Channel",
+    "Department",
+    "Directory",
+    "EscalationLevel",
+    "EscalationTarget",
+    "Person",
+    "Recipient",
+    "Roster",
+    "Shift",
+    "TimeRange",
+    "load_directory",
+    "resolve_recipients",
+]

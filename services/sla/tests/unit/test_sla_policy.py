@@ -1,0 +1,202 @@
+"""SLA policy sets: precedence table, validation errors, the default policy file."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from sla.domain.errors import NoMatchingPolicy, PolicyError
+from sla.domain.policy import (
+    DEFAULT_POLICY_PATH,
+    KEY_ORDER,
+    WILDCARD,
+    Clock,
+    PolicySet,
+    Tier,
+    load_policy_set,
+    parse_policy_set,
+    resolve,
+)
+
+
+def rule(rid: str, limit: Any = 60, **keys: Any) -> dict[str, Any]:
+    return {"id": rid, "limit_minutes": limit, **keys}
+
+
+PRECEDENCE_SET = parse_policy_set(
+    {
+        "version": "t1",
+        "default_calendar": "office",
+        "calendars": [{"name": "office"}],
+        "rules": [
+            rule("any"),
+            rule("role", role="partner"),
+            rule("tier", customer_tier="A"),
+            rule("bt", business_type="vpmn"),
+            rule("kind", ticket_kind="complaint_fault"),
+            rule("node", node="resource_check"),
+            rule("bt_tier", business_type="vpmn", customer_tier="A"),
+            rule("kind_tier", ticket_kind="complaint_fault", customer_tier="A"),
+            rule("node_role", node="resource_check", role="partner"),
+            rule("bt_kind_node", business_type="vpmn", ticket_kind="complaint_fault",
+                 node="resource_check"),
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("business_type", "ticket_kind", "node", "tier", "role", "winner"),
+    [
+        ("m2m", "service_opening", "x", "C", "staff", "any"),
+        ("m2m", "service_opening", "x", "C", "partner", "role"),
+        ("m2m", "service_opening", "x", "A", "partner", "tier"),  # tier > role
+        ("vpmn", "service_opening", "x", "B", "partner", "bt"),  # business_type > role
+        ("vpmn", "service_opening", "x", "B", "staff", "bt"),
+        ("vpmn", "complaint_fault", "x", "B", "staff", "kind"),  # ticket_kind > business_type
+        ("m2m", "service_opening", "resource_check", "B", "staff", "node"),
+        ("m2m", "complaint_fault", "resource_check", "B", "staff", "node"),  # node > kind
+        ("vpmn", "service_opening", "x", "A", "staff", "bt_tier"),  # 2 keys > 1 key
+        ("vpmn", "complaint_fault", "x", "A", "staff", "kind_tier"),  # kind+tier > bt+tier
+        ("m2m", "service_opening", "resource_check", "A", "partner", "node_role"),
+        ("vpmn", "complaint_fault", "resource_check", "A", "partner", "bt_kind_node"),  # 3 keys
+    ],
+)
+def test_precedence_table(business_type: str, ticket_kind: str, node: str, tier: Tier,
+                          role: str, winner: str) -> None:
+    got = resolve(PRECEDENCE_SET, business_type, ticket_kind, node, tier, role)
+    assert got.rule_id == winner
+    assert got.policy_version == "t1"
+
+
+def test_rule_order_in_the_file_does_not_matter() -> None:
+    reordered = PRECEDENCE_SET.model_copy(update={"rules": PRECEDENCE_SET.rules[::-1]})
+    tiers: list[Tier] = ["A", "C"]
+    for bt, kind, node, tier, role in itertools.product(
+        ["vpmn", "m2m"], ["complaint_fault", "service_opening"], ["resource_check", "x"], tiers,
+        ["partner", "staff"],
+    ):
+        q = (bt, kind, node, tier, role)
+        assert resolve(reordered, *q).rule_id == resolve(PRECEDENCE_SET, *q).rule_id
+
+
+def test_no_matching_rule() -> None:
+    ps = parse_policy_set({"version": "v", "rules": [rule("only", clock="calendar",
+                                                          business_type="vpmn")]})
+    with pytest.raises(NoMatchingPolicy, match="m2m"):
+        resolve(ps, "m2m", "service_opening", "n", "A", "r")
+
+
+def test_resolved_policy_is_a_self_contained_snapshot() -> None:
+    got = resolve(PRECEDENCE_SET, "vpmn", "service_opening", "x", "A", "staff")
+    assert got.calendar.name == "office" and got.clock is Clock.WORKING
+    assert got.limit.total_seconds() == 3600
+    # Round-trips through JSON (what a timer row stores).
+    assert type(got).model_validate_json(got.model_dump_json()) == got
+
+
+# --------------------------------------------------------------------------- validation
+
+BASE: dict[str, Any] = {"version": "v", "calendars": [{"name": "office"}],
+                        "default_calendar": "office"}
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        ([rule("r1", calendar="nowhere")], r"rule 'r1': unknown calendar 'nowhere'"),
+        ([rule("neg", limit=-5)], r"rule 'neg': limit_minutes must be > 0"),
+        ([rule("zero", limit=0)], r"rule 'zero': limit_minutes must be > 0"),
+        ([rule("w", warnings={"minutes_before": [60]})], r"rule 'w': warning 60 minutes .*beyond"),
+        ([rule("p", warnings={"percent": [120]})], r"rule 'p': warning at 120"),
+        ([rule("a", node="n"), rule("b", node="n")], r"rule 'b' has the same keys as rule 'a'"),
+        ([rule("a"), rule("a", node="n")], r"duplicate rule id 'a'"),
+        ([rule("e", escalation=[{"level": 2, "notify_role": "x", "after_minutes": 0}])],
+         r"rule 'e': escalation levels"),
+        ([rule("e", escalation=[{"level": 1, "notify_role": "s", "after_minutes": 60},
+                                {"level": 2, "notify_role": "d", "after_minutes": 30}])],
+         r"rule 'e': escalation level 2 fires before level 1"),
+        ([rule("c", clock="calendar", calendar="office")], r"rule 'c': clock 'calendar'"),
+        ([rule("t", customer_tier="D")], r"rule 't' \(#0\) field customer_tier"),
+        ([rule("s", limit="soon")], r"rule 's' \(#0\) field limit_minutes"),
+        ([rule("x", colour="red")], r"rule 'x' \(#0\) field colour"),
+    ],
+)
+def test_invalid_rules_are_rejected_with_the_rule_named(rules: list[dict[str, Any]],
+                                                        expected: str) -> None:
+    with pytest.raises(PolicyError, match=expected):
+        parse_policy_set({**BASE, "rules": rules})
+
+
+def test_working_clock_needs_a_calendar() -> None:
+    with pytest.raises(PolicyError, match="rule 'r': clock 'working' needs a calendar"):
+        parse_policy_set({"version": "v", "rules": [rule("r")]})
+
+
+def test_invalid_calendar_is_named() -> None:
+    with pytest.raises(PolicyError, match=r"calendar 'bad'.*time zone"):
+        parse_policy_set({"version": "v", "calendars": [{"name": "bad", "tz": "No/Where"}],
+                          "rules": [rule("r", calendar="bad")]})
+    with pytest.raises(PolicyError, match="duplicate calendar"):
+        parse_policy_set({"version": "v", "calendars": [{"name": "c"}, {"name": "c"}],
+                          "rules": [rule("r", calendar="c")]})
+
+
+def test_loader_rejects_a_bad_file(tmp_path: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text("version: v\nrules:\n  - {id: r, limit_minutes: -1, clock: calendar}\n")
+    with pytest.raises(PolicyError, match="rule 'r'"):
+        load_policy_set(p)
+    p.write_text("- just a list\n")
+    with pytest.raises(PolicyError, match="mapping"):
+        load_policy_set(p)
+
+
+# --------------------------------------------------------------------------- default file
+
+DEFAULT = load_policy_set(DEFAULT_POLICY_PATH)
+BUSINESS_TYPES = ["vpmn", "mobile_switchboard", "group_sms", "industry_ota", "m2m",
+                  "mobile_mailbox", "dedicated_line_data", "dedicated_line_internet"]
+KINDS = ["service_opening", "resource_confirmation", "resource_preoccupation", "complaint_fault"]
+NODES = ["resource_check", "data_production", "testing_opening", "site_survey",
+         "field_installation", "dispatch", "fault_handling", "customer_revisit", "other"]
+ROLES = ["network_staff", "account_manager", "partner"]
+
+
+def test_default_policy_loads() -> None:
+    assert isinstance(DEFAULT, PolicySet)
+    assert DEFAULT.version
+
+
+def test_default_policy_covers_everything_and_tier_a_is_tightest() -> None:
+    for bt, kind, node, role in itertools.product(BUSINESS_TYPES, KINDS, NODES, ROLES):
+        a, b, c = (resolve(DEFAULT, bt, kind, node, t, role) for t in ("A", "B", "C"))
+        if a.clock == b.clock == c.clock:
+            assert a.limit <= b.limit <= c.limit, (bt, kind, node, role, a.rule_id, b.rule_id)
+
+
+def test_every_default_rule_can_win() -> None:
+    """A rule shadowed for every request is dead configuration: catch it in review."""
+    for r in DEFAULT.rules:
+        tiers: list[Tier] = (
+            ["A", "B", "C"] if r.customer_tier == WILDCARD else [cast(Tier, r.customer_tier)]
+        )
+        query = {k: (v if v != WILDCARD else "zz_other") for k, v in zip(KEY_ORDER, r.keys(),
+                                                                          strict=True)}
+        winners = {
+            resolve(DEFAULT, query["business_type"], query["ticket_kind"], query["node"], t,
+                    query["role"]).rule_id
+            for t in tiers
+        }
+        assert r.id in winners, f"rule {r.id} never wins (shadowed by {winners})"
+
+
+def test_default_dedicated_line_fault_runs_24x7() -> None:
+    got = resolve(DEFAULT, "dedicated_line_data", "complaint_fault", "fault_handling", "A",
+                  "network_staff")
+    assert got.clock is Clock.CALENDAR
+    assert got.limit_minutes == 240
+    assert [e.notify_role for e in got.escalation][:2] == ["supervisor", "department_head"]
