@@ -82,9 +82,7 @@ class IllegalTransition(DomainError):
 
     def __init__(self, from_state: StrEnum | str, action: StrEnum | str, entity: str = "") -> None:
         what = f"{entity} " if entity else ""
-        super().__init__(
-            f"cannot {_value(action)} {what}in state {_value(from_state)}".replace("  ", " ")
-        )
+        super().__init__(f"cannot {_value(action)} {what}in state {_value(from_state)}".replace("  ", " "))
         self.from_state = _value(from_state)
         self.action = _value(action)
         self.entity = entity
@@ -218,9 +216,7 @@ def transition(
 def transition(state: OpportunityState, action: OpportunityAction) -> OpportunityState: ...
 
 
-def transition(
-    state: StrEnum, action: StrEnum, *, satisfaction: int | None = None
-) -> StrEnum:
+def transition(state: StrEnum, action: StrEnum, *, satisfaction: int | None = None) -> StrEnum:
     """Next state of an order, complaint or opportunity; raise ``IllegalTransition`` if none.
 
     A complaint's ``revisit`` needs ``satisfaction`` (1..5); no other action takes one.
@@ -264,6 +260,4 @@ def check_order_creation(opportunity: OpportunityState | None, role: Role) -> No
             )
         return
     if opportunity is not OpportunityState.CONFIRMED:
-        raise OrderCreationNotAllowed(
-            f"the opportunity is {opportunity.value}: an order needs a confirmed opportunity"
-        )
+        raise OrderCreationNotAllowed(f"the opportunity is {opportunity.value}: an order needs a confirmed opportunity")

@@ -87,9 +87,7 @@ def _parse_digits(raw: str, extension: str) -> PhoneNumber | None:
         return PhoneNumber(PhoneKind.MOBILE, raw)
     area = _AREA_RE.match(raw)
     if area and _SUBSCRIBER_RE.fullmatch(raw[area.end() :]):
-        return PhoneNumber(
-            PhoneKind.LANDLINE, raw[area.end() :], area_code=area.group(), extension=extension
-        )
+        return PhoneNumber(PhoneKind.LANDLINE, raw[area.end() :], area_code=area.group(), extension=extension)
     return None
 
 
@@ -176,9 +174,7 @@ _LANDLINE_TEXT_RE = re.compile(
 def mask_text(text: str) -> str:
     """Mask every mobile / landline number and e-mail address found in free text."""
     text = _EMAIL_TEXT_RE.sub(lambda m: mask_email(m.group(0)), text)
-    text = _MOBILE_TEXT_RE.sub(
-        lambda m: f"{'+86 ' if m.group(1) else ''}{m.group(2)}****{m.group(3)}", text
-    )
+    text = _MOBILE_TEXT_RE.sub(lambda m: f"{'+86 ' if m.group(1) else ''}{m.group(2)}****{m.group(3)}", text)
     return _LANDLINE_TEXT_RE.sub(
         lambda m: f"{m.group(1)}{'*' * sum(c.isdigit() for c in m.group(2))}{m.group(3)}", text
     )

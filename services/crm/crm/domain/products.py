@@ -175,7 +175,7 @@ def _message(err: SchemaValidationError) -> str:
     if v == "type":
         return f"must be of type {arg}"
     if v == "enum":
-        return "must be one of: " + ", ".join(str(x) for x in arg)
+        return "must be one of: " + ", ".join(str(x) for x in (arg if isinstance(arg, list) else [arg]))
     if v == "minimum":
         return f"must be >= {arg}"
     if v == "maximum":
@@ -194,7 +194,8 @@ def _message(err: SchemaValidationError) -> str:
 def _field_errors(err: SchemaValidationError) -> list[FieldError]:
     base = _path(err.absolute_path)
     if err.validator == "required" and isinstance(err.instance, Mapping):
-        missing = [name for name in err.validator_value if name not in err.instance]
+        names = err.validator_value if isinstance(err.validator_value, list) else []
+        missing = [name for name in names if name not in err.instance]
         return [FieldError(field=_join(base, n), message="is required") for n in missing]
     if err.validator == "additionalProperties" and isinstance(err.instance, Mapping):
         schema = err.schema if isinstance(err.schema, Mapping) else {}

@@ -114,9 +114,7 @@ class Thresholds(BaseModel):
         return self
 
 
-_NUMERIC = frozenset(
-    {Factor.EMPLOYEES, Factor.HANDSET_SHARE, Factor.INFORMATIZATION_LEVEL, Factor.INFLUENCE}
-)
+_NUMERIC = frozenset({Factor.EMPLOYEES, Factor.HANDSET_SHARE, Factor.INFORMATIZATION_LEVEL, Factor.INFLUENCE})
 
 
 class TieringConfig(BaseModel):
@@ -143,10 +141,7 @@ class TieringConfig(BaseModel):
         if not isinstance(payment, CategoricalNormalization):
             raise ValueError("factor unified_payment needs a categorical normalization")
         if set(payment.values) != {p.value for p in UnifiedPayment}:
-            raise ValueError(
-                "unified_payment values must be exactly: "
-                + ", ".join(p.value for p in UnifiedPayment)
-            )
+            raise ValueError("unified_payment values must be exactly: " + ", ".join(p.value for p in UnifiedPayment))
         return self
 
 
@@ -248,8 +243,7 @@ def grade(customer: CustomerFactors, weights: TieringConfig | None = None) -> Ti
         )
     else:
         explanation = (
-            f"score {score:g} -> tier {tier.value} "
-            f"(A >= {config.thresholds.a:g}, B >= {config.thresholds.b:g})"
+            f"score {score:g} -> tier {tier.value} (A >= {config.thresholds.a:g}, B >= {config.thresholds.b:g})"
         )
     return TierResult(
         tier=tier,

@@ -50,9 +50,43 @@ REGISTRATION_AUTHORITIES: Final[dict[str, frozenset[str]]] = {
 
 #: First two digits of a GB/T 2260 division code (10 = national-level registration).
 PROVINCE_PREFIXES: Final[frozenset[str]] = frozenset(
-    ("10", "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37")
-    + ("41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65")
-    + ("71", "81", "82")
+    (
+        "10",
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+    )
 )
 
 
@@ -125,9 +159,7 @@ def validate_uscc(code: str, *, check_org_code: bool = True) -> str:
     if not value:
         raise InvalidUSCC("empty", "the unified social credit code is empty")
     if len(value) != LENGTH:
-        raise InvalidUSCC(
-            "length", f"the unified social credit code must have 18 characters, got {len(value)}"
-        )
+        raise InvalidUSCC("length", f"the unified social credit code must have 18 characters, got {len(value)}")
     for i, c in enumerate(value):
         if c not in _VALUE:
             extra = " (I, O, S, V and Z are never used)" if c in "IOSVZ" else ""

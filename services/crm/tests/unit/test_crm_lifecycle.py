@@ -106,8 +106,7 @@ def test_complaint_reopen_and_revisit() -> None:
     state = transition(state, ComplaintAction.RESOLVE)
     state = transition(state, ComplaintAction.REOPEN)
     assert state is ComplaintState.DISPATCHED
-    state = transition(transition(state, ComplaintAction.RESOLVE), ComplaintAction.REVISIT,
-                       satisfaction=5)
+    state = transition(transition(state, ComplaintAction.RESOLVE), ComplaintAction.REVISIT, satisfaction=5)
     assert transition(state, ComplaintAction.ARCHIVE) is ComplaintState.ARCHIVED
     assert COMPLAINT.terminal == {ComplaintState.ARCHIVED}
 

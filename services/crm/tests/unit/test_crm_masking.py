@@ -49,8 +49,19 @@ def test_valid_phones(raw: str, normalized: str, masked: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "   ", "12345678901", "1381234567", "138123456789", "23812345678", "010-1234567",
-     "010-02345678", "abc", "13812345678 转 5", "0000-1234567"],
+    [
+        "",
+        "   ",
+        "12345678901",
+        "1381234567",
+        "138123456789",
+        "23812345678",
+        "010-1234567",
+        "010-02345678",
+        "abc",
+        "13812345678 转 5",
+        "0000-1234567",
+    ],
 )
 def test_invalid_phones(raw: str) -> None:
     with pytest.raises(InvalidPhone):
@@ -65,9 +76,7 @@ def test_phone_kinds() -> None:
     assert not is_mobile("nonsense")
 
 
-@pytest.mark.parametrize(
-    ("raw", "masked"), [("12345678901", "*******8901"), ("123", "***"), ("", "***")]
-)
+@pytest.mark.parametrize(("raw", "masked"), [("12345678901", "*******8901"), ("123", "***"), ("", "***")])
 def test_mask_phone_never_raises(raw: str, masked: str) -> None:
     assert mask_phone(raw) == masked
 
@@ -143,7 +152,9 @@ def test_log_filter_on_a_real_handler() -> None:
 
 def test_key_person_is_validated_normalized_and_masked() -> None:
     person = KeyPerson(
-        name="张三", kind=KeyPersonKind.DECISION_MAKER, phone="+86 138 1234 5678",
+        name="张三",
+        kind=KeyPersonKind.DECISION_MAKER,
+        phone="+86 138 1234 5678",
         email="zhang.san@example.com",
     )
     assert person.phone == "13812345678"
@@ -161,6 +172,4 @@ def test_key_person_rejects_bad_contact() -> None:
 
 
 def test_key_person_kinds() -> None:
-    assert {k.value for k in KeyPersonKind} == {
-        "decision_maker", "daily_contact", "middle_manager", "influencer"
-    }
+    assert {k.value for k in KeyPersonKind} == {"decision_maker", "daily_contact", "middle_manager", "influencer"}

@@ -67,9 +67,14 @@ INVALID: dict[str, tuple[dict[str, Any], set[tuple[str, str]]]] = {
     "dedicated_line_data": (
         {"bandwidth_mbps": 3, "a_end_address": "天津市和平区南京路1号", "ip_count": 4},
         {
-            ("bandwidth_mbps", "must be one of: " + ", ".join(
-                str(b) for b in [2, 4, 6, 8, 10, 20, 30, 50, 100, 155, 200, 300, 500, 622,
-                                 1000, 2000, 2500, 5000, 10000])),
+            (
+                "bandwidth_mbps",
+                "must be one of: "
+                + ", ".join(
+                    str(b)
+                    for b in [2, 4, 6, 8, 10, 20, 30, 50, 100, 155, 200, 300, 500, 622, 1000, 2000, 2500, 5000, 10000]
+                ),
+            ),
             ("z_end_address", "is required"),
             ("ip_count", "is not allowed"),
         },

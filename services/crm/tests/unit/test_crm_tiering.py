@@ -57,8 +57,7 @@ def test_mid_sized_customer_is_b_with_explained_contributions() -> None:
 
 def test_large_customer_is_a() -> None:
     result = grade(
-        factors(employees=8000, handset_share=0.9, informatization_level=5,
-                unified_payment="full", influence=5)
+        factors(employees=8000, handset_share=0.9, informatization_level=5, unified_payment="full", influence=5)
     )
     assert result.tier is Tier.A
     assert result.score == pytest.approx(97.5)
@@ -66,18 +65,15 @@ def test_large_customer_is_a() -> None:
 
 def test_small_customer_is_c() -> None:
     result = grade(
-        factors(employees=10, handset_share=0.1, informatization_level=1,
-                unified_payment="none", influence=1)
+        factors(employees=10, handset_share=0.1, informatization_level=1, unified_payment="none", influence=1)
     )
     assert result.tier is Tier.C
     assert result.score < 40
 
 
 def test_maximum_and_minimum_scores() -> None:
-    top = grade(factors(employees=10**6, handset_share=1, informatization_level=5,
-                        unified_payment="full", influence=5))
-    bottom = grade(factors(employees=0, handset_share=0, informatization_level=1,
-                           unified_payment="none", influence=1))
+    top = grade(factors(employees=10**6, handset_share=1, informatization_level=5, unified_payment="full", influence=5))
+    bottom = grade(factors(employees=0, handset_share=0, informatization_level=1, unified_payment="none", influence=1))
     assert top.score == pytest.approx(100)
     assert bottom.score == pytest.approx(0)
 
@@ -85,8 +81,14 @@ def test_maximum_and_minimum_scores() -> None:
 @pytest.mark.parametrize("industry", ["party_government", "military", "finance"])
 def test_key_industries_are_forced_to_a(industry: str) -> None:
     result = grade(
-        factors(employees=5, handset_share=0, informatization_level=1,
-                unified_payment="none", influence=1, industry=industry)
+        factors(
+            employees=5,
+            handset_share=0,
+            informatization_level=1,
+            unified_payment="none",
+            influence=1,
+            industry=industry,
+        )
     )
     assert result.tier is Tier.A
     assert result.key and result.forced
@@ -95,8 +97,16 @@ def test_key_industries_are_forced_to_a(industry: str) -> None:
 
 
 def test_key_customer_with_a_score_is_key_but_not_forced() -> None:
-    result = grade(factors(employees=8000, handset_share=1, informatization_level=5,
-                           unified_payment="full", influence=5, industry="finance"))
+    result = grade(
+        factors(
+            employees=8000,
+            handset_share=1,
+            informatization_level=5,
+            unified_payment="full",
+            influence=5,
+            industry="finance",
+        )
+    )
     assert result.tier is Tier.A and result.key and not result.forced
 
 
@@ -104,8 +114,9 @@ def test_threshold_boundary_is_inclusive() -> None:
     data = read_data_file("tiering.yaml")
     data["thresholds"] = {"A": 97.5, "B": 40}
     config = parse_tiering_config(data)
-    at = grade(factors(employees=8000, handset_share=0.9, informatization_level=5,
-                       unified_payment="full", influence=5), config)
+    at = grade(
+        factors(employees=8000, handset_share=0.9, informatization_level=5, unified_payment="full", influence=5), config
+    )
     assert at.tier is Tier.A
 
 
@@ -124,14 +135,14 @@ def test_custom_weights_change_the_grade() -> None:
     [
         (("factors", "employees", "weight"), 31, "add up to 100"),
         (("thresholds", "A"), 30, "greater than threshold B"),
-        (("factors", "unified_payment", "normalization", "values"), {"none": 0, "full": 1},
-         "unified_payment values"),
-        (("factors", "handset_share", "normalization"), {"kind": "linear", "min": 1, "max": 1},
-         "max must be greater"),
-        (("factors", "employees", "normalization"),
-         {"kind": "piecewise_linear", "points": [[0, 0], [0, 1]]}, "strictly increasing"),
-        (("factors", "employees", "normalization"), {"kind": "categorical", "values": {"a": 1}},
-         "numeric"),
+        (("factors", "unified_payment", "normalization", "values"), {"none": 0, "full": 1}, "unified_payment values"),
+        (("factors", "handset_share", "normalization"), {"kind": "linear", "min": 1, "max": 1}, "max must be greater"),
+        (
+            ("factors", "employees", "normalization"),
+            {"kind": "piecewise_linear", "points": [[0, 0], [0, 1]]},
+            "strictly increasing",
+        ),
+        (("factors", "employees", "normalization"), {"kind": "categorical", "values": {"a": 1}}, "numeric"),
         (("key_industries",), ["banking"], "key_industries"),
     ],
 )
@@ -170,8 +181,7 @@ def test_customer_factors_are_validated(overrides: dict[str, Any]) -> None:
 
 def test_unified_payment_levels_map_to_points() -> None:
     points = {
-        p: next(c.points for c in grade(factors(unified_payment=p)).contributions
-                if c.factor is Factor.UNIFIED_PAYMENT)
+        p: next(c.points for c in grade(factors(unified_payment=p)).contributions if c.factor is Factor.UNIFIED_PAYMENT)
         for p in UnifiedPayment
     }
     assert points == {UnifiedPayment.NONE: 0, UnifiedPayment.PARTIAL: 7.5, UnifiedPayment.FULL: 15}

@@ -107,9 +107,9 @@ def test_non_string_is_rejected() -> None:
 _auth = st.sampled_from(sorted(REGISTRATION_AUTHORITIES)).flatmap(
     lambda a: st.sampled_from(sorted(REGISTRATION_AUTHORITIES[a])).map(lambda c: a + c)
 )
-_division = st.tuples(
-    st.sampled_from(sorted(PROVINCE_PREFIXES)), st.text("0123456789", min_size=4, max_size=4)
-).map("".join)
+_division = st.tuples(st.sampled_from(sorted(PROVINCE_PREFIXES)), st.text("0123456789", min_size=4, max_size=4)).map(
+    "".join
+)
 _org8 = st.text(CHARSET, min_size=8, max_size=8)
 
 

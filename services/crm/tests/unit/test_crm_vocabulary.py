@@ -14,8 +14,14 @@ from crm.domain.vocabulary import (
 
 def test_shared_identifiers_are_exact() -> None:
     assert [p.value for p in ProductId] == [
-        "vpmn", "mobile_switchboard", "group_sms", "industry_ota", "m2m", "mobile_mailbox",
-        "dedicated_line_data", "dedicated_line_internet",
+        "vpmn",
+        "mobile_switchboard",
+        "group_sms",
+        "industry_ota",
+        "m2m",
+        "mobile_mailbox",
+        "dedicated_line_data",
+        "dedicated_line_internet",
     ]
     assert [k.value for k in BusinessKind] == ["opening", "change", "cancellation"]
     assert [t.value for t in Tier] == ["A", "B", "C"]
