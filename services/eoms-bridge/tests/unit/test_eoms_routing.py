@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eoms_fixtures import minimal_workflow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +43,7 @@ def test_next_node_follows_outcomes(catalog: WorkflowCatalog) -> None:
 
 def test_next_node_unknown_outcome_and_node(catalog: WorkflowCatalog) -> None:
     rc = catalog.latest("vpmn.opening").ticket(RC)
-    with pytest.raises(UnknownOutcomeError, match="unknown outcome 'maybe'.*allowed: accepted, order_incomplete"):
+    with pytest.raises(UnknownOutcomeError, match=r"unknown outcome 'maybe'.*allowed: accepted, order_incomplete"):
         next_node(rc, "order_acceptance_check", "maybe")
     with pytest.raises(UnknownNodeError, match="no node 'nowhere'"):
         next_node(rc, "nowhere", "accepted")
@@ -73,9 +72,18 @@ def test_tickets_to_open_orders_confirmation_reservation_opening(catalog: Workfl
 
 
 def test_tickets_to_open_parallel_independent_tickets() -> None:
-    data = minimal_workflow()
-    data["tickets"][1]["depends_on"] = []
-    wf = parse_workflow(data)
+    node = {"name": "work", "role": "network_staff", "outcomes": {"done": "$resolved"}}
+    wf = parse_workflow(
+        {
+            "id": "m2m.opening",
+            "version": 1,
+            "business_type": "m2m.opening",
+            "tickets": [
+                {"kind": "resource_confirmation", "start_node": "work", "nodes": [node]},
+                {"kind": "service_opening", "start_node": "work", "nodes": [node]},
+            ],
+        }
+    )
     assert tickets_to_open(wf, []) == [RC, SO]
     assert tickets_to_open(wf, [RC]) == [SO]
 
@@ -159,9 +167,7 @@ def valid_ticket_graphs(draw: st.DrawFn) -> dict[str, Any]:
         outcomes[i]["progress"] = exit_to
         for k in range(draw(st.integers(min_value=0, max_value=2))):
             outcomes[i][f"extra_{k}"] = draw(st.sampled_from([*names, "$resolved", "$rejected"]))
-    nodes = [
-        {"name": names[i], "role": draw(st.sampled_from(_ROLE_NAMES)), "outcomes": outcomes[i]} for i in range(n)
-    ]
+    nodes = [{"name": names[i], "role": draw(st.sampled_from(_ROLE_NAMES)), "outcomes": outcomes[i]} for i in range(n)]
     return {"kind": "service_opening", "start_node": "n0", "nodes": nodes}
 
 

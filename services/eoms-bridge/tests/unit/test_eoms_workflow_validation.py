@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,35 @@ from eoms_bridge.domain.workflow import (
     role_satisfies,
 )
 
-from eoms_fixtures import minimal_workflow
+
+def make_workflow(**overrides: Any) -> dict[str, Any]:
+    """A small valid workflow as raw data (deep-copied so tests can mutate it)."""
+    wf: dict[str, Any] = {
+        "id": "vpmn.opening",
+        "version": 1,
+        "business_type": "vpmn.opening",
+        "tickets": [
+            {
+                "kind": "resource_confirmation",
+                "start_node": "check",
+                "nodes": [
+                    {"name": "check", "role": "network_resource", "outcomes": {"ok": "review", "no": "$rejected"}},
+                    {"name": "review", "role": "supervisor", "outcomes": {"approved": "$resolved", "redo": "check"}},
+                ],
+            },
+            {
+                "kind": "service_opening",
+                "depends_on": ["resource_confirmation"],
+                "start_node": "produce",
+                "nodes": [
+                    {"name": "produce", "role": "data_production", "outcomes": {"done": "test"}},
+                    {"name": "test", "role": "noc_tester", "outcomes": {"passed": "$resolved", "failed": "produce"}},
+                ],
+            },
+        ],
+    }
+    wf.update(overrides)
+    return copy.deepcopy(wf)
 
 
 def _problems_of(data: dict[str, Any]) -> str:
@@ -78,8 +107,8 @@ def test_shipped_nodes_have_chinese_titles(catalog: WorkflowCatalog) -> None:
 
 
 def test_load_catalog_from_directory_and_versions(tmp_path: Path) -> None:
-    v1 = minimal_workflow()
-    v2 = minimal_workflow(version=2)
+    v1 = make_workflow()
+    v2 = make_workflow(version=2)
     v2["tickets"][1]["nodes"][1]["outcomes"]["passed"] = "trial"
     v2["tickets"][1]["nodes"].append(
         {"name": "trial", "role": "account_manager", "outcomes": {"ok": "$resolved", "declined": "$rejected"}}
@@ -100,7 +129,7 @@ def test_load_catalog_from_directory_and_versions(tmp_path: Path) -> None:
 
 
 def test_load_catalog_reports_every_bad_file(tmp_path: Path) -> None:
-    bad = minimal_workflow()
+    bad = make_workflow()
     bad["tickets"][0]["nodes"][0]["outcomes"]["ok"] = "nowhere"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad), encoding="utf-8")
     (tmp_path / "broken.yaml").write_text("id: [unclosed", encoding="utf-8")
@@ -115,22 +144,22 @@ def test_load_catalog_reports_every_bad_file(tmp_path: Path) -> None:
 
 
 def test_catalog_rejects_conflicting_redefinition() -> None:
-    cat = WorkflowCatalog([parse_workflow(minimal_workflow())])
-    cat.add(parse_workflow(minimal_workflow()))  # identical: no-op
+    cat = WorkflowCatalog([parse_workflow(make_workflow())])
+    cat.add(parse_workflow(make_workflow()))  # identical: no-op
     assert len(cat) == 1
-    changed = minimal_workflow()
+    changed = make_workflow()
     changed["tickets"][0]["nodes"][0]["role"] = "network_staff"
     with pytest.raises(WorkflowDefinitionError, match="publish a new version"):
         cat.add(parse_workflow(changed))
     with pytest.raises(WorkflowDefinitionError, match="already served by workflow"):
-        cat.add(parse_workflow(minimal_workflow(id="vpmn.opening.alt")))
+        cat.add(parse_workflow(make_workflow(id="vpmn.opening.alt")))
     with pytest.raises(WorkflowDefinitionError, match="differs from"):
-        cat.add(parse_workflow(minimal_workflow(version=2, business_type="m2m.opening")))
+        cat.add(parse_workflow(make_workflow(version=2, business_type="m2m.opening")))
 
 
 # ---------------------------------------------------------------- bad definitions
 def test_valid_minimal_workflow() -> None:
-    wf = parse_workflow(minimal_workflow())
+    wf = parse_workflow(make_workflow())
     assert isinstance(wf, WorkflowDefinition)
     assert wf.product is Product.VPMN and wf.business_kind is BusinessKind.OPENING
     assert wf.node_count == 4
@@ -138,7 +167,7 @@ def test_valid_minimal_workflow() -> None:
 
 
 def test_unknown_next_node_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][0]["nodes"][0]["outcomes"]["ok"] = "reveiw"
     msg = _problems_of(data)
     assert (
@@ -149,20 +178,20 @@ def test_unknown_next_node_rejected() -> None:
 
 
 def test_unknown_start_node_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][1]["start_node"] = "nope"
     assert "ticket 'service_opening': start_node 'nope' is not a node of the ticket" in _problems_of(data)
 
 
 def test_unreachable_node_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][1]["nodes"].append({"name": "orphan", "role": "noc_tester", "outcomes": {"x": "$resolved"}})
     msg = _problems_of(data)
     assert "ticket 'service_opening', node 'orphan': unreachable from start_node 'produce'" in msg
 
 
 def test_cycle_without_exit_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][1]["nodes"] = [
         {"name": "produce", "role": "data_production", "outcomes": {"done": "test", "skip": "$resolved"}},
         {"name": "test", "role": "noc_tester", "outcomes": {"passed": "retest"}},
@@ -175,7 +204,7 @@ def test_cycle_without_exit_rejected() -> None:
 
 
 def test_unknown_role_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][0]["nodes"][1]["role"] = "janitor"
     msg = _problems_of(data)
     assert "workflow 'vpmn.opening' v1, ticket 'resource_confirmation', node 'review', role: Input should be" in msg
@@ -183,13 +212,13 @@ def test_unknown_role_rejected() -> None:
 
 
 def test_unknown_terminal_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][0]["nodes"][1]["outcomes"]["approved"] = "$done"
     assert "outcome 'approved' points to unknown terminal '$done'" in _problems_of(data)
 
 
 def test_dependency_on_missing_ticket_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][1]["depends_on"] = ["resource_preoccupation"]
     msg = _problems_of(data)
     assert (
@@ -198,7 +227,7 @@ def test_dependency_on_missing_ticket_rejected() -> None:
 
 
 def test_dependency_cycle_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][0]["depends_on"] = ["service_opening"]
     msg = _problems_of(data)
     assert "dependency cycle between tickets" in msg
@@ -206,13 +235,13 @@ def test_dependency_cycle_rejected() -> None:
 
 
 def test_self_dependency_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][0]["depends_on"] = ["resource_confirmation"]
     assert "ticket 'resource_confirmation': depends on itself" in _problems_of(data)
 
 
 def test_duplicate_node_and_ticket_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][0]["nodes"].append(dict(data["tickets"][0]["nodes"][0]))
     data["tickets"].append(dict(data["tickets"][1]))
     msg = _problems_of(data)
@@ -221,7 +250,7 @@ def test_duplicate_node_and_ticket_rejected() -> None:
 
 
 def test_no_resolution_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][0]["nodes"][1]["outcomes"] = {"approved": "$rejected", "redo": "check"}
     assert "no node has an outcome leading to '$resolved'" in _problems_of(data)
 
@@ -231,11 +260,11 @@ def test_no_resolution_rejected() -> None:
     [("vpmn", "must be '<product>.<kind>'"), ("fax.opening", "fax.opening"), ("vpmn.upgrade", "vpmn.upgrade")],
 )
 def test_bad_business_type_rejected(business_type: str, fragment: str) -> None:
-    assert fragment in _problems_of(minimal_workflow(business_type=business_type))
+    assert fragment in _problems_of(make_workflow(business_type=business_type))
 
 
 def test_node_without_complete_or_half_suspend_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][0]["nodes"][0]["actions"] = ["accept", "return"]
     assert "'complete' must be an allowed action" in _problems_of(data)
     data["tickets"][0]["nodes"][0]["actions"] = ["accept", "complete", "suspend"]
@@ -243,16 +272,16 @@ def test_node_without_complete_or_half_suspend_rejected() -> None:
 
 
 def test_unknown_field_and_empty_outcomes_rejected() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][0]["nodes"][0]["next"] = "review"
     assert "next" in _problems_of(data)
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][0]["nodes"][0]["outcomes"] = {}
     assert "outcomes" in _problems_of(data)
 
 
 def test_problems_list_collects_everything() -> None:
-    data = minimal_workflow()
+    data = make_workflow()
     data["tickets"][0]["nodes"][0]["outcomes"]["ok"] = "x1"
     data["tickets"][1]["nodes"][0]["outcomes"]["done"] = "x2"
     with pytest.raises(WorkflowDefinitionError) as exc:

@@ -1,0 +1,94 @@
+"""What every benchmark shares: its own infrastructure profile, services as processes, results files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from backbone import devinfra
+from backbone.auth import issue_token
+from backbone.devinfra import PROJECT_ROOT, InfraProfile, free_port
+from backbone.devsuite import ServiceProcess, migrate_all, spec
+from backbone.settings import DEV_JWT_SECRET
+
+RESULTS = PROJECT_ROOT / "bench" / "results"
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    v = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(v[min(len(v) - 1, int(q * len(v)))], 2)
+
+    return {"n": len(v), "p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99), "max": round(v[-1], 2)}
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    payload = {"benchmark": name, "at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), **data}
+    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {out.relative_to(PROJECT_ROOT)}", flush=True)
+    return out
+
+
+class BenchEnv:
+    """Bench infrastructure (durable PostgreSQL settings, real Kafka) plus the services a benchmark needs."""
+
+    def __init__(self, services: list[str], env: dict[str, str] | None = None, crm_workers: int = 1) -> None:
+        self.services = services
+        self.extra_env = env or {}
+        self.crm_workers = crm_workers
+        self.procs: dict[str, ServiceProcess] = {}
+
+    def __enter__(self) -> BenchEnv:
+        import shutil
+
+        profile = InfraProfile.named("bench")
+        devinfra.stop("bench")
+        for part in ("pg", "pg-sock", "kafka"):
+            shutil.rmtree(profile.data_dir / part, ignore_errors=True)
+        self.infra = devinfra.start("bench")
+        migrate_all(self.infra.database_url)
+        from crm.demo import seed
+
+        seed(self.infra.database_url)
+        env = {**self.infra.env(), "ENVIRONMENT": "test", "LOG_LEVEL": "WARNING", **self.extra_env}
+        logs = profile.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for name in self.services:
+            p = ServiceProcess(spec(name), env, free_port(), logs / f"{name}.log")
+            if name == "crm" and self.crm_workers > 1:
+                p.extra_args = ["--workers", str(self.crm_workers)]
+            self.procs[name] = p.start(wait=False)
+        for p in self.procs.values():
+            p.wait_ready(120)
+        return self
+
+    def url(self, name: str) -> str:
+        return self.procs[name].url
+
+    def token(self, subject: str, *roles: str) -> str:
+        return issue_token(subject, list(roles), secret=DEV_JWT_SECRET)
+
+    def __exit__(self, *exc: object) -> None:
+        for p in self.procs.values():
+            p.stop()
+        devinfra.stop_pids(self.infra.started_pids)
+        devinfra.stop("bench")
+
+
+def run_module(module: str, *args: str) -> int:
+    return subprocess.call([sys.executable, "-m", module, *args], cwd=PROJECT_ROOT)

@@ -1,0 +1,194 @@
+"""End-to-end order benchmark: REST POST → CRM outbox → Kafka → EOMS bridge ticket created.
+
+Runs the CRM and the EOMS bridge as real processes on the bench infrastructure (durable
+PostgreSQL settings, real Kafka), offers orders at a fixed rate (open loop: a late request is not
+allowed to slow the offered load), and reads `eoms.tickets` to time each order to its ticket.
+
+Where the time goes, per order (all clocks are this machine's):
+  rest      client send → HTTP 201 (validation, one transaction: order + items + outbox row)
+  relay     HTTP 201 → the crm.orders record's timestamp (outbox poll + publish, acks=all)
+  consumer  that timestamp → ticket created_at in the bridge (broker fetch + inbox + ticket tx)
+
+`python -m bench.e2e_orders --rate 300 --seconds 20`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from bench.common import BenchEnv, percentiles, write_result
+from backbone.envelope import parse_envelope
+from backbone.topics import CRM_ORDERS, EOMS_TICKETS
+
+
+@dataclass
+class Sample:
+    sent: float
+    replied: float | None = None
+    status: int | None = None
+    order_id: str | None = None
+    published: float | None = None
+    ticket_at: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def _watch(bootstrap: str, samples: dict[str, Sample], stop: asyncio.Event) -> None:
+    consumer = AIOKafkaConsumer(CRM_ORDERS, EOMS_TICKETS, bootstrap_servers=bootstrap,
+                                group_id=f"bench-{uuid.uuid4().hex[:6]}", auto_offset_reset="latest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=100)
+            for msgs in batch.values():
+                for m in msgs:
+                    env = parse_envelope(m.value)
+                    if env.type == "crm.order.submitted" and env.subject in samples:
+                        samples[env.subject].published = m.timestamp / 1000
+                    elif env.type == "eoms.ticket.created":
+                        s = samples.get(env.data["origin_id"])
+                        if s and s.ticket_at is None:
+                            s.ticket_at = datetime.fromisoformat(env.data["created_at"]).timestamp()
+    finally:
+        await consumer.stop()
+
+
+async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, seconds: float,
+                   concurrency_cap: int = 400) -> dict[str, Any]:
+    samples_by_order: dict[str, Sample] = {}
+    all_samples: list[Sample] = []
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_watch(bootstrap, samples_by_order, stop))
+    await asyncio.sleep(2.0)  # consumer joined and positioned at the end
+    limits = httpx.Limits(max_connections=concurrency_cap, max_keepalive_connections=concurrency_cap)
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"customer_id": "cus_tj_port", "channel": "account_manager", "submit": True,
+            "items": [{"product": "dedicated_line_data", "business_kind": "opening",
+                       "attributes": {"bandwidth_mbps": 100, "a_end_address": "A", "z_end_address": "Z"}}]}
+    sem = asyncio.Semaphore(concurrency_cap)
+    async with httpx.AsyncClient(base_url=crm_url, timeout=30, limits=limits) as http:
+        async def one() -> None:
+            async with sem:
+                s = Sample(sent=time.time())
+                all_samples.append(s)
+                try:
+                    r = await http.post("/api/v1/orders", json=body,
+                                        headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+                    s.status = r.status_code
+                    s.replied = time.time()
+                    if r.status_code == 201:
+                        s.order_id = r.json()["id"]
+                        samples_by_order[s.order_id] = s
+                except httpx.HTTPError as exc:
+                    s.extra["error"] = repr(exc)
+
+        tasks = []
+        start = time.perf_counter()
+        n = int(rate * seconds)
+        for i in range(n):
+            target = start + i / rate
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+        offered_elapsed = time.perf_counter() - start
+    deadline = time.time() + 60
+    while time.time() < deadline and any(s.ticket_at is None for s in samples_by_order.values()):
+        await asyncio.sleep(0.2)
+    stop.set()
+    await watcher
+
+    ok = [s for s in all_samples if s.status == 201]
+    done = [s for s in ok if s.ticket_at is not None]
+    e2e = [(s.ticket_at - s.sent) * 1000 for s in done]  # type: ignore[operator]
+    rest = [(s.replied - s.sent) * 1000 for s in ok]  # type: ignore[operator]
+    relay = [(s.published - s.replied) * 1000 for s in done if s.published]  # type: ignore[operator]
+    cons = [(s.ticket_at - s.published) * 1000 for s in done if s.published]  # type: ignore[operator]
+    first = min(s.sent for s in done) if done else 0
+    last = max(s.ticket_at for s in done) if done else 0  # type: ignore[type-var]
+    return {
+        "offered_rate_per_s": rate,
+        "offered_seconds": round(offered_elapsed, 2),
+        "requests": len(all_samples),
+        "http_201": len(ok),
+        "errors": len(all_samples) - len(ok),
+        "tickets_seen": len(done),
+        "throughput_orders_per_s": round(len(done) / (last - first), 1) if done and last > first else 0,
+        "e2e_ms": percentiles(e2e),
+        "breakdown_ms": {"rest": percentiles(rest), "relay": percentiles(relay), "consumer": percentiles(cons)},
+    }
+
+
+async def relay_raw(env: BenchEnv, rows: int = 20000) -> dict[str, Any]:
+    """Raw outbox relay speed: pre-written rows, one relay, until all are marked sent."""
+    from sqlalchemy import MetaData, text
+
+    from backbone.db import make_engine, outbox_table
+    from backbone.envelope import Envelope
+    from backbone.events import OrderCancelled
+    from backbone.kafka import Producer
+    from backbone.outbox import OutboxRelay
+
+    md = MetaData(schema="bench_relay")
+    table = outbox_table(md)
+    engine = make_engine(env.infra.database_url, pool_size=2)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS bench_relay CASCADE"))
+        await conn.execute(text("CREATE SCHEMA bench_relay"))
+        await conn.run_sync(md.create_all)
+        now = datetime.now().astimezone()
+        batch = []
+        for i in range(rows):
+            e = Envelope.wrap(OrderCancelled(order_id=f"o{i % 500}", customer_id="c", reason="bench", cancelled_at=now),
+                              source="bench", subject=f"o{i % 500}")
+            batch.append({"event_id": e.id, "topic": "crm.orders", "key": e.subject, "event_type": e.type,
+                          "payload": e.to_bytes()})
+        await conn.execute(table.insert(), batch)
+    producer = Producer(env.infra.kafka_bootstrap, linger_ms=5)
+    await producer.start()
+    relay = OutboxRelay(engine, table, producer, batch_size=1000)
+    start = time.perf_counter()
+    sent = 0
+    while (n := await relay.relay_once()) > 0:
+        sent += n
+    elapsed = time.perf_counter() - start
+    await producer.stop()
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA bench_relay CASCADE"))
+    await engine.dispose()
+    return {"rows": sent, "seconds": round(elapsed, 2), "events_per_s": round(sent / elapsed, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="200,500,1000", help="offered orders/s, comma separated")
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--crm-workers", type=int, default=2)
+    args = parser.parse_args()
+    with BenchEnv(services=["crm", "eoms-bridge"], crm_workers=args.crm_workers) as env:
+        results: dict[str, Any] = {"relay_raw": asyncio.run(relay_raw(env))}
+        print(f"relay raw: {results['relay_raw']}", flush=True)
+        runs = []
+        for rate in [float(r) for r in args.rates.split(",")]:
+            res = asyncio.run(run_load(env.url("crm"), env.token("am_zhang", "account_manager"),
+                                       env.infra.kafka_bootstrap, rate, args.seconds))
+            print(f"rate {rate:>6.0f}/s → {res['throughput_orders_per_s']}/s, e2e {res['e2e_ms']}, "
+                  f"breakdown {res['breakdown_ms']}, errors {res['errors']}", flush=True)
+            runs.append(res)
+        results["runs"] = runs
+        results["crm_workers"] = args.crm_workers
+    write_result("e2e_orders", results)
+
+
+if __name__ == "__main__":
+    main()
