@@ -25,7 +25,7 @@ run: setup
 	$(PY) -m backbone.devsuite
 
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider
+	GS_TEST_FRESH_INFRA=1 $(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: setup
 	$(PY) -m pytest -q -p no:cacheprovider -m "not infra"

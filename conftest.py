@@ -1,8 +1,9 @@
 """Fixtures shared by every test folder.
 
 Unit tests need none of these. Tests that ask for `infra` get a real PostgreSQL and a real Apache
-Kafka, started once per session in `.data/test` (wiped first, so each run starts clean; set
-GS_TEST_REUSE_INFRA=1 to keep a running one between local runs). `suite` adds the four services
+Kafka, started once per session in `.data/test`. `make test` sets GS_TEST_FRESH_INFRA=1 so each
+run starts from wiped data; a bare `pytest` reuses a running test infrastructure (fast local loops,
+and safe when several people run tests on one machine). `suite` adds the four services
 as real subprocesses, wired to a real SMTP server and a real SMPP server on loopback.
 """
 
@@ -34,7 +35,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     profile = InfraProfile.named("test")
-    if not os.environ.get("GS_TEST_REUSE_INFRA"):
+    fresh = bool(os.environ.get("GS_TEST_FRESH_INFRA"))
+    if fresh:
         devinfra.stop("test")
         for part in ("pg", "pg-sock", "kafka"):
             shutil.rmtree(profile.data_dir / part, ignore_errors=True)
@@ -44,7 +46,7 @@ def infra() -> Iterator[Infra]:
     migrate_all(started.database_url)
     os.environ.update(started.env())
     yield started
-    if not os.environ.get("GS_TEST_REUSE_INFRA"):
+    if fresh:
         devinfra.stop_pids(started.started_pids)
         devinfra.stop("test")
 
