@@ -54,9 +54,14 @@ class BenchEnv:
         self.procs: dict[str, ServiceProcess] = {}
 
     def __enter__(self) -> BenchEnv:
+        import fcntl
         import shutil
 
         profile = InfraProfile.named("bench")
+        profile.data_dir.mkdir(parents=True, exist_ok=True)
+        # One benchmark at a time on this machine: they would skew each other's figures anyway.
+        self._lock = open(profile.data_dir.parent / "bench.lock", "w")  # noqa: SIM115 - held until __exit__
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
         devinfra.stop("bench")
         for part in ("pg", "pg-sock", "kafka"):
             shutil.rmtree(profile.data_dir / part, ignore_errors=True)
@@ -88,6 +93,7 @@ class BenchEnv:
             p.stop()
         devinfra.stop_pids(self.infra.started_pids)
         devinfra.stop("bench")
+        self._lock.close()
 
 
 def run_module(module: str, *args: str) -> int:

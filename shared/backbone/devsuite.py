@@ -56,6 +56,7 @@ class ServiceProcess:
     env: dict[str, str]
     port: int
     log_path: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -67,7 +68,7 @@ class ServiceProcess:
         out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", self.spec.app, "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-access-log", "--log-level", "warning"],
+             "--no-access-log", "--log-level", "warning", *self.extra_args],
             env=env, stdout=out, stderr=out, start_new_session=True,
         )
         if wait:

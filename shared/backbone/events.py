@@ -163,15 +163,43 @@ class TicketNodeEntered(TicketContext):
     role: str
     assignee: str | None = None
     entered_at: datetime
+    entered_via: str | None = Field(default=None, description='"start", "outcome:<name>" or "return"')
 
 
 @event("eoms.ticket.node_completed", topic=topics.EOMS_TICKETS)
 class TicketNodeCompleted(TicketContext):
+    """The node was left: `outcome` is a workflow outcome, or "$return" / "$cancelled" (SLA stops its timer)."""
+
     node: str
     role: str
     assignee: str | None = None
     outcome: str
     completed_at: datetime
+    next_node: str | None = Field(default=None, description='next node, "$resolved" or "$rejected"')
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+@event("eoms.ticket.node_assigned", topic=topics.EOMS_TICKETS)
+class TicketNodeAssigned(TicketContext):
+    """A person claimed the node (accept) or it was handed over (reassign)."""
+
+    node: str
+    role: str
+    assignee: str
+    previous_assignee: str | None = None
+    assigned_at: datetime
+
+
+@event("eoms.ticket.node_returned", topic=topics.EOMS_TICKETS)
+class TicketNodeReturned(TicketContext):
+    """The node was sent back to the previous node of its path (followed by node_entered there)."""
+
+    node: str
+    role: str
+    assignee: str | None = None
+    to_node: str
+    reason: str
+    returned_at: datetime
 
 
 @event("eoms.ticket.state_changed", topic=topics.EOMS_TICKETS)
@@ -183,6 +211,9 @@ class TicketStateChanged(TicketContext):
     node: str | None = None
     reason: str | None = None
     changed_at: datetime
+    role: str | None = None
+    assignee: str | None = None
+    sla_paused: bool | None = None
 
 
 @event("eoms.ticket.resolved", topic=topics.EOMS_TICKETS)
@@ -190,12 +221,22 @@ class TicketResolved(TicketContext):
     resolution: Literal["resolved", "rejected"]
     reason: str | None = None
     resolved_at: datetime
+    node: str | None = Field(default=None, description="the last node worked")
+    role: str | None = None
+    assignee: str | None = None
+    outcome: str | None = None
 
 
 @event("eoms.ticket.closed", topic=topics.EOMS_TICKETS)
 class TicketClosed(TicketContext):
+    """Closed after resolution, or ended by cancellation (`final_state` "cancelled")."""
+
     final_state: str
     closed_at: datetime
+    reason: str | None = None
+    node: str | None = None
+    role: str | None = None
+    assignee: str | None = None
 
 
 # ------------------------------------------------------------------ SLA

@@ -25,7 +25,7 @@ def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime:
         while True:
             try:
                 sent = await dispatcher.dispatch_once()
-            except Exception:  # noqa: BLE001 - the loop must outlive a failed batch
+            except Exception:
                 log.exception("dispatch failed")
                 sent = 0
             if sent == 0:

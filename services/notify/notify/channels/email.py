@@ -32,7 +32,13 @@ class SmtpSender:
         if html:
             msg.add_alternative(html, subtype="html")
         await aiosmtplib.send(
-            msg, hostname=self.host, port=self.port, username=self.username, password=self.password,
-            use_tls=self.use_tls, start_tls=self.start_tls or None, timeout=15,
+            msg,
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls or None,
+            timeout=15,
         )
         return str(msg["Message-ID"])

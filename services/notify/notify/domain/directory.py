@@ -247,16 +247,26 @@ class Directory(BaseModel):
             raise ValueError("duplicate person id")
         depts = {d.id for d in self.departments}
         problems: list[str] = []
-        problems += [f"person {p.id}: unknown department {p.department}" for p in self.people if p.department not in depts]
+        for p in self.people:
+            if p.department not in depts:
+                problems.append(f"person {p.id}: unknown department {p.department}")
         for d in self.departments:
-            problems += [f"department {d.id}: unknown person {x}" for x in (d.supervisor, d.head) if x and x not in people]
+            for x in (d.supervisor, d.head):
+                if x and x not in people:
+                    problems.append(f"department {d.id}: unknown person {x}")
         for r in self.rosters:
-            problems += [f"roster {r.role}: unknown person {s.person}" for s in r.shifts if s.person not in people]
+            for s in r.shifts:
+                if s.person not in people:
+                    problems.append(f"roster {r.role}: unknown person {s.person}")
             if r.fallback and r.fallback not in people:
                 problems.append(f"roster {r.role}: unknown fallback {r.fallback}")
-        problems += [f"customer {c}: unknown account manager {p}" for c, p in self.account_managers.items() if p not in people]
+        for c, pid in self.account_managers.items():
+            if pid not in people:
+                problems.append(f"customer {c}: unknown account manager {pid}")
         for lvl in self.escalation:
-            problems += [f"escalation level {lvl.level}: unknown person {t.person}" for t in lvl.targets if t.person and t.person not in people]
+            for t in lvl.targets:
+                if t.person and t.person not in people:
+                    problems.append(f"escalation level {lvl.level}: unknown person {t.person}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -378,14 +388,13 @@ def resolve_recipients(
         out.add(am, f"account manager of {alert.customer_id}")
         if event_type == "sla.breached":
             basis = [h for h, _ in handlers] or ([am] if am else [])
-            for person in basis:
-                sup = directory.supervisor_of(person)
-                out.add(sup, f"supervisor of {person.department}")
+            for handler in basis:
+                out.add(directory.supervisor_of(handler), f"supervisor of {handler.department}")
     elif event_type == "sla.escalated":
         level = directory.escalation_level(alert.level or 1)
         if level is not None:
-            for person, reason in _escalation_targets(level, alert, directory, now):
-                out.add(person, reason)
+            for target, why in _escalation_targets(level, alert, directory, now):
+                out.add(target, why)
     return out.result()
 
 

@@ -109,15 +109,11 @@ class TemplateStore:
             keep_trailing_newline=False,
             auto_reload=False,
         )
-        self.env.filters["duration"] = jinja2.pass_context(
-            lambda ctx, s: _duration(s, ctx.get("lang", "en"))
-        )
+        self.env.filters["duration"] = jinja2.pass_context(lambda ctx, s: _duration(s, ctx.get("lang", "en")))
         self.env.filters["localtime"] = jinja2.pass_context(
             lambda ctx, v: _localtime(v, ctx.get("timezone", DEFAULT_TZ))
         )
-        self.env.filters["label"] = jinja2.pass_context(
-            lambda ctx, v, cat: self.label(ctx.get("lang", "en"), cat, v)
-        )
+        self.env.filters["label"] = jinja2.pass_context(lambda ctx, v, cat: self.label(ctx.get("lang", "en"), cat, v))
         self._templates: dict[str, jinja2.Template] = {}
         self._load()
 
@@ -148,6 +144,8 @@ class TemplateStore:
             raise TemplateLoadError(exc.name or name, exc.message or "syntax error", exc.lineno) from exc
 
     def _load(self) -> None:
+        for partial in sorted(self.directory.rglob("_*.j2")):
+            self._compile(partial.relative_to(self.directory).as_posix())
         for lang in LANGUAGES:
             if lang not in self.labels:
                 raise TemplateLoadError("labels.yaml", f"no labels for {lang}")
@@ -193,6 +191,8 @@ class TemplateStore:
             raise TemplateRenderError(f"no template {name}")
         try:
             return template.render(ctx)
+        except jinja2.TemplateSyntaxError as exc:  # in an included / extended partial
+            raise TemplateLoadError(exc.name or name, exc.message or "syntax error", exc.lineno) from exc
         except jinja2.TemplateError as exc:  # UndefinedError, SecurityError, …
             raise TemplateLoadError(name, f"{type(exc).__name__}: {exc}") from exc
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -207,16 +207,11 @@ class TemplateStore:
             enc = detect_encoding(text)
             return RenderedSms(text, enc, unit_length(text, enc), tuple(split_text(text, enc)))
         if channel == "email":
-            out = {
-                key: self._render_one(self._name(lang, event_type, file), ctx)
-                for key, file in EMAIL_FILES.items()
-            }
+            out = {key: self._render_one(self._name(lang, event_type, file), ctx) for key, file in EMAIL_FILES.items()}
             return RenderedEmail(out["subject"].strip(), out["text"].strip() + "\n", out["html"])
         raise TemplateRenderError(f"unknown channel {channel!r}")
 
-    def render(
-        self, event_type: str, channel: str, lang: str, context: Mapping[str, Any]
-    ) -> Rendered:
+    def render(self, event_type: str, channel: str, lang: str, context: Mapping[str, Any]) -> Rendered:
         """Render a template. A failure here is a :class:`TemplateRenderError` (bad request) or,
         if the data lacks a variable the template needs, a :class:`TemplateLoadError`."""
         return self._render(event_type, channel, lang, context)
@@ -234,9 +229,7 @@ class TemplateStore:
         return self._render(event_type, channel, lang, base)
 
 
-def alert_context(
-    alert: AlertData, recipient: Person, directory: Directory, reason: str = ""
-) -> dict[str, Any]:
+def alert_context(alert: AlertData, recipient: Person, directory: Directory, reason: str = "") -> dict[str, Any]:
     """Template variables for an ``sla.*`` alert sent to ``recipient``."""
     assignee = directory.person(alert.assignee)
     am = directory.account_manager(alert.customer_id, alert.account_manager_id)
@@ -251,9 +244,7 @@ def alert_context(
     }
 
 
-def digest_context(
-    recipient: Person, alerts: list[tuple[str, AlertData]], window_minutes: int
-) -> dict[str, Any]:
+def digest_context(recipient: Person, alerts: list[tuple[str, AlertData]], window_minutes: int) -> dict[str, Any]:
     return {
         "recipient_name": recipient.name,
         "window_minutes": window_minutes,

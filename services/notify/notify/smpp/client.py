@@ -224,13 +224,9 @@ class SmppClient:
         )
         conn = _Connection(reader, writer)
         conn.tasks.append(asyncio.create_task(self._read_loop(conn), name="smpp-reader"))
-        bind_cls: type[P.BindTransceiver] = (
-            P.BindTransmitter if self.url.bind == "transmitter" else P.BindTransceiver
-        )
+        bind_cls: type[P.BindTransceiver] = P.BindTransmitter if self.url.bind == "transmitter" else P.BindTransceiver
         try:
-            resp = await self._request(
-                conn, bind_cls(system_id=self.url.system_id, password=self.url.password)
-            )
+            resp = await self._request(conn, bind_cls(system_id=self.url.system_id, password=self.url.password))
             if resp.status != P.Status.ESME_ROK:
                 raise SmppBindError(resp.status)
         except BaseException:
@@ -318,9 +314,7 @@ class SmppClient:
                     log.info("SMSC sent unbind")
                     return
                 else:
-                    await self._send(
-                        conn, P.GenericNack(sequence=pdu.sequence, status=P.Status.ESME_RINVCMDID)
-                    )
+                    await self._send(conn, P.GenericNack(sequence=pdu.sequence, status=P.Status.ESME_RINVCMDID))
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:

@@ -15,15 +15,23 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from notify.domain.masking import mask_phone
+from notify.domain.masking import mask_phone, mask_pii
 from notify.domain.sms import ConcatInfo, decode_part
 from notify.smpp import pdu as P
 
 log = logging.getLogger("notify.smsc")
+T = TypeVar("T")
+_BIND_RESPONSES: dict[int, type[P.BindTransceiverResp]] = {
+    P.CommandId.BIND_TRANSCEIVER: P.BindTransceiverResp,
+    P.CommandId.BIND_TRANSMITTER: P.BindTransmitterResp,
+    P.CommandId.BIND_RECEIVER: P.BindReceiverResp,
+}
 
 _TLV_RECEIPTED_MESSAGE_ID = 0x001E
 _TLV_MESSAGE_STATE = 0x0427
@@ -165,9 +173,10 @@ class SmscSimulator:
 
     # ------------------------------------------------------------ waiting helpers for tests
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+    async def wait_for(self, predicate: Callable[[], bool], within: float = 5.0) -> None:
+        """Wait until ``predicate()`` holds (re-checked after every recorded event)."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(predicate)
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -175,8 +184,8 @@ class SmscSimulator:
 
     # ------------------------------------------------------------ connection handling
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -236,7 +245,7 @@ class SmscSimulator:
         return True
 
     async def _bind(self, session: _Session, req: P.BindTransceiver) -> bool:
-        resp_cls = P.RESPONSE_FOR[req.command_id]
+        resp_cls = _BIND_RESPONSES[req.command_id]
         status = P.Status.ESME_ROK
         if session.system_id is not None:
             status = P.Status.ESME_RALYBND
@@ -259,9 +268,7 @@ class SmscSimulator:
 
     async def _submit(self, session: _Session, req: P.SubmitSm) -> None:
         if not req.destination_addr:
-            await self._send(
-                session, P.SubmitSmResp(sequence=req.sequence, status=P.Status.ESME_RINVDSTADR)
-            )
+            await self._send(session, P.SubmitSmResp(sequence=req.sequence, status=P.Status.ESME_RINVDSTADR))
             return
         message_id = f"{next(self._ids):010x}"
         concat, text = decode_part(req.short_message, req.data_coding, req.esm_class)
@@ -307,12 +314,12 @@ class SmscSimulator:
             received_at=parts[-1].received_at,
         )
         self.messages.append(msg)
-        log.info(
+        log.debug(
             "message to %s (%d part%s): %s",
             mask_phone(msg.destination),
             msg.parts,
             "" if msg.parts == 1 else "s",
-            msg.text,
+            mask_pii(msg.text),
         )
         if self.on_message is not None:
             self.on_message(msg)
@@ -355,6 +362,72 @@ def _ascii_preview(text: str) -> str:
     return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text[:20])
 
 
+# ------------------------------------------------------------------ in a background thread
+
+
+class SmscThread:
+    """The simulator on its own event loop in a daemon thread (for synchronous test harnesses)."""
+
+    def __init__(self, simulator: SmscSimulator) -> None:
+        self.simulator = simulator
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="smsc-simulator", daemon=True)
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.simulator.start())
+        except (OSError, RuntimeError) as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+
+    def start(self) -> SmscThread:
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    @property
+    def url(self) -> str:
+        """``SMPP_URL`` for the first account."""
+        system_id, password = next(iter(self.simulator.accounts.items()))
+        return f"smpp://{system_id}:{password}@{self.simulator.host}:{self.simulator.port}"
+
+    @property
+    def messages(self) -> list[ReceivedMessage]:
+        return list(self.simulator.messages)
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        """Run e.g. ``sim.go_down()`` on the simulator's loop from another thread."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        with contextlib.suppress(Exception):
+            self.call(self.simulator.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        if not self._loop.is_running():
+            self._loop.close()
+
+
+def start_in_thread(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    accounts: dict[str, str] | None = None,
+    *,
+    dlr_delay: float = 0.1,
+) -> SmscThread:
+    return SmscThread(SmscSimulator(host, port, accounts, dlr_delay=dlr_delay)).start()
+
+
 # ------------------------------------------------------------------ CLI
 
 
@@ -372,9 +445,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="SMPP 3.4 SMSC simulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2775)
-    parser.add_argument(
-        "--account", action="append", default=[], help="system_id:password (repeatable)"
-    )
+    parser.add_argument("--account", action="append", default=[], help="system_id:password (repeatable)")
     parser.add_argument("--dlr-delay", type=float, default=0.5)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -383,7 +454,7 @@ def main(argv: list[str] | None = None) -> None:
     def show(msg: ReceivedMessage) -> None:
         print(
             f"[{msg.received_at:%H:%M:%S}] to {mask_phone(msg.destination)} "
-            f"({msg.parts} part{'s' if msg.parts > 1 else ''}): {msg.text}",
+            f"({msg.parts} part{'s' if msg.parts > 1 else ''}): {mask_pii(msg.text)}",
             flush=True,
         )
 

@@ -13,7 +13,7 @@ from notify.smpp import pdu as P
 from notify.smpp.client import DeliveryReport, SmppBindError, SmppClient, SmppUnavailable
 from notify.smpp.smsc import SmscSimulator
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(30)]
+pytestmark = [pytest.mark.timeout(30)]  # asyncio_mode = "auto" (root pyproject)
 
 LONG_ZH = (
     "【SLA超时】工单 T-20240611-0042（天津港集团 VPMN 开通）在“数据制作”环节已超时 35 分钟，"
@@ -170,3 +170,23 @@ async def test_simulator_rejects_unbound_submit_and_garbage(smsc: SmscSimulator)
         assert nack.sequence == 8
     finally:
         writer.close()
+
+
+def test_simulator_in_a_thread_for_sync_harnesses() -> None:
+    from notify.smpp.smsc import start_in_thread
+
+    smsc = start_in_thread()
+    try:
+        assert smsc.url.startswith("smpp://notify:secret@127.0.0.1:")
+
+        async def send() -> list[str]:
+            async with SmppClient(smsc.url) as client:
+                return await client.send_text("13800000000", "from another loop")
+
+        ids = asyncio.run(send())
+        assert len(ids) == 1
+        assert smsc.messages[0].text == "from another loop"
+        smsc.call(smsc.simulator.go_down())
+        assert not smsc.simulator.is_up
+    finally:
+        smsc.stop()

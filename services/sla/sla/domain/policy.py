@@ -15,6 +15,15 @@ tie if they specify the same keys, and then they both match a request only if th
 values are identical: such duplicates are rejected at load time, so resolution is
 always unambiguous.
 
+Business types are hierarchical: events carry ``<product>.<business_kind>`` (e.g.
+``dedicated_line_data.opening``). A rule may name the full type or only the product
+(``dedicated_line_data``), which matches every business kind of that product. In the
+precedence tuple a full type scores ``business_type? = 2`` and a product ``1``, so on
+otherwise equal keys the full type wins over its product (it still counts as one key).
+
+Limits, warning ``minutes_before`` and escalation ``after_minutes`` are minutes and may be
+fractional (``0.05`` = 3 s): the test and demo policies use second-scale limits.
+
 Policy changes apply to new timers only: ``resolve`` returns a self-contained
 ``ResolvedPolicy`` snapshot (including the calendar definition) that a timer keeps.
 """
@@ -38,6 +47,7 @@ WILDCARD = "*"
 KEY_ORDER: tuple[str, ...] = ("node", "ticket_kind", "business_type", "customer_tier", "role")
 
 Tier = Literal["A", "B", "C"]
+_BT = KEY_ORDER.index("business_type")
 
 
 class Clock(StrEnum):
@@ -50,14 +60,14 @@ class EscalationLevel(BaseModel):
 
     level: int
     notify_role: str = Field(min_length=1)
-    after_minutes: int  # past the breach, on the same clock as the limit
+    after_minutes: float  # past the breach, on the same clock as the limit
 
 
 class WarningPoints(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     percent: tuple[float, ...] = ()  # of the limit, e.g. (50, 80)
-    minutes_before: tuple[int, ...] = ()  # absolute minutes before the deadline
+    minutes_before: tuple[float, ...] = ()  # absolute minutes before the deadline
 
 
 class Rule(BaseModel):
@@ -69,7 +79,7 @@ class Rule(BaseModel):
     node: str = WILDCARD
     customer_tier: Literal["A", "B", "C", "*"] = "*"
     role: str = WILDCARD
-    limit_minutes: int
+    limit_minutes: float
     clock: Clock = Clock.WORKING
     calendar: str | None = None  # None → the policy set's default_calendar
     warnings: WarningPoints = WarningPoints()
@@ -79,15 +89,15 @@ class Rule(BaseModel):
     def _check(self) -> Rule:
         who = f"rule {self.id!r}"
         if self.limit_minutes <= 0:
-            raise ValueError(f"{who}: limit_minutes must be > 0, got {self.limit_minutes}")
+            raise ValueError(f"{who}: limit_minutes must be > 0, got {self.limit_minutes:g}")
         for p in self.warnings.percent:
             if not 0 < p < 100:
                 raise ValueError(f"{who}: warning at {p}% is not strictly within (0, 100)")
         for m in self.warnings.minutes_before:
             if not 0 < m < self.limit_minutes:
                 raise ValueError(
-                    f"{who}: warning {m} minutes before the deadline is beyond the "
-                    f"limit of {self.limit_minutes} minutes"
+                    f"{who}: warning {m:g} minutes before the deadline is beyond the "
+                    f"limit of {self.limit_minutes:g} minutes"
                 )
         for i, esc in enumerate(self.escalation, start=1):
             if esc.level != i:
@@ -107,11 +117,20 @@ class Rule(BaseModel):
         return tuple(str(getattr(self, k)) for k in KEY_ORDER)
 
     def precedence(self) -> tuple[int, ...]:
-        flags = tuple(int(v != WILDCARD) for v in self.keys())
-        return (sum(flags), *flags)
+        flags = [int(v != WILDCARD) for v in self.keys()]
+        count = sum(flags)
+        if "." in self.business_type:  # a full business type outranks its product
+            flags[_BT] = 2
+        return (count, *flags)
 
     def matches(self, query: tuple[str, ...]) -> bool:
-        return all(v in (WILDCARD, q) for v, q in zip(self.keys(), query, strict=True))
+        for i, (v, q) in enumerate(zip(self.keys(), query, strict=True)):
+            if v == WILDCARD or v == q:
+                continue
+            if i == _BT and q.startswith(v + "."):  # product rule, full business type asked
+                continue
+            return False
+        return True
 
 
 class PolicySet(BaseModel):
@@ -158,6 +177,12 @@ class PolicySet(BaseModel):
                 return c
         raise KeyError(name)
 
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
 
 class ResolvedPolicy(BaseModel):
     """Self-contained snapshot of the winning rule; a running timer keeps it."""
@@ -166,7 +191,7 @@ class ResolvedPolicy(BaseModel):
 
     policy_version: str
     rule_id: str
-    limit_minutes: int
+    limit_minutes: float
     clock: Clock
     calendar: CalendarSpec
     warnings: WarningPoints
@@ -202,20 +227,27 @@ def resolve(
             f"policy {policy_set.version}: no rule for business_type={business_type!r} "
             f"ticket_kind={ticket_kind!r} node={node!r} tier={tier!r} role={role!r}"
         )
-    if best.clock is Clock.CALENDAR:
+    return snapshot(policy_set, best.id)
+
+
+def snapshot(policy_set: PolicySet, rule_id: str) -> ResolvedPolicy:
+    """The ``ResolvedPolicy`` of one rule (versions are immutable, so this is what a timer
+    started under ``(policy_set.version, rule_id)`` keeps)."""
+    rule = policy_set.rule(rule_id)
+    if rule.clock is Clock.CALENDAR:
         spec = ALWAYS_SPEC
     else:
-        name = best.calendar or policy_set.default_calendar
+        name = rule.calendar or policy_set.default_calendar
         assert name is not None  # guaranteed by PolicySet validation
         spec = policy_set.calendar_spec(name)
     return ResolvedPolicy(
         policy_version=policy_set.version,
-        rule_id=best.id,
-        limit_minutes=best.limit_minutes,
-        clock=best.clock,
+        rule_id=rule.id,
+        limit_minutes=rule.limit_minutes,
+        clock=rule.clock,
         calendar=spec,
-        warnings=best.warnings,
-        escalation=best.escalation,
+        warnings=rule.warnings,
+        escalation=rule.escalation,
     )
 
 
@@ -234,19 +266,29 @@ def _rule_label(data: Mapping[str, Any], loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "policy set"
 
 
+class InvalidPolicySet(PolicyError):
+    """A policy set that fails validation; ``problems`` lists ``(field, message)`` pairs,
+    the field as a dotted path into the data (``rules.3.limit_minutes``)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("invalid policy set: " + "; ".join(m for _, m in problems))
+
+
 def parse_policy_set(data: Mapping[str, Any]) -> PolicySet:
-    """Validate raw policy data; raises ``PolicyError`` with one line per problem."""
+    """Validate raw policy data; raises ``InvalidPolicySet`` with one line per problem."""
     try:
         return PolicySet.model_validate(data)
     except ValidationError as exc:
-        lines = []
+        problems = []
         for err in exc.errors():
             msg = str(err["msg"]).removeprefix("Value error, ")
             loc = tuple(err["loc"])
             # Errors from our own validators already name the rule; others get a label.
             label = _rule_label(data, loc)
-            lines.append(msg if msg.startswith(("rule ", "calendar ")) else f"{label}: {msg}")
-        raise PolicyError("invalid policy set: " + "; ".join(lines)) from exc
+            text = msg if msg.startswith(("rule ", "calendar ")) else f"{label}: {msg}"
+            problems.append((".".join(str(p) for p in loc) or "policy set", text))
+        raise InvalidPolicySet(problems) from exc
 
 
 def load_policy_set(path: str | Path) -> PolicySet:

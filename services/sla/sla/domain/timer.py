@@ -121,7 +121,7 @@ def _build_schedule(policy: ResolvedPolicy) -> tuple[ScheduledAction, ...]:
     for m in policy.warnings.minutes_before:
         acts.append(
             ScheduledAction(
-                key=f"warning:{m}m_before",
+                key=f"warning:{m:g}m_before",
                 kind=ActionKind.WARNING,
                 offset=limit - dt.timedelta(minutes=m),
             )
