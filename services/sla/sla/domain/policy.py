@@ -287,7 +287,9 @@ def parse_policy_set(data: Mapping[str, Any]) -> PolicySet:
             # Errors from our own validators already name the rule; others get a label.
             label = _rule_label(data, loc)
             text = msg if msg.startswith(("rule ", "calendar ")) else f"{label}: {msg}"
-            problems.append((".".join(str(p) for p in loc) or "policy set", text))
+            field = ".".join(str(p) for p in loc) or ("rules" if msg.startswith(("rule ", "duplicate rule")) else
+                                                      "policy set")
+            problems.append((field, text))
         raise InvalidPolicySet(problems) from exc
 
 

@@ -158,12 +158,15 @@ def test_loader_rejects_a_bad_file(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- default file
 
 DEFAULT = load_policy_set(DEFAULT_POLICY_PATH)
-BUSINESS_TYPES = ["vpmn", "mobile_switchboard", "group_sms", "industry_ota", "m2m",
-                  "mobile_mailbox", "dedicated_line_data", "dedicated_line_internet"]
+PRODUCTS = ["vpmn", "mobile_switchboard", "group_sms", "industry_ota", "m2m",
+            "mobile_mailbox", "dedicated_line_data", "dedicated_line_internet"]
+# What the EOMS bridge emits: "<product>.<business_kind>".
+BUSINESS_TYPES = [f"{p}.{k}" for p in PRODUCTS for k in ("opening", "change", "complaint")]
 KINDS = ["service_opening", "resource_confirmation", "resource_preoccupation", "complaint_fault"]
-NODES = ["resource_check", "data_production", "testing_opening", "site_survey",
-         "field_installation", "dispatch", "fault_handling", "customer_revisit", "other"]
-ROLES = ["network_staff", "account_manager", "partner"]
+NODES = ["resource_check", "data_production", "testing", "site_survey",
+         "equipment_installation", "preliminary_diagnosis", "fault_repair", "customer_revisit",
+         "revisit", "other"]
+ROLES = ["network_staff", "account_manager", "partner_si"]
 
 
 def test_default_policy_loads() -> None:
@@ -195,8 +198,73 @@ def test_every_default_rule_can_win() -> None:
 
 
 def test_default_dedicated_line_fault_runs_24x7() -> None:
-    got = resolve(DEFAULT, "dedicated_line_data", "complaint_fault", "fault_handling", "A",
-                  "network_staff")
+    got = resolve(DEFAULT, "dedicated_line_data.complaint", "complaint_fault", "fault_repair", "A",
+                  "field_engineer")
     assert got.clock is Clock.CALENDAR
     assert got.limit_minutes == 240
     assert [e.notify_role for e in got.escalation][:2] == ["supervisor", "department_head"]
+
+
+def test_default_policy_matches_the_business_types_the_bridge_emits() -> None:
+    got = resolve(DEFAULT, "dedicated_line_data.opening", "service_opening", "circuit_scheduling",
+                  "B", "transmission")
+    assert got.rule_id == "dl_data.opening"
+    got = resolve(DEFAULT, "vpmn.opening", "service_opening", "data_production", "A",
+                  "data_production")
+    assert got.rule_id == "vpmn.opening.tier_a"  # product rule, three keys beat the node rule
+    got = resolve(DEFAULT, "dedicated_line_data.opening", "resource_confirmation", "resource_check",
+                  "C", "network_resource")
+    assert got.rule_id == "resource_check"  # the e2e chain's first node
+
+
+# --------------------------------------------------------------------------- business types
+
+BT_SET = parse_policy_set(
+    {
+        "version": "bt",
+        "rules": [
+            rule("any", clock="calendar"),
+            rule("product", clock="calendar", business_type="m2m"),
+            rule("full", clock="calendar", business_type="m2m.opening"),
+            rule("product_tier", clock="calendar", business_type="m2m", customer_tier="A"),
+            rule("full_kind", clock="calendar", business_type="m2m.change",
+                 ticket_kind="service_opening"),
+            rule("product_kind", clock="calendar", business_type="m2m",
+                 ticket_kind="service_opening"),
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("business_type", "ticket_kind", "tier", "winner"),
+    [
+        ("m2m.opening", "complaint_fault", "B", "full"),  # full type > its product
+        ("m2m.cancellation", "complaint_fault", "B", "product"),  # product matches any kind
+        ("m2m", "complaint_fault", "B", "product"),  # a bare product still matches
+        ("m2mx.opening", "complaint_fault", "B", "any"),  # prefix means product + "."
+        ("m2m.opening", "complaint_fault", "A", "product_tier"),  # two keys > one
+        ("m2m.change", "service_opening", "B", "full_kind"),
+        ("m2m.opening", "service_opening", "B", "product_kind"),
+    ],
+)
+def test_business_type_matches_full_type_or_product(business_type: str, ticket_kind: str,
+                                                    tier: Tier, winner: str) -> None:
+    assert resolve(BT_SET, business_type, ticket_kind, "n", tier, "r").rule_id == winner
+
+
+def test_fractional_minutes_give_second_scale_limits() -> None:
+    ps = parse_policy_set({"version": "s", "rules": [rule(
+        "fast", limit=0.05, clock="calendar", warnings={"minutes_before": [0.02]},
+        escalation=[{"level": 1, "notify_role": "supervisor", "after_minutes": 0.01}])]})
+    got = resolve(ps, "x.opening", "service_opening", "n", "A", "r")
+    assert got.limit.total_seconds() == 3
+
+
+def test_invalid_policy_lists_problems_with_fields() -> None:
+    from sla.domain.policy import InvalidPolicySet
+
+    with pytest.raises(InvalidPolicySet) as info:
+        parse_policy_set({**BASE, "rules": [rule("ok"), rule("bad", limit="soon")]})
+    assert info.value.problems[0][0] == "rules.1.limit_minutes"
+    assert "rule 'bad'" in info.value.problems[0][1]
