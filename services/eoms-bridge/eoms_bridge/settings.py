@@ -5,5 +5,21 @@ from backbone.settings import ServiceSettings
 
 class EomsSettings(ServiceSettings):
     service_name: str = "eoms-bridge"
+    # Folder of workflow YAML files, validated and synced into the definitions table at start
+    # (default: the catalog shipped in eoms_bridge/workflows/).
+    workflow_dir: str | None = None
+    # Business type used for a complaint without a product, if such a workflow is loaded.
+    generic_complaint_business_type: str | None = None
     # Without EOMS_URL the bridge runs the workflow itself; with it, tickets are forwarded there.
     eoms_url: str | None = None
+    eoms_timeout_s: float = 2.0
+    eoms_max_attempts: int = 3  # per forward attempt of the forwarder (HTTP retries with backoff)
+    eoms_backoff_initial_s: float = 0.1
+    eoms_backoff_max_s: float = 2.0
+    eoms_breaker_failures: int = 5  # consecutive failures that open the circuit
+    eoms_breaker_reset_s: float = 5.0  # open -> half-open after this long
+    eoms_forward_batch: int = 50
+    eoms_forward_poll_s: float = 0.2
+    eoms_forward_retry_max_s: float = 60.0  # a queued forward is retried with backoff up to this delay
+    # Shared secret the external EOMS sends in X-EOMS-Token on callbacks.
+    eoms_callback_token: str = "dev-eoms-callback-token"

@@ -1,0 +1,137 @@
+"""Workflow definitions persisted in `workflow_definitions`, so every instance agrees.
+
+The YAML catalog is validated when the process starts (a broken file stops the start) and synced
+into the table on first use. ``latest`` asks the table (a definition published through the admin
+API on another instance is seen at once); definitions are immutable per (id, version), so they
+are cached in memory once read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from eoms_bridge.domain.errors import WorkflowDefinitionError, WorkflowNotFoundError
+from eoms_bridge.domain.workflow import WorkflowCatalog, WorkflowDefinition, load_catalog, parse_workflow
+from eoms_bridge.models import workflow_definitions as wd
+
+log = logging.getLogger("eoms_bridge.workflows")
+
+
+class WorkflowConflictError(Exception):
+    """The definition clashes with what is loaded (same id and version, or another id's business type)."""
+
+
+def _as_data(d: WorkflowDefinition) -> dict[str, Any]:
+    return d.model_dump(mode="json", exclude_none=True)
+
+
+class WorkflowStore:
+    def __init__(self, catalog: WorkflowCatalog) -> None:
+        self.shipped = catalog  # the YAML catalog, validated at construction
+        self._cache: dict[tuple[str, int], WorkflowDefinition] = {(d.id, d.version): d for d in catalog}
+        self._synced = False
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_directory(cls, directory: str | None = None) -> WorkflowStore:
+        return cls(load_catalog(directory))
+
+    async def sync(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        """Insert the shipped definitions that the table lacks (idempotent; safe on many instances)."""
+        async with self._lock:
+            if self._synced:
+                return
+            async with session_factory() as session, session.begin():
+                for d in self.shipped:
+                    await session.execute(
+                        insert(wd).values(id=d.id, version=d.version, business_type=d.business_type,
+                                          definition=_as_data(d), source="catalog")
+                        .on_conflict_do_nothing()
+                    )
+                rows = (await session.execute(select(wd.c.id, wd.c.version, wd.c.definition))).all()
+            for r in rows:
+                d = parse_workflow(r.definition, f"{r.id} v{r.version}")
+                shipped = self._cache.get((r.id, r.version))
+                if shipped is not None and shipped != d:
+                    # The table is the shared truth; a changed YAML must be published as a new version.
+                    log.warning("workflow %s v%s in the table differs from the shipped YAML; the table wins",
+                                r.id, r.version)
+                self._cache[(r.id, r.version)] = d
+            self._synced = True
+
+    async def get(self, session: AsyncSession, id: str, version: int) -> WorkflowDefinition:
+        d = self._cache.get((id, version))
+        if d is not None:
+            return d
+        raw = (await session.execute(
+            select(wd.c.definition).where(wd.c.id == id, wd.c.version == version))).scalar()
+        if raw is None:
+            raise WorkflowNotFoundError(f"no workflow {id!r} version {version}")
+        d = parse_workflow(raw, f"{id} v{version}")
+        self._cache[(id, version)] = d
+        return d
+
+    async def latest(self, session: AsyncSession, business_type: str) -> WorkflowDefinition:
+        row = (await session.execute(
+            select(wd.c.id, wd.c.version).where(wd.c.business_type == business_type)
+            .order_by(wd.c.version.desc()).limit(1)
+        )).first()
+        if row is None:
+            raise WorkflowNotFoundError(f"no workflow for business type {business_type!r}")
+        return await self.get(session, row.id, row.version)
+
+    async def list(self, session: AsyncSession, business_type: str | None = None) -> list[dict[str, Any]]:
+        q = select(wd.c.id, wd.c.version, wd.c.business_type, wd.c.source, wd.c.created_at, wd.c.definition)
+        if business_type:
+            q = q.where(wd.c.business_type == business_type)
+        rows = (await session.execute(q.order_by(wd.c.id, wd.c.version))).all()
+        latest: dict[str, int] = {}
+        for r in rows:
+            latest[r.id] = max(latest.get(r.id, 0), r.version)
+        return [{**r._mapping, "latest": latest[r.id] == r.version} for r in rows]
+
+    async def publish(self, session: AsyncSession, raw: Mapping[str, Any], *, source: str) -> WorkflowDefinition:
+        """Validate ``raw`` and store it as the next version of its id.
+
+        ``version`` may be omitted (next one is assigned) or must be exactly the next one.
+        Raises WorkflowDefinitionError (422) or WorkflowConflictError (409).
+        """
+        data = dict(raw)
+        wid = data.get("id")
+        current = None
+        if isinstance(wid, str):
+            current = (await session.execute(select(func.max(wd.c.version)).where(wd.c.id == wid))).scalar()
+        nxt = (current or 0) + 1
+        if data.get("version") is None:
+            data["version"] = nxt
+        d = parse_workflow(data, "admin API")
+        if d.version != nxt:
+            raise WorkflowConflictError(f"{d.label}: the next version of {d.id!r} is {nxt}")
+        # Catalog rules (one id per business type, business type fixed per id) over what is stored.
+        catalog = WorkflowCatalog()
+        rows = (await session.execute(
+            select(wd.c.id, wd.c.version, wd.c.definition)
+            .where((wd.c.id == d.id) | (wd.c.business_type == d.business_type))
+        )).all()
+        try:
+            for r in rows:
+                catalog.add(await self.get(session, r.id, r.version))
+            catalog.add(d)
+        except WorkflowDefinitionError as err:
+            raise WorkflowConflictError(str(err)) from None
+        try:
+            async with session.begin_nested():
+                await session.execute(wd.insert().values(
+                    id=d.id, version=d.version, business_type=d.business_type, definition=_as_data(d), source=source))
+        except IntegrityError:
+            raise WorkflowConflictError(f"{d.label} was published concurrently; retry") from None
+        self._cache[(d.id, d.version)] = d
+        return d
