@@ -22,7 +22,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
     func,
     text,
 )
@@ -110,4 +109,4 @@ alerts = Table(
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 
-__all__ = ["OPEN_STATES", "Text", "alerts", "inbox", "metadata", "outbox", "policy_versions", "timers"]
+__all__ = ["OPEN_STATES", "alerts", "inbox", "metadata", "outbox", "policy_versions", "timers"]

@@ -1,12 +1,24 @@
 from __future__ import annotations
 
+import os
+import socket
+from pathlib import Path
+
+from pydantic import Field
+
 from backbone.settings import ServiceSettings
+from sla.domain.policy import DEFAULT_POLICY_PATH
 
 
 class SlaSettings(ServiceSettings):
     service_name: str = "sla"
-    # How often the due-timer scanner looks for timers to fire, and how many it takes per batch.
-    scan_interval_s: float = 0.2
-    scan_batch_size: int = 1000
-    # Until policies are loaded: one limit for every node (seconds).
-    default_limit_s: float = 4 * 3600
+    # The policy file seeded at start: stored (and activated) if its version is new to the database.
+    sla_policy_file: Path = DEFAULT_POLICY_PATH
+    # How often the due-timer scanner looks for timers to fire, and how many it takes per transaction.
+    scan_interval_s: float = 0.1
+    scan_batch_size: int = 500
+    # Live feed (SSE): how often it polls the alert table, and the keep-alive comment interval.
+    stream_poll_s: float = 0.25
+    stream_keepalive_s: float = 15.0
+    # Written on each alert row: which instance fired it (diagnostics, tests).
+    instance_id: str = Field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")

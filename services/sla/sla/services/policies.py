@@ -1,0 +1,152 @@
+"""Policy versions in the database: load (validate + store), activate, list, and resolve.
+
+A version is immutable once stored: loading the same version again with the same content is a
+no-op, with different content a conflict. Timers keep `(policy_version, rule_id)`, so a running
+timer is rebuilt from exactly the rule it started with, whatever is active now. Parsed policy
+sets are cached in-process by version (safe because versions never change); the *active*
+version is read from the database in the transaction that starts a timer, so every instance
+starts new timers under the same version as soon as an activation commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sla.domain.errors import PolicyError
+from sla.domain.policy import PolicySet, ResolvedPolicy, parse_policy_set, snapshot
+from sla.models import policy_versions
+
+log = logging.getLogger("sla.policies")
+
+_sets: dict[str, PolicySet] = {}
+_snapshots: dict[tuple[str, str], ResolvedPolicy] = {}
+
+
+class VersionConflict(Exception):
+    """The version exists with a different content: a new content needs a new version."""
+
+
+class UnknownVersion(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    version: str
+    created: bool
+    active: bool
+
+
+def canonical(data: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """JSON-safe body (dates as ISO strings) and its sha256."""
+    body = json.loads(json.dumps(data, default=str, sort_keys=True))
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return body, digest
+
+
+def parse_text(text: str) -> dict[str, Any]:
+    """YAML (or JSON, a subset) policy text → raw mapping, or PolicyError."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"not valid YAML/JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError("a policy set must be a mapping")
+    return data
+
+
+async def load(
+    session: AsyncSession, data: Mapping[str, Any], *, source: str, loaded_by: str, activate: bool
+) -> LoadResult:
+    """Validate and store a policy set (raises InvalidPolicySet / VersionConflict)."""
+    ps = parse_policy_set(data)
+    body, digest = canonical(data)
+    row = (await session.execute(
+        select(policy_versions.c.checksum, policy_versions.c.active).where(policy_versions.c.version == ps.version)
+    )).first()
+    if row is not None and row.checksum != digest:
+        raise VersionConflict(f"policy version {ps.version!r} is already loaded with a different content; "
+                              "give the new content a new version")
+    created = row is None
+    if created:
+        await session.execute(insert(policy_versions).values(
+            version=ps.version, body=body, checksum=digest, source=source[:300], loaded_by=loaded_by,
+        ).on_conflict_do_nothing())
+        _sets[ps.version] = ps
+    active = bool(row and row.active)
+    if activate and not active:
+        await activate_version(session, ps.version)
+        active = True
+    return LoadResult(ps.version, created, active)
+
+
+async def activate_version(session: AsyncSession, version: str) -> None:
+    exists = (await session.execute(
+        select(policy_versions.c.version).where(policy_versions.c.version == version).with_for_update()
+    )).first()
+    if exists is None:
+        raise UnknownVersion(version)
+    # Deactivate first: the partial unique index allows one active row at any moment.
+    await session.execute(update(policy_versions).where(policy_versions.c.active).values(active=False))
+    await session.execute(update(policy_versions).where(policy_versions.c.version == version)
+                          .values(active=True, activated_at=datetime.now().astimezone()))
+    log.info("policy version %s activated", version)
+
+
+async def seed_from_file(session: AsyncSession, path: Path) -> LoadResult:
+    """At start: store the file's version if new, and activate it if it is new or nothing is active.
+
+    A version already known is left as it is, so a restart never undoes an admin's activation.
+    """
+    data = parse_text(path.read_text(encoding="utf-8"))
+    ps = parse_policy_set(data)
+    known = (await session.execute(
+        select(policy_versions.c.version).where(policy_versions.c.version == ps.version)
+    )).first() is not None
+    nothing_active = await active_version(session) is None
+    return await load(session, data, source=f"file:{path}", loaded_by="startup",
+                      activate=not known or nothing_active)
+
+
+async def active_version(session: AsyncSession) -> str | None:
+    return (await session.execute(
+        select(policy_versions.c.version).where(policy_versions.c.active)
+    )).scalar_one_or_none()
+
+
+async def policy_set(session: AsyncSession, version: str) -> PolicySet:
+    ps = _sets.get(version)
+    if ps is None:
+        body = (await session.execute(
+            select(policy_versions.c.body).where(policy_versions.c.version == version)
+        )).scalar_one_or_none()
+        if body is None:
+            raise UnknownVersion(version)
+        ps = _sets[version] = parse_policy_set(body)
+    return ps
+
+
+async def active_policy_set(session: AsyncSession) -> PolicySet | None:
+    version = await active_version(session)
+    return None if version is None else await policy_set(session, version)
+
+
+async def resolved(session: AsyncSession, version: str, rule_id: str) -> ResolvedPolicy:
+    """The snapshot a timer started under `(version, rule_id)` keeps."""
+    key = (version, rule_id)
+    rp = _snapshots.get(key)
+    if rp is None:
+        rp = _snapshots[key] = snapshot(await policy_set(session, version), rule_id)
+    return rp
