@@ -60,7 +60,7 @@ class BenchEnv:
         profile = InfraProfile.named("bench")
         profile.data_dir.mkdir(parents=True, exist_ok=True)
         # One benchmark at a time on this machine: they would skew each other's figures anyway.
-        self._lock = open(profile.data_dir.parent / "bench.lock", "w")  # noqa: SIM115 - held until __exit__
+        self._lock = open(profile.data_dir.parent / "bench.lock", "w")
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         devinfra.stop("bench")
         for part in ("pg", "pg-sock", "kafka"):

@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import BenchEnv, percentiles, write_result
 from backbone.envelope import parse_envelope
 from backbone.topics import CRM_ORDERS, EOMS_TICKETS
+from bench.common import BenchEnv, percentiles, write_result
 
 
 @dataclass

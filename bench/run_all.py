@@ -31,7 +31,7 @@ def main() -> None:
         sys.argv = [f"bench.{name}"]  # each benchmark runs with its defaults
         try:
             module.main()
-        except Exception as exc:  # noqa: BLE001 - report and go on with the other benchmarks
+        except Exception as exc:
             print(f"bench.{name} failed: {exc!r}", flush=True)
             failed.append(name)
         finally:

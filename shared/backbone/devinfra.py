@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -174,7 +175,7 @@ def ensure_postgres(profile: InfraProfile, *, fast: bool = False) -> tuple[str, 
         # Test profile only: the tests kill our services, never PostgreSQL, so durability of the
         # server itself is not under test and fsync only slows the suite down.
         args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-    logfile = open(profile.data_dir / "postgres.log", "ab")
+    logfile = open(profile.data_dir / "postgres.log", "ab")  # noqa: SIM115 - handed to the server process
     proc = subprocess.Popen(args, user=run_as, stdout=logfile, stderr=logfile, start_new_session=True)
     _wait_for(lambda: port_open("127.0.0.1", profile.pg_port), "PostgreSQL", 30)
     log(f"embedded PostgreSQL started on 127.0.0.1:{profile.pg_port} (pid {proc.pid})")
@@ -250,10 +251,10 @@ def _start_apache_kafka(profile: InfraProfile) -> int:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         subprocess.run(
             ["java", "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
-            check=True, stdout=subprocess.DEVNULL, stderr=open(kdir / "format.log", "wb"),
+            check=True, stdout=subprocess.DEVNULL, stderr=open(kdir / "format.log", "wb"),  # noqa: SIM115
         )
     heap = os.environ.get("KAFKA_HEAP", "-Xmx768m")
-    logfile = open(kdir / "server.log", "ab")
+    logfile = open(kdir / "server.log", "ab")  # noqa: SIM115 - handed to the broker process
     proc = subprocess.Popen(
         ["java", heap, "-XX:+UseG1GC", "-Djava.awt.headless=true", "-cp", cp, "kafka.Kafka", str(props)],
         stdout=logfile, stderr=logfile, start_new_session=True,
@@ -326,10 +327,8 @@ def start(profile_name: str = "run", *, fast: bool = False) -> Infra:
 
 def stop_pids(pids: list[int], timeout: float = 20) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + timeout
     for pid in pids:
         while time.monotonic() < deadline:
@@ -342,10 +341,8 @@ def stop_pids(pids: list[int], timeout: float = 20) -> None:
                 break
             time.sleep(0.1)
         else:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def stop(profile_name: str = "run") -> None:

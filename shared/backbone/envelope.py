@@ -6,6 +6,7 @@ the Kafka key, so one aggregate's events stay in order on one partition.
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from datetime import UTC, datetime
@@ -70,7 +71,7 @@ class Envelope(BaseModel):
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 
-    def payload(self, model: type[P]) -> P:
+    def payload(self, model: builtins.type[P]) -> P:
         try:
             return model.model_validate(self.data)
         except ValidationError as exc:

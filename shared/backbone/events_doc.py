@@ -46,7 +46,7 @@ original bytes and headers `dlq.reason`, `dlq.kind` (`malformed`, `schema`, `rej
 
 def _type_name(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in schema:
-        return schema["$ref"].split("/")[-1]
+        return str(schema["$ref"]).split("/")[-1]
     if "anyOf" in schema:
         return " or ".join(_type_name(s, defs) for s in schema["anyOf"])
     if "enum" in schema:

@@ -32,7 +32,8 @@ class Producer:
         self, topic: str, value: bytes, *, key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None
     ) -> asyncio.Future[Any]:
         """Queue a message; await the returned future for the broker's acknowledgement."""
-        return await self._producer.send(topic, value, key=key, headers=headers)
+        fut: asyncio.Future[Any] = await self._producer.send(topic, value, key=key, headers=headers)
+        return fut
 
     async def send_and_wait(
         self, topic: str, value: bytes, *, key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None
@@ -67,7 +68,7 @@ async def kafka_reachable(bootstrap: str, timeout_s: float = 2.0) -> bool:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.list_topics(), timeout_s)
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure means "not reachable" for /readyz
         return False
     finally:
         await admin.close()

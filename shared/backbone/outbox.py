@@ -12,10 +12,12 @@ never interleave one aggregate's events out of order; the others stand by and ta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -93,7 +95,7 @@ class OutboxRelay:
         """Publish one batch of unsent rows in order, then mark them sent. Returns the count."""
         o = self.outbox
         async with self.engine.connect() as conn:
-            rows: Sequence = (
+            rows: Sequence[Any] = (
                 await conn.execute(
                     select(o.c.seq, o.c.topic, o.c.key, o.c.payload)
                     .where(o.c.sent_at.is_(None))
@@ -125,10 +127,8 @@ class OutboxRelay:
         return int(res.rowcount or 0)
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
 
 
 async def _relay_main(database_url: str, bootstrap: str, schema: str, batch_size: int) -> None:

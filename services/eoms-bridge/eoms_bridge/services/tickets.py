@@ -1,60 +1,376 @@
-"""Ticket use cases: each runs in the caller's transaction and writes its events to the outbox."""
+"""Ticket use cases: each runs in the caller's transaction, drives the domain Ticket and writes the
+state, the audit trail and the `eoms.ticket.*` events (outbox) together."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backbone import events as wire
 from backbone.envelope import Envelope
-from backbone.events import (
-    OrderSubmitted,
-    TicketContext,
-    TicketCreated,
-    TicketNodeEntered,
-)
+from backbone.events import ComplaintCreated, OrderSubmitted
 from backbone.ids import new_id
 from backbone.outbox import add_event
+from eoms_bridge.domain import events as dom
+from eoms_bridge.domain.errors import WorkflowNotFoundError
+from eoms_bridge.domain.routing import initial_tickets, tickets_to_open
+from eoms_bridge.domain.ticket import OPEN_STATES, Actor, Ticket, TicketAction, TicketState
+from eoms_bridge.domain.workflow import TicketKind, WorkflowDefinition
 from eoms_bridge.models import outbox, ticket_history, tickets
+from eoms_bridge.services import forwarding
+from eoms_bridge.services.snapshot import from_snapshot, to_snapshot
+from eoms_bridge.services.workflows import WorkflowStore
 
 SOURCE = "eoms-bridge"
-SYSTEM = "system"
+CRM = Actor.system("crm")
+TIER_SEVERITY = {"A": "major", "B": "moderate", "C": "minor"}
+RESOLVED_STATES = frozenset({TicketState.RESOLVED.value, TicketState.CLOSED.value})
 
-# First ticket of an opening: network resource confirmation (the workflow catalog refines this).
-FIRST_TICKET = ("resource_confirmation", "resource_check", "network_resource")
+
+class TicketNotFoundError(LookupError):
+    pass
 
 
-async def open_tickets_for_order(session: AsyncSession, *, order: OrderSubmitted, now: datetime) -> list[str]:
-    """One order item → its first ticket, at its first node. Idempotent through the caller's inbox."""
+class StaleTicketError(Exception):
+    """The caller's expected version is not the stored one (optimistic locking; API: 409)."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a ticket comes from: the CRM order item or complaint, and the customer."""
+
+    origin: str  # "order" | "complaint"
+    origin_id: str
+    origin_item_id: str
+    customer_id: str
+    customer_name: str
+    customer_tier: str
+    account_manager_id: str
+    severity: str | None = None
+    description: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> Origin:
+        return cls(**{k: row[k] for k in (
+            "origin", "origin_id", "origin_item_id", "customer_id", "customer_name", "customer_tier",
+            "account_manager_id", "severity", "description", "data")})
+
+
+# ------------------------------------------------------------------ opening
+
+
+async def open_tickets_for_order(
+    session: AsyncSession, *, store: WorkflowStore, order: OrderSubmitted, now: datetime, forward: bool = False
+) -> list[str]:
+    """Per order item: the latest workflow of its business type, its initial tickets (no dependencies).
+
+    Idempotent: a ticket already opened for (order, item, kind) is skipped (unique key).
+    """
     created: list[str] = []
     for item in order.items:
-        kind, node, role = FIRST_TICKET
-        ticket_id = new_id("tkt")
-        ctx = TicketContext(
-            ticket_id=ticket_id, ticket_kind=kind, business_type=item.business_type, origin="order",
-            origin_id=order.order_id, customer_id=order.customer_id, customer_name=order.customer_name,
-            customer_tier=order.customer_tier, account_manager_id=order.account_manager_id,
-            workflow_id=item.business_type, workflow_version=1,
+        wf = await store.latest(session, item.business_type)
+        origin = Origin(
+            origin="order", origin_id=order.order_id, origin_item_id=item.item_id, customer_id=order.customer_id,
+            customer_name=order.customer_name, customer_tier=order.customer_tier,
+            account_manager_id=order.account_manager_id, severity=TIER_SEVERITY.get(order.customer_tier),
+            description=f"{wf.title_zh or wf.business_type} ({order.customer_name})",
+            data={"product": item.product, "business_kind": item.business_kind, "channel": order.channel,
+                  "attributes": item.attributes},
         )
-        await session.execute(
-            tickets.insert().values(
-                id=ticket_id, kind=kind, business_type=item.business_type, origin="order",
-                origin_id=order.order_id, origin_item_id=item.item_id, customer_id=order.customer_id,
-                customer_name=order.customer_name, customer_tier=order.customer_tier,
-                account_manager_id=order.account_manager_id, workflow_id=ctx.workflow_id,
-                workflow_version=ctx.workflow_version, state="acknowledged", current_node=node, current_role=role,
-                node_entered_at=now, created_at=now, updated_at=now,
-            )
-        )
-        await session.execute(
-            ticket_history.insert().values(ticket_id=ticket_id, node=node, role=role, action="entered",
-                                           actor=SYSTEM, at=now)
-        )
-        base = ctx.model_dump()
-        await add_event(session, outbox, Envelope.wrap(
-            TicketCreated(**base, state="acknowledged", node=node, role=role, created_at=now),
-            source=SOURCE, subject=ticket_id))
-        await add_event(session, outbox, Envelope.wrap(
-            TicketNodeEntered(**base, node=node, role=role, entered_at=now), source=SOURCE, subject=ticket_id))
-        created.append(ticket_id)
+        for kind in initial_tickets(wf):
+            tid = await _open(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward)
+            if tid:
+                created.append(tid)
     return created
+
+
+async def open_ticket_for_complaint(
+    session: AsyncSession, *, store: WorkflowStore, complaint: ComplaintCreated, now: datetime,
+    generic_business_type: str | None = None, forward: bool = False,
+) -> list[str]:
+    """`<product>.complaint`; without a product, the generic complaint workflow if one is configured."""
+    if complaint.product:
+        business_type = f"{complaint.product}.complaint"
+    elif generic_business_type:
+        business_type = generic_business_type
+    else:
+        raise WorkflowNotFoundError(
+            f"complaint {complaint.complaint_id} names no product and no generic complaint workflow is configured")
+    wf = await store.latest(session, business_type)
+    origin = Origin(
+        origin="complaint", origin_id=complaint.complaint_id, origin_item_id=complaint.complaint_id,
+        customer_id=complaint.customer_id, customer_name=complaint.customer_name,
+        customer_tier=complaint.customer_tier, account_manager_id=complaint.account_manager_id,
+        severity=complaint.severity, description=complaint.description,
+        data={"category": complaint.category, "product": complaint.product},
+    )
+    created = []
+    for kind in initial_tickets(wf):
+        tid = await _open(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward)
+        if tid:
+            created.append(tid)
+    return created
+
+
+async def _open(
+    session: AsyncSession, *, wf: WorkflowDefinition, kind: TicketKind, origin: Origin, now: datetime,
+    forward: bool,
+) -> str | None:
+    ticket, events = Ticket.open(
+        ticket_id=new_id("tkt"), workflow=wf, kind=kind, subject_id=origin.origin_id, now=now, actor=CRM,
+        customer_tier=origin.customer_tier,
+    )
+    node = ticket.node
+    assert node is not None
+    inserted = (await session.execute(
+        insert(tickets).values(
+            id=ticket.id, kind=kind.value, business_type=wf.business_type, origin=origin.origin,
+            origin_id=origin.origin_id, origin_item_id=origin.origin_item_id, customer_id=origin.customer_id,
+            customer_name=origin.customer_name, customer_tier=origin.customer_tier,
+            account_manager_id=origin.account_manager_id, workflow_id=wf.id, workflow_version=wf.version,
+            state=ticket.state.value, current_node=node.name, current_role=node.role.value, assignee=None,
+            node_entered_at=now, severity=origin.severity, description=origin.description, data=origin.data,
+            snapshot=to_snapshot(ticket), created_at=now, updated_at=now, version=1,
+        ).on_conflict_do_nothing(constraint="uq_eoms_tickets_origin_kind").returning(tickets.c.id)
+    )).first()
+    if inserted is None:
+        return None  # already opened (redelivery, or another consumer group got there first)
+    await _record(session, ticket, origin, events)
+    if forward:
+        await forwarding.enqueue(session, ticket_id=ticket.id, message_type="ticket.created",
+                                 payload=_forward_payload(ticket, origin, wf))
+    return ticket.id
+
+
+def _forward_payload(t: Ticket, origin: Origin, wf: WorkflowDefinition) -> dict[str, Any]:
+    return {
+        "ticket_id": t.id, "ticket_kind": t.kind.value, "business_type": t.business_type,
+        "workflow_id": wf.id, "workflow_version": wf.version, "state": t.state.value, "node": t.current_node,
+        "created_at": t.created_at.isoformat(), "origin": origin.origin, "origin_id": origin.origin_id,
+        "origin_item_id": origin.origin_item_id, "customer_id": origin.customer_id,
+        "customer_name": origin.customer_name, "customer_tier": origin.customer_tier,
+        "account_manager_id": origin.account_manager_id, "severity": origin.severity,
+        "description": origin.description, "data": origin.data,
+    }
+
+
+# ------------------------------------------------------------------ actions
+
+
+async def act(
+    session: AsyncSession, *, store: WorkflowStore, ticket_id: str, action: TicketAction, actor: Actor,
+    now: datetime, outcome: str | None = None, data: Mapping[str, Any] | None = None, reason: str | None = None,
+    to: Actor | None = None, expected_version: int | None = None, forward: bool = False,
+) -> RowMapping:
+    """Apply one action to a ticket under a row lock; returns the stored row after the change.
+
+    Concurrent actions on one ticket serialize on the lock, so of two simultaneous claims the second
+    sees the node taken and fails with IllegalTransitionError (409).
+    """
+    row = (await session.execute(
+        select(tickets).where(tickets.c.id == ticket_id).with_for_update())).mappings().first()
+    if row is None:
+        raise TicketNotFoundError(f"ticket {ticket_id} not found")
+    if expected_version is not None and expected_version != row["version"]:
+        raise StaleTicketError(f"ticket {ticket_id} is at version {row['version']}, not {expected_version}")
+    wf = await store.get(session, row["workflow_id"], row["workflow_version"])
+    t = from_snapshot(row["snapshot"], wf)
+    origin = Origin.of_row(row)
+    events = _dispatch(t, action, actor=actor, now=now, outcome=outcome, data=data, reason=reason, to=to)
+    visit = t.visit
+    node = t.node
+    updated = (await session.execute(
+        update(tickets).where(tickets.c.id == ticket_id, tickets.c.version == row["version"])
+        .values(state=t.state.value, current_node=t.current_node, current_role=node.role.value if node else None,
+                assignee=t.assignee, node_entered_at=visit.entered_at if visit else None, snapshot=to_snapshot(t),
+                updated_at=now, version=tickets.c.version + 1)
+        .returning(*tickets.c)
+    )).mappings().first()
+    if updated is None:  # pragma: no cover - the row lock makes this unreachable; kept as the invariant
+        raise StaleTicketError(f"ticket {ticket_id} changed concurrently")
+    await _record(session, t, origin, events)
+    if t.state is TicketState.RESOLVED and action is TicketAction.COMPLETE:
+        await _open_unblocked(session, wf=wf, origin=origin, now=now, forward=forward)
+    if forward and t.state is TicketState.CANCELLED and actor.id != "eoms":
+        await forwarding.enqueue(session, ticket_id=t.id, message_type="ticket.cancelled",
+                                 payload={"ticket_id": t.id, "reason": t.reason, "cancelled_at": now.isoformat()})
+    return updated
+
+
+def _dispatch(
+    t: Ticket, action: TicketAction, *, actor: Actor, now: datetime, outcome: str | None,
+    data: Mapping[str, Any] | None, reason: str | None, to: Actor | None,
+) -> list[dom.DomainEvent]:
+    match action:
+        case TicketAction.ACCEPT:
+            return t.accept(actor=actor, now=now)
+        case TicketAction.COMPLETE:
+            return t.complete(actor=actor, now=now, outcome=outcome or "", data=data)
+        case TicketAction.RETURN:
+            return t.return_(actor=actor, now=now, reason=reason or "")
+        case TicketAction.SUSPEND:
+            return t.suspend(actor=actor, now=now, reason=reason or "")
+        case TicketAction.RESUME:
+            return t.resume(actor=actor, now=now)
+        case TicketAction.REASSIGN:
+            if to is None:
+                raise ValueError("reassign needs a target")
+            return t.reassign(actor=actor, now=now, to=to)
+        case TicketAction.HOLD:
+            return t.hold(actor=actor, now=now, reason=reason or "")
+        case TicketAction.RELEASE:
+            return t.release(actor=actor, now=now)
+        case TicketAction.CANCEL:
+            return t.cancel(actor=actor, now=now, reason=reason or "cancelled")
+        case TicketAction.CLOSE:
+            return t.close(actor=actor, now=now)
+    raise ValueError(action)  # pragma: no cover
+
+
+async def _open_unblocked(
+    session: AsyncSession, *, wf: WorkflowDefinition, origin: Origin, now: datetime, forward: bool
+) -> None:
+    """A resolved ticket may unblock others of the same order item (reservation after confirmation,
+    opening after reservation); they open on the same workflow version."""
+    siblings = (await session.execute(
+        select(tickets.c.kind, tickets.c.state)
+        .where(tickets.c.origin_id == origin.origin_id, tickets.c.origin_item_id == origin.origin_item_id)
+    )).all()
+    resolved = [s.kind for s in siblings if s.state in RESOLVED_STATES]
+    for kind in tickets_to_open(wf, resolved, [s.kind for s in siblings]):
+        await _open(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward)
+
+
+async def cancel_tickets_for_order(
+    session: AsyncSession, *, store: WorkflowStore, order_id: str, reason: str, now: datetime,
+    forward: bool = False,
+) -> list[str]:
+    """The CRM cancelled the order: cancel its open tickets (resolved ones stay as they are)."""
+    ids = (await session.execute(
+        select(tickets.c.id).where(tickets.c.origin == "order", tickets.c.origin_id == order_id,
+                                   tickets.c.state.in_([s.value for s in OPEN_STATES]))
+        .order_by(tickets.c.id)
+    )).scalars().all()
+    for tid in ids:
+        await act(session, store=store, ticket_id=tid, action=TicketAction.CANCEL, actor=CRM, now=now,
+                  reason=reason, forward=forward)
+    return list(ids)
+
+
+# ------------------------------------------------------------------ events
+
+
+def _context(t: Ticket, origin: Origin) -> dict[str, Any]:
+    return {
+        "ticket_id": t.id, "ticket_kind": t.kind.value, "business_type": t.business_type, "origin": origin.origin,
+        "origin_id": origin.origin_id, "customer_id": origin.customer_id, "customer_name": origin.customer_name,
+        "customer_tier": origin.customer_tier, "account_manager_id": origin.account_manager_id,
+        "workflow_id": t.workflow_id, "workflow_version": t.workflow_version,
+    }
+
+
+def wire_events(t: Ticket, origin: Origin, events: Sequence[dom.DomainEvent]) -> list[BaseModel]:
+    """Domain events → the suite's `eoms.ticket.*` payloads (each carrying the ticket context)."""
+    ctx = _context(t, origin)
+    out: list[BaseModel] = []
+
+    def role_of(node: str | None) -> str | None:
+        return t.definition.node(node).role.value if node and t.definition.has_node(node) else None
+
+    def cur() -> dict[str, Any]:
+        return {"node": t.current_node, "role": role_of(t.current_node), "assignee": t.assignee}
+
+    for e in events:
+        match e:
+            case dom.TicketCreated():
+                start = t.history[0]
+                out.append(wire.TicketCreated(**ctx, state=TicketState.ACKNOWLEDGED.value, node=start.node,
+                                              role=start.role.value, created_at=e.occurred_at))
+            case dom.NodeEntered():
+                via = next((v.entered_via for v in reversed(t.history) if v.node == e.node), None)
+                out.append(wire.TicketNodeEntered(**ctx, node=e.node, role=e.role, entered_at=e.occurred_at,
+                                                  entered_via=via))
+            case dom.NodeCompleted():
+                out.append(wire.TicketNodeCompleted(
+                    **ctx, node=e.node, role=role_of(e.node) or "", assignee=e.actor_id, outcome=e.outcome,
+                    completed_at=e.occurred_at, next_node=e.next_node, data=e.data))
+            case dom.NodeReturned():
+                role = role_of(e.node) or ""
+                # The node is left: SLA stops its timer on node_completed, so say it that way too.
+                out.append(wire.TicketNodeCompleted(**ctx, node=e.node, role=role, assignee=e.actor_id,
+                                                    outcome="$return", completed_at=e.occurred_at,
+                                                    next_node=e.to_node, data={"reason": e.reason}))
+                out.append(wire.TicketNodeReturned(**ctx, node=e.node, role=role, assignee=e.actor_id,
+                                                   to_node=e.to_node, reason=e.reason, returned_at=e.occurred_at))
+            case dom.NodeAssigned():
+                out.append(wire.TicketNodeAssigned(**ctx, node=e.node, role=e.role, assignee=e.assignee,
+                                                   previous_assignee=e.previous_assignee, assigned_at=e.occurred_at))
+            case dom.StateChanged():
+                out.append(wire.TicketStateChanged(
+                    **ctx, from_state=e.from_state, to_state=e.to_state, node=e.node, reason=e.reason,
+                    changed_at=e.occurred_at, role=role_of(e.node), assignee=t.assignee, sla_paused=e.sla_paused))
+            case dom.TicketResolved():
+                out.append(wire.TicketResolved(**ctx, resolution="resolved", resolved_at=e.occurred_at,
+                                               node=e.last_node, role=role_of(e.last_node), assignee=e.actor_id,
+                                               outcome=e.outcome))
+            case dom.TicketRejected():
+                out.append(wire.TicketResolved(**ctx, resolution="rejected", reason=e.reason,
+                                               resolved_at=e.occurred_at, node=e.last_node,
+                                               role=role_of(e.last_node), assignee=e.actor_id, outcome=e.outcome))
+            case dom.TicketCancelled():
+                last = t.history[-1] if t.history else None
+                if last is not None and last.outcome == "$cancelled" and last.left_at == e.occurred_at:
+                    out.append(wire.TicketNodeCompleted(
+                        **ctx, node=last.node, role=last.role.value, assignee=last.assignee, outcome="$cancelled",
+                        completed_at=e.occurred_at, data={"reason": e.reason}))
+                out.append(wire.TicketClosed(**ctx, final_state=TicketState.CANCELLED.value, closed_at=e.occurred_at,
+                                             reason=e.reason, node=last.node if last else None,
+                                             role=last.role.value if last else None))
+            case dom.TicketClosed():
+                out.append(wire.TicketClosed(**ctx, final_state=TicketState.CLOSED.value, closed_at=e.occurred_at,
+                                             **cur()))
+    return out
+
+
+def _history_row(e: dom.DomainEvent) -> dict[str, Any]:
+    # Same keys in every row: the rows go in as one executemany.
+    row: dict[str, Any] = {"ticket_id": e.ticket_id, "event_type": e.event_type, "actor": e.actor_id,
+                           "at": e.occurred_at, "node": None, "role": None, "outcome": None, "from_state": None,
+                           "to_state": None, "note": None}
+    match e:
+        case dom.NodeEntered():
+            row.update(node=e.node, role=e.role)
+        case dom.NodeCompleted():
+            row.update(node=e.node, outcome=e.outcome, note=f"-> {e.next_node}")
+        case dom.NodeReturned():
+            row.update(node=e.node, outcome="$return", note=f"-> {e.to_node}: {e.reason}")
+        case dom.NodeAssigned():
+            row.update(node=e.node, role=e.role, note=f"assignee {e.previous_assignee or '-'} -> {e.assignee}")
+        case dom.StateChanged():
+            row.update(node=e.node, from_state=e.from_state, to_state=e.to_state, note=e.reason)
+        case dom.TicketResolved():
+            row.update(node=e.last_node, outcome=e.outcome)
+        case dom.TicketRejected():
+            row.update(node=e.last_node, outcome=e.outcome, note=e.reason)
+        case dom.TicketCancelled():
+            row.update(note=e.reason)
+        case dom.TicketCreated():
+            row.update(to_state=TicketState.ACKNOWLEDGED.value, note=f"{e.workflow_id} v{e.workflow_version}")
+    return row
+
+
+async def _record(session: AsyncSession, t: Ticket, origin: Origin, events: Sequence[dom.DomainEvent]) -> None:
+    if not events:
+        return
+    await session.execute(ticket_history.insert(), [_history_row(e) for e in events])
+    for payload in wire_events(t, origin, events):
+        await add_event(session, outbox, Envelope.wrap(payload, source=SOURCE, subject=t.id))

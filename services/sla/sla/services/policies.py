@@ -84,7 +84,6 @@ async def load(
         await session.execute(insert(policy_versions).values(
             version=ps.version, body=body, checksum=digest, source=source[:300], loaded_by=loaded_by,
         ).on_conflict_do_nothing())
-        _sets[ps.version] = ps
     active = bool(row and row.active)
     if activate and not active:
         await activate_version(session, ps.version)
