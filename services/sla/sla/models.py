@@ -74,6 +74,7 @@ timers = Table(
     Column("cancelled_at", DateTime(timezone=True), nullable=True),
     Column("met_late", Boolean, nullable=True),
     Column("elapsed_s", Float, nullable=True),  # business time used, set when completed
+    Column("correlation_id", String(128), nullable=True),  # of the entry event; alerts carry it on
     Column("state_data", JSONB, nullable=False),  # the domain SlaTimer without its policy
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # A node entered again later (a workflow loop) is a new timer; a replayed entry is not.

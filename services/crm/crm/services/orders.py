@@ -1,33 +1,70 @@
-"""Order use cases: each runs in the caller's transaction and writes its events to the outbox."""
+"""Order use cases: each runs in the caller's transaction and writes its events to the outbox.
+
+Every status change emits `crm.order.status_changed`; a submit emits `crm.order.submitted` first
+(the EOMS bridge opens tickets from it) and a cancel emits `crm.order.cancelled` first.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.auth import Principal
-from backbone.envelope import Envelope
-from backbone.events import OrderItem, OrderSubmitted
+from backbone.auth import Principal, require
+from backbone.events import OrderCancelled, OrderItem, OrderStatusChanged, OrderSubmitted
 from backbone.ids import new_id
-from backbone.outbox import add_event
 from backbone.problems import Problem
-from crm.models import customers, order_items, orders, outbox
+from crm.access import ADMIN, WRITERS, check_owned, load_customer, not_found
+from crm.domain.lifecycle import (
+    OpportunityState,
+    OrderAction,
+    OrderState,
+    check_order_creation,
+    transition,
+)
+from crm.domain.products import UnknownProduct, UnsupportedBusinessKind, attribute_errors, load_catalogue
+from crm.domain.vocabulary import Role
+from crm.models import customers, opportunities, order_items, orders
+from crm.services.events import emit, history_entry
 
-SOURCE = "crm"
+log = logging.getLogger("crm.orders")
+
+#: actions an account manager (own customers) or an admin may take by REST
+MANAGER_ACTIONS = frozenset({OrderAction.SUBMIT, OrderAction.CANCEL, OrderAction.CLOSE})
+#: actions the EOMS feedback takes; by REST only an admin may (a manual override)
+FEEDBACK_ACTIONS = frozenset({OrderAction.START, OrderAction.OPEN, OrderAction.REJECT})
 
 
-async def load_customer_for(session: AsyncSession, *, customer_id: str, principal: Principal) -> Any:
-    row = (await session.execute(select(customers).where(customers.c.id == customer_id))).first()
-    # An account manager must not learn that another manager's customer exists: 404 for both.
-    if row is None or (
-        principal.roles == {"account_manager"} and row.account_manager_id != principal.subject
-    ):
-        raise Problem(404, "Not found", f"customer {customer_id} not found",
-                      errors=[{"field": "customer_id", "message": "unknown customer"}])
-    return row
+def item_errors(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Every problem of the items against the catalogue, named `items.<i>.<field>[.<attribute path>]`."""
+    catalogue = load_catalogue()
+    errors: list[dict[str, str]] = []
+    for i, item in enumerate(items):
+        try:
+            found = attribute_errors(item["product"], item.get("attributes", {}), item["business_kind"], catalogue)
+        except UnknownProduct as exc:
+            errors.append({"field": f"items.{i}.product", "message": exc.message})
+            continue
+        except UnsupportedBusinessKind as exc:
+            errors.append({"field": f"items.{i}.business_kind", "message": exc.message})
+            continue
+        base = f"items.{i}.attributes"
+        errors.extend({"field": f"{base}.{e.field}" if e.field else base, "message": e.message} for e in found)
+    return errors
+
+
+async def _check_opportunity(session: AsyncSession, principal: Principal, opportunity_id: str,
+                             customer_id: str) -> None:
+    """An opportunity, when given, must exist, be the same customer's and be confirmed (409 otherwise)."""
+    opp = (await session.execute(select(opportunities).where(opportunities.c.id == opportunity_id))).first()
+    if opp is None or opp.customer_id != customer_id:
+        raise Problem(422, "Invalid request", "opportunity_id: no such opportunity for this customer",
+                      errors=[{"field": "opportunity_id", "message": "no such opportunity for this customer"}])
+    role = Role.ADMIN if principal.has(ADMIN) else Role.ACCOUNT_MANAGER
+    check_order_creation(OpportunityState(opp.status), role)
 
 
 async def create_order(
@@ -39,55 +76,94 @@ async def create_order(
     items: list[dict[str, Any]],
     submit: bool,
     note: str | None = None,
+    opportunity_id: str | None = None,
 ) -> str:
-    customer = await load_customer_for(session, customer_id=customer_id, principal=principal)
+    require(principal, *WRITERS)
+    customer = await load_customer(session, principal, customer_id, write=True, field="customer_id")
+    errors = item_errors(items)
+    if errors:
+        raise Problem(422, "Invalid order items", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]),
+                      errors=errors)
+    if opportunity_id is not None:
+        await _check_opportunity(session, principal, opportunity_id, customer_id)
     order_id = new_id("ord")
     now = datetime.now(UTC)
-    await session.execute(
-        orders.insert().values(
-            id=order_id, customer_id=customer_id, account_manager_id=customer.account_manager_id,
-            channel=channel, status="draft", note=note, created_by=principal.subject, created_at=now, updated_at=now,
-        )
-    )
-    await session.execute(
-        order_items.insert(),
-        [
-            {"id": new_id("itm"), "order_id": order_id, "product": i["product"],
-             "business_kind": i["business_kind"], "attributes": i.get("attributes", {})}
-            for i in items
-        ],
-    )
+    await session.execute(orders.insert().values(
+        id=order_id, customer_id=customer_id, account_manager_id=customer.account_manager_id, channel=channel,
+        status=OrderState.DRAFT.value, opportunity_id=opportunity_id, note=note, created_by=principal.subject,
+        history=[history_entry(None, OrderState.DRAFT.value, "create", principal.subject, now)],
+        created_at=now, updated_at=now,
+    ))
+    await session.execute(order_items.insert(), [
+        {"id": new_id("itm"), "order_id": order_id, "position": i, "product": item["product"],
+         "business_kind": item["business_kind"], "attributes": item.get("attributes", {})}
+        for i, item in enumerate(items)
+    ])
     if submit:
-        await submit_order(session, order_id=order_id, principal=principal)
+        await apply_action(session, order_id=order_id, action=OrderAction.SUBMIT, actor=principal.subject, at=now)
     return order_id
 
 
-async def submit_order(session: AsyncSession, *, order_id: str, principal: Principal) -> None:
+async def load_order(session: AsyncSession, principal: Principal, order_id: str, *, write: bool = False) -> Any:
+    row = (await session.execute(select(orders).where(orders.c.id == order_id))).first()
+    if row is None:
+        raise not_found("order", order_id)
+    check_owned(principal, "order", order_id, row.account_manager_id, write=write)
+    return row
+
+
+async def act(session: AsyncSession, *, principal: Principal, order_id: str, action: OrderAction,
+              reason: str | None = None) -> None:
+    """A REST action on an order, with its permission check."""
+    require(principal, *WRITERS)
+    await load_order(session, principal, order_id, write=True)
+    if action in FEEDBACK_ACTIONS and not principal.has(ADMIN):
+        raise Problem(403, "Forbidden", f"{action.value} follows the EOMS tickets; only an admin may force it")
+    if action in (OrderAction.CANCEL, OrderAction.REJECT) and not reason:
+        raise Problem(422, "Invalid request", "reason: is required", errors=[{"field": "reason",
+                                                                               "message": "is required"}])
+    await apply_action(session, order_id=order_id, action=action, actor=principal.subject,
+                       at=datetime.now(UTC), reason=reason)
+
+
+async def apply_action(session: AsyncSession, *, order_id: str, action: OrderAction, actor: str, at: datetime,
+                       reason: str | None = None, ticket_id: str | None = None) -> OrderState:
+    """Move the order (row-locked) and write its events; IllegalTransition (409) if it cannot."""
     row = (await session.execute(select(orders).where(orders.c.id == order_id).with_for_update())).first()
     if row is None:
-        raise Problem(404, "Not found", f"order {order_id} not found")
-    if row.status != "draft":
-        raise Problem(409, "Illegal transition", f"order {order_id} is {row.status}; only a draft can be submitted")
-    customer = await load_customer_for(session, customer_id=row.customer_id, principal=principal)
-    items = (await session.execute(select(order_items).where(order_items.c.order_id == order_id))).all()
-    now = datetime.now(UTC)
-    await session.execute(
-        update(orders).where(orders.c.id == order_id)
-        .values(status="submitted", updated_at=now, version=orders.c.version + 1)
-    )
-    payload = OrderSubmitted(
-        order_id=order_id,
+        raise not_found("order", order_id)
+    old = OrderState(row.status)
+    new = transition(old, action)
+    entry = history_entry(old.value, new.value, action.value, actor, at, reason, ticket_id=ticket_id)
+    await session.execute(update(orders).where(orders.c.id == order_id).values(
+        status=new.value, status_reason=reason if reason else row.status_reason, updated_at=at,
+        history=orders.c.history.op("||")([entry]), version=orders.c.version + 1,
+    ))
+    if action is OrderAction.SUBMIT:
+        await _emit_submitted(session, row, at)
+    elif action is OrderAction.CANCEL:
+        await emit(session, OrderCancelled(order_id=order_id, customer_id=row.customer_id, reason=reason or "",
+                                           cancelled_at=at), subject=order_id)
+    await emit(session, OrderStatusChanged(order_id=order_id, customer_id=row.customer_id, from_status=old.value,
+                                           to_status=new.value, reason=reason, changed_at=at), subject=order_id)
+    log.info("order %s: %s -> %s (%s by %s)", order_id, old.value, new.value, action.value, actor,
+             extra={"order_id": order_id})
+    return new
+
+
+async def _emit_submitted(session: AsyncSession, row: Any, at: datetime) -> None:
+    customer = (await session.execute(select(customers).where(customers.c.id == row.customer_id))).one()
+    items = (await session.execute(select(order_items).where(order_items.c.order_id == row.id)
+                                   .order_by(order_items.c.position))).all()
+    await emit(session, OrderSubmitted(
+        order_id=row.id,
         customer_id=customer.id,
         customer_name=customer.name,
         customer_tier=customer.tier,
         customer_key=customer.key_customer,
         account_manager_id=customer.account_manager_id,
         channel=row.channel,
-        items=[
-            OrderItem(item_id=i.id, product=i.product, business_kind=i.business_kind,
-                      business_type=f"{i.product}.{i.business_kind}", attributes=i.attributes)
-            for i in items
-        ],
-        submitted_at=now,
-    )
-    await add_event(session, outbox, Envelope.wrap(payload, source=SOURCE, subject=order_id))
+        items=[OrderItem(item_id=i.id, product=i.product, business_kind=i.business_kind,
+                         business_type=f"{i.product}.{i.business_kind}", attributes=i.attributes) for i in items],
+        submitted_at=at,
+    ), subject=row.id)
