@@ -65,6 +65,7 @@ class ServiceRuntime:
                 inbox=self.inbox,
                 producer=self.producer,
                 retry=RetryPolicy(s.consumer_max_attempts, s.consumer_backoff_initial_s, s.consumer_backoff_max_s),
+                batch_size=s.consumer_batch_size,
             )
         )
 

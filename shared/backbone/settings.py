@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_initial_s: float = 0.2
     consumer_backoff_max_s: float = 5.0
+    # Events of one partition applied per transaction (1 = one transaction per event).
+    consumer_batch_size: int = Field(default=100, ge=1)
     outbox_poll_interval_s: float = 0.02
     outbox_batch_size: int = 500
     run_relay: bool = True

@@ -1,76 +1,217 @@
-"""What the CRM consumes: ticket progress from the EOMS bridge, fed back onto orders."""
+"""What the CRM consumes.
+
+`eoms.tickets`: ticket progress, kept as a trail on the order or complaint, and fed back:
+- an order's first ticket created → the order is `in_progress`;
+- any ticket of an order resolved with resolution=rejected → the order is `rejected` (with the reason);
+- an order's service-opening tickets all resolved (EOMS opens one per item) → the order is `opened`;
+- a complaint's ticket created → `dispatched`; its complaint_fault ticket resolved → `resolved`.
+`sla.alerts`: the latest alert per ticket, for the account managers' workbench.
+
+Every handler is idempotent by itself too (trail entries carry the event id, a transition that is
+no longer legal is skipped), so a second consumer group on the same schema does no harm.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, null, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.consumer import Handler
 from backbone.envelope import Envelope
 from backbone.events import (
+    AlertContext,
+    SlaBreached,
+    SlaEscalated,
+    SlaMet,
+    SlaWarning,
+    TicketClosed,
     TicketContext,
     TicketCreated,
+    TicketNodeCompleted,
     TicketNodeEntered,
     TicketResolved,
+    TicketStateChanged,
 )
-from crm.models import order_tickets, orders
+from crm.domain.lifecycle import COMPLAINT, ORDER, ComplaintAction, ComplaintState, OrderAction, OrderState
+from crm.models import complaints, order_items, orders, sla_alerts, tickets
+from crm.services import complaints as complaint_service
+from crm.services import orders as order_service
+
+log = logging.getLogger("crm.consumers")
+EOMS = "eoms"
 
 
-async def _upsert_ticket(session: AsyncSession, ctx: TicketContext, *, state: str, node: str | None, at: object,
-                         event: str) -> None:
-    entry = {"event": event, "state": state, "node": node, "at": str(at)}
-    stmt = insert(order_tickets).values(
-        ticket_id=ctx.ticket_id, order_id=ctx.origin_id, ticket_kind=ctx.ticket_kind, state=state, node=node,
+async def _record(session: AsyncSession, event: Envelope, ctx: TicketContext, *, at: datetime,
+                  state: str | None = None, node: str | None = None, clear_node: bool = False,
+                  reason: str | None = None) -> None:
+    """Upsert the ticket and append this event to its trail (once per event id)."""
+    entry: dict[str, Any] = {"event_id": str(event.id), "event": event.type, "at": at.isoformat()}
+    entry.update({k: v for k, v in (("state", state), ("node", node), ("reason", reason)) if v is not None})
+    t = tickets.c
+    stmt = insert(tickets).values(
+        ticket_id=ctx.ticket_id, origin=ctx.origin, origin_id=ctx.origin_id, ticket_kind=ctx.ticket_kind,
+        business_type=ctx.business_type, state=state or "acknowledged", node=node, reason=reason,
         updated_at=at, trail=[entry],
     )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[order_tickets.c.ticket_id],
-            set_={"state": state, "node": node, "updated_at": at, "trail": order_tickets.c.trail.op("||")([entry])},
-        )
-    )
+    # Only a newer event moves the ticket's current state/node (a replay of an old one must not).
+    newer = t.updated_at <= stmt.excluded.updated_at
+    seen = t.trail.contains([{"event_id": str(event.id)}])
+    if clear_node:
+        node_value: Any = case((newer, null()), else_=t.node)
+    elif node is not None:
+        node_value = case((newer, stmt.excluded.node), else_=t.node)
+    else:
+        node_value = t.node
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=[t.ticket_id],
+        set_={
+            "state": case((newer, stmt.excluded.state), else_=t.state) if state is not None else t.state,
+            "node": node_value,
+            "reason": func.coalesce(stmt.excluded.reason, t.reason),
+            "updated_at": func.greatest(t.updated_at, stmt.excluded.updated_at),
+            "trail": case((seen, t.trail), else_=t.trail.op("||")([entry])),
+        },
+    ))
+
+
+async def _order_step(session: AsyncSession, order_id: str, action: OrderAction, ctx: TicketContext, at: datetime,
+                      reason: str | None = None) -> bool:
+    """Apply a feedback action if it is legal now (skip it otherwise: late, duplicate or superseded)."""
+    status = (await session.execute(select(orders.c.status).where(orders.c.id == order_id)
+                                    .with_for_update())).scalar()
+    if status is None:
+        log.info("ticket %s refers to unknown order %s; kept in the trail only", ctx.ticket_id, order_id)
+        return False
+    state = OrderState(status)
+    if action is OrderAction.OPEN and state is OrderState.SUBMITTED:
+        # This ticket's `created` was applied, but the order's first ticket's may still be on its way
+        # (another partition): the order went through in_progress all the same.
+        await order_service.apply_action(session, order_id=order_id, action=OrderAction.START, actor=EOMS, at=at,
+                                         ticket_id=ctx.ticket_id)
+        state = OrderState.IN_PROGRESS
+    if not ORDER.is_allowed(state, action):
+        log.info("order %s is %s: %s from ticket %s skipped", order_id, state.value, action.value, ctx.ticket_id)
+        return False
+    await order_service.apply_action(session, order_id=order_id, action=action, actor=EOMS, at=at, reason=reason,
+                                     ticket_id=ctx.ticket_id)
+    return True
+
+
+async def _complaint_step(session: AsyncSession, complaint_id: str, actions: list[ComplaintAction],
+                          ctx: TicketContext, at: datetime) -> None:
+    status = (await session.execute(select(complaints.c.status).where(complaints.c.id == complaint_id)
+                                    .with_for_update())).scalar()
+    if status is None:
+        log.info("ticket %s refers to unknown complaint %s", ctx.ticket_id, complaint_id)
+        return
+    state = ComplaintState(status)
+    for action in actions:
+        if COMPLAINT.is_allowed(state, action):
+            state = await complaint_service.apply_action(session, complaint_id=complaint_id, action=action,
+                                                         actor=EOMS, at=at, ticket_id=ctx.ticket_id)
 
 
 async def on_ticket_created(session: AsyncSession, event: Envelope) -> None:
     t = event.payload(TicketCreated)
-    if t.origin != "order":
-        return
-    await _upsert_ticket(session, t, state=t.state, node=t.node, at=t.created_at, event=event.type)
-    await session.execute(
-        update(orders).where(orders.c.id == t.origin_id, orders.c.status == "submitted")
-        .values(status="in_progress", updated_at=t.created_at)
-    )
+    await _record(session, event, t, at=t.created_at, state=t.state, node=t.node)
+    if t.origin == "order":
+        await _order_step(session, t.origin_id, OrderAction.START, t, t.created_at)
+    else:
+        await _complaint_step(session, t.origin_id, [ComplaintAction.DISPATCH], t, t.created_at)
 
 
 async def on_node_entered(session: AsyncSession, event: Envelope) -> None:
     t = event.payload(TicketNodeEntered)
-    if t.origin == "order":
-        current = (await session.execute(
-            select(order_tickets.c.state).where(order_tickets.c.ticket_id == t.ticket_id))).scalar()
-        await _upsert_ticket(session, t, state=current or "in_progress", node=t.node, at=t.entered_at,
-                             event=event.type)
+    await _record(session, event, t, at=t.entered_at, node=t.node)
+
+
+async def on_node_completed(session: AsyncSession, event: Envelope) -> None:
+    t = event.payload(TicketNodeCompleted)
+    await _record(session, event, t, at=t.completed_at)
+
+
+async def on_state_changed(session: AsyncSession, event: Envelope) -> None:
+    t = event.payload(TicketStateChanged)
+    await _record(session, event, t, at=t.changed_at, state=t.to_state, node=t.node)
 
 
 async def on_ticket_resolved(session: AsyncSession, event: Envelope) -> None:
     t = event.payload(TicketResolved)
-    if t.origin != "order":
+    await _record(session, event, t, at=t.resolved_at, state=t.resolution, clear_node=True, reason=t.reason)
+    if t.origin == "complaint":
+        if t.resolution == "resolved" and t.ticket_kind == "complaint_fault":
+            await _complaint_step(session, t.origin_id, [ComplaintAction.DISPATCH, ComplaintAction.RESOLVE], t,
+                                  t.resolved_at)
         return
-    await _upsert_ticket(session, t, state=t.resolution, node=None, at=t.resolved_at, event=event.type)
     if t.resolution == "rejected":
-        new_status = "rejected"
-    elif t.ticket_kind == "service_opening":
-        new_status = "opened"  # an order is opened when its service-opening ticket completes
-    else:
-        return
-    await session.execute(
-        update(orders).where(orders.c.id == t.origin_id, orders.c.status.in_(["submitted", "in_progress"]))
-        .values(status=new_status, updated_at=t.resolved_at)
-    )
+        reason = f"{t.ticket_kind} ticket {t.ticket_id} rejected" + (f": {t.reason}" if t.reason else "")
+        await _order_step(session, t.origin_id, OrderAction.REJECT, t, t.resolved_at, reason=reason)
+    elif t.ticket_kind == "service_opening" and await _all_opened(session, t.origin_id):
+        await _order_step(session, t.origin_id, OrderAction.OPEN, t, t.resolved_at)
+
+
+async def _all_opened(session: AsyncSession, order_id: str) -> bool:
+    """EOMS runs one service-opening ticket per order item: the order is open when all have resolved."""
+    items = (await session.execute(select(func.count()).select_from(order_items)
+                                   .where(order_items.c.order_id == order_id))).scalar_one()
+    done = (await session.execute(select(func.count()).select_from(tickets).where(
+        tickets.c.origin == "order", tickets.c.origin_id == order_id, tickets.c.ticket_kind == "service_opening",
+        tickets.c.state == "resolved"))).scalar_one()
+    return bool(done >= max(items, 1))
+
+
+async def on_ticket_closed(session: AsyncSession, event: Envelope) -> None:
+    t = event.payload(TicketClosed)
+    await _record(session, event, t, at=t.closed_at, state="closed", clear_node=True)
+
+
+async def _alert(session: AsyncSession, event: Envelope, a: AlertContext, level: str,
+                 escalation_level: int | None = None) -> None:
+    values = {
+        "ticket_id": a.ticket_id, "timer_id": a.timer_id, "level": level, "escalation_level": escalation_level,
+        "node": a.node, "role": a.role, "deadline": a.deadline, "customer_id": a.customer_id,
+        "account_manager_id": a.account_manager_id, "event_time": event.time,
+    }
+    stmt = insert(sla_alerts).values(**values)
+    s = sla_alerts.c
+    newer = s.event_time <= stmt.excluded.event_time
+    # `met` clears the ticket's risk only for the timer that raised it (a later node may be at risk already).
+    where = and_(newer, s.timer_id == stmt.excluded.timer_id) if level == "met" else newer
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=[s.ticket_id], set_={k: stmt.excluded[k] for k in values if k != "ticket_id"}, where=where))
+
+
+async def on_sla_warning(session: AsyncSession, event: Envelope) -> None:
+    await _alert(session, event, event.payload(SlaWarning), "warning")
+
+
+async def on_sla_breached(session: AsyncSession, event: Envelope) -> None:
+    await _alert(session, event, event.payload(SlaBreached), "breached")
+
+
+async def on_sla_escalated(session: AsyncSession, event: Envelope) -> None:
+    a = event.payload(SlaEscalated)
+    await _alert(session, event, a, "escalated", a.level)
+
+
+async def on_sla_met(session: AsyncSession, event: Envelope) -> None:
+    await _alert(session, event, event.payload(SlaMet), "met")
 
 
 HANDLERS: dict[str, Handler] = {
     "eoms.ticket.created": on_ticket_created,
     "eoms.ticket.node_entered": on_node_entered,
+    "eoms.ticket.node_completed": on_node_completed,
+    "eoms.ticket.state_changed": on_state_changed,
     "eoms.ticket.resolved": on_ticket_resolved,
+    "eoms.ticket.closed": on_ticket_closed,
+    "sla.warning": on_sla_warning,
+    "sla.breached": on_sla_breached,
+    "sla.escalated": on_sla_escalated,
+    "sla.met": on_sla_met,
 }

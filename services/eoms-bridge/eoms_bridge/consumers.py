@@ -1,4 +1,4 @@
-"""What the bridge consumes: submitted orders (and complaints) from the CRM."""
+"""What the bridge consumes: submitted / cancelled orders and new complaints from the CRM."""
 
 from __future__ import annotations
 
@@ -6,14 +6,42 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.consumer import Handler
+from backbone.consumer import Handler, PermanentError
 from backbone.envelope import Envelope
-from backbone.events import OrderSubmitted
+from backbone.events import ComplaintCreated, OrderCancelled, OrderSubmitted
+from eoms_bridge.context import Bridge
+from eoms_bridge.domain.errors import WorkflowNotFoundError
 from eoms_bridge.services import tickets
 
 
-async def on_order_submitted(session: AsyncSession, event: Envelope) -> None:
-    await tickets.open_tickets_for_order(session, order=event.payload(OrderSubmitted), now=datetime.now(UTC))
+def make_handlers(bridge: Bridge) -> dict[str, Handler]:
+    async def on_order_submitted(session: AsyncSession, event: Envelope) -> None:
+        order = event.payload(OrderSubmitted)
+        store = await bridge.ready()
+        try:
+            await tickets.open_tickets_for_order(session, store=store, order=order, now=datetime.now(UTC),
+                                                 forward=bridge.forwarding)
+        except WorkflowNotFoundError as exc:
+            raise PermanentError(str(exc)) from exc  # no retry makes a workflow appear: DLQ with the reason
 
+    async def on_order_cancelled(session: AsyncSession, event: Envelope) -> None:
+        c = event.payload(OrderCancelled)
+        store = await bridge.ready()
+        await tickets.cancel_tickets_for_order(session, store=store, order_id=c.order_id, reason=c.reason,
+                                               now=datetime.now(UTC), forward=bridge.forwarding)
 
-HANDLERS: dict[str, Handler] = {"crm.order.submitted": on_order_submitted}
+    async def on_complaint_created(session: AsyncSession, event: Envelope) -> None:
+        complaint = event.payload(ComplaintCreated)
+        store = await bridge.ready()
+        try:
+            await tickets.open_ticket_for_complaint(
+                session, store=store, complaint=complaint, now=datetime.now(UTC),
+                generic_business_type=bridge.settings.generic_complaint_business_type, forward=bridge.forwarding)
+        except WorkflowNotFoundError as exc:
+            raise PermanentError(str(exc)) from exc
+
+    return {
+        "crm.order.submitted": on_order_submitted,
+        "crm.order.cancelled": on_order_cancelled,
+        "crm.complaint.created": on_complaint_created,
+    }

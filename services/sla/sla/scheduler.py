@@ -1,9 +1,14 @@
-"""The due-timer scanner: an indexed scan of `next_fire_at`, in batches, every `scan_interval_s`."""
+"""The due-timer scanner: an indexed scan of `next_fire_at`, in batches, every `scan_interval_s`.
+
+Each batch is one transaction (rows taken with FOR UPDATE SKIP LOCKED, fired marks, alert rows and
+outbox rows committed together). A full batch means more is due: the next one starts at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from backbone.runtime import ServiceRuntime
@@ -13,16 +18,17 @@ from sla.settings import SlaSettings
 log = logging.getLogger("sla.scheduler")
 
 
-def make_scanner(runtime: ServiceRuntime, settings: SlaSettings) -> object:
+def make_scanner(runtime: ServiceRuntime, settings: SlaSettings) -> Callable[[], Awaitable[None]]:
     async def scan_due_timers() -> None:
         while True:
             try:
                 async with runtime.session_factory() as session, session.begin():
-                    fired = await fire_due_timers(session, now=datetime.now(UTC), batch_size=settings.scan_batch_size)
+                    taken = await fire_due_timers(session, now=datetime.now(UTC), batch_size=settings.scan_batch_size,
+                                                  fired_by=settings.instance_id)
             except Exception:  # noqa: BLE001 - the loop must outlive a failed batch
                 log.exception("due-timer scan failed")
-                fired = 0
-            if fired < settings.scan_batch_size:
+                taken = 0
+            if taken < settings.scan_batch_size:
                 await asyncio.sleep(settings.scan_interval_s)
 
     return scan_due_timers

@@ -1,25 +1,51 @@
-"""/api/v1/tickets: read tickets and their node history."""
+"""/api/v1/tickets: read tickets with their node history; node actions."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.engine import RowMapping
 
-from backbone.problems import Problem
+from backbone.problems import Problem, field_error
+from eoms_bridge.api.deps import BridgeDep, PrincipalDep, SessionDep, StoreDep, actor_of, domain_errors, owner_filter
+from eoms_bridge.domain.ticket import Actor, TicketAction
+from eoms_bridge.domain.workflow import Role
 from eoms_bridge.models import ticket_history, tickets
+from eoms_bridge.services import tickets as ticket_service
+from eoms_bridge.services.snapshot import from_snapshot
+from eoms_bridge.services.workflows import WorkflowStore
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
 
-class HistoryOut(BaseModel):
+class NodeVisitOut(BaseModel):
+    node: str
+    role: str
+    entered_at: datetime
+    entered_via: str
+    assignee: str | None
+    accepted_at: datetime | None
+    left_at: datetime | None
+    left_by: str | None
+    outcome: str | None
+    next_node: str | None
+    data: dict[str, Any]
+    reason: str | None
+
+
+class EventOut(BaseModel):
+    event_type: str
     node: str | None
     role: str | None
-    action: str
     outcome: str | None
+    from_state: str | None
+    to_state: str | None
     actor: str
+    note: str | None
     at: datetime
 
 
@@ -29,25 +55,122 @@ class TicketOut(BaseModel):
     business_type: str
     origin: str
     origin_id: str
+    origin_item_id: str
     customer_id: str
+    customer_name: str
     customer_tier: str
+    account_manager_id: str
     state: str
     current_node: str | None
     current_role: str | None
     assignee: str | None
+    node_entered_at: datetime | None
     workflow_id: str
     workflow_version: int
+    version: int
+    external_ref: str | None
     created_at: datetime
-    history: list[HistoryOut]
+    updated_at: datetime
+    allowed_actions: list[str] = Field(description="actions legal now, whoever asks")
+    nodes: list[NodeVisitOut] = Field(description="every stay at a node: who, when, outcome")
+    history: list[EventOut] = Field(default_factory=list, description="audit trail, one row per change")
 
 
-@router.get("/{ticket_id}", response_model=TicketOut)
-async def get_ticket(ticket_id: str, request: Request) -> TicketOut:
-    async with request.app.state.runtime.session_factory() as session:
-        row = (await session.execute(select(tickets).where(tickets.c.id == ticket_id))).first()
-        if row is None:
-            raise Problem(404, "Not found", f"ticket {ticket_id} not found")
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    next_cursor: str | None
+
+
+async def ticket_out(store: WorkflowStore, session: SessionDep, row: RowMapping, *, history: bool) -> TicketOut:
+    wf = await store.get(session, row["workflow_id"], row["workflow_version"])
+    t = from_snapshot(row["snapshot"], wf)
+    events: list[EventOut] = []
+    if history:
         hist = (await session.execute(
-            select(ticket_history).where(ticket_history.c.ticket_id == ticket_id).order_by(ticket_history.c.id)
-        )).all()
-    return TicketOut(**row._mapping, history=[HistoryOut(**h._mapping) for h in hist])
+            select(ticket_history).where(ticket_history.c.ticket_id == row["id"]).order_by(ticket_history.c.id)
+        )).mappings().all()
+        events = [EventOut(**h) for h in hist]
+    nodes = [NodeVisitOut(node=v.node, role=v.role.value, entered_at=v.entered_at, entered_via=v.entered_via,
+                          assignee=v.assignee, accepted_at=v.accepted_at, left_at=v.left_at, left_by=v.left_by,
+                          outcome=v.outcome, next_node=v.next_node, data=v.data, reason=v.reason)
+             for v in t.history]
+    fields = {k: row[k] for k in TicketOut.model_fields if k in row}
+    return TicketOut(**fields, allowed_actions=sorted(a.value for a in t.allowed_actions()), nodes=nodes,
+                     history=events)
+
+
+@router.get("", response_model=TicketPage, summary="List tickets (filter by origin, state, kind; cursor by id)")
+async def list_tickets(
+    principal: PrincipalDep, session: SessionDep, store: StoreDep,
+    origin_id: str | None = None, state: str | None = None, kind: str | None = None,
+    limit: int = Query(50, ge=1, le=200), cursor: str | None = None,
+) -> TicketPage:
+    q = select(tickets).order_by(tickets.c.id).limit(limit + 1)
+    if origin_id:
+        q = q.where(tickets.c.origin_id == origin_id)
+    if state:
+        q = q.where(tickets.c.state == state)
+    if kind:
+        q = q.where(tickets.c.kind == kind)
+    if cursor:
+        q = q.where(tickets.c.id > cursor)
+    if (owner := owner_filter(principal)) is not None:
+        q = q.where(tickets.c.account_manager_id == owner)
+    rows = (await session.execute(q)).mappings().all()
+    items = [await ticket_out(store, session, r, history=False) for r in rows[:limit]]
+    return TicketPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+
+
+@router.get("/{ticket_id}", response_model=TicketOut, summary="A ticket with its node history and audit trail")
+async def get_ticket(ticket_id: str, principal: PrincipalDep, session: SessionDep, store: StoreDep) -> TicketOut:
+    row = (await session.execute(select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
+    owner = owner_filter(principal)
+    if row is None:
+        raise Problem(404, "Not found", f"ticket {ticket_id} not found")
+    if owner is not None and row["account_manager_id"] != owner:
+        raise Problem(403, "Forbidden", "this ticket belongs to another account manager's customer")
+    return await ticket_out(store, session, row, history=True)
+
+
+class ActionIn(BaseModel):
+    outcome: str | None = Field(default=None, description="complete: the node outcome (see the workflow)")
+    data: dict[str, Any] = Field(default_factory=dict, description="complete: result data; `reason` for rejections")
+    reason: str | None = Field(default=None, max_length=2000, description="return / suspend / hold / cancel")
+    to: str | None = Field(default=None, max_length=60, description="reassign: the new assignee's user id")
+    to_roles: list[Role] | None = Field(
+        default=None, description="reassign: roles of the new assignee if known (default: the node's role)")
+    expected_version: int | None = Field(default=None, description="optimistic lock: fail with 409 if stale")
+
+
+@router.post("/{ticket_id}/actions/{action}", response_model=TicketOut,
+             summary="accept | complete | return | suspend | resume | reassign (and hold/release/cancel/close)")
+async def ticket_action(
+    ticket_id: str, action: TicketAction, principal: PrincipalDep, session: SessionDep, store: StoreDep,
+    bridge: BridgeDep, body: ActionIn | None = None,
+) -> TicketOut:
+    body = body or ActionIn()
+    if action is TicketAction.COMPLETE and not body.outcome:
+        raise field_error("outcome", "complete needs an outcome")
+    if action in (TicketAction.RETURN, TicketAction.SUSPEND) and not (body.reason or "").strip():
+        raise field_error("reason", f"{action.value} needs a reason")
+    if action is TicketAction.REASSIGN and not body.to:
+        raise field_error("to", "reassign needs the new assignee")
+    actor = actor_of(principal)
+    if not actor.roles:
+        raise Problem(403, "Forbidden", "the token carries no role that can work tickets")
+    to: Actor | None = None
+    if body.to:
+        roles = body.to_roles
+        if roles is None:
+            current = (await session.execute(
+                select(tickets.c.current_role).where(tickets.c.id == ticket_id))).scalar()
+            roles = [Role(current)] if current else []
+        to = Actor.person(body.to, *roles)
+    with domain_errors():
+        async with session.begin():
+            row = await ticket_service.act(
+                session, store=store, ticket_id=ticket_id, action=action, actor=actor, now=datetime.now(UTC),
+                outcome=body.outcome, data=body.data, reason=body.reason, to=to,
+                expected_version=body.expected_version, forward=bridge.forwarding, owner=owner_filter(principal),
+            )
+    return await ticket_out(store, session, row, history=False)

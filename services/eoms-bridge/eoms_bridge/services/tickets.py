@@ -20,7 +20,7 @@ from backbone.events import ComplaintCreated, OrderSubmitted
 from backbone.ids import new_id
 from backbone.outbox import add_event
 from eoms_bridge.domain import events as dom
-from eoms_bridge.domain.errors import WorkflowNotFoundError
+from eoms_bridge.domain.errors import ActorNotAllowedError, WorkflowNotFoundError
 from eoms_bridge.domain.routing import initial_tickets, tickets_to_open
 from eoms_bridge.domain.ticket import OPEN_STATES, Actor, Ticket, TicketAction, TicketState
 from eoms_bridge.domain.workflow import TicketKind, WorkflowDefinition
@@ -170,6 +170,7 @@ async def act(
     session: AsyncSession, *, store: WorkflowStore, ticket_id: str, action: TicketAction, actor: Actor,
     now: datetime, outcome: str | None = None, data: Mapping[str, Any] | None = None, reason: str | None = None,
     to: Actor | None = None, expected_version: int | None = None, forward: bool = False,
+    owner: str | None = None,
 ) -> RowMapping:
     """Apply one action to a ticket under a row lock; returns the stored row after the change.
 
@@ -180,6 +181,8 @@ async def act(
         select(tickets).where(tickets.c.id == ticket_id).with_for_update())).mappings().first()
     if row is None:
         raise TicketNotFoundError(f"ticket {ticket_id} not found")
+    if owner is not None and row["account_manager_id"] != owner:
+        raise ActorNotAllowedError(f"ticket {ticket_id} belongs to another account manager's customer")
     if expected_version is not None and expected_version != row["version"]:
         raise StaleTicketError(f"ticket {ticket_id} is at version {row['version']}, not {expected_version}")
     wf = await store.get(session, row["workflow_id"], row["workflow_version"])

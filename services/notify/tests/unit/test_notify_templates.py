@@ -32,12 +32,12 @@ ALERT = AlertData.model_validate(
         "node": "数据制作",
         "business_type": "vpmn",
         "ticket_kind": "service_opening",
-        "customer_id": "C-TJPORT",
+        "customer_id": "cus_tj_port",
         "customer_name": "天津港集团有限公司",
         "customer_tier": "A",
         "role": "data_production",
         "assignee": "p-huangjing",
-        "account_manager_id": "p-zhangwei",
+        "account_manager_id": "am_zhang",
         "deadline": datetime(2024, 6, 11, 2, 30, tzinfo=ZoneInfo("UTC")),
         "lateness_seconds": 4500,
         "level": 2,
@@ -57,7 +57,7 @@ def test_every_template_renders(lang: str, event_type: str) -> None:
 
 
 def test_zh_breach_for_real_alert() -> None:
-    person = DIR.person("p-zhangwei")
+    person = DIR.person("am_zhang")
     assert person is not None
     ctx = alert_context(ALERT, person, DIR, reason="客户经理")
     sms = STORE.render("sla.breached", "sms", "zh-CN", ctx)
@@ -92,7 +92,7 @@ def test_html_is_escaped_text_is_not() -> None:
 
 
 def test_digest() -> None:
-    person = DIR.person("p-zhangwei")
+    person = DIR.person("am_zhang")
     assert person is not None
     ctx = digest_context(person, [("sla.warning", ALERT), ("sla.breached", ALERT)], 15)
     sms = STORE.render("digest", "sms", "zh-CN", ctx)

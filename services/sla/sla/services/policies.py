@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,7 @@ from sla.models import policy_versions
 
 log = logging.getLogger("sla.policies")
 
+_ACTIVATE_LOCK = zlib.crc32(b"sla-policy-activate")
 _sets: dict[str, PolicySet] = {}
 _snapshots: dict[tuple[str, str], ResolvedPolicy] = {}
 
@@ -92,6 +94,8 @@ async def load(
 
 
 async def activate_version(session: AsyncSession, version: str) -> None:
+    # Serialise activations (two instances seeding at once): one active row at a time.
+    await session.execute(select(func.pg_advisory_xact_lock(_ACTIVATE_LOCK)))
     exists = (await session.execute(
         select(policy_versions.c.version).where(policy_versions.c.version == version).with_for_update()
     )).first()

@@ -1,69 +1,290 @@
-"""Timer use cases: start/stop from ticket events, fire due timers. Each in the caller's transaction."""
+"""Timer use cases. Each runs in the caller's transaction and writes its events to the outbox.
+
+The domain (`sla.domain.timer`) decides; this module loads a timer row, applies one domain
+transition and writes back the new state with the alerts it produced, in one transaction:
+
+- ticket events (consumer): start on `node_entered`, complete on `node_completed`, pause while
+  the ticket is `pending`, resume after, cancel when the ticket ends without completing the node;
+- the scanner: `fire_due_timers` takes due rows with `FOR UPDATE SKIP LOCKED`, so several
+  instances share the work and a row is fired by one transaction at a time; the fired marks and
+  the outbox rows commit together, so a crash either fired (and will publish) or did not (and
+  fires after restart). `alerts (timer_id, action)` is unique as a last guard.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from pydantic import BaseModel
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.envelope import Envelope
-from backbone.events import AlertContext, SlaBreached, SlaMet, TicketNodeCompleted, TicketNodeEntered
+from backbone.events import (
+    SlaBreached,
+    SlaEscalated,
+    SlaMet,
+    SlaWarning,
+    TicketNodeCompleted,
+    TicketNodeEntered,
+    topic_of,
+)
 from backbone.ids import new_id
-from backbone.outbox import add_event
-from sla.models import outbox, timers
+from sla import metrics
+from sla.domain import timer as domain
+from sla.domain.errors import IllegalTransition, NoMatchingPolicy
+from sla.domain.policy import resolve
+from sla.domain.timer import Action, ActionKind, SlaTimer
+from sla.models import OPEN_STATES, alerts, outbox, timers
+from sla.services import policies
+
+log = logging.getLogger("sla.timers")
 
 SOURCE = "sla"
-POLICY_VERSION = "default"
+LIVE_STATES = ("running", "warned", "breached", "escalated")  # open and not paused
+
+# What a row must carry to rebuild its timer and describe it in an alert.
+_ROW = (
+    timers.c.id, timers.c.ticket_id, timers.c.node, timers.c.ticket_kind, timers.c.business_type, timers.c.role,
+    timers.c.assignee, timers.c.customer_id, timers.c.customer_name, timers.c.customer_tier,
+    timers.c.account_manager_id, timers.c.policy_version, timers.c.rule_id, timers.c.correlation_id,
+    timers.c.state_data,
+)
 
 
-def _context(e: TicketNodeEntered | TicketNodeCompleted) -> dict[str, object]:
+# --------------------------------------------------------------------------- rows ⇄ domain
+
+
+async def load_timer(session: AsyncSession, row: Row[Any]) -> SlaTimer:
+    policy = await policies.resolved(session, row.policy_version, row.rule_id)
+    return SlaTimer.model_validate({**row.state_data, "policy": policy})
+
+
+def state_columns(t: SlaTimer) -> dict[str, Any]:
+    """The row columns that follow from a domain timer (state_data is the timer itself)."""
     return {
-        "ticket_id": e.ticket_id, "ticket_kind": e.ticket_kind, "business_type": e.business_type, "node": e.node,
-        "role": e.role, "assignee": e.assignee, "customer_id": e.customer_id, "customer_name": e.customer_name,
-        "customer_tier": e.customer_tier, "account_manager_id": e.account_manager_id,
+        "state": t.state.value, "deadline": t.deadline, "next_fire_at": t.next_fire_at,
+        "escalation_level": t.escalation_level, "completed_at": t.completed_at, "cancelled_at": t.cancelled_at,
+        "met_late": t.met_late, "elapsed_s": t.consumed.total_seconds() if t.completed_at else None,
+        "state_data": t.model_dump(mode="json", exclude={"policy"}),
     }
 
 
-async def start_timer(session: AsyncSession, *, entered: TicketNodeEntered, limit: timedelta) -> None:
-    deadline = entered.entered_at + limit
+async def _save(session: AsyncSession, timer_id: str, t: SlaTimer) -> None:
     await session.execute(
-        insert(timers).values(
-            id=new_id("tmr"), ticket_id=entered.ticket_id, node=entered.node, state="running",
-            started_at=entered.entered_at, deadline=deadline, next_fire_at=deadline, context=_context(entered),
-            policy_version=POLICY_VERSION,
-        ).on_conflict_do_nothing(index_elements=[timers.c.ticket_id, timers.c.node])
+        update(timers).where(timers.c.id == timer_id).values(**state_columns(t), updated_at=datetime.now(UTC))
     )
 
 
-async def stop_timer(session: AsyncSession, *, completed: TicketNodeCompleted) -> None:
-    row = (await session.execute(
-        select(timers).where(timers.c.ticket_id == completed.ticket_id, timers.c.node == completed.node)
-        .with_for_update()
+# --------------------------------------------------------------------------- alerts
+
+
+def _point(key: str) -> str:
+    """Domain action key → the event's warning_point: "warning:80%" → "80%", "warning:30m_before" → "30min"."""
+    point = key.removeprefix("warning:")
+    return point.replace("m_before", "min") if point.endswith("m_before") else point
+
+
+def alert_payload(row: Row[Any], t: SlaTimer, action: Action | None, now: datetime) -> BaseModel:
+    """The sla.* payload of one action (or `sla.met` for a completed timer when action is None)."""
+    base = {
+        "timer_id": row.id, "ticket_id": t.ticket_id, "node": t.node, "ticket_kind": row.ticket_kind,
+        "business_type": row.business_type, "role": row.role, "assignee": row.assignee,
+        "customer_id": row.customer_id, "customer_name": row.customer_name, "customer_tier": row.customer_tier,
+        "account_manager_id": row.account_manager_id, "deadline": t.deadline,
+        "policy_version": t.policy.policy_version,
+    }
+    lateness = (now - t.deadline).total_seconds()
+    if action is None:
+        return SlaMet(**base, elapsed_seconds=t.consumed.total_seconds(), late=bool(t.met_late))
+    if action.kind is ActionKind.WARNING:
+        return SlaWarning(**base, warning_point=_point(action.key),
+                          remaining_seconds=domain.remaining(t, now).total_seconds())
+    if action.kind is ActionKind.BREACH:
+        return SlaBreached(**base, lateness_seconds=lateness)
+    return SlaEscalated(**base, level=action.level or 1, escalate_to_role=action.notify_role or "supervisor",
+                        lateness_seconds=lateness)
+
+
+def _envelope(row: Row[Any], payload: BaseModel) -> Envelope:
+    return Envelope.wrap(payload, source=SOURCE, subject=row.ticket_id, correlation_id=row.correlation_id)
+
+
+async def write_outbox(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Many events at once (one executemany); the rows are what backbone.outbox.add_event writes."""
+    if not envelopes:
+        return
+    await session.execute(outbox.insert(), [
+        {"event_id": e.id, "topic": topic_of(e.type), "key": e.subject, "event_type": e.type, "payload": e.to_bytes()}
+        for e in envelopes
+    ])
+    for e in envelopes:
+        metrics.ALERTS_EMITTED.labels(e.type).inc()
+
+
+async def record_fired(
+    session: AsyncSession, fired: Sequence[tuple[Row[Any], SlaTimer, Action, datetime]], fired_by: str
+) -> int:
+    """Alert rows + outbox rows for fired actions. A (timer, action) already recorded is not
+    written again (the unique index): whatever raced us, an action is published once."""
+    if not fired:
+        return 0
+    rows, envs = [], {}
+    for row, t, action, now in fired:
+        env = _envelope(row, alert_payload(row, t, action, now))
+        envs[env.id] = env
+        rows.append({
+            "event_id": env.id, "event_type": env.type, "timer_id": row.id, "action": action.key,
+            "ticket_id": t.ticket_id, "due_at": action.due_at, "fired_at": now, "fired_by": fired_by,
+            "data": env.data,
+        })
+        metrics.FIRE_LATENESS.observe(max(0.0, (now - action.due_at).total_seconds()))
+    kept = (await session.execute(
+        insert(alerts).values(rows).on_conflict_do_nothing().returning(alerts.c.event_id)
+    )).scalars().all()
+    if len(kept) < len(rows):
+        log.warning("%d alert(s) were already recorded; not published again", len(rows) - len(kept))
+    await write_outbox(session, [envs[i] for i in kept])
+    return len(kept)
+
+
+# --------------------------------------------------------------------------- ticket events
+
+
+async def start_timer(session: AsyncSession, *, entered: TicketNodeEntered, correlation_id: str | None) -> str | None:
+    """Start the node's timer under the active policy. A replayed entry (same ticket, node and
+    time) or an entry while the node's timer is still open starts nothing."""
+    version = await policies.active_version(session)
+    if version is None:
+        log.error("no active SLA policy; node %s of %s gets no timer", entered.node, entered.ticket_id)
+        metrics.TIMERS_UNMATCHED.inc()
+        return None
+    try:
+        rule_id = resolve(await policies.policy_set(session, version), entered.business_type, entered.ticket_kind,
+                          entered.node, entered.customer_tier, entered.role).rule_id
+    except NoMatchingPolicy as exc:
+        log.warning("no SLA rule: %s", exc)
+        metrics.TIMERS_UNMATCHED.inc()
+        return None
+    already_open = (await session.execute(
+        select(timers.c.id).where(timers.c.ticket_id == entered.ticket_id, timers.c.node == entered.node,
+                                  timers.c.state.in_(OPEN_STATES)).limit(1)
     )).first()
-    if row is None or row.state in ("met", "cancelled"):
+    if already_open is not None:
+        metrics.TRANSITIONS_IGNORED.labels("node_already_timed").inc()
+        return None
+    t = domain.start_timer(entered.ticket_id, entered.node, await policies.resolved(session, version, rule_id),
+                           entered.entered_at)
+    timer_id = new_id("tmr")
+    inserted = (await session.execute(insert(timers).values(
+        id=timer_id, ticket_id=entered.ticket_id, node=entered.node, ticket_kind=entered.ticket_kind,
+        business_type=entered.business_type, role=entered.role, assignee=entered.assignee,
+        customer_id=entered.customer_id, customer_name=entered.customer_name, customer_tier=entered.customer_tier,
+        account_manager_id=entered.account_manager_id, policy_version=version, rule_id=rule_id,
+        started_at=t.started_at, correlation_id=correlation_id, **state_columns(t),
+    ).on_conflict_do_nothing().returning(timers.c.id))).first()
+    if inserted is None:
+        return None
+    metrics.TIMERS_STARTED.labels(version).inc()
+    return timer_id
+
+
+async def complete_timer(session: AsyncSession, *, completed: TicketNodeCompleted, fired_by: str) -> None:
+    """Stop the node's open timer: `sla.met` (late or not), after any action that was already due."""
+    row = (await session.execute(
+        select(*_ROW).where(timers.c.ticket_id == completed.ticket_id, timers.c.node == completed.node,
+                            timers.c.state.in_(OPEN_STATES))
+        .order_by(timers.c.started_at.desc()).limit(1).with_for_update()
+    )).first()
+    if row is None:
+        metrics.TRANSITIONS_IGNORED.labels("no_open_timer").inc()
         return
     at = completed.completed_at
-    await session.execute(
-        update(timers).where(timers.c.id == row.id).values(state="met", next_fire_at=None, stopped_at=at)
-    )
-    alert = AlertContext(timer_id=row.id, deadline=row.deadline, policy_version=row.policy_version, **row.context)
-    await add_event(session, outbox, Envelope.wrap(
-        SlaMet(**alert.model_dump(), elapsed_seconds=(at - row.started_at).total_seconds(), late=at > row.deadline),
-        source=SOURCE, subject=row.ticket_id))
+    t = await load_timer(session, row)
+    try:
+        # Actions due before the completion happened even if the scanner has not got to them.
+        fired, actions = domain.fire_due(t, at)
+        done = domain.complete(fired, at)
+    except IllegalTransition as exc:
+        _ignored(exc)
+        return
+    now = datetime.now(UTC)
+    await record_fired(session, [(row, fired, a, now) for a in actions], fired_by)
+    await write_outbox(session, [_envelope(row, alert_payload(row, done, None, now))])
+    await _save(session, row.id, done)
 
 
-async def fire_due_timers(session: AsyncSession, *, now: datetime, batch_size: int) -> int:
-    """Fire what is due. SKIP LOCKED lets several SLA instances share the work without double-firing."""
+async def _transition_ticket(
+    session: AsyncSession, ticket_id: str, node: str | None, states: tuple[str, ...],
+    step: Callable[[SlaTimer, datetime], SlaTimer], at: datetime,
+) -> int:
+    q = select(*_ROW).where(timers.c.ticket_id == ticket_id, timers.c.state.in_(states))
+    if node is not None:
+        q = q.where(timers.c.node == node)
+    n = 0
+    for row in (await session.execute(q.order_by(timers.c.id).with_for_update())).all():
+        try:
+            new = step(await load_timer(session, row), at)
+        except IllegalTransition as exc:
+            _ignored(exc)
+            continue
+        await _save(session, row.id, new)
+        n += 1
+    return n
+
+
+async def pause_ticket(session: AsyncSession, *, ticket_id: str, node: str | None, at: datetime) -> int:
+    """The ticket went `pending`: its live timers stop counting (remaining time kept)."""
+    return await _transition_ticket(session, ticket_id, node, LIVE_STATES, domain.pause, at)
+
+
+async def resume_ticket(session: AsyncSession, *, ticket_id: str, node: str | None, at: datetime) -> int:
+    return await _transition_ticket(session, ticket_id, node, ("paused",), domain.resume, at)
+
+
+async def cancel_ticket(session: AsyncSession, *, ticket_id: str, at: datetime) -> int:
+    """The ticket ended without completing its open nodes: their timers are cancelled, silently."""
+    return await _transition_ticket(session, ticket_id, None, OPEN_STATES, domain.cancel, at)
+
+
+def _ignored(exc: IllegalTransition) -> None:
+    # Redelivered or reordered ticket events are expected: log and move on (never DLQ).
+    metrics.TRANSITIONS_IGNORED.labels(type(exc).__name__).inc()
+    log.info("ticket event ignored: %s", exc)
+
+
+# --------------------------------------------------------------------------- the scanner
+
+
+async def fire_due_timers(session: AsyncSession, *, now: datetime, batch_size: int, fired_by: str) -> int:
+    """Fire the due actions of up to `batch_size` timers. Returns the number of timers taken.
+
+    SKIP LOCKED: rows another instance (or a ticket event) holds are left to it, so no action is
+    fired twice, and no instance waits for another.
+    """
     rows = (await session.execute(
-        select(timers).where(timers.c.next_fire_at <= now).order_by(timers.c.next_fire_at)
+        select(*_ROW).where(timers.c.next_fire_at <= now).order_by(timers.c.next_fire_at)
         .limit(batch_size).with_for_update(skip_locked=True)
     )).all()
+    if not rows:
+        return 0
+    fired: list[tuple[Row[Any], SlaTimer, Action, datetime]] = []
+    updates: list[dict[str, Any]] = []
     for row in rows:
-        alert = AlertContext(timer_id=row.id, deadline=row.deadline, policy_version=row.policy_version, **row.context)
-        await add_event(session, outbox, Envelope.wrap(
-            SlaBreached(**alert.model_dump(), lateness_seconds=(now - row.deadline).total_seconds()),
-            source=SOURCE, subject=row.ticket_id))
-        await session.execute(update(timers).where(timers.c.id == row.id).values(state="breached", next_fire_at=None))
+        at = datetime.now(UTC)
+        new, actions = domain.fire_due(await load_timer(session, row), at)
+        fired.extend((row, new, a, at) for a in actions)
+        # Bind names must differ from column names in an executemany UPDATE: prefix them.
+        updates.append({"tid": row.id, **{f"v_{k}": v for k, v in state_columns(new).items()}, "v_updated_at": at})
+    await record_fired(session, fired, fired_by)
+    await session.execute(
+        update(timers).where(timers.c.id == bindparam("tid")).values(
+            {k[2:]: bindparam(k) for k in updates[0] if k != "tid"}
+        ),
+        updates,
+    )
     return len(rows)

@@ -1,0 +1,118 @@
+"""FastAPI dependencies as Annotated aliases, and how a JWT principal becomes a domain Actor.
+
+The suite's JWT roles are coarse (account_manager, network_staff, supervisor, admin); workflow
+nodes use finer roles. A token acts as:
+- account_manager → account_manager (only on its own customers' tickets);
+- network_staff   → network_staff and every network sub-role (network_resource, data_production,
+                    field_engineer, noc_tester, transmission, core_network);
+- supervisor      → supervisor, complaint_desk and partner_si (partners have no login of their own;
+                    the ops desk works their nodes on their behalf);
+- admin           → every role.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backbone.auth import Principal, decode_token
+from backbone.problems import Problem
+from backbone.runtime import ServiceRuntime
+from eoms_bridge.context import Bridge
+from eoms_bridge.domain.errors import (
+    ActorNotAllowedError,
+    IllegalTransitionError,
+    MissingReasonError,
+    UnknownNodeError,
+    UnknownOutcomeError,
+    WorkflowDefinitionError,
+    WorkflowNotFoundError,
+)
+from eoms_bridge.domain.ticket import Actor
+from eoms_bridge.domain.workflow import Role
+from eoms_bridge.services.tickets import StaleTicketError, TicketNotFoundError
+from eoms_bridge.services.workflows import WorkflowConflictError, WorkflowStore
+from eoms_bridge.settings import EomsSettings
+
+JWT_ROLE_MAP: dict[str, frozenset[Role]] = {
+    "account_manager": frozenset({Role.ACCOUNT_MANAGER}),
+    "network_staff": frozenset({Role.NETWORK_STAFF}),  # sub-roles follow from role_satisfies
+    "supervisor": frozenset({Role.SUPERVISOR, Role.COMPLAINT_DESK, Role.PARTNER_SI}),
+    "admin": frozenset(Role),
+}
+
+
+def actor_of(principal: Principal) -> Actor:
+    roles: set[Role] = set()
+    for r in principal.roles:
+        roles |= JWT_ROLE_MAP.get(r, frozenset())
+    return Actor(id=principal.subject, roles=frozenset(roles))
+
+
+def owner_filter(principal: Principal) -> str | None:
+    """An account manager who holds no wider role sees only their own customers' tickets."""
+    if principal.has("supervisor", "admin", "network_staff"):
+        return None
+    return principal.subject if principal.has("account_manager") else None
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def get_settings(request: Request) -> EomsSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_bridge(request: Request) -> Bridge:
+    return request.app.state.bridge  # type: ignore[no-any-return]
+
+
+async def get_store(bridge: Annotated[Bridge, Depends(get_bridge)]) -> WorkflowStore:
+    return await bridge.ready()
+
+
+async def get_session(runtime: Annotated[ServiceRuntime, Depends(get_runtime)]) -> AsyncIterator[AsyncSession]:
+    async with runtime.session_factory() as session:
+        yield session
+
+
+def get_principal(
+    settings: Annotated[EomsSettings, Depends(get_settings)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> Principal:
+    return decode_token(authorization, secret=settings.jwt_secret, issuer=settings.jwt_issuer)
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+SettingsDep = Annotated[EomsSettings, Depends(get_settings)]
+BridgeDep = Annotated[Bridge, Depends(get_bridge)]
+StoreDep = Annotated[WorkflowStore, Depends(get_store)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+@contextlib.contextmanager
+def domain_errors() -> Iterator[None]:
+    """Domain / use-case errors → problem+json with the status the domain's errors module names."""
+    try:
+        yield
+    except (TicketNotFoundError, WorkflowNotFoundError) as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
+    except ActorNotAllowedError as exc:
+        raise Problem(403, "Forbidden", str(exc)) from exc
+    except (IllegalTransitionError, StaleTicketError, WorkflowConflictError) as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
+    except UnknownOutcomeError as exc:
+        raise Problem(422, "Invalid request", str(exc), errors=[{"field": "outcome", "message": str(exc)}]) from exc
+    except MissingReasonError as exc:
+        raise Problem(422, "Invalid request", str(exc), errors=[{"field": "reason", "message": str(exc)}]) from exc
+    except UnknownNodeError as exc:
+        raise Problem(422, "Invalid request", str(exc)) from exc
+    except WorkflowDefinitionError as exc:
+        raise Problem(422, "Invalid workflow definition", f"{len(exc.problems)} problem(s) found",
+                      errors=[{"field": "definition", "message": p} for p in exc.problems]) from exc

@@ -1,0 +1,147 @@
+"""/api/v1/policies: list, validate, load and activate SLA policy versions (admin loads)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from backbone.problems import Problem
+from sla.api.deps import AdminDep, ReaderDep, SessionDep
+from sla.domain.errors import PolicyError
+from sla.domain.policy import InvalidPolicySet, PolicySet, parse_policy_set
+from sla.models import policy_versions
+from sla.services import policies
+
+router = APIRouter(prefix="/api/v1/policies", tags=["policies"])
+
+_BODY_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "description": "a policy set (see docs/sla.md)"}},
+    "application/yaml": {"schema": {"type": "string", "description": "the same, as YAML"}},
+}}}
+
+
+class PolicyVersionOut(BaseModel):
+    version: str
+    checksum: str
+    source: str
+    loaded_by: str
+    loaded_at: datetime
+    active: bool
+    activated_at: datetime | None
+    rules: int
+    calendars: int
+
+
+class PolicyVersionDetail(PolicyVersionOut):
+    body: dict[str, Any]
+
+
+class ValidationOut(BaseModel):
+    valid: bool
+    version: str
+    rules: int
+    calendars: int
+
+
+class LoadOut(BaseModel):
+    version: str
+    created: bool
+    active: bool
+
+
+def _invalid(exc: PolicyError) -> Problem:
+    problems = exc.problems if isinstance(exc, InvalidPolicySet) else [("body", str(exc))]
+    return Problem(422, "Invalid policy set", str(exc),
+                   errors=[{"field": f, "message": m} for f, m in problems])
+
+
+async def _read_body(request: Request) -> dict[str, Any]:
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        if "json" in request.headers.get("content-type", ""):
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise PolicyError("a policy set must be a JSON object")
+            return data
+        return policies.parse_text(raw)
+    except json.JSONDecodeError as exc:
+        raise _invalid(PolicyError(f"not valid JSON: {exc}")) from exc
+    except PolicyError as exc:
+        raise _invalid(exc) from exc
+
+
+def _validated(data: dict[str, Any]) -> PolicySet:
+    try:
+        return parse_policy_set(data)
+    except PolicyError as exc:
+        raise _invalid(exc) from exc
+
+
+def _out(row: Any, detail: bool = False) -> PolicyVersionOut:
+    body = row.body
+    fields = {k: getattr(row, k) for k in ("version", "checksum", "source", "loaded_by", "loaded_at", "active",
+                                           "activated_at")}
+    counts = {"rules": len(body.get("rules") or []), "calendars": len(body.get("calendars") or [])}
+    return PolicyVersionDetail(**fields, **counts, body=body) if detail else PolicyVersionOut(**fields, **counts)
+
+
+@router.get("", response_model=list[PolicyVersionOut], summary="Every loaded policy version, newest first")
+async def list_policies(session: SessionDep, _: ReaderDep) -> list[PolicyVersionOut]:
+    rows = (await session.execute(select(policy_versions).order_by(policy_versions.c.loaded_at.desc()))).all()
+    return [_out(r) for r in rows]
+
+
+@router.get("/active", response_model=PolicyVersionDetail, summary="The active policy version (new timers use it)")
+async def active_policy(session: SessionDep, _: ReaderDep) -> PolicyVersionOut:
+    row = (await session.execute(select(policy_versions).where(policy_versions.c.active))).first()
+    if row is None:
+        raise Problem(404, "Not found", "no policy version is active")
+    return _out(row, detail=True)
+
+
+@router.post("/validate", response_model=ValidationOut, openapi_extra=_BODY_DOC,
+             summary="Validate a policy set without loading it (422 names the field and rule at fault)")
+async def validate_policy(request: Request, _: ReaderDep) -> ValidationOut:
+    ps = _validated(await _read_body(request))
+    return ValidationOut(valid=True, version=ps.version, rules=len(ps.rules), calendars=len(ps.calendars))
+
+
+@router.post("", response_model=LoadOut, status_code=201, openapi_extra=_BODY_DOC,
+             summary="Load a policy version (201 new, 200 already loaded); activates it unless activate=false")
+async def load_policy(request: Request, response: Response, session: SessionDep, principal: AdminDep,
+                      activate: bool = Query(True, description="make it the version new timers use")) -> LoadOut:
+    data = await _read_body(request)
+    _validated(data)
+    try:
+        async with session.begin():
+            result = await policies.load(session, data, source="api", loaded_by=principal.subject, activate=activate)
+    except policies.VersionConflict as exc:
+        raise Problem(409, "Conflict", str(exc), errors=[{"field": "version", "message": str(exc)}]) from exc
+    if not result.created:
+        response.status_code = 200
+    response.headers["Location"] = f"/api/v1/policies/{result.version}"
+    return LoadOut(version=result.version, created=result.created, active=result.active)
+
+
+@router.get("/{version}", response_model=PolicyVersionDetail, summary="One policy version with its body")
+async def get_policy(version: str, session: SessionDep, _: ReaderDep) -> PolicyVersionOut:
+    row = (await session.execute(select(policy_versions).where(policy_versions.c.version == version))).first()
+    if row is None:
+        raise Problem(404, "Not found", f"policy version {version!r} is not loaded")
+    return _out(row, detail=True)
+
+
+@router.post("/{version}/activate", response_model=LoadOut,
+             summary="Make a loaded version the active one (running timers keep theirs)")
+async def activate_policy(version: str, session: SessionDep, _: AdminDep) -> LoadOut:
+    try:
+        async with session.begin():
+            await policies.activate_version(session, version)
+    except policies.UnknownVersion as exc:
+        raise Problem(404, "Not found", f"policy version {version!r} is not loaded") from exc
+    return LoadOut(version=version, created=False, active=True)
