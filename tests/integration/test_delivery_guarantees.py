@@ -251,3 +251,48 @@ async def test_read_events_helper_sees_typed_envelopes(infra):
         await producer.stop()
     events = await read_events(infra.kafka_bootstrap, topic, subject="ord_helper")
     assert [x.id for x in events] == [e.id]
+
+
+async def test_a_failing_event_in_a_batch_is_retried_alone_and_the_rest_apply_once(infra):
+    md, _, inbox, effects = _scratch("bb_batch")
+    await _create_scratch(infra.database_url, md)
+    topic = await _fresh_topic(infra.kafka_bootstrap)
+    engine = make_engine(infra.database_url)
+    sf = make_session_factory(engine)
+    producer = Producer(infra.kafka_bootstrap)
+    await producer.start()
+    events = [_cancelled("ord_batch", n) for n in range(40)]
+    flaky = events[17].id
+    failures = {"left": 2}  # a transient error, twice, on one event in the middle of the run
+
+    async def record_effect(session: AsyncSession, event: Envelope) -> None:
+        if event.id == flaky and failures["left"] > 0:
+            failures["left"] -= 1
+            raise ConnectionError("database hiccup")
+        await session.execute(effects.insert().values(event_id=str(event.id), subject=event.subject))
+
+    try:
+        for e in events:
+            await producer.send(topic, e.to_bytes(), key=b"ord_batch")
+        await producer.send_and_wait(topic, events[-1].to_bytes(), key=b"ord_batch")  # and one redelivery
+        runner = ConsumerRunner(
+            name="bb-batch", bootstrap=infra.kafka_bootstrap, topics=[topic], group_id="bb-batch",
+            handlers={"crm.order.cancelled": record_effect}, session_factory=sf, inbox=inbox, producer=producer,
+            retry=RetryPolicy(max_attempts=5, initial_s=0.05), batch_size=100,
+        )
+        task = asyncio.create_task(runner.run())
+
+        async def all_applied() -> bool:
+            return len(await _effects(sf, effects)) >= 40
+
+        await eventually(all_applied, what="40 effects")
+        runner.stop()
+        await task
+        async with sf() as s:
+            rows = (await s.execute(select(effects.c.event_id))).all()
+        assert sorted(r.event_id for r in rows) == sorted(str(e.id) for e in events)
+        assert failures["left"] == 0
+        assert not await read_topic(infra.kafka_bootstrap, dlq(topic)), "a transient error is not poison"
+    finally:
+        await producer.stop()
+        await engine.dispose()

@@ -1,14 +1,49 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
+from pydantic import Field
+
 from backbone.settings import ServiceSettings
+from notify.domain.policy import PolicyConfig
 
 
 class NotifySettings(ServiceSettings):
     service_name: str = "notify"
     smtp_url: str = "smtp://127.0.0.1:2525"  # smtp[s]://user:password@host:port; STARTTLS with ?starttls=1
     mail_from: str = "sla-alerts@groupsuite.example"
-    mail_domain: str = "groupsuite.example"
     smpp_url: str | None = None  # smpp://system_id:password@host:port
+    smpp_submit_timeout_s: float = 10.0  # wait this long for a bound SMPP session before retrying later
+    # Directory and templates as data: the newest directory version stored via the admin API
+    # wins; this file is the seed used until one is stored.
+    directory_file: str | None = None
+    templates_dir: str | None = None
+    max_sms_parts: int = 3
+    # Dispatch: workers per channel, retries with exponential backoff, then failed + DLQ.
     dispatch_interval_s: float = 0.1
-    dispatch_batch_size: int = 100
-    max_send_attempts: int = 5
+    email_workers: int = Field(default=4, ge=1)
+    sms_workers: int = Field(default=4, ge=1)
+    max_send_attempts: int = Field(default=5, ge=1)
+    send_backoff_initial_s: float = 2.0
+    send_backoff_max_s: float = 300.0
+    recovery_interval_s: float = 5.0
+    # Anti-storm policy (see notify.domain.policy).
+    rate_limit: int = Field(default=10, ge=1)
+    rate_window_s: float = 3600
+    digest_threshold: int = Field(default=3, ge=1)
+    digest_window_s: float = 900
+    dedup_window_s: float = 1800
+    digest_interval_s: float = 1.0
+
+    def policy(self) -> PolicyConfig:
+        return PolicyConfig(
+            rate_limit=self.rate_limit,
+            rate_window=timedelta(seconds=self.rate_window_s),
+            digest_threshold=self.digest_threshold,
+            digest_window=timedelta(seconds=self.digest_window_s),
+            dedup_window=timedelta(seconds=self.dedup_window_s),
+        )
+
+    @property
+    def history_span(self) -> timedelta:
+        return timedelta(seconds=max(self.rate_window_s, self.digest_window_s, self.dedup_window_s))

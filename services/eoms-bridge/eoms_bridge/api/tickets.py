@@ -155,6 +155,9 @@ async def ticket_action(
         raise field_error("reason", f"{action.value} needs a reason")
     if action is TicketAction.REASSIGN and not body.to:
         raise field_error("to", "reassign needs the new assignee")
+    data = dict(body.data)
+    if action is TicketAction.COMPLETE and body.reason and "reason" not in data:
+        data["reason"] = body.reason  # a rejecting outcome reads its reason from the data
     actor = actor_of(principal)
     if not actor.roles:
         raise Problem(403, "Forbidden", "the token carries no role that can work tickets")
@@ -170,7 +173,7 @@ async def ticket_action(
         async with session.begin():
             row = await ticket_service.act(
                 session, store=store, ticket_id=ticket_id, action=action, actor=actor, now=datetime.now(UTC),
-                outcome=body.outcome, data=body.data, reason=body.reason, to=to,
+                outcome=body.outcome, data=data, reason=body.reason, to=to,
                 expected_version=body.expected_version, forward=bridge.forwarding, owner=owner_filter(principal),
             )
     return await ticket_out(store, session, row, history=False)

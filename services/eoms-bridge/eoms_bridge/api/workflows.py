@@ -1,0 +1,84 @@
+"""/api/v1/admin/workflows: the loaded workflow definitions; publish a new version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from backbone.auth import require
+from backbone.problems import Problem
+from eoms_bridge.api.deps import PrincipalDep, SessionDep, StoreDep, domain_errors
+from eoms_bridge.models import workflow_definitions as wd
+
+router = APIRouter(prefix="/api/v1/admin/workflows", tags=["admin"])
+
+
+class WorkflowSummary(BaseModel):
+    id: str
+    version: int
+    business_type: str
+    source: str
+    created_at: datetime
+    latest: bool
+    tickets: list[str]
+    node_count: int
+
+
+class WorkflowOut(WorkflowSummary):
+    definition: dict[str, Any]
+
+
+def _summary(r: dict[str, Any]) -> dict[str, Any]:
+    d = r["definition"]
+    return {**{k: r[k] for k in ("id", "version", "business_type", "source", "created_at", "latest")},
+            "tickets": [t["kind"] for t in d.get("tickets", [])],
+            "node_count": sum(len(t.get("nodes", [])) for t in d.get("tickets", []))}
+
+
+@router.get("", response_model=list[WorkflowSummary], summary="Every loaded version (latest flagged)")
+async def list_workflows(principal: PrincipalDep, session: SessionDep, store: StoreDep,
+                         business_type: str | None = None) -> list[WorkflowSummary]:
+    require(principal, "admin", "supervisor")
+    return [WorkflowSummary(**_summary(r)) for r in await store.list(session, business_type)]
+
+
+@router.get("/{workflow_id}/versions/{version}", response_model=WorkflowOut, summary="One version, in full")
+async def get_workflow(workflow_id: str, version: int, principal: PrincipalDep, session: SessionDep,
+                       store: StoreDep) -> WorkflowOut:
+    require(principal, "admin", "supervisor")
+    rows = [r for r in await store.list(session) if r["id"] == workflow_id and r["version"] == version]
+    if not rows:
+        raise Problem(404, "Not found", f"no workflow {workflow_id!r} version {version}")
+    return WorkflowOut(**_summary(rows[0]), definition=rows[0]["definition"])
+
+
+@router.post("", response_model=WorkflowOut, status_code=201,
+             summary="Validate and publish a definition as the next version (JSON or YAML body)")
+async def publish_workflow(request: Request, response: Response, principal: PrincipalDep, session: SessionDep,
+                           store: StoreDep) -> WorkflowOut:
+    require(principal, "admin")
+    raw_body = await request.body()
+    try:
+        if "yaml" in request.headers.get("content-type", ""):
+            raw = yaml.safe_load(raw_body)
+        else:
+            import json
+
+            raw = json.loads(raw_body or b"null")
+    except (ValueError, yaml.YAMLError) as exc:
+        raise Problem(422, "Invalid request", f"body is not JSON/YAML: {exc}",
+                      errors=[{"field": "body", "message": "not parseable"}]) from exc
+    if not isinstance(raw, dict):
+        raise Problem(422, "Invalid request", "the body must be one workflow definition object",
+                      errors=[{"field": "body", "message": "expected an object"}])
+    with domain_errors():
+        async with session.begin():
+            d = await store.publish(session, raw, source=f"admin:{principal.subject}"[:40])
+    row = (await session.execute(select(wd).where(wd.c.id == d.id, wd.c.version == d.version))).mappings().one()
+    response.headers["Location"] = f"/api/v1/admin/workflows/{d.id}/versions/{d.version}"
+    return WorkflowOut(**_summary({**row, "latest": True}), definition=row["definition"])
