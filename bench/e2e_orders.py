@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaConsumer
 
 from backbone.envelope import parse_envelope
 from backbone.topics import CRM_ORDERS, EOMS_TICKETS
 from bench.common import BenchEnv, percentiles, write_result
+from bench.http_load import build_post, open_loop
 
 
 @dataclass
@@ -52,63 +53,42 @@ async def _watch(bootstrap: str, samples: dict[str, Sample], stop: asyncio.Event
             for msgs in batch.values():
                 for m in msgs:
                     env = parse_envelope(m.value)
-                    if env.type == "crm.order.submitted" and env.subject in samples:
-                        samples[env.subject].published = m.timestamp / 1000
+                    if env.type == "crm.order.submitted":
+                        samples.setdefault(env.subject, Sample(sent=0)).published = m.timestamp / 1000
                     elif env.type == "eoms.ticket.created":
-                        s = samples.get(env.data["origin_id"])
-                        if s and s.ticket_at is None:
+                        s = samples.setdefault(env.data["origin_id"], Sample(sent=0))
+                        if s.ticket_at is None:
                             s.ticket_at = datetime.fromisoformat(env.data["created_at"]).timestamp()
     finally:
         await consumer.stop()
 
 
-async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, seconds: float,
-                   concurrency_cap: int = 400) -> dict[str, Any]:
+async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
     samples_by_order: dict[str, Sample] = {}
-    all_samples: list[Sample] = []
     stop = asyncio.Event()
     watcher = asyncio.create_task(_watch(bootstrap, samples_by_order, stop))
     await asyncio.sleep(2.0)  # consumer joined and positioned at the end
-    limits = httpx.Limits(max_connections=concurrency_cap, max_keepalive_connections=concurrency_cap)
-    headers = {"Authorization": f"Bearer {token}"}
     body = {"customer_id": "cus_tj_port", "channel": "account_manager", "submit": True,
             "items": [{"product": "dedicated_line_data", "business_kind": "opening",
                        "attributes": {"bandwidth_mbps": 100, "a_end_address": "A", "z_end_address": "Z"}}]}
-    sem = asyncio.Semaphore(concurrency_cap)
-    async with httpx.AsyncClient(base_url=crm_url, timeout=30, limits=limits) as http:
-        async def one() -> None:
-            async with sem:
-                s = Sample(sent=time.time())
-                all_samples.append(s)
-                try:
-                    r = await http.post("/api/v1/orders", json=body,
-                                        headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
-                    s.status = r.status_code
-                    s.replied = time.time()
-                    if r.status_code == 201:
-                        s.order_id = r.json()["id"]
-                        samples_by_order[s.order_id] = s
-                except httpx.HTTPError as exc:
-                    s.extra["error"] = repr(exc)
-
-        tasks = []
-        start = time.perf_counter()
-        n = int(rate * seconds)
-        for i in range(n):
-            target = start + i / rate
-            delay = target - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one()))
-        await asyncio.gather(*tasks)
-        offered_elapsed = time.perf_counter() - start
+    make = build_post(crm_url, "/api/v1/orders", body, {"Authorization": f"Bearer {token}"})
+    replies = await open_loop(crm_url, make, rate, seconds)
+    for reply in replies:
+        if reply.status == 201:
+            s = Sample(sent=reply.sent, replied=reply.received, status=reply.status)
+            s.order_id = json.loads(reply.body)["id"]
+            # The watcher may have seen the events before the reply was parsed here.
+            seen = samples_by_order.get(s.order_id)
+            if seen is not None:
+                s.published, s.ticket_at = seen.published, seen.ticket_at
+            samples_by_order[s.order_id] = s
     deadline = time.time() + 60
-    while time.time() < deadline and any(s.ticket_at is None for s in samples_by_order.values()):
+    while time.time() < deadline and any(s.ticket_at is None for s in samples_by_order.values() if s.status):
         await asyncio.sleep(0.2)
     stop.set()
     await watcher
 
-    ok = [s for s in all_samples if s.status == 201]
+    ok = [s for s in samples_by_order.values() if s.status == 201]
     done = [s for s in ok if s.ticket_at is not None]
     e2e = [(s.ticket_at - s.sent) * 1000 for s in done]  # type: ignore[operator]
     rest = [(s.replied - s.sent) * 1000 for s in ok]  # type: ignore[operator]
@@ -118,10 +98,10 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
     last = max(s.ticket_at for s in done) if done else 0  # type: ignore[type-var]
     return {
         "offered_rate_per_s": rate,
-        "offered_seconds": round(offered_elapsed, 2),
-        "requests": len(all_samples),
+        "offered_seconds": seconds,
+        "requests": len(replies),
         "http_201": len(ok),
-        "errors": len(all_samples) - len(ok),
+        "errors": len(replies) - len(ok),
         "tickets_seen": len(done),
         "throughput_orders_per_s": round(len(done) / (last - first), 1) if done and last > first else 0,
         "e2e_ms": percentiles(e2e),

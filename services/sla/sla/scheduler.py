@@ -25,7 +25,7 @@ def make_scanner(runtime: ServiceRuntime, settings: SlaSettings) -> Callable[[],
                 async with runtime.session_factory() as session, session.begin():
                     taken = await fire_due_timers(session, now=datetime.now(UTC), batch_size=settings.scan_batch_size,
                                                   fired_by=settings.instance_id)
-            except Exception:  # noqa: BLE001 - the loop must outlive a failed batch
+            except Exception:
                 log.exception("due-timer scan failed")
                 taken = 0
             if taken < settings.scan_batch_size:

@@ -1,107 +1,126 @@
-"""/api/v1/orders: the order (受理单) gateway."""
+"""/api/v1/orders: the order (受理单) gateway.
+
+draft → submitted → in_progress → (opened | rejected | cancelled) → closed; an illegal step is 409.
+submit / cancel / close are the account manager's; start / open / reject follow the EOMS tickets
+(an admin may force them by REST).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from backbone.auth import require
-from backbone.problems import Problem
-from crm.api.deps import PrincipalDep, SessionDep
-from crm.models import order_items, order_tickets, orders
-from crm.services import orders as order_service
+from crm.access import WORK_READERS, owner_filter
+from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
+from crm.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
+from crm.api.views import OrderOut, orders_out
+from crm.domain.lifecycle import OrderAction, OrderState
+from crm.domain.vocabulary import BusinessKind, Channel, ProductId, Tier
+from crm.models import customers, orders
+from crm.services import orders as service
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
-PRODUCTS = (
-    "vpmn", "mobile_switchboard", "group_sms", "industry_ota", "m2m", "mobile_mailbox",
-    "dedicated_line_data", "dedicated_line_internet",
-)
+SORTS = {"created_at": orders.c.created_at, "updated_at": orders.c.updated_at, "status": orders.c.status}
 
 
 class OrderItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product: Literal[PRODUCTS]  # type: ignore[valid-type]
-    business_kind: Literal["opening", "change", "cancellation"] = "opening"
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    product: ProductId
+    business_kind: BusinessKind = BusinessKind.OPENING
+    attributes: dict[str, Any] = Field(default_factory=dict,
+                                       description="validated against the product's JSON Schema for the kind")
 
 
 class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_id: str = Field(min_length=1, max_length=40)
-    channel: Literal["account_manager", "agent", "web_portal"] = "account_manager"
+    channel: Channel = Channel.ACCOUNT_MANAGER
     items: list[OrderItemIn] = Field(min_length=1, max_length=50)
+    opportunity_id: str | None = Field(default=None, max_length=40,
+                                       description="optional; if given, a confirmed opportunity of the same customer")
     note: str | None = Field(default=None, max_length=2000)
     submit: bool = Field(default=False, description="submit at once (draft → submitted)")
 
 
-class OrderItemOut(BaseModel):
-    id: str
-    product: str
-    business_kind: str
-    attributes: dict[str, Any]
+class OrderActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=2000, description="required to cancel or reject")
 
 
-class TicketTrailOut(BaseModel):
-    ticket_id: str
-    ticket_kind: str
-    state: str
-    node: str | None
-    updated_at: datetime
+async def order_view(session: SessionDep, order_id: str) -> OrderOut:
+    row = (await session.execute(select(orders).where(orders.c.id == order_id))).one()
+    return (await orders_out(session, [row]))[0]
 
 
-class OrderOut(BaseModel):
-    id: str
-    customer_id: str
-    account_manager_id: str
-    channel: str
-    status: str
-    note: str | None
-    created_at: datetime
-    updated_at: datetime
-    items: list[OrderItemOut]
-    tickets: list[TicketTrailOut] = []
-
-
-async def _order_out(session: SessionDep, order_id: str) -> OrderOut:
-    row = (await session.execute(select(orders).where(orders.c.id == order_id))).first()
-    if row is None:
-        raise Problem(404, "Not found", f"order {order_id} not found")
-    items = (await session.execute(select(order_items).where(order_items.c.order_id == order_id))).all()
-    tickets = (await session.execute(select(order_tickets).where(order_tickets.c.order_id == order_id))).all()
-    return OrderOut(
-        **row._mapping,
-        items=[OrderItemOut(**i._mapping) for i in items],
-        tickets=[TicketTrailOut(**t._mapping) for t in tickets],
-    )
+@router.get("", response_model=Page[OrderOut], summary="Orders (own customers' for an account manager)")
+async def list_orders(
+    session: SessionDep, principal: PrincipalDep,
+    status: Annotated[list[OrderState] | None, Query(description="one or more statuses")] = None,
+    customer_id: str | None = None,
+    manager: Annotated[str | None, Query(description="account manager id")] = None,
+    tier: Tier | None = None,
+    channel: Channel | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    sort: Annotated[str | None, Query(description=f"one of {', '.join(SORTS)}; - for descending")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[OrderOut]:
+    require(principal, *WORK_READERS)
+    c = orders.c
+    conditions = [
+        owner_filter(principal, c.account_manager_id),
+        c.status.in_([s.value for s in status]) if status else None,
+        c.customer_id == customer_id if customer_id else None,
+        c.account_manager_id == manager if manager else None,
+        c.customer_id.in_(select(customers.c.id).where(customers.c.tier == tier.value)) if tier else None,
+        c.channel == channel.value if channel else None,
+        c.created_at >= as_utc(created_from) if created_from else None,
+        c.created_at < as_utc(created_to) if created_to else None,
+    ]
+    stmt = select(orders).where(*[x for x in conditions if x is not None])
+    rows, next_cursor = await paginate(session, stmt, id_column=c.id, sort=sort, allowed=SORTS, limit=limit,
+                                       cursor=cursor)
+    return Page[OrderOut](items=await orders_out(session, rows), next_cursor=next_cursor)
 
 
 @router.post("", status_code=201, response_model=OrderOut, summary="Create an order (optionally submit it)")
-async def create_order(body: OrderIn, session: SessionDep, principal: PrincipalDep, response: Response) -> OrderOut:
-    require(principal, "account_manager", "admin")
+async def create_order(body: OrderIn, session: SessionDep, principal: PrincipalDep,
+                       idem: IdempotencyDep) -> JSONResponse:
     async with session.begin():
-        order_id = await order_service.create_order(
-            session, principal=principal, customer_id=body.customer_id, channel=body.channel,
-            items=[i.model_dump() for i in body.items], submit=body.submit, note=body.note,
+        if (replay := await idem.begin(session)) is not None:
+            return replay
+        order_id = await service.create_order(
+            session, principal=principal, customer_id=body.customer_id, channel=body.channel.value,
+            items=[i.model_dump(mode="json") for i in body.items], submit=body.submit, note=body.note,
+            opportunity_id=body.opportunity_id,
         )
-    response.headers["Location"] = f"/api/v1/orders/{order_id}"
-    return await _order_out(session, order_id)
+        out = await order_view(session, order_id)
+        return await idem.finish(session, 201, out, {"Location": f"{router.prefix}/{order_id}"})
 
 
-@router.post("/{order_id}/submit", response_model=OrderOut, summary="Submit a draft order")
-async def submit_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> OrderOut:
-    require(principal, "account_manager", "admin")
-    async with session.begin():
-        await order_service.submit_order(session, order_id=order_id, principal=principal)
-    return await _order_out(session, order_id)
-
-
-@router.get("/{order_id}", response_model=OrderOut, summary="An order with its items and ticket trail")
+@router.get("/{order_id}", response_model=OrderOut, summary="An order with its items, status history and ticket trail")
 async def get_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> OrderOut:
-    out = await _order_out(session, order_id)
-    await order_service.load_customer_for(session, customer_id=out.customer_id, principal=principal)
-    return out
+    require(principal, *WORK_READERS)
+    row = await service.load_order(session, principal, order_id)
+    return (await orders_out(session, [row]))[0]
+
+
+
+@router.post("/{order_id}/{action}", response_model=OrderOut,
+             summary="Move an order: submit | cancel | close (start | open | reject: admin override); 409 if illegal")
+async def act_on_order(order_id: str, action: OrderAction, session: SessionDep, principal: PrincipalDep,
+                       idem: IdempotencyDep, body: OrderActionIn | None = None) -> JSONResponse:
+    async with session.begin():
+        if (replay := await idem.begin(session)) is not None:
+            return replay
+        await service.act(session, principal=principal, order_id=order_id, action=action,
+                          reason=body.reason if body else None)
+        return await idem.finish(session, 200, await order_view(session, order_id))

@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Any
 
 import httpx
-
 from prometheus_client import Counter, Gauge
 
 
@@ -115,7 +114,7 @@ class EomsClient:
 
     def _delay(self, attempt: int) -> float:
         base = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (attempt - 1))
-        return base * (0.5 + random.random() / 2)  # jitter: instances do not retry in lockstep
+        return float(base) * (0.5 + random.random() / 2)  # jitter: instances do not retry in lockstep
 
     async def send(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST with retries; raises CircuitOpenError, EomsRejectedError or EomsUnavailableError."""

@@ -9,6 +9,7 @@ A failed row is retried with backoff, and later rows of the same ticket wait beh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -51,10 +52,8 @@ class Forwarder:
                 log.exception("forwarder pass failed; retrying")
                 wait = 1.0
             if wait:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=wait)
-                except TimeoutError:
-                    pass
 
     async def forward_once(self) -> float:
         """One pass over due rows; returns how long to wait before the next pass (0: go on)."""

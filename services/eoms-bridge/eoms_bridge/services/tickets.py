@@ -59,7 +59,7 @@ class Origin:
     data: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of_row(cls, row: Mapping[str, Any]) -> Origin:
+    def of_row(cls, row: RowMapping) -> Origin:
         return cls(**{k: row[k] for k in (
             "origin", "origin_id", "origin_item_id", "customer_id", "customer_name", "customer_tier",
             "account_manager_id", "severity", "description", "data")})

@@ -125,7 +125,7 @@ class Rule(BaseModel):
 
     def matches(self, query: tuple[str, ...]) -> bool:
         for i, (v, q) in enumerate(zip(self.keys(), query, strict=True)):
-            if v == WILDCARD or v == q:
+            if v in (WILDCARD, q):
                 continue
             if i == _BT and q.startswith(v + "."):  # product rule, full business type asked
                 continue

@@ -10,6 +10,7 @@ starts new timers under the same version as soon as an activation commits.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -113,7 +114,7 @@ async def seed_from_file(session: AsyncSession, path: Path) -> LoadResult:
 
     A version already known is left as it is, so a restart never undoes an admin's activation.
     """
-    data = parse_text(path.read_text(encoding="utf-8"))
+    data = parse_text(await asyncio.to_thread(path.read_text, encoding="utf-8"))
     ps = parse_policy_set(data)
     known = (await session.execute(
         select(policy_versions.c.version).where(policy_versions.c.version == ps.version)

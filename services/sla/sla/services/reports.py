@@ -32,7 +32,9 @@ GROUP_COLUMNS: dict[str, ColumnElement[Any]] = {
 }
 
 
-async def compliance(session: AsyncSession, *, group_by: GroupBy, start: datetime, end: datetime) -> list[dict[str, Any]]:
+async def compliance(
+    session: AsyncSession, *, group_by: GroupBy, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
     grp = GROUP_COLUMNS[group_by].label("group")
     completed = timers.c.completed_at.is_not(None)
     judged = or_(
@@ -59,7 +61,9 @@ async def compliance(session: AsyncSession, *, group_by: GroupBy, start: datetim
     return out
 
 
-async def node_times(session: AsyncSession, *, group_by: GroupBy, start: datetime, end: datetime) -> list[dict[str, Any]]:
+async def node_times(
+    session: AsyncSession, *, group_by: GroupBy, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
     grp = GROUP_COLUMNS[group_by].label("group")
     wall = func.extract("epoch", timers.c.completed_at - timers.c.started_at)
     q = (

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +46,7 @@ log = logging.getLogger("sla.timers")
 
 SOURCE = "sla"
 LIVE_STATES = ("running", "warned", "breached", "escalated")  # open and not paused
+TimerRow = Any  # a result row with the _ROW columns
 
 # What a row must carry to rebuild its timer and describe it in an alert.
 _ROW = (
@@ -59,7 +60,7 @@ _ROW = (
 # --------------------------------------------------------------------------- rows ⇄ domain
 
 
-async def load_timer(session: AsyncSession, row: Row[Any]) -> SlaTimer:
+async def load_timer(session: AsyncSession, row: TimerRow) -> SlaTimer:
     policy = await policies.resolved(session, row.policy_version, row.rule_id)
     return SlaTimer.model_validate({**row.state_data, "policy": policy})
 
@@ -89,7 +90,7 @@ def _point(key: str) -> str:
     return point.replace("m_before", "min") if point.endswith("m_before") else point
 
 
-def alert_payload(row: Row[Any], t: SlaTimer, action: Action | None, now: datetime) -> BaseModel:
+def alert_payload(row: TimerRow, t: SlaTimer, action: Action | None, now: datetime) -> BaseModel:
     """The sla.* payload of one action (or `sla.met` for a completed timer when action is None)."""
     base = {
         "timer_id": row.id, "ticket_id": t.ticket_id, "node": t.node, "ticket_kind": row.ticket_kind,
@@ -110,7 +111,7 @@ def alert_payload(row: Row[Any], t: SlaTimer, action: Action | None, now: dateti
                         lateness_seconds=lateness)
 
 
-def _envelope(row: Row[Any], payload: BaseModel) -> Envelope:
+def _envelope(row: TimerRow, payload: BaseModel) -> Envelope:
     return Envelope.wrap(payload, source=SOURCE, subject=row.ticket_id, correlation_id=row.correlation_id)
 
 
@@ -127,7 +128,7 @@ async def write_outbox(session: AsyncSession, envelopes: Sequence[Envelope]) -> 
 
 
 async def record_fired(
-    session: AsyncSession, fired: Sequence[tuple[Row[Any], SlaTimer, Action, datetime]], fired_by: str
+    session: AsyncSession, fired: Sequence[tuple[TimerRow, SlaTimer, Action, datetime]], fired_by: str
 ) -> int:
     """Alert rows + outbox rows for fired actions. A (timer, action) already recorded is not
     written again (the unique index): whatever raced us, an action is published once."""
@@ -272,7 +273,7 @@ async def fire_due_timers(session: AsyncSession, *, now: datetime, batch_size: i
     )).all()
     if not rows:
         return 0
-    fired: list[tuple[Row[Any], SlaTimer, Action, datetime]] = []
+    fired: list[tuple[TimerRow, SlaTimer, Action, datetime]] = []
     updates: list[dict[str, Any]] = []
     for row in rows:
         at = datetime.now(UTC)
