@@ -48,8 +48,13 @@ EOMS = "eoms"
 
 async def _record(session: AsyncSession, event: Envelope, ctx: TicketContext, *, at: datetime,
                   state: str | None = None, node: str | None = None, clear_node: bool = False,
-                  reason: str | None = None) -> None:
-    """Upsert the ticket and append this event to its trail (once per event id)."""
+                  reason: str | None = None) -> bool:
+    """Upsert the ticket and append this event to its trail (once per event id); False if not ours."""
+    origin = orders if ctx.origin == "order" else complaints
+    if (await session.execute(select(origin.c.id).where(origin.c.id == ctx.origin_id))).first() is None:
+        # Not an order or complaint of this database (e.g. one from before a reset): nothing to feed back.
+        log.debug("ticket %s refers to unknown %s %s", ctx.ticket_id, ctx.origin, ctx.origin_id)
+        return False
     entry: dict[str, Any] = {"event_id": str(event.id), "event": event.type, "at": at.isoformat()}
     entry.update({k: v for k, v in (("state", state), ("node", node), ("reason", reason)) if v is not None})
     t = tickets.c
@@ -77,6 +82,7 @@ async def _record(session: AsyncSession, event: Envelope, ctx: TicketContext, *,
             "trail": case((seen, t.trail), else_=t.trail.op("||")([entry])),
         },
     ))
+    return True
 
 
 async def _order_step(session: AsyncSession, order_id: str, action: OrderAction, ctx: TicketContext, at: datetime,
@@ -85,7 +91,6 @@ async def _order_step(session: AsyncSession, order_id: str, action: OrderAction,
     status = (await session.execute(select(orders.c.status).where(orders.c.id == order_id)
                                     .with_for_update())).scalar()
     if status is None:
-        log.info("ticket %s refers to unknown order %s; kept in the trail only", ctx.ticket_id, order_id)
         return False
     state = OrderState(status)
     if action is OrderAction.OPEN and state is OrderState.SUBMITTED:
@@ -107,7 +112,6 @@ async def _complaint_step(session: AsyncSession, complaint_id: str, actions: lis
     status = (await session.execute(select(complaints.c.status).where(complaints.c.id == complaint_id)
                                     .with_for_update())).scalar()
     if status is None:
-        log.info("ticket %s refers to unknown complaint %s", ctx.ticket_id, complaint_id)
         return
     state = ComplaintState(status)
     for action in actions:
@@ -118,7 +122,8 @@ async def _complaint_step(session: AsyncSession, complaint_id: str, actions: lis
 
 async def on_ticket_created(session: AsyncSession, event: Envelope) -> None:
     t = event.payload(TicketCreated)
-    await _record(session, event, t, at=t.created_at, state=t.state, node=t.node)
+    if not await _record(session, event, t, at=t.created_at, state=t.state, node=t.node):
+        return
     if t.origin == "order":
         await _order_step(session, t.origin_id, OrderAction.START, t, t.created_at)
     else:
@@ -142,7 +147,9 @@ async def on_state_changed(session: AsyncSession, event: Envelope) -> None:
 
 async def on_ticket_resolved(session: AsyncSession, event: Envelope) -> None:
     t = event.payload(TicketResolved)
-    await _record(session, event, t, at=t.resolved_at, state=t.resolution, clear_node=True, reason=t.reason)
+    if not await _record(session, event, t, at=t.resolved_at, state=t.resolution, clear_node=True,
+                         reason=t.reason):
+        return
     if t.origin == "complaint":
         if t.resolution == "resolved" and t.ticket_kind == "complaint_fault":
             await _complaint_step(session, t.origin_id, [ComplaintAction.DISPATCH, ComplaintAction.RESOLVE], t,

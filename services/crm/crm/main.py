@@ -6,20 +6,28 @@ from fastapi import FastAPI
 
 from backbone.api import create_service_app
 from crm import __version__
-from crm.api import dev, orders
+from crm.api import complaints, customers, dev, key_persons, opportunities, orders, products, tmf, workbench
+from crm.api.errors import install_domain_error_handlers
 from crm.bootstrap import bootstrap
 from crm.settings import CrmSettings
 
+ROUTERS = [customers.router, key_persons.router, products.router, opportunities.router, orders.router,
+           complaints.router, workbench.router, tmf.router, dev.router]
+
 
 def build_app(settings: CrmSettings | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         settings=settings or CrmSettings(),
         bootstrap=bootstrap,
-        routers=[orders.router, dev.router],
+        routers=ROUTERS,
         title="CRM gateway",
         version=__version__,
-        description="Enterprise (group) customers, products, orders and complaints: the suite's single entry point.",
+        description="Enterprise (group) customers, key persons, products, opportunities, orders and complaints: "
+                    "the suite's single entry point. Errors are RFC 9457 problem+json; every POST takes an "
+                    "Idempotency-Key. See docs/crm.md.",
     )
+    install_domain_error_handlers(app)
+    return app
 
 
 app = build_app()

@@ -81,9 +81,8 @@ async def paginate(
         value, ident = _decode(cursor, sort_key)
         if isinstance(value, datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        after: ColumnElement[bool] = (
-            tuple_(column, id_column) < tuple_(value, ident) if desc else tuple_(column, id_column) > tuple_(value, ident)
-        )
+        key, last = tuple_(column, id_column), tuple_(value, ident)
+        after: ColumnElement[bool] = key < last if desc else key > last
         stmt = stmt.where(after)
     order = (column.desc(), id_column.desc()) if desc else (column.asc(), id_column.asc())
     rows = (await session.execute(stmt.order_by(*order).limit(limit + 1))).all()

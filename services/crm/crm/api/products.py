@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from backbone.auth import require
 from backbone.problems import Problem
-from crm.access import AM, ADMIN, NS, SUP
+from crm.access import ADMIN, AM, NS, SUP
 from crm.api.deps import PrincipalDep
 from crm.domain.products import Product, UnknownProduct, load_catalogue
 
