@@ -55,7 +55,13 @@ def customer_rows() -> list[dict[str, Any]]:
 async def seed_async(database_url: str) -> int:
     engine = make_engine(database_url, pool_size=1)
     async with engine.begin() as conn:
-        result = await conn.execute(insert(customers).values(customer_rows()).on_conflict_do_nothing())
+        # An upsert: demo rows written by an older seed (other USCCs, no factors) are brought up to date.
+        stmt = insert(customers).values(customer_rows())
+        result = await conn.execute(stmt.on_conflict_do_update(
+            index_elements=[customers.c.id],
+            set_={k: stmt.excluded[k] for k in ("name", "uscc", "industry", "region", "tier", "key_customer",
+                                                "tier_score", "tier_factors", "tier_result", "tier_config_version")},
+        ))
         await conn.execute(insert(key_persons).values([
             {"id": kid, "customer_id": cid, "kind": kind, "name": name, "title": title, "phone": phone,
              "email": email} for kid, cid, kind, name, title, phone, email in DEMO_KEY_PERSONS

@@ -181,7 +181,7 @@ def _message(err: SchemaValidationError) -> str:
     if v == "maximum":
         return f"must be <= {arg}"
     if v == "minLength":
-        return f"must have at least {arg} characters"
+        return "must not be empty" if arg == 1 else f"must have at least {arg} characters"
     if v == "maxLength":
         return f"must have at most {arg} characters"
     if v == "pattern":

@@ -69,3 +69,31 @@ class Crm:
         r = await self.http.post("/api/v1/complaints", json=body, headers=auth(manager, "account_manager"))
         assert r.status_code == 201, r.text
         return r.json()  # type: ignore[no-any-return]
+
+
+def assert_problem(r: httpx.Response, status: int, field_prefix: str | None = None) -> dict[str, Any]:
+    """An RFC 9457 reply with that status, naming a field that starts with `field_prefix`."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json", r.headers
+    body: dict[str, Any] = r.json()
+    assert body["status"] == status and body["title"]
+    if field_prefix is not None:
+        fields = [e["field"] for e in body.get("errors", [])]
+        assert any(f.startswith(field_prefix) for f in fields), (field_prefix, fields)
+    return body
+
+
+async def events_of(bootstrap: str, topic: str, subject: str, types: set[str] | None = None) -> list[Any]:
+    from tests.support.kafka_tools import read_events
+
+    return await read_events(bootstrap, topic, subject=subject, types=types)
+
+
+def payload_matches(envelope: Any) -> Any:
+    """The envelope's data validates against its registered model and carries exactly its fields."""
+    from backbone.events import payload_class
+
+    model = payload_class(envelope.type)
+    assert model is not None, envelope.type
+    assert set(envelope.data) == set(model.model_fields), (envelope.type, set(envelope.data) ^ set(model.model_fields))
+    return envelope.payload(model)

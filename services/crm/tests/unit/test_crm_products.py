@@ -80,9 +80,9 @@ INVALID: dict[str, tuple[dict[str, Any], set[tuple[str, str]]]] = {
         },
     ),
     "dedicated_line_internet": (
-        {"bandwidth_mbps": 100, "a_end_address": "x", "z_end_address": "y", "ip_count": 0},
+        {"bandwidth_mbps": 100, "a_end_address": "", "z_end_address": "y", "ip_count": 0},
         {
-            ("a_end_address", "must have at least 4 characters"),
+            ("a_end_address", "must not be empty"),
             ("z_end_address", "is not allowed"),
             ("ip_count", "must be >= 1"),
         },
