@@ -22,7 +22,8 @@ def bootstrap(settings: EomsSettings | None = None, bridge: Bridge | None = None
     if bridge.client is not None:
         forwarder = Forwarder(
             runtime.session_factory, bridge.client, batch_size=settings.eoms_forward_batch,
-            poll_interval_s=settings.eoms_forward_poll_s, retry_max_s=settings.eoms_forward_retry_max_s,
+            poll_interval_s=settings.eoms_forward_poll_s, retry_initial_s=settings.eoms_forward_retry_initial_s,
+            retry_max_s=settings.eoms_forward_retry_max_s,
         )
 
         async def forward_to_eoms() -> None:

@@ -72,6 +72,7 @@ tickets = Table(
     # One event, one set of tickets: redeliveries and competing consumer groups hit this key.
     UniqueConstraint("origin_id", "origin_item_id", "kind", name="uq_eoms_tickets_origin_kind"),
     Index("ix_eoms_tickets_origin", "origin", "origin_id"),
+    Index("ix_eoms_tickets_external_ref", "external_ref", postgresql_where=text("external_ref IS NOT NULL")),
     # Work queues: open tasks of a role, oldest first.
     Index(
         "ix_eoms_tickets_queue", "current_role", "node_entered_at", "id",

@@ -20,6 +20,7 @@ class EomsSettings(ServiceSettings):
     eoms_breaker_reset_s: float = 5.0  # open -> half-open after this long
     eoms_forward_batch: int = 50
     eoms_forward_poll_s: float = 0.2
-    eoms_forward_retry_max_s: float = 60.0  # a queued forward is retried with backoff up to this delay
+    eoms_forward_retry_initial_s: float = 0.5  # a queued forward that failed waits this long, doubling,
+    eoms_forward_retry_max_s: float = 60.0  # up to this delay
     # Shared secret the external EOMS sends in X-EOMS-Token on callbacks.
     eoms_callback_token: str = "dev-eoms-callback-token"

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from backbone.api import create_service_app
 from notify import __version__
+from notify.api import deliveries, directory, templates
 from notify.bootstrap import bootstrap
 from notify.settings import NotifySettings
 
@@ -14,7 +15,7 @@ def build_app(settings: NotifySettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings or NotifySettings(),
         bootstrap=bootstrap,
-        routers=[],
+        routers=[deliveries.router, directory.router, templates.router],
         title="Notify service",
         version=__version__,
         description="SMS (SMPP) and e-mail (SMTP) alerts to the people responsible, exactly once.",

@@ -54,7 +54,8 @@ deliveries = Table(
         "ux_notify_delivery_once", "source_event_id", "recipient_id", "channel",
         unique=True, postgresql_where=text("resend_of IS NULL"),
     ),
-    Index("ix_notify_deliveries_due", "channel", "next_attempt_at", postgresql_where=text("status IN ('queued', 'retrying')")),
+    Index("ix_notify_deliveries_due", "channel", "next_attempt_at",
+          postgresql_where=text("status IN ('queued', 'retrying')")),
     Index("ix_notify_deliveries_sending", "claimed_by", postgresql_where=text("status = 'sending'")),
     Index("ix_notify_deliveries_ticket", "ticket_id", "created_at"),
     Index("ix_notify_deliveries_recipient", "recipient_id", "created_at"),
@@ -77,7 +78,8 @@ decisions = Table(
     Column("decided_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("source_event_id", "recipient_id"),
     Index("ix_notify_decisions_recipient", "recipient_id", "decided_at"),
-    Index("ix_notify_decisions_pending_digest", "recipient_id", postgresql_where=text("outcome = 'digest' AND digest_id IS NULL")),
+    Index("ix_notify_decisions_pending_digest", "recipient_id",
+          postgresql_where=text("outcome = 'digest' AND digest_id IS NULL")),
 )
 
 # SMSC message id of each submitted part, persisted as soon as the SMSC acknowledges it: a resend

@@ -77,8 +77,11 @@ timers = Table(
     Column("correlation_id", String(128), nullable=True),  # of the entry event; alerts carry it on
     Column("state_data", JSONB, nullable=False),  # the domain SlaTimer without its policy
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # A node entered again later (a workflow loop) is a new timer; a replayed entry is not.
+    # A node entered again later (a workflow loop) is a new timer; a replayed entry is not, and
+    # neither is an entry while the node's timer is still open: both are ON CONFLICT DO NOTHING.
     Index("ux_sla_timers_entry", "ticket_id", "node", "started_at", unique=True),
+    Index("ux_sla_timers_open", "ticket_id", "node", unique=True,
+          postgresql_where=text("state IN ('running', 'warned', 'breached', 'escalated', 'paused')")),
     # Only timers with something left to fire are indexed: the scan stays small at 1M timers.
     Index("ix_sla_timers_due", "next_fire_at", postgresql_where=text("next_fire_at IS NOT NULL")),
     # At-risk list: live, not yet breached timers by deadline (keyset pagination on (deadline, id)).

@@ -31,11 +31,13 @@ def path_for(message_type: str, ticket_id: str) -> str:
 
 class Forwarder:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], client: EomsClient, *,
-                 batch_size: int = 50, poll_interval_s: float = 0.2, retry_max_s: float = 60.0) -> None:
+                 batch_size: int = 50, poll_interval_s: float = 0.2, retry_initial_s: float = 0.5,
+                 retry_max_s: float = 60.0) -> None:
         self.session_factory = session_factory
         self.client = client
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
+        self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self._stopping = asyncio.Event()
 
@@ -81,7 +83,7 @@ class Forwarder:
                 except EomsUnavailableError as exc:
                     blocked.add(r["ticket_id"])
                     attempts = r["attempts"] + 1
-                    delay = min(self.retry_max_s, 0.5 * 2 ** min(attempts, 16))
+                    delay = min(self.retry_max_s, self.retry_initial_s * 2 ** min(attempts - 1, 16))
                     await session.execute(update(fq).where(fq.c.seq == r["seq"]).values(
                         attempts=attempts, last_error=str(exc)[:2000],
                         next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay)))

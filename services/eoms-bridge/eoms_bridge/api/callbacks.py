@@ -55,22 +55,22 @@ async def eoms_callback(
 ) -> CallbackOut:
     if not x_eoms_token or not hmac.compare_digest(x_eoms_token, settings.eoms_callback_token):
         raise Problem(401, "Unauthorized", "missing or wrong X-EOMS-Token")
-    row = (await session.execute(select(tickets.c.id, tickets.c.current_role).where(
-        or_(tickets.c.id == body.ticket_id, tickets.c.external_ref == body.ticket_id)))).first()
-    if row is None:
-        raise Problem(404, "Not found", f"ticket {body.ticket_id} not found")
-    if body.action in SYSTEM_ACTIONS:
-        actor = Actor.system("eoms")
-    else:
-        # The EOMS has already checked who may work the node; its word is taken for the role.
-        roles = body.actor_roles or ([Role(row.current_role)] if row.current_role else [])
-        actor = Actor.person(body.actor_id, *roles)
-    to = Actor.person(body.to, *(Role(row.current_role),) if row.current_role else ()) if body.to else None
     data = dict(body.data)
     if body.reason and "reason" not in data:
         data["reason"] = body.reason
     with domain_errors():
         async with session.begin():
+            row = (await session.execute(select(tickets.c.id, tickets.c.current_role).where(
+                or_(tickets.c.id == body.ticket_id, tickets.c.external_ref == body.ticket_id)))).first()
+            if row is None:
+                raise Problem(404, "Not found", f"ticket {body.ticket_id} not found")
+            node_roles = [Role(row.current_role)] if row.current_role else []
+            if body.action in SYSTEM_ACTIONS:
+                actor = Actor.system("eoms")
+            else:
+                # The EOMS has already checked who may work the node; its word is taken for the role.
+                actor = Actor.person(body.actor_id, *(body.actor_roles or node_roles))
+            to = Actor.person(body.to, *node_roles) if body.to else None
             first = (await session.execute(
                 insert(eoms_callbacks).values(callback_id=body.callback_id, ticket_id=row.id, action=body.action.value)
                 .on_conflict_do_nothing().returning(eoms_callbacks.c.callback_id))).first()

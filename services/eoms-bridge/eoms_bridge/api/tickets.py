@@ -161,16 +161,16 @@ async def ticket_action(
     actor = actor_of(principal)
     if not actor.roles:
         raise Problem(403, "Forbidden", "the token carries no role that can work tickets")
-    to: Actor | None = None
-    if body.to:
-        roles = body.to_roles
-        if roles is None:
-            current = (await session.execute(
-                select(tickets.c.current_role).where(tickets.c.id == ticket_id))).scalar()
-            roles = [Role(current)] if current else []
-        to = Actor.person(body.to, *roles)
     with domain_errors():
         async with session.begin():
+            to: Actor | None = None
+            if body.to:
+                roles = body.to_roles
+                if roles is None:  # no user directory here: the target is taken to hold the node's role
+                    current = (await session.execute(
+                        select(tickets.c.current_role).where(tickets.c.id == ticket_id))).scalar()
+                    roles = [Role(current)] if current else []
+                to = Actor.person(body.to, *roles)
             row = await ticket_service.act(
                 session, store=store, ticket_id=ticket_id, action=action, actor=actor, now=datetime.now(UTC),
                 outcome=body.outcome, data=data, reason=body.reason, to=to,

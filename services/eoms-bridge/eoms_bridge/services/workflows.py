@@ -46,6 +46,8 @@ class WorkflowStore:
 
     async def sync(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         """Insert the shipped definitions that the table lacks (idempotent; safe on many instances)."""
+        if self._synced:
+            return
         async with self._lock:
             if self._synced:
                 return

@@ -1,15 +1,26 @@
-"""E-mail over SMTP (aiosmtplib): HTML + text parts; STARTTLS and auth from SMTP_URL."""
+"""E-mail over SMTP (aiosmtplib): HTML + text parts; TLS, STARTTLS and auth from SMTP_URL.
+
+Connections are kept open and reused (one per dispatch worker): fewer round trips per message,
+and a shorter time between the server's acceptance and our `sent` commit.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from email.message import EmailMessage
-from email.utils import make_msgid
 from urllib.parse import parse_qs, unquote, urlparse
 
 import aiosmtplib
 
 
+class PermanentSendError(Exception):
+    """The server refused for good (5xx): retrying would not help."""
+
+
 class SmtpSender:
+    idle_reconnect_s = 30.0  # servers drop idle sessions; don't find out by failing a message
+
     def __init__(self, url: str, mail_from: str) -> None:
         u = urlparse(url)
         self.host = u.hostname or "127.0.0.1"
@@ -19,26 +30,69 @@ class SmtpSender:
         self.password = unquote(u.password) if u.password else None
         self.start_tls = parse_qs(u.query).get("starttls", ["0"])[0] in ("1", "true")
         self.mail_from = mail_from
+        self.domain = mail_from.partition("@")[2] or "groupsuite.example"
+        self._idle: asyncio.Queue[tuple[aiosmtplib.SMTP, float]] = asyncio.Queue()
 
-    async def send(self, *, to: str, subject: str, text: str, html: str | None, delivery_id: str) -> str:
+    def message_id(self, delivery_id: str) -> str:
+        # Stable per delivery: a retry after a crash carries the same Message-ID, so the receiving
+        # side (MUA, archive) can recognise the copy.
+        return f"<{delivery_id}@{self.domain}>"
+
+    def build(self, *, to: str, subject: str, text: str, html: str | None, delivery_id: str) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = self.mail_from
         msg["To"] = to
         msg["Subject"] = subject
-        # A stable Message-ID per delivery lets a receiving system spot a resend.
-        msg["Message-ID"] = make_msgid(idstring=delivery_id, domain="groupsuite")
+        msg["Message-ID"] = self.message_id(delivery_id)
         msg["X-Delivery-Id"] = delivery_id
         msg.set_content(text)
         if html:
             msg.add_alternative(html, subtype="html")
-        await aiosmtplib.send(
-            msg,
-            hostname=self.host,
-            port=self.port,
-            username=self.username,
-            password=self.password,
-            use_tls=self.use_tls,
-            start_tls=self.start_tls or None,
-            timeout=15,
+        return msg
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        while not self._idle.empty():
+            client, since = self._idle.get_nowait()
+            if client.is_connected and time.monotonic() - since < self.idle_reconnect_s:
+                return client
+            await self._close(client)
+        client = aiosmtplib.SMTP(
+            hostname=self.host, port=self.port, use_tls=self.use_tls, start_tls=self.start_tls or None, timeout=15,
         )
+        await client.connect()
+        if self.username:
+            await client.login(self.username, self.password or "")
+        return client
+
+    @staticmethod
+    async def _close(client: aiosmtplib.SMTP) -> None:
+        try:
+            await client.quit()
+        except Exception:  # noqa: BLE001 - closing a broken session
+            client.close()
+
+    async def send(self, *, to: str, subject: str, text: str, html: str | None, delivery_id: str) -> str:
+        msg = self.build(to=to, subject=subject, text=text, html=html, delivery_id=delivery_id)
+        client = await self._connection()
+        try:
+            await client.send_message(msg)
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code >= 500:
+                self._idle.put_nowait((client, time.monotonic()))  # the session itself is fine
+                raise PermanentSendError(f"SMTP {exc.code} {exc.message}") from exc
+            client.close()
+            raise
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            self._idle.put_nowait((client, time.monotonic()))
+            if all(r.code >= 500 for r in exc.recipients):
+                raise PermanentSendError(f"recipient refused: {exc.recipients[0].message}") from exc
+            raise
+        except BaseException:
+            client.close()
+            raise
+        self._idle.put_nowait((client, time.monotonic()))
         return str(msg["Message-ID"])
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            await self._close(self._idle.get_nowait()[0])

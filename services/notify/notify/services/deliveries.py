@@ -1,159 +1,357 @@
-"""Delivery use cases: queue messages for an alert (in the inbox transaction), then dispatch them.
+"""Delivery use cases: decide and queue messages for an alert (inside the inbox transaction),
+queue digest summaries, resend, and read the history.
 
-Dispatch claims a due delivery and marks it `sending` in a committed transaction *before* talking
-to the server, and `sent` after. A process killed inside that window leaves a `sending` row: it is
-retried after `stale_after` (at-least-once in that one window, which is as narrow as it can be
-without the server's help); every other crash point loses nothing and sends nothing twice.
+Every decision — queued, suppressed, digested, and later sent / delivered / failed — is a row in
+`deliveries` (one per alert, recipient and channel) and a `notify.delivery.recorded` event written
+through the outbox in the same transaction. Sending itself lives in notify.services.dispatch.
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime, timedelta
+import uuid
+import zlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from backbone.consumer import PermanentError
 from backbone.envelope import Envelope
-from backbone.events import AlertContext, DeliveryRecorded
+from backbone.events import DeliveryRecorded
 from backbone.ids import new_id
-from backbone.logging import mask_email
 from backbone.outbox import add_event
-from notify.channels.email import SmtpSender
-from notify.models import deliveries, outbox
+from backbone.problems import Problem
+from backbone.topics import NOTIFY_DELIVERIES, dlq
+from notify.domain.directory import AlertData, Directory, Person, resolve_recipients
+from notify.domain.policy import (
+    DIGEST_EVENT,
+    Decision,
+    DecisionKind,
+    HistoryEntry,
+    PolicyAlert,
+    decide,
+    digest_due,
+)
+from notify.domain.templates import (
+    RenderedEmail,
+    RenderedSms,
+    TemplateLoadError,
+    TemplateRenderError,
+    TemplateStore,
+    alert_context,
+    digest_context,
+)
+from notify.models import decisions, deliveries, outbox
 from notify.settings import NotifySettings
 
 SOURCE = "notify"
-log = logging.getLogger("notify.deliveries")
+DLQ_TOPIC = dlq(NOTIFY_DELIVERIES)
+STATUSES = ("queued", "sent", "delivered", "failed", "suppressed", "digested")
+_STATUS_OF = {DecisionKind.SEND: "queued", DecisionKind.SUPPRESS: "suppressed", DecisionKind.DIGEST: "digested"}
+
+Row = Mapping[str, Any]
 
 
-async def _record(session: AsyncSession, row: dict[str, object], status: str, reason: str | None = None) -> None:
-    await add_event(
-        session,
-        outbox,
-        Envelope.wrap(
-            DeliveryRecorded(
-                delivery_id=str(row["id"]),
-                source_event_id=str(row["source_event_id"]),
-                source_event_type=str(row["source_event_type"]),
-                recipient_id=str(row["recipient_id"]),
-                channel=row["channel"],
-                status=status,
-                reason=reason,  # type: ignore[arg-type]
-                ticket_id=row.get("ticket_id"),
-                recorded_at=datetime.now(UTC),  # type: ignore[arg-type]
-            ),
-            source=SOURCE,
-            subject=str(row["id"]),
+def delivery_envelope(row: Row, status: str, reason: str | None) -> Envelope:
+    return Envelope.wrap(
+        DeliveryRecorded(
+            delivery_id=str(row["id"]),
+            source_event_id=str(row["source_event_id"]),
+            source_event_type=str(row["source_event_type"]),
+            recipient_id=str(row["recipient_id"]),
+            channel=row["channel"],
+            status=status,  # type: ignore[arg-type]
+            reason=reason,
+            ticket_id=row.get("ticket_id"),
+            recorded_at=datetime.now(UTC),
         ),
+        source=SOURCE,
+        subject=str(row["id"]),
     )
 
 
+async def record(
+    session: AsyncSession, row: Row, status: str, reason: str | None = None, *, dead_letter: bool = False
+) -> None:
+    """Emit the decision on notify.deliveries (and, for a delivery given up on, on its DLQ) in the caller's tx."""
+    envelope = delivery_envelope(row, status, reason)
+    await add_event(session, outbox, envelope)
+    if dead_letter:
+        # Through the outbox too: the DLQ copy is durable exactly when the `failed` state is.
+        await add_event(session, outbox, envelope.model_copy(update={"id": uuid.uuid4()}), topic=DLQ_TOPIC)
+
+
+async def lock_people(session: AsyncSession, person_ids: Sequence[str]) -> None:
+    """Serialise policy decisions per person across partitions and instances (sorted: no deadlocks)."""
+    for pid in sorted(set(person_ids)):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k1, :k2)"), {"k1": 7262, "k2": _key(pid)})
+
+
+def _key(value: str) -> int:
+    return zlib.crc32(value.encode()) - 2**31  # a signed int4
+
+
+async def history_of(session: AsyncSession, person_id: str, since: datetime) -> list[HistoryEntry]:
+    d = decisions
+    rows = await session.execute(
+        select(d.c.decided_at, d.c.event_type, d.c.ticket_id, d.c.outcome, d.c.level).where(
+            d.c.recipient_id == person_id, d.c.decided_at > since
+        )
+    )
+    return [HistoryEntry(r.decided_at, r.event_type, r.ticket_id, DecisionKind(r.outcome), r.level) for r in rows]
+
+
+def render(
+    templates: TemplateStore, event_type: str, channel: str, person: Person, context: Mapping[str, Any]
+) -> dict[str, Any]:
+    try:
+        rendered = templates.render(event_type, channel, person.language, context)
+    except (TemplateLoadError, TemplateRenderError) as exc:
+        # Retrying cannot fix a template that does not fit the event: dead-letter the event.
+        raise PermanentError(f"cannot render {event_type}/{channel}: {exc}") from exc
+    if isinstance(rendered, RenderedEmail):
+        return {"subject": rendered.subject, "body": rendered.text, "body_html": rendered.html}
+    assert isinstance(rendered, RenderedSms)
+    return {"subject": None, "body": rendered.text, "body_html": None, "meta": {"parts": len(rendered.parts)}}
+
+
+def _address(person: Person, channel: str) -> str:
+    return str(person.phone if channel == "sms" else person.email)
+
+
+async def _insert_delivery(session: AsyncSession, row: dict[str, Any]) -> bool:
+    stmt = (
+        insert(deliveries)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["source_event_id", "recipient_id", "channel"],
+                                index_where=text("resend_of IS NULL"))
+        .returning(deliveries.c.id)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
 async def queue_alert_messages(
-    session: AsyncSession, *, event: Envelope, alert: AlertContext, settings: NotifySettings
+    session: AsyncSession,
+    *,
+    event: Envelope,
+    directory: Directory,
+    templates: TemplateStore,
+    settings: NotifySettings,
+    now: datetime | None = None,
 ) -> int:
-    """Slice behaviour: one e-mail to the customer's account manager."""
+    """Resolve the recipients, decide per recipient, and write one delivery row per channel.
+
+    Runs in the consumer's inbox transaction: a redelivered event writes nothing (and the unique
+    index would absorb it anyway). Returns the number of messages queued for sending.
+    """
+    now = now or datetime.now(UTC)
+    alert = AlertData.model_validate(event.data)
+    recipients = resolve_recipients(event.type, alert, directory, now)
+    if not recipients:
+        return 0
+    await lock_people(session, [r.person.id for r in recipients])
+    policy_alert = PolicyAlert.of(event.type, alert)
+    config = settings.policy()
+    queued = 0
+    for recipient in recipients:
+        person = recipient.person
+        history = await history_of(session, person.id, now - settings.history_span)
+        decision = decide(person, policy_alert, history, now, config)
+        inserted = await _insert_decision(session, event, alert, person.id, decision, now)
+        if not inserted:
+            continue
+        context = alert_context(alert, person, directory, recipient.reason)
+        status = _STATUS_OF[decision.kind]
+        reason = f"{decision.reason} ({recipient.reason})" if decision.kind is DecisionKind.SEND else decision.reason
+        for channel in recipient.channels:
+            content = render(templates, event.type, channel.value, person, context)
+            row: dict[str, Any] = {
+                "id": new_id("dlv"),
+                "source_event_id": str(event.id),
+                "source_event_type": event.type,
+                "ticket_id": alert.ticket_id,
+                "recipient_id": person.id,
+                "channel": channel.value,
+                "address": _address(person, channel.value),
+                "lang": person.language,
+                "status": status,
+                "reason": reason,
+                "next_attempt_at": now if status == "queued" else None,
+                **content,
+            }
+            if await _insert_delivery(session, row):
+                await record(session, row, status, reason)
+                queued += status == "queued"
+    return queued
+
+
+async def _insert_decision(
+    session: AsyncSession, event: Envelope, alert: AlertData, person_id: str, decision: Decision, now: datetime
+) -> bool:
+    stmt = (
+        insert(decisions)
+        .values(
+            source_event_id=str(event.id),
+            recipient_id=person_id,
+            event_type=event.type,
+            ticket_id=alert.ticket_id,
+            level=alert.level,
+            outcome=decision.kind.value,
+            reason=decision.reason,
+            alert=alert.model_dump(mode="json"),
+            decided_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(decisions.c.recipient_id)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+# ------------------------------------------------------------------ digests
+
+
+async def people_with_pending_digests(session: AsyncSession) -> list[str]:
+    d = decisions
+    rows = await session.execute(
+        select(d.c.recipient_id).where(d.c.outcome == "digest", d.c.digest_id.is_(None)).distinct()
+    )
+    return [r[0] for r in rows]
+
+
+async def queue_digest(
+    session: AsyncSession,
+    *,
+    person_id: str,
+    directory: Directory,
+    templates: TemplateStore,
+    settings: NotifySettings,
+    now: datetime | None = None,
+) -> int:
+    """Queue one summary per channel for `person_id` when its digest is due; returns the alerts carried."""
+    now = now or datetime.now(UTC)
+    await lock_people(session, [person_id])
+    d = decisions
+    pending = (
+        await session.execute(
+            select(d).where(d.c.recipient_id == person_id, d.c.outcome == "digest", d.c.digest_id.is_(None))
+            .order_by(d.c.decided_at)
+        )
+    ).all()
+    if not pending:
+        return 0
+    last_summary = (
+        await session.execute(
+            select(d.c.decided_at).where(d.c.recipient_id == person_id, d.c.event_type == DIGEST_EVENT)
+            .order_by(d.c.decided_at.desc()).limit(1)
+        )
+    ).scalar()
+    history = [HistoryEntry(p.decided_at, p.event_type, p.ticket_id, DecisionKind.DIGEST, p.level) for p in pending]
+    if last_summary is not None:
+        history.append(HistoryEntry(last_summary, DIGEST_EVENT, None, DecisionKind.SEND))
+    config = settings.policy()
+    if not digest_due(history, now, config):
+        return 0
+    digest_id = new_id("dig")
+    await session.execute(
+        update(d).where(d.c.recipient_id == person_id, d.c.source_event_id.in_([p.source_event_id for p in pending]))
+        .values(digest_id=digest_id)
+    )
+    person = directory.person(person_id)
+    if person is None or not person.channels:
+        return 0  # left the directory meanwhile: the alerts stay recorded as digested
+    items = [(p.event_type, AlertData.model_validate(p.alert)) for p in pending]
+    reason = f"summary of {len(items)} alerts"
+    await session.execute(
+        insert(decisions).values(
+            source_event_id=f"digest:{digest_id}", recipient_id=person_id, event_type=DIGEST_EVENT,
+            outcome="send", reason=reason, decided_at=now,
+        )
+    )
+    context = digest_context(person, items, int(config.digest_window.total_seconds() // 60))
+    for channel in person.channels:
+        content = render(templates, DIGEST_EVENT, channel.value, person, context)
+        row: dict[str, Any] = {
+            "id": new_id("dlv"),
+            "source_event_id": f"digest:{digest_id}",
+            "source_event_type": DIGEST_EVENT,
+            "ticket_id": None,
+            "recipient_id": person_id,
+            "channel": channel.value,
+            "address": _address(person, channel.value),
+            "lang": person.language,
+            "status": "queued",
+            "reason": reason,
+            "next_attempt_at": now,
+            **content,
+        }
+        row["meta"] = {**row.get("meta", {}), "digest_of": [p.source_event_id for p in pending]}
+        if await _insert_delivery(session, row):
+            await record(session, row, "queued", reason)
+    return len(items)
+
+
+# ------------------------------------------------------------------ admin and history
+
+
+async def resend(session: AsyncSession, *, delivery_id: str, actor: str) -> dict[str, Any]:
+    """A new delivery row linked to the old one (`resend_of`), queued now, outside the policy."""
+    old = (await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))).first()
+    if old is None:
+        raise Problem(404, "Not found", f"delivery {delivery_id} does not exist")
+    o = dict(old._mapping)
     now = datetime.now(UTC)
-    row = {
+    meta = {"resend_by": actor}
+    if "parts" in o["meta"]:
+        meta["parts"] = o["meta"]["parts"]
+    row: dict[str, Any] = {
+        **{k: o[k] for k in ("source_event_id", "source_event_type", "ticket_id", "recipient_id", "channel",
+                             "address", "lang", "subject", "body", "body_html")},
         "id": new_id("dlv"),
-        "source_event_id": str(event.id),
-        "source_event_type": event.type,
-        "ticket_id": alert.ticket_id,
-        "recipient_id": alert.account_manager_id,
-        "channel": "email",
-        "address": f"{alert.account_manager_id}@{settings.mail_domain}",
-        "subject": f"[SLA {event.type}] ticket {alert.ticket_id} node {alert.node}",
-        "body": (
-            f"Ticket {alert.ticket_id} ({alert.business_type}) of {alert.customer_name} (tier "
-            f"{alert.customer_tier}) passed its deadline {alert.deadline.isoformat()} at node {alert.node}."
-        ),
-        "body_html": None,
         "status": "queued",
+        "reason": f"resend of {delivery_id} by {actor}",
         "next_attempt_at": now,
+        "resend_of": delivery_id,
+        "meta": meta,
     }
-    inserted = (
-        await session.execute(insert(deliveries).values(**row).on_conflict_do_nothing().returning(deliveries.c.id))
-    ).first()
-    if inserted:
-        await _record(session, row, "queued")
-    return 1 if inserted else 0
+    await session.execute(insert(deliveries).values(**row))
+    await record(session, row, "queued", row["reason"])
+    return (await get_delivery(session, delivery_id=row["id"]))  # type: ignore[return-value]
 
 
-class Dispatcher:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], settings: NotifySettings) -> None:
-        self.session_factory = session_factory
-        self.settings = settings
-        self.smtp = SmtpSender(settings.smtp_url, settings.mail_from)
-        self.stale_after = timedelta(seconds=60)
+async def get_delivery(session: AsyncSession, *, delivery_id: str) -> dict[str, Any] | None:
+    row = (await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))).first()
+    return dict(row._mapping) if row else None
 
-    async def claim_due(self, now: datetime) -> list[dict[str, object]]:
-        d = deliveries
-        async with self.session_factory() as session, session.begin():
-            rows = (
-                await session.execute(
-                    select(d)
-                    .where(
-                        or_(
-                            d.c.status.in_(["queued", "retrying"]) & (d.c.next_attempt_at <= now),
-                            (d.c.status == "sending") & (d.c.updated_at < now - self.stale_after),
-                        )
-                    )
-                    .order_by(d.c.next_attempt_at)
-                    .limit(self.settings.dispatch_batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if rows:
-                await session.execute(
-                    update(d)
-                    .where(d.c.id.in_([r.id for r in rows]))
-                    .values(status="sending", attempts=d.c.attempts + 1, updated_at=now)
-                )
-        return [dict(r._mapping) for r in rows]
 
-    async def dispatch_once(self) -> int:
-        claimed = await self.claim_due(datetime.now(UTC))
-        for row in claimed:
-            await self._send_one(row)
-        return len(claimed)
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    ticket_id: str | None = None,
+    recipient_id: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first; ids are time-ordered, so the last id of a page is the cursor of the next."""
+    d = deliveries
+    q = select(d)
+    if ticket_id:
+        q = q.where(d.c.ticket_id == ticket_id)
+    if recipient_id:
+        q = q.where(d.c.recipient_id == recipient_id)
+    if status:
+        # `sending` / `retrying` are internal steps of `queued` for the API.
+        q = q.where(d.c.status.in_(["queued", "sending", "retrying"]) if status == "queued" else d.c.status == status)
+    if cursor:
+        q = q.where(d.c.id < cursor)
+    rows = (await session.execute(q.order_by(d.c.id.desc()).limit(limit + 1))).all()
+    items = [dict(r._mapping) for r in rows[:limit]]
+    return items, (items[-1]["id"] if len(rows) > limit else None)
 
-    async def _send_one(self, row: dict[str, object]) -> None:
-        try:
-            provider_id = await self.smtp.send(
-                to=str(row["address"]),
-                subject=str(row["subject"]),
-                text=str(row["body"]),
-                html=row.get("body_html"),
-                delivery_id=str(row["id"]),  # type: ignore[arg-type]
-            )
-        except Exception as exc:  # noqa: BLE001 - any send failure is retried, then recorded as failed
-            await self._failed(row, f"{type(exc).__name__}: {exc}")
-            return
-        async with self.session_factory() as session, session.begin():
-            await session.execute(
-                update(deliveries)
-                .where(deliveries.c.id == row["id"])
-                .values(status="sent", provider_message_id=provider_id, updated_at=datetime.now(UTC), reason=None)
-            )
-            await _record(session, row, "sent")
-        log.info("e-mail sent to %s", mask_email(str(row["address"])))
 
-    async def _failed(self, row: dict[str, object], reason: str) -> None:
-        attempts = int(row["attempts"]) + 1  # type: ignore[call-overload]
-        final = attempts >= self.settings.max_send_attempts
-        now = datetime.now(UTC)
-        async with self.session_factory() as session, session.begin():
-            await session.execute(
-                update(deliveries)
-                .where(deliveries.c.id == row["id"])
-                .values(
-                    status="failed" if final else "retrying",
-                    reason=reason,
-                    updated_at=now,
-                    next_attempt_at=None if final else now + timedelta(seconds=min(60, 2**attempts)),
-                )
-            )
-            if final:
-                await _record(session, row, "failed", reason)
-        log.warning("send of %s failed (attempt %d): %s", row["id"], attempts, reason)
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
+    return {r[0]: int(r[1]) for r in rows}

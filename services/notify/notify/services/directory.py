@@ -22,15 +22,12 @@ class DirectoryCache:
         self._directory: Directory = self.seed
 
     async def current(self, session: AsyncSession) -> tuple[int | None, Directory]:
-        version = (
-            await session.execute(select(directory_versions.c.version).order_by(directory_versions.c.version.desc()).limit(1))
-        ).scalar()
+        v = directory_versions.c.version
+        version = (await session.execute(select(v).order_by(v.desc()).limit(1))).scalar()
         if version is None:
             return None, self.seed
         if version != self._version:
-            content = (
-                await session.execute(select(directory_versions.c.content).where(directory_versions.c.version == version))
-            ).scalar_one()
+            content = (await session.execute(select(directory_versions.c.content).where(v == version))).scalar_one()
             self._directory = Directory.model_validate(content)
             self._version = version
         return self._version, self._directory

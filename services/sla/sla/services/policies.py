@@ -130,6 +130,14 @@ async def active_version(session: AsyncSession) -> str | None:
     )).scalar_one_or_none()
 
 
+async def active_version_for_txn(session: AsyncSession) -> str | None:
+    """The active version, read once per transaction (backbone's consumer applies a run of events in
+    one transaction: they all start their timers under the same version)."""
+    if "sla.active_version" not in session.info:
+        session.info["sla.active_version"] = await active_version(session)
+    return session.info["sla.active_version"]  # type: ignore[no-any-return]
+
+
 async def policy_set(session: AsyncSession, version: str) -> PolicySet:
     ps = _sets.get(version)
     if ps is None:

@@ -159,7 +159,7 @@ async def record_fired(
 async def start_timer(session: AsyncSession, *, entered: TicketNodeEntered, correlation_id: str | None) -> str | None:
     """Start the node's timer under the active policy. A replayed entry (same ticket, node and
     time) or an entry while the node's timer is still open starts nothing."""
-    version = await policies.active_version(session)
+    version = await policies.active_version_for_txn(session)
     if version is None:
         log.error("no active SLA policy; node %s of %s gets no timer", entered.node, entered.ticket_id)
         metrics.TIMERS_UNMATCHED.inc()
@@ -171,13 +171,6 @@ async def start_timer(session: AsyncSession, *, entered: TicketNodeEntered, corr
         log.warning("no SLA rule: %s", exc)
         metrics.TIMERS_UNMATCHED.inc()
         return None
-    already_open = (await session.execute(
-        select(timers.c.id).where(timers.c.ticket_id == entered.ticket_id, timers.c.node == entered.node,
-                                  timers.c.state.in_(OPEN_STATES)).limit(1)
-    )).first()
-    if already_open is not None:
-        metrics.TRANSITIONS_IGNORED.labels("node_already_timed").inc()
-        return None
     t = domain.start_timer(entered.ticket_id, entered.node, await policies.resolved(session, version, rule_id),
                            entered.entered_at)
     timer_id = new_id("tmr")
@@ -188,7 +181,8 @@ async def start_timer(session: AsyncSession, *, entered: TicketNodeEntered, corr
         account_manager_id=entered.account_manager_id, policy_version=version, rule_id=rule_id,
         started_at=t.started_at, correlation_id=correlation_id, **state_columns(t),
     ).on_conflict_do_nothing().returning(timers.c.id))).first()
-    if inserted is None:
+    if inserted is None:  # replayed entry, or the node's timer is still open (the unique indexes)
+        metrics.TRANSITIONS_IGNORED.labels("node_already_timed").inc()
         return None
     metrics.TIMERS_STARTED.labels(version).inc()
     return timer_id

@@ -1,8 +1,8 @@
 """eoms initial schema
 
-Revision ID: c707db5affdd
+Revision ID: 5e4e6c807179
 Revises: 
-Create Date: 2026-11-26 10:40:34.731331
+Create Date: 2026-11-26 10:48:58.910610
 
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision: str = 'c707db5affdd'
+revision: str = '5e4e6c807179'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -111,6 +111,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('origin_id', 'origin_item_id', 'kind', name='uq_eoms_tickets_origin_kind'),
     schema='eoms'
     )
+    op.create_index('ix_eoms_tickets_external_ref', 'tickets', ['external_ref'], unique=False, schema='eoms', postgresql_where=sa.text('external_ref IS NOT NULL'))
     op.create_index('ix_eoms_tickets_origin', 'tickets', ['origin', 'origin_id'], unique=False, schema='eoms')
     op.create_index('ix_eoms_tickets_queue', 'tickets', ['current_role', 'node_entered_at', 'id'], unique=False, schema='eoms', postgresql_where=sa.text("state IN ('acknowledged', 'in_progress', 'pending')"))
     op.create_table('workflow_definitions',
@@ -134,6 +135,7 @@ def downgrade() -> None:
     op.drop_table('workflow_definitions', schema='eoms')
     op.drop_index('ix_eoms_tickets_queue', table_name='tickets', schema='eoms', postgresql_where=sa.text("state IN ('acknowledged', 'in_progress', 'pending')"))
     op.drop_index('ix_eoms_tickets_origin', table_name='tickets', schema='eoms')
+    op.drop_index('ix_eoms_tickets_external_ref', table_name='tickets', schema='eoms', postgresql_where=sa.text('external_ref IS NOT NULL'))
     op.drop_table('tickets', schema='eoms')
     op.drop_index(op.f('ix_eoms_ticket_history_ticket_id'), table_name='ticket_history', schema='eoms')
     op.drop_table('ticket_history', schema='eoms')

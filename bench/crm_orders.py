@@ -1,0 +1,79 @@
+"""CRM order creation over REST: throughput and latency with 50 concurrent clients (closed loop, 20 s).
+
+The CRM runs as a real uvicorn process (one worker) on the bench infrastructure (durable
+PostgreSQL settings, real Kafka). Each client posts its next order as soon as the last one
+returns: `POST /api/v1/orders` with `submit: true` and a fresh `Idempotency-Key`, i.e. per order
+one transaction with the idempotency lock and row, the order, its item, its history and two
+outbox rows (crm.order.submitted, crm.order.status_changed), published by the outbox relay
+meanwhile. The lean HTTP client of bench.http_load keeps the load generator's CPU small.
+
+`python -m bench.crm_orders [--clients 50] [--seconds 20]`; figures in bench/results/crm_orders.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+import asyncpg
+
+from bench.common import BenchEnv, percentiles, write_result
+from bench.http_load import build_post, closed_loop
+
+BODY = {"customer_id": "cus_tj_port", "channel": "account_manager", "submit": True,
+        "items": [{"product": "dedicated_line_data", "business_kind": "opening",
+                   "attributes": {"bandwidth_mbps": 100, "a_end_address": "天津港", "z_end_address": "滨海IDC"}}]}
+
+
+async def _outbox_backlog(database_url: str, timeout_s: float = 30) -> tuple[int, float]:
+    """Unsent outbox rows right after the load, and how long the relay takes to drain them."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        count = "SELECT count(*) FROM crm.outbox WHERE sent_at IS NULL"
+        backlog = int(await conn.fetchval(count))
+        started = time.perf_counter()
+        while await conn.fetchval(count) and time.perf_counter() - started < timeout_s:
+            await asyncio.sleep(0.05)
+        return backlog, round(time.perf_counter() - started, 2)
+    finally:
+        await conn.close()
+
+
+async def run(env: BenchEnv, clients: int, seconds: float) -> dict[str, Any]:
+    url = env.url("crm")
+    headers = {"Authorization": f"Bearer {env.token('am_zhang', 'account_manager')}"}
+    make = build_post(url, "/api/v1/orders", BODY, headers)
+    await closed_loop(url, make, clients, 2.0)  # warm-up: connections, pools, caches
+    started = time.perf_counter()
+    replies = await closed_loop(url, make, clients, seconds)
+    elapsed = time.perf_counter() - started
+    ok = [r for r in replies if r.status == 201]
+    latency = [(r.received - r.sent) * 1000 for r in ok]
+    backlog, drain_s = await _outbox_backlog(env.infra.database_url)
+    statuses: dict[str, int] = {}
+    for r in replies:
+        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+    return {
+        "clients": clients, "seconds": round(elapsed, 2), "requests": len(replies), "http_201": len(ok),
+        "statuses": statuses, "orders_per_s": round(len(ok) / elapsed, 1), "latency_ms": percentiles(latency),
+        "outbox_unsent_at_end": backlog, "outbox_drain_s": drain_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    with BenchEnv(services=["crm"]) as env:
+        result = asyncio.run(run(env, args.clients, args.seconds))
+    print(f"{result['orders_per_s']} orders/s with {args.clients} clients; latency {result['latency_ms']}; "
+          f"statuses {result['statuses']}; outbox backlog {result['outbox_unsent_at_end']} "
+          f"drained in {result['outbox_drain_s']}s", flush=True)
+    write_result("crm_orders", {**result, "crm_workers": 1})
+
+
+if __name__ == "__main__":
+    main()

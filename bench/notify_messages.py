@@ -1,0 +1,132 @@
+"""Notify throughput: sla.breached events → messages received by a local SMTP server and SMSC.
+
+Runs notify as a real process on the bench infrastructure (real Kafka, durable PostgreSQL), wired
+to an aiosmtpd server and the SMPP simulator started in this process. Each event goes to its own
+recipient (a generated directory, no supervisor, limits far above the load), so every event is
+exactly one e-mail + one SMS and the policy never digests. The clock runs from the first produced
+event to the last message received at the servers; receipts (DLR → `delivered`) are counted too.
+
+`python -m bench.notify_messages --events 1000`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from backbone.devinfra import free_port
+from backbone.devsmtp import SmtpServer
+from backbone.envelope import Envelope
+from backbone.events import SlaBreached
+from backbone.kafka import Producer
+from backbone.topics import SLA_ALERTS
+from bench.common import BenchEnv, percentiles, write_result
+from notify.smpp.smsc import SmscThread, start_in_thread
+
+
+def directory(n: int) -> dict[str, Any]:
+    return {
+        "departments": [{"id": "bench", "name": "bench"}],
+        "people": [
+            {"id": f"bp{i:05d}", "name": f"bench {i}", "roles": ["bench_role"], "department": "bench",
+             "phone": f"139{i:08d}", "email": f"bp{i:05d}@bench.example.com", "language": "en"}
+            for i in range(n)
+        ],
+    }
+
+
+def event(i: int, run: str) -> Envelope:
+    ticket = f"T-BENCH-{run}-{i:05d}"
+    payload = SlaBreached(
+        timer_id=f"tmr-{ticket}", ticket_id=ticket, ticket_kind="service_opening", business_type="vpmn.opening",
+        node="bench_node", role="bench_role", assignee=f"bp{i:05d}", customer_id="bench-cust",
+        customer_name="Bench Co", customer_tier="B", account_manager_id="bench-am",
+        deadline=datetime.now(UTC) - timedelta(minutes=1), policy_version="bench", lateness_seconds=60,
+    )
+    return Envelope.wrap(payload, source="sla", subject=ticket)
+
+
+async def measure(bench: BenchEnv, smtp: SmtpServer, smsc: SmscThread, events: int) -> dict[str, Any]:
+    run_id = uuid.uuid4().hex[:6]
+    producer = Producer(bench.infra.kafka_bootstrap)
+    await producer.start()
+    envelopes = [event(i, run_id) for i in range(events)]
+    started = time.monotonic()
+    arrivals: list[float] = []
+    futures = [await producer.send(SLA_ALERTS, e.to_bytes(), key=e.subject.encode()) for e in envelopes]
+    await asyncio.gather(*futures)
+    produced = time.monotonic() - started
+    target, seen = 2 * events, 0
+    while time.monotonic() < started + 600:
+        count = len(smtp.handler.messages) + len(smsc.simulator.messages)
+        if count > seen:
+            arrivals += [time.monotonic() - started] * (count - seen)
+            seen = count
+        if seen >= target:
+            break
+        await asyncio.sleep(0.01)
+    elapsed = time.monotonic() - started
+    await producer.stop()
+    token = bench.token("bench-admin", "admin")
+    delivered = 0
+    async with httpx.AsyncClient(base_url=bench.url("notify"), timeout=30) as http:
+        for _ in range(50):
+            r = await http.get("/api/v1/deliveries", params={"status": "delivered", "limit": 500},
+                               headers={"Authorization": f"Bearer {token}"})
+            delivered = len(r.json()["items"])
+            if delivered >= min(events, 500):
+                break
+            await asyncio.sleep(0.2)
+    emails, sms = len(smtp.handler.messages), len(smsc.simulator.messages)
+    return {
+        "messages_expected": target,
+        "emails_received": emails,
+        "sms_received": sms,
+        "produce_s": round(produced, 2),
+        "elapsed_s": round(elapsed, 2),
+        "messages_per_s": round((emails + sms) / elapsed, 1),
+        "arrival_s": percentiles(arrivals),
+        "delivered_dlr_first_page": delivered,
+    }
+
+
+def run(events: int, workers: int) -> dict[str, Any]:
+    smtp = SmtpServer(port=free_port(), echo=False).start()
+    smsc = start_in_thread(port=free_port(), dlr_delay=0.05)
+    tmp = Path(tempfile.mkdtemp(prefix="notify-bench-"))
+    (tmp / "directory.yaml").write_text(yaml.safe_dump(directory(events)))
+    env = {
+        "SMTP_URL": smtp.url, "SMPP_URL": smsc.url, "DIRECTORY_FILE": str(tmp / "directory.yaml"),
+        "RATE_LIMIT": "1000", "DIGEST_THRESHOLD": "1000", "EMAIL_WORKERS": str(workers),
+        "SMS_WORKERS": str(workers),
+    }
+    try:
+        with BenchEnv(services=["notify"], env=env) as bench:
+            figures = asyncio.run(measure(bench, smtp, smsc, events))
+    finally:
+        smtp.stop()
+        smsc.stop()
+    result = {"events": events, "workers_per_channel": workers, **figures}
+    print(result, flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    write_result("notify_messages", run(args.events, args.workers))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""SLA timers under load, on the bench infrastructure (real PostgreSQL + Kafka, the SLA service as a process).
+
+1. Start/stop throughput from Kafka: N `node_entered` then N `node_completed` events produced to
+   eoms.tickets; timed from the first send until the SLA service has applied the last one (rows in
+   its timers table).
+2. 1,000,000 open timers bulk-inserted with COPY (rows the service itself would write), ~1,000 of
+   them coming due per second during a 30 s window, the rest days ahead.
+3. Fire lateness (fired − due) of the window's breaches: as recorded by the scanner (alerts.fired_at,
+   in the firing transaction) and as seen by a Kafka consumer of sla.alerts (end to end, relay
+   included).
+4. RSS of the SLA process: before the load, with 1M open timers, peak while firing.
+
+`python -m bench.sla_timers` (about 3-4 minutes); figures printed and in bench/results/sla_timers.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from backbone.envelope import Envelope
+from backbone.events import TicketNodeCompleted, TicketNodeEntered
+from backbone.kafka import Producer
+from backbone.topics import EOMS_TICKETS, SLA_ALERTS
+from bench.common import BenchEnv, percentiles, write_result
+
+N_EVENTS = int(os.environ.get("SLA_BENCH_EVENTS", "10000"))  # per kind: N entered + N completed
+N_TIMERS = int(os.environ.get("SLA_BENCH_TIMERS", "1000000"))
+WINDOW_S = 30
+RATE = 1000  # timers due per second in the window
+POLICY = """
+version: bench-1
+rules:
+  - id: all
+    clock: calendar
+    limit_minutes: 60
+    escalation:
+      - {level: 1, notify_role: supervisor, after_minutes: 1440}
+"""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _ctx(ticket_id: str) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket_id, "ticket_kind": "resource_confirmation", "business_type": "dedicated_line_data.opening",
+        "origin": "order", "origin_id": f"ord_{ticket_id}", "customer_id": "cus_bench", "customer_name": "bench",
+        "customer_tier": "B", "account_manager_id": "am_bench", "workflow_id": "dedicated_line_data.opening",
+        "workflow_version": 1, "node": "resource_check", "role": "network_resource",
+    }
+
+
+async def _count(pool: asyncpg.Pool, sql: str) -> int:
+    return int(await pool.fetchval(sql))
+
+
+async def throughput(bootstrap: str, pool: asyncpg.Pool, n: int) -> dict[str, Any]:
+    producer = Producer(bootstrap, linger_ms=5)
+    await producer.start()
+    run = uuid.uuid4().hex[:6]
+    tickets = [f"tkt_bench_{run}_{i}" for i in range(n)]
+    out: dict[str, Any] = {"events_per_kind": n}
+    try:
+        for phase, sql in (
+            ("start", f"SELECT count(*) FROM sla.timers WHERE ticket_id LIKE 'tkt_bench_{run}_%'"),
+            ("stop", f"SELECT count(*) FROM sla.timers WHERE ticket_id LIKE 'tkt_bench_{run}_%' "
+                     "AND completed_at IS NOT NULL"),
+        ):
+            now = datetime.now(UTC)
+            payloads = [
+                TicketNodeEntered(**_ctx(t), entered_at=now) if phase == "start"
+                else TicketNodeCompleted(**_ctx(t), outcome="available", completed_at=now)
+                for t in tickets
+            ]
+            envs = [Envelope.wrap(p, source="bench", subject=t) for p, t in zip(payloads, tickets, strict=True)]
+            t0 = time.perf_counter()
+            futures = [await producer.send(EOMS_TICKETS, e.to_bytes(), key=e.subject.encode()) for e in envs]
+            await asyncio.gather(*futures)
+            produced_s = time.perf_counter() - t0
+            while await _count(pool, sql) < n:
+                if time.perf_counter() - t0 > 300:
+                    raise RuntimeError(f"{phase}: not all events applied within 300 s")
+                await asyncio.sleep(0.05)
+            took = time.perf_counter() - t0
+            out[phase] = {"seconds": round(took, 2), "events_per_s": round(n / took),
+                          "produce_seconds": round(produced_s, 2)}
+            print(f"  {phase}: {n} events applied in {took:.2f}s → {n / took:.0f}/s", flush=True)
+        out["combined_events_per_s"] = round(2 * n / (out["start"]["seconds"] + out["stop"]["seconds"]))
+    finally:
+        await producer.stop()
+    return out
+
+
+def _row_template() -> tuple[dict[str, Any], Any]:
+    """A timer exactly as the service writes it (the domain's own serialisation)."""
+    import yaml
+
+    from sla.domain.policy import parse_policy_set, resolve
+    from sla.domain.timer import start_timer
+    from sla.services.timers import state_columns
+
+    rp = resolve(parse_policy_set(yaml.safe_load(POLICY)), "x.y", "k", "n", "B", "r")
+    t = start_timer("tkt", "resource_check", rp, datetime(2030, 1, 1, tzinfo=UTC))
+    return state_columns(t), t
+
+
+COLUMNS = ("id", "ticket_id", "node", "state", "ticket_kind", "business_type", "role", "customer_id", "customer_name",
+           "customer_tier", "account_manager_id", "policy_version", "rule_id", "started_at", "deadline",
+           "next_fire_at", "state_data", "updated_at")
+
+
+def _rows(prefix: str, deadlines: list[datetime]) -> list[tuple[Any, ...]]:
+    cols, _ = _row_template()
+    data = cols["state_data"]
+    limit = timedelta(minutes=60)
+    esc = timedelta(minutes=1440)
+    out = []
+    now = datetime.now(UTC)
+    for i, deadline in enumerate(deadlines):
+        started = deadline - limit
+        sched = [dict(a) for a in data["schedule"]]
+        sched[0]["due_at"] = deadline.isoformat()
+        sched[1]["due_at"] = (deadline + esc).isoformat()
+        d = {**data, "ticket_id": f"{prefix}{i}", "started_at": started.isoformat(), "anchor_at": started.isoformat(),
+             "deadline": deadline.isoformat(), "last_event_at": started.isoformat(), "schedule": sched,
+             "next_fire_at": deadline.isoformat()}
+        out.append((f"tmr_{prefix}{i}", f"{prefix}{i}", "resource_check", "running", "resource_confirmation",
+                    "dedicated_line_data.opening", "network_resource", "cus_bench", "bench", "B", "am_bench",
+                    "bench-1", "all", started, deadline, deadline, json.dumps(d), now))
+    return out
+
+
+async def bulk_insert(conn: asyncpg.Connection, prefix: str, deadlines: list[datetime], chunk: int = 50_000) -> None:
+    for s in range(0, len(deadlines), chunk):
+        rows = _rows(f"{prefix}{s}_", deadlines[s:s + chunk])
+        await conn.copy_records_to_table("timers", schema_name="sla", columns=COLUMNS, records=rows)
+
+
+async def firing(database_url: str, bootstrap: str, pid: int) -> dict[str, Any]:
+    from aiokafka import AIOKafkaConsumer
+
+    conn = await asyncpg.connect(database_url)
+    out: dict[str, Any] = {"open_timers": N_TIMERS, "window_s": WINDOW_S, "due_per_s": RATE}
+    out["rss_mb_before"] = rss_mb(pid)
+    in_window = WINDOW_S * RATE
+    far = N_TIMERS - in_window
+    t0 = time.perf_counter()
+    base = datetime.now(UTC) + timedelta(days=1)
+    await bulk_insert(conn, "far_", [base + timedelta(seconds=30 * 86400 * i / far) for i in range(far)])
+    far_s = time.perf_counter() - t0
+    print(f"  {far} far-off timers inserted in {far_s:.1f}s", flush=True)
+
+    consumer = AIOKafkaConsumer(SLA_ALERTS, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest")
+    await consumer.start()
+    await consumer.seek_to_end()
+    start = datetime.now(UTC) + timedelta(seconds=5)
+    await bulk_insert(conn, "win_", [start + timedelta(seconds=i / RATE) for i in range(in_window)])
+    total = await conn.fetchval("SELECT count(*) FROM sla.timers WHERE next_fire_at IS NOT NULL")
+    out["insert_seconds"] = round(time.perf_counter() - t0, 1)
+    out["rss_mb_at_1m_open"] = rss_mb(pid)
+    print(f"  {total} open timers in the table; window opens at {start.time()}", flush=True)
+
+    seen: dict[str, float] = {}
+    peak = out["rss_mb_at_1m_open"]
+    end = start + timedelta(seconds=WINDOW_S)
+    while datetime.now(UTC) < end + timedelta(seconds=15) and len(seen) < in_window:
+        batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+        arrived = datetime.now(UTC)
+        for msgs in batches.values():
+            for m in msgs:
+                e = Envelope.model_validate_json(m.value)
+                if e.type == "sla.breached" and e.subject.startswith("win_"):
+                    seen.setdefault(e.subject, (arrived - datetime.fromisoformat(e.data["deadline"])).total_seconds())
+        peak = max(peak, rss_mb(pid))
+    await consumer.stop()
+    out["rss_mb_peak_firing"] = peak
+    rows = await conn.fetch("SELECT EXTRACT(epoch FROM fired_at - due_at) AS late FROM sla.alerts "
+                            "WHERE ticket_id LIKE 'win_%' AND action = 'breach'")
+    fired = [float(r["late"]) * 1000 for r in rows]
+    out["fired"] = len(fired)
+    out["fire_lateness_ms"] = percentiles(fired)
+    out["kafka_arrival_lateness_ms"] = percentiles([v * 1000 for v in seen.values()])
+    dup = await conn.fetchval("SELECT count(*) - count(DISTINCT (timer_id, action)) FROM sla.alerts")
+    out["duplicate_firings"] = int(dup)
+    out["rss_mb_after"] = rss_mb(pid)
+    await conn.close()
+    return out
+
+
+def _restart(env: BenchEnv, **extra: str) -> int:
+    p = env.procs["sla"]
+    p.stop()
+    p.env = {**p.env, **extra}
+    p.start(timeout=120)
+    return p.proc.pid  # type: ignore[union-attr]
+
+
+async def run(env: BenchEnv) -> dict[str, Any]:
+    url = env.infra.database_url.replace("+asyncpg", "")
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    tp: dict[str, Any] = {}
+    try:
+        # backbone's consumer applies up to CONSUMER_BATCH_SIZE (100) events of a partition per transaction;
+        # 1 is the one-transaction-per-event figure, for comparison.
+        print("throughput (start/stop from Kafka), batched…", flush=True)
+        tp["batched_100"] = await throughput(env.infra.kafka_bootstrap, pool, N_EVENTS)
+        print("throughput, one transaction per event…", flush=True)
+        await asyncio.to_thread(_restart, env, CONSUMER_BATCH_SIZE="1")
+        tp["per_event"] = await throughput(env.infra.kafka_bootstrap, pool, max(500, N_EVENTS // 10))
+    finally:
+        await pool.close()
+    pid = await asyncio.to_thread(_restart, env, CONSUMER_BATCH_SIZE="100")
+    print(f"{N_TIMERS} open timers, {RATE}/s due for {WINDOW_S}s…", flush=True)
+    fire = await firing(url, env.infra.kafka_bootstrap, pid)
+    return {"throughput": tp, "firing": fire}
+
+
+def main() -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+        fh.write(POLICY)
+    try:
+        env_vars = {"SLA_POLICY_FILE": fh.name, "LOG_LEVEL": "WARNING"}
+        with BenchEnv(services=["sla"], env=env_vars) as env:
+            result = asyncio.run(run(env))
+    finally:
+        os.unlink(fh.name)
+    print(json.dumps(result, indent=2), flush=True)
+    write_result("sla_timers", result)
+
+
+if __name__ == "__main__":
+    main()

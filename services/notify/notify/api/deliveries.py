@@ -1,0 +1,101 @@
+"""/api/v1/deliveries: delivery history (cursor pagination) and the admin resend."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from backbone.auth import Principal, require
+from backbone.problems import Problem
+from notify.api.deps import PrincipalDep, SessionDep
+from notify.domain.masking import mask_email, mask_phone
+from notify.services import deliveries as service
+
+router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
+
+Status = Literal["queued", "sent", "delivered", "failed", "suppressed", "digested"]
+_PUBLIC_STATUS = {"sending": "queued", "retrying": "queued"}
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    source_event_id: str
+    source_event_type: str
+    ticket_id: str | None
+    recipient_id: str
+    channel: str
+    address: str  # masked
+    status: Status
+    reason: str | None
+    attempts: int
+    subject: str | None
+    body: str
+    resend_of: str | None
+    provider_message_id: str | None
+    uncertain: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+def view(row: dict[str, Any]) -> DeliveryOut:
+    address = row["address"]
+    return DeliveryOut(
+        **{k: row[k] for k in ("id", "source_event_id", "source_event_type", "ticket_id", "recipient_id", "channel",
+                               "reason", "attempts", "subject", "body", "resend_of", "provider_message_id",
+                               "created_at", "updated_at")},
+        address=mask_phone(address) if row["channel"] == "sms" else mask_email(address),
+        status=_PUBLIC_STATUS.get(row["status"], row["status"]),
+        uncertain=bool(row["meta"].get("uncertain")),
+    )
+
+
+def _reader_scope(principal: Principal, recipient_id: str | None) -> str | None:
+    """Supervisors and admins read everything; an account manager only their own deliveries."""
+    if principal.has("supervisor", "admin"):
+        return recipient_id
+    require(principal, "account_manager")
+    if recipient_id not in (None, principal.subject):
+        raise Problem(403, "Forbidden", "an account manager reads only their own deliveries")
+    return principal.subject
+
+
+@router.get("", response_model=DeliveryPage, summary="Delivery history, newest first")
+async def list_deliveries(
+    session: SessionDep, principal: PrincipalDep,
+    ticket_id: str | None = Query(default=None, max_length=40),
+    recipient_id: str | None = Query(default=None, max_length=60),
+    status: Status | None = Query(default=None),
+    limit: int = Query(default=50, ge=1, le=500),
+    cursor: str | None = Query(default=None, max_length=40, description="next_cursor of the previous page"),
+) -> DeliveryPage:
+    recipient_id = _reader_scope(principal, recipient_id)
+    rows, next_cursor = await service.list_deliveries(
+        session, ticket_id=ticket_id, recipient_id=recipient_id, status=status, cursor=cursor, limit=limit,
+    )
+    return DeliveryPage(items=[view(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{delivery_id}", response_model=DeliveryOut, summary="One delivery")
+async def get_delivery(delivery_id: str, session: SessionDep, principal: PrincipalDep) -> DeliveryOut:
+    row = await service.get_delivery(session, delivery_id=delivery_id)
+    own = principal.has("supervisor", "admin") or _reader_scope(principal, None) == (row or {}).get("recipient_id")
+    if row is None or not own:
+        raise Problem(404, "Not found", f"delivery {delivery_id} does not exist")
+    return view(row)
+
+
+@router.post("/{delivery_id}/resend", response_model=DeliveryOut, status_code=201,
+             summary="Send again as a new delivery linked to the old one (admin)")
+async def resend(delivery_id: str, session: SessionDep, principal: PrincipalDep) -> DeliveryOut:
+    require(principal, "admin")
+    async with session.begin():
+        row = await service.resend(session, delivery_id=delivery_id, actor=principal.subject)
+    return view(row)
