@@ -94,3 +94,11 @@ class Idempotency:
                 )
             )
         return JSONResponse(content, status_code=status_code, headers=headers)
+
+
+async def purge_expired(session: AsyncSession, table: Table, older_than_hours: float) -> int:
+    """Forget stored replies older than the retention (a retry after that runs the request again)."""
+    result = await session.execute(
+        table.delete().where(table.c.created_at < func.now() - func.make_interval(0, 0, 0, 0, older_than_hours))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
