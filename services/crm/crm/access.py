@@ -39,7 +39,9 @@ def owner_filter(principal: Principal, column: Any, *, customers_too: bool = Fal
 
 
 def not_found(kind: str, ident: str, field: str | None = None) -> Problem:
-    errors = [{"field": field, "message": f"unknown {kind}"}] if field else None
+    """404 naming the field (the path parameter unless told): the same for "absent" and "not yours"."""
+    field = field or kind.replace(" ", "_") + "_id"
+    errors = [{"field": field, "message": f"unknown {kind}"}]
     return Problem(404, "Not found", f"{kind} {ident} not found", errors=errors)
 
 

@@ -49,6 +49,7 @@ async def get_product(product_id: str, principal: PrincipalDep) -> ProductDetail
     try:
         p = load_catalogue().get(product_id)
     except UnknownProduct as exc:
-        raise Problem(404, "Not found", exc.message) from None
+        raise Problem(404, "Not found", exc.message,
+                      errors=[{"field": "product_id", "message": "unknown product"}]) from None
     return ProductDetailOut(**_out(p).model_dump(), attributes_schema=p.schema_for(),
                             schemas_by_business_kind={k.value: p.schema_for(k) for k in p.business_kinds})
