@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 from backbone.envelope import Envelope
 from backbone.events import TicketNodeCompleted, TicketNodeEntered

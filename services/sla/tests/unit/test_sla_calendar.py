@@ -73,6 +73,7 @@ def _at_period_end(cal: BusinessCalendar, t: dt.datetime) -> bool:
 # --------------------------------------------------------------------------- properties
 
 
+@settings(deadline=None)  # wall-clock deadlines flake on a loaded CI machine
 @given(calendars, instants, instants, durations)
 def test_monotonic_in_start(cal: BusinessCalendar, a: dt.datetime, b: dt.datetime,
                             d: dt.timedelta) -> None:
@@ -80,6 +81,7 @@ def test_monotonic_in_start(cal: BusinessCalendar, a: dt.datetime, b: dt.datetim
     assert add_business_duration(cal, a, d) <= add_business_duration(cal, b, d)
 
 
+@settings(deadline=None)  # wall-clock deadlines flake on a loaded CI machine
 @given(calendars, instants, durations, durations)
 def test_monotonic_in_duration(cal: BusinessCalendar, t: dt.datetime, d1: dt.timedelta,
                                d2: dt.timedelta) -> None:
@@ -87,6 +89,7 @@ def test_monotonic_in_duration(cal: BusinessCalendar, t: dt.datetime, d1: dt.tim
     assert add_business_duration(cal, t, d1) <= add_business_duration(cal, t, d2)
 
 
+@settings(deadline=None)  # wall-clock deadlines flake on a loaded CI machine
 @given(calendars, instants, durations, durations)
 def test_adding_composes(cal: BusinessCalendar, t: dt.datetime, a: dt.timedelta,
                          b: dt.timedelta) -> None:
@@ -95,6 +98,7 @@ def test_adding_composes(cal: BusinessCalendar, t: dt.datetime, a: dt.timedelta,
     )
 
 
+@settings(deadline=None)  # wall-clock deadlines flake on a loaded CI machine
 @given(calendars, instants, positive)
 def test_deadline_never_inside_non_working_time(cal: BusinessCalendar, t: dt.datetime,
                                                 d: dt.timedelta) -> None:
@@ -103,11 +107,13 @@ def test_deadline_never_inside_non_working_time(cal: BusinessCalendar, t: dt.dat
     assert is_working_time(cal, deadline) or _at_period_end(cal, deadline)
 
 
+@settings(deadline=None)  # wall-clock deadlines flake on a loaded CI machine
 @given(calendars, instants, durations)
 def test_between_inverts_add(cal: BusinessCalendar, t: dt.datetime, d: dt.timedelta) -> None:
     assert business_duration_between(cal, t, add_business_duration(cal, t, d)) == d
 
 
+@settings(deadline=None)  # wall-clock deadlines flake on a loaded CI machine
 @given(calendars, instants, instants)
 def test_between_is_antisymmetric_and_bounded(cal: BusinessCalendar, a: dt.datetime,
                                               b: dt.datetime) -> None:
@@ -116,6 +122,7 @@ def test_between_is_antisymmetric_and_bounded(cal: BusinessCalendar, a: dt.datet
     assert abs(ab) <= abs(b - a)
 
 
+@settings(deadline=None)  # wall-clock deadlines flake on a loaded CI machine
 @given(instants, durations)
 def test_24x7_is_calendar_time(t: dt.datetime, d: dt.timedelta) -> None:
     assert add_business_duration(ALWAYS, t, d) == t + d
@@ -123,7 +130,7 @@ def test_24x7_is_calendar_time(t: dt.datetime, d: dt.timedelta) -> None:
     assert is_working_time(ALWAYS, t)
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 @given(calendars, instants)
 def test_result_is_utc_and_input_zone_irrelevant(cal: BusinessCalendar, t: dt.datetime) -> None:
     d = dt.timedelta(hours=5)
