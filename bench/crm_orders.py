@@ -1,13 +1,13 @@
 """CRM order creation over REST: throughput and latency with 50 concurrent clients (closed loop, 20 s).
 
-The CRM runs as a real uvicorn process (one worker) on the bench infrastructure (durable
+The CRM runs as a real uvicorn process (one worker, then two) on the bench infrastructure (durable
 PostgreSQL settings, real Kafka). Each client posts its next order as soon as the last one
 returns: `POST /api/v1/orders` with `submit: true` and a fresh `Idempotency-Key`, i.e. per order
 one transaction with the idempotency lock and row, the order, its item, its history and two
 outbox rows (crm.order.submitted, crm.order.status_changed), published by the outbox relay
 meanwhile. The lean HTTP client of bench.http_load keeps the load generator's CPU small.
 
-`python -m bench.crm_orders [--clients 50] [--seconds 20]`; figures in bench/results/crm_orders.json.
+`python -m bench.crm_orders [--clients 50] [--seconds 20] [--workers 1,2]`; figures in bench/results/crm_orders.json.
 """
 
 from __future__ import annotations
@@ -66,13 +66,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", default="1,2", help="uvicorn workers of the CRM, one run each")
     args = parser.parse_args()
-    with BenchEnv(services=["crm"]) as env:
-        result = asyncio.run(run(env, args.clients, args.seconds))
-    print(f"{result['orders_per_s']} orders/s with {args.clients} clients; latency {result['latency_ms']}; "
-          f"statuses {result['statuses']}; outbox backlog {result['outbox_unsent_at_end']} "
-          f"drained in {result['outbox_drain_s']}s", flush=True)
-    write_result("crm_orders", {**result, "crm_workers": 1})
+    runs = []
+    for workers in [int(w) for w in args.workers.split(",")]:
+        with BenchEnv(services=["crm"], crm_workers=workers) as env:
+            result = {"crm_workers": workers, **asyncio.run(run(env, args.clients, args.seconds))}
+        print(f"{workers} worker(s): {result['orders_per_s']} orders/s with {args.clients} clients; latency "
+              f"{result['latency_ms']}; statuses {result['statuses']}; outbox backlog "
+              f"{result['outbox_unsent_at_end']} drained in {result['outbox_drain_s']}s", flush=True)
+        runs.append(result)
+    write_result("crm_orders", {"runs": runs})
 
 
 if __name__ == "__main__":

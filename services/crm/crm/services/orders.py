@@ -94,13 +94,15 @@ async def create_order(
         history=[history_entry(None, OrderState.DRAFT.value, "create", principal.subject, now)],
         created_at=now, updated_at=now,
     ))
-    await session.execute(order_items.insert(), [
+    rows = [
         {"id": new_id("itm"), "order_id": order_id, "position": i, "product": item["product"],
          "business_kind": item["business_kind"], "attributes": item.get("attributes", {})}
         for i, item in enumerate(items)
-    ])
+    ]
+    await session.execute(order_items.insert(), rows)
     if submit:
-        await apply_action(session, order_id=order_id, action=OrderAction.SUBMIT, actor=principal.subject, at=now)
+        await apply_action(session, order_id=order_id, action=OrderAction.SUBMIT, actor=principal.subject, at=now,
+                           known=(customer, rows))
     return order_id
 
 
@@ -127,8 +129,12 @@ async def act(session: AsyncSession, *, principal: Principal, order_id: str, act
 
 
 async def apply_action(session: AsyncSession, *, order_id: str, action: OrderAction, actor: str, at: datetime,
-                       reason: str | None = None, ticket_id: str | None = None) -> OrderState:
-    """Move the order (row-locked) and write its events; IllegalTransition (409) if it cannot."""
+                       reason: str | None = None, ticket_id: str | None = None,
+                       known: tuple[Any, list[dict[str, Any]]] | None = None) -> OrderState:
+    """Move the order (row-locked) and write its events; IllegalTransition (409) if it cannot.
+
+    `known`: the customer row and item rows when the caller has them already (saves two reads).
+    """
     row = (await session.execute(select(orders).where(orders.c.id == order_id).with_for_update())).first()
     if row is None:
         raise not_found("order", order_id)
@@ -140,7 +146,7 @@ async def apply_action(session: AsyncSession, *, order_id: str, action: OrderAct
         history=orders.c.history.op("||")([entry]), version=orders.c.version + 1,
     ))
     if action is OrderAction.SUBMIT:
-        await _emit_submitted(session, row, at)
+        await _emit_submitted(session, row, at, known)
     elif action is OrderAction.CANCEL:
         await emit(session, OrderCancelled(order_id=order_id, customer_id=row.customer_id, reason=reason or "",
                                            cancelled_at=at), subject=order_id)
@@ -151,10 +157,14 @@ async def apply_action(session: AsyncSession, *, order_id: str, action: OrderAct
     return new
 
 
-async def _emit_submitted(session: AsyncSession, row: Any, at: datetime) -> None:
-    customer = (await session.execute(select(customers).where(customers.c.id == row.customer_id))).one()
-    items = (await session.execute(select(order_items).where(order_items.c.order_id == row.id)
-                                   .order_by(order_items.c.position))).all()
+async def _emit_submitted(session: AsyncSession, row: Any, at: datetime,
+                          known: tuple[Any, list[dict[str, Any]]] | None) -> None:
+    if known is not None:
+        customer, item_rows = known
+    else:
+        customer = (await session.execute(select(customers).where(customers.c.id == row.customer_id))).one()
+        item_rows = [dict(i._mapping) for i in (await session.execute(
+            select(order_items).where(order_items.c.order_id == row.id).order_by(order_items.c.position))).all()]
     await emit(session, OrderSubmitted(
         order_id=row.id,
         customer_id=customer.id,
@@ -163,7 +173,8 @@ async def _emit_submitted(session: AsyncSession, row: Any, at: datetime) -> None
         customer_key=customer.key_customer,
         account_manager_id=customer.account_manager_id,
         channel=row.channel,
-        items=[OrderItem(item_id=i.id, product=i.product, business_kind=i.business_kind,
-                         business_type=f"{i.product}.{i.business_kind}", attributes=i.attributes) for i in items],
+        items=[OrderItem(item_id=i["id"], product=i["product"], business_kind=i["business_kind"],
+                         business_type=f"{i['product']}.{i['business_kind']}", attributes=i["attributes"])
+               for i in item_rows],
         submitted_at=at,
     ), subject=row.id)
