@@ -66,7 +66,8 @@ def test_policy() -> dict[str, Any]:
     body = yaml.safe_load(SHORT.read_text())
     body["version"] = f"test-sla-{RUN}"
     body["rules"] += [
-        _rule("flow", "opening", 3, [50], [1, 2]),  # warn 1.5 s, breach 3 s, escalate 4 s and 5 s
+        # warn at 1 s, breach at 4 s, escalate at 5.5 s and 7 s: gaps wide enough for a loaded CI machine
+        _rule("flow", "opening", 4, [25], [1.5, 3]),
         _rule("firing", "firing", 3, [], [1]),  # breach 3 s, escalate 4 s
     ]
     return body
@@ -169,15 +170,15 @@ async def test_ticket_flow_warns_breaches_and_escalates_in_order(infra, sla, pol
     alerts = await eventually(four_alerts, timeout_s=20, what="warning, breach and two escalations")
     assert [_tag(e) for e in alerts] == ["sla.warning", "sla.breached", "sla.escalated:1", "sla.escalated:2"]
     warning, breach, esc1, esc2 = alerts
-    assert warning.data["warning_point"] == "50%" and 0 < warning.data["remaining_seconds"] <= 1.5
+    assert warning.data["warning_point"] == "25%" and 0 < warning.data["remaining_seconds"] <= 3
     assert esc1.data["escalate_to_role"] == "supervisor" and esc2.data["escalate_to_role"] == "department_head"
     deadline = datetime.fromisoformat(breach.data["deadline"])
-    assert abs((deadline - started).total_seconds() - 3) < 1.0
+    assert abs((deadline - started).total_seconds() - 4) < 1.0
     for e in alerts:  # what notify needs, and the chain's correlation id
         assert e.correlation_id == f"corr-{ticket}"
         assert e.data["customer_tier"] == "B" and e.data["role"] == "network_resource"
         assert e.data["account_manager_id"] == f"am_{RUN}" and e.data["policy_version"] == policy
-    assert 0 <= breach.data["lateness_seconds"] < 1.0, "fired on time"
+    assert 0 <= breach.data["lateness_seconds"] < 2.5, "fired on time"
 
     await eventually(lambda: _ready(len(feed) >= 4), timeout_s=5, what="the live feed")
     assert [f["type"] for f in feed] == ["sla.warning", "sla.breached", "sla.escalated", "sla.escalated"]
@@ -194,7 +195,7 @@ async def test_ticket_flow_warns_breaches_and_escalates_in_order(infra, sla, pol
         t = timers[0]
         assert t["state"] == "escalated" and t["escalation_level"] == 2 and t["met_late"] is True
         assert t["rule_id"] == "flow" and t["policy_version"] == policy
-        assert [a["key"] for a in t["schedule"]] == ["warning:50%", "breach", "escalation:1", "escalation:2"]
+        assert [a["key"] for a in t["schedule"]] == ["warning:25%", "breach", "escalation:1", "escalation:2"]
         r = await http.get("/api/v1/timers", params={"ticket_id": ticket}, headers=AM)
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
 
@@ -367,7 +368,7 @@ async def test_reports_and_at_risk(infra, sla, policy, producer):
     node = f"node_{RUN}"
     late, on_time, open_ = (f"tkt_rep_{n}_{RUN}" for n in ("late", "ok", "open"))
     now = datetime.now(UTC)
-    # One node completed late (entered 10 s ago on a 3 s limit), one on time, one far from due.
+    # One node completed late (entered 10 s ago on a 4 s limit), one on time, one still open.
     await _enter(producer, late, "opening", at=now - timedelta(seconds=10), node=node)
     await _enter(producer, on_time, "opening", at=now - timedelta(seconds=1), node=node, tier="A")
     await _enter(producer, open_, "slow", at=now, node=node)  # catch-all: 3 s
