@@ -87,6 +87,11 @@ def suite_env() -> dict[str, str]:
         "DEFAULT_LIMIT_S": "1.5",
         "SLA_POLICY_FILE": str(ROOT / "tests" / "fixtures" / "sla_policy_short.yaml"),
         "CONSUMER_BACKOFF_INITIAL_S": "0.05",
+        # The suite sends hundreds of alerts to the same demo people within minutes: keep the
+        # storm policy on, but with windows of seconds and no rate limit to silence the tests.
+        "RATE_LIMIT": "10000",
+        "DIGEST_WINDOW_S": "3",
+        "DEDUP_WINDOW_S": "3",
     }
 
 

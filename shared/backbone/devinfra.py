@@ -78,7 +78,10 @@ class InfraProfile:
         base = Path(os.environ.get("GS_DATA_DIR", PROJECT_ROOT / ".data")) / name
         ports = {"run": (55432, 9092, 9093), "test": (55433, 19092, 19093), "bench": (55434, 29092, 29093)}
         pg, kafka, ctrl = ports.get(name, (55435, 39092, 39093))
-        return cls(name=name, data_dir=base, pg_port=pg, kafka_port=kafka, controller_port=ctrl)
+        # Two checkouts on one machine (or a busy port) can move a profile: GS_PORT_OFFSET=100.
+        offset = int(os.environ.get("GS_PORT_OFFSET", "0"))
+        return cls(name=name, data_dir=base, pg_port=pg + offset, kafka_port=kafka + offset,
+                   controller_port=ctrl + offset)
 
 
 @dataclass

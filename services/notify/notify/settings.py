@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from backbone.settings import ServiceSettings
 from notify.domain.policy import PolicyConfig
@@ -35,17 +34,6 @@ class NotifySettings(ServiceSettings):
     digest_window_s: float = 900
     dedup_window_s: float = 1800
     digest_interval_s: float = 1.0
-
-    @model_validator(mode="after")
-    def _test_environment_policy(self) -> Self:
-        # Test suites run hundreds of alerts to the same demo people within minutes (the SLA
-        # limits are seconds there): unless a test sets them, use limits that still exercise the
-        # policy but let summaries go out in seconds and never rate-limit the suite into silence.
-        if self.environment == "test":
-            for name, value in (("rate_limit", 10_000), ("digest_window_s", 3.0), ("dedup_window_s", 3.0)):
-                if name not in self.model_fields_set:
-                    setattr(self, name, value)
-        return self
 
     def policy(self) -> PolicyConfig:
         return PolicyConfig(
