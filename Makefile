@@ -6,7 +6,6 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-SITE    = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 .PHONY: setup run test test-unit lint bench clean infra-up infra-down
 
@@ -16,7 +15,8 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	# The common library and the four service packages, importable from their folders.
 	printf '%s\n' "$(CURDIR)/shared" "$(CURDIR)/services/crm" "$(CURDIR)/services/eoms-bridge" \
-	  "$(CURDIR)/services/sla" "$(CURDIR)/services/notify" > "$(SITE)/groupsuite.pth"
+	  "$(CURDIR)/services/sla" "$(CURDIR)/services/notify" \
+	  > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/groupsuite.pth"
 	touch $(STAMP)
 
 setup: $(STAMP)
