@@ -9,8 +9,9 @@
 
 Our SLA processes use their own consumer group; the suite's SLA service (when the `suite` fixture
 runs in the same session) reads the same events and fires from the same table: the exactly-once
-claims hold across all of them, which is what is counted. Ticket ids are unique to each test, and
-a product name (`slatest_<run>`) is unique to this run, so our policy rules touch only our tickets.
+claims hold across all of them, which is what is counted. Ticket ids are unique to each run; the
+rules for our product (`slatest`) are part of the suite's short policy, so nothing here changes
+which policy the suite's services use.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import io
 import json
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,35 +46,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parents[2]
 SHORT = ROOT / "tests" / "fixtures" / "sla_policy_short.yaml"
 RUN = uuid.uuid4().hex[:8]
-PRODUCT = f"slatest_{RUN}"
+PRODUCT = "slatest"  # its rules are in the short policy; tickets are unique per run
 ALERT_TYPES = {"sla.warning", "sla.breached", "sla.escalated", "sla.met"}
 ADMIN = {"Authorization": "Bearer " + issue_token("sla-admin", ["admin"], secret=DEV_JWT_SECRET)}
 STAFF = {"Authorization": "Bearer " + issue_token("noc-1", ["network_staff"], secret=DEV_JWT_SECRET)}
 AM = {"Authorization": "Bearer " + issue_token("am_zhang", ["account_manager"], secret=DEV_JWT_SECRET)}
-
-
-def _rule(rid: str, kind: str, limit_s: float, warn: list[float], esc_s: list[float]) -> dict[str, Any]:
-    return {
-        "id": rid, "business_type": f"{PRODUCT}.{kind}", "clock": "calendar", "limit_minutes": limit_s / 60,
-        "warnings": {"percent": warn},
-        "escalation": [{"level": i, "notify_role": role, "after_minutes": s / 60}
-                       for i, (role, s) in enumerate(zip(("supervisor", "department_head"), esc_s, strict=False), 1)],
-    }
-
-
-def test_policy() -> dict[str, Any]:
-    """The suite's short policy plus rules for this run's product (the catch-all stays as it was)."""
-    body = yaml.safe_load(SHORT.read_text())
-    body["version"] = f"test-sla-{RUN}"
-    body["rules"] += [
-        # warn at 1 s, breach at 4 s, escalate at 5.5 s and 7 s: gaps wide enough for a loaded CI machine
-        _rule("flow", "opening", 4, [25], [1.5, 3]),
-        _rule("firing", "firing", 3, [], [1]),  # breach 3 s, escalate 4 s
-    ]
-    return body
-
-
-test_policy.__test__ = False  # type: ignore[attr-defined]
 
 
 def _sla(infra, name: str, group: str, **env: str) -> ServiceProcess:
@@ -85,27 +62,55 @@ def _sla(infra, name: str, group: str, **env: str) -> ServiceProcess:
     return ServiceProcess(spec("sla"), full_env, free_port(), logs / f"{name}.log")
 
 
-@pytest.fixture(scope="module")
-def sla(infra) -> Iterator[ServiceProcess]:
-    proc = _sla(infra, f"sla-test-{RUN}", f"sla-test-{RUN}").start(timeout=90)
+async def caught_up(bootstrap: str, group: str, timeout_s: float = 60) -> None:
+    """Wait until `group` has committed everything in eoms.tickets that was there when we asked.
+
+    A new consumer group starts from the beginning of the topic (it replays history: no effect, the
+    timers exist), and events produced before it caught up would be applied late.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await reader.start()
+    await admin.start()
     try:
+        tps = [TopicPartition(EOMS_TICKETS, p) for p in sorted(reader.partitions_for_topic(EOMS_TICKETS) or ())]
+        end = await reader.end_offsets(tps)
+
+        async def done() -> bool:
+            committed = await admin.list_consumer_group_offsets(group)
+            return all(tp in committed and committed[tp].offset >= end[tp] for tp in tps if end[tp] > 0)
+
+        await eventually(done, timeout_s=timeout_s, interval_s=0.3, what=f"consumer group {group} to catch up")
+    finally:
+        await reader.stop()
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def sla(infra) -> AsyncIterator[ServiceProcess]:
+    group = f"sla-test-{RUN}"
+    proc = _sla(infra, group, group).start(timeout=90)
+    try:
+        await caught_up(infra.kafka_bootstrap, group)
         yield proc
     finally:
         proc.stop()
 
 
+def short_policy() -> dict[str, Any]:
+    return yaml.safe_load(SHORT.read_text())  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="module")
-async def policy(sla: ServiceProcess) -> AsyncIterator[str]:
-    """Activate this run's policy; put the previous active version back afterwards."""
+async def policy(sla: ServiceProcess) -> str:
+    """The short policy, active (a reused database may have had another version activated)."""
     async with httpx.AsyncClient(base_url=sla.url, timeout=10) as http:
-        previous = (await http.get("/api/v1/policies/active", headers=STAFF)).json().get("version")
-        r = await http.post("/api/v1/policies", headers=ADMIN, json=test_policy())
-        assert r.status_code == 201, r.text
-        try:
-            yield r.json()["version"]
-        finally:
-            if previous:
-                await http.post(f"/api/v1/policies/{previous}/activate", headers=ADMIN)
+        r = await http.post("/api/v1/policies", headers=ADMIN, json=short_policy())
+        assert r.status_code in (200, 201) and r.json()["active"], r.text
+        return str(r.json()["version"])
 
 
 @pytest.fixture(scope="module")
@@ -167,13 +172,13 @@ async def test_ticket_flow_warns_breaches_and_escalates_in_order(infra, sla, pol
         got = await _alerts(infra, {ticket})
         return got if len(got) >= 4 else []
 
-    alerts = await eventually(four_alerts, timeout_s=20, what="warning, breach and two escalations")
+    alerts = await eventually(four_alerts, timeout_s=25, what="warning, breach and two escalations")
     assert [_tag(e) for e in alerts] == ["sla.warning", "sla.breached", "sla.escalated:1", "sla.escalated:2"]
     warning, breach, esc1, esc2 = alerts
-    assert warning.data["warning_point"] == "25%" and 0 < warning.data["remaining_seconds"] <= 3
+    assert warning.data["warning_point"] == "25%" and 0 < warning.data["remaining_seconds"] <= 4.5
     assert esc1.data["escalate_to_role"] == "supervisor" and esc2.data["escalate_to_role"] == "department_head"
     deadline = datetime.fromisoformat(breach.data["deadline"])
-    assert abs((deadline - started).total_seconds() - 4) < 1.0
+    assert abs((deadline - started).total_seconds() - 6) < 1.0
     for e in alerts:  # what notify needs, and the chain's correlation id
         assert e.correlation_id == f"corr-{ticket}"
         assert e.data["customer_tier"] == "B" and e.data["role"] == "network_resource"
@@ -187,14 +192,14 @@ async def test_ticket_flow_warns_breaches_and_escalates_in_order(infra, sla, pol
     await _send(producer, TicketNodeCompleted(**_ctx(ticket, "opening"), outcome="available",
                                               completed_at=datetime.now(UTC)), ticket)
     met = await eventually(lambda: _of(infra, ticket, "sla.met"), what="sla.met")
-    assert met[0].data["late"] is True and met[0].data["elapsed_seconds"] > 5
+    assert met[0].data["late"] is True and met[0].data["elapsed_seconds"] > 9
 
     async with httpx.AsyncClient(base_url=sla.url, timeout=10) as http:
         timers = (await http.get("/api/v1/timers", params={"ticket_id": ticket}, headers=STAFF)).json()["items"]
         assert len(timers) == 1
         t = timers[0]
         assert t["state"] == "escalated" and t["escalation_level"] == 2 and t["met_late"] is True
-        assert t["rule_id"] == "flow" and t["policy_version"] == policy
+        assert t["rule_id"] == "slatest.flow" and t["policy_version"] == policy
         assert [a["key"] for a in t["schedule"]] == ["warning:25%", "breach", "escalation:1", "escalation:2"]
         r = await http.get("/api/v1/timers", params={"ticket_id": ticket}, headers=AM)
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
@@ -291,6 +296,7 @@ async def test_sigkill_while_firing_then_restart_fires_each_action_once(infra, p
     proc = _sla(infra, f"sla-kill-{RUN}", group, SCAN_BATCH_SIZE="25").start(timeout=90)
     tickets = [f"tkt_kill_{RUN}_{i}" for i in range(150)]
     try:
+        await caught_up(infra.kafka_bootstrap, group)
         await _due_soon(producer, tickets, spread_s=3.0)
         await asyncio.sleep(2.2)  # mid-window: some fired, some not yet
         proc.kill()
@@ -309,6 +315,7 @@ async def test_two_instances_on_one_database_fire_each_action_once(infra, policy
     try:
         for p in procs:
             p.wait_ready(90)
+        await caught_up(infra.kafka_bootstrap, group)
         tickets = [f"tkt_pair_{RUN}_{i}" for i in range(200)]
         await _due_soon(producer, tickets, spread_s=2.0)
         counts = await _exactly_once(infra, set(tickets), timeout_s=30)
@@ -332,7 +339,7 @@ async def test_policy_admin_api(sla, policy):
         listed = (await http.get("/api/v1/policies", headers=STAFF)).json()
         assert any(p["version"] == policy and p["active"] for p in listed)
 
-        bad = test_policy()
+        bad = short_policy()
         bad["version"] = f"bad-{RUN}"
         bad["rules"].append({"id": "broken", "limit_minutes": -5, "clock": "calendar"})
         for path in ("/api/v1/policies/validate", "/api/v1/policies"):
@@ -346,17 +353,17 @@ async def test_policy_admin_api(sla, policy):
         assert r.status_code == 422 and "rule 'b' has the same keys as rule 'a'" in r.json()["detail"]
         r = await http.post("/api/v1/policies/validate", headers={**STAFF, "content-type": "application/yaml"},
                             content=SHORT.read_text())
-        assert r.status_code == 200 and r.json()["version"] == "test-short-1"  # YAML accepted too
+        assert r.status_code == 200 and r.json()["version"] == policy  # YAML accepted too
 
-        r = await http.post("/api/v1/policies", headers=STAFF, json=test_policy())
+        r = await http.post("/api/v1/policies", headers=STAFF, json=short_policy())
         assert r.status_code == 403, "only admins load policies"
-        r = await http.post("/api/v1/policies", headers=ADMIN, json=test_policy())
+        r = await http.post("/api/v1/policies", headers=ADMIN, json=short_policy())
         assert r.status_code == 200 and r.json() == {"version": policy, "created": False, "active": True}
-        changed = test_policy()
+        changed = short_policy()
         changed["rules"][0]["limit_minutes"] = 9
         r = await http.post("/api/v1/policies", headers=ADMIN, json=changed)
         assert r.status_code == 409 and r.json()["errors"][0]["field"] == "version"
-        staged = {**test_policy(), "version": f"staged-{RUN}"}
+        staged = {**short_policy(), "version": f"staged-{RUN}"}
         r = await http.post("/api/v1/policies", headers=ADMIN, json=staged, params={"activate": "false"})
         assert r.status_code == 201 and r.json()["active"] is False
         assert (await http.get("/api/v1/policies/active", headers=STAFF)).json()["version"] == policy
@@ -368,7 +375,7 @@ async def test_reports_and_at_risk(infra, sla, policy, producer):
     node = f"node_{RUN}"
     late, on_time, open_ = (f"tkt_rep_{n}_{RUN}" for n in ("late", "ok", "open"))
     now = datetime.now(UTC)
-    # One node completed late (entered 10 s ago on a 4 s limit), one on time, one still open.
+    # One node completed late (entered 10 s ago on a 6 s limit), one on time, one still open.
     await _enter(producer, late, "opening", at=now - timedelta(seconds=10), node=node)
     await _enter(producer, on_time, "opening", at=now - timedelta(seconds=1), node=node, tier="A")
     await _enter(producer, open_, "slow", at=now, node=node)  # catch-all: 3 s

@@ -31,8 +31,6 @@ from backbone.db import inbox_table, outbox_table
 
 metadata = MetaData(schema="sla")
 
-# States in which a timer still counts (paused ones are open too but have no live deadline).
-OPEN_STATES = ("running", "warned", "breached", "escalated", "paused")
 
 policy_versions = Table(
     "policy_versions",
@@ -81,7 +79,7 @@ timers = Table(
     # neither is an entry while the node's timer is still open: both are ON CONFLICT DO NOTHING.
     Index("ux_sla_timers_entry", "ticket_id", "node", "started_at", unique=True),
     Index("ux_sla_timers_open", "ticket_id", "node", unique=True,
-          postgresql_where=text("state IN ('running', 'warned', 'breached', 'escalated', 'paused')")),
+          postgresql_where=text("completed_at IS NULL AND cancelled_at IS NULL")),
     # Only timers with something left to fire are indexed: the scan stays small at 1M timers.
     Index("ix_sla_timers_due", "next_fire_at", postgresql_where=text("next_fire_at IS NOT NULL")),
     # At-risk list: live, not yet breached timers by deadline (keyset pagination on (deadline, id)).
@@ -113,4 +111,4 @@ alerts = Table(
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 
-__all__ = ["OPEN_STATES", "alerts", "inbox", "metadata", "outbox", "policy_versions", "timers"]
+__all__ = ["alerts", "inbox", "metadata", "outbox", "policy_versions", "timers"]

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sla.domain.errors import PolicyError
-from sla.domain.policy import PolicySet, ResolvedPolicy, parse_policy_set, snapshot
+from sla.domain.policy import PolicySet, ResolvedPolicy, Tier, parse_policy_set, resolve, snapshot
 from sla.models import policy_versions
 
 log = logging.getLogger("sla.policies")
@@ -35,6 +35,7 @@ log = logging.getLogger("sla.policies")
 _ACTIVATE_LOCK = zlib.crc32(b"sla-policy-activate")
 _sets: dict[str, PolicySet] = {}
 _snapshots: dict[tuple[str, str], ResolvedPolicy] = {}
+_winners: dict[tuple[str, ...], str] = {}  # (version, business_type, kind, node, tier, role) → rule id
 
 
 class VersionConflict(Exception):
@@ -153,6 +154,20 @@ async def policy_set(session: AsyncSession, version: str) -> PolicySet:
 async def active_policy_set(session: AsyncSession) -> PolicySet | None:
     version = await active_version(session)
     return None if version is None else await policy_set(session, version)
+
+
+async def rule_for(session: AsyncSession, version: str, business_type: str, ticket_kind: str, node: str,
+                   tier: Tier, role: str) -> str:
+    """Id of the winning rule (raises NoMatchingPolicy), memoised: the keys repeat a lot."""
+    key = (version, business_type, ticket_kind, node, tier, role)
+    rule_id = _winners.get(key)
+    if rule_id is None:
+        ps = await policy_set(session, version)
+        rule_id = resolve(ps, business_type, ticket_kind, node, tier, role).rule_id
+        if len(_winners) > 100_000:  # bounded: versions × workflow nodes × tiers × roles is small
+            _winners.clear()
+        _winners[key] = rule_id
+    return rule_id
 
 
 async def resolved(session: AsyncSession, version: str, rule_id: str) -> ResolvedPolicy:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,15 +37,16 @@ from backbone.ids import new_id
 from sla import metrics
 from sla.domain import timer as domain
 from sla.domain.errors import IllegalTransition, NoMatchingPolicy
-from sla.domain.policy import resolve
 from sla.domain.timer import Action, ActionKind, SlaTimer
-from sla.models import OPEN_STATES, alerts, outbox, timers
+from sla.models import alerts, outbox, timers
 from sla.services import policies
 
 log = logging.getLogger("sla.timers")
 
 SOURCE = "sla"
-LIVE_STATES = ("running", "warned", "breached", "escalated")  # open and not paused
+LIVE_STATES = ("running", "warned", "breached", "escalated")  # not paused (open or completed late)
+# Open = neither completed nor cancelled (a late completion keeps its breached/escalated state).
+IS_OPEN = and_(timers.c.completed_at.is_(None), timers.c.cancelled_at.is_(None))
 TimerRow = Any  # a result row with the _ROW columns
 
 # What a row must carry to rebuild its timer and describe it in an alert.
@@ -75,10 +76,26 @@ def state_columns(t: SlaTimer) -> dict[str, Any]:
     }
 
 
+# Statements built once: the hot paths pass parameters only (no per-call statement building).
+_STATE_COLUMNS = ("state", "deadline", "next_fire_at", "escalation_level", "completed_at", "cancelled_at",
+                  "met_late", "elapsed_s", "state_data", "updated_at")
+# Bind names must differ from column names in an UPDATE's SET: prefixed with v_.
+_SAVE = update(timers).where(timers.c.id == bindparam("tid")).values(
+    {c: bindparam(f"v_{c}") for c in _STATE_COLUMNS}
+)
+_INSERT = insert(timers).on_conflict_do_nothing().returning(timers.c.id)
+_OPEN_ROW = (
+    select(*_ROW).where(timers.c.ticket_id == bindparam("ticket_id"), timers.c.node == bindparam("node"), IS_OPEN)
+    .order_by(timers.c.started_at.desc()).limit(1).with_for_update()
+)
+
+
+def _save_params(timer_id: str, t: SlaTimer, at: datetime) -> dict[str, Any]:
+    return {"tid": timer_id, **{f"v_{k}": v for k, v in state_columns(t).items()}, "v_updated_at": at}
+
+
 async def _save(session: AsyncSession, timer_id: str, t: SlaTimer) -> None:
-    await session.execute(
-        update(timers).where(timers.c.id == timer_id).values(**state_columns(t), updated_at=datetime.now(UTC))
-    )
+    await session.execute(_SAVE, _save_params(timer_id, t, datetime.now(UTC)))
 
 
 # --------------------------------------------------------------------------- alerts
@@ -165,8 +182,8 @@ async def start_timer(session: AsyncSession, *, entered: TicketNodeEntered, corr
         metrics.TIMERS_UNMATCHED.inc()
         return None
     try:
-        rule_id = resolve(await policies.policy_set(session, version), entered.business_type, entered.ticket_kind,
-                          entered.node, entered.customer_tier, entered.role).rule_id
+        rule_id = await policies.rule_for(session, version, entered.business_type, entered.ticket_kind,
+                                          entered.node, entered.customer_tier, entered.role)
     except NoMatchingPolicy as exc:
         log.warning("no SLA rule: %s", exc)
         metrics.TIMERS_UNMATCHED.inc()
@@ -174,13 +191,14 @@ async def start_timer(session: AsyncSession, *, entered: TicketNodeEntered, corr
     t = domain.start_timer(entered.ticket_id, entered.node, await policies.resolved(session, version, rule_id),
                            entered.entered_at)
     timer_id = new_id("tmr")
-    inserted = (await session.execute(insert(timers).values(
-        id=timer_id, ticket_id=entered.ticket_id, node=entered.node, ticket_kind=entered.ticket_kind,
-        business_type=entered.business_type, role=entered.role, assignee=entered.assignee,
-        customer_id=entered.customer_id, customer_name=entered.customer_name, customer_tier=entered.customer_tier,
-        account_manager_id=entered.account_manager_id, policy_version=version, rule_id=rule_id,
-        started_at=t.started_at, correlation_id=correlation_id, **state_columns(t),
-    ).on_conflict_do_nothing().returning(timers.c.id))).first()
+    inserted = (await session.execute(_INSERT, {
+        "id": timer_id, "ticket_id": entered.ticket_id, "node": entered.node, "ticket_kind": entered.ticket_kind,
+        "business_type": entered.business_type, "role": entered.role, "assignee": entered.assignee,
+        "customer_id": entered.customer_id, "customer_name": entered.customer_name,
+        "customer_tier": entered.customer_tier, "account_manager_id": entered.account_manager_id,
+        "policy_version": version, "rule_id": rule_id, "started_at": t.started_at,
+        "correlation_id": correlation_id, **state_columns(t),
+    })).first()
     if inserted is None:  # replayed entry, or the node's timer is still open (the unique indexes)
         metrics.TRANSITIONS_IGNORED.labels("node_already_timed").inc()
         return None
@@ -190,11 +208,7 @@ async def start_timer(session: AsyncSession, *, entered: TicketNodeEntered, corr
 
 async def complete_timer(session: AsyncSession, *, completed: TicketNodeCompleted, fired_by: str) -> None:
     """Stop the node's open timer: `sla.met` (late or not), after any action that was already due."""
-    row = (await session.execute(
-        select(*_ROW).where(timers.c.ticket_id == completed.ticket_id, timers.c.node == completed.node,
-                            timers.c.state.in_(OPEN_STATES))
-        .order_by(timers.c.started_at.desc()).limit(1).with_for_update()
-    )).first()
+    row = (await session.execute(_OPEN_ROW, {"ticket_id": completed.ticket_id, "node": completed.node})).first()
     if row is None:
         metrics.TRANSITIONS_IGNORED.labels("no_open_timer").inc()
         return
@@ -214,10 +228,12 @@ async def complete_timer(session: AsyncSession, *, completed: TicketNodeComplete
 
 
 async def _transition_ticket(
-    session: AsyncSession, ticket_id: str, node: str | None, states: tuple[str, ...],
+    session: AsyncSession, ticket_id: str, node: str | None, states: tuple[str, ...] | None,
     step: Callable[[SlaTimer, datetime], SlaTimer], at: datetime,
 ) -> int:
-    q = select(*_ROW).where(timers.c.ticket_id == ticket_id, timers.c.state.in_(states))
+    q = select(*_ROW).where(timers.c.ticket_id == ticket_id, IS_OPEN)
+    if states is not None:
+        q = q.where(timers.c.state.in_(states))
     if node is not None:
         q = q.where(timers.c.node == node)
     n = 0
@@ -243,7 +259,7 @@ async def resume_ticket(session: AsyncSession, *, ticket_id: str, node: str | No
 
 async def cancel_ticket(session: AsyncSession, *, ticket_id: str, at: datetime) -> int:
     """The ticket ended without completing its open nodes: their timers are cancelled, silently."""
-    return await _transition_ticket(session, ticket_id, None, OPEN_STATES, domain.cancel, at)
+    return await _transition_ticket(session, ticket_id, None, None, domain.cancel, at)
 
 
 def _ignored(exc: IllegalTransition) -> None:
@@ -273,13 +289,7 @@ async def fire_due_timers(session: AsyncSession, *, now: datetime, batch_size: i
         at = datetime.now(UTC)
         new, actions = domain.fire_due(await load_timer(session, row), at)
         fired.extend((row, new, a, at) for a in actions)
-        # Bind names must differ from column names in an executemany UPDATE: prefix them.
-        updates.append({"tid": row.id, **{f"v_{k}": v for k, v in state_columns(new).items()}, "v_updated_at": at})
+        updates.append(_save_params(row.id, new, at))
     await record_fired(session, fired, fired_by)
-    await session.execute(
-        update(timers).where(timers.c.id == bindparam("tid")).values(
-            {k[2:]: bindparam(k) for k in updates[0] if k != "tid"}
-        ),
-        updates,
-    )
+    await session.execute(_SAVE, updates)  # one executemany
     return len(rows)
