@@ -130,6 +130,11 @@ def _ctx(ticket_id: str, kind: str, tier: str = "B", node: str = "resource_check
     }
 
 
+def _closed(ticket_id: str, kind: str) -> TicketClosed:
+    ctx = {k: v for k, v in _ctx(ticket_id, kind).items() if k not in ("node", "role")}
+    return TicketClosed(**ctx, final_state="cancelled", closed_at=datetime.now(UTC))
+
+
 async def _send(producer: Producer, payload: Any, ticket_id: str) -> None:
     env = Envelope.wrap(payload, source="test", subject=ticket_id, correlation_id=f"corr-{ticket_id}")
     await producer.send_and_wait(EOMS_TICKETS, env.to_bytes(), key=ticket_id.encode())
@@ -204,6 +209,17 @@ async def test_ticket_flow_warns_breaches_and_escalates_in_order(infra, sla, pol
         r = await http.get("/api/v1/timers", params={"ticket_id": ticket}, headers=AM)
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
 
+        # The workflow loops back to the node: a new entry, a new timer (the late one stays as it was).
+        await _enter(producer, ticket, "opening")
+
+        async def two_timers() -> list[dict[str, Any]]:
+            items = (await http.get("/api/v1/timers", params={"ticket_id": ticket}, headers=STAFF)).json()["items"]
+            return items if len(items) == 2 else []
+
+        first, second = await eventually(two_timers, timeout_s=10, what="a second timer for the re-entered node")
+        assert first["id"] == t["id"] and first["state"] == "escalated" and second["state"] == "running"
+        await _send(producer, _closed(ticket, "opening"), ticket)
+
 
 async def _ready(value: bool) -> bool:
     return value
@@ -256,8 +272,7 @@ async def test_pending_pauses_the_clock_and_cancel_stops_it(infra, sla, policy, 
     assert not await _of(infra, cancelled, "sla.breached"), "a cancelled ticket never breaches"
     assert not await _of(infra, on_time, "sla.breached")
     # A closed ticket ends what is still running (here: the resumed, breached timer).
-    await _send(producer, TicketClosed(**{k: v for k, v in _ctx(paused, "firing").items() if k not in ("node", "role")},
-                                       final_state="cancelled", closed_at=datetime.now(UTC)), paused)
+    await _send(producer, _closed(paused, "firing"), paused)
 
     async def closed() -> bool:
         return (await timer(paused)).get("state") == "cancelled"
