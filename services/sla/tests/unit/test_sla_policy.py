@@ -268,3 +268,10 @@ def test_invalid_policy_lists_problems_with_fields() -> None:
         parse_policy_set({**BASE, "rules": [rule("ok"), rule("bad", limit="soon")]})
     assert info.value.problems[0][0] == "rules.1.limit_minutes"
     assert "rule 'bad'" in info.value.problems[0][1]
+
+
+def test_packaged_demo_policy_loads() -> None:
+    demo = load_policy_set(DEFAULT_POLICY_PATH.with_name("demo.yaml"))
+    got = resolve(demo, "dedicated_line_data.opening", "resource_confirmation", "resource_check", "A",
+                  "network_resource")
+    assert got.clock is Clock.CALENDAR and got.limit.total_seconds() == 45
