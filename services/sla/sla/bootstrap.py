@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from backbone.runtime import ServiceRuntime
 from backbone.topics import EOMS_TICKETS
-from sla.consumers import make_handlers
+from sla.batch_consumer import SetBasedConsumerRunner
+from sla.consumers import make_batch_applier, make_handlers
 from sla.models import metadata
 from sla.scheduler import make_scanner
 from sla.services import policies
@@ -41,6 +42,10 @@ async def seed_policy(runtime: ServiceRuntime) -> None:
 def bootstrap(settings: SlaSettings | None = None) -> ServiceRuntime:
     settings = settings or SlaSettings()
     runtime = SlaRuntime.create(settings, metadata)
-    runtime.add_consumer(topics=[EOMS_TICKETS], handlers=make_handlers(settings))
+    handlers = make_handlers(settings)
+    runtime.add_consumer(topics=[EOMS_TICKETS], handlers=handlers)
+    if settings.set_based_consumer:
+        runtime.consumers[-1] = SetBasedConsumerRunner.from_runner(
+            runtime.consumers[-1], make_batch_applier(settings, handlers))
     runtime.loops.append(make_scanner(runtime, settings))
     return runtime

@@ -5,9 +5,17 @@
 - state_changed to `pending` → pause; from `pending` to a live state → resume;
   to cancelled / rejected / closed → cancel the ticket's open timers;
 - closed → cancel whatever is still open (a closed ticket has no running clock).
+
+`make_handlers` gives one handler per event type (backbone's per-event path: retries, DLQ);
+`make_batch_applier` applies a partition's run of claimed events set-based (sla.batch_consumer):
+consecutive starts in one statement, consecutive completions in a few, the rest one by one, all
+in partition order.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from itertools import groupby
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,15 +27,18 @@ from sla.settings import SlaSettings
 
 PENDING = "pending"
 ENDED = frozenset({"cancelled", "rejected", "closed"})
+NODE_ENTERED = "eoms.ticket.node_entered"
+NODE_COMPLETED = "eoms.ticket.node_completed"
+
+BatchApplier = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 
 
 def make_handlers(settings: SlaSettings) -> dict[str, Handler]:
     async def on_node_entered(session: AsyncSession, event: Envelope) -> None:
-        await timers.start_timer(session, entered=event.payload(TicketNodeEntered), correlation_id=event.correlation_id)
+        await timers.start_timers(session, [(event.payload(TicketNodeEntered), event.correlation_id)])
 
     async def on_node_completed(session: AsyncSession, event: Envelope) -> None:
-        await timers.complete_timer(session, completed=event.payload(TicketNodeCompleted),
-                                    fired_by=settings.instance_id)
+        await timers.complete_timers(session, [event.payload(TicketNodeCompleted)], settings.instance_id)
 
     async def on_state_changed(session: AsyncSession, event: Envelope) -> None:
         e = event.payload(TicketStateChanged)
@@ -43,8 +54,24 @@ def make_handlers(settings: SlaSettings) -> dict[str, Handler]:
         await timers.cancel_ticket(session, ticket_id=e.ticket_id, at=e.closed_at)
 
     return {
-        "eoms.ticket.node_entered": on_node_entered,
-        "eoms.ticket.node_completed": on_node_completed,
+        NODE_ENTERED: on_node_entered,
+        NODE_COMPLETED: on_node_completed,
         "eoms.ticket.state_changed": on_state_changed,
         "eoms.ticket.closed": on_closed,
     }
+
+
+def make_batch_applier(settings: SlaSettings, handlers: dict[str, Handler]) -> BatchApplier:
+    async def apply(session: AsyncSession, events: Sequence[Envelope]) -> None:
+        for etype, group in groupby(events, key=lambda e: e.type):
+            run = list(group)
+            if etype == NODE_ENTERED:
+                await timers.start_timers(session, [(e.payload(TicketNodeEntered), e.correlation_id) for e in run])
+            elif etype == NODE_COMPLETED:
+                await timers.complete_timers(session, [e.payload(TicketNodeCompleted) for e in run],
+                                             settings.instance_id)
+            else:
+                for e in run:
+                    await handlers[etype](session, e)
+
+    return apply

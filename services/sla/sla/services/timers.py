@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,10 +84,7 @@ _SAVE = update(timers).where(timers.c.id == bindparam("tid")).values(
     {c: bindparam(f"v_{c}") for c in _STATE_COLUMNS}
 )
 _INSERT = insert(timers).on_conflict_do_nothing().returning(timers.c.id)
-_OPEN_ROW = (
-    select(*_ROW).where(timers.c.ticket_id == bindparam("ticket_id"), timers.c.node == bindparam("node"), IS_OPEN)
-    .order_by(timers.c.started_at.desc()).limit(1).with_for_update()
-)
+_INSERT_ALERT = insert(alerts).on_conflict_do_nothing().returning(alerts.c.event_id)
 
 
 def _save_params(timer_id: str, t: SlaTimer, at: datetime) -> dict[str, Any]:
@@ -161,9 +158,7 @@ async def record_fired(
             "data": env.data,
         })
         metrics.FIRE_LATENESS.observe(max(0.0, (now - action.due_at).total_seconds()))
-    kept = (await session.execute(
-        insert(alerts).values(rows).on_conflict_do_nothing().returning(alerts.c.event_id)
-    )).scalars().all()
+    kept = (await session.execute(_INSERT_ALERT, rows)).scalars().all()
     if len(kept) < len(rows):
         log.warning("%d alert(s) were already recorded; not published again", len(rows) - len(kept))
     await write_outbox(session, [envs[i] for i in kept])
@@ -173,58 +168,75 @@ async def record_fired(
 # --------------------------------------------------------------------------- ticket events
 
 
-async def start_timer(session: AsyncSession, *, entered: TicketNodeEntered, correlation_id: str | None) -> str | None:
-    """Start the node's timer under the active policy. A replayed entry (same ticket, node and
-    time) or an entry while the node's timer is still open starts nothing."""
+async def start_timers(session: AsyncSession, entries: Sequence[tuple[TicketNodeEntered, str | None]]) -> int:
+    """Start each entered node's timer under the active policy, in one statement; returns how many
+    started. A replayed entry (same ticket, node and time) or an entry while the node's timer is
+    still open starts nothing (the unique indexes: ON CONFLICT DO NOTHING)."""
     version = await policies.active_version_for_txn(session)
     if version is None:
-        log.error("no active SLA policy; node %s of %s gets no timer", entered.node, entered.ticket_id)
-        metrics.TIMERS_UNMATCHED.inc()
-        return None
-    try:
-        rule_id = await policies.rule_for(session, version, entered.business_type, entered.ticket_kind,
-                                          entered.node, entered.customer_tier, entered.role)
-    except NoMatchingPolicy as exc:
-        log.warning("no SLA rule: %s", exc)
-        metrics.TIMERS_UNMATCHED.inc()
-        return None
-    t = domain.start_timer(entered.ticket_id, entered.node, await policies.resolved(session, version, rule_id),
-                           entered.entered_at)
-    timer_id = new_id("tmr")
-    inserted = (await session.execute(_INSERT, {
-        "id": timer_id, "ticket_id": entered.ticket_id, "node": entered.node, "ticket_kind": entered.ticket_kind,
-        "business_type": entered.business_type, "role": entered.role, "assignee": entered.assignee,
-        "customer_id": entered.customer_id, "customer_name": entered.customer_name,
-        "customer_tier": entered.customer_tier, "account_manager_id": entered.account_manager_id,
-        "policy_version": version, "rule_id": rule_id, "started_at": t.started_at,
-        "correlation_id": correlation_id, **state_columns(t),
-    })).first()
-    if inserted is None:  # replayed entry, or the node's timer is still open (the unique indexes)
-        metrics.TRANSITIONS_IGNORED.labels("node_already_timed").inc()
-        return None
-    metrics.TIMERS_STARTED.labels(version).inc()
-    return timer_id
+        log.error("no active SLA policy; %d node entries get no timer", len(entries))
+        metrics.TIMERS_UNMATCHED.inc(len(entries))
+        return 0
+    params = []
+    for entered, correlation_id in entries:
+        try:
+            rule_id = await policies.rule_for(session, version, entered.business_type, entered.ticket_kind,
+                                              entered.node, entered.customer_tier, entered.role)
+        except NoMatchingPolicy as exc:
+            log.warning("no SLA rule: %s", exc)
+            metrics.TIMERS_UNMATCHED.inc()
+            continue
+        t = domain.start_timer(entered.ticket_id, entered.node, await policies.resolved(session, version, rule_id),
+                               entered.entered_at)
+        params.append({
+            "id": new_id("tmr"), "ticket_id": entered.ticket_id, "node": entered.node,
+            "ticket_kind": entered.ticket_kind, "business_type": entered.business_type, "role": entered.role,
+            "assignee": entered.assignee, "customer_id": entered.customer_id, "customer_name": entered.customer_name,
+            "customer_tier": entered.customer_tier, "account_manager_id": entered.account_manager_id,
+            "policy_version": version, "rule_id": rule_id, "started_at": t.started_at,
+            "correlation_id": correlation_id, **state_columns(t),
+        })
+    if not params:
+        return 0
+    started = len((await session.execute(_INSERT, params)).all())
+    metrics.TIMERS_STARTED.labels(version).inc(started)
+    if started < len(params):
+        metrics.TRANSITIONS_IGNORED.labels("node_already_timed").inc(len(params) - started)
+    return started
 
 
-async def complete_timer(session: AsyncSession, *, completed: TicketNodeCompleted, fired_by: str) -> None:
-    """Stop the node's open timer: `sla.met` (late or not), after any action that was already due."""
-    row = (await session.execute(_OPEN_ROW, {"ticket_id": completed.ticket_id, "node": completed.node})).first()
-    if row is None:
-        metrics.TRANSITIONS_IGNORED.labels("no_open_timer").inc()
-        return
-    at = completed.completed_at
-    t = await load_timer(session, row)
-    try:
-        # Actions due before the completion happened even if the scanner has not got to them.
-        fired, actions = domain.fire_due(t, at)
-        done = domain.complete(fired, at)
-    except IllegalTransition as exc:
-        _ignored(exc)
-        return
+async def complete_timers(session: AsyncSession, completions: Sequence[TicketNodeCompleted], fired_by: str) -> None:
+    """Stop each node's open timer: `sla.met` (late or not), after any action that was already due.
+    The rows are locked and written with a few statements for the whole list, in its order."""
+    pairs = list({(c.ticket_id, c.node) for c in completions})
+    rows = (await session.execute(
+        select(*_ROW).where(tuple_(timers.c.ticket_id, timers.c.node).in_(pairs), IS_OPEN)
+        .order_by(timers.c.id).with_for_update()
+    )).all()
+    open_rows = {(r.ticket_id, r.node): r for r in rows}  # at most one open timer per (ticket, node)
     now = datetime.now(UTC)
-    await record_fired(session, [(row, fired, a, now) for a in actions], fired_by)
-    await write_outbox(session, [_envelope(row, alert_payload(row, done, None, now))])
-    await _save(session, row.id, done)
+    fired: list[tuple[TimerRow, SlaTimer, Action, datetime]] = []
+    met: list[Envelope] = []
+    saves: list[dict[str, Any]] = []
+    for c in completions:
+        row = open_rows.pop((c.ticket_id, c.node), None)  # completed now: no longer open
+        if row is None:
+            metrics.TRANSITIONS_IGNORED.labels("no_open_timer").inc()
+            continue
+        try:
+            # Actions due before the completion happened even if the scanner has not got to them.
+            t, actions = domain.fire_due(await load_timer(session, row), c.completed_at)
+            done = domain.complete(t, c.completed_at)
+        except IllegalTransition as exc:
+            _ignored(exc)
+            continue
+        fired.extend((row, t, a, now) for a in actions)
+        met.append(_envelope(row, alert_payload(row, done, None, now)))
+        saves.append(_save_params(row.id, done, now))
+    await record_fired(session, fired, fired_by)
+    await write_outbox(session, met)
+    if saves:
+        await session.execute(_SAVE, saves)
 
 
 async def _transition_ticket(
