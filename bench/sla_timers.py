@@ -2,7 +2,8 @@
 
 1. Start/stop throughput from Kafka: N `node_entered` then N `node_completed` events produced to
    eoms.tickets; timed from the first send until the SLA service has applied the last one (rows in
-   its timers table).
+   its timers table). With the service's set-based consumer, then, for comparison, backbone's runner
+   event by event (100 per transaction, then 1).
 2. 1,000,000 open timers bulk-inserted with COPY (rows the service itself would write), ~1,000 of
    them coming due per second during a 30 s window, the rest days ahead.
 3. Fire lateness (fired − due) of the window's breaches: as recorded by the scanner (alerts.fired_at,
@@ -10,7 +11,7 @@
    included).
 4. RSS of the SLA process: before the load, with 1M open timers, peak while firing.
 
-`python -m bench.sla_timers` (about 3-4 minutes); figures printed and in bench/results/sla_timers.json.
+`python -m bench.sla_timers` (about 5 minutes); figures printed and in bench/results/sla_timers.json.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from backbone.kafka import Producer
 from backbone.topics import EOMS_TICKETS, SLA_ALERTS
 from bench.common import BenchEnv, percentiles, write_result
 
-N_EVENTS = int(os.environ.get("SLA_BENCH_EVENTS", "10000"))  # per kind: N entered + N completed
+N_EVENTS = int(os.environ.get("SLA_BENCH_EVENTS", "20000"))  # per kind: N entered + N completed
 N_TIMERS = int(os.environ.get("SLA_BENCH_TIMERS", "1000000"))
 WINDOW_S = 30
 RATE = 1000  # timers due per second in the window
@@ -214,16 +215,19 @@ async def run(env: BenchEnv) -> dict[str, Any]:
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     tp: dict[str, Any] = {}
     try:
-        # backbone's consumer applies up to CONSUMER_BATCH_SIZE (100) events of a partition per transaction;
-        # 1 is the one-transaction-per-event figure, for comparison.
-        print("throughput (start/stop from Kafka), batched…", flush=True)
-        tp["batched_100"] = await throughput(env.infra.kafka_bootstrap, pool, N_EVENTS)
-        print("throughput, one transaction per event…", flush=True)
+        # The SLA's consumer applies a partition's run of events set-based (sla.batch_consumer); for
+        # comparison, backbone's runner event by event in transactions of 100, and of 1.
+        print("throughput (start/stop from Kafka), set-based runs…", flush=True)
+        tp["set_based"] = await throughput(env.infra.kafka_bootstrap, pool, N_EVENTS)
+        print("throughput, backbone runner: event by event, 100 per transaction…", flush=True)
+        await asyncio.to_thread(_restart, env, SET_BASED_CONSUMER="false")
+        tp["event_by_event_100_per_tx"] = await throughput(env.infra.kafka_bootstrap, pool, max(500, N_EVENTS // 10))
+        print("throughput, backbone runner: one transaction per event…", flush=True)
         await asyncio.to_thread(_restart, env, CONSUMER_BATCH_SIZE="1")
-        tp["per_event"] = await throughput(env.infra.kafka_bootstrap, pool, max(500, N_EVENTS // 10))
+        tp["one_tx_per_event"] = await throughput(env.infra.kafka_bootstrap, pool, max(500, N_EVENTS // 20))
     finally:
         await pool.close()
-    pid = await asyncio.to_thread(_restart, env, CONSUMER_BATCH_SIZE="100")
+    pid = await asyncio.to_thread(_restart, env, SET_BASED_CONSUMER="true", CONSUMER_BATCH_SIZE="100")
     print(f"{N_TIMERS} open timers, {RATE}/s due for {WINDOW_S}s…", flush=True)
     fire = await firing(url, env.infra.kafka_bootstrap, pid)
     return {"throughput": tp, "firing": fire}

@@ -151,11 +151,6 @@ async def policy_set(session: AsyncSession, version: str) -> PolicySet:
     return ps
 
 
-async def active_policy_set(session: AsyncSession) -> PolicySet | None:
-    version = await active_version(session)
-    return None if version is None else await policy_set(session, version)
-
-
 async def rule_for(session: AsyncSession, version: str, business_type: str, ticket_kind: str, node: str,
                    tier: Tier, role: str) -> str:
     """Id of the winning rule (raises NoMatchingPolicy), memoised: the keys repeat a lot."""
