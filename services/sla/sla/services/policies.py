@@ -17,7 +17,7 @@ import logging
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,7 @@ async def activate_version(session: AsyncSession, version: str) -> None:
     # Deactivate first: the partial unique index allows one active row at any moment.
     await session.execute(update(policy_versions).where(policy_versions.c.active).values(active=False))
     await session.execute(update(policy_versions).where(policy_versions.c.version == version)
-                          .values(active=True, activated_at=datetime.now().astimezone()))
+                          .values(active=True, activated_at=datetime.now(UTC)))
     log.info("policy version %s activated", version)
 
 
