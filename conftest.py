@@ -84,7 +84,6 @@ def suite_env() -> dict[str, str]:
     """Extra environment for the services under test (short SLA limits so timers fire in seconds)."""
     return {
         "ENVIRONMENT": "test",
-        "DEFAULT_LIMIT_S": "1.5",
         "SLA_POLICY_FILE": str(ROOT / "tests" / "fixtures" / "sla_policy_short.yaml"),
         "CONSUMER_BACKOFF_INITIAL_S": "0.05",
         # The suite sends hundreds of alerts to the same demo people within minutes: keep the

@@ -133,7 +133,10 @@ def run(profile_name: str = "run") -> None:
             **infra.env(),
             "ENVIRONMENT": "local",
             "SMTP_URL": os.environ.get("SMTP_URL", f"smtp://127.0.0.1:{smtp_port}"),
-            "SMPP_URL": os.environ.get("SMPP_URL", f"smpp://groupsuite:devpass@127.0.0.1:{smpp_port}"),
+            "SMPP_URL": os.environ.get("SMPP_URL", f"smpp://notify:secret@127.0.0.1:{smpp_port}"),
+            # One-minute limits so a demo order warns, breaches and escalates while you watch.
+            "SLA_POLICY_FILE": os.environ.get(
+                "SLA_POLICY_FILE", str(PROJECT_ROOT / "services" / "sla" / "sla" / "policies" / "demo.yaml")),
         }
         for s in SERVICES:
             procs.append(ServiceProcess(s, env, s.port, logs / f"{s.name}.log").start(wait=False))

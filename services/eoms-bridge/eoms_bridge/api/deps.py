@@ -13,15 +13,19 @@ nodes use finer roles. A token acts as:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Depends, Request
 
-from backbone.auth import Principal, decode_token
+from backbone.auth import Principal as Principal
+from backbone.deps import PrincipalDep as PrincipalDep
+from backbone.deps import RuntimeDep as RuntimeDep
+from backbone.deps import SessionDep as SessionDep
+from backbone.deps import get_principal as get_principal
+from backbone.deps import get_runtime as get_runtime
+from backbone.deps import get_session as get_session
 from backbone.problems import Problem
-from backbone.runtime import ServiceRuntime
 from eoms_bridge.context import Bridge
 from eoms_bridge.domain.errors import (
     ActorNotAllowedError,
@@ -60,10 +64,6 @@ def owner_filter(principal: Principal) -> str | None:
     return principal.subject if principal.has("account_manager") else None
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
 def get_settings(request: Request) -> EomsSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
@@ -76,24 +76,9 @@ async def get_store(bridge: Annotated[Bridge, Depends(get_bridge)]) -> WorkflowS
     return await bridge.ready()
 
 
-async def get_session(runtime: Annotated[ServiceRuntime, Depends(get_runtime)]) -> AsyncIterator[AsyncSession]:
-    async with runtime.session_factory() as session:
-        yield session
-
-
-def get_principal(
-    settings: Annotated[EomsSettings, Depends(get_settings)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> Principal:
-    return decode_token(authorization, secret=settings.jwt_secret, issuer=settings.jwt_issuer)
-
-
-RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 SettingsDep = Annotated[EomsSettings, Depends(get_settings)]
 BridgeDep = Annotated[Bridge, Depends(get_bridge)]
 StoreDep = Annotated[WorkflowStore, Depends(get_store)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 @contextlib.contextmanager
@@ -114,5 +99,9 @@ def domain_errors() -> Iterator[None]:
     except UnknownNodeError as exc:
         raise Problem(422, "Invalid request", str(exc)) from exc
     except WorkflowDefinitionError as exc:
-        raise Problem(422, "Invalid workflow definition", f"{len(exc.problems)} problem(s) found",
-                      errors=[{"field": "definition", "message": p} for p in exc.problems]) from exc
+        raise Problem(
+            422,
+            "Invalid workflow definition",
+            f"{len(exc.problems)} problem(s) found",
+            errors=[{"field": "definition", "message": p} for p in exc.problems],
+        ) from exc

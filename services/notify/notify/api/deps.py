@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Depends, Request
 
-from backbone.auth import Principal, decode_token
+from backbone.deps import PrincipalDep as PrincipalDep
+from backbone.deps import RuntimeDep as RuntimeDep
+from backbone.deps import SessionDep as SessionDep
+from backbone.deps import get_principal as get_principal
+from backbone.deps import get_runtime as get_runtime
+from backbone.deps import get_session as get_session
 from backbone.runtime import ServiceRuntime
 from notify.domain.templates import TemplateStore
 from notify.services.directory import DirectoryCache
 from notify.settings import NotifySettings
-
-
-def get_runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
 
 
 def get_settings(request: Request) -> NotifySettings:
@@ -31,21 +30,6 @@ def get_templates(runtime: Annotated[ServiceRuntime, Depends(get_runtime)]) -> T
     return runtime.templates  # type: ignore[attr-defined, no-any-return]
 
 
-async def get_session(runtime: Annotated[ServiceRuntime, Depends(get_runtime)]) -> AsyncIterator[AsyncSession]:
-    async with runtime.session_factory() as session:
-        yield session
-
-
-def get_principal(
-    settings: Annotated[NotifySettings, Depends(get_settings)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> Principal:
-    return decode_token(authorization, secret=settings.jwt_secret, issuer=settings.jwt_issuer)
-
-
-RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 SettingsDep = Annotated[NotifySettings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
 DirectoryDep = Annotated[DirectoryCache, Depends(get_directory)]
 TemplatesDep = Annotated[TemplateStore, Depends(get_templates)]

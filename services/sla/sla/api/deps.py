@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Depends, Request
 
-from backbone.auth import Principal, decode_token, require
-from backbone.runtime import ServiceRuntime
+from backbone.auth import Principal as Principal
+from backbone.auth import require
+from backbone.deps import PrincipalDep as PrincipalDep
+from backbone.deps import RuntimeDep as RuntimeDep
+from backbone.deps import SessionDep as SessionDep
+from backbone.deps import get_principal as get_principal
+from backbone.deps import get_runtime as get_runtime
+from backbone.deps import get_session as get_session
 from sla.settings import SlaSettings
 
 # Who may read timers, reports and the live feed; who may load and activate policies.
@@ -17,24 +21,8 @@ READERS = ("supervisor", "admin", "network_staff")
 ADMINS = ("admin",)
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
 def get_settings(request: Request) -> SlaSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
-
-
-async def get_session(runtime: Annotated[ServiceRuntime, Depends(get_runtime)]) -> AsyncIterator[AsyncSession]:
-    async with runtime.session_factory() as session:
-        yield session
-
-
-def get_principal(
-    settings: Annotated[SlaSettings, Depends(get_settings)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> Principal:
-    return decode_token(authorization, secret=settings.jwt_secret, issuer=settings.jwt_issuer)
 
 
 def get_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
@@ -45,8 +33,6 @@ def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Princi
     return require(principal, *ADMINS)
 
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 SettingsDep = Annotated[SlaSettings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ReaderDep = Annotated[Principal, Depends(get_reader)]
 AdminDep = Annotated[Principal, Depends(get_admin)]
