@@ -110,7 +110,18 @@ def seed_demo_data(database_url: str) -> None:
     seed(database_url)
 
 
+def _interrupt_on_signals() -> None:
+    # Ctrl-C and `kill` both stop the suite in order; a shell that starts us in the background
+    # ignores SIGINT for us, so install the handler explicitly.
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run(profile_name: str = "run") -> None:
+    _interrupt_on_signals()
     profile = InfraProfile.named(profile_name)
     infra = devinfra.start(profile_name)
     started_pids = list(infra.started_pids)
@@ -158,7 +169,11 @@ def run(profile_name: str = "run") -> None:
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
     finally:
-        for p in reversed(procs):
+        # Stop the services together (each drains its loops), then the servers they talk to.
+        for p in procs:
+            if p.proc and p.proc.poll() is None:
+                p.proc.send_signal(signal.SIGTERM)
+        for p in procs:
             p.stop()
         for a in aux:
             a.terminate()
