@@ -215,7 +215,7 @@ async def run(env: BenchEnv) -> dict[str, Any]:
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     tp: dict[str, Any] = {}
     try:
-        # The SLA's consumer applies a partition's run of events set-based (sla.batch_consumer); for
+        # The SLA's consumer applies a partition's run of events set-based (ConsumerRunner apply_run); for
         # comparison, backbone's runner event by event in transactions of 100, and of 1.
         print("throughput (start/stop from Kafka), set-based runs…", flush=True)
         tp["set_based"] = await throughput(env.infra.kafka_bootstrap, pool, N_EVENTS)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -26,13 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backbone import metrics
 from backbone.correlation import reset_correlation_id, set_correlation_id
 from backbone.envelope import Envelope, MalformedEvent, parse_envelope
-from backbone.inbox import claim
+from backbone.inbox import claim, claim_many
 from backbone.kafka import Producer, make_consumer
 from backbone.topics import dlq
 
 log = logging.getLogger("backbone.consumer")
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+# Applies a whole run of fresh (already claimed) events at once, set-based, in the caller's transaction.
+BatchApplier = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 
 
 class PermanentError(Exception):
@@ -63,6 +65,7 @@ class ConsumerRunner:
         producer: Producer,
         retry: RetryPolicy | None = None,
         batch_size: int = 100,
+        apply_run: BatchApplier | None = None,
     ) -> None:
         self.name = name
         self.bootstrap = bootstrap
@@ -74,6 +77,7 @@ class ConsumerRunner:
         self.producer = producer
         self.retry = retry or RetryPolicy()
         self.batch_size = max(1, batch_size)
+        self.apply_run = apply_run
         self._stopping = asyncio.Event()
         self.started = asyncio.Event()
 
@@ -107,50 +111,46 @@ class ConsumerRunner:
             log.warning("offset commit failed for %s: %r", tp, exc)
 
     async def _apply_batch(self, chunk: list[ConsumerRecord]) -> list[ConsumerRecord]:
-        """Apply a run of one partition's events in one transaction (each still claims its inbox row).
+        """Apply a run of one partition's events in one transaction: one multi-row inbox claim, then
+        the handlers (or the service's set-based `apply_run`) for the events seen for the first time.
 
         Returns what is left to apply one by one: nothing on success; on a malformed event or any
         failure, the whole run (rolled back), to be applied singly with retries and the DLQ in
         partition order, so a bad event never takes good ones down with it.
         """
-        prepared: list[tuple[Envelope, Handler]] = []
-        skipped: list[str] = []
+        envelopes: list[Envelope] = []
         for msg in chunk:
             try:
-                envelope = parse_envelope(msg.value)
+                envelopes.append(parse_envelope(msg.value))
             except MalformedEvent:
                 return chunk
-            handler = self.handlers.get(envelope.type)
-            if handler is None:
-                skipped.append(envelope.type)
-            else:
-                prepared.append((envelope, handler))
-        applied: list[str] = []
-        duplicates: list[str] = []
+        known = [e for e in envelopes if e.type in self.handlers]
         started = time.perf_counter()
         try:
             async with self.session_factory() as session, session.begin():
-                for envelope, handler in prepared:
-                    token = set_correlation_id(envelope.correlation_id)
-                    try:
-                        if await claim(session, self.inbox, envelope, self.group_id):
-                            await handler(session, envelope)
-                            applied.append(envelope.type)
-                        else:
-                            duplicates.append(envelope.type)
-                    finally:
-                        reset_correlation_id(token)
+                fresh = await claim_many(session, self.inbox, known, self.group_id)
+                if self.apply_run is not None:
+                    await self.apply_run(session, fresh)
+                else:
+                    for envelope in fresh:
+                        token = set_correlation_id(envelope.correlation_id)
+                        try:
+                            await self.handlers[envelope.type](session, envelope)
+                        finally:
+                            reset_correlation_id(token)
         except Exception as exc:  # noqa: BLE001 - retried event by event right after
-            log.info("batch of %d fell back to one-by-one: %r", len(prepared), exc)
+            log.info("run of %d fell back to one-by-one: %r", len(chunk), exc)
             return chunk
-        per_event = (time.perf_counter() - started) / max(1, len(prepared))
-        for etype in skipped:
-            metrics.EVENTS_SKIPPED.labels(self.group_id, etype).inc()
-        for etype in duplicates:
-            metrics.EVENTS_CONSUMED.labels(self.group_id, etype, "duplicate").inc()
-        for etype in applied:
-            metrics.EVENTS_CONSUMED.labels(self.group_id, etype, "applied").inc()
-            metrics.EVENT_HANDLE_SECONDS.labels(self.group_id, etype).observe(per_event)
+        applied = {id(e) for e in fresh}
+        per_event = (time.perf_counter() - started) / max(1, len(known))
+        for e in envelopes:
+            if e.type not in self.handlers:
+                metrics.EVENTS_SKIPPED.labels(self.group_id, e.type).inc()
+            elif id(e) in applied:
+                metrics.EVENTS_CONSUMED.labels(self.group_id, e.type, "applied").inc()
+                metrics.EVENT_HANDLE_SECONDS.labels(self.group_id, e.type).observe(per_event)
+            else:
+                metrics.EVENTS_CONSUMED.labels(self.group_id, e.type, "duplicate").inc()
         return []
 
     async def process(self, msg: ConsumerRecord) -> None:

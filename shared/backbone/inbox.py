@@ -7,6 +7,8 @@ durable together; a rollback forgets both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,3 +25,24 @@ async def claim(session: AsyncSession, inbox: Table, envelope: Envelope, consume
         .returning(inbox.c.event_id)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+async def claim_many(
+    session: AsyncSession, inbox: Table, envelopes: Sequence[Envelope], consumer: str
+) -> list[Envelope]:
+    """Claim a run of events with one multi-row insert; returns those seen for the first time, in order.
+
+    An id that appears twice in the run (a redelivery inside one poll) is returned once.
+    """
+    if not envelopes:
+        return []
+    rows = [{"event_id": e.id, "consumer": consumer, "event_type": e.type} for e in envelopes]
+    claimed = set(
+        (await session.execute(insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id), rows)).scalars()
+    )
+    fresh: list[Envelope] = []
+    for e in envelopes:
+        if e.id in claimed:
+            claimed.remove(e.id)
+            fresh.append(e)
+    return fresh

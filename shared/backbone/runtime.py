@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backbone.consumer import ConsumerRunner, Handler, RetryPolicy
+from backbone.consumer import BatchApplier, ConsumerRunner, Handler, RetryPolicy
 from backbone.db import make_engine, make_session_factory
 from backbone.kafka import Producer, kafka_reachable
 from backbone.outbox import OutboxRelay
@@ -52,7 +52,14 @@ class ServiceRuntime:
             producer=producer, outbox=outbox, inbox=metadata.tables[f"{schema}.inbox"], relay=relay,
         )
 
-    def add_consumer(self, *, topics: list[str], handlers: dict[str, Handler], name: str | None = None) -> None:
+    def add_consumer(
+        self,
+        *,
+        topics: list[str],
+        handlers: dict[str, Handler],
+        name: str | None = None,
+        apply_run: BatchApplier | None = None,
+    ) -> None:
         s = self.settings
         self.consumers.append(
             ConsumerRunner(
@@ -66,6 +73,7 @@ class ServiceRuntime:
                 producer=self.producer,
                 retry=RetryPolicy(s.consumer_max_attempts, s.consumer_backoff_initial_s, s.consumer_backoff_max_s),
                 batch_size=s.consumer_batch_size,
+                apply_run=apply_run,
             )
         )
 

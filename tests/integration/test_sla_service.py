@@ -177,7 +177,7 @@ async def test_ticket_flow_warns_breaches_and_escalates_in_order(infra, sla, pol
         got = await _alerts(infra, {ticket})
         return got if len(got) >= 4 else []
 
-    alerts = await eventually(four_alerts, timeout_s=25, what="warning, breach and two escalations")
+    alerts = await eventually(four_alerts, timeout_s=45, what="warning, breach and two escalations")
     assert [_tag(e) for e in alerts] == ["sla.warning", "sla.breached", "sla.escalated:1", "sla.escalated:2"]
     warning, breach, esc1, esc2 = alerts
     assert warning.data["warning_point"] == "25%" and 0 < warning.data["remaining_seconds"] <= 4.5

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from backbone.runtime import ServiceRuntime
 from backbone.topics import EOMS_TICKETS
-from sla.batch_consumer import SetBasedConsumerRunner
 from sla.consumers import make_batch_applier, make_handlers
 from sla.models import metadata
 from sla.scheduler import make_scanner
@@ -43,9 +42,9 @@ def bootstrap(settings: SlaSettings | None = None) -> ServiceRuntime:
     settings = settings or SlaSettings()
     runtime = SlaRuntime.create(settings, metadata)
     handlers = make_handlers(settings)
-    runtime.add_consumer(topics=[EOMS_TICKETS], handlers=handlers)
-    if settings.set_based_consumer:
-        runtime.consumers[-1] = SetBasedConsumerRunner.from_runner(
-            runtime.consumers[-1], make_batch_applier(settings, handlers))
+    runtime.add_consumer(
+        topics=[EOMS_TICKETS], handlers=handlers,
+        apply_run=make_batch_applier(settings, handlers) if settings.set_based_consumer else None,
+    )
     runtime.loops.append(make_scanner(runtime, settings))
     return runtime

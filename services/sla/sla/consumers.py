@@ -7,19 +7,19 @@
 - closed → cancel whatever is still open (a closed ticket has no running clock).
 
 `make_handlers` gives one handler per event type (backbone's per-event path: retries, DLQ);
-`make_batch_applier` applies a partition's run of claimed events set-based (sla.batch_consumer):
-consecutive starts in one statement, consecutive completions in a few, the rest one by one, all
+`make_batch_applier` applies a partition's run of claimed events set-based (ConsumerRunner's
+`apply_run`): consecutive starts in one statement, consecutive completions in a few, the rest one by one, all
 in partition order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from itertools import groupby
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.consumer import Handler
+from backbone.consumer import BatchApplier, Handler
 from backbone.envelope import Envelope
 from backbone.events import TicketClosed, TicketNodeCompleted, TicketNodeEntered, TicketStateChanged
 from sla.services import timers
@@ -30,7 +30,6 @@ ENDED = frozenset({"cancelled", "rejected", "closed"})
 NODE_ENTERED = "eoms.ticket.node_entered"
 NODE_COMPLETED = "eoms.ticket.node_completed"
 
-BatchApplier = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 
 
 def make_handlers(settings: SlaSettings) -> dict[str, Handler]:

@@ -14,7 +14,8 @@ class SlaSettings(ServiceSettings):
     service_name: str = "sla"
     # The policy file seeded at start: stored (and activated) if its version is new to the database.
     sla_policy_file: Path = DEFAULT_POLICY_PATH
-    # Apply a partition's run of events set-based (sla.batch_consumer); false: backbone's event by event.
+    # Apply a partition's run of events set-based (ConsumerRunner's apply_run); false: the
+    # handlers one by one, still in the run's one transaction.
     set_based_consumer: bool = True
     # How often the due-timer scanner looks for timers to fire, and how many it takes per transaction.
     scan_interval_s: float = 0.1
