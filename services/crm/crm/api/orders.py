@@ -19,7 +19,7 @@ from backbone.auth import require
 from crm.access import WORK_READERS, owner_filter
 from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
 from crm.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
-from crm.api.views import OrderOut, orders_out
+from crm.api.views import OrderOut, new_order_out, orders_out
 from crm.domain.lifecycle import OrderAction, OrderState
 from crm.domain.vocabulary import BusinessKind, Channel, ProductId, Tier
 from crm.models import customers, orders
@@ -97,13 +97,13 @@ async def create_order(body: OrderIn, session: SessionDep, principal: PrincipalD
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
-        order_id = await service.create_order(
+        created = await service.create_order_rows(
             session, principal=principal, customer_id=body.customer_id, channel=body.channel.value,
             items=[i.model_dump(mode="json") for i in body.items], submit=body.submit, note=body.note,
             opportunity_id=body.opportunity_id,
         )
-        out = await order_view(session, order_id)
-        return await idem.finish(session, 201, out, {"Location": f"{router.prefix}/{order_id}"})
+        out = new_order_out(created.row, created.items)
+        return await idem.finish(session, 201, out, {"Location": f"{router.prefix}/{out.id}"})
 
 
 @router.get("/{order_id}", response_model=OrderOut, summary="An order with its items, status history and ticket trail")

@@ -25,7 +25,7 @@ from backbone.auth import require
 from backbone.problems import Problem
 from crm.access import WORK_READERS, owner_filter
 from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
-from crm.api.views import ComplaintOut, OrderOut, complaints_out, orders_out
+from crm.api.views import ComplaintOut, OrderOut, complaints_out, new_order_out, orders_out
 from crm.domain.vocabulary import Channel
 from crm.models import complaints, orders
 from crm.services import complaints as complaint_service
@@ -207,15 +207,14 @@ async def create_product_order(body: ProductOrderIn, session: SessionDep, princi
         if (replay := await idem.begin(session)) is not None:
             return replay
         try:
-            order_id = await order_service.create_order(
+            created = await order_service.create_order_rows(
                 session, principal=principal, customer_id=customers[0], channel=channel, items=items, submit=True,
                 note=body.description)
         except Problem as exc:
             if exc.errors:
                 exc.errors = [{**e, "field": _tmf_field(e["field"])} for e in exc.errors]
             raise
-        row = (await session.execute(select(orders).where(orders.c.id == order_id))).one()
-        out = product_order((await orders_out(session, [row]))[0])
+        out = product_order(new_order_out(created.row, created.items))
         return await idem.finish(session, 201, out, {"Location": out.href})
 
 

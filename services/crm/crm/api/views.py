@@ -196,17 +196,33 @@ async def tickets_of(session: AsyncSession, origin: str, ids: Sequence[str]) -> 
     return out
 
 
+#: the OrderOut fields an order row gives as they are
+_ORDER_FIELDS = tuple(k for k in OrderOut.model_fields if k not in ("items", "tickets"))
+
+
+def order_out(row: Any, items: Sequence[Any], trail: list[TicketOut]) -> OrderOut:
+    """One order from its row, its item rows (by position) and its ticket trails."""
+    m = row._mapping
+    return OrderOut(**{k: m[k] for k in _ORDER_FIELDS}, tickets=trail, items=[
+        OrderItemOut(id=i.id, product=i.product, business_kind=i.business_kind, attributes=i.attributes)
+        for i in items])
+
+
+def new_order_out(row: Any, items: Sequence[Any]) -> OrderOut:
+    """An order created in this transaction, from its INSERT … RETURNING rows: it has no tickets yet
+    (the EOMS bridge opens them from its events, which leave after the commit), so nothing to read."""
+    return order_out(row, items, [])
+
+
 async def orders_out(session: AsyncSession, rows: Sequence[Any]) -> list[OrderOut]:
     ids = [r.id for r in rows]
-    items: dict[str, list[OrderItemOut]] = defaultdict(list)
+    items: dict[str, list[Any]] = defaultdict(list)
     if ids:
         for i in (await session.execute(select(order_items).where(order_items.c.order_id.in_(ids))
                                         .order_by(order_items.c.order_id, order_items.c.position))).all():
-            items[i.order_id].append(OrderItemOut(id=i.id, product=i.product, business_kind=i.business_kind,
-                                                  attributes=i.attributes))
+            items[i.order_id].append(i)
     trails = await tickets_of(session, "order", ids)
-    fields = set(OrderOut.model_fields) - {"items", "tickets"}
-    return [OrderOut(**{k: r._mapping[k] for k in fields}, items=items[r.id], tickets=trails[r.id]) for r in rows]
+    return [order_out(r, items[r.id], trails[r.id]) for r in rows]
 
 
 async def complaints_out(session: AsyncSession, rows: Sequence[Any]) -> list[ComplaintOut]:

@@ -105,9 +105,24 @@ class Product(BaseModel):
         schema.update(copy.deepcopy(self.kind_overrides.get(kind, {})))
         return schema
 
+    def validator_for(self, kind: BusinessKind) -> Draft202012Validator:
+        """The validator of the effective schema for one business kind, built once per product and kind
+        (a frozen product's schemas never change; building one per order item was measurable)."""
+        key = (id(self), kind)
+        cached = _VALIDATORS.get(key)
+        if cached is None:
+            if len(_VALIDATORS) >= 256:  # catalogues parsed by tests come and go; the packaged one stays
+                _VALIDATORS.clear()
+            cached = _VALIDATORS[key] = (self, Draft202012Validator(self.schema_for(kind)))
+        return cached[1]
+
     @property
     def platforms(self) -> tuple[Platform, ...]:
         return tuple(Platform) if self.id in MULTI_PLATFORM_PRODUCTS else ()
+
+
+#: (id(product), kind) → (the product, kept alive so its id is not reused; its validator)
+_VALIDATORS: dict[tuple[int, BusinessKind], tuple[Product, Draft202012Validator]] = {}
 
 
 class Catalogue(BaseModel):
@@ -220,8 +235,7 @@ def attribute_errors(
         raise UnsupportedBusinessKind(product.id, str(kind)) from None
     if kind not in product.business_kinds:
         raise UnsupportedBusinessKind(product.id, kind)
-    validator = Draft202012Validator(product.schema_for(kind))
-    errors = [fe for err in validator.iter_errors(attributes) for fe in _field_errors(err)]
+    errors = [fe for err in product.validator_for(kind).iter_errors(attributes) for fe in _field_errors(err)]
     return sorted(set(errors), key=lambda e: (e.field, e.message))
 
 

@@ -7,9 +7,12 @@ Every status change emits `crm.order.status_changed`; a submit emits `crm.order.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +31,7 @@ from crm.domain.lifecycle import (
 from crm.domain.products import UnknownProduct, UnsupportedBusinessKind, attribute_errors, load_catalogue
 from crm.domain.vocabulary import Role
 from crm.models import customers, opportunities, order_items, orders
-from crm.services.events import emit, history_entry
+from crm.services.events import emit_all, history_entry
 
 log = logging.getLogger("crm.orders")
 
@@ -67,6 +70,22 @@ async def _check_opportunity(session: AsyncSession, principal: Principal, opport
     check_order_creation(OpportunityState(opp.status), role)
 
 
+@dataclass(frozen=True)
+class CreatedOrder:
+    """A new order as stored (INSERT … RETURNING): the order row and its item rows, by position."""
+
+    row: Any
+    items: list[Any]
+
+
+#: prebuilt hot-path statements: one RETURNING round trip each instead of insert-then-select
+_INSERT_ORDER = orders.insert().returning(*orders.c)
+_INSERT_ITEMS = order_items.insert().returning(
+    order_items.c.id, order_items.c.product, order_items.c.business_kind, order_items.c.attributes,
+    sort_by_parameter_order=True,
+)
+
+
 async def create_order(
     session: AsyncSession,
     *,
@@ -78,6 +97,28 @@ async def create_order(
     note: str | None = None,
     opportunity_id: str | None = None,
 ) -> str:
+    created = await create_order_rows(session, principal=principal, customer_id=customer_id, channel=channel,
+                                      items=items, submit=submit, note=note, opportunity_id=opportunity_id)
+    return str(created.row.id)
+
+
+async def create_order_rows(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    customer_id: str,
+    channel: str,
+    items: list[dict[str, Any]],
+    submit: bool,
+    note: str | None = None,
+    opportunity_id: str | None = None,
+) -> CreatedOrder:
+    """Create a draft order, or a submitted one with `submit` (draft → submitted in the same transaction).
+
+    A submitted order is inserted in its final state (both history entries, version 2: what the
+    insert and the submit's update left before), with the same events; nobody else can see the row
+    before the commit, so there is nothing to lock or re-read.
+    """
     require(principal, *WRITERS)
     customer = await load_customer(session, principal, customer_id, write=True, field="customer_id")
     errors = item_errors(items)
@@ -88,22 +129,29 @@ async def create_order(
         await _check_opportunity(session, principal, opportunity_id, customer_id)
     order_id = new_id("ord")
     now = datetime.now(UTC)
-    await session.execute(orders.insert().values(
-        id=order_id, customer_id=customer_id, account_manager_id=customer.account_manager_id, channel=channel,
-        status=OrderState.DRAFT.value, opportunity_id=opportunity_id, note=note, created_by=principal.subject,
-        history=[history_entry(None, OrderState.DRAFT.value, "create", principal.subject, now)],
-        created_at=now, updated_at=now,
-    ))
+    actor = principal.subject
+    history = [history_entry(None, OrderState.DRAFT.value, "create", actor, now)]
+    status, version = OrderState.DRAFT, 1
+    if submit:
+        status = transition(OrderState.DRAFT, OrderAction.SUBMIT)
+        history.append(history_entry(OrderState.DRAFT.value, status.value, OrderAction.SUBMIT.value, actor, now))
+        version = 2
+    row = (await session.execute(_INSERT_ORDER, {
+        "id": order_id, "customer_id": customer_id, "account_manager_id": customer.account_manager_id,
+        "channel": channel, "status": status.value, "status_reason": None, "opportunity_id": opportunity_id,
+        "note": note, "created_by": actor, "history": history, "created_at": now, "updated_at": now,
+        "version": version,
+    })).one()
     rows = [
         {"id": new_id("itm"), "order_id": order_id, "position": i, "product": item["product"],
          "business_kind": item["business_kind"], "attributes": item.get("attributes", {})}
         for i, item in enumerate(items)
     ]
-    await session.execute(order_items.insert(), rows)
+    item_rows = (await session.execute(_INSERT_ITEMS, rows)).all()
     if submit:
-        await apply_action(session, order_id=order_id, action=OrderAction.SUBMIT, actor=principal.subject, at=now,
-                           known=(customer, rows))
-    return order_id
+        await _emit_transition(session, row, OrderState.DRAFT, status, OrderAction.SUBMIT, actor, now,
+                               known=(customer, rows))
+    return CreatedOrder(row=row, items=list(item_rows))
 
 
 async def load_order(session: AsyncSession, principal: Principal, order_id: str, *, write: bool = False) -> Any:
@@ -129,12 +177,8 @@ async def act(session: AsyncSession, *, principal: Principal, order_id: str, act
 
 
 async def apply_action(session: AsyncSession, *, order_id: str, action: OrderAction, actor: str, at: datetime,
-                       reason: str | None = None, ticket_id: str | None = None,
-                       known: tuple[Any, list[dict[str, Any]]] | None = None) -> OrderState:
-    """Move the order (row-locked) and write its events; IllegalTransition (409) if it cannot.
-
-    `known`: the customer row and item rows when the caller has them already (saves two reads).
-    """
+                       reason: str | None = None, ticket_id: str | None = None) -> OrderState:
+    """Move the order (row-locked) and write its events; IllegalTransition (409) if it cannot."""
     row = (await session.execute(select(orders).where(orders.c.id == order_id).with_for_update())).first()
     if row is None:
         raise not_found("order", order_id)
@@ -145,27 +189,40 @@ async def apply_action(session: AsyncSession, *, order_id: str, action: OrderAct
         status=new.value, status_reason=reason if reason else row.status_reason, updated_at=at,
         history=orders.c.history.op("||")([entry]), version=orders.c.version + 1,
     ))
-    if action is OrderAction.SUBMIT:
-        await _emit_submitted(session, row, at, known)
-    elif action is OrderAction.CANCEL:
-        await emit(session, OrderCancelled(order_id=order_id, customer_id=row.customer_id, reason=reason or "",
-                                           cancelled_at=at), subject=order_id)
-    await emit(session, OrderStatusChanged(order_id=order_id, customer_id=row.customer_id, from_status=old.value,
-                                           to_status=new.value, reason=reason, changed_at=at), subject=order_id)
-    log.info("order %s: %s -> %s (%s by %s)", order_id, old.value, new.value, action.value, actor,
-             extra={"order_id": order_id})
+    await _emit_transition(session, row, old, new, action, actor, at, reason=reason)
     return new
 
 
-async def _emit_submitted(session: AsyncSession, row: Any, at: datetime,
-                          known: tuple[Any, list[dict[str, Any]]] | None) -> None:
+async def _emit_transition(session: AsyncSession, row: Any, old: OrderState, new: OrderState, action: OrderAction,
+                           actor: str, at: datetime, *, reason: str | None = None,
+                           known: tuple[Any, Sequence[Mapping[str, Any]]] | None = None) -> None:
+    """The events of one status change, written to the outbox in one statement.
+
+    `known`: the customer row and item rows when the caller has them already (saves two reads).
+    """
+    order_id = row.id
+    events: list[BaseModel] = []
+    if action is OrderAction.SUBMIT:
+        events.append(await _submitted(session, row, at, known))
+    elif action is OrderAction.CANCEL:
+        events.append(OrderCancelled(order_id=order_id, customer_id=row.customer_id, reason=reason or "",
+                                     cancelled_at=at))
+    events.append(OrderStatusChanged(order_id=order_id, customer_id=row.customer_id, from_status=old.value,
+                                     to_status=new.value, reason=reason, changed_at=at))
+    await emit_all(session, events, subject=order_id)
+    log.info("order %s: %s -> %s (%s by %s)", order_id, old.value, new.value, action.value, actor,
+             extra={"order_id": order_id})
+
+
+async def _submitted(session: AsyncSession, row: Any, at: datetime,
+                     known: tuple[Any, Sequence[Mapping[str, Any]]] | None) -> OrderSubmitted:
     if known is not None:
         customer, item_rows = known
     else:
         customer = (await session.execute(select(customers).where(customers.c.id == row.customer_id))).one()
         item_rows = [dict(i._mapping) for i in (await session.execute(
             select(order_items).where(order_items.c.order_id == row.id).order_by(order_items.c.position))).all()]
-    await emit(session, OrderSubmitted(
+    return OrderSubmitted(
         order_id=row.id,
         customer_id=customer.id,
         customer_name=customer.name,
@@ -177,4 +234,4 @@ async def _emit_submitted(session: AsyncSession, row: Any, at: datetime,
                          business_type=f"{i['product']}.{i['business_kind']}", attributes=i["attributes"])
                for i in item_rows],
         submitted_at=at,
-    ), subject=row.id)
+    )
