@@ -33,6 +33,18 @@ def _as_data(d: WorkflowDefinition) -> dict[str, Any]:
     return d.model_dump(mode="json", exclude_none=True)
 
 
+def _latest_of_transaction(session: AsyncSession) -> dict[str, tuple[str, int]]:
+    """business type → (id, version) of its latest workflow, as read in the session's current transaction."""
+    tx = session.sync_session.get_transaction()
+    if tx is None:
+        return {}
+    held = session.info.get("eoms.latest_workflows")
+    if held is None or held[0] is not tx:
+        held = session.info["eoms.latest_workflows"] = (tx, {})
+    memo: dict[str, tuple[str, int]] = held[1]
+    return memo
+
+
 class WorkflowStore:
     def __init__(self, catalog: WorkflowCatalog) -> None:
         self.shipped = catalog  # the YAML catalog, validated at construction
@@ -82,13 +94,19 @@ class WorkflowStore:
         return d
 
     async def latest(self, session: AsyncSession, business_type: str) -> WorkflowDefinition:
-        row = (await session.execute(
-            select(wd.c.id, wd.c.version).where(wd.c.business_type == business_type)
-            .order_by(wd.c.version.desc()).limit(1)
-        )).first()
-        if row is None:
-            raise WorkflowNotFoundError(f"no workflow for business type {business_type!r}")
-        return await self.get(session, row.id, row.version)
+        """The latest version as the table has it, asked once per transaction and business type (a
+        consumer applies a run of events in one transaction: they all open on the same version)."""
+        memo = _latest_of_transaction(session)
+        key = memo.get(business_type)
+        if key is None:
+            row = (await session.execute(
+                select(wd.c.id, wd.c.version).where(wd.c.business_type == business_type)
+                .order_by(wd.c.version.desc()).limit(1)
+            )).first()
+            if row is None:
+                raise WorkflowNotFoundError(f"no workflow for business type {business_type!r}")
+            key = memo[business_type] = (row.id, row.version)
+        return await self.get(session, *key)
 
     async def list(self, session: AsyncSession, business_type: str | None = None) -> list[dict[str, Any]]:
         q = select(wd.c.id, wd.c.version, wd.c.business_type, wd.c.source, wd.c.created_at, wd.c.definition)
@@ -136,4 +154,5 @@ class WorkflowStore:
         except IntegrityError:
             raise WorkflowConflictError(f"{d.label} was published concurrently; retry") from None
         self._cache[(d.id, d.version)] = d
+        _latest_of_transaction(session).pop(d.business_type, None)
         return d
