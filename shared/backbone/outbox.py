@@ -30,17 +30,25 @@ from backbone.kafka import Producer
 log = logging.getLogger("backbone.outbox")
 
 
+def _row(envelope: Envelope, topic: str | None = None) -> dict[str, Any]:
+    return {
+        "event_id": envelope.id,
+        "topic": topic or topic_of(envelope.type),
+        "key": envelope.subject,
+        "event_type": envelope.type,
+        "payload": envelope.to_bytes(),
+    }
+
+
 async def add_event(session: AsyncSession, outbox: Table, envelope: Envelope, *, topic: str | None = None) -> None:
     """Write an event row in the caller's transaction; it is published only if that transaction commits."""
-    await session.execute(
-        outbox.insert().values(
-            event_id=envelope.id,
-            topic=topic or topic_of(envelope.type),
-            key=envelope.subject,
-            event_type=envelope.type,
-            payload=envelope.to_bytes(),
-        )
-    )
+    await session.execute(outbox.insert().values(**_row(envelope, topic)))
+
+
+async def add_events(session: AsyncSession, outbox: Table, envelopes: Sequence[Envelope]) -> None:
+    """Several events in one statement; `seq` keeps their order, so one aggregate's stay in order."""
+    if envelopes:
+        await session.execute(outbox.insert(), [_row(e) for e in envelopes])
 
 
 class OutboxRelay:

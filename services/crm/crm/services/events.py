@@ -10,8 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.envelope import Envelope
-from backbone.events import topic_of
-from backbone.outbox import add_event
+from backbone.outbox import add_event, add_events
 from crm.models import outbox
 
 SOURCE = "crm"
@@ -23,22 +22,12 @@ async def emit(session: AsyncSession, payload: BaseModel, *, subject: str) -> En
     return envelope
 
 
-_INSERT_OUTBOX = outbox.insert()
 
 
 async def emit_all(session: AsyncSession, payloads: Sequence[BaseModel], *, subject: str) -> list[Envelope]:
-    """Several events of one aggregate in one statement, in this order (the outbox `seq` keeps it).
-
-    The rows are exactly what `backbone.outbox.add_event` writes, one per event.
-    """
+    """Several events of one aggregate in one statement, in this order (the outbox `seq` keeps it)."""
     envelopes = [Envelope.wrap(p, source=SOURCE, subject=subject) for p in payloads]
-    if len(envelopes) == 1:
-        await add_event(session, outbox, envelopes[0])
-    elif envelopes:
-        await session.execute(_INSERT_OUTBOX, [
-            {"event_id": e.id, "topic": topic_of(e.type), "key": e.subject, "event_type": e.type,
-             "payload": e.to_bytes()} for e in envelopes
-        ])
+    await add_events(session, outbox, envelopes)
     return envelopes
 
 

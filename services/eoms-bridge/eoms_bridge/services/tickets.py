@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone import events as wire
 from backbone.envelope import Envelope
-from backbone.events import ComplaintCreated, OrderSubmitted, topic_of
+from backbone.events import ComplaintCreated, OrderSubmitted
 from backbone.ids import new_id
-from backbone.outbox import add_event
+from backbone.outbox import add_events
 from eoms_bridge.domain import events as dom
 from eoms_bridge.domain.errors import ActorNotAllowedError, WorkflowNotFoundError
 from eoms_bridge.domain.routing import initial_tickets, tickets_to_open
@@ -71,7 +71,6 @@ class Origin:
 _INSERT_TICKET = (insert(tickets).on_conflict_do_nothing(constraint="uq_eoms_tickets_origin_kind")
                   .returning(tickets.c.id))
 _INSERT_HISTORY = ticket_history.insert()
-_INSERT_OUTBOX = outbox.insert()
 
 
 async def open_tickets_for_order(
@@ -380,11 +379,4 @@ async def _record(session: AsyncSession, t: Ticket, origin: Origin, events: Sequ
         return
     await session.execute(_INSERT_HISTORY, [_history_row(e) for e in events])
     envelopes = [Envelope.wrap(payload, source=SOURCE, subject=t.id) for payload in wire_events(t, origin, events)]
-    if len(envelopes) == 1:
-        await add_event(session, outbox, envelopes[0])
-    elif envelopes:
-        # The rows `backbone.outbox.add_event` writes, in one statement; `seq` keeps their order.
-        await session.execute(_INSERT_OUTBOX, [
-            {"event_id": e.id, "topic": topic_of(e.type), "key": e.subject, "event_type": e.type,
-             "payload": e.to_bytes()} for e in envelopes
-        ])
+    await add_events(session, outbox, envelopes)

@@ -31,9 +31,9 @@ from backbone.events import (
     SlaWarning,
     TicketNodeCompleted,
     TicketNodeEntered,
-    topic_of,
 )
 from backbone.ids import new_id
+from backbone.outbox import add_events
 from sla import metrics
 from sla.domain import timer as domain
 from sla.domain.errors import IllegalTransition, NoMatchingPolicy
@@ -130,13 +130,8 @@ def _envelope(row: TimerRow, payload: BaseModel) -> Envelope:
 
 
 async def write_outbox(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-    """Many events at once (one executemany); the rows are what backbone.outbox.add_event writes."""
-    if not envelopes:
-        return
-    await session.execute(outbox.insert(), [
-        {"event_id": e.id, "topic": topic_of(e.type), "key": e.subject, "event_type": e.type, "payload": e.to_bytes()}
-        for e in envelopes
-    ])
+    """Many alerts at once (one statement), counted as emitted."""
+    await add_events(session, outbox, envelopes)
     for e in envelopes:
         metrics.ALERTS_EMITTED.labels(e.type).inc()
 
