@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-SKIP = {"common", "run_all", "__init__"}
+SKIP = {"common", "run_all", "report", "http_load", "__init__"}
 
 
 def discover() -> list[str]:
@@ -37,6 +37,9 @@ def main() -> None:
         finally:
             sys.argv = saved
         print(f"=== bench.{name} took {time.monotonic() - started:.0f}s ===", flush=True)
+    from bench.report import main as write_report
+
+    write_report()
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)}")
 

@@ -1,0 +1,126 @@
+"""Renders the latest bench/results/*.json into docs/benchmarks.md (between the figures markers).
+
+`python -m bench.report` (run by `make bench` after the benchmarks). The prose around the markers
+is written by people; the tables between them are regenerated from the results files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DOC = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- figures:start -->", "<!-- figures:end -->"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _pct(d: dict[str, Any] | None, unit: str = "ms") -> str:
+    if not d or not d.get("n"):
+        return "n/a"
+    return f"{d['p50']:g} / {d.get('p90', 0):g} / {d['p99']:g} / {d['max']:g} {unit}"
+
+
+def _e2e(r: dict[str, Any]) -> list[str]:
+    out = [f"_Measured {r['at']}, CRM with {r.get('crm_workers', 1)} uvicorn worker(s) + EOMS bridge._", "",
+           "| offered orders/s | tickets/s through the chain | errors | end-to-end p50 / p90 / p99 / max | "
+           "REST | relay | consumer (p50 / p90 / p99 / max) |",
+           "|---|---|---|---|---|---|---|"]
+    for run in r["runs"]:
+        b = run["breakdown_ms"]
+        out.append(f"| {run['offered_rate_per_s']:g} | {run['throughput_orders_per_s']} | {run['errors']} | "
+                   f"{_pct(run['e2e_ms'])} | {_pct(b['rest'])} | {_pct(b['relay'])} | {_pct(b['consumer'])} |")
+    raw = r["relay_raw"]
+    out += ["", f"Outbox relay alone: {raw['events_per_s']:g} events/s ({raw['rows']} rows in {raw['seconds']} s)."]
+    return out
+
+
+def _crm(r: dict[str, Any]) -> list[str]:
+    out = [f"_Measured {r['at']}: 50 clients, closed loop._", "",
+           "| CRM workers | orders/s | latency p50 / p90 / p99 / max |", "|---|---|---|"]
+    for run in r["runs"]:
+        out.append(f"| {run['crm_workers']} | {run['orders_per_s']} | {_pct(run['latency_ms'])} |")
+    return out
+
+
+def _eoms(r: dict[str, Any]) -> list[str]:
+    tc, tr = r["ticket_creation"], r["transitions"]
+    return [f"_Measured {r['at']}._", "",
+            "| what | rate | latency p50 / p90 / p99 / max |", "|---|---|---|",
+            f"| tickets created from `crm.order.submitted` ({tc['orders']} events) | {tc['tickets_per_s']}/s | |",
+            f"| REST `accept` ({tr['concurrency']} in flight) | {tr['accept']['per_s']}/s | "
+            f"{_pct(tr['accept']['latency_ms'])} |",
+            f"| REST `complete` ({tr['concurrency']} in flight) | {tr['complete']['per_s']}/s | "
+            f"{_pct(tr['complete']['latency_ms'])} |"]
+
+
+def _sla(r: dict[str, Any]) -> list[str]:
+    out = [f"_Measured {r['at']}._", ""]
+    firing = r.get("firing", {})
+    if firing:
+        out += ["| fire lateness | p50 / p90 / p99 / max |", "|---|---|"]
+        for key, value in firing.items():
+            if isinstance(value, dict) and "p99" in value:
+                out.append(f"| {key} | {_pct(value)} |")
+        facts = {k: v for k, v in firing.items() if not isinstance(v, dict)}
+        if facts:
+            out += ["", ", ".join(f"{k}: {v}" for k, v in facts.items())]
+    if "memory" in r:
+        out += ["", "Memory of the SLA process: " + ", ".join(f"{k} {v}" for k, v in r["memory"].items())]
+    out += ["", "| consumer path | starts/s | stops/s |", "|---|---|---|"]
+    for name, t in r.get("throughput", {}).items():
+        out.append(f"| {name} | {t['start']['events_per_s']} | {t['stop']['events_per_s']} |")
+    return out
+
+
+def _notify(r: dict[str, Any]) -> list[str]:
+    return [f"_Measured {r['at']}._", "",
+            f"{r['events']} `sla.breached` events → {r['messages_expected']} messages "
+            f"({r['emails_received']} e-mails at the SMTP server, {r['sms_received']} SMS at the SMSC): "
+            f"**{r['messages_per_s']} messages/s**; arrival after the first event p50 / p90 / p99 / max: "
+            f"{_pct(r['arrival_s'], 's')}."]
+
+
+SECTIONS = [
+    ("e2e_orders", "End to end: REST order → ticket created", _e2e),
+    ("crm_orders", "CRM: order creation over REST", _crm),
+    ("eoms_tickets", "EOMS bridge: tickets and node transitions", _eoms),
+    ("sla_timers", "SLA: firing at a million open timers, start/stop throughput", _sla),
+    ("notify_messages", "Notify: messages to the SMTP server and the SMSC", _notify),
+]
+
+
+def render() -> str:
+    lines = [START, ""]
+    for name, title, fn in SECTIONS:
+        result = _load(name)
+        lines.append(f"### {title}")
+        lines.append("")
+        if result is None:
+            lines.append(f"_No results yet: `python -m bench.{name}`._")
+        else:
+            try:
+                lines += fn(result)
+            except (KeyError, TypeError) as exc:
+                lines.append(f"_bench/results/{name}.json has an unexpected shape ({exc!r}); see the file._")
+        lines.append("")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    DOC.write_text(head + render() + tail)
+    print(f"updated {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
