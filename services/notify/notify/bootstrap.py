@@ -26,10 +26,10 @@ def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime.create(settings, metadata)
     directory = DirectoryCache(settings.directory_file)
     templates = load_templates(settings.templates_dir, max_sms_parts=settings.max_sms_parts)
-    runtime.add_consumer(topics=[SLA_ALERTS], handlers=make_handlers(settings, directory, templates))
-
     smtp = SmtpSender(settings.smtp_url, settings.mail_from)
     dispatcher = Dispatcher(runtime.engine, runtime.session_factory, settings, smtp=smtp, sms=None)
+    runtime.add_consumer(topics=[SLA_ALERTS],
+                         handlers=make_handlers(settings, directory, templates, on_queued=dispatcher.wake))
     if settings.smpp_url:
         # One long-lived SMPP session per process; receipts update the delivery rows.
         dispatcher.sms = SmppClient(settings.smpp_url, on_dlr=dispatcher.on_dlr,
@@ -49,16 +49,19 @@ def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime:
                 for person_id in people:
                     async with runtime.session_factory() as session, session.begin():
                         _, current = await directory.current(session)
-                        await queue_digest(session, person_id=person_id, directory=current, templates=templates,
-                                           settings=settings)
+                        carried = await queue_digest(session, person_id=person_id, directory=current,
+                                                     templates=templates, settings=settings)
+                    if carried:
+                        dispatcher.wake()
             except Exception:
                 log.exception("digest pass failed")
             await asyncio.sleep(settings.digest_interval_s)
 
     async def dispatch() -> None:
         await dispatcher.recover()
-        workers = [dispatcher.worker("email") for _ in range(settings.email_workers)]
-        workers += [dispatcher.worker("sms") for _ in range(settings.sms_workers)]
+        # The first worker of a channel also polls (rows of other instances, retries coming due).
+        workers = [dispatcher.worker("email", poller=i == 0) for i in range(settings.email_workers)]
+        workers += [dispatcher.worker("sms", poller=i == 0) for i in range(settings.sms_workers)]
         try:
             await asyncio.gather(*workers)
         finally:

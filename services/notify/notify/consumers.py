@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.consumer import Handler
@@ -14,12 +17,38 @@ from notify.services.directory import DirectoryCache
 from notify.settings import NotifySettings
 
 
-def make_handlers(settings: NotifySettings, directory: DirectoryCache, templates: TemplateStore) -> dict[str, Handler]:
+def make_handlers(
+    settings: NotifySettings,
+    directory: DirectoryCache,
+    templates: TemplateStore,
+    on_queued: Callable[[], None] | None = None,
+) -> dict[str, Handler]:
+    """`on_queued` runs once after a commit that queued messages (wakes this process's dispatchers)."""
+
+    def wake_after_commit(session: AsyncSession) -> None:
+        sync = session.sync_session
+        if on_queued is None or sync.info.get("notify.wake"):
+            return
+        sync.info["notify.wake"] = True
+
+        def after_commit(*_: object) -> None:
+            sync.info.pop("notify.wake", None)
+            on_queued()
+
+        def after_rollback(*_: object) -> None:
+            sync.info.pop("notify.wake", None)
+
+        sa_event.listen(sync, "after_commit", after_commit, once=True)
+        sa_event.listen(sync, "after_soft_rollback", after_rollback, once=True)
+
     def alert_handler(model: type[BaseModel]) -> Handler:
         async def handle(session: AsyncSession, event: Envelope) -> None:
             event.payload(model)  # schema check: a broken payload is dead-lettered, not retried
             _, current = await directory.current(session)
-            await queue_alert_messages(session, event=event, directory=current, templates=templates, settings=settings)
+            queued = await queue_alert_messages(session, event=event, directory=current, templates=templates,
+                                                settings=settings)
+            if queued:
+                wake_after_commit(session)
 
         return handle
 

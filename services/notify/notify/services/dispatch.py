@@ -28,7 +28,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -45,6 +45,36 @@ log = logging.getLogger("notify.dispatch")
 
 LOCK_CLASS = 7263  # advisory lock namespace of dispatcher liveness locks
 _FAILED_DLR = {"UNDELIV", "REJECTD", "EXPIRED", "DELETED", "UNKNOWN"}
+
+
+_d = deliveries
+# Prebuilt statements (parameters bound per call): no per-message statement building / cache keys.
+_CLAIM = (
+    update(_d)
+    .where(_d.c.id == (
+        select(_d.c.id)
+        .where(_d.c.status.in_(["queued", "retrying"]), _d.c.channel == bindparam("claim_channel"),
+               _d.c.next_attempt_at <= func.now())
+        .order_by(_d.c.next_attempt_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    ))
+    .values(status="sending", claimed_by=bindparam("claim_instance"), attempts=_d.c.attempts + 1, updated_at=func.now())
+    .returning(*_d.c)
+)
+_MARK_SENT = (
+    update(_d)
+    .where(_d.c.id == bindparam("sent_id"), _d.c.status == "sending")
+    .values(status="sent", provider_message_id=bindparam("provider_id"), claimed_by=None, reason=None,
+            updated_at=func.now())
+)
+_SMS_PARTS_OF = select(sms_parts.c.part_no, sms_parts.c.message_id).where(
+    sms_parts.c.delivery_id == bindparam("delivery_id")
+)
+_INSERT_PART = insert(sms_parts)
+_INSERT_LAST_PART = insert(sms_parts).on_conflict_do_nothing()
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
 def _lock_key(instance: str) -> int:
@@ -73,6 +103,12 @@ class Dispatcher:
         self.sms = sms
         self.instance = new_id("ins")
         self.alive = asyncio.Event()
+        # Idle workers wait here instead of polling; `wake()` (after a commit that queued rows in
+        # this process) releases them. The generation counter catches a wake that lands while a
+        # worker's claim is in flight. Only one idle worker per channel keeps polling (for rows
+        # queued by other instances and retries coming due); a worker that gets a row wakes one more.
+        self._idle: dict[str, list[asyncio.Event]] = {"email": [], "sms": []}
+        self._generation: dict[str, int] = {"email": 0, "sms": 0}
 
     # ------------------------------------------------------------ liveness
 
@@ -141,29 +177,34 @@ class Dispatcher:
 
     # ------------------------------------------------------------ workers
 
+    def wake(self, channel: str | None = None, *, count: int | None = None) -> None:
+        """Rows were queued (committed) for `channel` (None: both): release idle workers."""
+        for ch in (channel,) if channel else tuple(self._idle):
+            self._generation[ch] += 1
+            waiters = self._idle[ch]
+            for _ in range(len(waiters) if count is None else min(count, len(waiters))):
+                waiters.pop(0).set()
+
+    async def _wait_idle(self, channel: str, poll_s: float | None) -> None:
+        event = asyncio.Event()
+        self._idle[channel].append(event)
+        try:
+            await asyncio.wait_for(event.wait(), poll_s)
+        except TimeoutError:
+            pass
+        finally:
+            with contextlib.suppress(ValueError):
+                self._idle[channel].remove(event)
+
     async def claim(self, channel: str) -> dict[str, Any] | None:
-        d = deliveries
-        due = (
-            select(d.c.id)
-            .where(d.c.status.in_(["queued", "retrying"]), d.c.channel == channel, d.c.next_attempt_at <= func.now())
-            .order_by(d.c.next_attempt_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        stmt = (
-            update(d)
-            .where(d.c.id == due)
-            .values(status="sending", claimed_by=self.instance, attempts=d.c.attempts + 1, updated_at=func.now())
-            .returning(*d.c)
-        )
         async with self.engine.begin() as conn:
-            row = (await conn.execute(stmt)).first()
+            row = (await conn.execute(_CLAIM, {"claim_channel": channel, "claim_instance": self.instance})).first()
         return dict(row._mapping) if row else None
 
-    async def worker(self, channel: str) -> None:
+    async def worker(self, channel: str, *, poller: bool = True) -> None:
         while True:
             await self.alive.wait()
+            generation = self._generation[channel]
             try:
                 row = await self.claim(channel)
             except Exception:
@@ -171,8 +212,10 @@ class Dispatcher:
                 await asyncio.sleep(1)
                 continue
             if row is None:
-                await asyncio.sleep(self.settings.dispatch_interval_s)
+                if self._generation[channel] == generation:
+                    await self._wait_idle(channel, self.settings.dispatch_interval_s if poller else None)
                 continue
+            self.wake(channel, count=1)  # there may be more: get a sibling going
             await self.send_one(row)
 
     async def send_one(self, row: dict[str, Any]) -> None:
@@ -197,13 +240,10 @@ class Dispatcher:
         if self.sms is None:
             raise PermanentSendError("no SMPP_URL configured")
         message = segment(row["body"], ref=sms_ref(row["id"]))
-        async with self.session_factory() as session:
-            done = {
-                r.part_no: r.message_id
-                for r in await session.execute(
-                    select(sms_parts.c.part_no, sms_parts.c.message_id).where(sms_parts.c.delivery_id == row["id"])
-                )
-            }
+        done: dict[int, str] = {}
+        if int(row["attempts"]) > 1:  # parts exist only if an earlier attempt submitted some
+            async with self.engine.connect() as conn:
+                done = {r.part_no: r.message_id for r in await conn.execute(_SMS_PARTS_OF, {"delivery_id": row["id"]})}
         total = len(message.parts)
         ids: list[str] = []
         for no, part in enumerate(message.parts, start=1):
@@ -214,9 +254,8 @@ class Dispatcher:
             ids.append(message_id)
             if no < total:
                 async with self.engine.begin() as conn:
-                    await conn.execute(
-                        insert(sms_parts).values(delivery_id=row["id"], part_no=no, message_id=message_id)
-                    )
+                    await conn.execute(_INSERT_PART,
+                                       {"delivery_id": row["id"], "part_no": no, "message_id": message_id})
         await self._mark_sent(row, ",".join(ids), last_part=(total, ids[-1]) if total not in done else None)
         log.info("SMS %s sent to %s (%d part(s))", row["id"], mask_phone(row["address"]), total)
 
@@ -224,18 +263,12 @@ class Dispatcher:
         async with self.session_factory() as session, session.begin():
             # Our own crash cannot undo an acknowledged commit; skipping the WAL flush wait narrows
             # the accepted-but-not-recorded window (see the module docstring).
-            await session.execute(text("SET LOCAL synchronous_commit = off"))
+            await session.execute(_ASYNC_COMMIT)
             if last_part is not None:
                 await session.execute(
-                    insert(sms_parts).values(delivery_id=row["id"], part_no=last_part[0], message_id=last_part[1])
-                    .on_conflict_do_nothing()
+                    _INSERT_LAST_PART, {"delivery_id": row["id"], "part_no": last_part[0], "message_id": last_part[1]}
                 )
-            result = await session.execute(
-                update(deliveries)
-                .where(deliveries.c.id == row["id"], deliveries.c.status == "sending")
-                .values(status="sent", provider_message_id=provider_id[:200], claimed_by=None, reason=None,
-                        updated_at=func.now())
-            )
+            result = await session.execute(_MARK_SENT, {"sent_id": row["id"], "provider_id": provider_id[:200]})
             if getattr(result, "rowcount", 0):  # not when a receipt already made it `delivered`
                 await record(session, row, "sent")
 
