@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from backbone.consumer import PermanentError
 from backbone.envelope import Envelope
 from backbone.events import DeliveryRecorded
 from backbone.ids import new_id
-from backbone.outbox import add_event
+from backbone.outbox import add_event, add_events
 from backbone.problems import Problem
 from backbone.topics import NOTIFY_DELIVERIES, dlq
 from notify.domain.directory import AlertData, Directory, Person, resolve_recipients
@@ -54,6 +54,19 @@ _STATUS_OF = {DecisionKind.SEND: "queued", DecisionKind.SUPPRESS: "suppressed", 
 
 Row = Mapping[str, Any]
 
+# Prebuilt statements for the per-event path (parameters bound per call).
+_LOCK_PERSON = text("SELECT pg_advisory_xact_lock(:k1, :k2)")
+_HISTORY = select(
+    decisions.c.decided_at, decisions.c.event_type, decisions.c.ticket_id, decisions.c.outcome, decisions.c.level
+).where(decisions.c.recipient_id == bindparam("person"), decisions.c.decided_at > bindparam("since"))
+_INSERT_DELIVERY = (
+    insert(deliveries)
+    .on_conflict_do_nothing(index_elements=["source_event_id", "recipient_id", "channel"],
+                            index_where=text("resend_of IS NULL"))
+    .returning(deliveries.c.id)
+)
+_INSERT_DECISION = insert(decisions).on_conflict_do_nothing().returning(decisions.c.recipient_id)
+
 
 def delivery_envelope(row: Row, status: str, reason: str | None) -> Envelope:
     return Envelope.wrap(
@@ -78,7 +91,7 @@ async def record(
 ) -> None:
     """Emit the decision on notify.deliveries (and, for a delivery given up on, on its DLQ) in the caller's tx."""
     envelope = delivery_envelope(row, status, reason)
-    await add_event(session, outbox, envelope)
+    await add_events(session, outbox, [envelope])
     if dead_letter:
         # Through the outbox too: the DLQ copy is durable exactly when the `failed` state is.
         await add_event(session, outbox, envelope.model_copy(update={"id": uuid.uuid4()}), topic=DLQ_TOPIC)
@@ -87,7 +100,7 @@ async def record(
 async def lock_people(session: AsyncSession, person_ids: Sequence[str]) -> None:
     """Serialise policy decisions per person across partitions and instances (sorted: no deadlocks)."""
     for pid in sorted(set(person_ids)):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k1, :k2)"), {"k1": 7262, "k2": _key(pid)})
+        await session.execute(_LOCK_PERSON, {"k1": 7262, "k2": _key(pid)})
 
 
 def _key(value: str) -> int:
@@ -95,12 +108,7 @@ def _key(value: str) -> int:
 
 
 async def history_of(session: AsyncSession, person_id: str, since: datetime) -> list[HistoryEntry]:
-    d = decisions
-    rows = await session.execute(
-        select(d.c.decided_at, d.c.event_type, d.c.ticket_id, d.c.outcome, d.c.level).where(
-            d.c.recipient_id == person_id, d.c.decided_at > since
-        )
-    )
+    rows = await session.execute(_HISTORY, {"person": person_id, "since": since})
     return [HistoryEntry(r.decided_at, r.event_type, r.ticket_id, DecisionKind(r.outcome), r.level) for r in rows]
 
 
@@ -123,14 +131,7 @@ def _address(person: Person, channel: str) -> str:
 
 
 async def _insert_delivery(session: AsyncSession, row: dict[str, Any]) -> bool:
-    stmt = (
-        insert(deliveries)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["source_event_id", "recipient_id", "channel"],
-                                index_where=text("resend_of IS NULL"))
-        .returning(deliveries.c.id)
-    )
-    return (await session.execute(stmt)).first() is not None
+    return (await session.execute(_INSERT_DELIVERY, row)).first() is not None
 
 
 async def queue_alert_messages(
@@ -191,23 +192,18 @@ async def queue_alert_messages(
 async def _insert_decision(
     session: AsyncSession, event: Envelope, alert: AlertData, person_id: str, decision: Decision, now: datetime
 ) -> bool:
-    stmt = (
-        insert(decisions)
-        .values(
-            source_event_id=str(event.id),
-            recipient_id=person_id,
-            event_type=event.type,
-            ticket_id=alert.ticket_id,
-            level=alert.level,
-            outcome=decision.kind.value,
-            reason=decision.reason,
-            alert=alert.model_dump(mode="json"),
-            decided_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(decisions.c.recipient_id)
-    )
-    return (await session.execute(stmt)).first() is not None
+    params = {
+        "source_event_id": str(event.id),
+        "recipient_id": person_id,
+        "event_type": event.type,
+        "ticket_id": alert.ticket_id,
+        "level": alert.level,
+        "outcome": decision.kind.value,
+        "reason": decision.reason,
+        "alert": alert.model_dump(mode="json"),
+        "decided_at": now,
+    }
+    return (await session.execute(_INSERT_DECISION, params)).first() is not None
 
 
 # ------------------------------------------------------------------ digests

@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.problems import Problem
 from notify.domain.directory import Directory, load_directory
 from notify.models import directory_versions
+
+_NEWEST = select(directory_versions.c.version).order_by(directory_versions.c.version.desc()).limit(1)
+_CONTENT = select(directory_versions.c.content).where(directory_versions.c.version == bindparam("v"))
+_SESSION_KEY = "notify.directory"
 
 
 class DirectoryCache:
@@ -22,15 +26,24 @@ class DirectoryCache:
         self._directory: Directory = self.seed
 
     async def current(self, session: AsyncSession) -> tuple[int | None, Directory]:
-        v = directory_versions.c.version
-        version = (await session.execute(select(v).order_by(v.desc()).limit(1))).scalar()
+        """The newest version, asked once per transaction (a consumer run of many events shares it)."""
+        transaction = session.sync_session.get_transaction()
+        cached = session.info.get(_SESSION_KEY)
+        if cached is not None and transaction is not None and cached[0] is transaction:
+            return cached[1]  # type: ignore[no-any-return]
+        version = (await session.execute(_NEWEST)).scalar()
+        result: tuple[int | None, Directory]
         if version is None:
-            return None, self.seed
-        if version != self._version:
-            content = (await session.execute(select(directory_versions.c.content).where(v == version))).scalar_one()
-            self._directory = Directory.model_validate(content)
-            self._version = version
-        return self._version, self._directory
+            result = (None, self.seed)
+        else:
+            if version != self._version:
+                content = (await session.execute(_CONTENT, {"v": version})).scalar_one()
+                self._directory = Directory.model_validate(content)
+                self._version = version
+            result = (self._version, self._directory)
+        if transaction is not None:
+            session.info[_SESSION_KEY] = (transaction, result)
+        return result
 
 
 def validate_directory(content: dict[str, Any]) -> Directory:
