@@ -1,7 +1,9 @@
 """Notify throughput: sla.breached events → messages received by a local SMTP server and SMSC.
 
 Runs notify as a real process on the bench infrastructure (real Kafka, durable PostgreSQL), wired
-to an aiosmtpd server and the SMPP simulator started in this process. Each event goes to its own
+to an aiosmtpd server (`python -m backbone.devsmtp`) and the SMPP simulator (`python -m
+notify.smpp.smsc`), each in its own process (in this process they competed with the counting for
+the GIL); messages are counted from the one line each server prints per message. Each event goes to its own
 recipient (a generated directory, no supervisor, limits far above the load), so every event is
 exactly one e-mail + one SMS and the policy never digests. The clock runs from the first produced
 event to the last message received at the servers; receipts (DLR → `delivered`) are counted too.
@@ -13,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -24,13 +29,11 @@ import httpx
 import yaml
 
 from backbone.devinfra import free_port
-from backbone.devsmtp import SmtpServer
 from backbone.envelope import Envelope
 from backbone.events import SlaBreached
 from backbone.kafka import Producer
 from backbone.topics import SLA_ALERTS
 from bench.common import BenchEnv, percentiles, write_result
-from notify.smpp.smsc import SmscThread, start_in_thread
 
 
 def directory(n: int) -> dict[str, Any]:
@@ -55,26 +58,57 @@ def event(i: int, run: str) -> Envelope:
     return Envelope.wrap(payload, source="sla", subject=ticket)
 
 
-async def measure(bench: BenchEnv, smtp: SmtpServer, smsc: SmscThread, events: int) -> dict[str, Any]:
+class ServerProcess:
+    """A message server as a subprocess; every stdout line starting with `marker` is one message."""
+
+    def __init__(self, args: list[str], marker: str, ready: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, bufsize=1)
+        self.marker, self.arrivals = marker, list[float]()
+        self._ready = threading.Event()
+        self._ready_line = ready
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._ready.wait(30):
+            self.stop()
+            raise RuntimeError(f"{args} did not start")
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith(self.marker):
+                self.arrivals.append(time.monotonic())
+            elif self._ready_line in line:
+                self._ready.set()
+
+    @property
+    def count(self) -> int:
+        return len(self.arrivals)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, events: int) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:6]
     producer = Producer(bench.infra.kafka_bootstrap)
     await producer.start()
     envelopes = [event(i, run_id) for i in range(events)]
+    smtp_before, smsc_before = smtp.count, smsc.count
     started = time.monotonic()
-    arrivals: list[float] = []
     futures = [await producer.send(SLA_ALERTS, e.to_bytes(), key=e.subject.encode()) for e in envelopes]
     await asyncio.gather(*futures)
     produced = time.monotonic() - started
-    target, seen = 2 * events, 0
+    target = 2 * events
     while time.monotonic() < started + 600:
-        count = len(smtp.handler.messages) + len(smsc.simulator.messages)
-        if count > seen:
-            arrivals += [time.monotonic() - started] * (count - seen)
-            seen = count
-        if seen >= target:
+        if smtp.count - smtp_before + smsc.count - smsc_before >= target:
             break
         await asyncio.sleep(0.01)
-    elapsed = time.monotonic() - started
+    arrivals = sorted(t - started for t in smtp.arrivals[smtp_before:] + smsc.arrivals[smsc_before:])
+    elapsed = arrivals[-1] if len(arrivals) >= target else time.monotonic() - started
     await producer.stop()
     token = bench.token("bench-admin", "admin")
     delivered = 0
@@ -86,7 +120,7 @@ async def measure(bench: BenchEnv, smtp: SmtpServer, smsc: SmscThread, events: i
             if delivered >= min(events, 500):
                 break
             await asyncio.sleep(0.2)
-    emails, sms = len(smtp.handler.messages), len(smsc.simulator.messages)
+    emails, sms = smtp.count - smtp_before, smsc.count - smsc_before
     return {
         "messages_expected": target,
         "emails_received": emails,
@@ -100,12 +134,19 @@ async def measure(bench: BenchEnv, smtp: SmtpServer, smsc: SmscThread, events: i
 
 
 def run(events: int, workers: int) -> dict[str, Any]:
-    smtp = SmtpServer(port=free_port(), echo=False).start()
-    smsc = start_in_thread(port=free_port(), dlr_delay=0.05)
+    smtp_port, smsc_port = free_port(), free_port()
+    smtp = ServerProcess(["-m", "backbone.devsmtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
+    try:
+        smsc = ServerProcess(["-m", "notify.smpp.smsc", "--port", str(smsc_port), "--dlr-delay", "0.05"],
+                             "[", "SMSC simulator on")
+    except BaseException:
+        smtp.stop()
+        raise
     tmp = Path(tempfile.mkdtemp(prefix="notify-bench-"))
     (tmp / "directory.yaml").write_text(yaml.safe_dump(directory(events)))
     env = {
-        "SMTP_URL": smtp.url, "SMPP_URL": smsc.url, "DIRECTORY_FILE": str(tmp / "directory.yaml"),
+        "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "SMPP_URL": f"smpp://notify:secret@127.0.0.1:{smsc_port}",
+        "DIRECTORY_FILE": str(tmp / "directory.yaml"),
         "RATE_LIMIT": "1000", "DIGEST_THRESHOLD": "1000", "EMAIL_WORKERS": str(workers),
         "SMS_WORKERS": str(workers),
     }
