@@ -158,6 +158,9 @@ def main() -> None:
     with BenchEnv(services=["crm", "eoms-bridge"], crm_workers=args.crm_workers) as env:
         results: dict[str, Any] = {"relay_raw": asyncio.run(relay_raw(env))}
         print(f"relay raw: {results['relay_raw']}", flush=True)
+        # Warm-up (discarded): first requests pay for connection pools, statement caches, validators.
+        asyncio.run(run_load(env.url("crm"), env.token("am_zhang", "account_manager"),
+                             env.infra.kafka_bootstrap, 50, 4))
         runs = []
         for rate in [float(r) for r in args.rates.split(",")]:
             res = asyncio.run(run_load(env.url("crm"), env.token("am_zhang", "account_manager"),

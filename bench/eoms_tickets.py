@@ -74,7 +74,11 @@ async def _transitions(url: str, token: str, ids: list[str], action: str, concur
             nonlocal errors
             async with sem:
                 t0 = time.perf_counter()
-                r = await http.post(f"/api/v1/tickets/{tid}/actions/{action}", headers=headers, json=body or {})
+                try:
+                    r = await http.post(f"/api/v1/tickets/{tid}/actions/{action}", headers=headers, json=body or {})
+                except httpx.TransportError:  # e.g. a keep-alive connection the server just closed
+                    errors += 1
+                    return
                 lat.append((time.perf_counter() - t0) * 1000)
                 if r.status_code != 200:
                     errors += 1
