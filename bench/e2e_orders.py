@@ -151,7 +151,7 @@ async def relay_raw(env: BenchEnv, rows: int = 20000) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rates", default="100,200,400", help="offered orders/s, comma separated")
+    parser.add_argument("--rates", default="50,100,150", help="offered orders/s, comma separated")
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--crm-workers", type=int, default=2)
     args = parser.parse_args()
