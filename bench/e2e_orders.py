@@ -18,12 +18,12 @@ import argparse
 import asyncio
 import json
 import time
-import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from backbone.envelope import parse_envelope
 from backbone.topics import CRM_ORDERS, EOMS_TICKETS
@@ -42,12 +42,18 @@ class Sample:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-async def _watch(bootstrap: str, samples: dict[str, Sample], stop: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(CRM_ORDERS, EOMS_TICKETS, bootstrap_servers=bootstrap,
-                                group_id=f"bench-{uuid.uuid4().hex[:6]}", auto_offset_reset="latest",
-                                enable_auto_commit=False)
+async def _watch(bootstrap: str, samples: dict[str, Sample], stop: asyncio.Event, ready: asyncio.Event) -> None:
+    # Assigned partitions (no group): positioned at the end before the load starts, so none is missed.
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
+        tps = [TopicPartition(t, p) for t in (CRM_ORDERS, EOMS_TICKETS)
+               for p in sorted(consumer.partitions_for_topic(t) or await _partitions(consumer, t))]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:
+            await consumer.position(tp)
+        ready.set()
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=100)
             for msgs in batch.values():
@@ -63,11 +69,16 @@ async def _watch(bootstrap: str, samples: dict[str, Sample], stop: asyncio.Event
         await consumer.stop()
 
 
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
+
+
 async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
     samples_by_order: dict[str, Sample] = {}
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch(bootstrap, samples_by_order, stop))
-    await asyncio.sleep(2.0)  # consumer joined and positioned at the end
+    stop, ready = asyncio.Event(), asyncio.Event()
+    watcher = asyncio.create_task(_watch(bootstrap, samples_by_order, stop, ready))
+    await asyncio.wait_for(ready.wait(), 30)
     body = {"customer_id": "cus_tj_port", "channel": "account_manager", "submit": True,
             "items": [{"product": "dedicated_line_data", "business_kind": "opening",
                        "attributes": {"bandwidth_mbps": 100, "a_end_address": "A", "z_end_address": "Z"}}]}
@@ -102,6 +113,7 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
         "requests": len(replies),
         "http_201": len(ok),
         "errors": len(replies) - len(ok),
+        "statuses": dict(Counter(str(r.status) for r in replies)),
         "tickets_seen": len(done),
         "throughput_orders_per_s": round(len(done) / (last - first), 1) if done and last > first else 0,
         "e2e_ms": percentiles(e2e),

@@ -36,6 +36,19 @@ class Connection:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
     async def request(self, raw: bytes) -> Reply:
+        reused = self.writer is not None and not self.writer.is_closing()
+        try:
+            return await self._exchange(raw)
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            if not reused:
+                raise
+            # The server closed an idle keep-alive connection (uvicorn: after 5 s). Safe to resend:
+            # nothing was read, and every request carries its own Idempotency-Key anyway.
+            self.close()
+            self.writer = None
+            return await self._exchange(raw)
+
+    async def _exchange(self, raw: bytes) -> Reply:
         if self.writer is None or self.writer.is_closing():
             await self.open()
         assert self.reader is not None and self.writer is not None
@@ -81,7 +94,8 @@ def build_post(url: str, path: str, body: dict[str, Any], headers: dict[str, str
 async def open_loop(url: str, make_request: Callable[[], bytes], rate: float, seconds: float,
                     max_connections: int = 256) -> list[Reply]:
     u = urlparse(url)
-    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    # LIFO: the busiest connections stay warm, the rest may idle out and reconnect.
+    pool: asyncio.LifoQueue[Connection] = asyncio.LifoQueue()
     for _ in range(max_connections):
         pool.put_nowait(Connection(u.hostname or "127.0.0.1", u.port or 80))
     replies: list[Reply] = []
