@@ -324,8 +324,21 @@ def start(profile_name: str = "run", *, fast: bool = False) -> Infra:
     bootstrap, flavour, kafka_pids = ensure_kafka(profile)
     asyncio.run(ensure_topics(bootstrap))
     infra = Infra(db_url, bootstrap, flavour, pg_pids + kafka_pids)
-    (profile.data_dir / "infra.json").write_text(json.dumps({**infra.env(), "pids": infra.started_pids}))
+    state = profile.data_dir / "infra.json"
+    # A reused server was started by an earlier call: keep its pid so `stop` can still end it.
+    earlier = json.loads(state.read_text()).get("pids", []) if state.exists() else []
+    alive = [pid for pid in earlier if _ours(pid, profile.data_dir) and pid not in infra.started_pids]
+    state.write_text(json.dumps({**infra.env(), "pids": alive + infra.started_pids}))
     return infra
+
+
+def _ours(pid: int, data_dir: Path) -> bool:
+    """Alive and still one of our servers (its command line names our data folder): pids get reused."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return str(data_dir) in cmdline
 
 
 def stop_pids(pids: list[int], timeout: float = 20) -> None:
@@ -349,9 +362,10 @@ def stop_pids(pids: list[int], timeout: float = 20) -> None:
 
 
 def stop(profile_name: str = "run") -> None:
-    state = InfraProfile.named(profile_name).data_dir / "infra.json"
+    profile = InfraProfile.named(profile_name)
+    state = profile.data_dir / "infra.json"
     if state.exists():
-        stop_pids(json.loads(state.read_text()).get("pids", []))
+        stop_pids([pid for pid in json.loads(state.read_text()).get("pids", []) if _ours(pid, profile.data_dir)])
         state.unlink()
 
 
