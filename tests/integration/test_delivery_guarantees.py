@@ -18,11 +18,14 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone.consumer import ConsumerRunner, RetryPolicy
 from backbone.db import inbox_table, make_engine, make_session_factory, outbox_table
@@ -37,19 +40,34 @@ from tests.support.kafka_tools import eventually, read_events, read_topic
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-def _scratch(schema: str) -> tuple[MetaData, Table, Table, Table]:
+class Scratch(NamedTuple):
+    outbox: Table
+    inbox: Table
+    effects: Table
+    topic: str
+    sf: async_sessionmaker[AsyncSession]
+    producer: Producer
+
+
+@asynccontextmanager
+async def scratch(infra, schema: str) -> AsyncIterator[Scratch]:
+    """A schema of its own (outbox, inbox, effects), a fresh topic with its DLQ, a started producer."""
     md = MetaData(schema=schema)
     effects = Table("effects", md, Column("event_id", String(40)), Column("subject", String(40)))
-    return md, outbox_table(md), inbox_table(md), effects
-
-
-async def _create_scratch(url: str, md: MetaData) -> None:
-    engine = make_engine(url, pool_size=1)
+    outbox, inbox = outbox_table(md), inbox_table(md)
+    engine = make_engine(infra.database_url)
     async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{md.schema}" CASCADE'))
-        await conn.execute(text(f'CREATE SCHEMA "{md.schema}"'))
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         await conn.run_sync(md.create_all)
-    await engine.dispose()
+    topic = await _fresh_topic(infra.kafka_bootstrap)
+    producer = Producer(infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        yield Scratch(outbox, inbox, effects, topic, make_session_factory(engine), producer)
+    finally:
+        await producer.stop()
+        await engine.dispose()
 
 
 def _cancelled(order_id: str, n: int) -> Envelope:
@@ -81,99 +99,83 @@ async def _effects(session_factory, effects: Table) -> list[str]:
 
 
 async def test_relay_killed_between_publish_and_mark_sent_loses_nothing(infra):
-    md, outbox, inbox, effects = _scratch("bb_outbox")
-    await _create_scratch(infra.database_url, md)
-    topic = await _fresh_topic(infra.kafka_bootstrap)
-    engine = make_engine(infra.database_url)
-    sf = make_session_factory(engine)
+    async with scratch(infra, "bb_outbox") as (outbox, inbox, effects, topic, sf, producer):
+        sent: list[Envelope] = []
+        async with sf() as session, session.begin():
+            for n in range(300):
+                env = _cancelled(f"ord_{n % 12}", n)
+                sent.append(env)
+                await add_event(session, outbox, env, topic=topic)
 
-    sent: list[Envelope] = []
-    async with sf() as session, session.begin():
-        for n in range(300):
-            env = _cancelled(f"ord_{n % 12}", n)
-            sent.append(env)
-            await add_event(session, outbox, env, topic=topic)
+        env = {**os.environ, "OUTBOX_BATCH_SIZE": "100", "OUTBOX_RELAY_PAUSE_AFTER_PUBLISH_S": "60"}
+        relay = subprocess.Popen([sys.executable, "-m", "backbone.outbox", "bb_outbox"], env=env,
+                                 stderr=subprocess.PIPE, text=True)
+        # Wait for the relay to say it published a batch and is about to mark it sent, then kill it.
+        deadline = time.monotonic() + 30
+        assert relay.stderr is not None
+        while time.monotonic() < deadline:
+            line = relay.stderr.readline()
+            if "pausing before mark-sent" in line:
+                break
+        else:
+            relay.kill()
+            pytest.fail("relay never reached the publish/mark-sent window")
+        os.kill(relay.pid, signal.SIGKILL)
+        relay.wait()
 
-    env = {**os.environ, "OUTBOX_BATCH_SIZE": "100", "OUTBOX_RELAY_PAUSE_AFTER_PUBLISH_S": "60"}
-    relay = subprocess.Popen([sys.executable, "-m", "backbone.outbox", "bb_outbox"], env=env,
-                             stderr=subprocess.PIPE, text=True)
-    # Wait for the relay to say it published a batch and is about to mark it sent, then kill it.
-    deadline = time.monotonic() + 30
-    assert relay.stderr is not None
-    while time.monotonic() < deadline:
-        line = relay.stderr.readline()
-        if "pausing before mark-sent" in line:
-            break
-    else:
-        relay.kill()
-        pytest.fail("relay never reached the publish/mark-sent window")
-    os.kill(relay.pid, signal.SIGKILL)
-    relay.wait()
+        async with sf() as s:
+            unsent = (await s.execute(select(func.count()).where(outbox.c.sent_at.is_(None)))).scalar()
+        assert unsent == 300, "the killed relay must not have marked anything sent"
 
-    async with sf() as s:
-        unsent = (await s.execute(select(func.count()).where(outbox.c.sent_at.is_(None)))).scalar()
-    assert unsent == 300, "the killed relay must not have marked anything sent"
+        env.pop("OUTBOX_RELAY_PAUSE_AFTER_PUBLISH_S")
+        relay2 = subprocess.Popen([sys.executable, "-m", "backbone.outbox", "bb_outbox"], env=env,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            async def all_marked() -> bool:
+                async with sf() as s:
+                    return (await s.execute(select(func.count()).where(outbox.c.sent_at.is_(None)))).scalar() == 0
 
-    env.pop("OUTBOX_RELAY_PAUSE_AFTER_PUBLISH_S")
-    relay2 = subprocess.Popen([sys.executable, "-m", "backbone.outbox", "bb_outbox"], env=env,
-                              stderr=subprocess.DEVNULL)
-    try:
-        async def all_marked() -> bool:
-            async with sf() as s:
-                return (await s.execute(select(func.count()).where(outbox.c.sent_at.is_(None)))).scalar() == 0
+            await eventually(all_marked, what="restarted relay to mark every row sent")
+        finally:
+            relay2.terminate()
+            relay2.wait()
 
-        await eventually(all_marked, what="restarted relay to mark every row sent")
-    finally:
-        relay2.terminate()
-        relay2.wait()
+        records = await read_topic(infra.kafka_bootstrap, topic)
+        ids = Counter(Envelope.model_validate_json(r.value).id for r in records)
+        assert set(ids) == {e.id for e in sent}, "every event arrived"
+        duplicated = {i for i, c in ids.items() if c > 1}
+        assert len(duplicated) == 100, "exactly the batch published before the kill came twice"
+        # Per aggregate, first deliveries keep commit order (same key → same partition, idempotent producer).
+        first_seen: dict[str, list[str]] = defaultdict(list)
+        seen: set[uuid.UUID] = set()
+        for r in sorted(records, key=lambda r: (r.partition, r.offset)):
+            e = Envelope.model_validate_json(r.value)
+            if e.id not in seen:
+                seen.add(e.id)
+                first_seen[e.subject].append(e.data["reason"])
+        for subject, reasons in first_seen.items():
+            expected = [e.data["reason"] for e in sent if e.subject == subject]
+            assert reasons == expected, f"order of {subject} kept"
 
-    records = await read_topic(infra.kafka_bootstrap, topic)
-    ids = Counter(Envelope.model_validate_json(r.value).id for r in records)
-    assert set(ids) == {e.id for e in sent}, "every event arrived"
-    duplicated = {i for i, c in ids.items() if c > 1}
-    assert len(duplicated) == 100, "exactly the batch published before the kill came twice"
-    # Per aggregate, first deliveries keep commit order (same key → same partition, idempotent producer).
-    first_seen: dict[str, list[str]] = defaultdict(list)
-    seen: set[uuid.UUID] = set()
-    for r in sorted(records, key=lambda r: (r.partition, r.offset)):
-        e = Envelope.model_validate_json(r.value)
-        if e.id not in seen:
-            seen.add(e.id)
-            first_seen[e.subject].append(e.data["reason"])
-    for subject, reasons in first_seen.items():
-        expected = [e.data["reason"] for e in sent if e.subject == subject]
-        assert reasons == expected, f"order of {subject} kept"
+        # The inbox turns the redeliveries into one effect each.
+        runner = _runner(infra, topic, inbox, effects, sf, producer, "bb-outbox-consumer")
+        task = asyncio.create_task(runner.run())
+        try:
+            async def all_applied() -> bool:
+                return len(await _effects(sf, effects)) >= 300
 
-    # The inbox turns the redeliveries into one effect each.
-    producer = Producer(infra.kafka_bootstrap)
-    await producer.start()
-    runner = _runner(infra, topic, inbox, effects, sf, producer, "bb-outbox-consumer")
-    task = asyncio.create_task(runner.run())
-    try:
-        async def all_applied() -> bool:
-            return len(await _effects(sf, effects)) >= 300
-
-        await eventually(all_applied, what="300 effects")
-        await asyncio.sleep(1.0)  # let any straggling duplicates arrive
-        applied = await _effects(sf, effects)
-        assert len(applied) == 300 and len(set(applied)) == 300
-    finally:
-        runner.stop()
-        await task
-        await producer.stop()
-        await engine.dispose()
+            await eventually(all_applied, what="300 effects")
+            await asyncio.sleep(1.0)  # let any straggling duplicates arrive
+            applied = await _effects(sf, effects)
+            assert len(applied) == 300 and len(set(applied)) == 300
+        finally:
+            runner.stop()
+            await task
 
 
 async def test_inbox_applies_a_redelivered_event_once_even_across_restarts(infra):
-    md, _, inbox, effects = _scratch("bb_inbox")
-    await _create_scratch(infra.database_url, md)
-    topic = await _fresh_topic(infra.kafka_bootstrap)
-    engine = make_engine(infra.database_url)
-    sf = make_session_factory(engine)
-    producer = Producer(infra.kafka_bootstrap)
-    await producer.start()
     event = _cancelled("ord_twice", 1)
-    try:
+    async with scratch(infra, "bb_inbox") as (_, inbox, effects, topic, sf, producer):
         for _ in range(2):
             await producer.send_and_wait(topic, event.to_bytes(), key=event.subject.encode())
         runner = _runner(infra, topic, inbox, effects, sf, producer, "bb-inbox")
@@ -198,25 +200,15 @@ async def test_inbox_applies_a_redelivered_event_once_even_across_restarts(infra
         runner.stop()
         await task
         assert sorted(await _effects(sf, effects)) == sorted([str(event.id), str(other.id)])
-    finally:
-        await producer.stop()
-        await engine.dispose()
 
 
 async def test_poison_events_go_to_the_dlq_with_their_reason_and_the_partition_moves_on(infra):
-    md, _, inbox, effects = _scratch("bb_poison")
-    await _create_scratch(infra.database_url, md)
-    topic = await _fresh_topic(infra.kafka_bootstrap)
-    engine = make_engine(infra.database_url)
-    sf = make_session_factory(engine)
-    producer = Producer(infra.kafka_bootstrap)
-    await producer.start()
     key = b"ord_poison"  # all on one partition, behind each other
     good = _cancelled("ord_poison", 1)
     wrong_schema = Envelope(type="crm.order.cancelled", source="test", subject="ord_poison",
                             data={"order_id": "ord_poison"})  # misses customer_id, reason, cancelled_at
     unknown = Envelope(type="crm.order.teleported", source="test", subject="ord_poison", data={"x": 1})
-    try:
+    async with scratch(infra, "bb_poison") as (_, inbox, effects, topic, sf, producer):
         for value in (b"{not json", wrong_schema.to_bytes(), b'{"type": 3}', unknown.to_bytes(), good.to_bytes()):
             await producer.send_and_wait(topic, value, key=key)
         runner = _runner(infra, topic, inbox, effects, sf, producer, "bb-poison")
@@ -235,9 +227,6 @@ async def test_poison_events_go_to_the_dlq_with_their_reason_and_the_partition_m
         assert reasons[2].startswith("envelope.")
         assert dead[0].value == b"{not json", "the DLQ keeps the original bytes for replay"
         assert dict(dead[1].headers)["dlq.original_topic"].decode() == topic
-    finally:
-        await producer.stop()
-        await engine.dispose()
 
 
 async def test_read_events_helper_sees_typed_envelopes(infra):
@@ -254,13 +243,6 @@ async def test_read_events_helper_sees_typed_envelopes(infra):
 
 
 async def test_a_failing_event_in_a_batch_is_retried_alone_and_the_rest_apply_once(infra):
-    md, _, inbox, effects = _scratch("bb_batch")
-    await _create_scratch(infra.database_url, md)
-    topic = await _fresh_topic(infra.kafka_bootstrap)
-    engine = make_engine(infra.database_url)
-    sf = make_session_factory(engine)
-    producer = Producer(infra.kafka_bootstrap)
-    await producer.start()
     events = [_cancelled("ord_batch", n) for n in range(40)]
     flaky = events[17].id
     failures = {"left": 2}  # a transient error, twice, on one event in the middle of the run
@@ -271,7 +253,7 @@ async def test_a_failing_event_in_a_batch_is_retried_alone_and_the_rest_apply_on
             raise ConnectionError("database hiccup")
         await session.execute(effects.insert().values(event_id=str(event.id), subject=event.subject))
 
-    try:
+    async with scratch(infra, "bb_batch") as (_, inbox, effects, topic, sf, producer):
         for e in events:
             await producer.send(topic, e.to_bytes(), key=b"ord_batch")
         await producer.send_and_wait(topic, events[-1].to_bytes(), key=b"ord_batch")  # and one redelivery
@@ -293,6 +275,3 @@ async def test_a_failing_event_in_a_batch_is_retried_alone_and_the_rest_apply_on
         assert sorted(r.event_id for r in rows) == sorted(str(e.id) for e in events)
         assert failures["left"] == 0
         assert not await read_topic(infra.kafka_bootstrap, dlq(topic)), "a transient error is not poison"
-    finally:
-        await producer.stop()
-        await engine.dispose()

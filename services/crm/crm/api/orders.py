@@ -97,7 +97,7 @@ async def create_order(body: OrderIn, session: SessionDep, principal: PrincipalD
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
-        created = await service.create_order_rows(
+        created = await service.create_order(
             session, principal=principal, customer_id=body.customer_id, channel=body.channel.value,
             items=[i.model_dump(mode="json") for i in body.items], submit=body.submit, note=body.note,
             opportunity_id=body.opportunity_id,

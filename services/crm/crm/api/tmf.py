@@ -207,7 +207,7 @@ async def create_product_order(body: ProductOrderIn, session: SessionDep, princi
         if (replay := await idem.begin(session)) is not None:
             return replay
         try:
-            created = await order_service.create_order_rows(
+            created = await order_service.create_order(
                 session, principal=principal, customer_id=customers[0], channel=channel, items=items, submit=True,
                 note=body.description)
         except Problem as exc:

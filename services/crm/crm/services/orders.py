@@ -96,22 +96,6 @@ async def create_order(
     submit: bool,
     note: str | None = None,
     opportunity_id: str | None = None,
-) -> str:
-    created = await create_order_rows(session, principal=principal, customer_id=customer_id, channel=channel,
-                                      items=items, submit=submit, note=note, opportunity_id=opportunity_id)
-    return str(created.row.id)
-
-
-async def create_order_rows(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    customer_id: str,
-    channel: str,
-    items: list[dict[str, Any]],
-    submit: bool,
-    note: str | None = None,
-    opportunity_id: str | None = None,
 ) -> CreatedOrder:
     """Create a draft order, or a submitted one with `submit` (draft → submitted in the same transaction).
 

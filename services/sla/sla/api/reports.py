@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.problems import field_error
 from sla.api.deps import ReaderDep, SessionDep
@@ -41,6 +42,17 @@ def _render(name: str, rows: list[dict[str, Any]], meta: dict[str, Any], fmt: st
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
+async def _report(
+    query: Any, name: str, session: AsyncSession, group_by: reports.GroupBy,
+    start: datetime | None, end: datetime | None, format: str,
+) -> Response:
+    """One report over a period: the query's rows, rendered as JSON or CSV."""
+    start, end = _period(start, end)
+    rows = await query(session, group_by=group_by, start=start, end=end)
+    meta = {"group_by": group_by, "from": start.isoformat(), "to": end.isoformat()}
+    return _render(f"{name}-{group_by}", rows, meta, format)
+
+
 FROM = Query(None, alias="from", description="period start (RFC 3339), default: 30 days before 'to'")
 TO = Query(None, alias="to", description="period end, exclusive (RFC 3339), default: now")
 
@@ -52,10 +64,7 @@ async def compliance(
     start: datetime | None = FROM, end: datetime | None = TO,
     format: Literal["json", "csv"] = "json",
 ) -> Response:
-    start, end = _period(start, end)
-    rows = await reports.compliance(session, group_by=group_by, start=start, end=end)
-    meta = {"group_by": group_by, "from": start.isoformat(), "to": end.isoformat()}
-    return _render(f"sla-compliance-{group_by}", rows, meta, format)
+    return await _report(reports.compliance, "sla-compliance", session, group_by, start, end, format)
 
 
 @router.get("/node-times", summary="Business time (and wall time) used per node: count, mean, p50, p90")
@@ -65,7 +74,4 @@ async def node_times(
     start: datetime | None = FROM, end: datetime | None = TO,
     format: Literal["json", "csv"] = "json",
 ) -> Response:
-    start, end = _period(start, end)
-    rows = await reports.node_times(session, group_by=group_by, start=start, end=end)
-    meta = {"group_by": group_by, "from": start.isoformat(), "to": end.isoformat()}
-    return _render(f"sla-node-times-{group_by}", rows, meta, format)
+    return await _report(reports.node_times, "sla-node-times", session, group_by, start, end, format)
