@@ -62,15 +62,19 @@ def create_app(
     version: str,
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
-    runtime_getter: Callable[[], ServiceRuntime | None],
+    runtime_getter: Callable[[], ServiceRuntime[Any] | None],
 ) -> FastAPI:
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.add_middleware(CorrelationMiddleware)
     install_problem_handlers(app)
 
-    @app.get("/healthz", tags=["ops"], summary="Alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", tags=["ops"], summary="Alive: the process serves and no background worker has died")
+    async def healthz() -> JSONResponse:
+        runtime = runtime_getter()
+        checks = runtime.liveness() if runtime else {}
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "dead", **({"checks": checks} if not ok else {})},
+                            status_code=200 if ok else 503)
 
     @app.get("/readyz", tags=["ops"], summary="Database and Kafka reachable, background loops running")
     async def readyz() -> JSONResponse:
@@ -89,13 +93,14 @@ def create_app(
 def create_service_app(
     *,
     settings: ServiceSettings,
-    bootstrap: Callable[[Any], ServiceRuntime],
+    bootstrap: Callable[[Any], ServiceRuntime[Any]],
     routers: list[APIRouter],
     title: str,
     version: str,
     description: str,
 ) -> FastAPI:
-    """The FastAPI app of one service: its runtime is built by `bootstrap` and lives as long as the app."""
+    """The FastAPI app of one service: its runtime is built by `bootstrap` (the service's composition
+    root) when the app starts, and lives as long as the app. Domain errors map to problem+json here."""
     configure_logging(settings.service_name, settings.log_level)
 
     @asynccontextmanager

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +29,7 @@ from backbone.envelope import Envelope, MalformedEvent, parse_envelope
 from backbone.inbox import claim, claim_many
 from backbone.kafka import Producer, make_consumer
 from backbone.topics import dlq
+from backbone.workers import Backoff, Worker
 
 log = logging.getLogger("backbone.consumer")
 
@@ -48,10 +49,12 @@ class RetryPolicy:
     max_s: float = 5.0
 
     def delay(self, attempt: int) -> float:
-        return float(min(self.max_s, self.initial_s * (2 ** (attempt - 1))))
+        return Backoff(self.initial_s, self.max_s).delay(attempt)
 
 
-class ConsumerRunner:
+class ConsumerRunner(Worker):
+    """A `Worker` whose pass is one poll of its consumer group's partitions."""
+
     def __init__(
         self,
         *,
@@ -67,7 +70,8 @@ class ConsumerRunner:
         batch_size: int = 100,
         apply_run: BatchApplier | None = None,
     ) -> None:
-        self.name = name
+        super().__init__(f"consumer-{name}")
+        self.group_name = name
         self.bootstrap = bootstrap
         self.topics = topics
         self.group_id = group_id
@@ -78,24 +82,33 @@ class ConsumerRunner:
         self.retry = retry or RetryPolicy()
         self.batch_size = max(1, batch_size)
         self.apply_run = apply_run
-        self._stopping = asyncio.Event()
         self.started = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
 
-    def stop(self) -> None:
-        self._stopping.set()
+    async def setup(self) -> None:
+        self._consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.group_id, client_id=self.group_name)
+        await self._consumer.start()
+        log.info("consumer %s started on %s", self.group_name, ",".join(self.topics))
 
-    async def run(self) -> None:
-        consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.group_id, client_id=self.name)
-        await consumer.start()
-        log.info("consumer %s started on %s", self.name, ",".join(self.topics))
-        try:
-            while not self._stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=500)
-                self.started.set()
-                if not batches:
-                    continue
-                await asyncio.gather(*(self._work_partition(consumer, tp, msgs) for tp, msgs in batches.items()))
-        finally:
+    async def step(self) -> float:
+        if self._consumer is None:
+            await self.setup()
+        consumer = self._consumer
+        assert consumer is not None
+        batches = await consumer.getmany(timeout_ms=200, max_records=500)
+        self.started.set()
+        if batches:
+            await asyncio.gather(*(self._work_partition(consumer, tp, msgs) for tp, msgs in batches.items()))
+        return 0.0
+
+    async def reset(self) -> None:
+        # A failed pass may have fetched past uncommitted records: leave the group and rejoin, so
+        # the next pass starts again from the committed offsets (redeliveries go to the inbox).
+        await self.teardown()
+
+    async def teardown(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
             await consumer.stop()
 
     async def _work_partition(self, consumer: object, tp: TopicPartition, msgs: list[ConsumerRecord]) -> None:

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from backbone.outbox import OUTBOX_BINDING, OutboxBinding
+
 
 def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> AsyncEngine:
     connect_args: dict[str, object] = {}
@@ -34,8 +36,14 @@ def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> 
     )
 
 
-def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(
+    engine: AsyncEngine, *, outbox: Table | None = None, source: str | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of one service. With `outbox` and `source`, `backbone.outbox.emit` writes there as that service."""
+    info: dict[str, object] = {}
+    if outbox is not None:
+        info[OUTBOX_BINDING] = OutboxBinding(outbox, source or outbox.schema or "unknown")
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def outbox_table(metadata: MetaData) -> Table:

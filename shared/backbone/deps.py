@@ -5,8 +5,8 @@ A service's own `api/deps.py` re-exports these and adds its settings type and it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,12 +14,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backbone.auth import Principal, decode_token
 from backbone.runtime import ServiceRuntime
 
+C = TypeVar("C")
 
-def get_runtime(request: Request) -> ServiceRuntime:
+
+def get_runtime(request: Request) -> ServiceRuntime[Any]:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-async def get_session(runtime: Annotated[ServiceRuntime, Depends(get_runtime)]) -> AsyncIterator[AsyncSession]:
+def context_of(context_type: type[C]) -> Callable[[Request], C]:
+    """A dependency giving the service's typed context (what its bootstrap built):
+    `ContextDep = Annotated[CrmContext, Depends(context_of(CrmContext))]`."""
+
+    def get_context(request: Request) -> C:
+        context = request.app.state.runtime.context
+        if not isinstance(context, context_type):
+            raise TypeError(f"the runtime's context is a {type(context).__name__}, not a {context_type.__name__}")
+        return context
+
+    return get_context
+
+
+async def get_session(runtime: Annotated[ServiceRuntime[Any], Depends(get_runtime)]) -> AsyncIterator[AsyncSession]:
     async with runtime.session_factory() as session:
         yield session
 
@@ -29,6 +44,6 @@ def get_principal(request: Request, authorization: Annotated[str | None, Header(
     return decode_token(authorization, secret=settings.jwt_secret, issuer=settings.jwt_issuer)
 
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+RuntimeDep = Annotated[ServiceRuntime[Any], Depends(get_runtime)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

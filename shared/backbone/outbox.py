@@ -1,6 +1,8 @@
 """Transactional outbox: the producer side of the delivery guarantee.
 
-`add_event` writes an event row in the caller's transaction, next to the state change. The relay
+`emit(session, *payloads, subject=...)` writes event rows in the caller's transaction, next to the
+state change. The session knows its service's outbox table and source name (`OutboxBinding`, put
+in `session.info` by the service's session factory), so no service keeps a copy of this helper. The relay
 publishes unsent rows in `seq` order with the idempotent producer (acks=all), waits for every
 acknowledgement, then marks them sent. A crash between publish and mark-sent publishes the batch
 again on restart: duplicates, never losses; the consumers' inbox absorbs them.
@@ -17,8 +19,10 @@ import logging
 import os
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -26,6 +30,7 @@ from backbone import metrics
 from backbone.envelope import Envelope
 from backbone.events import topic_of
 from backbone.kafka import Producer
+from backbone.workers import Worker
 
 log = logging.getLogger("backbone.outbox")
 
@@ -51,7 +56,51 @@ async def add_events(session: AsyncSession, outbox: Table, envelopes: Sequence[E
         await session.execute(outbox.insert(), [_row(e) for e in envelopes])
 
 
-class OutboxRelay:
+# --- the service-facing API: the session carries the service's outbox and identity -----------------
+
+OUTBOX_BINDING = "backbone.outbox"
+
+
+@dataclass(frozen=True)
+class OutboxBinding:
+    """Which outbox table a service's sessions write to, and the `source` its events carry."""
+
+    table: Table
+    source: str
+
+
+def binding_of(session: AsyncSession) -> OutboxBinding:
+    binding = session.info.get(OUTBOX_BINDING)
+    if not isinstance(binding, OutboxBinding):
+        raise RuntimeError("this session has no outbox: make it with backbone.db.make_session_factory(..., outbox=)")
+    return binding
+
+
+def envelope_for(
+    session: AsyncSession, payload: BaseModel, *, subject: str, correlation_id: str | None = None
+) -> Envelope:
+    """An envelope from this session's service (for callers that collect many before `emit_envelopes`)."""
+    return Envelope.wrap(payload, source=binding_of(session).source, subject=subject, correlation_id=correlation_id)
+
+
+async def emit(
+    session: AsyncSession, *payloads: BaseModel, subject: str, correlation_id: str | None = None
+) -> list[Envelope]:
+    """Write the events of one aggregate (`subject`) in the caller's transaction, in this order."""
+    envelopes = [envelope_for(session, p, subject=subject, correlation_id=correlation_id) for p in payloads]
+    await emit_envelopes(session, envelopes)
+    return envelopes
+
+
+async def emit_envelopes(session: AsyncSession, envelopes: Sequence[Envelope], *, topic: str | None = None) -> None:
+    """Write ready envelopes (one statement); `topic` overrides the registry's (e.g. a DLQ copy)."""
+    if envelopes:
+        await session.execute(binding_of(session).table.insert(), [_row(e, topic) for e in envelopes])
+
+
+class OutboxRelay(Worker):
+    """A `Worker` whose pass publishes one batch, while it holds the schema's relay lock."""
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -61,43 +110,45 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 0.02,
     ) -> None:
+        self.schema = outbox.schema or "public"
+        super().__init__(f"outbox-relay-{self.schema}")
         self.engine = engine
         self.outbox = outbox
         self.producer = producer
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
-        self.schema = outbox.schema or "public"
         self._lock_key = zlib.crc32(f"outbox-relay:{self.schema}".encode())
-        self._stopping = asyncio.Event()
+        self._lock_conn: AsyncConnection | None = None
         # Fault injection for the crash test: pause after publishing, before marking sent.
         self._pause_after_publish = float(os.environ.get("OUTBOX_RELAY_PAUSE_AFTER_PUBLISH_S", "0"))
 
-    def stop(self) -> None:
-        self._stopping.set()
+    async def step(self) -> float:
+        if self._lock_conn is None:
+            conn = await self.engine.connect()
+            if not await self._try_lock(conn):
+                await conn.close()
+                return 1.0  # another instance relays; stand by
+            self._lock_conn = conn
+            log.info("outbox relay active", extra={"topic": self.schema})
+        sent = await self.relay_once()
+        return 0.0 if sent >= self.batch_size else self.poll_interval_s
 
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                async with self.engine.connect() as lock_conn:
-                    if not await self._try_lock(lock_conn):
-                        await self._sleep(1.0)  # another instance relays; stand by
-                        continue
-                    log.info("outbox relay active", extra={"topic": self.schema})
-                    await self._relay_while_leader()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox relay failed; retrying")
-                await self._sleep(1.0)
+    async def reset(self) -> None:
+        await self.teardown()  # give up leadership; the next pass competes for it again
+
+    async def teardown(self) -> None:
+        conn, self._lock_conn = self._lock_conn, None
+        if conn is None:
+            return
+        try:
+            await conn.execute(select(func.pg_advisory_unlock(self._lock_key)))
+            await conn.close()
+        except Exception:  # noqa: BLE001 - a connection we cannot unlock is thrown away, lock and all
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
 
     async def _try_lock(self, conn: AsyncConnection) -> bool:
         return bool((await conn.execute(select(func.pg_try_advisory_lock(self._lock_key)))).scalar())
-
-    async def _relay_while_leader(self) -> None:
-        while not self._stopping.is_set():
-            sent = await self.relay_once()
-            if sent < self.batch_size:
-                await self._sleep(self.poll_interval_s)
 
     async def relay_once(self) -> int:
         """Publish one batch of unsent rows in order, then mark them sent. Returns the count."""
@@ -125,18 +176,6 @@ class OutboxRelay:
         async with self.engine.begin() as conn:
             await conn.execute(update(o).where(o.c.seq.in_([r.seq for r in rows])).values(sent_at=func.now()))
         return len(rows)
-
-    async def purge_sent(self, older_than_hours: float = 24) -> int:
-        o = self.outbox
-        async with self.engine.begin() as conn:
-            res = await conn.execute(
-                o.delete().where(o.c.sent_at < func.now() - func.make_interval(0, 0, 0, 0, older_than_hours))
-            )
-        return int(res.rowcount or 0)
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
 
 async def _relay_main(database_url: str, bootstrap: str, schema: str, batch_size: int) -> None:

@@ -9,11 +9,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backbone.errors import DomainError, ErrorKind
+
 PROBLEM_JSON = "application/problem+json"
+
+# The one mapping of the domain's error kinds to HTTP (use cases never name a status).
+STATUS_OF_KIND: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.UNAVAILABLE: 503,
+}
+_TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
+           422: "Invalid request", 503: "Service unavailable"}
 
 
 class Problem(Exception):
-    """Raise from any layer above the domain to answer with problem+json."""
+    """Raise from the API layer (never from a use case) to answer with problem+json."""
 
     def __init__(
         self,
@@ -56,12 +69,25 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def domain_error_response(request: Request, exc: DomainError) -> JSONResponse:
+    status = STATUS_OF_KIND[exc.kind]
+    extra = {k: v for k, v in exc.extra.items() if k not in ("type_", "headers", "title", "status", "detail")}
+    return problem_response(
+        request, status, exc.title or _TITLES.get(status, "Error"), exc.message,
+        errors=exc.errors, code=exc.code, **extra,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
             request, exc.status, exc.title, exc.detail, type_=exc.type, errors=exc.errors, headers=exc.headers
         )
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return domain_error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -71,8 +97,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed", 409: "Conflict"}
         return problem_response(
-            request, exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail),
+            request, exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail),
             headers=getattr(exc, "headers", None),
         )

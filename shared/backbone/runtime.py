@@ -1,7 +1,18 @@
 """The moving parts one service process owns, started and stopped together.
 
-Each service's `bootstrap()` builds a `ServiceRuntime` (engine, session factory, producer, outbox
-relay, consumer runners, extra background loops) and the FastAPI lifespan starts and stops it.
+Each service has a composition root, `<package>/bootstrap.py:bootstrap(settings)`, in the manner of
+cosmicpython's `bootstrap`: it builds the `Infra` (engine, session factory bound to the service's
+outbox, producer), the service's own typed context (its domain parts: workflow store, policy,
+directory, adapters), wires handlers and workers with what they need (injected, never looked up),
+and returns a `ServiceRuntime[Context]`. The FastAPI lifespan starts and stops it; routes reach
+the context through `backbone.deps.context_of`.
+
+    infra = Infra.create(settings, metadata)
+    context = EomsContext(settings=settings, store=store, client=client)
+    runtime = ServiceRuntime(infra, context)
+    runtime.add_consumer(topics=[CRM_ORDERS], handlers=consumers.make_handlers(context))
+    runtime.on_start(sync_catalog)          # runs before any worker: no lazy half-built parts
+    runtime.add_worker(Forwarder(...))
 """
 
 from __future__ import annotations
@@ -9,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Generic, TypeVar
 
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,13 +31,20 @@ from backbone.consumer import BatchApplier, ConsumerRunner, Handler, RetryPolicy
 from backbone.db import make_engine, make_session_factory
 from backbone.kafka import Producer, kafka_reachable
 from backbone.outbox import OutboxRelay
+from backbone.retention import RetentionWindows, RetentionWorker, rules_for
 from backbone.settings import ServiceSettings
+from backbone.workers import Worker
 
 log = logging.getLogger("backbone.runtime")
 
+C = TypeVar("C")
+Hook = Callable[[], Awaitable[object]]
 
-@dataclass
-class ServiceRuntime:
+
+@dataclass(frozen=True)
+class Infra:
+    """What every service process needs: its database, its outbox and inbox, its Kafka producer."""
+
     settings: ServiceSettings
     metadata: MetaData
     engine: AsyncEngine
@@ -32,26 +52,63 @@ class ServiceRuntime:
     producer: Producer
     outbox: Table
     inbox: Table
-    relay: OutboxRelay
-    consumers: list[ConsumerRunner] = field(default_factory=list)
-    loops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    def create(cls, settings: ServiceSettings, metadata: MetaData) -> ServiceRuntime:
+    def create(cls, settings: ServiceSettings, metadata: MetaData) -> Infra:
         schema = metadata.schema
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, schema=schema)
-        producer = Producer(settings.kafka_bootstrap_servers, client_id=settings.service_name)
         outbox = metadata.tables[f"{schema}.outbox"]
-        relay = OutboxRelay(
-            engine, outbox, producer,
-            batch_size=settings.outbox_batch_size, poll_interval_s=settings.outbox_poll_interval_s,
-        )
         return cls(
-            settings=settings, metadata=metadata, engine=engine, session_factory=make_session_factory(engine),
-            producer=producer, outbox=outbox, inbox=metadata.tables[f"{schema}.inbox"], relay=relay,
+            settings=settings, metadata=metadata, engine=engine,
+            session_factory=make_session_factory(engine, outbox=outbox, source=settings.service_name),
+            producer=Producer(settings.kafka_bootstrap_servers, client_id=settings.service_name),
+            outbox=outbox, inbox=metadata.tables[f"{schema}.inbox"],
         )
 
+
+class ServiceRuntime(Generic[C]):
+    """A service process: infrastructure, the service's context, its consumers and workers."""
+
+    def __init__(self, infra: Infra, context: C) -> None:
+        self.infra = infra
+        self.context = context
+        s = infra.settings
+        self.relay = OutboxRelay(infra.engine, infra.outbox, infra.producer,
+                                 batch_size=s.outbox_batch_size, poll_interval_s=s.outbox_poll_interval_s)
+        self.consumers: list[ConsumerRunner] = []
+        self.workers: list[Worker] = []
+        self._on_start: list[Hook] = []
+        self._on_stop: list[Hook] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        if s.run_retention:
+            windows = RetentionWindows(
+                outbox=timedelta(hours=s.outbox_retention_h), inbox=timedelta(hours=s.inbox_retention_h),
+                idempotency=timedelta(hours=s.idempotency_retention_h),
+            )
+            self.workers.append(RetentionWorker(
+                infra.engine, rules_for(infra.metadata, windows), interval_s=s.retention_interval_s,
+                batch_size=s.retention_batch_size, schema=infra.metadata.schema,
+            ))
+
+    # -- the parts, by name ---------------------------------------------------------------------------
+    @property
+    def settings(self) -> ServiceSettings:
+        return self.infra.settings
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.infra.engine
+
+    @property
+    def session_factory(self) -> async_sessionmaker[AsyncSession]:
+        return self.infra.session_factory
+
+    @property
+    def producer(self) -> Producer:
+        return self.infra.producer
+
+    # -- wiring (bootstrap) ---------------------------------------------------------------------------
     def add_consumer(
         self,
         *,
@@ -59,51 +116,62 @@ class ServiceRuntime:
         handlers: dict[str, Handler],
         name: str | None = None,
         apply_run: BatchApplier | None = None,
-    ) -> None:
+    ) -> ConsumerRunner:
         s = self.settings
-        self.consumers.append(
-            ConsumerRunner(
-                name=name or s.service_name,
-                bootstrap=s.kafka_bootstrap_servers,
-                topics=topics,
-                group_id=s.group_id,
-                handlers=handlers,
-                session_factory=self.session_factory,
-                inbox=self.inbox,
-                producer=self.producer,
-                retry=RetryPolicy(s.consumer_max_attempts, s.consumer_backoff_initial_s, s.consumer_backoff_max_s),
-                batch_size=s.consumer_batch_size,
-                apply_run=apply_run,
-            )
+        runner = ConsumerRunner(
+            name=name or s.service_name,
+            bootstrap=s.kafka_bootstrap_servers,
+            topics=topics,
+            group_id=s.group_id,
+            handlers=handlers,
+            session_factory=self.session_factory,
+            inbox=self.infra.inbox,
+            producer=self.producer,
+            retry=RetryPolicy(s.consumer_max_attempts, s.consumer_backoff_initial_s, s.consumer_backoff_max_s),
+            batch_size=s.consumer_batch_size,
+            apply_run=apply_run,
         )
+        self.consumers.append(runner)
+        return runner
+
+    def add_worker(self, worker: Worker) -> None:
+        self.workers.append(worker)
+
+    def on_start(self, hook: Hook) -> None:
+        """Runs at start, in order, before any worker or consumer (seed data, sync a catalog)."""
+        self._on_start.append(hook)
+
+    def on_stop(self, hook: Hook) -> None:
+        """Runs at stop, after every worker has stopped (close clients)."""
+        self._on_stop.append(hook)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def _active(self) -> list[Worker]:
+        s = self.settings
+        return ([self.relay] if s.run_relay else []) + (list(self.consumers) if s.run_consumers else []) + self.workers
 
     async def start(self) -> None:
         await self.producer.start()
-        if self.settings.run_relay:
-            self._spawn(self.relay.run(), "outbox-relay")
-        if self.settings.run_consumers:
-            for runner in self.consumers:
-                self._spawn(runner.run(), f"consumer-{runner.name}")
-        for loop in self.loops:
-            self._spawn(loop(), getattr(loop, "__name__", "loop"))
+        for hook in self._on_start:
+            await hook()
+        for worker in self._active():
+            self._tasks.append(asyncio.create_task(self._guarded(worker), name=worker.name))
 
-    def _spawn(self, coro: Awaitable[None], name: str) -> None:
-        async def guarded() -> None:
-            try:
-                await coro
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A dead background loop must not go unnoticed: readiness reports it.
-                log.exception("background task %s died", name)
-                raise
-
-        self._tasks.append(asyncio.create_task(guarded(), name=name))
+    async def _guarded(self, worker: Worker) -> None:
+        try:
+            await worker.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Worker.run survives failing passes; only setup/teardown failures end up here.
+            log.exception("background worker %s died", worker.name)
+            raise
 
     async def stop(self) -> None:
-        self.relay.stop()
-        for runner in self.consumers:
-            runner.stop()
+        self._stopping = True
+        workers = self._active()
+        for worker in workers:
+            worker.stop()
         for task in self._tasks:
             if not task.done():
                 try:
@@ -111,8 +179,19 @@ class ServiceRuntime:
                 except Exception:  # noqa: BLE001 - a loop that will not stop in time is cancelled
                     task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for hook in self._on_stop:
+            try:
+                await hook()
+            except Exception:
+                log.exception("stop hook failed")
         await self.producer.stop()
         await self.engine.dispose()
+
+    # -- health ---------------------------------------------------------------------------------------
+    def liveness(self) -> dict[str, str]:
+        """A worker whose task ended while the process is not stopping is dead: liveness fails."""
+        dead = [t.get_name() for t in self._tasks if t.done()] if not self._stopping else []
+        return {"background": "ok" if not dead else f"stopped: {', '.join(dead)}"}
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -123,6 +202,8 @@ class ServiceRuntime:
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             checks["database"] = f"down: {type(exc).__name__}"
         checks["kafka"] = "ok" if await kafka_reachable(self.settings.kafka_bootstrap_servers) else "down"
-        dead = [t.get_name() for t in self._tasks if t.done()]
-        checks["background"] = "ok" if not dead else f"stopped: {', '.join(dead)}"
+        checks.update(self.liveness())
         return checks
+
+    def worker_health(self) -> dict[str, str]:
+        return {w.name: w.health() for w in self._active()}

@@ -33,6 +33,14 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 500
     run_relay: bool = True
     run_consumers: bool = True
+    # Retention (backbone.retention): sent outbox rows, inbox rows (must outlive the topics'
+    # retention, 7 days by default, or a late redelivery could apply twice), idempotency keys.
+    run_retention: bool = True
+    retention_interval_s: float = Field(default=600.0, gt=0)
+    retention_batch_size: int = Field(default=5000, ge=1)
+    outbox_retention_h: float = Field(default=24.0, gt=0)
+    inbox_retention_h: float = Field(default=192.0, gt=0)
+    idempotency_retention_h: float = Field(default=24.0, gt=0)
     log_level: str = "INFO"
     jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "groupsuite"
