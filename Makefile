@@ -9,10 +9,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup run test test-unit lint bench clean infra-up infra-down
 
-$(STAMP): requirements.txt
+# requirements.txt is what the services run on (all the production image installs);
+# requirements-dev.txt adds the tests, lint and the local infrastructure.
+$(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
 	# The common library and the four service packages, importable from their folders.
 	printf '%s\n' "$(CURDIR)/shared" "$(CURDIR)/services/crm" "$(CURDIR)/services/eoms-bridge" \
 	  "$(CURDIR)/services/sla" "$(CURDIR)/services/notify" \
