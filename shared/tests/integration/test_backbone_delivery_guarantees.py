@@ -29,11 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone.consumer import ConsumerRunner, RetryPolicy
 from backbone.db import inbox_table, make_engine, make_session_factory, outbox_table
-from backbone.devinfra import ensure_topics
 from backbone.envelope import Envelope
 from backbone.events import OrderCancelled
 from backbone.kafka import Producer
 from backbone.outbox import add_event
+from backbone.release import ensure_topics
 from backbone.topics import TopicSpec, dlq
 from tests.support.kafka_tools import eventually, read_events, read_topic
 
