@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal
 
 import jwt
 
 from backbone.problems import Problem
-
-Role = Literal["account_manager", "network_staff", "supervisor", "admin"]
-ROLES: tuple[Role, ...] = ("account_manager", "network_staff", "supervisor", "admin")
+from backbone.vocabulary import TOKEN_ROLES
 
 
 @dataclass(frozen=True)
@@ -43,7 +40,7 @@ def decode_token(authorization: str | None, *, secret: str, issuer: str = "group
         claims = jwt.decode(authorization[7:].strip(), secret, algorithms=["HS256"], issuer=issuer)
     except jwt.PyJWTError as exc:
         raise Problem(401, "Unauthorized", f"invalid token: {exc}", headers=unauthorized) from exc
-    roles = frozenset(r for r in claims.get("roles", []) if r in ROLES)
+    roles = frozenset(r for r in claims.get("roles", []) if r in TOKEN_ROLES)
     return Principal(subject=str(claims["sub"]), roles=roles, name=claims.get("name"))
 
 

@@ -13,8 +13,12 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from backbone import topics
+from backbone.vocabulary import BusinessKind, Tier
 
-Tier = Literal["A", "B", "C"]
+# The vocabulary's enums spelled as literals of their members: payloads validate into the enum
+# members, and the JSON schema (hence docs/events.md) stays a plain enum of strings.
+TierValue = Literal[Tier.A, Tier.B, Tier.C]
+BusinessKindValue = Literal[BusinessKind.OPENING, BusinessKind.CHANGE, BusinessKind.CANCELLATION]
 T = TypeVar("T", bound=type[BaseModel])
 
 _REGISTRY: dict[str, tuple[type[BaseModel], int, str]] = {}
@@ -57,7 +61,7 @@ class Payload(BaseModel):
 class OrderItem(Payload):
     item_id: str
     product: str = Field(description="product id, e.g. dedicated_line_data")
-    business_kind: Literal["opening", "change", "cancellation"]
+    business_kind: BusinessKindValue
     business_type: str = Field(description="<product>.<business_kind>, the key of the EOMS workflow")
     attributes: dict[str, Any] = Field(default_factory=dict)
 
@@ -65,7 +69,7 @@ class OrderItem(Payload):
 class CustomerRef(Payload):
     customer_id: str
     customer_name: str
-    customer_tier: Tier
+    customer_tier: TierValue
     customer_key: bool = False
     account_manager_id: str
 
@@ -121,8 +125,8 @@ class ComplaintStatusChanged(Payload):
 @event("crm.customer.tier_changed", topic=topics.CRM_CUSTOMERS)
 class CustomerTierChanged(Payload):
     customer_id: str
-    old_tier: Tier | None
-    new_tier: Tier
+    old_tier: TierValue | None
+    new_tier: TierValue
     score: float
     key: bool
     account_manager_id: str
@@ -142,7 +146,7 @@ class TicketContext(Payload):
     origin_id: str
     customer_id: str
     customer_name: str
-    customer_tier: Tier
+    customer_tier: TierValue
     account_manager_id: str
     workflow_id: str
     workflow_version: int
@@ -252,7 +256,7 @@ class AlertContext(Payload):
     assignee: str | None = None
     customer_id: str
     customer_name: str
-    customer_tier: Tier
+    customer_tier: TierValue
     account_manager_id: str
     deadline: datetime
     policy_version: str

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.auth import Principal, require
 from backbone.problems import Problem
+from backbone.vocabulary import TokenRole
 from crm.models import customers
 
-AM, NS, SUP, ADMIN = "account_manager", "network_staff", "supervisor", "admin"
+AM, NS, SUP, ADMIN = TokenRole.ACCOUNT_MANAGER, TokenRole.NETWORK_STAFF, TokenRole.SUPERVISOR, TokenRole.ADMIN
 
 #: may read customers, key persons (masked), opportunities, the workbench
 CUSTOMER_READERS = (AM, SUP, ADMIN)

@@ -16,12 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from backbone.auth import require
+from backbone.vocabulary import ProductId, Tier
 from crm.access import WORK_READERS, owner_filter
 from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
 from crm.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from crm.api.views import ComplaintOut, complaints_out
 from crm.domain.lifecycle import ComplaintAction, ComplaintState
-from crm.domain.vocabulary import ComplaintCategory, ProductId, Severity, Tier
+from crm.domain.vocabulary import ComplaintCategory, Severity
 from crm.models import complaints, customers
 from crm.services import complaints as service
 

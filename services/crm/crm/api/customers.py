@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
 from backbone.auth import require
+from backbone.vocabulary import Tier
 from crm.access import CUSTOMER_READERS, load_customer, owner_filter
 from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
 from crm.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from crm.api.views import CustomerOut, customer_out
-from crm.domain.vocabulary import Industry, Tier, UnifiedPayment
+from crm.domain.vocabulary import Industry, UnifiedPayment
 from crm.models import customers
 from crm.services import customers as service
 

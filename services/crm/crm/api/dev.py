@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from backbone.auth import Role, issue_token
+from backbone.auth import issue_token
 from backbone.problems import Problem
+from backbone.vocabulary import TokenRole
 from crm.api.deps import SettingsDep
 
 router = APIRouter(prefix="/api/v1/dev", tags=["dev"])
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/api/v1/dev", tags=["dev"])
 
 class TokenIn(BaseModel):
     subject: str = Field(min_length=1, max_length=60, examples=["am_zhang"])
-    roles: list[Role] = Field(min_length=1)
+    roles: list[TokenRole] = Field(min_length=1)
     name: str | None = None
 
 

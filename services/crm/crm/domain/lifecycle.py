@@ -22,8 +22,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Generic, TypeVar, overload
 
+from backbone.vocabulary import TokenRole
 from crm.domain.errors import DomainError
-from crm.domain.vocabulary import Role
 
 S = TypeVar("S", bound=StrEnum)
 A = TypeVar("A", bound=StrEnum)
@@ -247,14 +247,14 @@ def validate_satisfaction(satisfaction: int | None) -> int:
     return satisfaction
 
 
-def check_order_creation(opportunity: OpportunityState | None, role: Role) -> None:
+def check_order_creation(opportunity: OpportunityState | None, role: TokenRole) -> None:
     """Raise ``OrderCreationNotAllowed`` unless an order may be created.
 
     With an opportunity, it must be confirmed (whoever creates the order); without one, only
     an admin may create an order.
     """
     if opportunity is None:
-        if role is not Role.ADMIN:
+        if role is not TokenRole.ADMIN:
             raise OrderCreationNotAllowed(
                 "an order is created from a confirmed opportunity (only an admin may skip it)"
             )

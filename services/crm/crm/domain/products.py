@@ -18,9 +18,10 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from backbone.vocabulary import BusinessKind, ProductId
 from crm.domain.config import InvalidConfiguration, read_data_file
 from crm.domain.errors import DomainError
-from crm.domain.vocabulary import BearerMode, BusinessKind, Platform, ProductId
+from crm.domain.vocabulary import BearerMode, Platform
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 

@@ -18,8 +18,9 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from backbone.vocabulary import Tier
 from crm.domain.config import InvalidConfiguration, read_data_file
-from crm.domain.vocabulary import Industry, Tier, UnifiedPayment
+from crm.domain.vocabulary import Industry, UnifiedPayment
 
 
 class Factor(StrEnum):

@@ -1,25 +1,13 @@
-"""Identifiers shared with the other services of the suite (keep the values exactly).
+"""CRM's own identifiers (keep the values exactly).
 
-Every enum is a ``StrEnum`` so that its members serialise as their plain value in JSON,
-in events and in the database.
+The words shared with the other services (product ids, business kinds, tiers, roles) live in
+``backbone.vocabulary``. Every enum is a ``StrEnum`` so that its members serialise as their plain
+value in JSON, in events and in the database.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-
-
-class ProductId(StrEnum):
-    """The eight product ids of the catalogue (nine typical products: see ``Platform``)."""
-
-    VPMN = "vpmn"
-    MOBILE_SWITCHBOARD = "mobile_switchboard"
-    GROUP_SMS = "group_sms"
-    INDUSTRY_OTA = "industry_ota"
-    M2M = "m2m"
-    MOBILE_MAILBOX = "mobile_mailbox"
-    DEDICATED_LINE_DATA = "dedicated_line_data"
-    DEDICATED_LINE_INTERNET = "dedicated_line_internet"
 
 
 class Platform(StrEnum):
@@ -36,29 +24,10 @@ class BearerMode(StrEnum):
     ACCESS = "access"
 
 
-class BusinessKind(StrEnum):
-    OPENING = "opening"
-    CHANGE = "change"
-    CANCELLATION = "cancellation"
-
-
-class Tier(StrEnum):
-    A = "A"
-    B = "B"
-    C = "C"
-
-
 class Channel(StrEnum):
     ACCOUNT_MANAGER = "account_manager"
     AGENT = "agent"
     WEB_PORTAL = "web_portal"
-
-
-class Role(StrEnum):
-    ACCOUNT_MANAGER = "account_manager"
-    NETWORK_STAFF = "network_staff"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
 
 
 class Industry(StrEnum):

@@ -20,6 +20,7 @@ from backbone.auth import Principal, require
 from backbone.events import OrderCancelled, OrderItem, OrderStatusChanged, OrderSubmitted
 from backbone.ids import new_id
 from backbone.problems import Problem
+from backbone.vocabulary import TokenRole
 from crm.access import ADMIN, WRITERS, check_owned, load_customer, not_found
 from crm.domain.lifecycle import (
     OpportunityState,
@@ -29,7 +30,6 @@ from crm.domain.lifecycle import (
     transition,
 )
 from crm.domain.products import UnknownProduct, UnsupportedBusinessKind, attribute_errors, load_catalogue
-from crm.domain.vocabulary import Role
 from crm.models import customers, opportunities, order_items, orders
 from crm.services.events import emit_all, history_entry
 
@@ -66,7 +66,7 @@ async def _check_opportunity(session: AsyncSession, principal: Principal, opport
     if opp is None or opp.customer_id != customer_id:
         raise Problem(422, "Invalid request", "opportunity_id: no such opportunity for this customer",
                       errors=[{"field": "opportunity_id", "message": "no such opportunity for this customer"}])
-    role = Role.ADMIN if principal.has(ADMIN) else Role.ACCOUNT_MANAGER
+    role = TokenRole.ADMIN if principal.has(ADMIN) else TokenRole.ACCOUNT_MANAGER
     check_order_creation(OpportunityState(opp.status), role)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from backbone.vocabulary import TokenRole as Role
 from crm.domain.lifecycle import (
     COMPLAINT,
     COMPLAINT_TRANSITIONS,
@@ -25,7 +26,6 @@ from crm.domain.lifecycle import (
     check_order_creation,
     transition,
 )
-from crm.domain.vocabulary import Role
 
 LIFECYCLES: list[Lifecycle[Any, Any]] = [ORDER, COMPLAINT, OPPORTUNITY]
 _transition: Any = transition  # untyped view, to feed it every (state, action) pair

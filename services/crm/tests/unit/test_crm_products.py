@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from backbone.vocabulary import BusinessKind, ProductId
 from crm.domain.config import InvalidConfiguration, read_data_file
 from crm.domain.products import (
     DRAFT_2020_12,
@@ -16,7 +17,7 @@ from crm.domain.products import (
     parse_catalogue,
     validate_attributes,
 )
-from crm.domain.vocabulary import BearerMode, BusinessKind, Platform, ProductId
+from crm.domain.vocabulary import BearerMode, Platform
 
 VALID: dict[str, dict[str, Any]] = {
     "vpmn": {"member_count": 120, "short_number_length": 4},

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from backbone.vocabulary import Tier
 from crm.domain.config import InvalidConfiguration, read_data_file
 from crm.domain.tiering import (
     CustomerFactors,
@@ -14,7 +15,7 @@ from crm.domain.tiering import (
     load_tiering_config,
     parse_tiering_config,
 )
-from crm.domain.vocabulary import Industry, Tier, UnifiedPayment
+from crm.domain.vocabulary import Industry, UnifiedPayment
 
 
 def factors(**overrides: Any) -> CustomerFactors:

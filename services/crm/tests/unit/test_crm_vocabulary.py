@@ -1,15 +1,8 @@
 from __future__ import annotations
 
-from crm.domain.vocabulary import (
-    BearerMode,
-    BusinessKind,
-    Channel,
-    Platform,
-    ProductId,
-    Role,
-    Severity,
-    Tier,
-)
+from backbone.vocabulary import BusinessKind, ProductId, Tier
+from backbone.vocabulary import TokenRole as Role
+from crm.domain.vocabulary import BearerMode, Channel, Platform, Severity
 
 
 def test_shared_identifiers_are_exact() -> None:

@@ -17,9 +17,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from backbone.problems import Problem
+from backbone.vocabulary import NodeRole
 from eoms_bridge.api.deps import BridgeDep, SessionDep, SettingsDep, StoreDep, domain_errors
 from eoms_bridge.domain.ticket import Actor, TicketAction
-from eoms_bridge.domain.workflow import Role
 from eoms_bridge.models import eoms_callbacks, tickets
 from eoms_bridge.services import tickets as ticket_service
 
@@ -33,7 +33,7 @@ class CallbackIn(BaseModel):
     ticket_id: str = Field(min_length=1, max_length=120, description="our ticket id, or the EOMS's own reference")
     action: TicketAction
     actor_id: str = Field(default="eoms", max_length=60)
-    actor_roles: list[Role] | None = Field(default=None, description="default: the current node's role")
+    actor_roles: list[NodeRole] | None = Field(default=None, description="default: the current node's role")
     outcome: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     reason: str | None = None
@@ -64,7 +64,7 @@ async def eoms_callback(
                 or_(tickets.c.id == body.ticket_id, tickets.c.external_ref == body.ticket_id)))).first()
             if row is None:
                 raise Problem(404, "Not found", f"ticket {body.ticket_id} not found")
-            node_roles = [Role(row.current_role)] if row.current_role else []
+            node_roles = [NodeRole(row.current_role)] if row.current_role else []
             if body.action in SYSTEM_ACTIONS:
                 actor = Actor.system("eoms")
             else:

@@ -1,13 +1,8 @@
 """FastAPI dependencies as Annotated aliases, and how a JWT principal becomes a domain Actor.
 
 The suite's JWT roles are coarse (account_manager, network_staff, supervisor, admin); workflow
-nodes use finer roles. A token acts as:
-- account_manager → account_manager (only on its own customers' tickets);
-- network_staff   → network_staff and every network sub-role (network_resource, data_production,
-                    field_engineer, noc_tester, transmission, core_network);
-- supervisor      → supervisor, complaint_desk and partner_si (partners have no login of their own;
-                    the ops desk works their nodes on their behalf);
-- admin           → every role.
+nodes use finer roles. `backbone.vocabulary.NODE_ROLES_OF_TOKEN_ROLE` says which a token acts as
+(an account manager only on its own customers' tickets).
 """
 
 from __future__ import annotations
@@ -26,6 +21,7 @@ from backbone.deps import get_principal as get_principal
 from backbone.deps import get_runtime as get_runtime
 from backbone.deps import get_session as get_session
 from backbone.problems import Problem
+from backbone.vocabulary import TokenRole, node_roles_of
 from eoms_bridge.context import Bridge
 from eoms_bridge.domain.errors import (
     ActorNotAllowedError,
@@ -37,31 +33,20 @@ from eoms_bridge.domain.errors import (
     WorkflowNotFoundError,
 )
 from eoms_bridge.domain.ticket import Actor
-from eoms_bridge.domain.workflow import Role
 from eoms_bridge.services.tickets import StaleTicketError, TicketNotFoundError
 from eoms_bridge.services.workflows import WorkflowConflictError, WorkflowStore
 from eoms_bridge.settings import EomsSettings
 
-JWT_ROLE_MAP: dict[str, frozenset[Role]] = {
-    "account_manager": frozenset({Role.ACCOUNT_MANAGER}),
-    "network_staff": frozenset({Role.NETWORK_STAFF}),  # sub-roles follow from role_satisfies
-    "supervisor": frozenset({Role.SUPERVISOR, Role.COMPLAINT_DESK, Role.PARTNER_SI}),
-    "admin": frozenset(Role),
-}
-
 
 def actor_of(principal: Principal) -> Actor:
-    roles: set[Role] = set()
-    for r in principal.roles:
-        roles |= JWT_ROLE_MAP.get(r, frozenset())
-    return Actor(id=principal.subject, roles=frozenset(roles))
+    return Actor(id=principal.subject, roles=node_roles_of(principal.roles))
 
 
 def owner_filter(principal: Principal) -> str | None:
     """An account manager who holds no wider role sees only their own customers' tickets."""
-    if principal.has("supervisor", "admin", "network_staff"):
+    if principal.has(TokenRole.SUPERVISOR, TokenRole.ADMIN, TokenRole.NETWORK_STAFF):
         return None
-    return principal.subject if principal.has("account_manager") else None
+    return principal.subject if principal.has(TokenRole.ACCOUNT_MANAGER) else None
 
 
 def get_settings(request: Request) -> EomsSettings:

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from sqlalchemy import select, tuple_
 
 from backbone.problems import Problem, field_error
+from backbone.vocabulary import NodeRole
 from eoms_bridge.api.deps import PrincipalDep, SessionDep, actor_of, owner_filter
-from eoms_bridge.domain.workflow import Role
 from eoms_bridge.models import tickets
 
 router = APIRouter(prefix="/api/v1/queues", tags=["queues"])
@@ -57,7 +57,7 @@ def _decode(cursor: str) -> tuple[datetime, str]:
 
 @router.get("/{role}", response_model=QueuePage, summary="Open node tasks of a role, oldest first (cursor paging)")
 async def role_queue(
-    role: Role, principal: PrincipalDep, session: SessionDep,
+    role: NodeRole, principal: PrincipalDep, session: SessionDep,
     limit: int = Query(50, ge=1, le=200), cursor: str | None = None,
     unassigned: bool = Query(False, description="only tasks nobody has claimed yet"),
     assignee: str | None = Query(None, description="only tasks claimed by this user"),

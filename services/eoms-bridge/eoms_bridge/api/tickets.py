@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
 
 from backbone.problems import Problem, field_error
+from backbone.vocabulary import NodeRole
 from eoms_bridge.api.deps import BridgeDep, PrincipalDep, SessionDep, StoreDep, actor_of, domain_errors, owner_filter
 from eoms_bridge.domain.ticket import Actor, TicketAction
-from eoms_bridge.domain.workflow import Role
 from eoms_bridge.models import ticket_history, tickets
 from eoms_bridge.services import tickets as ticket_service
 from eoms_bridge.services.snapshot import from_snapshot
@@ -137,7 +137,7 @@ class ActionIn(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict, description="complete: result data; `reason` for rejections")
     reason: str | None = Field(default=None, max_length=2000, description="return / suspend / hold / cancel")
     to: str | None = Field(default=None, max_length=60, description="reassign: the new assignee's user id")
-    to_roles: list[Role] | None = Field(
+    to_roles: list[NodeRole] | None = Field(
         default=None, description="reassign: roles of the new assignee if known (default: the node's role)")
     expected_version: int | None = Field(default=None, description="optimistic lock: fail with 409 if stale")
 
@@ -169,7 +169,7 @@ async def ticket_action(
                 if roles is None:  # no user directory here: the target is taken to hold the node's role
                     current = (await session.execute(
                         select(tickets.c.current_role).where(tickets.c.id == ticket_id))).scalar()
-                    roles = [Role(current)] if current else []
+                    roles = [NodeRole(current)] if current else []
                 to = Actor.person(body.to, *roles)
             row = await ticket_service.act(
                 session, store=store, ticket_id=ticket_id, action=action, actor=actor, now=datetime.now(UTC),

@@ -22,6 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
+from backbone.vocabulary import NodeRole, role_satisfies
 from eoms_bridge.domain.errors import (
     ActorNotAllowedError,
     IllegalTransitionError,
@@ -44,12 +45,10 @@ from eoms_bridge.domain.routing import next_node
 from eoms_bridge.domain.workflow import (
     NodeAction,
     NodeDefinition,
-    Role,
     Terminal,
     TicketDefinition,
     TicketKind,
     WorkflowDefinition,
-    role_satisfies,
 )
 
 __all__ = [
@@ -145,23 +144,23 @@ class Actor:
     """Who performs an action: a person with roles, or a system (CRM, SLA service)."""
 
     id: str
-    roles: frozenset[Role] = frozenset()
+    roles: frozenset[NodeRole] = frozenset()
     is_system: bool = False
 
     @classmethod
-    def person(cls, id: str, *roles: Role | str) -> Actor:
-        return cls(id=id, roles=frozenset(Role(r) for r in roles))
+    def person(cls, id: str, *roles: NodeRole | str) -> Actor:
+        return cls(id=id, roles=frozenset(NodeRole(r) for r in roles))
 
     @classmethod
     def system(cls, id: str = "crm") -> Actor:
         return cls(id=id, is_system=True)
 
-    def can_work(self, role: Role) -> bool:
+    def can_work(self, role: NodeRole) -> bool:
         return any(role_satisfies(r, role) for r in self.roles)
 
     @property
     def is_supervisor(self) -> bool:
-        return Role.SUPERVISOR in self.roles
+        return NodeRole.SUPERVISOR in self.roles
 
 
 @dataclass
@@ -169,7 +168,7 @@ class NodeVisit:
     """One stay of the ticket at a node: who handled it, when, and how it ended."""
 
     node: str
-    role: Role
+    role: NodeRole
     entered_at: datetime
     entered_via: str  # "start", "outcome:<name>" or "return"
     assignee: str | None = None
@@ -495,7 +494,7 @@ class Ticket:
     def close(self, *, actor: Actor, now: datetime) -> list[DomainEvent]:
         """resolved -> closed (the CRM / account manager confirmed the resolution)."""
         self._guard_state(TicketAction.CLOSE, now)
-        if not (actor.is_system or actor.is_supervisor or Role.ACCOUNT_MANAGER in actor.roles):
+        if not (actor.is_system or actor.is_supervisor or NodeRole.ACCOUNT_MANAGER in actor.roles):
             raise ActorNotAllowedError("only the CRM, an account manager or a supervisor may close a ticket")
         self.updated_at = now
         return [

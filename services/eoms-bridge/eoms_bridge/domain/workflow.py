@@ -22,19 +22,13 @@ from typing import Any, Final
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from backbone.vocabulary import PRODUCT_IDS, WORKFLOW_KINDS, NodeRole, ProductId, WorkflowKind
 from eoms_bridge.domain.errors import WorkflowDefinitionError, WorkflowNotFoundError
 
 __all__ = [
-    "BUSINESS_KINDS",
-    "NETWORK_SUB_ROLES",
-    "PRODUCTS",
-    "ROLES",
     "TERMINALS",
-    "BusinessKind",
     "NodeAction",
     "NodeDefinition",
-    "Product",
-    "Role",
     "Terminal",
     "TicketDefinition",
     "TicketKind",
@@ -42,26 +36,7 @@ __all__ = [
     "WorkflowDefinition",
     "load_catalog",
     "parse_workflow",
-    "role_satisfies",
 ]
-
-
-class Product(StrEnum):
-    VPMN = "vpmn"
-    MOBILE_SWITCHBOARD = "mobile_switchboard"
-    GROUP_SMS = "group_sms"
-    INDUSTRY_OTA = "industry_ota"
-    M2M = "m2m"
-    MOBILE_MAILBOX = "mobile_mailbox"
-    DEDICATED_LINE_DATA = "dedicated_line_data"
-    DEDICATED_LINE_INTERNET = "dedicated_line_internet"
-
-
-class BusinessKind(StrEnum):
-    OPENING = "opening"
-    CHANGE = "change"
-    CANCELLATION = "cancellation"
-    COMPLAINT = "complaint"
 
 
 class TicketKind(StrEnum):
@@ -69,21 +44,6 @@ class TicketKind(StrEnum):
     RESOURCE_CONFIRMATION = "resource_confirmation"
     RESOURCE_PREOCCUPATION = "resource_preoccupation"
     COMPLAINT_FAULT = "complaint_fault"
-
-
-class Role(StrEnum):
-    ACCOUNT_MANAGER = "account_manager"
-    NETWORK_STAFF = "network_staff"
-    # Sub-roles of network_staff, usable as node roles.
-    NETWORK_RESOURCE = "network_resource"
-    DATA_PRODUCTION = "data_production"
-    FIELD_ENGINEER = "field_engineer"
-    NOC_TESTER = "noc_tester"
-    TRANSMISSION = "transmission"
-    CORE_NETWORK = "core_network"
-    PARTNER_SI = "partner_si"
-    SUPERVISOR = "supervisor"
-    COMPLAINT_DESK = "complaint_desk"
 
 
 class NodeAction(StrEnum):
@@ -102,34 +62,10 @@ class Terminal(StrEnum):
     REJECTED = "$rejected"
 
 
-PRODUCTS: Final[frozenset[str]] = frozenset(p.value for p in Product)
-BUSINESS_KINDS: Final[frozenset[str]] = frozenset(k.value for k in BusinessKind)
-ROLES: Final[frozenset[str]] = frozenset(r.value for r in Role)
 TERMINALS: Final[frozenset[str]] = frozenset(t.value for t in Terminal)
-NETWORK_SUB_ROLES: Final[frozenset[Role]] = frozenset(
-    {
-        Role.NETWORK_RESOURCE,
-        Role.DATA_PRODUCTION,
-        Role.FIELD_ENGINEER,
-        Role.NOC_TESTER,
-        Role.TRANSMISSION,
-        Role.CORE_NETWORK,
-    }
-)
 DEFAULT_ACTIONS: Final[frozenset[NodeAction]] = frozenset(NodeAction)
 
 _NAME_RE: Final = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def role_satisfies(held: Role | str, required: Role | str) -> bool:
-    """Whether a person holding ``held`` may work a node requiring ``required``.
-
-    Exact match, or ``network_staff`` covering every network sub-role.
-    """
-    held_r, required_r = Role(held), Role(required)
-    if held_r == required_r:
-        return True
-    return held_r == Role.NETWORK_STAFF and required_r in NETWORK_SUB_ROLES
 
 
 class _Frozen(BaseModel):
@@ -140,7 +76,7 @@ class NodeDefinition(_Frozen):
     """One step of a ticket: who works it, what they may do, where each outcome leads."""
 
     name: str
-    role: Role
+    role: NodeRole
     title_zh: str | None = None
     actions: frozenset[NodeAction] = DEFAULT_ACTIONS
     outcomes: dict[str, str] = Field(min_length=1)
@@ -293,10 +229,10 @@ class WorkflowDefinition(_Frozen):
     @classmethod
     def _business_type_format(cls, v: str) -> str:
         product, sep, kind = v.partition(".")
-        if not sep or product not in PRODUCTS or kind not in BUSINESS_KINDS:
+        if not sep or product not in PRODUCT_IDS or kind not in WORKFLOW_KINDS:
             raise ValueError(
                 f"business_type {v!r} must be '<product>.<kind>' with product in "
-                f"{sorted(PRODUCTS)} and kind in {sorted(BUSINESS_KINDS)}"
+                f"{sorted(PRODUCT_IDS)} and kind in {sorted(WORKFLOW_KINDS)}"
             )
         return v
 
@@ -312,12 +248,12 @@ class WorkflowDefinition(_Frozen):
         return f"workflow {self.id!r} v{self.version}"
 
     @property
-    def product(self) -> Product:
-        return Product(self.business_type.partition(".")[0])
+    def product(self) -> ProductId:
+        return ProductId(self.business_type.partition(".")[0])
 
     @property
-    def business_kind(self) -> BusinessKind:
-        return BusinessKind(self.business_type.partition(".")[2])
+    def business_kind(self) -> WorkflowKind:
+        return WorkflowKind(self.business_type.partition(".")[2])
 
     @property
     def node_count(self) -> int:

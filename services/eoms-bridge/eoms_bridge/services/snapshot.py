@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from backbone.vocabulary import NodeRole
 from eoms_bridge.domain.ticket import NodeVisit, Ticket, TicketState
-from eoms_bridge.domain.workflow import Role, TicketKind, WorkflowDefinition
+from eoms_bridge.domain.workflow import TicketKind, WorkflowDefinition
 
 SNAPSHOT_VERSION = 1
 
@@ -33,7 +34,7 @@ def _visit_in(d: dict[str, Any]) -> NodeVisit:
     entered = _pdt(d["entered_at"])
     assert entered is not None
     return NodeVisit(
-        node=d["node"], role=Role(d["role"]), entered_at=entered, entered_via=d["entered_via"],
+        node=d["node"], role=NodeRole(d["role"]), entered_at=entered, entered_via=d["entered_via"],
         assignee=d.get("assignee"), accepted_at=_pdt(d.get("accepted_at")), left_at=_pdt(d.get("left_at")),
         left_by=d.get("left_by"), outcome=d.get("outcome"), next_node=d.get("next_node"),
         data=dict(d.get("data") or {}), reason=d.get("reason"),

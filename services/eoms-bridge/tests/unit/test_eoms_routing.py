@@ -8,6 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backbone.vocabulary import NODE_ROLES as ROLES
+from backbone.vocabulary import NodeRole as Role
 from eoms_bridge.domain.errors import UnknownNodeError, UnknownOutcomeError, WorkflowDefinitionError
 from eoms_bridge.domain.routing import (
     distance_to_terminal,
@@ -17,10 +19,8 @@ from eoms_bridge.domain.routing import (
     tickets_to_open,
 )
 from eoms_bridge.domain.workflow import (
-    ROLES,
     TERMINALS,
     NodeDefinition,
-    Role,
     Terminal,
     TicketDefinition,
     TicketKind,

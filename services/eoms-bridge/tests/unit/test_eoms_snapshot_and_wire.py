@@ -6,8 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from backbone import events as wire
+from backbone.vocabulary import NodeRole as Role
 from eoms_bridge.domain.ticket import Actor, Ticket
-from eoms_bridge.domain.workflow import Role, WorkflowCatalog
+from eoms_bridge.domain.workflow import WorkflowCatalog
 from eoms_bridge.services.snapshot import from_snapshot, to_snapshot
 from eoms_bridge.services.tickets import Origin, wire_events
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backbone.vocabulary import NodeRole as Role
 from eoms_bridge.domain.events import (
     DomainEvent,
     NodeEntered,
@@ -18,7 +19,7 @@ from eoms_bridge.domain.events import (
 )
 from eoms_bridge.domain.routing import distance_to_terminal, tickets_to_open
 from eoms_bridge.domain.ticket import Actor, Ticket, TicketAction, TicketState
-from eoms_bridge.domain.workflow import TERMINALS, Role, TicketKind, WorkflowCatalog, WorkflowDefinition
+from eoms_bridge.domain.workflow import TERMINALS, TicketKind, WorkflowCatalog, WorkflowDefinition
 
 CRM = Actor.system("crm")
 PEOPLE = {role: Actor.person(f"{role.value}-1", role) for role in Role}

@@ -9,20 +9,20 @@ from typing import Any
 import pytest
 import yaml
 
+from backbone.vocabulary import PRODUCT_IDS as PRODUCTS
+from backbone.vocabulary import NodeRole as Role
+from backbone.vocabulary import ProductId as Product
+from backbone.vocabulary import WorkflowKind as BusinessKind
+from backbone.vocabulary import role_satisfies
 from eoms_bridge.domain.errors import WorkflowDefinitionError, WorkflowNotFoundError
 from eoms_bridge.domain.workflow import (
-    PRODUCTS,
-    BusinessKind,
     NodeAction,
-    Product,
-    Role,
     Terminal,
     TicketKind,
     WorkflowCatalog,
     WorkflowDefinition,
     load_catalog,
     parse_workflow,
-    role_satisfies,
 )
 
 

@@ -24,11 +24,12 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from backbone.vocabulary import Tier
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_DIRECTORY_FILE = DATA_DIR / "directory.yaml"
 
 Language = Literal["zh-CN", "en"]
-Tier = Literal["A", "B", "C"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

@@ -14,11 +14,12 @@ from backbone.deps import SessionDep as SessionDep
 from backbone.deps import get_principal as get_principal
 from backbone.deps import get_runtime as get_runtime
 from backbone.deps import get_session as get_session
+from backbone.vocabulary import TokenRole
 from sla.settings import SlaSettings
 
 # Who may read timers, reports and the live feed; who may load and activate policies.
-READERS = ("supervisor", "admin", "network_staff")
-ADMINS = ("admin",)
+READERS = (TokenRole.SUPERVISOR, TokenRole.ADMIN, TokenRole.NETWORK_STAFF)
+ADMINS = (TokenRole.ADMIN,)
 
 
 def get_settings(request: Request) -> SlaSettings:

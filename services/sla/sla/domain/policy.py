@@ -39,6 +39,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from backbone.vocabulary import Tier
 from sla.domain.calendar import ALWAYS_SPEC, BusinessCalendar, CalendarSpec, calendar_for
 from sla.domain.errors import NoMatchingPolicy, PolicyError
 
@@ -46,7 +47,6 @@ WILDCARD = "*"
 # Fixed tie-break order of the match keys (first = strongest).
 KEY_ORDER: tuple[str, ...] = ("node", "ticket_kind", "business_type", "customer_tier", "role")
 
-Tier = Literal["A", "B", "C"]
 _BT = KEY_ORDER.index("business_type")
 
 

@@ -26,8 +26,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backbone.vocabulary import Tier
 from sla.domain.errors import PolicyError
-from sla.domain.policy import PolicySet, ResolvedPolicy, Tier, parse_policy_set, resolve, snapshot
+from sla.domain.policy import PolicySet, ResolvedPolicy, parse_policy_set, resolve, snapshot
 from sla.models import policy_versions
 
 log = logging.getLogger("sla.policies")

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 
+from backbone.vocabulary import Tier
 from sla.domain.errors import NoMatchingPolicy, PolicyError
 from sla.domain.policy import (
     DEFAULT_POLICY_PATH,
@@ -15,7 +16,6 @@ from sla.domain.policy import (
     WILDCARD,
     Clock,
     PolicySet,
-    Tier,
     load_policy_set,
     parse_policy_set,
     resolve,

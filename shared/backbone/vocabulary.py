@@ -1,0 +1,131 @@
+"""The suite's shared words, once: products, business kinds, customer tiers and roles.
+
+Every service (and the event contract in ``backbone.events``) takes these from here; the values
+are the wire values and must never change. Every enum is a ``StrEnum``: its members compare equal
+to, and serialise as, their plain value (JSON, events, database columns).
+
+- ``ProductId``: the eight product ids of the catalogue.
+- ``BusinessKind``: what an order item does to a product (opening, change, cancellation).
+- ``WorkflowKind``: the kind half of an EOMS business type ``<product>.<kind>``: the business
+  kinds plus ``complaint``.
+- ``Tier``: customer tier A/B/C (A is the most valuable).
+- ``TokenRole``: the coarse roles a JWT carries (``backbone.auth``).
+- ``NodeRole``: the finer roles EOMS workflow nodes are assigned to; ``NETWORK_SUB_ROLES`` are
+  covered by ``network_staff`` (``role_satisfies``), and ``NODE_ROLES_OF_TOKEN_ROLE`` says which
+  node roles a token's role may work (``node_roles_of``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Final
+
+
+class ProductId(StrEnum):
+    """The eight product ids of the catalogue."""
+
+    VPMN = "vpmn"
+    MOBILE_SWITCHBOARD = "mobile_switchboard"
+    GROUP_SMS = "group_sms"
+    INDUSTRY_OTA = "industry_ota"
+    M2M = "m2m"
+    MOBILE_MAILBOX = "mobile_mailbox"
+    DEDICATED_LINE_DATA = "dedicated_line_data"
+    DEDICATED_LINE_INTERNET = "dedicated_line_internet"
+
+
+class BusinessKind(StrEnum):
+    """What an order item does to a product."""
+
+    OPENING = "opening"
+    CHANGE = "change"
+    CANCELLATION = "cancellation"
+
+
+class WorkflowKind(StrEnum):
+    """The ``<kind>`` of a business type ``<product>.<kind>``: a business kind, or a complaint."""
+
+    OPENING = "opening"
+    CHANGE = "change"
+    CANCELLATION = "cancellation"
+    COMPLAINT = "complaint"
+
+
+class Tier(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class TokenRole(StrEnum):
+    """The roles a bearer token carries (the ``roles`` claim)."""
+
+    ACCOUNT_MANAGER = "account_manager"
+    NETWORK_STAFF = "network_staff"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class NodeRole(StrEnum):
+    """Who works an EOMS workflow node."""
+
+    ACCOUNT_MANAGER = "account_manager"
+    NETWORK_STAFF = "network_staff"
+    # Sub-roles of network_staff, usable as node roles.
+    NETWORK_RESOURCE = "network_resource"
+    DATA_PRODUCTION = "data_production"
+    FIELD_ENGINEER = "field_engineer"
+    NOC_TESTER = "noc_tester"
+    TRANSMISSION = "transmission"
+    CORE_NETWORK = "core_network"
+    PARTNER_SI = "partner_si"
+    SUPERVISOR = "supervisor"
+    COMPLAINT_DESK = "complaint_desk"
+
+
+PRODUCT_IDS: Final[frozenset[str]] = frozenset(p.value for p in ProductId)
+TOKEN_ROLES: Final[tuple[TokenRole, ...]] = tuple(TokenRole)
+WORKFLOW_KINDS: Final[frozenset[str]] = frozenset(k.value for k in WorkflowKind)
+NODE_ROLES: Final[frozenset[str]] = frozenset(r.value for r in NodeRole)
+
+NETWORK_SUB_ROLES: Final[frozenset[NodeRole]] = frozenset(
+    {
+        NodeRole.NETWORK_RESOURCE,
+        NodeRole.DATA_PRODUCTION,
+        NodeRole.FIELD_ENGINEER,
+        NodeRole.NOC_TESTER,
+        NodeRole.TRANSMISSION,
+        NodeRole.CORE_NETWORK,
+    }
+)
+
+#: The node roles a token's role acts as. ``network_staff`` also covers every network sub-role
+#: (through ``role_satisfies``); supervisors work the complaint desk's and the partners' nodes
+#: (partners have no login of their own: the ops desk works their nodes on their behalf).
+NODE_ROLES_OF_TOKEN_ROLE: Final[dict[TokenRole, frozenset[NodeRole]]] = {
+    TokenRole.ACCOUNT_MANAGER: frozenset({NodeRole.ACCOUNT_MANAGER}),
+    TokenRole.NETWORK_STAFF: frozenset({NodeRole.NETWORK_STAFF}),
+    TokenRole.SUPERVISOR: frozenset({NodeRole.SUPERVISOR, NodeRole.COMPLAINT_DESK, NodeRole.PARTNER_SI}),
+    TokenRole.ADMIN: frozenset(NodeRole),
+}
+
+
+def node_roles_of(token_roles: Iterable[str]) -> frozenset[NodeRole]:
+    """The node roles a token holding ``token_roles`` may work (unknown roles give nothing)."""
+    out: set[NodeRole] = set()
+    for role in token_roles:
+        if role in TOKEN_ROLES:
+            out |= NODE_ROLES_OF_TOKEN_ROLE[TokenRole(role)]
+    return frozenset(out)
+
+
+def role_satisfies(held: NodeRole | str, required: NodeRole | str) -> bool:
+    """Whether a person holding ``held`` may work a node requiring ``required``.
+
+    Exact match, or ``network_staff`` covering every network sub-role.
+    """
+    held_r, required_r = NodeRole(held), NodeRole(required)
+    if held_r == required_r:
+        return True
+    return held_r == NodeRole.NETWORK_STAFF and required_r in NETWORK_SUB_ROLES
