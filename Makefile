@@ -15,16 +15,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
-	# The common library and the four service packages, importable from their folders.
+	# The common library and the four service packages, importable from their folders; the
+	# repository root for devtools/ (and bench/, tests/).
 	printf '%s\n' "$(CURDIR)/shared" "$(CURDIR)/services/crm" "$(CURDIR)/services/eoms-bridge" \
-	  "$(CURDIR)/services/sla" "$(CURDIR)/services/notify" \
+	  "$(CURDIR)/services/sla" "$(CURDIR)/services/notify" "$(CURDIR)" \
 	  > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/groupsuite.pth"
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 run: setup
-	$(PY) -m backbone.devsuite
+	$(PY) -m devtools.suite
 
 test: setup
 	GS_TEST_FRESH_INFRA=1 $(PY) -m pytest -q -p no:cacheprovider
@@ -34,18 +35,18 @@ test-unit: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy shared/backbone services/crm/crm services/eoms-bridge/eoms_bridge services/sla/sla services/notify/notify
+	$(VENV)/bin/mypy shared/backbone devtools services/crm/crm services/eoms-bridge/eoms_bridge services/sla/sla services/notify/notify
 
 bench: setup
 	$(PY) -m bench.run_all
 
 infra-up: setup
-	$(PY) -m backbone.devinfra up
+	$(PY) -m devtools.infra up
 
 infra-down: setup
-	$(PY) -m backbone.devinfra down
+	$(PY) -m devtools.infra down
 
 clean:
-	-$(PY) -m backbone.devinfra down --profile run
-	-$(PY) -m backbone.devinfra down --profile test
+	-$(PY) -m devtools.infra down --profile run
+	-$(PY) -m devtools.infra down --profile test
 	rm -rf .data

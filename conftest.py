@@ -23,13 +23,13 @@ sys.path[:0] = [str(ROOT / p) for p in ("shared", "services/crm", "services/eoms
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from backbone import devinfra  # noqa: E402
+from devtools import infra as devinfra  # noqa: E402
 
 # No timing in tests: hypothesis' per-example deadline fails on a loaded 2-core machine for no
 # fault of the code (speed is measured by `make bench`, not asserted).
 settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("suite")
-from backbone.devinfra import Infra, InfraProfile  # noqa: E402
+from devtools.infra import Infra, InfraProfile  # noqa: E402
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -48,7 +48,7 @@ def infra() -> Iterator[Infra]:
         for part in ("pg", "pg-sock", "kafka"):
             shutil.rmtree(profile.data_dir / part, ignore_errors=True)
     started = devinfra.start("test", fast=True)
-    from backbone.devsuite import migrate_all
+    from backbone.release import migrate_all
 
     migrate_all(started.database_url)
     os.environ.update(started.env())
@@ -96,22 +96,17 @@ def suite_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def suite(infra: Infra, suite_env: dict[str, str]) -> Iterator[Suite]:
-    from backbone.devinfra import free_port
-    from backbone.devsmtp import SmtpServer
-    from backbone.devsuite import SERVICES, ServiceProcess
-    from crm.demo import seed
+    from devtools.demo import seed
+    from devtools.infra import free_port
+    from devtools.smsc import start_in_thread
+    from devtools.smtp import SmtpServer
+    from devtools.suite import SERVICES, ServiceProcess
 
     seed(infra.database_url)
     smtp = SmtpServer(port=free_port(), echo=False).start()
     env = {**infra.env(), **suite_env, "SMTP_URL": smtp.url}
-    smsc = None
-    try:
-        from notify.smpp.smsc import start_in_thread  # type: ignore[attr-defined]
-
-        smsc = start_in_thread(port=free_port())
-        env["SMPP_URL"] = smsc.url
-    except ImportError:
-        pass
+    smsc = start_in_thread(port=free_port())
+    env["SMPP_URL"] = smsc.url
     logs = InfraProfile.named("test").data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     procs = {s.name: ServiceProcess(s, env, free_port(), logs / f"{s.name}.log").start(wait=False) for s in SERVICES}
@@ -123,5 +118,4 @@ def suite(infra: Infra, suite_env: dict[str, str]) -> Iterator[Suite]:
         for p in procs.values():
             p.stop()
         smtp.stop()
-        if smsc is not None:
-            smsc.stop()
+        smsc.stop()

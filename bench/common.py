@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backbone import devinfra
 from backbone.auth import issue_token
-from backbone.devinfra import PROJECT_ROOT, InfraProfile, free_port
-from backbone.devsuite import ServiceProcess, migrate_all, spec
+from backbone.release import migrate_all
 from backbone.settings import DEV_JWT_SECRET
+from devtools import infra as devinfra
+from devtools.infra import PROJECT_ROOT, InfraProfile, free_port
+from devtools.suite import ServiceProcess, spec
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 
@@ -67,7 +68,7 @@ class BenchEnv:
             shutil.rmtree(profile.data_dir / part, ignore_errors=True)
         self.infra = devinfra.start("bench")
         migrate_all(self.infra.database_url)
-        from crm.demo import seed
+        from devtools.demo import seed
 
         seed(self.infra.database_url)
         env = {**self.infra.env(), "ENVIRONMENT": "test", "LOG_LEVEL": "WARNING", **self.extra_env}

@@ -21,14 +21,14 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from backbone.devinfra import InfraProfile, free_port
-from backbone.devsuite import ServiceProcess, spec
 from backbone.envelope import Envelope
 from backbone.events import OrderItem, OrderSubmitted
 from backbone.ids import new_id
 from backbone.kafka import Producer
 from backbone.topics import CRM_ORDERS
 from bench.common import BenchEnv, percentiles, write_result
+from devtools.infra import InfraProfile, free_port
+from devtools.suite import ServiceProcess, spec
 
 
 def _order(i: int) -> Envelope:

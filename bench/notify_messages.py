@@ -1,8 +1,8 @@
 """Notify throughput: sla.breached events → messages received by a local SMTP server and SMSC.
 
 Runs notify as a real process on the bench infrastructure (real Kafka, durable PostgreSQL), wired
-to an aiosmtpd server (`python -m backbone.devsmtp`) and the SMPP simulator (`python -m
-notify.smpp.smsc`), each in its own process (in this process they competed with the counting for
+to an aiosmtpd server (`python -m devtools.smtp`) and the SMPP simulator (`python -m
+devtools.smsc`), each in its own process (in this process they competed with the counting for
 the GIL); messages are counted from the one line each server prints per message. Each event goes to its own
 recipient (a generated directory, no supervisor, limits far above the load), so every event is
 exactly one e-mail + one SMS and the policy never digests. The clock runs from the first produced
@@ -28,12 +28,12 @@ from typing import Any
 import httpx
 import yaml
 
-from backbone.devinfra import free_port
 from backbone.envelope import Envelope
 from backbone.events import SlaBreached
 from backbone.kafka import Producer
 from backbone.topics import SLA_ALERTS
 from bench.common import BenchEnv, percentiles, write_result
+from devtools.infra import free_port
 
 
 def directory(n: int) -> dict[str, Any]:
@@ -135,9 +135,9 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
 
 def run(events: int, workers: int) -> dict[str, Any]:
     smtp_port, smsc_port = free_port(), free_port()
-    smtp = ServerProcess(["-m", "backbone.devsmtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
+    smtp = ServerProcess(["-m", "devtools.smtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
     try:
-        smsc = ServerProcess(["-m", "notify.smpp.smsc", "--port", str(smsc_port), "--dlr-delay", "0.05"],
+        smsc = ServerProcess(["-m", "devtools.smsc", "--port", str(smsc_port), "--dlr-delay", "0.05"],
                              "[", "SMSC simulator on")
     except BaseException:
         smtp.stop()

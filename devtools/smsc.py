@@ -5,7 +5,7 @@ reassembles concatenated messages (UDH), sends a delivery receipt (deliver_sm) a
 delay when registered_delivery asks for one, and can be told to go down / refuse binds so that
 reconnects can be tested. Phone numbers are masked in its log.
 
-    python -m notify.smpp.smsc --port 2775 [--account notify:secret] [--dlr-delay 0.5]
+    python -m devtools.smsc --port 2775 [--account notify:secret] [--dlr-delay 0.5]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from notify.domain.masking import mask_phone, mask_pii
 from notify.domain.sms import ConcatInfo, decode_part
 from notify.smpp import pdu as P
 
-log = logging.getLogger("notify.smsc")
+log = logging.getLogger("devtools.smsc")
 T = TypeVar("T")
 _BIND_RESPONSES: dict[int, type[P.BindTransceiverResp]] = {
     P.CommandId.BIND_TRANSCEIVER: P.BindTransceiverResp,

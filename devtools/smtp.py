@@ -1,6 +1,6 @@
 """A real SMTP server for development and tests (aiosmtpd): accepts mail, records it, prints a line.
 
-`python -m backbone.devsmtp --port 2525 --mailbox .data/run/mailbox.jsonl`
+`python -m devtools.smtp --port 2525 --mailbox .data/run/mailbox.jsonl`
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Starts the whole suite on one machine: infra, migrations, demo data, the four services, SMTP and SMPP.
 
-`make run` is `python -m backbone.devsuite`. The tests use `ServiceProcess` to run services as real
+`make run` is `python -m devtools.suite`. The tests use `ServiceProcess` to run services as real
 subprocesses (so they can be killed with SIGKILL and restarted).
 """
 
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from backbone import devinfra
-from backbone.devinfra import PROJECT_ROOT, InfraProfile, log, port_open
+from backbone.release import migrate_all, service_dir
+from devtools import infra as devinfra
+from devtools.infra import PROJECT_ROOT, InfraProfile, log, port_open
 
 
 @dataclass(frozen=True)
@@ -30,22 +31,15 @@ class ServiceSpec:
 
 
 SERVICES = [
-    ServiceSpec("crm", "crm.main:app", PROJECT_ROOT / "services" / "crm", 8001),
-    ServiceSpec("eoms-bridge", "eoms_bridge.main:app", PROJECT_ROOT / "services" / "eoms-bridge", 8002),
-    ServiceSpec("sla", "sla.main:app", PROJECT_ROOT / "services" / "sla", 8003),
-    ServiceSpec("notify", "notify.main:app", PROJECT_ROOT / "services" / "notify", 8004),
+    ServiceSpec("crm", "crm.main:app", service_dir("crm"), 8001),
+    ServiceSpec("eoms-bridge", "eoms_bridge.main:app", service_dir("eoms-bridge"), 8002),
+    ServiceSpec("sla", "sla.main:app", service_dir("sla"), 8003),
+    ServiceSpec("notify", "notify.main:app", service_dir("notify"), 8004),
 ]
 
 
 def spec(name: str) -> ServiceSpec:
     return next(s for s in SERVICES if s.name == name)
-
-
-def migrate_all(database_url: str) -> None:
-    from backbone.migrations import upgrade_head
-
-    for s in SERVICES:
-        upgrade_head(s.directory, database_url)
 
 
 @dataclass
@@ -104,8 +98,8 @@ class ServiceProcess:
 
 
 def seed_demo_data(database_url: str) -> None:
-    """Demo customers from the CRM's own seed module (idempotent)."""
-    from crm.demo import seed
+    """Demo customers (devtools.demo, idempotent)."""
+    from devtools.demo import seed
 
     seed(database_url)
 
@@ -135,11 +129,11 @@ def run(profile_name: str = "run") -> None:
         smpp_port = int(os.environ.get("DEV_SMPP_PORT", "2775"))
         if not port_open("127.0.0.1", smtp_port):
             aux.append(subprocess.Popen(
-                [sys.executable, "-m", "backbone.devsmtp", "--port", str(smtp_port),
+                [sys.executable, "-m", "devtools.smtp", "--port", str(smtp_port),
                  "--mailbox", str(profile.data_dir / "mailbox.jsonl")], start_new_session=True))
         if not port_open("127.0.0.1", smpp_port):
             aux.append(subprocess.Popen(
-                [sys.executable, "-m", "notify.smpp.smsc", "--port", str(smpp_port)], start_new_session=True))
+                [sys.executable, "-m", "devtools.smsc", "--port", str(smpp_port)], start_new_session=True))
         env = {
             **infra.env(),
             "ENVIRONMENT": "local",

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from backbone.devinfra import free_port
 from backbone.events import OrderItem, OrderSubmitted
 from backbone.ids import new_id
+from devtools.infra import free_port
 from eoms_bridge.adapter.client import (
     BreakerState,
     CircuitBreaker,

@@ -18,14 +18,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backbone.auth import issue_token
-from backbone.devinfra import InfraProfile, free_port
-from backbone.devsuite import ServiceProcess, spec
 from backbone.envelope import Envelope
 from backbone.events import ComplaintCreated, OrderCancelled, OrderItem, OrderSubmitted
 from backbone.ids import new_id
 from backbone.kafka import Producer
 from backbone.settings import DEV_JWT_SECRET
 from backbone.topics import CRM_COMPLAINTS, CRM_ORDERS, EOMS_TICKETS
+from devtools.infra import InfraProfile, free_port
+from devtools.suite import ServiceProcess, spec
 from tests.support.kafka_tools import eventually, read_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -25,16 +25,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backbone.auth import issue_token
-from backbone.devinfra import free_port
-from backbone.devsmtp import SmtpServer
-from backbone.devsuite import ServiceProcess, spec
 from backbone.envelope import Envelope
 from backbone.events import SlaBreached, SlaWarning
 from backbone.kafka import Producer
 from backbone.migrations import upgrade_head
 from backbone.settings import DEV_JWT_SECRET
 from backbone.topics import NOTIFY_DELIVERIES, SLA_ALERTS
-from notify.smpp.smsc import SmscThread, start_in_thread
+from devtools.infra import free_port
+from devtools.smsc import SmscThread, start_in_thread
+from devtools.smtp import SmtpServer
+from devtools.suite import ServiceProcess, spec
 from tests.support.kafka_tools import eventually, read_events
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(180)]

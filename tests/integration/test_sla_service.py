@@ -32,13 +32,13 @@ import pytest
 import yaml
 
 from backbone.auth import issue_token
-from backbone.devinfra import InfraProfile, free_port
-from backbone.devsuite import ServiceProcess, spec
 from backbone.envelope import Envelope
 from backbone.events import TicketClosed, TicketNodeCompleted, TicketNodeEntered, TicketStateChanged
 from backbone.kafka import Producer
 from backbone.settings import DEV_JWT_SECRET
 from backbone.topics import EOMS_TICKETS, SLA_ALERTS
+from devtools.infra import InfraProfile, free_port
+from devtools.suite import ServiceProcess, spec
 from tests.support.kafka_tools import eventually, read_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

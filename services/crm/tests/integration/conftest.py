@@ -10,10 +10,10 @@ import pytest
 import pytest_asyncio
 from crm_testkit import Crm
 
-from backbone.devinfra import Infra
-from crm.demo import seed_async
 from crm.main import build_app
 from crm.settings import CrmSettings
+from devtools.demo import seed_async
+from devtools.infra import Infra
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

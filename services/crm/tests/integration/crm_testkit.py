@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 
 from backbone.auth import issue_token
-from backbone.devinfra import Infra
 from backbone.settings import DEV_JWT_SECRET
 from crm.domain.uscc import CHARSET, complete_uscc
+from devtools.infra import Infra
 
 ROLES = ("account_manager", "network_staff", "supervisor", "admin")
 ORG_CHARS = "0123456789" + "".join(c for c in CHARSET if c.isalpha())

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from devtools.smsc import SmscSimulator
 from notify.domain.sms import SmsEncoding, segment
 from notify.smpp import pdu as P
 from notify.smpp.client import DeliveryReport, SmppBindError, SmppClient, SmppUnavailable
-from notify.smpp.smsc import SmscSimulator
 
 pytestmark = [pytest.mark.timeout(30)]  # asyncio_mode = "auto" (root pyproject)
 
@@ -173,7 +173,7 @@ async def test_simulator_rejects_unbound_submit_and_garbage(smsc: SmscSimulator)
 
 
 def test_simulator_in_a_thread_for_sync_harnesses() -> None:
-    from notify.smpp.smsc import start_in_thread
+    from devtools.smsc import start_in_thread
 
     smsc = start_in_thread()
     try:
