@@ -43,7 +43,7 @@ from tests.support.kafka_tools import eventually, read_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]  # the repository
 SHORT = ROOT / "tests" / "fixtures" / "sla_policy_short.yaml"
 RUN = uuid.uuid4().hex[:8]
 PRODUCT = "slatest"  # its rules are in the short policy; tickets are unique per run
