@@ -1,33 +1,29 @@
-"""Wires the SLA service: settings → runtime → ticket-event consumer + due-timer scanner."""
+"""The SLA service's composition root: settings → context → runtime with the ticket-event consumer,
+the due-timer scanner and, before either runs, the policy file seeded."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
-from backbone.runtime import ServiceRuntime
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backbone.runtime import Infra, ServiceRuntime
 from backbone.topics import EOMS_TICKETS
 from sla.consumers import make_batch_applier, make_handlers
+from sla.context import SlaContext
 from sla.models import metadata
-from sla.scheduler import make_scanner
+from sla.scheduler import DueTimerScanner
 from sla.services import policies
+from sla.services.policies import PolicyCatalog
 from sla.settings import SlaSettings
 
 log = logging.getLogger("sla.bootstrap")
 
 
-@dataclass
-class SlaRuntime(ServiceRuntime):
-    async def start(self) -> None:
-        # Before any consumer runs: a node entered during start-up must find an active policy.
-        await seed_policy(self)
-        await super().start()
-
-
-async def seed_policy(runtime: ServiceRuntime) -> None:
-    settings = runtime.settings
-    assert isinstance(settings, SlaSettings)
-    async with runtime.session_factory() as session, session.begin():
+async def seed_policy(session_factory: async_sessionmaker[AsyncSession], settings: SlaSettings) -> None:
+    """Store (and activate if new) the policy file's version. Before any consumer runs: a node
+    entered during start-up must find an active policy. An invalid file stops the start."""
+    async with session_factory() as session, session.begin():
         try:
             result = await policies.seed_from_file(session, settings.sla_policy_file)
         except policies.VersionConflict as exc:
@@ -38,13 +34,22 @@ async def seed_policy(runtime: ServiceRuntime) -> None:
              "stored" if result.created else "known", "active" if result.active else "not active")
 
 
-def bootstrap(settings: SlaSettings | None = None) -> ServiceRuntime:
+def bootstrap(settings: SlaSettings | None = None) -> ServiceRuntime[SlaContext]:
     settings = settings or SlaSettings()
-    runtime = SlaRuntime.create(settings, metadata)
-    handlers = make_handlers(settings)
+    context = SlaContext(settings=settings, policies=PolicyCatalog())
+    runtime = ServiceRuntime(Infra.create(settings, metadata), context)
+
+    async def seed() -> None:
+        await seed_policy(runtime.session_factory, settings)
+
+    runtime.on_start(seed)
+    handlers = make_handlers(context)
     runtime.add_consumer(
         topics=[EOMS_TICKETS], handlers=handlers,
-        apply_run=make_batch_applier(settings, handlers) if settings.set_based_consumer else None,
+        apply_run=make_batch_applier(context, handlers) if settings.set_based_consumer else None,
     )
-    runtime.loops.append(make_scanner(runtime, settings))
+    runtime.add_worker(DueTimerScanner(
+        runtime.session_factory, context.policies, batch_size=settings.scan_batch_size,
+        interval_s=settings.scan_interval_s, fired_by=context.instance_id,
+    ))
     return runtime

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backbone.consumer import BatchApplier, Handler
 from backbone.envelope import Envelope
 from backbone.events import TicketClosed, TicketNodeCompleted, TicketNodeEntered, TicketStateChanged
+from sla.context import SlaContext
 from sla.services import timers
-from sla.settings import SlaSettings
 
 PENDING = "pending"
 ENDED = frozenset({"cancelled", "rejected", "closed"})
@@ -31,26 +31,27 @@ NODE_ENTERED = "eoms.ticket.node_entered"
 NODE_COMPLETED = "eoms.ticket.node_completed"
 
 
+def make_handlers(context: SlaContext) -> dict[str, Handler]:
+    catalog, fired_by = context.policies, context.instance_id
 
-def make_handlers(settings: SlaSettings) -> dict[str, Handler]:
     async def on_node_entered(session: AsyncSession, event: Envelope) -> None:
-        await timers.start_timers(session, [(event.payload(TicketNodeEntered), event.correlation_id)])
+        await timers.start_timers(session, catalog, [(event.payload(TicketNodeEntered), event.correlation_id)])
 
     async def on_node_completed(session: AsyncSession, event: Envelope) -> None:
-        await timers.complete_timers(session, [event.payload(TicketNodeCompleted)], settings.instance_id)
+        await timers.complete_timers(session, catalog, [event.payload(TicketNodeCompleted)], fired_by)
 
     async def on_state_changed(session: AsyncSession, event: Envelope) -> None:
         e = event.payload(TicketStateChanged)
         if e.to_state in ENDED:
-            await timers.cancel_ticket(session, ticket_id=e.ticket_id, at=e.changed_at)
+            await timers.cancel_ticket(session, catalog, ticket_id=e.ticket_id, at=e.changed_at)
         elif e.to_state == PENDING:
-            await timers.pause_ticket(session, ticket_id=e.ticket_id, node=e.node, at=e.changed_at)
+            await timers.pause_ticket(session, catalog, ticket_id=e.ticket_id, node=e.node, at=e.changed_at)
         elif e.from_state == PENDING:
-            await timers.resume_ticket(session, ticket_id=e.ticket_id, node=e.node, at=e.changed_at)
+            await timers.resume_ticket(session, catalog, ticket_id=e.ticket_id, node=e.node, at=e.changed_at)
 
     async def on_closed(session: AsyncSession, event: Envelope) -> None:
         e = event.payload(TicketClosed)
-        await timers.cancel_ticket(session, ticket_id=e.ticket_id, at=e.closed_at)
+        await timers.cancel_ticket(session, catalog, ticket_id=e.ticket_id, at=e.closed_at)
 
     return {
         NODE_ENTERED: on_node_entered,
@@ -60,15 +61,18 @@ def make_handlers(settings: SlaSettings) -> dict[str, Handler]:
     }
 
 
-def make_batch_applier(settings: SlaSettings, handlers: dict[str, Handler]) -> BatchApplier:
+def make_batch_applier(context: SlaContext, handlers: dict[str, Handler]) -> BatchApplier:
+    catalog, fired_by = context.policies, context.instance_id
+
     async def apply(session: AsyncSession, events: Sequence[Envelope]) -> None:
         for etype, group in groupby(events, key=lambda e: e.type):
             run = list(group)
             if etype == NODE_ENTERED:
-                await timers.start_timers(session, [(e.payload(TicketNodeEntered), e.correlation_id) for e in run])
+                await timers.start_timers(session, catalog,
+                                          [(e.payload(TicketNodeEntered), e.correlation_id) for e in run])
             elif etype == NODE_COMPLETED:
-                await timers.complete_timers(session, [e.payload(TicketNodeCompleted) for e in run],
-                                             settings.instance_id)
+                await timers.complete_timers(session, catalog, [e.payload(TicketNodeCompleted) for e in run],
+                                             fired_by)
             else:
                 for e in run:
                     await handlers[etype](session, e)

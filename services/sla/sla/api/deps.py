@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from backbone.auth import Principal as Principal
 from backbone.auth import require
 from backbone.deps import PrincipalDep as PrincipalDep
 from backbone.deps import RuntimeDep as RuntimeDep
 from backbone.deps import SessionDep as SessionDep
+from backbone.deps import context_of
 from backbone.deps import get_principal as get_principal
 from backbone.deps import get_runtime as get_runtime
 from backbone.deps import get_session as get_session
 from backbone.vocabulary import TokenRole
-from sla.settings import SlaSettings
+from sla.context import SlaContext
 
 # Who may read timers, reports and the live feed; who may load and activate policies.
 READERS = (TokenRole.SUPERVISOR, TokenRole.ADMIN, TokenRole.NETWORK_STAFF)
 ADMINS = (TokenRole.ADMIN,)
-
-
-def get_settings(request: Request) -> SlaSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
 
 
 def get_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
@@ -34,6 +31,6 @@ def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Princi
     return require(principal, *ADMINS)
 
 
-SettingsDep = Annotated[SlaSettings, Depends(get_settings)]
+ContextDep = Annotated[SlaContext, Depends(context_of(SlaContext))]
 ReaderDep = Annotated[Principal, Depends(get_reader)]
 AdminDep = Annotated[Principal, Depends(get_admin)]

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from backbone.problems import Problem
+from backbone.errors import NotFound
 from sla.api.deps import AdminDep, ReaderDep, SessionDep
-from sla.domain.errors import PolicyError
-from sla.domain.policy import InvalidPolicySet, PolicySet, parse_policy_set
+from sla.domain.errors import PolicyError, UnknownVersion
+from sla.domain.policy import parse_policy_set
 from sla.models import policy_versions
 from sla.services import policies
 
@@ -54,32 +54,18 @@ class LoadOut(BaseModel):
     active: bool
 
 
-def _invalid(exc: PolicyError) -> Problem:
-    problems = exc.problems if isinstance(exc, InvalidPolicySet) else [("body", str(exc))]
-    return Problem(422, "Invalid policy set", str(exc),
-                   errors=[{"field": f, "message": m} for f, m in problems])
-
-
 async def _read_body(request: Request) -> dict[str, Any]:
+    """The policy set in the body, JSON or YAML (a PolicyError, i.e. a 422, when it is neither)."""
     raw = (await request.body()).decode("utf-8", errors="replace")
-    try:
-        if "json" in request.headers.get("content-type", ""):
-            data = json.loads(raw)
-            if not isinstance(data, dict):
-                raise PolicyError("a policy set must be a JSON object")
-            return data
+    if "json" not in request.headers.get("content-type", ""):
         return policies.parse_text(raw)
-    except json.JSONDecodeError as exc:
-        raise _invalid(PolicyError(f"not valid JSON: {exc}")) from exc
-    except PolicyError as exc:
-        raise _invalid(exc) from exc
-
-
-def _validated(data: dict[str, Any]) -> PolicySet:
     try:
-        return parse_policy_set(data)
-    except PolicyError as exc:
-        raise _invalid(exc) from exc
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise PolicyError(f"not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError("a policy set must be a JSON object")
+    return data
 
 
 def _out(row: Any, detail: bool = False) -> PolicyVersionOut:
@@ -100,14 +86,14 @@ async def list_policies(session: SessionDep, _: ReaderDep) -> list[PolicyVersion
 async def active_policy(session: SessionDep, _: ReaderDep) -> PolicyVersionOut:
     row = (await session.execute(select(policy_versions).where(policy_versions.c.active))).first()
     if row is None:
-        raise Problem(404, "Not found", "no policy version is active")
+        raise NotFound("no policy version is active")
     return _out(row, detail=True)
 
 
 @router.post("/validate", response_model=ValidationOut, openapi_extra=_BODY_DOC,
              summary="Validate a policy set without loading it (422 names the field and rule at fault)")
 async def validate_policy(request: Request, _: ReaderDep) -> ValidationOut:
-    ps = _validated(await _read_body(request))
+    ps = parse_policy_set(await _read_body(request))
     return ValidationOut(valid=True, version=ps.version, rules=len(ps.rules), calendars=len(ps.calendars))
 
 
@@ -116,12 +102,8 @@ async def validate_policy(request: Request, _: ReaderDep) -> ValidationOut:
 async def load_policy(request: Request, response: Response, session: SessionDep, principal: AdminDep,
                       activate: bool = Query(True, description="make it the version new timers use")) -> LoadOut:
     data = await _read_body(request)
-    _validated(data)
-    try:
-        async with session.begin():
-            result = await policies.load(session, data, source="api", loaded_by=principal.subject, activate=activate)
-    except policies.VersionConflict as exc:
-        raise Problem(409, "Conflict", str(exc), errors=[{"field": "version", "message": str(exc)}]) from exc
+    async with session.begin():  # an invalid set (422) or a changed known version (409) loads nothing
+        result = await policies.load(session, data, source="api", loaded_by=principal.subject, activate=activate)
     if not result.created:
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/policies/{result.version}"
@@ -132,16 +114,13 @@ async def load_policy(request: Request, response: Response, session: SessionDep,
 async def get_policy(version: str, session: SessionDep, _: ReaderDep) -> PolicyVersionOut:
     row = (await session.execute(select(policy_versions).where(policy_versions.c.version == version))).first()
     if row is None:
-        raise Problem(404, "Not found", f"policy version {version!r} is not loaded")
+        raise UnknownVersion(version)
     return _out(row, detail=True)
 
 
 @router.post("/{version}/activate", response_model=LoadOut,
              summary="Make a loaded version the active one (running timers keep theirs)")
 async def activate_policy(version: str, session: SessionDep, _: AdminDep) -> LoadOut:
-    try:
-        async with session.begin():
-            await policies.activate_version(session, version)
-    except policies.UnknownVersion as exc:
-        raise Problem(404, "Not found", f"policy version {version!r} is not loaded") from exc
+    async with session.begin():
+        await policies.activate_version(session, version)
     return LoadOut(version=version, created=False, active=True)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from backbone.problems import field_error
-from sla.api.deps import ReaderDep, RuntimeDep, SettingsDep
+from sla.api.deps import ContextDep, ReaderDep, RuntimeDep
 from sla.services import feed
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
@@ -24,11 +24,12 @@ router = APIRouter(prefix="/api/v1", tags=["stream"])
 @router.get("/stream", summary="Server-Sent Events: sla.warning / sla.breached / sla.escalated as they fire",
             response_class=StreamingResponse)
 async def stream(
-    request: Request, runtime: RuntimeDep, settings: SettingsDep, _: ReaderDep,
+    request: Request, runtime: RuntimeDep, context: ContextDep, _: ReaderDep,
     types: str | None = Query(None, description="comma-separated subset of sla.warning,sla.breached,sla.escalated"),
     after: str | None = Query(None, description="resume after this event id (as Last-Event-ID)"),
     last_event_id: str | None = Header(None),
 ) -> StreamingResponse:
+    settings = context.settings
     wanted = tuple(t.strip() for t in types.split(",")) if types else feed.FEED_TYPES
     if bad := [t for t in wanted if t not in feed.FEED_TYPES]:
         raise field_error("types", f"unknown type(s) {bad}; choose from {list(feed.FEED_TYPES)}")

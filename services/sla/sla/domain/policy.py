@@ -272,7 +272,8 @@ class InvalidPolicySet(PolicyError):
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         self.problems = problems
-        super().__init__("invalid policy set: " + "; ".join(m for _, m in problems))
+        super().__init__("invalid policy set: " + "; ".join(m for _, m in problems),
+                         errors=[{"field": f, "message": m} for f, m in problems])
 
 
 def parse_policy_set(data: Mapping[str, Any]) -> PolicySet:

@@ -169,7 +169,8 @@ def _check_time(timer: SlaTimer, at: dt.datetime) -> dt.datetime:
     if at < timer.last_event_at:
         raise TimeOrderError(
             f"timer {timer.ticket_id}/{timer.node}: event at {at.isoformat()} is before the "
-            f"last event at {timer.last_event_at.isoformat()}"
+            f"last event at {timer.last_event_at.isoformat()}",
+            entity="timer", from_state=timer.state.value,
         )
     return at
 
@@ -178,7 +179,8 @@ def _require_open(timer: SlaTimer, op: str) -> None:
     if timer.is_final:
         raise IllegalTransition(
             f"cannot {op} timer {timer.ticket_id}/{timer.node}: it is {timer.state.value}"
-            + (" (completed)" if timer.completed_at else "")
+            + (" (completed)" if timer.completed_at else ""),
+            entity="timer", from_state=timer.state.value, action=op,
         )
 
 
@@ -227,7 +229,8 @@ def pause(timer: SlaTimer, at: dt.datetime) -> SlaTimer:
     """Pause (ticket pending): freeze elapsed business time; not-yet-due actions wait."""
     _require_open(timer, "pause")
     if timer.state is TimerState.PAUSED:
-        raise IllegalTransition(f"timer {timer.ticket_id}/{timer.node} is already paused")
+        raise IllegalTransition(f"timer {timer.ticket_id}/{timer.node} is already paused",
+                                entity="timer", from_state=timer.state.value, action="pause")
     at = _check_time(timer, at)
     consumed = elapsed(timer, at)
     # Actions already due before the pause stay due (the scheduler may have lagged);
@@ -255,7 +258,8 @@ def resume(timer: SlaTimer, at: dt.datetime) -> SlaTimer:
     _require_open(timer, "resume")
     if timer.state is not TimerState.PAUSED:
         raise IllegalTransition(
-            f"cannot resume timer {timer.ticket_id}/{timer.node}: it is {timer.state.value}"
+            f"cannot resume timer {timer.ticket_id}/{timer.node}: it is {timer.state.value}",
+            entity="timer", from_state=timer.state.value, action="resume",
         )
     at = _check_time(timer, at)
     cal = timer.policy.business_calendar()

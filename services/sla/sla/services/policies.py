@@ -3,9 +3,10 @@
 A version is immutable once stored: loading the same version again with the same content is a
 no-op, with different content a conflict. Timers keep `(policy_version, rule_id)`, so a running
 timer is rebuilt from exactly the rule it started with, whatever is active now. Parsed policy
-sets are cached in-process by version (safe because versions never change); the *active*
-version is read from the database in the transaction that starts a timer, so every instance
-starts new timers under the same version as soon as an activation commits.
+sets are kept in-process by version (`PolicyCatalog`, one per process, built by the bootstrap;
+safe because versions never change); the *active* version is read from the database once per
+transaction that starts timers, so every instance starts new timers under the same version as
+soon as an activation commits.
 """
 
 from __future__ import annotations
@@ -26,25 +27,19 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backbone.versioned import once_per_transaction
 from backbone.vocabulary import Tier
-from sla.domain.errors import PolicyError
+from sla.domain.errors import PolicyError, UnknownVersion, VersionConflict
 from sla.domain.policy import PolicySet, ResolvedPolicy, parse_policy_set, resolve, snapshot
 from sla.models import policy_versions
 
 log = logging.getLogger("sla.policies")
 
 _ACTIVATE_LOCK = zlib.crc32(b"sla-policy-activate")
-_sets: dict[str, PolicySet] = {}
-_snapshots: dict[tuple[str, str], ResolvedPolicy] = {}
-_winners: dict[tuple[str, ...], str] = {}  # (version, business_type, kind, node, tier, role) → rule id
+_ACTIVE_VERSION = "sla.active_version"
 
-
-class VersionConflict(Exception):
-    """The version exists with a different content: a new content needs a new version."""
-
-
-class UnknownVersion(LookupError):
-    pass
+__all__ = ["LoadResult", "PolicyCatalog", "UnknownVersion", "VersionConflict", "activate_version", "active_version",
+           "active_version_for_txn", "load", "parse_text", "seed_from_file"]
 
 
 @dataclass(frozen=True)
@@ -134,42 +129,50 @@ async def active_version(session: AsyncSession) -> str | None:
 
 async def active_version_for_txn(session: AsyncSession) -> str | None:
     """The active version, read once per transaction (backbone's consumer applies a run of events in
-    one transaction: they all start their timers under the same version)."""
-    if "sla.active_version" not in session.info:
-        session.info["sla.active_version"] = await active_version(session)
-    return session.info["sla.active_version"]  # type: ignore[no-any-return]
+    one transaction: they all start their timers under the same version; the next transaction of
+    the same session asks again)."""
+    return await once_per_transaction(session, _ACTIVE_VERSION, lambda: active_version(session))
 
 
-async def policy_set(session: AsyncSession, version: str) -> PolicySet:
-    ps = _sets.get(version)
-    if ps is None:
-        body = (await session.execute(
-            select(policy_versions.c.body).where(policy_versions.c.version == version)
-        )).scalar_one_or_none()
-        if body is None:
-            raise UnknownVersion(version)
-        ps = _sets[version] = parse_policy_set(body)
-    return ps
+class PolicyCatalog:
+    """Parsed policy versions, by version, for this process (versions are immutable, so nothing
+    here goes stale): the policy set, the winning rule per match keys, the snapshot per rule."""
 
+    MAX_WINNERS = 100_000  # bounded: versions × workflow nodes × tiers × roles is small
 
-async def rule_for(session: AsyncSession, version: str, business_type: str, ticket_kind: str, node: str,
-                   tier: Tier, role: str) -> str:
-    """Id of the winning rule (raises NoMatchingPolicy), memoised: the keys repeat a lot."""
-    key = (version, business_type, ticket_kind, node, tier, role)
-    rule_id = _winners.get(key)
-    if rule_id is None:
-        ps = await policy_set(session, version)
-        rule_id = resolve(ps, business_type, ticket_kind, node, tier, role).rule_id
-        if len(_winners) > 100_000:  # bounded: versions × workflow nodes × tiers × roles is small
-            _winners.clear()
-        _winners[key] = rule_id
-    return rule_id
+    def __init__(self) -> None:
+        self._sets: dict[str, PolicySet] = {}
+        self._snapshots: dict[tuple[str, str], ResolvedPolicy] = {}
+        self._winners: dict[tuple[str, ...], str] = {}  # (version, business_type, kind, node, tier, role) → rule
 
+    async def policy_set(self, session: AsyncSession, version: str) -> PolicySet:
+        ps = self._sets.get(version)
+        if ps is None:
+            body = (await session.execute(
+                select(policy_versions.c.body).where(policy_versions.c.version == version)
+            )).scalar_one_or_none()
+            if body is None:
+                raise UnknownVersion(version)
+            ps = self._sets[version] = parse_policy_set(body)
+        return ps
 
-async def resolved(session: AsyncSession, version: str, rule_id: str) -> ResolvedPolicy:
-    """The snapshot a timer started under `(version, rule_id)` keeps."""
-    key = (version, rule_id)
-    rp = _snapshots.get(key)
-    if rp is None:
-        rp = _snapshots[key] = snapshot(await policy_set(session, version), rule_id)
-    return rp
+    async def rule_for(self, session: AsyncSession, version: str, business_type: str, ticket_kind: str, node: str,
+                       tier: Tier, role: str) -> str:
+        """Id of the winning rule (raises NoMatchingPolicy), memoised: the keys repeat a lot."""
+        key = (version, business_type, ticket_kind, node, tier, role)
+        rule_id = self._winners.get(key)
+        if rule_id is None:
+            ps = await self.policy_set(session, version)
+            rule_id = resolve(ps, business_type, ticket_kind, node, tier, role).rule_id
+            if len(self._winners) > self.MAX_WINNERS:
+                self._winners.clear()
+            self._winners[key] = rule_id
+        return rule_id
+
+    async def resolved(self, session: AsyncSession, version: str, rule_id: str) -> ResolvedPolicy:
+        """The snapshot a timer started under `(version, rule_id)` keeps."""
+        key = (version, rule_id)
+        rp = self._snapshots.get(key)
+        if rp is None:
+            rp = self._snapshots[key] = snapshot(await self.policy_set(session, version), rule_id)
+        return rp

@@ -33,17 +33,18 @@ from backbone.events import (
     TicketNodeEntered,
 )
 from backbone.ids import new_id
-from backbone.outbox import add_events
+from backbone.outbox import emit_envelopes, envelope_for
+from backbone.workers import claim_due
 from sla import metrics
 from sla.domain import timer as domain
 from sla.domain.errors import IllegalTransition, NoMatchingPolicy
 from sla.domain.timer import Action, ActionKind, SlaTimer
-from sla.models import alerts, outbox, timers
+from sla.models import alerts, timers
 from sla.services import policies
+from sla.services.policies import PolicyCatalog
 
 log = logging.getLogger("sla.timers")
 
-SOURCE = "sla"
 LIVE_STATES = ("running", "warned", "breached", "escalated")  # not paused (open or completed late)
 # Open = neither completed nor cancelled (a late completion keeps its breached/escalated state).
 IS_OPEN = and_(timers.c.completed_at.is_(None), timers.c.cancelled_at.is_(None))
@@ -61,8 +62,8 @@ _ROW = (
 # --------------------------------------------------------------------------- rows ⇄ domain
 
 
-async def load_timer(session: AsyncSession, row: TimerRow) -> SlaTimer:
-    policy = await policies.resolved(session, row.policy_version, row.rule_id)
+async def load_timer(session: AsyncSession, catalog: PolicyCatalog, row: TimerRow) -> SlaTimer:
+    policy = await catalog.resolved(session, row.policy_version, row.rule_id)
     return SlaTimer.model_validate({**row.state_data, "policy": policy})
 
 
@@ -85,6 +86,9 @@ _SAVE = update(timers).where(timers.c.id == bindparam("tid")).values(
 )
 _INSERT = insert(timers).on_conflict_do_nothing().returning(timers.c.id)
 _INSERT_ALERT = insert(alerts).on_conflict_do_nothing().returning(alerts.c.event_id)
+# The scanner's claim: due rows, oldest due first, skipping rows another transaction holds.
+_CLAIM_DUE = claim_due(timers, timers.c.next_fire_at <= bindparam("now"), order_by=timers.c.next_fire_at,
+                       limit=bindparam("batch_size"), columns=_ROW)
 
 
 def _save_params(timer_id: str, t: SlaTimer, at: datetime) -> dict[str, Any]:
@@ -125,13 +129,13 @@ def alert_payload(row: TimerRow, t: SlaTimer, action: Action | None, now: dateti
                         lateness_seconds=lateness)
 
 
-def _envelope(row: TimerRow, payload: BaseModel) -> Envelope:
-    return Envelope.wrap(payload, source=SOURCE, subject=row.ticket_id, correlation_id=row.correlation_id)
+def _envelope(session: AsyncSession, row: TimerRow, payload: BaseModel) -> Envelope:
+    return envelope_for(session, payload, subject=row.ticket_id, correlation_id=row.correlation_id)
 
 
 async def write_outbox(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     """Many alerts at once (one statement), counted as emitted."""
-    await add_events(session, outbox, envelopes)
+    await emit_envelopes(session, envelopes)
     for e in envelopes:
         metrics.ALERTS_EMITTED.labels(e.type).inc()
 
@@ -145,7 +149,7 @@ async def record_fired(
         return 0
     rows, envs = [], {}
     for row, t, action, now in fired:
-        env = _envelope(row, alert_payload(row, t, action, now))
+        env = _envelope(session, row, alert_payload(row, t, action, now))
         envs[env.id] = env
         rows.append({
             "event_id": env.id, "event_type": env.type, "timer_id": row.id, "action": action.key,
@@ -163,7 +167,9 @@ async def record_fired(
 # --------------------------------------------------------------------------- ticket events
 
 
-async def start_timers(session: AsyncSession, entries: Sequence[tuple[TicketNodeEntered, str | None]]) -> int:
+async def start_timers(
+    session: AsyncSession, catalog: PolicyCatalog, entries: Sequence[tuple[TicketNodeEntered, str | None]]
+) -> int:
     """Start each entered node's timer under the active policy, in one statement; returns how many
     started. A replayed entry (same ticket, node and time) or an entry while the node's timer is
     still open starts nothing (the unique indexes: ON CONFLICT DO NOTHING)."""
@@ -175,13 +181,13 @@ async def start_timers(session: AsyncSession, entries: Sequence[tuple[TicketNode
     params = []
     for entered, correlation_id in entries:
         try:
-            rule_id = await policies.rule_for(session, version, entered.business_type, entered.ticket_kind,
+            rule_id = await catalog.rule_for(session, version, entered.business_type, entered.ticket_kind,
                                               entered.node, entered.customer_tier, entered.role)
         except NoMatchingPolicy as exc:
             log.warning("no SLA rule: %s", exc)
             metrics.TIMERS_UNMATCHED.inc()
             continue
-        t = domain.start_timer(entered.ticket_id, entered.node, await policies.resolved(session, version, rule_id),
+        t = domain.start_timer(entered.ticket_id, entered.node, await catalog.resolved(session, version, rule_id),
                                entered.entered_at)
         params.append({
             "id": new_id("tmr"), "ticket_id": entered.ticket_id, "node": entered.node,
@@ -200,7 +206,9 @@ async def start_timers(session: AsyncSession, entries: Sequence[tuple[TicketNode
     return started
 
 
-async def complete_timers(session: AsyncSession, completions: Sequence[TicketNodeCompleted], fired_by: str) -> None:
+async def complete_timers(
+    session: AsyncSession, catalog: PolicyCatalog, completions: Sequence[TicketNodeCompleted], fired_by: str
+) -> None:
     """Stop each node's open timer: `sla.met` (late or not), after any action that was already due.
     The rows are locked and written with a few statements for the whole list, in its order."""
     pairs = list({(c.ticket_id, c.node) for c in completions})
@@ -220,13 +228,13 @@ async def complete_timers(session: AsyncSession, completions: Sequence[TicketNod
             continue
         try:
             # Actions due before the completion happened even if the scanner has not got to them.
-            t, actions = domain.fire_due(await load_timer(session, row), c.completed_at)
+            t, actions = domain.fire_due(await load_timer(session, catalog, row), c.completed_at)
             done = domain.complete(t, c.completed_at)
         except IllegalTransition as exc:
             _ignored(exc)
             continue
         fired.extend((row, t, a, now) for a in actions)
-        met.append(_envelope(row, alert_payload(row, done, None, now)))
+        met.append(_envelope(session, row, alert_payload(row, done, None, now)))
         saves.append(_save_params(row.id, done, now))
     await record_fired(session, fired, fired_by)
     await write_outbox(session, met)
@@ -235,7 +243,7 @@ async def complete_timers(session: AsyncSession, completions: Sequence[TicketNod
 
 
 async def _transition_ticket(
-    session: AsyncSession, ticket_id: str, node: str | None, states: tuple[str, ...] | None,
+    session: AsyncSession, catalog: PolicyCatalog, ticket_id: str, node: str | None, states: tuple[str, ...] | None,
     step: Callable[[SlaTimer, datetime], SlaTimer], at: datetime,
 ) -> int:
     q = select(*_ROW).where(timers.c.ticket_id == ticket_id, IS_OPEN)
@@ -246,7 +254,7 @@ async def _transition_ticket(
     n = 0
     for row in (await session.execute(q.order_by(timers.c.id).with_for_update())).all():
         try:
-            new = step(await load_timer(session, row), at)
+            new = step(await load_timer(session, catalog, row), at)
         except IllegalTransition as exc:
             _ignored(exc)
             continue
@@ -255,18 +263,22 @@ async def _transition_ticket(
     return n
 
 
-async def pause_ticket(session: AsyncSession, *, ticket_id: str, node: str | None, at: datetime) -> int:
+async def pause_ticket(
+    session: AsyncSession, catalog: PolicyCatalog, *, ticket_id: str, node: str | None, at: datetime
+) -> int:
     """The ticket went `pending`: its live timers stop counting (remaining time kept)."""
-    return await _transition_ticket(session, ticket_id, node, LIVE_STATES, domain.pause, at)
+    return await _transition_ticket(session, catalog, ticket_id, node, LIVE_STATES, domain.pause, at)
 
 
-async def resume_ticket(session: AsyncSession, *, ticket_id: str, node: str | None, at: datetime) -> int:
-    return await _transition_ticket(session, ticket_id, node, ("paused",), domain.resume, at)
+async def resume_ticket(
+    session: AsyncSession, catalog: PolicyCatalog, *, ticket_id: str, node: str | None, at: datetime
+) -> int:
+    return await _transition_ticket(session, catalog, ticket_id, node, ("paused",), domain.resume, at)
 
 
-async def cancel_ticket(session: AsyncSession, *, ticket_id: str, at: datetime) -> int:
+async def cancel_ticket(session: AsyncSession, catalog: PolicyCatalog, *, ticket_id: str, at: datetime) -> int:
     """The ticket ended without completing its open nodes: their timers are cancelled, silently."""
-    return await _transition_ticket(session, ticket_id, None, None, domain.cancel, at)
+    return await _transition_ticket(session, catalog, ticket_id, None, None, domain.cancel, at)
 
 
 def _ignored(exc: IllegalTransition) -> None:
@@ -278,23 +290,22 @@ def _ignored(exc: IllegalTransition) -> None:
 # --------------------------------------------------------------------------- the scanner
 
 
-async def fire_due_timers(session: AsyncSession, *, now: datetime, batch_size: int, fired_by: str) -> int:
+async def fire_due_timers(
+    session: AsyncSession, catalog: PolicyCatalog, *, now: datetime, batch_size: int, fired_by: str
+) -> int:
     """Fire the due actions of up to `batch_size` timers. Returns the number of timers taken.
 
-    SKIP LOCKED: rows another instance (or a ticket event) holds are left to it, so no action is
-    fired twice, and no instance waits for another.
+    SKIP LOCKED (`claim_due`): rows another instance (or a ticket event) holds are left to it, so
+    no action is fired twice, and no instance waits for another.
     """
-    rows = (await session.execute(
-        select(*_ROW).where(timers.c.next_fire_at <= now).order_by(timers.c.next_fire_at)
-        .limit(batch_size).with_for_update(skip_locked=True)
-    )).all()
+    rows = (await session.execute(_CLAIM_DUE, {"now": now, "batch_size": batch_size})).all()
     if not rows:
         return 0
     fired: list[tuple[TimerRow, SlaTimer, Action, datetime]] = []
     updates: list[dict[str, Any]] = []
     for row in rows:
         at = datetime.now(UTC)
-        new, actions = domain.fire_due(await load_timer(session, row), at)
+        new, actions = domain.fire_due(await load_timer(session, catalog, row), at)
         fired.extend((row, new, a, at) for a in actions)
         updates.append(_save_params(row.id, new, at))
     await record_fired(session, fired, fired_by)

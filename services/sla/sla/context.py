@@ -1,0 +1,20 @@
+"""What the SLA service's handlers, scanner and API share: built once by `bootstrap(settings)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sla.services.policies import PolicyCatalog
+from sla.settings import SlaSettings
+
+
+@dataclass(frozen=True)
+class SlaContext:
+    settings: SlaSettings
+    # Parsed policy versions of this process (immutable versions: a cache that never goes stale).
+    policies: PolicyCatalog
+
+    @property
+    def instance_id(self) -> str:
+        """Who fires: written on each alert row (`fired_by`)."""
+        return self.settings.instance_id
