@@ -1,34 +1,16 @@
-"""Structured JSON logs with the correlation id, and masking of phone numbers and e-mail addresses."""
+"""Structured JSON logs with the correlation id; every line masked by `backbone.masking.mask_pii`."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 
 from backbone.correlation import current_correlation_id
-
-_PHONE = re.compile(r"(?<!\d)(\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-_EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
-
-
-def mask_phone(phone: str) -> str:
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return f"{digits[-11:-8] if len(digits) >= 11 else digits[:3]}****{digits[-4:]}"
-
-
-def mask_email(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
-
-
-def mask_pii(text: str) -> str:
-    text = _PHONE.sub(lambda m: f"{m.group(2)}****{m.group(4)}", text)
-    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+from backbone.masking import mask_email as mask_email  # re-exported: devtools/smtp.py imports it from here
+from backbone.masking import mask_phone as mask_phone  # re-exported: older notify code imports it from here
+from backbone.masking import mask_pii
 
 
 class JsonFormatter(logging.Formatter):

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from backbone import events_doc
-from backbone.logging import JsonFormatter, mask_email, mask_phone, mask_pii
+from backbone.logging import JsonFormatter
+from backbone.masking import mask_email, mask_phone, mask_pii
 from backbone.settings import DEV_JWT_SECRET, ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[3]

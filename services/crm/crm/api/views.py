@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.domain.masking import mask_email, mask_phone
+from backbone.masking import mask_email, mask_phone
 from crm.domain.tiering import FactorContribution
 from crm.models import order_items, sla_alerts, tickets
 

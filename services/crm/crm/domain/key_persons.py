@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from crm.domain.masking import (
-    InvalidEmail,
-    InvalidPhone,
-    mask_email,
-    mask_phone,
-    validate_email,
-    validate_phone,
-)
+from backbone.masking import mask_email, mask_phone
+from crm.domain.contacts import InvalidEmail, InvalidPhone, validate_email, validate_phone
 from crm.domain.vocabulary import KeyPersonKind
 
 __all__ = ["KeyPerson", "KeyPersonKind", "MaskedKeyPerson"]

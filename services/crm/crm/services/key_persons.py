@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.auth import Principal
 from backbone.ids import new_id
+from backbone.masking import mask_email, mask_phone
 from backbone.problems import Problem
 from crm.access import load_customer, not_found
 from crm.domain.key_persons import KeyPerson
-from crm.domain.masking import mask_email, mask_phone
 from crm.models import key_persons
 
 log = logging.getLogger("crm.key_persons")

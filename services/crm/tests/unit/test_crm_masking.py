@@ -5,21 +5,9 @@ import logging
 import pytest
 from pydantic import ValidationError
 
+from backbone.masking import PhoneKind, PiiMaskingFilter, mask_email, mask_log_record, mask_phone, mask_text
+from crm.domain.contacts import InvalidEmail, InvalidPhone, is_mobile, parse_phone, validate_email, validate_phone
 from crm.domain.key_persons import KeyPerson, KeyPersonKind
-from crm.domain.masking import (
-    InvalidEmail,
-    InvalidPhone,
-    PhoneKind,
-    PiiMaskingFilter,
-    is_mobile,
-    mask_email,
-    mask_log_record,
-    mask_phone,
-    mask_text,
-    parse_phone,
-    validate_email,
-    validate_phone,
-)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-from notify.domain.masking import mask_email, mask_phone, mask_pii
+from backbone.masking import mask_email, mask_phone, mask_pii
 
 
 def test_masking() -> None:

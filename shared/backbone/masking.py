@@ -1,16 +1,19 @@
-"""Phone / e-mail validation and masking (list views, logs).
+"""Masking of phone numbers and e-mail addresses, for list views, API answers and every log line.
 
-* ``validate_phone`` accepts mainland mobiles (``1[3-9]`` + 9 digits, optionally with a
-  +86 / 0086 / 86 prefix and blanks or hyphens) and landlines (area code 0xx / 0xxx, a 7-8
-  digit subscriber number starting 2-9, an optional extension after 转 / ext / x / # or a
-  final hyphen group) and returns a normalised form: ``13812345678``, ``010-12345678``,
-  ``0571-88881234-8001``.
-* ``mask_phone("13812345678") == "138****5678"``; ``mask_email("zhang.san@example.com") ==
-  "z***@example.com"``.
-* ``mask_text`` masks the phone numbers and e-mail addresses found in free text;
-  ``mask_log_record`` (a ``logging`` filter function) and ``PiiMaskingFilter`` apply it to
-  log records. Attach them to *handlers*: a logger's filters do not see records propagated
-  from its children.
+* ``mask_phone``: a mainland mobile keeps its first 3 and last 4 digits (``138****5678``, with or
+  without a +86 / 0086 / 86 prefix, which is dropped); a landline keeps its area code, the last
+  4 digits of the subscriber number and its extension (``0571-****1234-8001``); anything else
+  keeps at most its last 4 digits (``*******8901``, ``***``). Never raises.
+* ``mask_email``: ``zhang.san@example.com`` → ``z***@example.com``; a one-letter local part shows
+  nothing (``***@example.com``); not an address → ``***``.
+* ``mask_text`` (alias ``mask_pii``): every mobile, landline and e-mail address found in free text.
+* ``mask_log_record`` (a ``logging`` filter function) and ``PiiMaskingFilter`` apply it to log
+  records; ``backbone.logging.JsonFormatter`` applies it to every line. Attach filters to
+  *handlers*: a logger's filters do not see records propagated from its children.
+* ``parse_phone_number``: the phone grammar the masks rely on (mobiles: ``1[3-9]`` + 9 digits,
+  optional +86 / 0086 / 86 prefix, blanks or hyphens; landlines: area code 0xx / 0xxx, a 7-8 digit
+  subscriber number starting 2-9, an optional extension after 转 / ext / x / # or a final hyphen
+  group). ``None`` for anything else; services that validate input build their errors on it.
 """
 
 from __future__ import annotations
@@ -21,10 +24,17 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from email_validator import EmailNotValidError
-from email_validator import validate_email as _validate_email
-
-from crm.domain.errors import DomainError
+__all__ = [
+    "PhoneKind",
+    "PhoneNumber",
+    "PiiMaskingFilter",
+    "mask_email",
+    "mask_log_record",
+    "mask_phone",
+    "mask_pii",
+    "mask_text",
+    "parse_phone_number",
+]
 
 MOBILE_RE = re.compile(r"1[3-9]\d{9}")
 _AREA_RE = re.compile(r"0(?:10|2\d|[3-9]\d{2})")
@@ -37,14 +47,6 @@ _COUNTRY_RE = re.compile(r"^(?:\+86|0086)")
 class PhoneKind(StrEnum):
     MOBILE = "mobile"
     LANDLINE = "landline"
-
-
-class InvalidPhone(DomainError):
-    code = "invalid_phone"
-
-
-class InvalidEmail(DomainError):
-    code = "invalid_email"
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,7 @@ class PhoneNumber:
     @property
     def masked(self) -> str:
         if self.kind is PhoneKind.MOBILE:
-            prefix = "+86 " if self.country_prefix else ""
-            return f"{prefix}{self.number[:3]}****{self.number[-4:]}"
+            return f"{self.number[:3]}****{self.number[-4:]}"
         ext = f"-{self.extension}" if self.extension else ""
         return f"{self.area_code}-{'*' * (len(self.number) - 4)}{self.number[-4:]}{ext}"
 
@@ -91,10 +92,10 @@ def _parse_digits(raw: str, extension: str) -> PhoneNumber | None:
     return None
 
 
-def parse_phone(phone: str) -> PhoneNumber:
-    """Parse a mainland mobile or landline number; raise ``InvalidPhone``."""
+def parse_phone_number(phone: str) -> PhoneNumber | None:
+    """A mainland mobile or landline number, or None."""
     if not isinstance(phone, str) or not phone.strip():
-        raise InvalidPhone("the phone number is empty")
+        return None
     text = unicodedata.normalize("NFKC", phone).strip()
     extension = ""
     m = _EXT_RE.match(text)
@@ -108,47 +109,17 @@ def parse_phone(phone: str) -> PhoneNumber:
             parsed = _parse_digits(_SEPARATORS_RE.sub("", head), tail.strip())
             if parsed is not None and parsed.kind is not PhoneKind.LANDLINE:
                 parsed = None
-    if parsed is None:
-        raise InvalidPhone(
-            f"{mask_text(phone)!s} is neither a mainland mobile number (1[3-9] and 9 digits) "
-            "nor a landline with area code (0xx/0xxx and 7-8 digits)"
-        )
     return parsed
 
 
-def validate_phone(phone: str) -> str:
-    """The normalised phone number, or ``InvalidPhone``."""
-    return parse_phone(phone).normalized
-
-
-def is_mobile(phone: str) -> bool:
-    try:
-        return parse_phone(phone).kind is PhoneKind.MOBILE
-    except InvalidPhone:
-        return False
-
-
 def mask_phone(phone: str) -> str:
-    """``138****5678`` / ``+86 138****5678`` / ``010-****5678``; never raises.
-
-    Something that is not a valid number keeps only its last 4 digits.
-    """
-    try:
-        return parse_phone(phone).masked
-    except InvalidPhone:
-        digits = [c for c in str(phone) if c.isdigit()]
-        keep = 4 if len(digits) > 6 else 0
-        return "*" * (len(digits) - keep) + "".join(digits[len(digits) - keep :]) or "***"
-
-
-def validate_email(email: str) -> str:
-    """The normalised e-mail address (no DNS lookup), or ``InvalidEmail``."""
-    if not isinstance(email, str) or not email.strip():
-        raise InvalidEmail("the e-mail address is empty")
-    try:
-        return _validate_email(email.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise InvalidEmail(f"invalid e-mail address: {exc}") from None
+    """``138****5678`` / ``010-****5678``; something else keeps at most its last 4 digits. Never raises."""
+    parsed = parse_phone_number(phone)
+    if parsed is not None:
+        return parsed.masked
+    digits = [c for c in str(phone) if c.isdigit()]
+    keep = 4 if len(digits) > 6 else 0
+    return "*" * (len(digits) - keep) + "".join(digits[len(digits) - keep :]) or "***"
 
 
 def mask_email(email: str) -> str:
@@ -163,7 +134,7 @@ _EMAIL_TEXT_RE = re.compile(
     r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
 )
 _MOBILE_TEXT_RE = re.compile(
-    r"(?<![0-9A-Za-z+])((?:\+86|0086|86)[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z+])(?:(?:\+86|0086|86)[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?![0-9A-Za-z])"
 )
 _LANDLINE_TEXT_RE = re.compile(
     r"(?<![0-9A-Za-z])(\(0\d{2,3}\)\s?|（0\d{2,3}）\s?|0\d{2,3}[\s-])"
@@ -174,10 +145,13 @@ _LANDLINE_TEXT_RE = re.compile(
 def mask_text(text: str) -> str:
     """Mask every mobile / landline number and e-mail address found in free text."""
     text = _EMAIL_TEXT_RE.sub(lambda m: mask_email(m.group(0)), text)
-    text = _MOBILE_TEXT_RE.sub(lambda m: f"{'+86 ' if m.group(1) else ''}{m.group(2)}****{m.group(3)}", text)
+    text = _MOBILE_TEXT_RE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
     return _LANDLINE_TEXT_RE.sub(
         lambda m: f"{m.group(1)}{'*' * sum(c.isdigit() for c in m.group(2))}{m.group(3)}", text
     )
+
+
+mask_pii = mask_text
 
 
 def mask_log_record(record: logging.LogRecord) -> bool:
