@@ -1,33 +1,50 @@
-"""Wires the EOMS bridge: settings → runtime → consumers of the CRM's streams (+ the EOMS forwarder)."""
+"""The EOMS bridge's composition root: settings → context (workflow store, EOMS client) → runtime
+with the consumer of the CRM's streams, the catalog sync at start and, in adapter mode, the forwarder."""
 
 from __future__ import annotations
 
-from backbone.runtime import ServiceRuntime
+from backbone.runtime import Infra, ServiceRuntime
 from backbone.topics import CRM_COMPLAINTS, CRM_ORDERS
 from eoms_bridge import consumers
+from eoms_bridge.adapter.client import CircuitBreaker, EomsClient
 from eoms_bridge.adapter.forwarder import Forwarder
-from eoms_bridge.context import Bridge
+from eoms_bridge.context import EomsContext
 from eoms_bridge.models import metadata
+from eoms_bridge.services.workflows import WorkflowStore
 from eoms_bridge.settings import EomsSettings
+from eoms_bridge.workflows_loader import load_catalog
 
 
-def bootstrap(settings: EomsSettings | None = None, bridge: Bridge | None = None) -> ServiceRuntime:
-    settings = settings or EomsSettings()
-    bridge = bridge or Bridge.create(settings)
-    runtime = ServiceRuntime.create(settings, metadata)
-    bridge.runtime = runtime
-    runtime.add_consumer(topics=[CRM_ORDERS, CRM_COMPLAINTS], handlers=consumers.make_handlers(bridge))
-    # The shipped catalog is synced into the shared table lazily, on the first event or request
-    # (`bridge.ready()`): a finished background loop would read as a dead one in /readyz.
-    if bridge.client is not None:
-        forwarder = Forwarder(
-            runtime.session_factory, bridge.client, batch_size=settings.eoms_forward_batch,
+def eoms_client(settings: EomsSettings) -> EomsClient | None:
+    """The client of the external EOMS, when one is configured (adapter mode)."""
+    if not settings.eoms_url:
+        return None
+    return EomsClient(
+        settings.eoms_url, timeout_s=settings.eoms_timeout_s, max_attempts=settings.eoms_max_attempts,
+        backoff_initial_s=settings.eoms_backoff_initial_s, backoff_max_s=settings.eoms_backoff_max_s,
+        breaker=CircuitBreaker(failure_threshold=settings.eoms_breaker_failures,
+                               reset_timeout_s=settings.eoms_breaker_reset_s),
+    )
+
+
+def bootstrap(settings: EomsSettings) -> ServiceRuntime[EomsContext]:
+    # Loading validates every workflow file: a broken catalog fails the start.
+    store = WorkflowStore(load_catalog(settings.workflow_dir))
+    context = EomsContext(settings=settings, store=store, client=eoms_client(settings))
+    runtime = ServiceRuntime(Infra.create(settings, metadata), context)
+    session_factory = runtime.session_factory
+
+    async def sync_catalog() -> None:
+        # The shipped catalog into the shared definitions table, before any event or request.
+        await store.sync(session_factory)
+
+    runtime.on_start(sync_catalog)
+    runtime.add_consumer(topics=[CRM_ORDERS, CRM_COMPLAINTS], handlers=consumers.make_handlers(context))
+    if context.client is not None:
+        runtime.add_worker(Forwarder(
+            session_factory, context.client, batch_size=settings.eoms_forward_batch,
             poll_interval_s=settings.eoms_forward_poll_s, retry_initial_s=settings.eoms_forward_retry_initial_s,
             retry_max_s=settings.eoms_forward_retry_max_s,
-        )
-
-        async def forward_to_eoms() -> None:
-            await forwarder.run()
-
-        runtime.loops.append(forward_to_eoms)
+        ))
+        runtime.on_stop(context.client.aclose)
     return runtime

@@ -9,34 +9,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backbone.consumer import Handler, PermanentError
 from backbone.envelope import Envelope
 from backbone.events import ComplaintCreated, OrderCancelled, OrderSubmitted
-from eoms_bridge.context import Bridge
+from eoms_bridge.context import EomsContext
 from eoms_bridge.domain.errors import WorkflowNotFoundError
 from eoms_bridge.services import tickets
 
 
-def make_handlers(bridge: Bridge) -> dict[str, Handler]:
+def make_handlers(context: EomsContext) -> dict[str, Handler]:
+    store, forward = context.store, context.forwarding
+
     async def on_order_submitted(session: AsyncSession, event: Envelope) -> None:
         order = event.payload(OrderSubmitted)
-        store = await bridge.ready()
         try:
             await tickets.open_tickets_for_order(session, store=store, order=order, now=datetime.now(UTC),
-                                                 forward=bridge.forwarding)
+                                                 forward=forward)
         except WorkflowNotFoundError as exc:
             raise PermanentError(str(exc)) from exc  # no retry makes a workflow appear: DLQ with the reason
 
     async def on_order_cancelled(session: AsyncSession, event: Envelope) -> None:
         c = event.payload(OrderCancelled)
-        store = await bridge.ready()
         await tickets.cancel_tickets_for_order(session, store=store, order_id=c.order_id, reason=c.reason,
-                                               now=datetime.now(UTC), forward=bridge.forwarding)
+                                               now=datetime.now(UTC), forward=forward)
 
     async def on_complaint_created(session: AsyncSession, event: Envelope) -> None:
         complaint = event.payload(ComplaintCreated)
-        store = await bridge.ready()
         try:
             await tickets.open_ticket_for_complaint(
                 session, store=store, complaint=complaint, now=datetime.now(UTC),
-                generic_business_type=bridge.settings.generic_complaint_business_type, forward=bridge.forwarding)
+                generic_business_type=context.settings.generic_complaint_business_type, forward=forward)
         except WorkflowNotFoundError as exc:
             raise PermanentError(str(exc)) from exc
 

@@ -8,7 +8,6 @@ calls fail fast (no request is sent); after `reset_timeout_s` it lets one trial 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -16,6 +15,8 @@ from typing import Any
 
 import httpx
 from prometheus_client import Counter, Gauge
+
+from backbone.workers import Backoff
 
 
 class BreakerState(StrEnum):
@@ -103,18 +104,14 @@ class EomsClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
-        self.backoff_initial_s = backoff_initial_s
-        self.backoff_max_s = backoff_max_s
+        # Jitter takes up to half off each delay: instances that failed together do not retry in lockstep.
+        self.backoff = Backoff(initial_s=backoff_initial_s, max_s=backoff_max_s, jitter=0.5)
         self.breaker = breaker or CircuitBreaker()
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(timeout_s),
                                        transport=transport)
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    def _delay(self, attempt: int) -> float:
-        base = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (attempt - 1))
-        return float(base) * (0.5 + random.random() / 2)  # jitter: instances do not retry in lockstep
 
     async def send(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST with retries; raises CircuitOpenError, EomsRejectedError or EomsUnavailableError."""
@@ -145,5 +142,5 @@ class EomsClient:
             self.breaker.on_failure()
             ADAPTER_CALLS.labels("failed").inc()
             if attempt < self.max_attempts:
-                await asyncio.sleep(self._delay(attempt))
+                await asyncio.sleep(self.backoff.delay(attempt))
         raise EomsUnavailableError(f"{path}: {last} after {self.max_attempts} attempts")

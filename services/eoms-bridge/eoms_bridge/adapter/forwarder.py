@@ -1,21 +1,21 @@
 """Delivers the forward queue to the external EOMS, in `seq` order per ticket.
 
-Rows are claimed with FOR UPDATE SKIP LOCKED, so several instances share the work without
-sending a row twice at the same time. A row is marked sent in the transaction that claimed it:
-a crash before the commit sends it again (at least once; `message_id` lets the EOMS dedupe).
-A failed row is retried with backoff, and later rows of the same ticket wait behind it.
+A `backbone.workers.Worker` (one pass: `forward_once`). Due rows are claimed with `claim_due`
+(FOR UPDATE SKIP LOCKED), so several instances share the work without sending a row twice at
+the same time. A row is marked sent in the transaction that claimed it: a crash before the commit
+sends it again (at least once; `message_id` lets the EOMS dedupe). A failed row is retried after
+a `Backoff` delay, and later rows of the same ticket wait behind it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backbone.workers import Backoff, Worker, claim_due
 from eoms_bridge.adapter.client import CircuitOpenError, EomsClient, EomsRejectedError, EomsUnavailableError
 from eoms_bridge.models import forward_queue as fq
 from eoms_bridge.models import tickets
@@ -29,42 +29,28 @@ def path_for(message_type: str, ticket_id: str) -> str:
     return f"/tickets/{ticket_id}/{message_type.removeprefix('ticket.')}"
 
 
-class Forwarder:
+class Forwarder(Worker):
+    name = "eoms-forwarder"
+
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], client: EomsClient, *,
                  batch_size: int = 50, poll_interval_s: float = 0.2, retry_initial_s: float = 0.5,
                  retry_max_s: float = 60.0) -> None:
+        super().__init__()
         self.session_factory = session_factory
         self.client = client
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
-        self.retry_initial_s = retry_initial_s
-        self.retry_max_s = retry_max_s
-        self._stopping = asyncio.Event()
+        self.retry = Backoff(initial_s=retry_initial_s, max_s=retry_max_s)  # a queued forward that failed
+        self._claim = claim_due(fq, fq.c.sent_at.is_(None), fq.c.next_attempt_at <= bindparam("now"),
+                                order_by=fq.c.seq, limit=batch_size)
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                wait = await self.forward_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("forwarder pass failed; retrying")
-                wait = 1.0
-            if wait:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=wait)
+    async def step(self) -> float:
+        return await self.forward_once()
 
     async def forward_once(self) -> float:
         """One pass over due rows; returns how long to wait before the next pass (0: go on)."""
-        now = datetime.now(UTC)
         async with self.session_factory() as session, session.begin():
-            rows = (await session.execute(
-                select(fq).where(fq.c.sent_at.is_(None), fq.c.next_attempt_at <= now)
-                .order_by(fq.c.seq).limit(self.batch_size).with_for_update(skip_locked=True)
-            )).mappings().all()
+            rows = (await session.execute(self._claim, {"now": datetime.now(UTC)})).mappings().all()
             if not rows:
                 return self.poll_interval_s
             blocked: set[str] = set()
@@ -83,7 +69,7 @@ class Forwarder:
                 except EomsUnavailableError as exc:
                     blocked.add(r["ticket_id"])
                     attempts = r["attempts"] + 1
-                    delay = min(self.retry_max_s, self.retry_initial_s * 2 ** min(attempts - 1, 16))
+                    delay = self.retry.delay(attempts)
                     await session.execute(update(fq).where(fq.c.seq == r["seq"]).values(
                         attempts=attempts, last_error=str(exc)[:2000],
                         next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay)))

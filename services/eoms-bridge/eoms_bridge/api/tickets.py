@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 
 from backbone.problems import Problem, field_error
 from backbone.vocabulary import NodeRole
-from eoms_bridge.api.deps import BridgeDep, PrincipalDep, SessionDep, StoreDep, actor_of, domain_errors, owner_filter
+from eoms_bridge.api.deps import ContextDep, PrincipalDep, SessionDep, StoreDep, actor_of, owner_filter
 from eoms_bridge.domain.ticket import Actor, TicketAction
 from eoms_bridge.models import ticket_history, tickets
 from eoms_bridge.services import tickets as ticket_service
@@ -146,7 +146,7 @@ class ActionIn(BaseModel):
              summary="accept | complete | return | suspend | resume | reassign (and hold/release/cancel/close)")
 async def ticket_action(
     ticket_id: str, action: TicketAction, principal: PrincipalDep, session: SessionDep, store: StoreDep,
-    bridge: BridgeDep, body: ActionIn | None = None,
+    context: ContextDep, body: ActionIn | None = None,
 ) -> TicketOut:
     body = body or ActionIn()
     if action is TicketAction.COMPLETE and not body.outcome:
@@ -161,19 +161,18 @@ async def ticket_action(
     actor = actor_of(principal)
     if not actor.roles:
         raise Problem(403, "Forbidden", "the token carries no role that can work tickets")
-    with domain_errors():
-        async with session.begin():
-            to: Actor | None = None
-            if body.to:
-                roles = body.to_roles
-                if roles is None:  # no user directory here: the target is taken to hold the node's role
-                    current = (await session.execute(
-                        select(tickets.c.current_role).where(tickets.c.id == ticket_id))).scalar()
-                    roles = [NodeRole(current)] if current else []
-                to = Actor.person(body.to, *roles)
-            row = await ticket_service.act(
-                session, store=store, ticket_id=ticket_id, action=action, actor=actor, now=datetime.now(UTC),
-                outcome=body.outcome, data=data, reason=body.reason, to=to,
-                expected_version=body.expected_version, forward=bridge.forwarding, owner=owner_filter(principal),
-            )
+    async with session.begin():
+        to: Actor | None = None
+        if body.to:
+            roles = body.to_roles
+            if roles is None:  # no user directory here: the target is taken to hold the node's role
+                current = (await session.execute(
+                    select(tickets.c.current_role).where(tickets.c.id == ticket_id))).scalar()
+                roles = [NodeRole(current)] if current else []
+            to = Actor.person(body.to, *roles)
+        row = await ticket_service.act(
+            session, store=store, ticket_id=ticket_id, action=action, actor=actor, now=datetime.now(UTC),
+            outcome=body.outcome, data=data, reason=body.reason, to=to,
+            expected_version=body.expected_version, forward=context.forwarding, owner=owner_filter(principal),
+        )
     return await ticket_out(store, session, row, history=False)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from backbone.auth import require
 from backbone.problems import Problem
-from eoms_bridge.api.deps import PrincipalDep, SessionDep, StoreDep, domain_errors
+from eoms_bridge.api.deps import PrincipalDep, SessionDep, StoreDep
 from eoms_bridge.models import workflow_definitions as wd
 
 router = APIRouter(prefix="/api/v1/admin/workflows", tags=["admin"])
@@ -76,9 +76,8 @@ async def publish_workflow(request: Request, response: Response, principal: Prin
     if not isinstance(raw, dict):
         raise Problem(422, "Invalid request", "the body must be one workflow definition object",
                       errors=[{"field": "body", "message": "expected an object"}])
-    with domain_errors():
-        async with session.begin():
-            d = await store.publish(session, raw, source=f"admin:{principal.subject}"[:40])
+    async with session.begin():
+        d = await store.publish(session, raw, source=f"admin:{principal.subject}"[:40])
     row = (await session.execute(select(wd).where(wd.c.id == d.id, wd.c.version == d.version))).mappings().one()
     response.headers["Location"] = f"/api/v1/admin/workflows/{d.id}/versions/{d.version}"
     return WorkflowOut(**_summary({**row, "latest": True}), definition=row["definition"])

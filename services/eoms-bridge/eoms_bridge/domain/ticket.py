@@ -136,7 +136,8 @@ _NODE_ACTION: Final[Mapping[TicketAction, NodeAction]] = {
 def check_transition(from_state: TicketState, to_state: TicketState) -> None:
     """Raise :class:`IllegalTransitionError` unless ``from_state -> to_state`` is legal."""
     if to_state not in TRANSITIONS[from_state]:
-        raise IllegalTransitionError(f"illegal ticket transition {from_state.value} -> {to_state.value}")
+        raise IllegalTransitionError(f"illegal ticket transition {from_state.value} -> {to_state.value}",
+                                     from_state=from_state.value)
 
 
 @dataclass(frozen=True)
@@ -512,7 +513,8 @@ class Ticket:
     def _guard_state(self, action: TicketAction, now: datetime) -> None:
         _require_aware(now)
         if self.state not in ACTION_STATES[action]:
-            raise IllegalTransitionError(f"ticket {self.id}: cannot {action.value} in state {self.state.value}")
+            raise IllegalTransitionError(f"ticket {self.id}: cannot {action.value} in state {self.state.value}",
+                                         from_state=self.state.value, action=action.value)
 
     def _guard(self, action: TicketAction, now: datetime) -> tuple[NodeDefinition, NodeVisit]:
         self._guard_state(action, now)

@@ -15,32 +15,28 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone import events as wire
-from backbone.envelope import Envelope
+from backbone.errors import Invalid
 from backbone.events import ComplaintCreated, OrderSubmitted
 from backbone.ids import new_id
-from backbone.outbox import add_events
+from backbone.outbox import emit
 from eoms_bridge.domain import events as dom
-from eoms_bridge.domain.errors import ActorNotAllowedError, WorkflowNotFoundError
+from eoms_bridge.domain.errors import (
+    ActorNotAllowedError,
+    StaleTicketError,
+    TicketNotFoundError,
+    WorkflowNotFoundError,
+)
 from eoms_bridge.domain.routing import initial_tickets, tickets_to_open
 from eoms_bridge.domain.ticket import OPEN_STATES, Actor, Ticket, TicketAction, TicketState
 from eoms_bridge.domain.workflow import TicketKind, WorkflowDefinition
-from eoms_bridge.models import outbox, ticket_history, tickets
+from eoms_bridge.models import ticket_history, tickets
 from eoms_bridge.services import forwarding
 from eoms_bridge.services.snapshot import from_snapshot, to_snapshot
 from eoms_bridge.services.workflows import WorkflowStore
 
-SOURCE = "eoms-bridge"
 CRM = Actor.system("crm")
 TIER_SEVERITY = {"A": "major", "B": "moderate", "C": "minor"}
 RESOLVED_STATES = frozenset({TicketState.RESOLVED.value, TicketState.CLOSED.value})
-
-
-class TicketNotFoundError(LookupError):
-    pass
-
-
-class StaleTicketError(Exception):
-    """The caller's expected version is not the stored one (optimistic locking; API: 409)."""
 
 
 @dataclass(frozen=True)
@@ -229,7 +225,7 @@ def _dispatch(
             return t.resume(actor=actor, now=now)
         case TicketAction.REASSIGN:
             if to is None:
-                raise ValueError("reassign needs a target")
+                raise Invalid("reassign needs the new assignee", field="to")
             return t.reassign(actor=actor, now=now, to=to)
         case TicketAction.HOLD:
             return t.hold(actor=actor, now=now, reason=reason or "")
@@ -378,5 +374,4 @@ async def _record(session: AsyncSession, t: Ticket, origin: Origin, events: Sequ
     if not events:
         return
     await session.execute(_INSERT_HISTORY, [_history_row(e) for e in events])
-    envelopes = [Envelope.wrap(payload, source=SOURCE, subject=t.id) for payload in wire_events(t, origin, events)]
-    await add_events(session, outbox, envelopes)
+    await emit(session, *wire_events(t, origin, events), subject=t.id)

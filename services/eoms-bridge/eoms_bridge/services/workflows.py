@@ -1,14 +1,13 @@
 """Workflow definitions persisted in `workflow_definitions`, so every instance agrees.
 
-The YAML catalog is validated when the process starts (a broken file stops the start) and synced
-into the table on first use. ``latest`` asks the table (a definition published through the admin
-API on another instance is seen at once); definitions are immutable per (id, version), so they
-are cached in memory once read.
+The YAML catalog is validated when the process is bootstrapped (a broken file stops the start) and
+synced into the table by a start hook, before any event or request. ``latest`` asks the table (a
+definition published through the admin API on another instance is seen at once); definitions are
+immutable per (id, version), so they are cached in memory once read.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -18,15 +17,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from eoms_bridge.domain.errors import WorkflowDefinitionError, WorkflowNotFoundError
-from eoms_bridge.domain.workflow import WorkflowCatalog, WorkflowDefinition, load_catalog, parse_workflow
+from backbone.versioned import transaction_memo
+from eoms_bridge.domain.errors import WorkflowConflictError, WorkflowDefinitionError, WorkflowNotFoundError
+from eoms_bridge.domain.workflow import WorkflowCatalog, WorkflowDefinition, parse_workflow
 from eoms_bridge.models import workflow_definitions as wd
 
 log = logging.getLogger("eoms_bridge.workflows")
-
-
-class WorkflowConflictError(Exception):
-    """The definition clashes with what is loaded (same id and version, or another id's business type)."""
 
 
 def _as_data(d: WorkflowDefinition) -> dict[str, Any]:
@@ -35,51 +31,35 @@ def _as_data(d: WorkflowDefinition) -> dict[str, Any]:
 
 def _latest_of_transaction(session: AsyncSession) -> dict[str, tuple[str, int]]:
     """business type → (id, version) of its latest workflow, as read in the session's current transaction."""
-    tx = session.sync_session.get_transaction()
-    if tx is None:
-        return {}
-    held = session.info.get("eoms.latest_workflows")
-    if held is None or held[0] is not tx:
-        held = session.info["eoms.latest_workflows"] = (tx, {})
-    memo: dict[str, tuple[str, int]] = held[1]
-    return memo
+    if session.sync_session.get_transaction() is None:
+        return {}  # not in a transaction yet: nothing to share the answer with
+    return transaction_memo(session, "eoms.latest_workflows")
 
 
 class WorkflowStore:
     def __init__(self, catalog: WorkflowCatalog) -> None:
         self.shipped = catalog  # the YAML catalog, validated at construction
         self._cache: dict[tuple[str, int], WorkflowDefinition] = {(d.id, d.version): d for d in catalog}
-        self._synced = False
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    def from_directory(cls, directory: str | None = None) -> WorkflowStore:
-        return cls(load_catalog(directory))
 
     async def sync(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        """Insert the shipped definitions that the table lacks (idempotent; safe on many instances)."""
-        if self._synced:
-            return
-        async with self._lock:
-            if self._synced:
-                return
-            async with session_factory() as session, session.begin():
-                for d in self.shipped:
-                    await session.execute(
-                        insert(wd).values(id=d.id, version=d.version, business_type=d.business_type,
-                                          definition=_as_data(d), source="catalog")
-                        .on_conflict_do_nothing()
-                    )
-                rows = (await session.execute(select(wd.c.id, wd.c.version, wd.c.definition))).all()
-            for r in rows:
-                d = parse_workflow(r.definition, f"{r.id} v{r.version}")
-                shipped = self._cache.get((r.id, r.version))
-                if shipped is not None and shipped != d:
-                    # The table is the shared truth; a changed YAML must be published as a new version.
-                    log.warning("workflow %s v%s in the table differs from the shipped YAML; the table wins",
-                                r.id, r.version)
-                self._cache[(r.id, r.version)] = d
-            self._synced = True
+        """Insert the shipped definitions that the table lacks and read every stored one (idempotent;
+        safe on many instances). Runs once, at start (a `runtime.on_start` hook)."""
+        async with session_factory() as session, session.begin():
+            for d in self.shipped:
+                await session.execute(
+                    insert(wd).values(id=d.id, version=d.version, business_type=d.business_type,
+                                      definition=_as_data(d), source="catalog")
+                    .on_conflict_do_nothing()
+                )
+            rows = (await session.execute(select(wd.c.id, wd.c.version, wd.c.definition))).all()
+        for r in rows:
+            d = parse_workflow(r.definition, f"{r.id} v{r.version}")
+            shipped = self._cache.get((r.id, r.version))
+            if shipped is not None and shipped != d:
+                # The table is the shared truth; a changed YAML must be published as a new version.
+                log.warning("workflow %s v%s in the table differs from the shipped YAML; the table wins",
+                            r.id, r.version)
+            self._cache[(r.id, r.version)] = d
 
     async def get(self, session: AsyncSession, id: str, version: int) -> WorkflowDefinition:
         d = self._cache.get((id, version))

@@ -21,9 +21,9 @@ from eoms_bridge.domain.workflow import (
     TicketKind,
     WorkflowCatalog,
     WorkflowDefinition,
-    load_catalog,
     parse_workflow,
 )
+from eoms_bridge.workflows_loader import load_catalog
 
 
 def make_workflow(**overrides: Any) -> dict[str, Any]:

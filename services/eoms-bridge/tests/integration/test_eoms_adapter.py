@@ -173,14 +173,15 @@ async def adapter_app(infra: Any, fake: FakeEoms) -> AsyncIterator[tuple[httpx.A
 async def test_tickets_are_forwarded_durably_and_callbacks_drive_them(
         infra: Any, fake: FakeEoms, adapter_app: tuple[httpx.AsyncClient, Any]) -> None:
     http, app = adapter_app
-    runtime, bridge = app.state.runtime, app.state.bridge
+    runtime = app.state.runtime
+    bridge = runtime.context  # EomsContext
     fake.default = 503  # the EOMS is down when the order arrives
     o = OrderSubmitted(
         order_id=new_id("ord"), channel="web_portal", submitted_at=datetime.now(UTC), customer_id="cus_eoms_ad",
         customer_name="港务局", customer_tier="B", account_manager_id="am_ad",
         items=[OrderItem(item_id=new_id("itm"), product="vpmn", business_kind="opening",
                          business_type="vpmn.opening")])
-    store = await bridge.ready()
+    store = bridge.store  # synced with the definitions table at start
     async with runtime.session_factory() as s, s.begin():
         (tid,) = await ticket_service.open_tickets_for_order(s, store=store, order=o, now=datetime.now(UTC),
                                                              forward=True)
@@ -245,7 +246,7 @@ async def test_a_queued_forward_survives_a_restart(infra: Any, fake: FakeEoms) -
                          business_type="m2m.cancellation")])
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
-        store = await app.state.bridge.ready()
+        store = runtime.context.store
         async with runtime.session_factory() as s, s.begin():
             (tid,) = await ticket_service.open_tickets_for_order(s, store=store, order=o, now=datetime.now(UTC),
                                                                  forward=True)

@@ -1,0 +1,42 @@
+"""The words of a workflow definition: ticket kinds, node actions, terminal markers.
+
+(Products, business kinds and node roles are the suite's: `backbone.vocabulary`.)
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Final
+
+__all__ = ["DEFAULT_ACTIONS", "NAME_RE", "TERMINALS", "NodeAction", "Terminal", "TicketKind"]
+
+
+class TicketKind(StrEnum):
+    SERVICE_OPENING = "service_opening"
+    RESOURCE_CONFIRMATION = "resource_confirmation"
+    RESOURCE_PREOCCUPATION = "resource_preoccupation"
+    COMPLAINT_FAULT = "complaint_fault"
+
+
+class NodeAction(StrEnum):
+    ACCEPT = "accept"
+    COMPLETE = "complete"
+    RETURN = "return"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    REASSIGN = "reassign"
+
+
+class Terminal(StrEnum):
+    """Terminal markers an outcome may point to instead of a next node."""
+
+    RESOLVED = "$resolved"
+    REJECTED = "$rejected"
+
+
+TERMINALS: Final[frozenset[str]] = frozenset(t.value for t in Terminal)
+DEFAULT_ACTIONS: Final[frozenset[NodeAction]] = frozenset(NodeAction)
+
+#: Node and outcome names.
+NAME_RE: Final = re.compile(r"^[a-z][a-z0-9_]*$")
