@@ -39,7 +39,7 @@ from tests.support.kafka_tools import eventually, read_events
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(180)]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 RUN = uuid.uuid4().hex[:8]
 KILL_N = 30
 
