@@ -1,77 +1,82 @@
-"""Wires notify: settings → runtime → alert consumer, dispatch workers, SMPP session, digests, recovery."""
+"""Notify's composition root: settings → its parts → the runtime with its consumer and workers.
+
+    alert consumer (sla.alerts) ──queues rows──▶ dispatch workers (per channel) ──▶ SMTP / SMPP
+                                   wake ▲                      │ outcome + event
+    digest worker ──queues summaries────┘                      ▼
+    lease holder (liveness lock) · recovery (rows of dead instances) · SMPP session · receipts
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable
-
-from backbone.runtime import ServiceRuntime
+from backbone.runtime import Infra, ServiceRuntime
 from backbone.topics import SLA_ALERTS
-from notify.channels.email import SmtpSender
+from backbone.workers import Backoff
+from notify.channels.base import Channel
+from notify.channels.email import EmailChannel, SmtpSender
+from notify.channels.sms import SmsChannel
 from notify.consumers import make_handlers
+from notify.context import DispatchParts, NotifyContext
+from notify.digests import DigestWorker
+from notify.dispatch.lease import Lease, LeaseHolder, recovery_worker
+from notify.dispatch.outcomes import Outcomes
+from notify.dispatch.receipts import Receipts
+from notify.dispatch.wakeup import Wakeup
+from notify.dispatch.workers import DispatchWorker
 from notify.domain.templates import load_templates
 from notify.models import metadata
-from notify.services.deliveries import people_with_pending_digests, queue_digest
 from notify.services.directory import DirectoryCache
-from notify.services.dispatch import Dispatcher, keep_smpp_session
 from notify.settings import NotifySettings
 from notify.smpp.client import SmppClient
+from notify.smpp.keeper import SmppSessionKeeper
 
-log = logging.getLogger("notify")
 
-
-def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime:
-    settings = settings or NotifySettings()
-    runtime = ServiceRuntime.create(settings, metadata)
-    directory = DirectoryCache(settings.directory_file)
-    templates = load_templates(settings.templates_dir, max_sms_parts=settings.max_sms_parts)
+def build_dispatch(infra: Infra, settings: NotifySettings) -> DispatchParts:
+    receipts = Receipts(infra.session_factory)
+    # One long-lived SMPP session per process; its receipts update the delivery rows.
+    smpp = (
+        SmppClient(settings.smpp_url, on_dlr=receipts.on_dlr, submit_timeout=settings.smpp_submit_timeout_s)
+        if settings.smpp_url else None
+    )
     smtp = SmtpSender(settings.smtp_url, settings.mail_from)
-    dispatcher = Dispatcher(runtime.engine, runtime.session_factory, settings, smtp=smtp, sms=None)
-    runtime.add_consumer(topics=[SLA_ALERTS],
-                         handlers=make_handlers(settings, directory, templates, on_queued=dispatcher.wake))
-    if settings.smpp_url:
-        # One long-lived SMPP session per process; receipts update the delivery rows.
-        dispatcher.sms = SmppClient(settings.smpp_url, on_dlr=dispatcher.on_dlr,
-                                    submit_timeout=settings.smpp_submit_timeout_s)
-        sms_client = dispatcher.sms
+    channels: dict[str, Channel] = {"email": EmailChannel(smtp), "sms": SmsChannel(smpp, infra.engine)}
+    outcomes = Outcomes(
+        infra.session_factory, max_attempts=settings.max_send_attempts,
+        backoff=Backoff(initial_s=settings.send_backoff_initial_s, max_s=settings.send_backoff_max_s),
+    )
+    return DispatchParts(lease=Lease(), wakeup=Wakeup(tuple(channels)), channels=channels, outcomes=outcomes,
+                         receipts=receipts, smtp=smtp, smpp=smpp)
 
-        async def smpp_session() -> None:
-            await keep_smpp_session(sms_client)
 
-        runtime.loops.append(smpp_session)
+def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime[NotifyContext]:
+    settings = settings or NotifySettings()
+    infra = Infra.create(settings, metadata)
+    dispatch = build_dispatch(infra, settings)
+    context = NotifyContext(
+        settings=settings,
+        directory=DirectoryCache(settings.directory_file),
+        templates=load_templates(settings.templates_dir, max_sms_parts=settings.max_sms_parts),
+        dispatch=dispatch,
+    )
+    runtime = ServiceRuntime(infra, context)
+    wake = dispatch.wakeup.wake
+    runtime.add_consumer(topics=[SLA_ALERTS], handlers=make_handlers(context, on_queued=wake))
 
-    async def digests() -> None:
-        while True:
-            try:
-                async with runtime.session_factory() as session:
-                    people = await people_with_pending_digests(session)
-                for person_id in people:
-                    async with runtime.session_factory() as session, session.begin():
-                        _, current = await directory.current(session)
-                        carried = await queue_digest(session, person_id=person_id, directory=current,
-                                                     templates=templates, settings=settings)
-                    if carried:
-                        dispatcher.wake()
-            except Exception:
-                log.exception("digest pass failed")
-            await asyncio.sleep(settings.digest_interval_s)
-
-    async def dispatch() -> None:
-        await dispatcher.recover()
-        # The first worker of a channel also polls (rows of other instances, retries coming due).
-        workers = [dispatcher.worker("email", poller=i == 0) for i in range(settings.email_workers)]
-        workers += [dispatcher.worker("sms", poller=i == 0) for i in range(settings.sms_workers)]
-        try:
-            await asyncio.gather(*workers)
-        finally:
-            await smtp.close()
-
-    loops: list[Callable[[], Awaitable[None]]] = [
-        dispatcher.hold_liveness_lock, dispatch, dispatcher.recovery_loop, digests,
-    ]
-    runtime.loops.extend(loops)
-    runtime.dispatcher = dispatcher  # type: ignore[attr-defined]
-    runtime.directory = directory  # type: ignore[attr-defined]
-    runtime.templates = templates  # type: ignore[attr-defined]
+    runtime.add_worker(LeaseHolder(infra.engine, dispatch.lease))
+    runtime.add_worker(recovery_worker(infra.engine, dispatch.lease, settings.recovery_interval_s))
+    workers_per_channel = {"email": settings.email_workers, "sms": settings.sms_workers}
+    for name, channel in dispatch.channels.items():
+        for index in range(workers_per_channel[name]):
+            # Worker 0 of a channel also polls (rows of other instances, retries coming due).
+            runtime.add_worker(DispatchWorker(
+                channel, index, parts=dispatch, engine=infra.engine,
+                poll_s=settings.dispatch_interval_s if index == 0 else None,
+            ))
+    if dispatch.smpp is not None:
+        runtime.add_worker(SmppSessionKeeper(dispatch.smpp))
+        runtime.on_stop(dispatch.smpp.close)
+    runtime.add_worker(DigestWorker(
+        infra.session_factory, directory=context.directory, templates=context.templates, settings=settings,
+        on_queued=wake,
+    ))
+    runtime.on_stop(dispatch.smtp.close)
     return runtime

@@ -11,19 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backbone.consumer import Handler
 from backbone.envelope import Envelope
 from backbone.events import SlaBreached, SlaEscalated, SlaMet, SlaWarning
-from notify.domain.templates import TemplateStore
+from notify.context import NotifyContext
 from notify.services.deliveries import queue_alert_messages
-from notify.services.directory import DirectoryCache
-from notify.settings import NotifySettings
 
 
-def make_handlers(
-    settings: NotifySettings,
-    directory: DirectoryCache,
-    templates: TemplateStore,
-    on_queued: Callable[[], None] | None = None,
-) -> dict[str, Handler]:
-    """`on_queued` runs once after a commit that queued messages (wakes this process's dispatchers)."""
+def make_handlers(context: NotifyContext, on_queued: Callable[[], None] | None = None) -> dict[str, Handler]:
+    """`on_queued` runs once after a commit that queued messages (wakes this process's dispatch workers)."""
+    settings, directory, templates = context.settings, context.directory, context.templates
 
     def wake_after_commit(session: AsyncSession) -> None:
         sync = session.sync_session

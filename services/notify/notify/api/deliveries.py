@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from backbone.auth import Principal, require
-from backbone.problems import Problem
+from backbone.errors import Forbidden
+from backbone.masking import mask_email, mask_phone
+from backbone.pagination import Page
 from notify.api.deps import PrincipalDep, SessionDep
-from notify.domain.masking import mask_email, mask_phone
 from notify.services import deliveries as service
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
@@ -40,11 +41,6 @@ class DeliveryOut(BaseModel):
     updated_at: datetime
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
-    next_cursor: str | None
-
-
 def view(row: dict[str, Any]) -> DeliveryOut:
     address = row["address"]
     return DeliveryOut(
@@ -63,24 +59,24 @@ def _reader_scope(principal: Principal, recipient_id: str | None) -> str | None:
         return recipient_id
     require(principal, "account_manager")
     if recipient_id not in (None, principal.subject):
-        raise Problem(403, "Forbidden", "an account manager reads only their own deliveries")
+        raise Forbidden("an account manager reads only their own deliveries")
     return principal.subject
 
 
-@router.get("", response_model=DeliveryPage, summary="Delivery history, newest first")
+@router.get("", response_model=Page[DeliveryOut], summary="Delivery history, newest first")
 async def list_deliveries(
     session: SessionDep, principal: PrincipalDep,
     ticket_id: str | None = Query(default=None, max_length=40),
     recipient_id: str | None = Query(default=None, max_length=60),
     status: Status | None = Query(default=None),
     limit: int = Query(default=50, ge=1, le=500),
-    cursor: str | None = Query(default=None, max_length=40, description="next_cursor of the previous page"),
-) -> DeliveryPage:
+    cursor: str | None = Query(default=None, max_length=200, description="next_cursor of the previous page"),
+) -> Page[DeliveryOut]:
     recipient_id = _reader_scope(principal, recipient_id)
     rows, next_cursor = await service.list_deliveries(
         session, ticket_id=ticket_id, recipient_id=recipient_id, status=status, cursor=cursor, limit=limit,
     )
-    return DeliveryPage(items=[view(r) for r in rows], next_cursor=next_cursor)
+    return Page[DeliveryOut](items=[view(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{delivery_id}", response_model=DeliveryOut, summary="One delivery")
@@ -88,7 +84,7 @@ async def get_delivery(delivery_id: str, session: SessionDep, principal: Princip
     row = await service.get_delivery(session, delivery_id=delivery_id)
     own = principal.has("supervisor", "admin") or _reader_scope(principal, None) == (row or {}).get("recipient_id")
     if row is None or not own:
-        raise Problem(404, "Not found", f"delivery {delivery_id} does not exist")
+        raise service.DeliveryNotFound(f"delivery {delivery_id} does not exist")
     return view(row)
 
 

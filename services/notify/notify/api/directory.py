@@ -8,8 +8,8 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel
 
 from backbone.auth import require
-from notify.api.deps import DirectoryDep, PrincipalDep, SessionDep
-from notify.domain.masking import mask_email, mask_phone
+from backbone.masking import mask_email, mask_phone
+from notify.api.deps import ContextDep, PrincipalDep, SessionDep
 from notify.services.directory import store_directory
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory"])
@@ -42,11 +42,11 @@ class DirectoryStored(BaseModel):
 
 @router.get("/people", response_model=PeopleOut, summary="People of the current directory (phone / e-mail masked)")
 async def list_people(
-    session: SessionDep, principal: PrincipalDep, directory: DirectoryDep,
+    session: SessionDep, principal: PrincipalDep, ctx: ContextDep,
     role: str | None = Query(default=None, description="only people with this role"),
     department: str | None = Query(default=None),
 ) -> PeopleOut:
-    version, current = await directory.current(session)
+    version, current = await ctx.directory.current(session)
     people = [
         PersonOut(
             id=p.id, name=p.name, roles=list(p.roles), department=p.department,

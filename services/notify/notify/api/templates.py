@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backbone.auth import require
 from backbone.problems import Problem
-from notify.api.deps import PrincipalDep, TemplatesDep
+from notify.api.deps import ContextDep, PrincipalDep
 from notify.domain.templates import EVENT_TYPES, RenderedEmail, TemplateLoadError, TemplateRenderError
 
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
@@ -36,13 +36,13 @@ class PreviewOut(BaseModel):
 
 
 @router.post("/preview", response_model=PreviewOut, summary="Render a template with sample data")
-async def preview(body: PreviewIn, principal: PrincipalDep, templates: TemplatesDep) -> PreviewOut:
+async def preview(body: PreviewIn, principal: PrincipalDep, ctx: ContextDep) -> PreviewOut:
     require(principal, "supervisor", "admin", "account_manager")
     if body.event_type not in EVENT_TYPES:
         raise Problem(422, "Invalid request", f"event_type: unknown event type {body.event_type!r}",
                       errors=[{"field": "event_type", "message": f"one of {', '.join(EVENT_TYPES)}"}])
     try:
-        rendered = templates.preview(body.event_type, body.channel, body.lang, body.sample)
+        rendered = ctx.templates.preview(body.event_type, body.channel, body.lang, body.sample)
     except (TemplateLoadError, TemplateRenderError) as exc:
         raise Problem(422, "Template does not render", str(exc),
                       errors=[{"field": "sample", "message": str(exc)}]) from exc

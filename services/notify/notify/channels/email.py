@@ -1,7 +1,8 @@
 """E-mail over SMTP (aiosmtplib): HTML + text parts; TLS, STARTTLS and auth from SMTP_URL.
 
 Connections are kept open and reused (one per dispatch worker): fewer round trips per message,
-and a shorter time between the server's acceptance and our `sent` commit.
+and a shorter time between the server's acceptance and our `sent` commit. `EmailChannel` is the
+dispatch workers' adapter (`notify.channels.base.Channel`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import aiosmtplib
 
-
-class PermanentSendError(Exception):
-    """The server refused for good (5xx): retrying would not help."""
+from backbone.masking import mask_email
+from notify.channels.base import ChannelName, PermanentSendError, Row, Sent
 
 
 class SmtpSender:
@@ -96,3 +96,20 @@ class SmtpSender:
     async def close(self) -> None:
         while not self._idle.empty():
             await self._close(self._idle.get_nowait()[0])
+
+
+class EmailChannel:
+    """One e-mail per delivery row; the Message-ID derives from the delivery id (a resend keeps it)."""
+
+    name: ChannelName = "email"
+    permanent_errors: tuple[type[Exception], ...] = (PermanentSendError,)
+
+    def __init__(self, sender: SmtpSender) -> None:
+        self.sender = sender
+
+    async def send(self, row: Row) -> Sent:
+        provider_id = await self.sender.send(
+            to=row["address"], subject=row["subject"] or "", text=row["body"], html=row["body_html"],
+            delivery_id=row["id"],
+        )
+        return Sent(provider_id, summary=f"to {mask_email(row['address'])}")

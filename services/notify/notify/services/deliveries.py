@@ -3,7 +3,7 @@ queue digest summaries, resend, and read the history.
 
 Every decision — queued, suppressed, digested, and later sent / delivered / failed — is a row in
 `deliveries` (one per alert, recipient and channel) and a `notify.delivery.recorded` event written
-through the outbox in the same transaction. Sending itself lives in notify.services.dispatch.
+through the outbox in the same transaction. Sending itself lives in `notify.dispatch`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.consumer import PermanentError
 from backbone.envelope import Envelope
+from backbone.errors import NotFound
 from backbone.events import DeliveryRecorded
 from backbone.ids import new_id
-from backbone.outbox import add_event, add_events
-from backbone.problems import Problem
+from backbone.outbox import emit_envelopes, envelope_for
+from backbone.pagination import fetch_page
 from backbone.topics import NOTIFY_DELIVERIES, dlq
 from notify.domain.directory import AlertData, Directory, Person, resolve_recipients
 from notify.domain.policy import (
@@ -44,10 +45,9 @@ from notify.domain.templates import (
     alert_context,
     digest_context,
 )
-from notify.models import decisions, deliveries, outbox
+from notify.models import decisions, deliveries
 from notify.settings import NotifySettings
 
-SOURCE = "notify"
 DLQ_TOPIC = dlq(NOTIFY_DELIVERIES)
 STATUSES = ("queued", "sent", "delivered", "failed", "suppressed", "digested")
 _STATUS_OF = {DecisionKind.SEND: "queued", DecisionKind.SUPPRESS: "suppressed", DecisionKind.DIGEST: "digested"}
@@ -68,8 +68,13 @@ _INSERT_DELIVERY = (
 _INSERT_DECISION = insert(decisions).on_conflict_do_nothing().returning(decisions.c.recipient_id)
 
 
-def delivery_envelope(row: Row, status: str, reason: str | None) -> Envelope:
-    return Envelope.wrap(
+class DeliveryNotFound(NotFound):
+    pass
+
+
+def delivery_envelope(session: AsyncSession, row: Row, status: str, reason: str | None) -> Envelope:
+    return envelope_for(
+        session,
         DeliveryRecorded(
             delivery_id=str(row["id"]),
             source_event_id=str(row["source_event_id"]),
@@ -81,7 +86,6 @@ def delivery_envelope(row: Row, status: str, reason: str | None) -> Envelope:
             ticket_id=row.get("ticket_id"),
             recorded_at=datetime.now(UTC),
         ),
-        source=SOURCE,
         subject=str(row["id"]),
     )
 
@@ -90,11 +94,11 @@ async def record(
     session: AsyncSession, row: Row, status: str, reason: str | None = None, *, dead_letter: bool = False
 ) -> None:
     """Emit the decision on notify.deliveries (and, for a delivery given up on, on its DLQ) in the caller's tx."""
-    envelope = delivery_envelope(row, status, reason)
-    await add_events(session, outbox, [envelope])
+    envelope = delivery_envelope(session, row, status, reason)
+    await emit_envelopes(session, [envelope])
     if dead_letter:
         # Through the outbox too: the DLQ copy is durable exactly when the `failed` state is.
-        await add_event(session, outbox, envelope.model_copy(update={"id": uuid.uuid4()}), topic=DLQ_TOPIC)
+        await emit_envelopes(session, [envelope.model_copy(update={"id": uuid.uuid4()})], topic=DLQ_TOPIC)
 
 
 async def lock_people(session: AsyncSession, person_ids: Sequence[str]) -> None:
@@ -296,7 +300,7 @@ async def resend(session: AsyncSession, *, delivery_id: str, actor: str) -> dict
     """A new delivery row linked to the old one (`resend_of`), queued now, outside the policy."""
     old = (await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))).first()
     if old is None:
-        raise Problem(404, "Not found", f"delivery {delivery_id} does not exist")
+        raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
     o = dict(old._mapping)
     now = datetime.now(UTC)
     meta = {"resend_by": actor}
@@ -331,7 +335,7 @@ async def list_deliveries(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first; ids are time-ordered, so the last id of a page is the cursor of the next."""
+    """Newest first (ids are time-ordered): a keyset page on the id."""
     d = deliveries
     q = select(d)
     if ticket_id:
@@ -341,11 +345,8 @@ async def list_deliveries(
     if status:
         # `sending` / `retrying` are internal steps of `queued` for the API.
         q = q.where(d.c.status.in_(["queued", "sending", "retrying"]) if status == "queued" else d.c.status == status)
-    if cursor:
-        q = q.where(d.c.id < cursor)
-    rows = (await session.execute(q.order_by(d.c.id.desc()).limit(limit + 1))).all()
-    items = [dict(r._mapping) for r in rows[:limit]]
-    return items, (items[-1]["id"] if len(rows) > limit else None)
+    rows, next_cursor = await fetch_page(session, q, key=(d.c.id,), cursor=cursor, limit=limit, descending=True)
+    return [dict(r._mapping) for r in rows], next_cursor
 
 
 async def count_by_status(session: AsyncSession) -> dict[str, int]:

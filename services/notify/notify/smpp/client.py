@@ -23,13 +23,13 @@ import contextlib
 import inspect
 import itertools
 import logging
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from notify.domain.masking import mask_phone
+from backbone.masking import mask_phone
+from backbone.workers import Backoff
 from notify.domain.sms import SmsMessage, SmsPart, segment
 from notify.smpp import pdu as P
 
@@ -146,8 +146,7 @@ class SmppClient:
         self.enquire_link_interval = enquire_link_interval
         self.response_timeout = response_timeout
         self.submit_timeout = submit_timeout
-        self.reconnect_min = reconnect_min
-        self.reconnect_max = reconnect_max
+        self.reconnect_backoff = Backoff(initial_s=reconnect_min, max_s=reconnect_max)
         self.registered_delivery = registered_delivery
         self.reconnects = 0
         self._conn: _Connection | None = None
@@ -249,8 +248,7 @@ class SmppClient:
                 if self._closing:
                     return
                 log.warning("SMPP session lost; reconnecting")
-            delay = min(self.reconnect_max, self.reconnect_min * 2**attempt)
-            await asyncio.sleep(delay * random.uniform(0.8, 1.0) if attempt else 0)
+            await asyncio.sleep(self.reconnect_backoff.delay(attempt) if attempt else 0)
             try:
                 await self._open()
             except (OSError, TimeoutError, SmppError, asyncio.IncompleteReadError) as exc:

@@ -1,0 +1,43 @@
+"""The digest worker: every DIGEST_INTERVAL_S, queue the due summaries of people with digested alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backbone.workers import Worker
+from notify.domain.templates import TemplateStore
+from notify.services.deliveries import people_with_pending_digests, queue_digest
+from notify.services.directory import DirectoryCache
+from notify.settings import NotifySettings
+
+
+class DigestWorker(Worker):
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        directory: DirectoryCache,
+        templates: TemplateStore,
+        settings: NotifySettings,
+        on_queued: Callable[[], None],
+    ) -> None:
+        super().__init__("notify-digests")
+        self.session_factory = session_factory
+        self.directory = directory
+        self.templates = templates
+        self.settings = settings
+        self.on_queued = on_queued  # after a commit that queued a summary (wakes the dispatch workers)
+
+    async def step(self) -> float:
+        async with self.session_factory() as session:
+            people = await people_with_pending_digests(session)
+        for person_id in people:  # one transaction per person
+            async with self.session_factory() as session, session.begin():
+                _, current = await self.directory.current(session)
+                carried = await queue_digest(session, person_id=person_id, directory=current,
+                                             templates=self.templates, settings=self.settings)
+            if carried:
+                self.on_queued()
+        return self.settings.digest_interval_s

@@ -1,0 +1,81 @@
+"""The outcome of one send attempt, committed with its event: sent, retried later, or failed for good.
+
+- `sent`: committed right after the server's answer, with `synchronous_commit=off` (our crash
+  cannot undo a commit PostgreSQL acknowledged; skipping the WAL flush wait narrows the window
+  between the server's acceptance and this commit, see `notify.dispatch`).
+- `failed`: a transient failure goes back to the queue as `retrying`, due after the `Backoff`
+  delay of its attempt (SEND_BACKOFF_INITIAL_S … SEND_BACKOFF_MAX_S); a permanent one, or the
+  MAX_SEND_ATTEMPTS-th, is `failed` with its reason and a copy on the DLQ (same transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import bindparam, func, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backbone.workers import Backoff
+from notify.channels.base import Row, Sent
+from notify.models import deliveries, sms_parts
+from notify.services.deliveries import record
+
+log = logging.getLogger("notify.dispatch")
+
+_d = deliveries
+# Prebuilt statements (parameters bound per call): no per-message statement building / cache keys.
+_MARK_SENT = (
+    update(_d)
+    .where(_d.c.id == bindparam("sent_id"), _d.c.status == "sending")
+    .values(status="sent", provider_message_id=bindparam("provider_id"), claimed_by=None, reason=None,
+            updated_at=func.now())
+)
+_INSERT_LAST_PART = insert(sms_parts).on_conflict_do_nothing()
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
+
+
+class Outcomes:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], *, max_attempts: int, backoff: Backoff
+    ) -> None:
+        self.session_factory = session_factory
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+
+    async def sent(self, row: Row, sent: Sent) -> None:
+        async with self.session_factory() as session, session.begin():
+            await session.execute(_ASYNC_COMMIT)
+            if sent.last_part is not None:
+                await session.execute(
+                    _INSERT_LAST_PART, {"delivery_id": row["id"], "part_no": sent.last_part[0],
+                                        "message_id": sent.last_part[1]}
+                )
+            result = await session.execute(_MARK_SENT, {"sent_id": row["id"], "provider_id": sent.provider_id[:200]})
+            if getattr(result, "rowcount", 0):  # not when a receipt already made it `delivered`
+                await record(session, row, "sent")
+
+    async def failed(self, row: Row, reason: str, *, permanent: bool) -> None:
+        attempts = int(row["attempts"])
+        final = permanent or attempts >= self.max_attempts
+        delay = self.backoff.delay(attempts)
+        now = datetime.now(UTC)
+        async with self.session_factory() as session, session.begin():
+            await session.execute(
+                update(deliveries)
+                .where(deliveries.c.id == row["id"])
+                .values(
+                    status="failed" if final else "retrying",
+                    reason=reason if not final else f"{reason} (after {attempts} attempt(s))",
+                    claimed_by=None,
+                    updated_at=now,
+                    next_attempt_at=None if final else now + timedelta(seconds=delay),
+                )
+            )
+            if final:
+                await record(session, row, "failed", f"{reason} (after {attempts} attempt(s))", dead_letter=True)
+        if final:
+            log.error("delivery %s failed for good after %d attempt(s): %s", row["id"], attempts, reason)
+        else:
+            log.warning("delivery %s attempt %d failed (%s); retry in %.1fs", row["id"], attempts, reason, delay)
