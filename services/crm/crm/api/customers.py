@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
 from backbone.auth import require
+from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from backbone.vocabulary import Tier
 from crm.access import CUSTOMER_READERS, load_customer, owner_filter
 from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
-from crm.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from crm.api.views import CustomerOut, customer_out
 from crm.domain.vocabulary import Industry, UnifiedPayment
 from crm.models import customers

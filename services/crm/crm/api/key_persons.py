@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, paginate
 from crm.access import ADMIN, load_customer, may_touch
 from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
-from crm.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, paginate
 from crm.api.views import KeyPersonOut, key_person_out
 from crm.domain.vocabulary import KeyPersonKind
 from crm.models import key_persons

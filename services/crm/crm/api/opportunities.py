@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from backbone.auth import require
+from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from backbone.vocabulary import ProductId
 from crm.access import CUSTOMER_READERS, owner_filter
 from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
-from crm.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from crm.api.views import OpportunityOut, opportunity_out
 from crm.domain.lifecycle import OpportunityAction, OpportunityState
 from crm.domain.vocabulary import Channel

@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from backbone.auth import require
+from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from backbone.vocabulary import BusinessKind, ProductId, Tier
 from crm.access import WORK_READERS, owner_filter
 from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
-from crm.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from crm.api.views import OrderOut, new_order_out, orders_out
 from crm.domain.lifecycle import OrderAction, OrderState
 from crm.domain.vocabulary import Channel

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
-from backbone.problems import Problem, field_error
+from backbone.pagination import Page, fetch_page
+from backbone.problems import Problem
 from backbone.vocabulary import NodeRole
 from eoms_bridge.api.deps import PrincipalDep, SessionDep, actor_of, owner_filter
 from eoms_bridge.models import tickets
@@ -37,22 +36,8 @@ class TaskOut(BaseModel):
     version: int
 
 
-class QueuePage(BaseModel):
+class QueuePage(Page[TaskOut]):
     role: str
-    items: list[TaskOut]
-    next_cursor: str | None
-
-
-def _encode(at: datetime, tid: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([at.isoformat(), tid]).encode()).decode()
-
-
-def _decode(cursor: str) -> tuple[datetime, str]:
-    try:
-        at, tid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), str(tid)
-    except (ValueError, TypeError) as exc:
-        raise field_error("cursor", "not a cursor returned by this API") from exc
 
 
 @router.get("/{role}", response_model=QueuePage, summary="Open node tasks of a role, oldest first (cursor paging)")
@@ -65,21 +50,17 @@ async def role_queue(
     if not actor_of(principal).can_work(role):
         raise Problem(403, "Forbidden", f"the token cannot work role {role.value!r}")
     t = tickets.c
-    q = (select(tickets).where(t.current_role == role.value, t.state.in_(QUEUE_STATES))
-         .order_by(t.node_entered_at, t.id).limit(limit + 1))
-    if cursor:
-        q = q.where(tuple_(t.node_entered_at, t.id) > tuple_(*_decode(cursor)))
+    q = select(tickets).where(t.current_role == role.value, t.state.in_(QUEUE_STATES))
     if unassigned:
         q = q.where(t.assignee.is_(None))
     if assignee:
         q = q.where(t.assignee == assignee)
     if (owner := owner_filter(principal)) is not None:
         q = q.where(t.account_manager_id == owner)
-    rows = (await session.execute(q)).mappings().all()
+    rows, nxt = await fetch_page(session, q, key=(t.node_entered_at, t.id), cursor=cursor, limit=limit)
     items = [TaskOut(ticket_id=r["id"], ticket_kind=r["kind"], business_type=r["business_type"],
                      node=r["current_node"], role=r["current_role"], state=r["state"], assignee=r["assignee"],
                      node_entered_at=r["node_entered_at"], customer_id=r["customer_id"],
                      customer_name=r["customer_name"], customer_tier=r["customer_tier"], origin=r["origin"],
-                     origin_id=r["origin_id"], version=r["version"]) for r in rows[:limit]]
-    nxt = _encode(items[-1].node_entered_at, items[-1].ticket_id) if len(rows) > limit else None
+                     origin_id=r["origin_id"], version=r["version"]) for r in (row._mapping for row in rows)]
     return QueuePage(role=role.value, items=items, next_cursor=nxt)

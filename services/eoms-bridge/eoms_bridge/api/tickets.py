@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
 
+from backbone.pagination import Page, fetch_page
 from backbone.problems import Problem, field_error
 from backbone.vocabulary import NodeRole
 from eoms_bridge.api.deps import ContextDep, PrincipalDep, SessionDep, StoreDep, actor_of, owner_filter
@@ -76,11 +77,6 @@ class TicketOut(BaseModel):
     history: list[EventOut] = Field(default_factory=list, description="audit trail, one row per change")
 
 
-class TicketPage(BaseModel):
-    items: list[TicketOut]
-    next_cursor: str | None
-
-
 async def ticket_out(store: WorkflowStore, session: SessionDep, row: RowMapping, *, history: bool) -> TicketOut:
     wf = await store.get(session, row["workflow_id"], row["workflow_version"])
     t = from_snapshot(row["snapshot"], wf)
@@ -99,26 +95,24 @@ async def ticket_out(store: WorkflowStore, session: SessionDep, row: RowMapping,
                      history=events)
 
 
-@router.get("", response_model=TicketPage, summary="List tickets (filter by origin, state, kind; cursor by id)")
+@router.get("", response_model=Page[TicketOut], summary="List tickets (filter by origin, state, kind; cursor by id)")
 async def list_tickets(
     principal: PrincipalDep, session: SessionDep, store: StoreDep,
     origin_id: str | None = None, state: str | None = None, kind: str | None = None,
     limit: int = Query(50, ge=1, le=200), cursor: str | None = None,
-) -> TicketPage:
-    q = select(tickets).order_by(tickets.c.id).limit(limit + 1)
+) -> Page[TicketOut]:
+    q = select(tickets)
     if origin_id:
         q = q.where(tickets.c.origin_id == origin_id)
     if state:
         q = q.where(tickets.c.state == state)
     if kind:
         q = q.where(tickets.c.kind == kind)
-    if cursor:
-        q = q.where(tickets.c.id > cursor)
     if (owner := owner_filter(principal)) is not None:
         q = q.where(tickets.c.account_manager_id == owner)
-    rows = (await session.execute(q)).mappings().all()
-    items = [await ticket_out(store, session, r, history=False) for r in rows[:limit]]
-    return TicketPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+    rows, next_cursor = await fetch_page(session, q, key=(tickets.c.id,), cursor=cursor, limit=limit)
+    items = [await ticket_out(store, session, r._mapping, history=False) for r in rows]
+    return Page[TicketOut](items=items, next_cursor=next_cursor)
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, summary="A ticket with its node history and audit trail")

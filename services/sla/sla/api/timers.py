@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
-from backbone.problems import Problem, field_error
+from backbone.pagination import Page, fetch_page
+from backbone.problems import Problem
 from sla.api.deps import ReaderDep, SessionDep
 from sla.models import alerts, timers
 
@@ -73,11 +72,6 @@ class AtRiskItem(BaseModel):
     seconds_to_deadline: float
 
 
-class AtRiskPage(BaseModel):
-    items: list[AtRiskItem]
-    next_cursor: str | None
-
-
 _FROM_STATE = ("schedule", "paused_at", "remaining_s_at_pause")
 _DURATION = TypeAdapter(timedelta)
 
@@ -111,38 +105,21 @@ async def timer_alerts(timer_id: str, session: SessionDep, _: ReaderDep) -> list
              "fired_at": r.fired_at, "fired_by": r.fired_by, "data": r.data} for r in rows]
 
 
-def _encode(deadline: datetime, timer_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{deadline.isoformat()}|{timer_id}".encode()).decode()
-
-
-def _decode(cursor: str) -> tuple[datetime, str]:
-    try:
-        at, _, timer_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(at), timer_id
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise field_error("cursor", "not a cursor this API returned") from exc
-
-
-@router.get("/at-risk", response_model=AtRiskPage,
+@router.get("/at-risk", response_model=Page[AtRiskItem],
             summary="Running (not yet breached) timers nearest their deadline, keyset-paginated")
 async def at_risk(
     session: SessionDep, _: ReaderDep,
     limit: int = Query(50, ge=1, le=500), cursor: str | None = None,
     node: str | None = None, role: str | None = None, account_manager_id: str | None = None,
     tier: str | None = Query(None, pattern="^[ABC]$"),
-) -> AtRiskPage:
+) -> Page[AtRiskItem]:
     q = select(timers).where(timers.c.state.in_(("running", "warned")))
     for col, value in ((timers.c.node, node), (timers.c.role, role),
                        (timers.c.account_manager_id, account_manager_id), (timers.c.customer_tier, tier)):
         if value is not None:
             q = q.where(col == value)
-    if cursor:
-        after_deadline, after_id = _decode(cursor)
-        q = q.where(or_(timers.c.deadline > after_deadline,
-                        and_(timers.c.deadline == after_deadline, timers.c.id > after_id)))
-    rows = (await session.execute(q.order_by(timers.c.deadline, timers.c.id).limit(limit + 1))).all()
+    rows, next_cursor = await fetch_page(session, q, key=(timers.c.deadline, timers.c.id), cursor=cursor, limit=limit)
     now = datetime.now(UTC)
     items = [AtRiskItem(**{k: getattr(r, k) for k in AtRiskItem.model_fields if k != "seconds_to_deadline"},
-                        seconds_to_deadline=(r.deadline - now).total_seconds()) for r in rows[:limit]]
-    more = len(rows) > limit
-    return AtRiskPage(items=items, next_cursor=_encode(rows[limit - 1].deadline, rows[limit - 1].id) if more else None)
+                        seconds_to_deadline=(r.deadline - now).total_seconds()) for r in rows]
+    return Page[AtRiskItem](items=items, next_cursor=next_cursor)
