@@ -1,4 +1,7 @@
-"""Idempotency-Key for POST requests, stored in the transaction of the effect.
+"""Idempotency-Key for POST requests, stored in the transaction of the effect (any service).
+
+    # api/deps.py: the service's table is made by `backbone.db.idempotency_table`
+    IdempotencyDep = Annotated[Idempotency, Depends(idempotency_dependency(idempotency_keys))]
 
     async with session.begin():
         replay = await idem.begin(session)          # lock the key, look it up
@@ -12,23 +15,25 @@
 - a request that fails rolls back, key included: retrying it runs it again;
 - keys are per principal (two users may pick the same key); a transaction-scoped advisory lock
   serialises concurrent requests carrying the same key, so the second one waits and replays.
-
-Nothing here is CRM-specific: it only needs a table made by `backbone.db.idempotency_table`.
+- stored replies are forgotten after `idempotency_retention_h` (`backbone.retention`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backbone.deps import PrincipalDep
 from backbone.problems import Problem
 
 HEADER = "Idempotency-Key"
@@ -96,9 +101,30 @@ class Idempotency:
         return JSONResponse(content, status_code=status_code, headers=headers)
 
 
-async def purge_expired(session: AsyncSession, table: Table, older_than_hours: float) -> int:
-    """Forget stored replies older than the retention (a retry after that runs the request again)."""
-    result = await session.execute(
-        table.delete().where(table.c.created_at < func.now() - func.make_interval(0, 0, 0, 0, older_than_hours))
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+
+def idempotency_dependency(table: Table) -> Callable[..., Awaitable[Idempotency]]:
+    """A FastAPI dependency reading the `Idempotency-Key` header of a request into an `Idempotency`
+    on `table` (422 naming the header when the key is empty or longer than `MAX_KEY_LENGTH`)."""
+
+    async def get_idempotency(
+        request: Request,
+        principal: PrincipalDep,
+        idempotency_key: Annotated[
+            str | None,
+            Header(alias=HEADER, description="Repeat a POST safely: same key and same body → the first reply"),
+        ] = None,
+    ) -> Idempotency:
+        key = idempotency_key.strip() if idempotency_key is not None else None
+        if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+            message = f"must have 1 to {MAX_KEY_LENGTH} characters"
+            raise Problem(422, "Invalid request", f"{HEADER} {message}",
+                          errors=[{"field": HEADER, "message": message}])
+        body = await request.body()
+        return Idempotency(
+            table=table,
+            key=key,
+            principal=principal.subject,
+            fingerprint=request_fingerprint(request.method, request.url.path, body),
+        )
+
+    return get_idempotency

@@ -1,0 +1,45 @@
+"""Idempotency-Key: the request fingerprint, and the header dependency any gateway mounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import MetaData
+
+from backbone.auth import issue_token
+from backbone.db import idempotency_table
+from backbone.idempotency import HEADER, Idempotency, idempotency_dependency, request_fingerprint
+from backbone.problems import install_problem_handlers
+
+SECRET = "test-secret-of-at-least-32-bytes!"
+TABLE = idempotency_table(MetaData(schema="svc"))
+IdempotencyDep = Annotated[Idempotency, Depends(idempotency_dependency(TABLE))]
+
+
+def test_fingerprint_ignores_key_order_and_blanks_but_not_path_or_method() -> None:
+    a = request_fingerprint("POST", "/x", b'{"a": 1, "b": [1, 2]}')
+    assert a == request_fingerprint("POST", "/x", b'{"b":[1,2],"a":1}')
+    assert a != request_fingerprint("POST", "/y", b'{"a": 1, "b": [1, 2]}')
+    assert a != request_fingerprint("PUT", "/x", b'{"a": 1, "b": [1, 2]}')
+    assert request_fingerprint("POST", "/x", b"not json") != request_fingerprint("POST", "/x", b"not json!")
+
+
+def test_the_dependency_reads_the_header_per_principal() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.state.settings = type("S", (), {"jwt_secret": SECRET, "jwt_issuer": "groupsuite"})()
+
+    @app.post("/things")
+    async def create(idem: IdempotencyDep) -> dict[str, object]:
+        return {"key": idem.key, "principal": idem.principal, "table": idem.table.fullname}
+
+    token = issue_token("am_1", ["account_manager"], secret=SECRET)
+    client = TestClient(app)
+    auth = {"Authorization": f"Bearer {token}"}
+    r = client.post("/things", json={"a": 1}, headers={**auth, HEADER: " k-1 "})
+    assert r.json() == {"key": "k-1", "principal": "am_1", "table": "svc.idempotency_keys"}
+    assert client.post("/things", json={}, headers=auth).json()["key"] is None
+    r = client.post("/things", json={}, headers={**auth, HEADER: "x" * 201})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == HEADER
