@@ -12,6 +12,7 @@ from backbone.auth import Principal, require
 from backbone.errors import Forbidden
 from backbone.masking import mask_email, mask_phone
 from backbone.pagination import Page
+from backbone.vocabulary import TokenRole
 from notify.api.deps import PrincipalDep, SessionDep
 from notify.services import deliveries as service
 
@@ -55,9 +56,9 @@ def view(row: dict[str, Any]) -> DeliveryOut:
 
 def _reader_scope(principal: Principal, recipient_id: str | None) -> str | None:
     """Supervisors and admins read everything; an account manager only their own deliveries."""
-    if principal.has("supervisor", "admin"):
+    if principal.has(TokenRole.SUPERVISOR, TokenRole.ADMIN):
         return recipient_id
-    require(principal, "account_manager")
+    require(principal, TokenRole.ACCOUNT_MANAGER)
     if recipient_id not in (None, principal.subject):
         raise Forbidden("an account manager reads only their own deliveries")
     return principal.subject
@@ -82,7 +83,8 @@ async def list_deliveries(
 @router.get("/{delivery_id}", response_model=DeliveryOut, summary="One delivery")
 async def get_delivery(delivery_id: str, session: SessionDep, principal: PrincipalDep) -> DeliveryOut:
     row = await service.get_delivery(session, delivery_id=delivery_id)
-    own = principal.has("supervisor", "admin") or _reader_scope(principal, None) == (row or {}).get("recipient_id")
+    own = (principal.has(TokenRole.SUPERVISOR, TokenRole.ADMIN)
+           or _reader_scope(principal, None) == (row or {}).get("recipient_id"))
     if row is None or not own:
         raise service.DeliveryNotFound(f"delivery {delivery_id} does not exist")
     return view(row)
@@ -91,7 +93,7 @@ async def get_delivery(delivery_id: str, session: SessionDep, principal: Princip
 @router.post("/{delivery_id}/resend", response_model=DeliveryOut, status_code=201,
              summary="Send again as a new delivery linked to the old one (admin)")
 async def resend(delivery_id: str, session: SessionDep, principal: PrincipalDep) -> DeliveryOut:
-    require(principal, "admin")
+    require(principal, TokenRole.ADMIN)
     async with session.begin():
         row = await service.resend(session, delivery_id=delivery_id, actor=principal.subject)
     return view(row)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from backbone.auth import require
 from backbone.masking import mask_email, mask_phone
+from backbone.vocabulary import TokenRole
 from notify.api.deps import ContextDep, PrincipalDep, SessionDep
 from notify.services.directory import store_directory
 
@@ -66,7 +67,7 @@ async def put_directory(
     session: SessionDep, principal: PrincipalDep,
     content: dict[str, Any] = Body(description="people, departments, rosters, account_managers, escalation"),
 ) -> DirectoryStored:
-    require(principal, "admin")
+    require(principal, TokenRole.ADMIN)
     async with session.begin():
         version, stored = await store_directory(session, content=content, actor=principal.subject)
     return DirectoryStored(version=version, people=len(stored.people), departments=len(stored.departments),

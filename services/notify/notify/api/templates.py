@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backbone.auth import require
 from backbone.problems import Problem
+from backbone.vocabulary import TokenRole
 from notify.api.deps import ContextDep, PrincipalDep
 from notify.domain.templates import EVENT_TYPES, RenderedEmail, TemplateLoadError, TemplateRenderError
 
@@ -37,7 +38,7 @@ class PreviewOut(BaseModel):
 
 @router.post("/preview", response_model=PreviewOut, summary="Render a template with sample data")
 async def preview(body: PreviewIn, principal: PrincipalDep, ctx: ContextDep) -> PreviewOut:
-    require(principal, "supervisor", "admin", "account_manager")
+    require(principal, TokenRole.SUPERVISOR, TokenRole.ADMIN, TokenRole.ACCOUNT_MANAGER)
     if body.event_type not in EVENT_TYPES:
         raise Problem(422, "Invalid request", f"event_type: unknown event type {body.event_type!r}",
                       errors=[{"field": "event_type", "message": f"one of {', '.join(EVENT_TYPES)}"}])
