@@ -101,15 +101,11 @@ async def list_tickets(
     origin_id: str | None = None, state: str | None = None, kind: str | None = None,
     limit: int = Query(50, ge=1, le=200), cursor: str | None = None,
 ) -> Page[TicketOut]:
-    q = select(tickets)
-    if origin_id:
-        q = q.where(tickets.c.origin_id == origin_id)
-    if state:
-        q = q.where(tickets.c.state == state)
-    if kind:
-        q = q.where(tickets.c.kind == kind)
+    t = tickets.c
+    given = [column == value for column, value in ((t.origin_id, origin_id), (t.state, state), (t.kind, kind)) if value]
     if (owner := owner_filter(principal)) is not None:
-        q = q.where(tickets.c.account_manager_id == owner)
+        given.append(t.account_manager_id == owner)
+    q = select(tickets).where(*given)
     rows, next_cursor = await fetch_page(session, q, key=(tickets.c.id,), cursor=cursor, limit=limit)
     items = [await ticket_out(store, session, r._mapping, history=False) for r in rows]
     return Page[TicketOut](items=items, next_cursor=next_cursor)
