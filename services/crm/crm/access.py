@@ -1,23 +1,26 @@
-"""Who may see and change what (docs/crm.md has the matrix).
+"""Who may see and change what: the CRM's access policy, called by the routers (docs/crm.md has the matrix).
 
 - account_manager: own customers only, and their key persons, opportunities, orders, complaints;
   another manager's customer answers 404 (its existence is not disclosed), never data;
 - network_staff: read-only on orders and complaints (all of them), nothing else but the catalogue;
 - supervisor: reads everything, changes nothing;
-- admin: everything.
+- admin: everything, the overrides included (the EOMS-driven steps, reassigning a customer).
+
+The policy checks the caller's roles (403) and hands the use cases a plain `Scope` (who acts, whose
+customers are within reach); the use cases answer 404 for anything out of it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement
 
 from backbone.auth import Principal, require
-from backbone.problems import Problem
+from backbone.errors import Forbidden, Invalid
 from backbone.vocabulary import TokenRole
-from crm.models import customers
+from crm.domain.lifecycle import ComplaintAction, OrderAction
+from crm.domain.scope import Scope
 
 AM, NS, SUP, ADMIN = TokenRole.ACCOUNT_MANAGER, TokenRole.NETWORK_STAFF, TokenRole.SUPERVISOR, TokenRole.ADMIN
 
@@ -27,6 +30,13 @@ CUSTOMER_READERS = (AM, SUP, ADMIN)
 WORK_READERS = (AM, NS, SUP, ADMIN)
 #: may create and change customers' data, opportunities, orders and complaints
 WRITERS = (AM, ADMIN)
+#: may read the product catalogue
+CATALOGUE_READERS = (AM, NS, SUP, ADMIN)
+
+#: order steps the EOMS tickets drive: by REST only an admin may take them (a manual override)
+FORCED_ORDER_ACTIONS = frozenset({OrderAction.START, OrderAction.OPEN, OrderAction.REJECT})
+#: complaint steps the EOMS ticket drives (the account manager's are reopen, revisit, archive)
+FORCED_COMPLAINT_ACTIONS = frozenset({ComplaintAction.DISPATCH, ComplaintAction.RESOLVE})
 
 
 def sees_all(principal: Principal, *, customers_too: bool = False) -> bool:
@@ -34,43 +44,63 @@ def sees_all(principal: Principal, *, customers_too: bool = False) -> bool:
     return principal.has(SUP, ADMIN) or (not customers_too and principal.has(NS))
 
 
-def owner_filter(principal: Principal, column: Any, *, customers_too: bool = False) -> ColumnElement[bool] | None:
-    """None (no restriction) or `column == me` for an account manager."""
-    return None if sees_all(principal, customers_too=customers_too) else column == principal.subject
+def _scope(principal: Principal, *, everyone: bool) -> Scope:
+    return Scope(actor=principal.subject, owner=None if everyone else principal.subject, admin=principal.has(ADMIN))
 
 
-def not_found(kind: str, ident: str, field: str | None = None) -> Problem:
-    """404 naming the field (the path parameter unless told): the same for "absent" and "not yours"."""
-    field = field or kind.replace(" ", "_") + "_id"
-    errors = [{"field": field, "message": f"unknown {kind}"}]
-    return Problem(404, "Not found", f"{kind} {ident} not found", errors=errors)
+def customer_reader(principal: Principal) -> Scope:
+    """Reading customers and what only their account managers see (key persons, opportunities, workbench)."""
+    require(principal, *CUSTOMER_READERS)
+    return _scope(principal, everyone=sees_all(principal, customers_too=True))
 
 
-def may_touch(principal: Principal, account_manager_id: str, *, write: bool, customers_too: bool) -> bool:
-    if write:
-        return principal.has(ADMIN) or (principal.has(AM) and account_manager_id == principal.subject)
-    return sees_all(principal, customers_too=customers_too) or (
-        principal.has(AM) and account_manager_id == principal.subject
-    )
+def work_reader(principal: Principal) -> Scope:
+    """Reading orders and complaints (network staff too)."""
+    require(principal, *WORK_READERS)
+    return _scope(principal, everyone=sees_all(principal))
 
 
-async def load_customer(
-    session: AsyncSession, principal: Principal, customer_id: str, *, write: bool = False, field: str | None = None,
-    lock: bool = False,
-) -> Any:
-    """The customer row if the principal may read it (or change it, with `write`); 404 otherwise."""
-    require(principal, *(WRITERS if write else CUSTOMER_READERS))
-    stmt = select(customers).where(customers.c.id == customer_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).first()
-    if row is None or not may_touch(principal, row.account_manager_id, write=write, customers_too=True):
-        raise not_found("customer", customer_id, field)
-    return row
+def writer(principal: Principal) -> Scope:
+    """Changing a customer's data or work: its own account manager, or an admin."""
+    require(principal, *WRITERS)
+    return _scope(principal, everyone=principal.has(ADMIN))
 
 
-def check_owned(principal: Principal, kind: str, ident: str, account_manager_id: str, *, write: bool,
-                customers_too: bool = False) -> None:
-    """404 unless the principal may read (or change) an entity of that account manager."""
-    if not may_touch(principal, account_manager_id, write=write, customers_too=customers_too):
-        raise not_found(kind, ident)
+def catalogue_reader(principal: Principal) -> None:
+    require(principal, *CATALOGUE_READERS)
+
+
+def owner_filter(scope: Scope, column: Any) -> ColumnElement[bool] | None:
+    """None (no restriction) or `column == me` for an account manager: what a list may show."""
+    return None if scope.owner is None else column == scope.owner
+
+
+def sees_full_contacts(principal: Principal, account_manager_id: str) -> bool:
+    """Unmasked phone and e-mail of a key person: the customer's own account manager, or an admin."""
+    return principal.has(ADMIN) or (principal.has(AM) and account_manager_id == principal.subject)
+
+
+def new_customer_manager(principal: Principal, requested: str | None) -> str:
+    """Whose a new customer is: an account manager registers customers for themselves; an admin names one."""
+    if not principal.has(ADMIN):
+        if requested not in (None, principal.subject):
+            raise Forbidden("an account manager creates customers for themselves only",
+                            errors=[{"field": "account_manager_id", "message": "must be yourself"}])
+        return principal.subject
+    if not requested:
+        raise Invalid("account_manager_id: is required",
+                      errors=[{"field": "account_manager_id", "message": "is required"}])
+    return requested
+
+
+def check_order_action(principal: Principal, action: OrderAction) -> None:
+    """403 for an EOMS-driven order step unless an admin forces it (call it once the order is known to be
+    within the caller's reach: another manager's order is 404 first)."""
+    if action in FORCED_ORDER_ACTIONS and not principal.has(ADMIN):
+        raise Forbidden(f"{action.value} follows the EOMS tickets; only an admin may force it")
+
+
+def check_complaint_action(principal: Principal, action: ComplaintAction) -> None:
+    """403 for an EOMS-driven complaint step unless an admin forces it (after the 404 check, as above)."""
+    if action in FORCED_COMPLAINT_ACTIONS and not principal.has(ADMIN):
+        raise Forbidden(f"{action.value} follows the EOMS ticket; only an admin may force it")

@@ -1,16 +1,22 @@
-"""Wires the CRM: settings → runtime (engine, producer, relay) → consumers. One place, no globals."""
+"""The CRM's composition root: settings → context (catalogue, tiering configuration) → runtime (engine,
+outbox relay, producer) with the consumer of the ticket and SLA alert streams. One place, no globals."""
 
 from __future__ import annotations
 
-from backbone.runtime import ServiceRuntime
+from backbone.runtime import Infra, ServiceRuntime
 from backbone.topics import EOMS_TICKETS, SLA_ALERTS
 from crm import consumers
+from crm.context import CrmContext
+from crm.domain.products import load_catalogue
+from crm.domain.tiering import load_tiering_config
 from crm.models import metadata
 from crm.settings import CrmSettings
 
 
-def bootstrap(settings: CrmSettings | None = None) -> ServiceRuntime:
-    settings = settings or CrmSettings()
-    runtime = ServiceRuntime.create(settings, metadata)
+def bootstrap(settings: CrmSettings) -> ServiceRuntime[CrmContext]:
+    # Loading validates the data files: a broken catalogue or tiering configuration fails the start.
+    context = CrmContext(settings=settings, catalogue=load_catalogue(), tiering=load_tiering_config())
+    runtime = ServiceRuntime(Infra.create(settings, metadata), context)
+    # The handlers need nothing but their session: the feedback steps only move states.
     runtime.add_consumer(topics=[EOMS_TICKETS, SLA_ALERTS], handlers=consumers.HANDLERS)
     return runtime

@@ -7,7 +7,6 @@ from fastapi import FastAPI
 from backbone.api import create_service_app
 from crm import __version__
 from crm.api import complaints, customers, dev, key_persons, opportunities, orders, products, tmf, workbench
-from crm.api.errors import install_domain_error_handlers
 from crm.bootstrap import bootstrap
 from crm.settings import CrmSettings
 
@@ -16,7 +15,7 @@ ROUTERS = [customers.router, key_persons.router, products.router, opportunities.
 
 
 def build_app(settings: CrmSettings | None = None) -> FastAPI:
-    app = create_service_app(
+    return create_service_app(
         settings=settings or CrmSettings(),
         bootstrap=bootstrap,
         routers=ROUTERS,
@@ -26,8 +25,6 @@ def build_app(settings: CrmSettings | None = None) -> FastAPI:
                     "the suite's single entry point. Errors are RFC 9457 problem+json; every POST takes an "
                     "Idempotency-Key. See docs/crm.md.",
     )
-    install_domain_error_handlers(app)
-    return app
 
 
 app = build_app()

@@ -15,11 +15,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from backbone.auth import require
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from backbone.vocabulary import ProductId, Tier
-from crm.access import WORK_READERS, owner_filter
-from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
+from crm import access
+from crm.access import owner_filter
+from crm.api.deps import ContextDep, IdempotencyDep, PrincipalDep, SessionDep
 from crm.api.views import ComplaintOut, complaints_out
 from crm.domain.lifecycle import ComplaintAction, ComplaintState
 from crm.domain.vocabulary import ComplaintCategory, Severity
@@ -69,10 +69,10 @@ async def list_complaints(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[ComplaintOut]:
-    require(principal, *WORK_READERS)
+    scope = access.work_reader(principal)
     c = complaints.c
     conditions = [
-        owner_filter(principal, c.account_manager_id),
+        owner_filter(scope, c.account_manager_id),
         c.status.in_([s.value for s in status]) if status else None,
         c.severity == severity.value if severity else None,
         c.category == category.value if category else None,
@@ -90,23 +90,23 @@ async def list_complaints(
 
 @router.post("", status_code=201, response_model=ComplaintOut,
              summary="Record a complaint or fault (emits crm.complaint.created)")
-async def create_complaint(body: ComplaintIn, session: SessionDep, principal: PrincipalDep,
+async def create_complaint(body: ComplaintIn, session: SessionDep, principal: PrincipalDep, ctx: ContextDep,
                            idem: IdempotencyDep) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
         complaint_id = await service.create(
-            session, principal=principal, customer_id=body.customer_id, category=body.category.value,
-            severity=body.severity.value, product=body.product.value if body.product else None,
-            service_ref=body.service_ref, description=body.description)
+            session, scope=access.writer(principal), catalogue=ctx.catalogue, customer_id=body.customer_id,
+            category=body.category.value, severity=body.severity.value,
+            product=body.product.value if body.product else None, service_ref=body.service_ref,
+            description=body.description)
         out = await complaint_view(session, complaint_id)
         return await idem.finish(session, 201, out, {"Location": f"{router.prefix}/{complaint_id}"})
 
 
 @router.get("/{complaint_id}", response_model=ComplaintOut, summary="A complaint with its history and ticket trail")
 async def get_complaint(complaint_id: str, session: SessionDep, principal: PrincipalDep) -> ComplaintOut:
-    require(principal, *WORK_READERS)
-    row = await service.load_complaint(session, principal, complaint_id)
+    row = await service.load_complaint(session, access.work_reader(principal), complaint_id)
     return (await complaints_out(session, [row]))[0]
 
 
@@ -118,6 +118,9 @@ async def act_on_complaint(complaint_id: str, action: ComplaintAction, session: 
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
-        await service.act(session, principal=principal, complaint_id=complaint_id, action=action,
+        scope = access.writer(principal)
+        await service.load_complaint(session, scope, complaint_id)  # another manager's: 404 before any 403
+        access.check_complaint_action(principal, action)
+        await service.act(session, actor=scope.actor, complaint_id=complaint_id, action=action,
                           satisfaction=body.satisfaction if body else None, note=body.note if body else None)
         return await idem.finish(session, 200, await complaint_view(session, complaint_id))

@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
-from backbone.auth import require
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from backbone.vocabulary import Tier
-from crm.access import CUSTOMER_READERS, load_customer, owner_filter
-from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
+from crm import access
+from crm.access import owner_filter
+from crm.api.deps import ContextDep, IdempotencyDep, PrincipalDep, SessionDep
 from crm.api.views import CustomerOut, customer_out
 from crm.domain.vocabulary import Industry, UnifiedPayment
 from crm.models import customers
@@ -82,11 +82,11 @@ async def list_customers(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[CustomerOut]:
-    require(principal, *CUSTOMER_READERS)
+    scope = access.customer_reader(principal)
     c = customers.c
     stmt = select(customers)
     conditions = [
-        owner_filter(principal, c.account_manager_id, customers_too=True),
+        owner_filter(scope, c.account_manager_id),
         c.tier == tier.value if tier else None,
         c.account_manager_id == manager if manager else None,
         c.industry == industry.value if industry else None,
@@ -102,31 +102,34 @@ async def list_customers(
 
 
 @router.post("", status_code=201, response_model=CustomerOut, summary="Register a customer; its tier is computed")
-async def create_customer(body: CustomerIn, session: SessionDep, principal: PrincipalDep,
+async def create_customer(body: CustomerIn, session: SessionDep, principal: PrincipalDep, ctx: ContextDep,
                           idem: IdempotencyDep) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
+        scope = access.writer(principal)
         customer_id = await service.create_customer(
-            session, principal=principal, name=body.name, uscc=body.uscc, industry=body.industry.value,
-            region=body.region, factors=body.factors.model_dump(mode="json"),
-            account_manager_id=body.account_manager_id)
-        out = customer_out(await load_customer(session, principal, customer_id))
+            session, actor=scope.actor, tiering=ctx.tiering, name=body.name, uscc=body.uscc,
+            industry=body.industry.value, region=body.region, factors=body.factors.model_dump(mode="json"),
+            account_manager_id=access.new_customer_manager(principal, body.account_manager_id))
+        out = customer_out(await service.load_customer(session, access.customer_reader(principal), customer_id))
         return await idem.finish(session, 201, out, {"Location": f"{router.prefix}/{customer_id}"})
 
 
 @router.get("/{customer_id}", response_model=CustomerOut, summary="A customer, with why it has its tier")
 async def get_customer(customer_id: str, session: SessionDep, principal: PrincipalDep) -> CustomerOut:
-    return customer_out(await load_customer(session, principal, customer_id))
+    return customer_out(await service.load_customer(session, access.customer_reader(principal), customer_id))
 
 
 @router.patch("/{customer_id}", response_model=CustomerOut,
               summary="Change a customer; new factors re-grade it (a new tier emits crm.customer.tier_changed)")
-async def patch_customer(customer_id: str, body: CustomerPatch, session: SessionDep,
-                         principal: PrincipalDep) -> CustomerOut:
+async def patch_customer(customer_id: str, body: CustomerPatch, session: SessionDep, principal: PrincipalDep,
+                         ctx: ContextDep) -> CustomerOut:
     changes = body.model_dump(mode="json", exclude_unset=True, exclude_none=True)
     if "factors" in changes and not changes["factors"]:
         del changes["factors"]
+    scope = access.writer(principal)
     async with session.begin():
-        await service.update_customer(session, principal=principal, customer_id=customer_id, changes=changes)
-        return customer_out(await load_customer(session, principal, customer_id))
+        await service.update_customer(session, scope=scope, tiering=ctx.tiering, customer_id=customer_id,
+                                      changes=changes)
+        return customer_out(await service.load_customer(session, access.customer_reader(principal), customer_id))

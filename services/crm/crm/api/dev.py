@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from backbone.auth import issue_token
 from backbone.problems import Problem
 from backbone.vocabulary import TokenRole
-from crm.api.deps import SettingsDep
+from crm.api.deps import ContextDep
 
 router = APIRouter(prefix="/api/v1/dev", tags=["dev"])
 
@@ -25,7 +25,8 @@ class TokenOut(BaseModel):
 
 
 @router.post("/token", response_model=TokenOut, summary="Issue a development JWT (local/test only)")
-async def dev_token(body: TokenIn, settings: SettingsDep) -> TokenOut:
+async def dev_token(body: TokenIn, ctx: ContextDep) -> TokenOut:
+    settings = ctx.settings
     if settings.environment not in ("local", "test") or not settings.dev_token_issuer:
         raise Problem(404, "Not found", "the dev token issuer is disabled")
     token = issue_token(body.subject, list(body.roles), secret=settings.jwt_secret, issuer=settings.jwt_issuer,

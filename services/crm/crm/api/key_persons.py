@@ -14,12 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, paginate
-from crm.access import ADMIN, load_customer, may_touch
+from crm import access
 from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
 from crm.api.views import KeyPersonOut, key_person_out
 from crm.domain.vocabulary import KeyPersonKind
 from crm.models import key_persons
 from crm.services import key_persons as service
+from crm.services.customers import load_customer
 
 router = APIRouter(prefix="/api/v1/customers/{customer_id}/key-persons", tags=["key persons"])
 
@@ -52,7 +53,7 @@ async def list_key_persons(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[KeyPersonOut]:
-    await load_customer(session, principal, customer_id)
+    await load_customer(session, access.customer_reader(principal), customer_id)
     stmt = select(key_persons).where(key_persons.c.customer_id == customer_id)
     if kind:
         stmt = stmt.where(key_persons.c.kind == kind.value)
@@ -67,9 +68,10 @@ async def add_key_person(customer_id: str, body: KeyPersonIn, session: SessionDe
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
-        person_id = await service.add(session, principal=principal, customer_id=customer_id,
+        scope = access.writer(principal)
+        person_id = await service.add(session, scope=scope, customer_id=customer_id,
                                       data=body.model_dump(mode="json"))
-        _, row = await service.load(session, principal, customer_id, person_id)
+        _, row = await service.load(session, scope, customer_id, person_id)
         return await idem.finish(session, 201, key_person_out(row),
                                  {"Location": f"/api/v1/customers/{customer_id}/key-persons/{person_id}"})
 
@@ -78,24 +80,25 @@ async def add_key_person(customer_id: str, body: KeyPersonIn, session: SessionDe
             summary="One key person; full phone and e-mail for the owning account manager or an admin")
 async def get_key_person(customer_id: str, person_id: str, session: SessionDep,
                          principal: PrincipalDep) -> KeyPersonOut:
-    customer, row = await service.load(session, principal, customer_id, person_id)
-    full = principal.has(ADMIN) or may_touch(principal, customer.account_manager_id, write=True, customers_too=True)
-    return key_person_out(row, full=full)
+    customer, row = await service.load(session, access.customer_reader(principal), customer_id, person_id)
+    return key_person_out(row, full=access.sees_full_contacts(principal, customer.account_manager_id))
 
 
 @router.patch("/{person_id}", response_model=KeyPersonOut, summary="Change a key person")
 async def patch_key_person(customer_id: str, person_id: str, body: KeyPersonPatch, session: SessionDep,
                            principal: PrincipalDep) -> KeyPersonOut:
+    scope = access.writer(principal)
     async with session.begin():
-        await service.change(session, principal=principal, customer_id=customer_id, person_id=person_id,
+        await service.change(session, scope=scope, customer_id=customer_id, person_id=person_id,
                              changes=body.model_dump(mode="json", exclude_unset=True))
-        _, row = await service.load(session, principal, customer_id, person_id)
+        _, row = await service.load(session, scope, customer_id, person_id)
         return key_person_out(row)
 
 
 @router.delete("/{person_id}", status_code=204, summary="Remove a key person")
 async def delete_key_person(customer_id: str, person_id: str, session: SessionDep,
                             principal: PrincipalDep) -> Response:
+    scope = access.writer(principal)
     async with session.begin():
-        await service.remove(session, principal=principal, customer_id=customer_id, person_id=person_id)
+        await service.remove(session, scope=scope, customer_id=customer_id, person_id=person_id)
     return Response(status_code=204)

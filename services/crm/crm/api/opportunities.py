@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from backbone.auth import require
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from backbone.vocabulary import ProductId
-from crm.access import CUSTOMER_READERS, owner_filter
+from crm import access
+from crm.access import owner_filter
 from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
 from crm.api.views import OpportunityOut, opportunity_out
 from crm.domain.lifecycle import OpportunityAction, OpportunityState
@@ -54,10 +54,10 @@ async def list_opportunities(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[OpportunityOut]:
-    require(principal, *CUSTOMER_READERS)
+    scope = access.customer_reader(principal)
     c = opportunities.c
     conditions = [
-        owner_filter(principal, c.account_manager_id, customers_too=True),
+        owner_filter(scope, c.account_manager_id),
         c.status == status.value if status else None,
         c.customer_id == customer_id if customer_id else None,
         c.account_manager_id == manager if manager else None,
@@ -76,18 +76,18 @@ async def create_opportunity(body: OpportunityIn, session: SessionDep, principal
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
+        scope = access.writer(principal)
         opp_id = await service.create(
-            session, principal=principal, customer_id=body.customer_id, title=body.title, channel=body.channel.value,
+            session, scope=scope, customer_id=body.customer_id, title=body.title, channel=body.channel.value,
             products=[p.value for p in body.products], expected_monthly_revenue=body.expected_monthly_revenue,
             note=body.note)
-        out = opportunity_out(await service.load(session, principal, opp_id))
+        out = opportunity_out(await service.load(session, scope, opp_id))
         return await idem.finish(session, 201, out, {"Location": f"{router.prefix}/{opp_id}"})
 
 
 @router.get("/{opportunity_id}", response_model=OpportunityOut, summary="An opportunity")
 async def get_opportunity(opportunity_id: str, session: SessionDep, principal: PrincipalDep) -> OpportunityOut:
-    require(principal, *CUSTOMER_READERS)
-    return opportunity_out(await service.load(session, principal, opportunity_id))
+    return opportunity_out(await service.load(session, access.customer_reader(principal), opportunity_id))
 
 
 @router.post("/{opportunity_id}/{action}", response_model=OpportunityOut,
@@ -98,7 +98,8 @@ async def act_on_opportunity(opportunity_id: str, action: OpportunityAction, ses
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
-        await service.act(session, principal=principal, opp_id=opportunity_id, action=action,
+        scope = access.writer(principal)
+        await service.act(session, scope=scope, opp_id=opportunity_id, action=action,
                           reason=body.reason if body else None)
-        out = opportunity_out(await service.load(session, principal, opportunity_id))
+        out = opportunity_out(await service.load(session, scope, opportunity_id))
         return await idem.finish(session, 200, out)

@@ -15,11 +15,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from backbone.auth import require
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from backbone.vocabulary import BusinessKind, ProductId, Tier
-from crm.access import WORK_READERS, owner_filter
-from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
+from crm import access
+from crm.access import owner_filter
+from crm.api.deps import ContextDep, IdempotencyDep, PrincipalDep, SessionDep
 from crm.api.views import OrderOut, new_order_out, orders_out
 from crm.domain.lifecycle import OrderAction, OrderState
 from crm.domain.vocabulary import Channel
@@ -74,10 +74,10 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[OrderOut]:
-    require(principal, *WORK_READERS)
+    scope = access.work_reader(principal)
     c = orders.c
     conditions = [
-        owner_filter(principal, c.account_manager_id),
+        owner_filter(scope, c.account_manager_id),
         c.status.in_([s.value for s in status]) if status else None,
         c.customer_id == customer_id if customer_id else None,
         c.account_manager_id == manager if manager else None,
@@ -93,15 +93,15 @@ async def list_orders(
 
 
 @router.post("", status_code=201, response_model=OrderOut, summary="Create an order (optionally submit it)")
-async def create_order(body: OrderIn, session: SessionDep, principal: PrincipalDep,
+async def create_order(body: OrderIn, session: SessionDep, principal: PrincipalDep, ctx: ContextDep,
                        idem: IdempotencyDep) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
         created = await service.create_order(
-            session, principal=principal, customer_id=body.customer_id, channel=body.channel.value,
-            items=[i.model_dump(mode="json") for i in body.items], submit=body.submit, note=body.note,
-            opportunity_id=body.opportunity_id,
+            session, scope=access.writer(principal), catalogue=ctx.catalogue, customer_id=body.customer_id,
+            channel=body.channel.value, items=[i.model_dump(mode="json") for i in body.items], submit=body.submit,
+            note=body.note, opportunity_id=body.opportunity_id,
         )
         out = new_order_out(created.row, created.items)
         return await idem.finish(session, 201, out, {"Location": f"{router.prefix}/{out.id}"})
@@ -109,8 +109,7 @@ async def create_order(body: OrderIn, session: SessionDep, principal: PrincipalD
 
 @router.get("/{order_id}", response_model=OrderOut, summary="An order with its items, status history and ticket trail")
 async def get_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> OrderOut:
-    require(principal, *WORK_READERS)
-    row = await service.load_order(session, principal, order_id)
+    row = await service.load_order(session, access.work_reader(principal), order_id)
     return (await orders_out(session, [row]))[0]
 
 
@@ -122,6 +121,9 @@ async def act_on_order(order_id: str, action: OrderAction, session: SessionDep, 
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
-        await service.act(session, principal=principal, order_id=order_id, action=action,
+        scope = access.writer(principal)
+        await service.load_order(session, scope, order_id)  # another manager's order: 404 before any 403
+        access.check_order_action(principal, action)
+        await service.act(session, actor=scope.actor, order_id=order_id, action=action,
                           reason=body.reason if body else None)
         return await idem.finish(session, 200, await order_view(session, order_id))

@@ -7,11 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from backbone.auth import require
 from backbone.problems import Problem
-from crm.access import ADMIN, AM, NS, SUP
-from crm.api.deps import PrincipalDep
-from crm.domain.products import Product, UnknownProduct, load_catalogue
+from crm import access
+from crm.api.deps import ContextDep, PrincipalDep
+from crm.domain.products import Product, UnknownProduct
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
 
@@ -38,16 +37,16 @@ def _out(p: Product) -> ProductOut:
 
 
 @router.get("", response_model=list[ProductOut], summary="The product catalogue")
-async def list_products(principal: PrincipalDep) -> list[ProductOut]:
-    require(principal, AM, NS, SUP, ADMIN)
-    return [_out(p) for p in load_catalogue()]
+async def list_products(principal: PrincipalDep, ctx: ContextDep) -> list[ProductOut]:
+    access.catalogue_reader(principal)
+    return [_out(p) for p in ctx.catalogue]
 
 
 @router.get("/{product_id}", response_model=ProductDetailOut, summary="A product with its attributes' JSON Schema")
-async def get_product(product_id: str, principal: PrincipalDep) -> ProductDetailOut:
-    require(principal, AM, NS, SUP, ADMIN)
+async def get_product(product_id: str, principal: PrincipalDep, ctx: ContextDep) -> ProductDetailOut:
+    access.catalogue_reader(principal)
     try:
-        p = load_catalogue().get(product_id)
+        p = ctx.catalogue.get(product_id)
     except UnknownProduct as exc:
         raise Problem(404, "Not found", exc.message,
                       errors=[{"field": "product_id", "message": "unknown product"}]) from None

@@ -21,10 +21,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from backbone.auth import require
+from backbone.errors import DomainError
 from backbone.problems import Problem
-from crm.access import WORK_READERS, owner_filter
-from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
+from crm import access
+from crm.access import owner_filter
+from crm.api.deps import ContextDep, IdempotencyDep, PrincipalDep, SessionDep
 from crm.api.views import ComplaintOut, OrderOut, complaints_out, new_order_out, orders_out
 from crm.domain.vocabulary import Channel
 from crm.models import complaints, orders
@@ -185,9 +186,17 @@ def _tmf_field(field: str) -> str:
     return ".".join([head, rest, *parts[3:]])
 
 
+def _name_tmf_fields(exc: DomainError) -> None:
+    """The fields an order use case names (`items.0.product`, `customer_id`) as TMF paths, in place."""
+    if exc.field:
+        exc.field = _tmf_field(exc.field)
+    for entry in exc.errors or []:  # an explicit list is the error's own: renamed where it is
+        entry["field"] = _tmf_field(entry["field"])
+
+
 @router.post(ORDER_BASE, status_code=201, response_model=ProductOrder,
              summary="TMF622: create a product order (it is submitted at once: state acknowledged)")
-async def create_product_order(body: ProductOrderIn, session: SessionDep, principal: PrincipalDep,
+async def create_product_order(body: ProductOrderIn, session: SessionDep, principal: PrincipalDep, ctx: ContextDep,
                                idem: IdempotencyDep) -> JSONResponse:
     customers = [p.id for p in body.relatedParty if p.role.lower() == "customer"]
     if len(customers) != 1:
@@ -206,13 +215,13 @@ async def create_product_order(body: ProductOrderIn, session: SessionDep, princi
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
+        scope = access.writer(principal)
         try:
             created = await order_service.create_order(
-                session, principal=principal, customer_id=customers[0], channel=channel, items=items, submit=True,
-                note=body.description)
-        except Problem as exc:
-            if exc.errors:
-                exc.errors = [{**e, "field": _tmf_field(e["field"])} for e in exc.errors]
+                session, scope=scope, catalogue=ctx.catalogue, customer_id=customers[0], channel=channel,
+                items=items, submit=True, note=body.description)
+        except DomainError as exc:
+            _name_tmf_fields(exc)
             raise
         out = product_order(new_order_out(created.row, created.items))
         return await idem.finish(session, 201, out, {"Location": out.href})
@@ -224,9 +233,9 @@ async def list_product_orders(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JSONResponse:
-    require(principal, *WORK_READERS)
+    scope = access.work_reader(principal)
     stmt = select(orders)
-    if (mine := owner_filter(principal, orders.c.account_manager_id)) is not None:
+    if (mine := owner_filter(scope, orders.c.account_manager_id)) is not None:
         stmt = stmt.where(mine)
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
     rows = (await session.execute(stmt.order_by(orders.c.created_at.desc(), orders.c.id.desc())
@@ -237,8 +246,7 @@ async def list_product_orders(
 
 @router.get(f"{ORDER_BASE}/{{order_id}}", response_model=ProductOrder, summary="TMF622: a product order")
 async def get_product_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> ProductOrder:
-    require(principal, *WORK_READERS)
-    row = await order_service.load_order(session, principal, order_id)
+    row = await order_service.load_order(session, access.work_reader(principal), order_id)
     return product_order((await orders_out(session, [row]))[0])
 
 
@@ -248,9 +256,9 @@ async def list_trouble_tickets(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JSONResponse:
-    require(principal, *WORK_READERS)
+    scope = access.work_reader(principal)
     stmt = select(complaints)
-    if (mine := owner_filter(principal, complaints.c.account_manager_id)) is not None:
+    if (mine := owner_filter(scope, complaints.c.account_manager_id)) is not None:
         stmt = stmt.where(mine)
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
     rows = (await session.execute(stmt.order_by(complaints.c.created_at.desc(), complaints.c.id.desc())
@@ -262,6 +270,5 @@ async def list_trouble_tickets(
 @router.get(f"{TICKET_BASE}/{{complaint_id}}", response_model=TroubleTicket,
             summary="TMF621: a complaint as a trouble ticket")
 async def get_trouble_ticket(complaint_id: str, session: SessionDep, principal: PrincipalDep) -> TroubleTicket:
-    require(principal, *WORK_READERS)
-    row = await complaint_service.load_complaint(session, principal, complaint_id)
+    row = await complaint_service.load_complaint(session, access.work_reader(principal), complaint_id)
     return trouble_ticket((await complaints_out(session, [row]))[0])

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, Table, select
 
-from backbone.auth import require
-from crm.access import CUSTOMER_READERS, owner_filter
+from crm import access
 from crm.api.deps import PrincipalDep, SessionDep
 from crm.api.views import RISK_RANK, ComplaintOut, OrderOut, SlaOut, TicketOut, complaints_out, orders_out
 from crm.domain.lifecycle import ComplaintState, OrderState
@@ -93,9 +92,8 @@ async def workbench(
     manager: Annotated[str | None, Query(description="supervisor/admin: one account manager's workbench")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> Workbench:
-    require(principal, *CUSTOMER_READERS)
-    mine = owner_filter(principal, orders.c.account_manager_id, customers_too=True)
-    who = principal.subject if mine is not None else manager
+    scope = access.customer_reader(principal)
+    who = scope.owner if scope.owner is not None else manager
     order_stmt = select(orders).where(orders.c.status.in_(OPEN_ORDERS))
     complaint_stmt = select(complaints).where(complaints.c.status.in_(OPEN_COMPLAINTS))
     if who is not None:

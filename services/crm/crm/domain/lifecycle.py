@@ -1,7 +1,7 @@
 """Lifecycles of orders, complaints and opportunities as pure transition tables.
 
-``transition(state, action)`` returns the next state or raises ``IllegalTransition`` (the API
-answers 409). The tables are exposed (``ORDER``, ``COMPLAINT``, ``OPPORTUNITY`` and their
+``transition(state, action)`` returns the next state or raises ``IllegalTransition`` (a 409
+Conflict). The tables are exposed (``ORDER``, ``COMPLAINT``, ``OPPORTUNITY`` and their
 ``transitions`` mappings) so that tests and docs can enumerate every legal and illegal pair.
 
 Order:        draft -submit-> submitted -start-> in_progress -open-> opened
@@ -22,6 +22,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Generic, TypeVar, overload
 
+from backbone import errors
 from backbone.vocabulary import TokenRole
 from crm.domain.errors import DomainError
 
@@ -75,29 +76,37 @@ class OpportunityAction(StrEnum):
     LOSE = "lose"
 
 
-class IllegalTransition(DomainError):
-    """``action`` is not allowed in state ``from_state`` (API: 409 Conflict)."""
-
-    code = "illegal_transition"
+class IllegalTransition(errors.IllegalTransition):
+    """``action`` is not allowed in state ``from_state`` (409, naming ``status``, with ``entity``,
+    ``from_state`` and ``action``)."""
 
     def __init__(self, from_state: StrEnum | str, action: StrEnum | str, entity: str = "") -> None:
         what = f"{entity} " if entity else ""
-        super().__init__(f"cannot {_value(action)} {what}in state {_value(from_state)}".replace("  ", " "))
-        self.from_state = _value(from_state)
-        self.action = _value(action)
+        super().__init__(
+            f"cannot {_value(action)} {what}in state {_value(from_state)}".replace("  ", " "),
+            entity=entity or None, from_state=_value(from_state), action=_value(action), field="status",
+        )
         self.entity = entity
 
 
 class InvalidSatisfaction(DomainError):
-    """Revisit without a satisfaction score 1..5, or a score given to another action (422)."""
+    """Revisit without a satisfaction score 1..5, or a score given to another action (422 naming
+    ``satisfaction``)."""
 
     code = "invalid_satisfaction"
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="satisfaction")
 
-class OrderCreationNotAllowed(DomainError):
-    """An order needs a confirmed opportunity unless an admin creates it directly (409)."""
+
+class OrderCreationNotAllowed(errors.Conflict):
+    """An order needs a confirmed opportunity unless an admin creates it directly (409 naming
+    ``opportunity_id``)."""
 
     code = "order_creation_not_allowed"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="opportunity_id")
 
 
 def _value(x: StrEnum | str) -> str:

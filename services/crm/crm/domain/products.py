@@ -46,7 +46,7 @@ class UnsupportedBusinessKind(DomainError):
     def __init__(self, product_id: str, kind: str) -> None:
         super().__init__(f"product {product_id!r} does not support business kind {kind!r}")
         self.product_id = product_id
-        self.kind = kind
+        self.business_kind = kind  # not `kind`: that is the error kind (backbone.errors)
 
 
 class FieldError(BaseModel):
@@ -58,15 +58,16 @@ class FieldError(BaseModel):
 
 
 class InvalidAttributes(DomainError):
-    """The attributes of an order item do not match their product's schema (API: 422)."""
+    """The attributes of an order item do not match their product's schema (422, every wrong field named)."""
 
     code = "invalid_attributes"
 
-    def __init__(self, product_id: str, errors: list[FieldError]) -> None:
-        summary = "; ".join(f"{e.field or '(attributes)'}: {e.message}" for e in errors)
-        super().__init__(f"invalid attributes for product {product_id!r}: {summary}")
+    def __init__(self, product_id: str, field_errors: list[FieldError]) -> None:
+        summary = "; ".join(f"{e.field or '(attributes)'}: {e.message}" for e in field_errors)
+        super().__init__(f"invalid attributes for product {product_id!r}: {summary}",
+                         errors=[e.model_dump() for e in field_errors])
         self.product_id = product_id
-        self.errors = errors
+        self.field_errors = field_errors
 
 
 class LocalizedName(BaseModel):

@@ -13,39 +13,36 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.auth import Principal, require
 from backbone.events import ComplaintCreated, ComplaintStatusChanged
 from backbone.ids import new_id
-from backbone.problems import Problem
-from crm.access import ADMIN, WRITERS, check_owned, load_customer, not_found
-from crm.domain.lifecycle import ComplaintAction, ComplaintState, InvalidSatisfaction, transition
-from crm.domain.products import UnknownProduct, load_catalogue
+from backbone.outbox import emit
+from crm.domain.errors import EntityNotFound, InvalidField
+from crm.domain.history import history_entry
+from crm.domain.lifecycle import ComplaintAction, ComplaintState, transition
+from crm.domain.products import Catalogue, UnknownProduct
+from crm.domain.scope import Scope
 from crm.models import complaints
-from crm.services.events import emit, history_entry
+from crm.services.customers import load_customer
 
 log = logging.getLogger("crm.complaints")
 
-#: by REST: the account manager's own steps; dispatch and resolve follow the EOMS ticket (admin may force)
-MANAGER_ACTIONS = frozenset({ComplaintAction.REOPEN, ComplaintAction.REVISIT, ComplaintAction.ARCHIVE})
 
-
-async def create(session: AsyncSession, *, principal: Principal, customer_id: str, category: str, severity: str,
-                 product: str | None, service_ref: str | None, description: str) -> str:
-    customer = await load_customer(session, principal, customer_id, write=True, field="customer_id")
+async def create(session: AsyncSession, *, scope: Scope, catalogue: Catalogue, customer_id: str, category: str,
+                 severity: str, product: str | None, service_ref: str | None, description: str) -> str:
+    customer = await load_customer(session, scope, customer_id, field="customer_id")
     if product is not None:
         try:
-            load_catalogue().get(product)
+            catalogue.get(product)
         except UnknownProduct as exc:
-            raise Problem(422, "Invalid request", f"product: {exc.message}",
-                          errors=[{"field": "product", "message": exc.message}]) from None
+            raise InvalidField("product", exc.message, code=exc.code) from None
     complaint_id = new_id("cmp")
     now = datetime.now(UTC)
     state = ComplaintState.CREATED.value
     await session.execute(complaints.insert().values(
         id=complaint_id, customer_id=customer_id, account_manager_id=customer.account_manager_id,
         category=category, severity=severity, product=product, service_ref=service_ref, description=description,
-        status=state, created_by=principal.subject,
-        history=[history_entry(None, state, "create", principal.subject, now)], created_at=now, updated_at=now,
+        status=state, created_by=scope.actor,
+        history=[history_entry(None, state, "create", scope.actor, now)], created_at=now, updated_at=now,
     ))
     await emit(session, ComplaintCreated(
         customer_id=customer.id, customer_name=customer.name, customer_tier=customer.tier,
@@ -56,23 +53,19 @@ async def create(session: AsyncSession, *, principal: Principal, customer_id: st
     return complaint_id
 
 
-async def load_complaint(session: AsyncSession, principal: Principal, complaint_id: str, *,
-                         write: bool = False) -> Any:
+async def load_complaint(session: AsyncSession, scope: Scope, complaint_id: str) -> Any:
+    """The complaint row if it is within the scope; 404 otherwise."""
     row = (await session.execute(select(complaints).where(complaints.c.id == complaint_id))).first()
-    if row is None:
-        raise not_found("complaint", complaint_id)
-    check_owned(principal, "complaint", complaint_id, row.account_manager_id, write=write)
+    if row is None or not scope.covers(row.account_manager_id):
+        raise EntityNotFound("complaint", complaint_id)
     return row
 
 
-async def act(session: AsyncSession, *, principal: Principal, complaint_id: str, action: ComplaintAction,
+async def act(session: AsyncSession, *, actor: str, complaint_id: str, action: ComplaintAction,
               satisfaction: int | None = None, note: str | None = None) -> None:
-    require(principal, *WRITERS)
-    await load_complaint(session, principal, complaint_id, write=True)
-    if action not in MANAGER_ACTIONS and not principal.has(ADMIN):
-        raise Problem(403, "Forbidden", f"{action.value} follows the EOMS ticket; only an admin may force it")
-    await apply_action(session, complaint_id=complaint_id, action=action, actor=principal.subject,
-                       at=datetime.now(UTC), satisfaction=satisfaction, note=note)
+    """A REST step on a complaint the caller may change (the router checked the scope and the action)."""
+    await apply_action(session, complaint_id=complaint_id, action=action, actor=actor, at=datetime.now(UTC),
+                       satisfaction=satisfaction, note=note)
 
 
 async def apply_action(session: AsyncSession, *, complaint_id: str, action: ComplaintAction, actor: str,
@@ -81,13 +74,9 @@ async def apply_action(session: AsyncSession, *, complaint_id: str, action: Comp
     row = (await session.execute(select(complaints).where(complaints.c.id == complaint_id)
                                  .with_for_update())).first()
     if row is None:
-        raise not_found("complaint", complaint_id)
+        raise EntityNotFound("complaint", complaint_id)
     old = ComplaintState(row.status)
-    try:
-        new = transition(old, action, satisfaction=satisfaction)
-    except InvalidSatisfaction as exc:
-        raise Problem(422, "Invalid request", f"satisfaction: {exc.message}",
-                      errors=[{"field": "satisfaction", "message": exc.message}]) from None
+    new = transition(old, action, satisfaction=satisfaction)  # IllegalTransition (409), InvalidSatisfaction (422)
     values: dict[str, Any] = {"status": new.value, "updated_at": at, "version": complaints.c.version + 1}
     if action is ComplaintAction.REVISIT:
         values.update(satisfaction=satisfaction, revisit_note=note)

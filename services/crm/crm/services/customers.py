@@ -5,19 +5,41 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.auth import Principal, require
+from backbone.errors import Conflict, Forbidden
 from backbone.events import CustomerTierChanged
 from backbone.ids import new_id
-from backbone.problems import Problem
-from crm.access import ADMIN, WRITERS, load_customer
-from crm.domain.tiering import CustomerFactors, TierResult, grade, load_tiering_config
+from backbone.outbox import emit
+from crm.domain.errors import EntityNotFound, InvalidField
+from crm.domain.scope import Scope
+from crm.domain.tiering import CustomerFactors, TieringConfig, TierResult, grade
 from crm.domain.uscc import InvalidUSCC, validate_uscc
 from crm.models import complaints, customers, opportunities, orders
-from crm.services.events import emit
+
+
+class UsccTaken(Conflict):
+    """A second customer with the same unified social credit code (409 naming the field)."""
+
+    code = "uscc_taken"
+
+    def __init__(self, field: str = "uscc") -> None:
+        super().__init__("a customer with this unified social credit code exists already",
+                         errors=[{"field": field, "message": "already registered"}])
+
+
+async def load_customer(session: AsyncSession, scope: Scope, customer_id: str, *, field: str | None = None,
+                        lock: bool = False) -> Any:
+    """The customer row if it is within the scope; 404 otherwise (naming `field`, the path's unless told)."""
+    stmt = select(customers).where(customers.c.id == customer_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await session.execute(stmt)).first()
+    if row is None or not scope.covers(row.account_manager_id):
+        raise EntityNotFound("customer", customer_id, field)
+    return row
 
 
 def checked_uscc(code: str, field: str = "uscc") -> str:
@@ -25,23 +47,15 @@ def checked_uscc(code: str, field: str = "uscc") -> str:
     try:
         return validate_uscc(code)
     except InvalidUSCC as exc:
-        error: dict[str, Any] = {"field": field, "message": exc.message, "reason": exc.reason}
-        if exc.position is not None:
-            error["position"] = exc.position
-        raise Problem(422, "Invalid request", f"{field}: {exc.message}", errors=[error]) from None
+        where = {"position": exc.position} if exc.position is not None else {}
+        raise InvalidField(field, exc.message, code=exc.code, reason=exc.reason, **where) from None
 
 
-def grade_factors(industry: str, factors: dict[str, Any]) -> TierResult:
+def grade_factors(industry: str, factors: dict[str, Any], tiering: TieringConfig) -> TierResult:
     try:
-        return grade(CustomerFactors.model_validate({**factors, "industry": industry}))
+        return grade(CustomerFactors.model_validate({**factors, "industry": industry}), tiering)
     except ValueError as exc:  # pydantic ValidationError: the API models check first, this is a backstop
-        raise Problem(422, "Invalid request", f"factors: {exc}",
-                      errors=[{"field": "factors", "message": str(exc)}]) from None
-
-
-def _uscc_taken(field: str = "uscc") -> Problem:
-    return Problem(409, "Conflict", "a customer with this unified social credit code exists already",
-                   errors=[{"field": field, "message": "already registered"}])
+        raise InvalidField("factors", str(exc)) from None
 
 
 async def _tier_event(session: AsyncSession, *, customer_id: str, old: str | None, result: TierResult,
@@ -53,21 +67,12 @@ async def _tier_event(session: AsyncSession, *, customer_id: str, old: str | Non
 
 
 async def create_customer(
-    session: AsyncSession, *, principal: Principal, name: str, uscc: str, industry: str, region: str,
-    factors: dict[str, Any], account_manager_id: str | None,
+    session: AsyncSession, *, actor: str, tiering: TieringConfig, name: str, uscc: str, industry: str, region: str,
+    factors: dict[str, Any], account_manager_id: str,
 ) -> str:
-    require(principal, *WRITERS)
-    if not principal.has(ADMIN):
-        # An account manager registers customers for themselves; assigning them is an admin's job.
-        if account_manager_id not in (None, principal.subject):
-            raise Problem(403, "Forbidden", "an account manager creates customers for themselves only",
-                          errors=[{"field": "account_manager_id", "message": "must be yourself"}])
-        account_manager_id = principal.subject
-    elif not account_manager_id:
-        raise Problem(422, "Invalid request", "account_manager_id: is required",
-                      errors=[{"field": "account_manager_id", "message": "is required"}])
+    """Register a customer of `account_manager_id` (the access policy decided whose it may be) and grade it."""
     code = checked_uscc(uscc)
-    result = grade_factors(industry, factors)
+    result = grade_factors(industry, factors, tiering)
     customer_id = new_id("cus")
     now = datetime.now(UTC)
     try:
@@ -76,37 +81,36 @@ async def create_customer(
                 id=customer_id, name=name, uscc=code, industry=industry, region=region,
                 account_manager_id=account_manager_id, tier=result.tier.value, key_customer=result.key,
                 tier_score=result.score, tier_factors=factors, tier_result=result.model_dump(mode="json"),
-                tier_config_version=load_tiering_config().version, created_by=principal.subject,
-                created_at=now, updated_at=now,
+                tier_config_version=tiering.version, created_by=actor, created_at=now, updated_at=now,
             ))
     except IntegrityError:
-        raise _uscc_taken() from None
+        raise UsccTaken() from None
     await _tier_event(session, customer_id=customer_id, old=None, result=result,
                       account_manager_id=account_manager_id, at=now)
     return customer_id
 
 
-async def update_customer(session: AsyncSession, *, principal: Principal, customer_id: str,
+async def update_customer(session: AsyncSession, *, scope: Scope, tiering: TieringConfig, customer_id: str,
                           changes: dict[str, Any]) -> None:
-    """Apply a partial update; new factors or industry re-grade the customer."""
-    row = await load_customer(session, principal, customer_id, write=True, lock=True)
+    """Apply a partial update; new factors or industry re-grade the customer; only an admin scope reassigns it."""
+    row = await load_customer(session, scope, customer_id, lock=True)
     values: dict[str, Any] = {k: changes[k] for k in ("name", "region", "industry") if k in changes}
     if "uscc" in changes:
         values["uscc"] = checked_uscc(changes["uscc"])
     manager = changes.get("account_manager_id")
     if manager is not None and manager != row.account_manager_id:
-        if not principal.has(ADMIN):
-            raise Problem(403, "Forbidden", "only an admin reassigns a customer to another account manager",
-                          errors=[{"field": "account_manager_id", "message": "only an admin may change it"}])
+        if not scope.admin:
+            raise Forbidden("only an admin reassigns a customer to another account manager",
+                            errors=[{"field": "account_manager_id", "message": "only an admin may change it"}])
         values["account_manager_id"] = manager
     now = datetime.now(UTC)
     regraded: TierResult | None = None
     if "factors" in changes or "industry" in changes:
         factors = {**row.tier_factors, **(changes.get("factors") or {})}
-        regraded = grade_factors(values.get("industry", row.industry), factors)
+        regraded = grade_factors(values.get("industry", row.industry), factors, tiering)
         values.update(
             tier=regraded.tier.value, key_customer=regraded.key, tier_score=regraded.score, tier_factors=factors,
-            tier_result=regraded.model_dump(mode="json"), tier_config_version=load_tiering_config().version,
+            tier_result=regraded.model_dump(mode="json"), tier_config_version=tiering.version,
         )
     if not values:
         return
@@ -115,7 +119,7 @@ async def update_customer(session: AsyncSession, *, principal: Principal, custom
             await session.execute(update(customers).where(customers.c.id == customer_id)
                                   .values(**values, updated_at=now, version=customers.c.version + 1))
     except IntegrityError:
-        raise _uscc_taken() from None
+        raise UsccTaken() from None
     new_manager = values.get("account_manager_id", row.account_manager_id)
     if "account_manager_id" in values:
         # The customer's work follows it to the new account manager (who sees it from now on).
@@ -125,4 +129,3 @@ async def update_customer(session: AsyncSession, *, principal: Principal, custom
     if regraded is not None and regraded.tier.value != row.tier:
         await _tier_event(session, customer_id=customer_id, old=row.tier, result=regraded,
                           account_manager_id=new_manager, at=now)
-

@@ -16,12 +16,12 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.auth import Principal, require
 from backbone.events import OrderCancelled, OrderItem, OrderStatusChanged, OrderSubmitted
 from backbone.ids import new_id
-from backbone.problems import Problem
+from backbone.outbox import emit
 from backbone.vocabulary import TokenRole
-from crm.access import ADMIN, WRITERS, check_owned, load_customer, not_found
+from crm.domain.errors import DomainError, EntityNotFound, InvalidField
+from crm.domain.history import history_entry
 from crm.domain.lifecycle import (
     OpportunityState,
     OrderAction,
@@ -29,21 +29,26 @@ from crm.domain.lifecycle import (
     check_order_creation,
     transition,
 )
-from crm.domain.products import UnknownProduct, UnsupportedBusinessKind, attribute_errors, load_catalogue
+from crm.domain.products import Catalogue, UnknownProduct, UnsupportedBusinessKind, attribute_errors
+from crm.domain.scope import Scope
 from crm.models import customers, opportunities, order_items, orders
-from crm.services.events import emit_all, history_entry
+from crm.services.customers import load_customer
 
 log = logging.getLogger("crm.orders")
 
-#: actions an account manager (own customers) or an admin may take by REST
-MANAGER_ACTIONS = frozenset({OrderAction.SUBMIT, OrderAction.CANCEL, OrderAction.CLOSE})
-#: actions the EOMS feedback takes; by REST only an admin may (a manual override)
-FEEDBACK_ACTIONS = frozenset({OrderAction.START, OrderAction.OPEN, OrderAction.REJECT})
+
+class InvalidOrderItems(DomainError):
+    """Items that do not match the catalogue: every wrong field named (422)."""
+
+    title = "Invalid order items"
+    code = "invalid_order_items"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), errors=errors)
 
 
-def item_errors(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+def item_errors(items: list[dict[str, Any]], catalogue: Catalogue) -> list[dict[str, str]]:
     """Every problem of the items against the catalogue, named `items.<i>.<field>[.<attribute path>]`."""
-    catalogue = load_catalogue()
     errors: list[dict[str, str]] = []
     for i, item in enumerate(items):
         try:
@@ -59,14 +64,12 @@ def item_errors(items: list[dict[str, Any]]) -> list[dict[str, str]]:
     return errors
 
 
-async def _check_opportunity(session: AsyncSession, principal: Principal, opportunity_id: str,
-                             customer_id: str) -> None:
+async def _check_opportunity(session: AsyncSession, scope: Scope, opportunity_id: str, customer_id: str) -> None:
     """An opportunity, when given, must exist, be the same customer's and be confirmed (409 otherwise)."""
     opp = (await session.execute(select(opportunities).where(opportunities.c.id == opportunity_id))).first()
     if opp is None or opp.customer_id != customer_id:
-        raise Problem(422, "Invalid request", "opportunity_id: no such opportunity for this customer",
-                      errors=[{"field": "opportunity_id", "message": "no such opportunity for this customer"}])
-    role = TokenRole.ADMIN if principal.has(ADMIN) else TokenRole.ACCOUNT_MANAGER
+        raise InvalidField("opportunity_id", "no such opportunity for this customer")
+    role = TokenRole.ADMIN if scope.admin else TokenRole.ACCOUNT_MANAGER
     check_order_creation(OpportunityState(opp.status), role)
 
 
@@ -89,7 +92,8 @@ _INSERT_ITEMS = order_items.insert().returning(
 async def create_order(
     session: AsyncSession,
     *,
-    principal: Principal,
+    scope: Scope,
+    catalogue: Catalogue,
     customer_id: str,
     channel: str,
     items: list[dict[str, Any]],
@@ -103,17 +107,15 @@ async def create_order(
     insert and the submit's update left before), with the same events; nobody else can see the row
     before the commit, so there is nothing to lock or re-read.
     """
-    require(principal, *WRITERS)
-    customer = await load_customer(session, principal, customer_id, write=True, field="customer_id")
-    errors = item_errors(items)
+    customer = await load_customer(session, scope, customer_id, field="customer_id")
+    errors = item_errors(items, catalogue)
     if errors:
-        raise Problem(422, "Invalid order items", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]),
-                      errors=errors)
+        raise InvalidOrderItems(errors)
     if opportunity_id is not None:
-        await _check_opportunity(session, principal, opportunity_id, customer_id)
+        await _check_opportunity(session, scope, opportunity_id, customer_id)
     order_id = new_id("ord")
     now = datetime.now(UTC)
-    actor = principal.subject
+    actor = scope.actor
     history = [history_entry(None, OrderState.DRAFT.value, "create", actor, now)]
     status, version = OrderState.DRAFT, 1
     if submit:
@@ -138,26 +140,20 @@ async def create_order(
     return CreatedOrder(row=row, items=list(item_rows))
 
 
-async def load_order(session: AsyncSession, principal: Principal, order_id: str, *, write: bool = False) -> Any:
+async def load_order(session: AsyncSession, scope: Scope, order_id: str) -> Any:
+    """The order row if it is within the scope; 404 otherwise."""
     row = (await session.execute(select(orders).where(orders.c.id == order_id))).first()
-    if row is None:
-        raise not_found("order", order_id)
-    check_owned(principal, "order", order_id, row.account_manager_id, write=write)
+    if row is None or not scope.covers(row.account_manager_id):
+        raise EntityNotFound("order", order_id)
     return row
 
 
-async def act(session: AsyncSession, *, principal: Principal, order_id: str, action: OrderAction,
+async def act(session: AsyncSession, *, actor: str, order_id: str, action: OrderAction,
               reason: str | None = None) -> None:
-    """A REST action on an order, with its permission check."""
-    require(principal, *WRITERS)
-    await load_order(session, principal, order_id, write=True)
-    if action in FEEDBACK_ACTIONS and not principal.has(ADMIN):
-        raise Problem(403, "Forbidden", f"{action.value} follows the EOMS tickets; only an admin may force it")
+    """A REST step on an order the caller may change (the router checked the scope and the action)."""
     if action in (OrderAction.CANCEL, OrderAction.REJECT) and not reason:
-        raise Problem(422, "Invalid request", "reason: is required", errors=[{"field": "reason",
-                                                                               "message": "is required"}])
-    await apply_action(session, order_id=order_id, action=action, actor=principal.subject,
-                       at=datetime.now(UTC), reason=reason)
+        raise InvalidField("reason", "is required")
+    await apply_action(session, order_id=order_id, action=action, actor=actor, at=datetime.now(UTC), reason=reason)
 
 
 async def apply_action(session: AsyncSession, *, order_id: str, action: OrderAction, actor: str, at: datetime,
@@ -165,7 +161,7 @@ async def apply_action(session: AsyncSession, *, order_id: str, action: OrderAct
     """Move the order (row-locked) and write its events; IllegalTransition (409) if it cannot."""
     row = (await session.execute(select(orders).where(orders.c.id == order_id).with_for_update())).first()
     if row is None:
-        raise not_found("order", order_id)
+        raise EntityNotFound("order", order_id)
     old = OrderState(row.status)
     new = transition(old, action)
     entry = history_entry(old.value, new.value, action.value, actor, at, reason, ticket_id=ticket_id)
@@ -193,7 +189,7 @@ async def _emit_transition(session: AsyncSession, row: Any, old: OrderState, new
                                      cancelled_at=at))
     events.append(OrderStatusChanged(order_id=order_id, customer_id=row.customer_id, from_status=old.value,
                                      to_status=new.value, reason=reason, changed_at=at))
-    await emit_all(session, events, subject=order_id)
+    await emit(session, *events, subject=order_id)
     log.info("order %s: %s -> %s (%s by %s)", order_id, old.value, new.value, action.value, actor,
              extra={"order_id": order_id})
 

@@ -131,7 +131,7 @@ def test_invalid_attributes_list_every_field(product: str) -> None:
     attributes, expected = INVALID[product]
     with pytest.raises(InvalidAttributes) as info:
         validate_attributes(product, attributes)
-    got = {(e.field, e.message) for e in info.value.errors}
+    got = {(e.field, e.message) for e in info.value.field_errors}
     assert got == expected
     assert info.value.product_id == product
 
@@ -147,7 +147,7 @@ def test_change_needs_at_least_one_attribute_but_nothing_required() -> None:
     validate_attributes("dedicated_line_data", {"bandwidth_mbps": 200}, BusinessKind.CHANGE)
     with pytest.raises(InvalidAttributes) as info:
         validate_attributes("dedicated_line_data", {}, "change")
-    assert info.value.errors == [FieldError(field="", message="at least 1 attribute(s) must be given")]
+    assert info.value.field_errors == [FieldError(field="", message="at least 1 attribute(s) must be given")]
 
 
 def test_cancellation_accepts_empty_attributes_but_still_checks_values() -> None:
@@ -185,7 +185,7 @@ def test_message_is_readable_for_problem_json() -> None:
     with pytest.raises(InvalidAttributes) as info:
         validate_attributes("m2m", {"sim_count": 0})
     assert "apn: is required" in info.value.message
-    assert [e.model_dump() for e in info.value.errors] == [
+    assert [e.model_dump() for e in info.value.field_errors] == [
         {"field": "apn", "message": "is required"},
         {"field": "sim_count", "message": "must be >= 1"},
     ]
