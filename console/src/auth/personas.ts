@@ -1,0 +1,19 @@
+// Demo personas for the dev login: real ids of the demo data (devtools/demo.py customers' account
+// managers, notify's directory people), so alerts, queues and deliveries line up with them.
+import type { Role } from "./session";
+
+export interface Persona {
+  subject: string;
+  name: string;
+  roles: Role[];
+}
+
+export const PERSONAS: readonly Persona[] = [
+  { subject: "am_zhang", name: "张伟", roles: ["account_manager"] },
+  { subject: "am_li", name: "王芳", roles: ["account_manager"] },
+  { subject: "p-wanglei", name: "王磊", roles: ["network_staff"] },
+  { subject: "p-sunhao", name: "孙浩", roles: ["network_staff"] },
+  { subject: "p-liuyang", name: "刘洋", roles: ["supervisor"] },
+  { subject: "p-lina", name: "李娜", roles: ["supervisor"] },
+  { subject: "p-caoyang", name: "曹阳", roles: ["admin"] },
+];

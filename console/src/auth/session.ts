@@ -1,0 +1,86 @@
+// The signed-in user: a bearer token and what its claims say (subject, roles, name, expiry).
+export type Role = "account_manager" | "network_staff" | "supervisor" | "admin";
+export const ROLES: readonly Role[] = ["account_manager", "network_staff", "supervisor", "admin"];
+
+export interface Session {
+  token: string;
+  subject: string;
+  roles: Role[];
+  name: string | null;
+  /** expiry, epoch ms (null: the token says none) */
+  expiresAt: number | null;
+  via: "dev" | "oidc";
+}
+
+const KEY = "console.session";
+type Listener = (s: Session | null) => void;
+const listeners = new Set<Listener>();
+
+function base64UrlDecode(part: string): string {
+  const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
+  const bin = atob(b64);
+  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  return new TextDecoder().decode(bytes);
+}
+
+/** The claims of a JWT (not verified: the services verify it; the console only reads them). */
+export function decodeClaims(token: string): Record<string, unknown> {
+  const part = token.split(".")[1];
+  if (!part) throw new Error("not a JWT");
+  const claims: unknown = JSON.parse(base64UrlDecode(part));
+  if (typeof claims !== "object" || claims === null) throw new Error("not a JWT");
+  return claims as Record<string, unknown>;
+}
+
+export function sessionFromToken(token: string, via: Session["via"], rolesClaim = "roles"): Session {
+  const c = decodeClaims(token);
+  const raw = c[rolesClaim];
+  const roles = (Array.isArray(raw) ? raw : []).filter((r): r is Role => ROLES.includes(r as Role));
+  return {
+    token,
+    subject: String(c.sub ?? ""),
+    roles,
+    name: typeof c.name === "string" ? c.name : null,
+    expiresAt: typeof c.exp === "number" ? c.exp * 1000 : null,
+    via,
+  };
+}
+
+export function loadSession(now = Date.now()): Session | null {
+  try {
+    const raw = sessionStorage.getItem(KEY);
+    if (!raw) return null;
+    const s = JSON.parse(raw) as Session;
+    if (s.expiresAt !== null && s.expiresAt <= now) {
+      sessionStorage.removeItem(KEY);
+      return null;
+    }
+    return s;
+  } catch {
+    return null;
+  }
+}
+
+let cached: Session | null | undefined;
+
+export function currentSession(): Session | null {
+  if (cached === undefined) cached = loadSession();
+  if (cached && cached.expiresAt !== null && cached.expiresAt <= Date.now()) cached = null;
+  return cached;
+}
+
+export function setSession(s: Session | null): void {
+  cached = s;
+  if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
+  else sessionStorage.removeItem(KEY);
+  for (const l of listeners) l(s);
+}
+
+export function onSessionChange(l: Listener): () => void {
+  listeners.add(l);
+  return () => listeners.delete(l);
+}
+
+export function hasRole(s: Session | null, ...roles: Role[]): boolean {
+  return !!s && s.roles.some((r) => roles.includes(r));
+}

@@ -1,0 +1,326 @@
+// SLA board: live list of at-risk and breached node timers (virtualized), over the SLA stream.
+import { useEffect, useMemo, useReducer, useRef, useState } from "react";
+import { Link } from "react-router";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { serviceUrl } from "../api/client";
+import { openStream, type StreamState } from "../api/sse";
+import type { AlertEvent } from "../api/types";
+import { currentSession, hasRole } from "../auth/session";
+import { fetchAtRisk, fetchCustomers, fetchPolicy, timerClosed, type CustomerInfo } from "../board/data";
+import {
+  boardReducer, emptyBoard, facet, noFilters, visibleRows, type BoardFilters, type BoardRow, type Sort,
+} from "../board/model";
+import { Badge, ErrorBox, Gap } from "../components/common";
+import { useI18n, type Translate, type Lang } from "../i18n";
+import { businessSecondsBetween } from "../lib/calendar";
+import { useNow, useSession } from "../lib/hooks";
+import { useLabels } from "../lib/labels";
+import { calendarOf, resolveRule, type PolicyBody } from "../lib/policy";
+import { useProducts } from "../lib/products";
+import { formatDateTime, formatDuration } from "../lib/time";
+
+const SNAPSHOT_EVERY_MS = 30000;
+const CURSOR_KEY = "console.board.cursor";
+const CURSOR_MAX_AGE_MS = 10 * 60 * 1000;
+const CUE_MS = 15000;
+const ROW_HEIGHT = 36;
+
+function storedCursor(): string | null {
+  try {
+    const raw = sessionStorage.getItem(CURSOR_KEY);
+    if (!raw) return null;
+    const { id, at } = JSON.parse(raw) as { id: string; at: number };
+    return Date.now() - at < CURSOR_MAX_AGE_MS ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Seconds left for a row: business time when its rule counts working hours (and we know the
+ * rule: rows the stream told us about), wall-clock otherwise. */
+export function secondsLeft(row: BoardRow, now: number, policies: Map<string, PolicyBody | null>): {
+  seconds: number; business: boolean;
+} {
+  const body = row.policyVersion ? policies.get(row.policyVersion) : null;
+  if (body && row.businessType && row.ticketKind) {
+    const rule = resolveRule(body, {
+      business_type: row.businessType, ticket_kind: row.ticketKind, node: row.node,
+      customer_tier: row.tier, role: row.role,
+    });
+    const cal = rule ? calendarOf(body, rule) : null;
+    if (cal) return { seconds: businessSecondsBetween(cal, now, row.deadline), business: true };
+  }
+  return { seconds: (row.deadline - now) / 1000, business: false };
+}
+
+export function TimeLeft({ seconds, business, t, lang }: { seconds: number; business: boolean; t: Translate; lang: Lang }) {
+  const text = seconds < 0 ? t("time.overdue", { d: formatDuration(-seconds, lang) }) : formatDuration(seconds, lang);
+  return (
+    <span className={seconds < 0 ? "overdue" : seconds < 300 ? "soon" : ""} title={t(business ? "time.business" : "time.wall")}>
+      {text}{business && <small className="muted"> ({t("time.business")})</small>}
+    </span>
+  );
+}
+
+function streamLabel(s: StreamState, t: Translate): { text: string; kind: string } {
+  switch (s.kind) {
+    case "open": return { text: t("board.live"), kind: "ok" };
+    case "connecting": return { text: t("board.connecting"), kind: "warn" };
+    case "reconnecting": return { text: t("board.reconnecting"), kind: "bad" };
+    case "denied": return { text: t("board.streamDenied", { status: s.status }), kind: "bad" };
+    case "closed": return { text: t("board.reconnecting"), kind: "bad" };
+  }
+}
+
+export default function Board() {
+  const { t, lang } = useI18n();
+  const labels = useLabels();
+  const { name: productName } = useProducts();
+  const session = useSession();
+  const [board, dispatch] = useReducer(boardReducer, undefined, emptyBoard);
+  const [stream, setStream] = useState<StreamState>({ kind: "connecting" });
+  const [snapshotError, setSnapshotError] = useState<unknown>(null);
+  const [filters, setFilters] = useState<BoardFilters>(noFilters);
+  const [sort, setSort] = useState<Sort>("asc");
+  const [customers, setCustomers] = useState<Map<string, CustomerInfo> | null>(null);
+  const [policies, setPolicies] = useState<Map<string, PolicyBody | null>>(new Map());
+  const now = useNow(1000);
+  const canReadCustomers = hasRole(session, "supervisor", "admin");
+
+  // the at-risk snapshot, refreshed (new timers appear, completed ones go)
+  useEffect(() => {
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      const startedAt = Date.now();
+      try {
+        const items = await fetchAtRisk(controller.signal);
+        dispatch({ type: "snapshot", items, startedAt, now: Date.now() });
+        setSnapshotError(null);
+      } catch (e) {
+        if (!controller.signal.aborted) setSnapshotError(e);
+      }
+      if (!controller.signal.aborted) timer = setTimeout(() => void load(), SNAPSHOT_EVERY_MS);
+    };
+    void load();
+    return () => {
+      controller.abort();
+      clearTimeout(timer);
+    };
+  }, []);
+
+  // the live feed, batched so a burst costs one render
+  useEffect(() => {
+    let pending: AlertEvent[] = [];
+    let flush: ReturnType<typeof setTimeout> | undefined;
+    const handle = openStream({
+      url: serviceUrl("sla", "/api/v1/stream"),
+      headers: (): Record<string, string> => {
+        const s = currentSession();
+        return s ? { Authorization: `Bearer ${s.token}` } : {};
+      },
+      lastEventId: storedCursor(),
+      onState: setStream,
+      onCursor: (id) => sessionStorage.setItem(CURSOR_KEY, JSON.stringify({ id, at: Date.now() })),
+      onMessage: (msg) => {
+        try {
+          pending.push(JSON.parse(msg.data) as AlertEvent);
+        } catch {
+          return;
+        }
+        flush ??= setTimeout(() => {
+          const events = pending;
+          pending = [];
+          flush = undefined;
+          const at = Date.now();
+          const live = events.filter((e) => at - Date.parse(e.fired_at) < 60000);
+          const old = events.filter((e) => at - Date.parse(e.fired_at) >= 60000);
+          if (old.length) dispatch({ type: "alerts", events: old, now: at, live: false });
+          if (live.length) dispatch({ type: "alerts", events: live, now: at, live: true });
+        }, 50);
+      },
+    });
+    return () => {
+      handle.close();
+      clearTimeout(flush);
+    };
+  }, []);
+
+  // regions (and names) of the customers, for the region filter
+  useEffect(() => {
+    if (!canReadCustomers) return;
+    const controller = new AbortController();
+    fetchCustomers(controller.signal).then(setCustomers, () => undefined);
+    return () => controller.abort();
+  }, [canReadCustomers]);
+
+  // policy bodies of the versions the rows carry (business-time countdown)
+  const versions = useMemo(() => facet(board.rows.values(), (r) => r.policyVersion), [board.rows]);
+  useEffect(() => {
+    const missing = versions.filter((v) => !policies.has(v));
+    if (!missing.length) return;
+    let live = true;
+    void Promise.all(missing.map(async (v) => [v, await fetchPolicy(v)] as const)).then((found) => {
+      if (live) setPolicies((old) => new Map([...old, ...found]));
+    });
+    return () => {
+      live = false;
+    };
+  }, [versions, policies]);
+
+  // breached rows are not in the at-risk list: check a few each round whether they closed
+  const rowsRef = useRef(board.rows);
+  useEffect(() => {
+    rowsRef.current = board.rows;
+  }, [board.rows]);
+  useEffect(() => {
+    const controller = new AbortController();
+    const checked = new Map<string, number>();
+    const tick = setInterval(() => {
+      const breached = [...rowsRef.current.values()]
+        .filter((r) => r.state === "breached" || r.state === "escalated")
+        .sort((a, b) => (checked.get(a.timerId) ?? 0) - (checked.get(b.timerId) ?? 0))
+        .slice(0, 10);
+      void Promise.all(breached.map(async (r) => {
+        checked.set(r.timerId, Date.now());
+        return (await timerClosed(r.ticketId, r.timerId, controller.signal)) ? r.timerId : null;
+      })).then((ids) => {
+        const gone = ids.filter((x): x is string => x !== null);
+        if (gone.length) dispatch({ type: "remove", timerIds: gone });
+      }).catch(() => undefined);
+    }, SNAPSHOT_EVERY_MS);
+    return () => {
+      controller.abort();
+      clearInterval(tick);
+    };
+  }, []);
+
+  const regionOf = (id: string) => customers?.get(id)?.region ?? null;
+  const rows = useMemo(
+    () => visibleRows(board.rows.values(), filters, sort, (id) => customers?.get(id)?.region ?? null),
+    [board.rows, filters, sort, customers],
+  );
+  const facets = useMemo(() => ({
+    tier: facet(board.rows.values(), (r) => r.tier),
+    businessType: facet(board.rows.values(), (r) => r.businessType),
+    node: facet(board.rows.values(), (r) => r.node),
+    role: facet(board.rows.values(), (r) => r.role),
+    region: customers ? facet(board.rows.values(), (r) => regionOf(r.customerId)) : [],
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  }), [board.rows, customers]);
+
+  const scrollRef = useRef<HTMLDivElement>(null);
+  // eslint-disable-next-line react-hooks/incompatible-library
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+    initialRect: { width: 1200, height: 600 },
+  });
+
+  const status = streamLabel(stream, t);
+  const set = (k: keyof BoardFilters) => (e: { target: { value: string } }) =>
+    setFilters((f) => ({ ...f, [k]: e.target.value }));
+  const select = (k: "tier" | "businessType" | "node" | "role" | "region", label: string, values: string[],
+    show: (v: string) => string, disabled = false) => (
+    <label>
+      {label}
+      <select value={filters[k]} onChange={set(k)} disabled={disabled} data-filter={k}>
+        <option value="">{t("app.all")}</option>
+        {values.map((v) => <option key={v} value={v}>{show(v)}</option>)}
+      </select>
+    </label>
+  );
+
+  return (
+    <div className="board">
+      <div className="page-head">
+        <h1>{t("board.title")}</h1>
+        <span className="muted">{t("board.subtitle")}</span>
+        <span className={`stream stream-${status.kind}`} role="status" aria-live="polite" data-stream={stream.kind}>
+          {status.text}
+        </span>
+        {board.lastEventAt && <span className="muted small">{t("board.lastEvent", { at: formatDateTime(board.lastEventAt, lang) })}</span>}
+      </div>
+      {board.unseenBreaches > 0 && (
+        <div className="breach-cue" role="alert">
+          {t("board.newBreaches", { n: board.unseenBreaches })}
+          <button type="button" onClick={() => dispatch({ type: "ack" })}>{t("board.ackBreaches")}</button>
+        </div>
+      )}
+      {snapshotError !== null && (
+        <div><strong>{t("board.snapshotFailed")}</strong><ErrorBox error={snapshotError} /></div>
+      )}
+      <fieldset className="filters">
+        <legend>{t("board.filters")}</legend>
+        {select("tier", t("board.filter.tier"), facets.tier, (v) => t(`tier.${v as "A"}`))}
+        {select("businessType", t("board.filter.businessType"), facets.businessType,
+          (v) => labels.businessType(v, productName))}
+        {select("node", t("board.filter.node"), facets.node, labels.node)}
+        {select("role", t("board.filter.role"), facets.role, labels.role)}
+        {select("region", t("board.filter.region"), facets.region, (v) => v, !customers)}
+        <label>
+          {t("board.filter.state")}
+          <select value={filters.state} onChange={set("state")} data-filter="state">
+            <option value="">{t("app.all")}</option>
+            <option value="at_risk">{t("state.warned")} / {t("state.running")}</option>
+            <option value="breached">{t("state.breached")} / {t("state.escalated")}</option>
+          </select>
+        </label>
+        <label>
+          {t("board.filter.search")}
+          <input type="search" value={filters.search} onChange={set("search")} />
+        </label>
+        <label>
+          {t("board.sort")}
+          <select value={sort} onChange={(e) => setSort(e.target.value as Sort)} data-filter="sort">
+            <option value="asc">{t("board.sortAsc")}</option>
+            <option value="desc">{t("board.sortDesc")}</option>
+          </select>
+        </label>
+        <button type="button" onClick={() => setFilters(noFilters)}>{t("board.filter.clear")}</button>
+      </fieldset>
+      {!canReadCustomers && <p className="muted small">{t("board.filter.region")}: {t("board.regionUnavailable")}</p>}
+      <Gap>{t("board.breachedGap")}</Gap>
+      <div className="muted small" data-testid="row-count">{t("board.rows", { shown: rows.length, total: board.rows.size })}</div>
+      <div className="vtable" role="table" aria-rowcount={rows.length + 1}>
+        <div className="vrow vhead" role="row">
+          {(["timeLeft", "tier", "businessType", "node", "role", "assignee", "escalation", "ticket", "customer", "deadline"] as const)
+            .map((c) => <div key={c} role="columnheader" className={`c-${c}`}>{t(`board.col.${c}`)}</div>)}
+        </div>
+        <div ref={scrollRef} className="vscroll" data-testid="board-scroll">
+          {rows.length === 0 && <p className="muted pad">{t("board.empty")}</p>}
+          <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
+            {virtualizer.getVirtualItems().map((v) => {
+              const r = rows[v.index] as BoardRow;
+              const left = secondsLeft(r, now, policies);
+              const fresh = r.breachedAt !== null && now - r.breachedAt < CUE_MS;
+              return (
+                <div key={r.timerId} role="row" data-timer={r.timerId} data-state={r.state}
+                  className={`vrow state-${r.state}${fresh ? " fresh-breach" : ""}`}
+                  style={{ position: "absolute", top: 0, transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}>
+                  <div role="cell" className="c-timeLeft"><TimeLeft seconds={left.seconds} business={left.business} t={t} lang={lang} /></div>
+                  <div role="cell" className="c-tier"><Badge kind={`tier-${r.tier}`}>{r.tier}</Badge></div>
+                  <div role="cell" className="c-businessType">{r.businessType ? labels.businessType(r.businessType, productName) : "—"}</div>
+                  <div role="cell" className="c-node">{labels.node(r.node)}</div>
+                  <div role="cell" className="c-role">{labels.role(r.role)}</div>
+                  <div role="cell" className="c-assignee">{r.assignee ?? <span className="muted">{t("board.unassigned")}</span>}</div>
+                  <div role="cell" className="c-escalation">
+                    <Badge kind={r.state}>{labels.state(r.state)}</Badge>
+                    {r.escalationLevel > 0 && ` ${t("board.escalationLevel", { n: r.escalationLevel })}`}
+                  </div>
+                  <div role="cell" className="c-ticket"><Link to={`/tickets/${r.ticketId}`}>{r.ticketId}</Link></div>
+                  <div role="cell" className="c-customer" title={r.customerId}>
+                    {r.customerName ?? customers?.get(r.customerId)?.name ?? r.customerId}
+                  </div>
+                  <div role="cell" className="c-deadline">{formatDateTime(r.deadline, lang)}</div>
+                </div>
+              );
+            })}
+          </div>
+        </div>
+      </div>
+    </div>
+  );
+}

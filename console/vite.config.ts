@@ -1,0 +1,41 @@
+/// <reference types="vitest/config" />
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+// `npm run dev` serves the console on :5173 and proxies /svc/<service>/… to the suite started by
+// `make run`, so the browser sees one origin (no CORS needed). public/config.json points there.
+const services: Record<string, number> = { crm: 8001, eoms: 8002, sla: 8003, notify: 8004 };
+const proxy = Object.fromEntries(
+  Object.entries(services).map(([name, port]) => [
+    `/svc/${name}`,
+    { target: `http://127.0.0.1:${port}`, changeOrigin: true, rewrite: (p: string) => p.replace(`/svc/${name}`, "") },
+  ]),
+);
+
+export default defineConfig({
+  plugins: [react()],
+  server: { host: "127.0.0.1", port: 5173, proxy },
+  preview: { host: "127.0.0.1", port: 4173, proxy },
+  build: {
+    target: "es2022",
+    sourcemap: false,
+    chunkSizeWarningLimit: 700,
+    rollupOptions: {
+      output: {
+        manualChunks(id: string) {
+          if (id.includes("node_modules/echarts") || id.includes("node_modules/zrender")) return "echarts";
+          if (id.includes("node_modules/yaml")) return "yaml";
+          if (id.includes("node_modules/react") || id.includes("node_modules/scheduler")) return "react";
+          return undefined;
+        },
+      },
+    },
+  },
+  test: {
+    environment: "jsdom",
+    setupFiles: ["src/test/setup.ts"],
+    pool: "threads",
+    maxWorkers: 2,
+    css: false,
+  },
+});
