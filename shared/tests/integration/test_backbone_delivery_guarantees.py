@@ -1,4 +1,5 @@
-"""The delivery guarantees of the design contract (../shared/DESIGN.md, docs/architecture.md), on real PostgreSQL and real Apache Kafka.
+"""The delivery guarantees of the design contract (docs/architecture.md), on real PostgreSQL and real
+Apache Kafka.
 
 - outbox: a relay killed with SIGKILL between publish and mark-sent loses nothing on restart;
   the only duplicates are redeliveries, and the inbox absorbs them (one effect per event);
