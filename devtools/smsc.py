@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from notify.domain.masking import mask_phone, mask_pii
+from backbone.masking import mask_phone, mask_pii
 from notify.domain.sms import ConcatInfo, decode_part
 from notify.smpp import pdu as P
 

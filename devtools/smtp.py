@@ -16,7 +16,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from backbone.logging import mask_email
+from backbone.masking import mask_email
 
 
 @dataclass

@@ -8,8 +8,6 @@ import sys
 from datetime import UTC, datetime
 
 from backbone.correlation import current_correlation_id
-from backbone.masking import mask_email as mask_email  # re-exported: devtools/smtp.py imports it from here
-from backbone.masking import mask_phone as mask_phone  # re-exported: older notify code imports it from here
 from backbone.masking import mask_pii
 
 

@@ -6,7 +6,10 @@
   keeps at most its last 4 digits (``*******8901``, ``***``). Never raises.
 * ``mask_email``: ``zhang.san@example.com`` → ``z***@example.com``; a one-letter local part shows
   nothing (``***@example.com``); not an address → ``***``.
-* ``mask_text`` (alias ``mask_pii``): every mobile, landline and e-mail address found in free text.
+* ``mask_text`` (alias ``mask_pii``): every mobile, landline and e-mail address found in free text
+  (a mobile's +86 stays where it was written: ``tel +86 139****5678``).
+* ``PhoneNumber.masked_as_written``: for screens that show a contact as it was entered
+  (``+86 138****5678``); the same digits hidden as ``mask_phone``.
 * ``mask_log_record`` (a ``logging`` filter function) and ``PiiMaskingFilter`` apply it to log
   records; ``backbone.logging.JsonFormatter`` applies it to every line. Attach filters to
   *handlers*: a logger's filters do not see records propagated from its children.
@@ -71,6 +74,11 @@ class PhoneNumber:
         ext = f"-{self.extension}" if self.extension else ""
         return f"{self.area_code}-{'*' * (len(self.number) - 4)}{self.number[-4:]}{ext}"
 
+    @property
+    def masked_as_written(self) -> str:
+        """`masked`, keeping a mobile's +86 when it was written with one (the country code is no PII)."""
+        return f"+86 {self.masked}" if self.kind is PhoneKind.MOBILE and self.country_prefix else self.masked
+
 
 def _parse_digits(raw: str, extension: str) -> PhoneNumber | None:
     country = False
@@ -134,7 +142,7 @@ _EMAIL_TEXT_RE = re.compile(
     r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
 )
 _MOBILE_TEXT_RE = re.compile(
-    r"(?<![0-9A-Za-z+])(?:(?:\+86|0086|86)[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z+])((?:\+86|0086|86)[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?![0-9A-Za-z])"
 )
 _LANDLINE_TEXT_RE = re.compile(
     r"(?<![0-9A-Za-z])(\(0\d{2,3}\)\s?|（0\d{2,3}）\s?|0\d{2,3}[\s-])"
@@ -145,7 +153,7 @@ _LANDLINE_TEXT_RE = re.compile(
 def mask_text(text: str) -> str:
     """Mask every mobile / landline number and e-mail address found in free text."""
     text = _EMAIL_TEXT_RE.sub(lambda m: mask_email(m.group(0)), text)
-    text = _MOBILE_TEXT_RE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
+    text = _MOBILE_TEXT_RE.sub(lambda m: f"{'+86 ' if m.group(1) else ''}{m.group(2)}****{m.group(3)}", text)
     return _LANDLINE_TEXT_RE.sub(
         lambda m: f"{m.group(1)}{'*' * sum(c.isdigit() for c in m.group(2))}{m.group(3)}", text
     )

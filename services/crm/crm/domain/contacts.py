@@ -14,6 +14,7 @@ from email_validator import EmailNotValidError
 from email_validator import validate_email as _validate_email
 
 from backbone.masking import PhoneKind, PhoneNumber, mask_text, parse_phone_number
+from backbone.masking import mask_phone as backbone_mask_phone
 from crm.domain.errors import DomainError
 
 
@@ -41,6 +42,15 @@ def parse_phone(phone: str) -> PhoneNumber:
 def validate_phone(phone: str) -> str:
     """The normalised phone number, or ``InvalidPhone``."""
     return parse_phone(phone).normalized
+
+
+def mask_phone(phone: str) -> str:
+    """A contact's number masked as it was written (``+86 138****5678``): for the CRM's own screens.
+
+    The same digits stay hidden as with `backbone.masking.mask_phone`, which logs and messages use.
+    """
+    parsed = parse_phone_number(phone)
+    return parsed.masked_as_written if parsed is not None else backbone_mask_phone(phone)
 
 
 def is_mobile(phone: str) -> bool:

@@ -5,8 +5,16 @@ import logging
 import pytest
 from pydantic import ValidationError
 
-from backbone.masking import PhoneKind, PiiMaskingFilter, mask_email, mask_log_record, mask_phone, mask_text
-from crm.domain.contacts import InvalidEmail, InvalidPhone, is_mobile, parse_phone, validate_email, validate_phone
+from backbone.masking import PhoneKind, PiiMaskingFilter, mask_email, mask_log_record, mask_text
+from crm.domain.contacts import (
+    InvalidEmail,
+    InvalidPhone,
+    is_mobile,
+    mask_phone,
+    parse_phone,
+    validate_email,
+    validate_phone,
+)
 from crm.domain.key_persons import KeyPerson, KeyPersonKind
 
 
