@@ -16,28 +16,30 @@ export interface AsyncState<T> {
   reload: () => void;
 }
 
-/** Run `load` when `deps` change (and on reload()); aborted when superseded or unmounted. */
+/** Run `load` when `deps` change (and on reload()); aborted when superseded or unmounted. While
+ * a new load runs, the previous data stays (loading is true). */
 export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: readonly unknown[]): AsyncState<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({
-    data: undefined, error: undefined, loading: true,
-  });
   const [tick, setTick] = useState(0);
+  // the request this state is for: the deps (plain values) and the reload tick
+  const request = JSON.stringify([deps, tick]);
+  const [state, setState] = useState<{ request: string | null; data: T | undefined; error: unknown }>({
+    request: null, data: undefined, error: undefined,
+  });
   const loadRef = useRef(load);
   useEffect(() => {
     loadRef.current = load;
   });
   useEffect(() => {
     const controller = new AbortController();
-    setState((s) => ({ ...s, loading: true, error: undefined }));
     loadRef.current(controller.signal).then(
-      (data) => !controller.signal.aborted && setState({ data, error: undefined, loading: false }),
-      (error: unknown) => !controller.signal.aborted && setState({ data: undefined, error, loading: false }),
+      (data) => !controller.signal.aborted && setState({ request, data, error: undefined }),
+      (error: unknown) => !controller.signal.aborted && setState({ request, data: undefined, error }),
     );
     return () => controller.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [...deps, tick]);
+  }, [request]);
   const reload = useCallback(() => setTick((n) => n + 1), []);
-  return { ...state, reload };
+  const loading = state.request !== request;
+  return { data: state.data, error: loading ? undefined : state.error, loading, reload };
 }
 
 /** The current time, updated every `ms` (the countdowns). */

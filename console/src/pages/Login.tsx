@@ -115,13 +115,11 @@ export function Login() {
 export function AuthCallback() {
   const { t } = useI18n();
   const navigate = useNavigate();
-  const [error, setError] = useState<string | null>(null);
+  const cfg = config().oidc;
+  const [failure, setError] = useState<string | null>(null);
+  const error = cfg ? failure : t("login.oidcNotConfigured");
   useEffect(() => {
-    const cfg = config().oidc;
-    if (!cfg) {
-      setError(t("login.oidcNotConfigured"));
-      return;
-    }
+    if (!cfg) return;
     completeLogin(cfg, window.location.search).then(({ accessToken, returnTo }) => {
       const s = sessionFromToken(accessToken, "oidc", cfg.rolesClaim);
       if (!s.roles.length) throw new Error(t("login.noRoles"));

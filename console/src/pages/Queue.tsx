@@ -1,0 +1,160 @@
+// Work queue: the open node tasks of a role, oldest first; claim (accept), then the action
+// dialog; a claim someone else won is a 409, shown plainly; then the next item.
+import { useState } from "react";
+import { Link } from "react-router";
+import { api, isApiError } from "../api/client";
+import type { QueueTask, Ticket } from "../api/types";
+import { queueRolesFor } from "../auth/nav";
+import { ActionDialog } from "../components/ActionDialog";
+import { Badge, ErrorBox, Loading } from "../components/common";
+import { useI18n } from "../i18n";
+import type { TicketActionName } from "../lib/actions";
+import { useAsync, useNow, useSession } from "../lib/hooks";
+import { useLabels } from "../lib/labels";
+import { useProducts } from "../lib/products";
+import { formatDateTime, formatDuration } from "../lib/time";
+import { fetchWorkflow } from "../lib/workflow";
+
+type Filter = "all" | "unassigned" | "mine";
+
+export default function Queue() {
+  const { t, lang } = useI18n();
+  const labels = useLabels();
+  const { name: productName } = useProducts();
+  const session = useSession();
+  const roles = session ? queueRolesFor(session.roles) : [];
+  const [role, setRole] = useState(roles[0] ?? "");
+  const [filter, setFilter] = useState<Filter>("all");
+  const [extra, setExtra] = useState<QueueTask[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [working, setWorking] = useState<{ ticket: Ticket; definition: unknown } | null>(null);
+  const [conflict, setConflict] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const now = useNow(1000);
+
+  const queue = useAsync(async (signal) => {
+    if (!role) return null;
+    const page = await api.get("eoms", "/api/v1/queues/{role}", {
+      path: { role: role as never },
+      query: { limit: 50, unassigned: filter === "unassigned", assignee: filter === "mine" ? session?.subject : undefined },
+      signal,
+    });
+    setExtra([]);
+    setCursor(page.next_cursor);
+    return page;
+  }, [role, filter, session?.subject]);
+
+  const more = async () => {
+    if (!cursor) return;
+    const page = await api.get("eoms", "/api/v1/queues/{role}", {
+      path: { role: role as never },
+      query: { limit: 50, cursor, unassigned: filter === "unassigned", assignee: filter === "mine" ? session?.subject : undefined },
+    });
+    setExtra((x) => [...x, ...page.items]);
+    setCursor(page.next_cursor);
+  };
+
+  const open = async (ticketId: string) => {
+    setError(null);
+    try {
+      const tk: Ticket = await api.get("eoms", "/api/v1/tickets/{ticket_id}", { path: { ticket_id: ticketId } });
+      const definition = await fetchWorkflow(tk.workflow_id, tk.workflow_version).catch(() => null);
+      setWorking({ ticket: tk, definition });
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  const claim = async (task: QueueTask) => {
+    setConflict(null);
+    setNotice(null);
+    setError(null);
+    try {
+      const tk = await api.post("eoms", "/api/v1/tickets/{ticket_id}/actions/{action}", {
+        path: { ticket_id: task.ticket_id, action: "accept" }, body: { expected_version: task.version },
+      });
+      setNotice(t("queue.claimed", { id: task.ticket_id }));
+      const definition = await fetchWorkflow(tk.workflow_id, tk.workflow_version).catch(() => null);
+      setWorking({ ticket: tk, definition });
+    } catch (e) {
+      if (isApiError(e, 409)) {
+        setConflict(e.problem?.detail ?? e.message);
+        queue.reload();
+      } else setError(e);
+    }
+  };
+
+  const items = [...(queue.data?.items ?? []), ...extra];
+  const next = items.find((i) => i.assignee === null);
+
+  if (!roles.length) return <p>{t("queue.noRoles")}</p>;
+  return (
+    <div>
+      <div className="page-head">
+        <h1>{t("queue.title")}</h1>
+        <label>
+          {t("queue.role")}
+          <select value={role} onChange={(e) => setRole(e.target.value)} data-testid="queue-role">
+            {roles.map((r) => <option key={r} value={r}>{labels.role(r)}</option>)}
+          </select>
+        </label>
+        <label>
+          <select value={filter} onChange={(e) => setFilter(e.target.value as Filter)} aria-label={t("board.filters")}>
+            <option value="all">{t("app.all")}</option>
+            <option value="unassigned">{t("queue.onlyUnassigned")}</option>
+            <option value="mine">{t("queue.mine")}</option>
+          </select>
+        </label>
+        <button type="button" onClick={queue.reload}>{t("app.refresh")}</button>
+      </div>
+      {conflict && <p className="error conflict" role="alert">{t("queue.conflict", { detail: conflict })}</p>}
+      {notice && <p className="ok" role="status">{notice}</p>}
+      <ErrorBox error={error ?? queue.error} />
+      {queue.loading && !queue.data && <Loading />}
+      {queue.data && items.length === 0 && <p className="muted">{t("queue.empty")}</p>}
+      {items.length > 0 && (
+        <table className="table">
+          <thead>
+            <tr>
+              <th>{t("queue.col.ticket")}</th><th>{t("queue.col.node")}</th><th>{t("queue.col.customer")}</th>
+              <th>{t("queue.col.state")}</th><th>{t("queue.col.assignee")}</th><th>{t("queue.waiting")}</th><th />
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((i) => (
+              <tr key={`${i.ticket_id}-${i.node}`} data-ticket={i.ticket_id}>
+                <td>
+                  <Link to={`/tickets/${i.ticket_id}`}>{i.ticket_id}</Link>
+                  <div className="muted small">{labels.ticketKind(i.ticket_kind)} · {labels.businessType(i.business_type, productName)}</div>
+                </td>
+                <td>{labels.node(i.node)}</td>
+                <td>{i.customer_name} <Badge kind={`tier-${i.customer_tier}`}>{i.customer_tier}</Badge></td>
+                <td><Badge kind={i.state}>{labels.state(i.state)}</Badge></td>
+                <td>{i.assignee ?? <span className="muted">{t("board.unassigned")}</span>}</td>
+                <td title={formatDateTime(i.node_entered_at, lang)}>{formatDuration((now - Date.parse(i.node_entered_at)) / 1000, lang)}</td>
+                <td className="buttons">
+                  {i.assignee === null && <button type="button" className="primary" onClick={() => void claim(i)}>{t("queue.claim")}</button>}
+                  {i.assignee === session?.subject && <button type="button" onClick={() => void open(i.ticket_id)}>{t("queue.act")}</button>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {cursor && <button type="button" onClick={() => void more()}>{t("app.more")}</button>}
+      {!working && next && notice && (
+        <button type="button" onClick={() => void claim(next)}>{t("queue.next")}</button>
+      )}
+      {working && (
+        <ActionDialog ticket={working.ticket} definition={working.definition}
+          onClose={() => { setWorking(null); queue.reload(); }}
+          onDone={(_tk, action: TicketActionName) => {
+            setWorking(null);
+            setNotice(t("action.done", { action: t(`action.${action}`) }));
+            queue.reload();
+          }} />
+      )}
+    </div>
+  );
+}
