@@ -46,10 +46,22 @@ export function locateErrors(text: string, errors: { field: string; message: str
       const id = idNode && "value" in idNode ? (idNode as { value: unknown }).value : null;
       ruleId = typeof id === "string" ? id : null;
     }
+    let line = lineOf(parts);
     if (!ruleId) {
+      // a set-level problem naming a rule ("rule 'b' has the same keys as rule 'a'"): point at that rule
       const m = /rule '([^']+)'/.exec(e.message);
-      if (m) ruleId = m[1] ?? null;
+      if (m) {
+        ruleId = m[1] ?? null;
+        const rules = nodeAt(doc.contents, ["rules"]);
+        const index = isSeq(rules)
+          ? rules.items.findIndex((r) => isMap(r) && r.get("id") === ruleId)
+          : -1;
+        if (index >= 0) {
+          ruleIndex = index;
+          line = lineOf(["rules", index, "id"]);
+        }
+      }
     }
-    return { field: e.field, message: e.message, ruleIndex, ruleId, ruleField, line: lineOf(parts) };
+    return { field: e.field, message: e.message, ruleIndex, ruleId, ruleField, line };
   });
 }
