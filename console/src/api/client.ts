@@ -36,6 +36,10 @@ export interface RequestOptions<O> {
   signal?: AbortSignal;
 }
 export type Result<O> = JsonOf<OkOf<O>>;
+/** The JSON a GET of `path` on `service` answers (named by path, not by schema component name). */
+export type GetResult<S extends ServiceName, P extends PathsFor<ServicePaths[S], "get">> = Result<OpOf<ServicePaths[S], P, "get">>;
+/** The JSON body a POST to `path` takes. */
+export type PostBody<S extends ServiceName, P extends PathsFor<ServicePaths[S], "post">> = BodyOf<OpOf<ServicePaths[S], P, "post">>;
 
 export interface FieldError {
   field: string;

@@ -1,40 +1,41 @@
-// Names for the generated schemas the screens use, and the shapes the OpenAPI documents leave
-// untyped (see docs/console.md, "API gaps": reports and the SSE payload are not in the documents).
-import type { components as Crm } from "./generated/crm";
-import type { components as Eoms } from "./generated/eoms";
-import type { components as Sla } from "./generated/sla";
-import type { components as Notify } from "./generated/notify";
+// Names for the shapes the screens use, derived from the generated OpenAPI types by endpoint (so a
+// renamed schema component does not matter, a changed shape breaks the build), and the shapes the
+// OpenAPI documents leave untyped (see docs/console.md, "API gaps": reports and the SSE payload).
+import type { GetResult, PostBody } from "./client";
 
-export type Customer = Crm["schemas"]["CustomerOut"];
-export type CustomerPage = Crm["schemas"]["Page_CustomerOut_"];
-export type Order = Crm["schemas"]["OrderOut"];
-export type OrderIn = Crm["schemas"]["OrderIn"];
-export type Complaint = Crm["schemas"]["ComplaintOut"];
-export type ComplaintIn = Crm["schemas"]["ComplaintIn"];
-export type CrmTicket = Crm["schemas"]["TicketOut"];
-export type Product = Crm["schemas"]["ProductOut"];
-export type ProductDetail = Crm["schemas"]["ProductDetailOut"];
-export type Workbench = Crm["schemas"]["Workbench"];
-export type WorkbenchOrder = Crm["schemas"]["WorkbenchOrder"];
-export type WorkbenchComplaint = Crm["schemas"]["WorkbenchComplaint"];
-export type Risk = Crm["schemas"]["Risk"];
+type Item<T> = T extends { items: (infer I)[] } ? I : never;
 
-export type Ticket = Eoms["schemas"]["TicketOut"];
-export type NodeVisit = Eoms["schemas"]["NodeVisitOut"];
-export type QueueTask = Eoms["schemas"]["TaskOut"];
-export type ActionIn = Eoms["schemas"]["ActionIn"];
-export type WorkflowSummary = Eoms["schemas"]["WorkflowSummary"];
-export type WorkflowOut = Eoms["schemas"]["WorkflowOut"];
-export type NodeRole = Eoms["schemas"]["NodeRole"];
+export type CustomerPage = GetResult<"crm", "/api/v1/customers">;
+export type Customer = Item<CustomerPage>;
+export type Order = GetResult<"crm", "/api/v1/orders/{order_id}">;
+export type OrderIn = PostBody<"crm", "/api/v1/orders">;
+export type Complaint = GetResult<"crm", "/api/v1/complaints/{complaint_id}">;
+export type ComplaintIn = PostBody<"crm", "/api/v1/complaints">;
+export type CrmTicket = Order["tickets"] extends (infer T)[] | undefined ? T : never;
+export type Product = GetResult<"crm", "/api/v1/products">[number];
+export type ProductDetail = GetResult<"crm", "/api/v1/products/{product_id}">;
+export type Workbench = GetResult<"crm", "/api/v1/me/workbench">;
+export type WorkbenchOrder = Workbench["orders"][number];
+export type WorkbenchComplaint = Workbench["complaints"][number];
+export type Risk = WorkbenchOrder["risk"];
 
-export type Timer = Sla["schemas"]["TimerOut"];
-export type AtRiskItem = Sla["schemas"]["AtRiskItem"];
-export type AtRiskPage = Sla["schemas"]["AtRiskPage"];
-export type PolicyVersion = Sla["schemas"]["PolicyVersionOut"];
-export type PolicyDetail = Sla["schemas"]["PolicyVersionDetail"];
+export type Ticket = GetResult<"eoms", "/api/v1/tickets/{ticket_id}">;
+export type NodeVisit = Ticket["nodes"][number];
+export type QueuePage = GetResult<"eoms", "/api/v1/queues/{role}">;
+export type QueueTask = Item<QueuePage>;
+export type WorkflowSummary = GetResult<"eoms", "/api/v1/admin/workflows">[number];
+export type WorkflowOut = GetResult<"eoms", "/api/v1/admin/workflows/{workflow_id}/versions/{version}">;
 
-export type Delivery = Notify["schemas"]["DeliveryOut"];
-export type Person = Notify["schemas"]["PersonOut"];
+export type TimerPage = GetResult<"sla", "/api/v1/timers">;
+export type Timer = Item<TimerPage>;
+export type AtRiskPage = GetResult<"sla", "/api/v1/at-risk">;
+export type AtRiskItem = Item<AtRiskPage>;
+export type PolicyVersion = GetResult<"sla", "/api/v1/policies">[number];
+export type PolicyDetail = GetResult<"sla", "/api/v1/policies/{version}">;
+
+export type DeliveryPage = GetResult<"notify", "/api/v1/deliveries">;
+export type Delivery = Item<DeliveryPage>;
+export type Person = Item<GetResult<"notify", "/api/v1/directory/people">>;
 
 /** GET /api/v1/reports/compliance (untyped in the OpenAPI document). */
 export interface ComplianceRow {

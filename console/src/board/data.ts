@@ -14,7 +14,7 @@ export async function fetchAtRisk(signal: AbortSignal, max = MAX_ROWS): Promise<
       query: { limit: Math.min(500, max - out.length), cursor }, signal,
     });
     out.push(...page.items);
-    cursor = page.next_cursor;
+    cursor = page.next_cursor ?? null;
   } while (cursor && out.length < max);
   return out;
 }

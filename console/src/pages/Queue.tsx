@@ -41,7 +41,7 @@ export default function Queue() {
       signal,
     });
     setExtra([]);
-    setCursor(page.next_cursor);
+    setCursor(page.next_cursor ?? null);
     return page;
   }, [role, filter, session?.subject]);
 
@@ -52,7 +52,7 @@ export default function Queue() {
       query: { limit: 50, cursor, unassigned: filter === "unassigned", assignee: filter === "mine" ? session?.subject : undefined },
     });
     setExtra((x) => [...x, ...page.items]);
-    setCursor(page.next_cursor);
+    setCursor(page.next_cursor ?? null);
   };
 
   const open = async (ticketId: string) => {
