@@ -7,7 +7,8 @@ to, and serialise as, their plain value (JSON, events, database columns).
 - ``ProductId``: the eight product ids of the catalogue.
 - ``BusinessKind``: what an order item does to a product (opening, change, cancellation).
 - ``WorkflowKind``: the kind half of an EOMS business type ``<product>.<kind>``: the business
-  kinds plus ``complaint``.
+  kinds plus ``complaint``. ``GENERIC_COMPLAINT`` (``generic.complaint``) is the one business type
+  that names no product: a complaint without a product (``business_type_of_complaint``).
 - ``Tier``: customer tier A/B/C (A is the most valuable).
 - ``TokenRole``: the coarse roles a JWT carries (``backbone.auth``).
 - ``NodeRole``: the finer roles EOMS workflow nodes are assigned to; ``NETWORK_SUB_ROLES`` are
@@ -85,6 +86,12 @@ class NodeRole(StrEnum):
 
 
 PRODUCT_IDS: Final[frozenset[str]] = frozenset(p.value for p in ProductId)
+
+#: The scope of the one business type that names no product.
+GENERIC_SCOPE: Final = "generic"
+#: The business type of a complaint that names no product: triage at the complaint desk, then
+#: routed by the complaint's category (the EOMS bridge ships its workflow).
+GENERIC_COMPLAINT: Final = f"{GENERIC_SCOPE}.complaint"
 TOKEN_ROLES: Final[tuple[TokenRole, ...]] = tuple(TokenRole)
 WORKFLOW_KINDS: Final[frozenset[str]] = frozenset(k.value for k in WorkflowKind)
 NODE_ROLES: Final[frozenset[str]] = frozenset(r.value for r in NodeRole)
@@ -109,6 +116,22 @@ NODE_ROLES_OF_TOKEN_ROLE: Final[dict[TokenRole, frozenset[NodeRole]]] = {
     TokenRole.SUPERVISOR: frozenset({NodeRole.SUPERVISOR, NodeRole.COMPLAINT_DESK, NodeRole.PARTNER_SI}),
     TokenRole.ADMIN: frozenset(NodeRole),
 }
+
+
+def business_type(product: str, kind: str) -> str:
+    """The EOMS business type ``<product>.<kind>`` (the key of a workflow)."""
+    return f"{product}.{kind}"
+
+
+def business_type_of_complaint(product: str | None) -> str:
+    """A complaint's business type: ``<product>.complaint``, or ``generic.complaint`` without a product."""
+    return business_type(product, WorkflowKind.COMPLAINT.value) if product else GENERIC_COMPLAINT
+
+
+def is_business_type(value: str) -> bool:
+    """``<product>.<kind>`` with a known product and kind, or ``generic.complaint``."""
+    product, sep, kind = value.partition(".")
+    return value == GENERIC_COMPLAINT or (bool(sep) and product in PRODUCT_IDS and kind in WORKFLOW_KINDS)
 
 
 def node_roles_of(token_roles: Iterable[str]) -> frozenset[NodeRole]:
