@@ -1,20 +1,11 @@
-"""Async SQLAlchemy engine and session factory; the outbox and inbox tables each service owns."""
+"""Async SQLAlchemy engine and session factory; the column kinds every service's tables share; the outbox,
+inbox and idempotency-key tables each service owns."""
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Index,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    text,
-)
+from datetime import datetime
+
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -37,7 +28,7 @@ def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> 
 
 
 def make_session_factory(
-    engine: AsyncEngine, *, outbox: Table | None = None, source: str | None = None
+    engine: AsyncEngine, *, outbox: sa.Table | None = None, source: str | None = None
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions of one service. With `outbox` and `source`, `backbone.outbox.emit` writes there as that service."""
     info: dict[str, object] = {}
@@ -46,47 +37,86 @@ def make_session_factory(
     return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
-def outbox_table(metadata: MetaData) -> Table:
+# --- column kinds shared by every service's tables ---------------------------------------------------
+
+#: An id made by `backbone.ids.new_id` ("ord_0190f3c2a1b4_9f2c4d1e"). Ids travel between services (a CRM
+#: customer id in an EOMS ticket, a ticket id in an SLA timer), so every table stores them alike.
+Id = sa.String(40)
+
+#: Every instant the suite stores is a `timestamptz`.
+TimestampTz = sa.DateTime(timezone=True)
+
+
+def timestamp(name: str, *, nullable: bool = False, default_now: bool = False) -> sa.Column[datetime]:
+    """A `timestamptz` column; with `default_now`, the database fills it with now() at insert."""
+    return sa.Column(name, TimestampTz, nullable=nullable, server_default=sa.func.now() if default_now else None)
+
+
+def timestamps() -> tuple[sa.Column[datetime], sa.Column[datetime]]:
+    """`created_at` and `updated_at`, both now() at insert (the service moves `updated_at` on)."""
+    return timestamp("created_at", default_now=True), timestamp("updated_at", default_now=True)
+
+
+# --- the tables of the delivery guarantee ------------------------------------------------------------
+
+
+def outbox_table(metadata: sa.MetaData) -> sa.Table:
     """Events waiting for the relay. `seq` gives the publish order (per aggregate it is commit order)."""
-    return Table(
+    return sa.Table(
         "outbox",
         metadata,
-        Column("seq", BigInteger, primary_key=True, autoincrement=True),
-        Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
-        Column("topic", String(200), nullable=False),
-        Column("key", String(200), nullable=False),
-        Column("event_type", String(200), nullable=False),
-        Column("payload", LargeBinary, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-        Column("sent_at", DateTime(timezone=True), nullable=True),
-        Index(f"ix_{metadata.schema}_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL")),
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=True),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        timestamp("created_at", default_now=True),
+        timestamp("sent_at", nullable=True),
+        sa.Index(f"ix_{metadata.schema}_outbox_unsent", "seq", postgresql_where=sa.text("sent_at IS NULL")),
     )
 
 
-def inbox_table(metadata: MetaData) -> Table:
+def inbox_table(metadata: sa.MetaData) -> sa.Table:
     """Events already applied, by consumer group: the idempotency record of the consumer side."""
-    return Table(
+    return sa.Table(
         "inbox",
         metadata,
-        Column("event_id", UUID(as_uuid=True), primary_key=True),
-        Column("consumer", String(100), primary_key=True),
-        Column("event_type", String(200), nullable=False),
-        Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        timestamp("received_at", default_now=True),
     )
 
 
-def idempotency_table(metadata: MetaData) -> Table:
+def event_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    """The outbox and the inbox of a service's schema: every service runtime has both (`backbone.runtime.Infra`)."""
+    return outbox_table(metadata), inbox_table(metadata)
+
+
+def idempotency_table(metadata: sa.MetaData) -> sa.Table:
     """Replies to POSTs that carried an Idempotency-Key, stored in the transaction of the effect."""
-    return Table(
+    return sa.Table(
         "idempotency_keys",
         metadata,
-        Column("key", String(200), primary_key=True),
-        Column("principal", String(200), primary_key=True),
-        Column("request_hash", String(64), nullable=False),
-        Column("status_code", BigInteger, nullable=False),
-        Column("response", JSONB, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("principal", sa.String(200), primary_key=True),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("status_code", sa.BigInteger, nullable=False),
+        sa.Column("response", JSONB, nullable=False),
+        timestamp("created_at", default_now=True),
     )
 
 
-__all__ = ["Text", "idempotency_table", "inbox_table", "make_engine", "make_session_factory", "outbox_table"]
+__all__ = [
+    "Id",
+    "TimestampTz",
+    "event_tables",
+    "idempotency_table",
+    "inbox_table",
+    "make_engine",
+    "make_session_factory",
+    "outbox_table",
+    "timestamp",
+    "timestamps",
+]

@@ -2,127 +2,111 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    func,
-    text,
-)
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from backbone.db import inbox_table, outbox_table
+from backbone.db import Id, event_tables, timestamp, timestamps
 
-metadata = MetaData(schema="eoms")
+metadata = sa.MetaData(schema="eoms")
 
 # Every loaded workflow version, shared by all instances (the YAML catalog is synced in at start;
 # the admin API adds versions). A row is immutable: a change is a new version.
-workflow_definitions = Table(
+workflow_definitions = sa.Table(
     "workflow_definitions",
     metadata,
-    Column("id", String(120), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("business_type", String(80), nullable=False),
-    Column("definition", JSONB, nullable=False),
-    Column("source", String(40), nullable=False),  # "catalog" (YAML shipped with the code) or "admin:<user>"
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("id", "version", name="pk_eoms_workflow_definitions"),
-    Index("ix_eoms_workflow_definitions_type", "business_type", "version"),
+    sa.Column("id", sa.String(120), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("business_type", sa.String(80), nullable=False),
+    sa.Column("definition", JSONB, nullable=False),
+    sa.Column("source", sa.String(40), nullable=False),  # "catalog" (YAML shipped with the code) or "admin:<user>"
+    timestamp("created_at", default_now=True),
+    sa.PrimaryKeyConstraint("id", "version", name="pk_eoms_workflow_definitions"),
+    sa.Index("ix_eoms_workflow_definitions_type", "business_type", "version"),
 )
 
 # One row per ticket: indexed columns for queries, `snapshot` to rehydrate the domain Ticket,
 # `version` for optimistic locking (every write checks and bumps it).
-tickets = Table(
+tickets = sa.Table(
     "tickets",
     metadata,
-    Column("id", String(40), primary_key=True),
-    Column("kind", String(40), nullable=False),
-    Column("business_type", String(80), nullable=False),
-    Column("origin", String(20), nullable=False),
-    Column("origin_id", String(40), nullable=False),
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("business_type", sa.String(80), nullable=False),
+    sa.Column("origin", sa.String(20), nullable=False),
+    sa.Column("origin_id", Id, nullable=False),
     # Order item id, or the complaint id again for complaints (NOT NULL so the unique key holds).
-    Column("origin_item_id", String(40), nullable=False),
-    Column("customer_id", String(40), nullable=False),
-    Column("customer_name", String(200), nullable=False),
-    Column("customer_tier", String(1), nullable=False),
-    Column("account_manager_id", String(60), nullable=False),
-    Column("workflow_id", String(120), nullable=False),
-    Column("workflow_version", Integer, nullable=False),
-    Column("state", String(20), nullable=False),
-    Column("current_node", String(80), nullable=True),
-    Column("current_role", String(60), nullable=True),
-    Column("assignee", String(60), nullable=True),
-    Column("node_entered_at", DateTime(timezone=True), nullable=True),
-    Column("severity", String(20), nullable=True),
-    Column("description", Text, nullable=True),
-    Column("data", JSONB, nullable=False, server_default="{}"),  # order item attributes / complaint facts
-    Column("snapshot", JSONB, nullable=False),
-    Column("external_ref", String(120), nullable=True),  # id in the external EOMS (adapter mode)
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("version", Integer, nullable=False, server_default="1"),
+    sa.Column("origin_item_id", Id, nullable=False),
+    sa.Column("customer_id", Id, nullable=False),
+    sa.Column("customer_name", sa.String(200), nullable=False),
+    sa.Column("customer_tier", sa.String(1), nullable=False),
+    sa.Column("account_manager_id", sa.String(60), nullable=False),
+    sa.Column("workflow_id", sa.String(120), nullable=False),
+    sa.Column("workflow_version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("current_node", sa.String(80), nullable=True),
+    sa.Column("current_role", sa.String(60), nullable=True),
+    sa.Column("assignee", sa.String(60), nullable=True),
+    timestamp("node_entered_at", nullable=True),
+    sa.Column("severity", sa.String(20), nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("data", JSONB, nullable=False, server_default="{}"),  # order item attributes / complaint facts
+    sa.Column("snapshot", JSONB, nullable=False),
+    sa.Column("external_ref", sa.String(120), nullable=True),  # id in the external EOMS (adapter mode)
+    *timestamps(),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     # One event, one set of tickets: redeliveries and competing consumer groups hit this key.
-    UniqueConstraint("origin_id", "origin_item_id", "kind", name="uq_eoms_tickets_origin_kind"),
-    Index("ix_eoms_tickets_origin", "origin", "origin_id"),
-    Index("ix_eoms_tickets_external_ref", "external_ref", postgresql_where=text("external_ref IS NOT NULL")),
+    sa.UniqueConstraint("origin_id", "origin_item_id", "kind", name="uq_eoms_tickets_origin_kind"),
+    sa.Index("ix_eoms_tickets_origin", "origin", "origin_id"),
+    sa.Index("ix_eoms_tickets_external_ref", "external_ref", postgresql_where=sa.text("external_ref IS NOT NULL")),
     # Work queues: open tasks of a role, oldest first.
-    Index(
+    sa.Index(
         "ix_eoms_tickets_queue", "current_role", "node_entered_at", "id",
-        postgresql_where=text("state IN ('acknowledged', 'in_progress', 'pending')"),
+        postgresql_where=sa.text("state IN ('acknowledged', 'in_progress', 'pending')"),
     ),
 )
 
 # Audit trail: one row per domain event (who, when, node, outcome, state change).
-ticket_history = Table(
+ticket_history = sa.Table(
     "ticket_history",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("ticket_id", String(40), nullable=False, index=True),
-    Column("event_type", String(60), nullable=False),
-    Column("node", String(80), nullable=True),
-    Column("role", String(60), nullable=True),
-    Column("outcome", String(80), nullable=True),
-    Column("from_state", String(20), nullable=True),
-    Column("to_state", String(20), nullable=True),
-    Column("actor", String(60), nullable=False),
-    Column("note", Text, nullable=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", Id, nullable=False, index=True),
+    sa.Column("event_type", sa.String(60), nullable=False),
+    sa.Column("node", sa.String(80), nullable=True),
+    sa.Column("role", sa.String(60), nullable=True),
+    sa.Column("outcome", sa.String(80), nullable=True),
+    sa.Column("from_state", sa.String(20), nullable=True),
+    sa.Column("to_state", sa.String(20), nullable=True),
+    sa.Column("actor", sa.String(60), nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    timestamp("at"),
 )
 
 # Durable queue of messages for the external EOMS (adapter mode), written in the transaction of the
 # change; the forwarder delivers them in `seq` order with retries, so a crash never loses a forward.
-forward_queue = Table(
+forward_queue = sa.Table(
     "forward_queue",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=True),
-    Column("ticket_id", String(40), nullable=False),
-    Column("message_type", String(40), nullable=False),
-    Column("payload", JSONB, nullable=False),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("last_error", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("sent_at", DateTime(timezone=True), nullable=True),
-    Index("ix_eoms_forward_queue_due", "next_attempt_at", "seq", postgresql_where=text("sent_at IS NULL")),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", Id, nullable=False),
+    sa.Column("message_type", sa.String(40), nullable=False),
+    sa.Column("payload", JSONB, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    timestamp("next_attempt_at", default_now=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    timestamp("created_at", default_now=True),
+    timestamp("sent_at", nullable=True),
+    sa.Index("ix_eoms_forward_queue_due", "next_attempt_at", "seq", postgresql_where=sa.text("sent_at IS NULL")),
 )
 
 # Callbacks of the external EOMS already applied (its callback id is the idempotency key).
-eoms_callbacks = Table(
+eoms_callbacks = sa.Table(
     "eoms_callbacks",
     metadata,
-    Column("callback_id", String(120), primary_key=True),
-    Column("ticket_id", String(40), nullable=False),
-    Column("action", String(20), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    sa.Column("callback_id", sa.String(120), primary_key=True),
+    sa.Column("ticket_id", Id, nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    timestamp("received_at", default_now=True),
 )
 
-outbox = outbox_table(metadata)
-inbox = inbox_table(metadata)
+outbox, inbox = event_tables(metadata)
