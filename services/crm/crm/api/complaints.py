@@ -12,10 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
+from backbone.shapes import ClosedModel
 from backbone.vocabulary import ProductId, Tier
 from crm import access
 from crm.access import owner_filter
@@ -32,8 +33,7 @@ SORTS = {"created_at": complaints.c.created_at, "updated_at": complaints.c.updat
          "status": complaints.c.status}
 
 
-class ComplaintIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ComplaintIn(ClosedModel):
     customer_id: str = Field(min_length=1, max_length=40)
     category: ComplaintCategory
     severity: Severity
@@ -43,8 +43,7 @@ class ComplaintIn(BaseModel):
     description: str = Field(min_length=1, max_length=4000)
 
 
-class ComplaintActionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ComplaintActionIn(ClosedModel):
     satisfaction: int | None = Field(default=None, description="1..5, with revisit only")
     note: str | None = Field(default=None, max_length=2000)
 

@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import or_, select
 
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
+from backbone.shapes import ClosedModel
 from backbone.vocabulary import Tier
 from crm import access
 from crm.access import owner_filter
@@ -26,10 +27,9 @@ SORTS = {"created_at": customers.c.created_at, "updated_at": customers.c.updated
          "tier": customers.c.tier, "tier_score": customers.c.tier_score}
 
 
-class FactorsIn(BaseModel):
+class FactorsIn(ClosedModel):
     """The tiering factors (their weights are data: crm/data/tiering.yaml)."""
 
-    model_config = ConfigDict(extra="forbid")
     employees: int = Field(ge=0, le=10_000_000, description="number of employees")
     handset_share: float = Field(ge=0, le=1, description="our share of the staff's handsets, 0..1")
     informatization_level: int = Field(ge=1, le=5, description="1 (paper) .. 5 (fully digital)")
@@ -37,8 +37,7 @@ class FactorsIn(BaseModel):
     influence: int = Field(ge=1, le=5, description="1 (local) .. 5 (national)")
 
 
-class FactorsPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FactorsPatch(ClosedModel):
     employees: int | None = Field(default=None, ge=0, le=10_000_000)
     handset_share: float | None = Field(default=None, ge=0, le=1)
     informatization_level: int | None = Field(default=None, ge=1, le=5)
@@ -46,8 +45,7 @@ class FactorsPatch(BaseModel):
     influence: int | None = Field(default=None, ge=1, le=5)
 
 
-class CustomerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CustomerIn(ClosedModel):
     name: str = Field(min_length=1, max_length=200)
     uscc: str = Field(min_length=1, max_length=40, description="unified social credit code (18 characters)",
                       examples=["91120000103064001X"])
@@ -58,8 +56,7 @@ class CustomerIn(BaseModel):
     factors: FactorsIn
 
 
-class CustomerPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CustomerPatch(ClosedModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     uscc: str | None = Field(default=None, min_length=1, max_length=40)
     industry: Industry | None = None

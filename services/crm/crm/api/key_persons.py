@@ -10,10 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, paginate
+from backbone.shapes import ClosedModel
 from crm import access
 from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
 from crm.api.views import KeyPersonOut, key_person_out
@@ -27,8 +28,7 @@ router = APIRouter(prefix="/api/v1/customers/{customer_id}/key-persons", tags=["
 SORTS = {"created_at": key_persons.c.created_at, "name": key_persons.c.name, "kind": key_persons.c.kind}
 
 
-class KeyPersonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class KeyPersonIn(ClosedModel):
     kind: KeyPersonKind
     name: str = Field(min_length=1, max_length=100)
     title: str | None = Field(default=None, max_length=100)
@@ -36,8 +36,7 @@ class KeyPersonIn(BaseModel):
     email: str | None = Field(default=None, max_length=254)
 
 
-class KeyPersonPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class KeyPersonPatch(ClosedModel):
     kind: KeyPersonKind | None = None
     name: str | None = Field(default=None, min_length=1, max_length=100)
     title: str | None = Field(default=None, max_length=100)

@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
+from backbone.shapes import ClosedModel
 from backbone.vocabulary import ProductId
 from crm import access
 from crm.access import owner_filter
@@ -27,8 +28,7 @@ SORTS = {"created_at": opportunities.c.created_at, "updated_at": opportunities.c
          "status": opportunities.c.status}
 
 
-class OpportunityIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OpportunityIn(ClosedModel):
     customer_id: str = Field(min_length=1, max_length=40)
     title: str = Field(min_length=1, max_length=200)
     channel: Channel = Channel.ACCOUNT_MANAGER
@@ -37,8 +37,7 @@ class OpportunityIn(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class OpportunityActionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OpportunityActionIn(ClosedModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 

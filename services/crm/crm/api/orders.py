@@ -12,10 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
+from backbone.shapes import ClosedModel
 from backbone.vocabulary import BusinessKind, ProductId, Tier
 from crm import access
 from crm.access import owner_filter
@@ -31,16 +32,14 @@ router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 SORTS = {"created_at": orders.c.created_at, "updated_at": orders.c.updated_at, "status": orders.c.status}
 
 
-class OrderItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OrderItemIn(ClosedModel):
     product: ProductId
     business_kind: BusinessKind = BusinessKind.OPENING
     attributes: dict[str, Any] = Field(default_factory=dict,
                                        description="validated against the product's JSON Schema for the kind")
 
 
-class OrderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OrderIn(ClosedModel):
     customer_id: str = Field(min_length=1, max_length=40)
     channel: Channel = Channel.ACCOUNT_MANAGER
     items: list[OrderItemIn] = Field(min_length=1, max_length=50)
@@ -50,8 +49,7 @@ class OrderIn(BaseModel):
     submit: bool = Field(default=False, description="submit at once (draft → submitted)")
 
 
-class OrderActionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OrderActionIn(ClosedModel):
     reason: str | None = Field(default=None, max_length=2000, description="required to cancel or reject")
 
 

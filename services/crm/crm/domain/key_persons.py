@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from backbone.masking import mask_email, mask_phone
+from backbone.shapes import ClosedModel, FrozenModel
 from crm.domain.contacts import InvalidEmail, InvalidPhone, validate_email, validate_phone
 from crm.domain.vocabulary import KeyPersonKind
 
 __all__ = ["KeyPerson", "KeyPersonKind", "MaskedKeyPerson"]
 
 
-class KeyPerson(BaseModel):
+class KeyPerson(ClosedModel):
     """A key person; ``phone`` and ``email`` are validated and stored normalised.
 
     ``InvalidPhone`` / ``InvalidEmail`` raised by the validators surface as pydantic
     ``ValidationError`` entries on ``phone`` / ``email``.
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(str_strip_whitespace=True)
     name: str = Field(min_length=1, max_length=100)
     kind: KeyPersonKind
     title: str | None = Field(default=None, max_length=100)
@@ -55,10 +56,9 @@ class KeyPerson(BaseModel):
         )
 
 
-class MaskedKeyPerson(BaseModel):
+class MaskedKeyPerson(FrozenModel):
     """What list views and logs show of a key person."""
 
-    model_config = ConfigDict(frozen=True)
     name: str
     kind: KeyPersonKind
     title: str | None = None

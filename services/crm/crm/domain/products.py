@@ -16,8 +16,9 @@ from typing import Any, Self
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from backbone.shapes import FrozenClosedModel, FrozenModel
 from backbone.vocabulary import BusinessKind, ProductId
 from crm.domain.config import InvalidConfiguration, read_data_file
 from crm.domain.errors import DomainError
@@ -49,10 +50,9 @@ class UnsupportedBusinessKind(DomainError):
         self.business_kind = kind  # not `kind`: that is the error kind (backbone.errors)
 
 
-class FieldError(BaseModel):
+class FieldError(FrozenModel):
     """One entry of problem+json ``errors``."""
 
-    model_config = ConfigDict(frozen=True)
     field: str
     message: str
 
@@ -70,14 +70,13 @@ class InvalidAttributes(DomainError):
         self.field_errors = field_errors
 
 
-class LocalizedName(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class LocalizedName(FrozenClosedModel):
     en: str = Field(min_length=1)
     zh: str = Field(min_length=1)
 
 
-class Product(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class Product(FrozenClosedModel):
+    model_config = ConfigDict(populate_by_name=True)
     id: ProductId
     name: LocalizedName
     bearer_mode: BearerMode
@@ -127,8 +126,7 @@ class Product(BaseModel):
 _VALIDATORS: dict[tuple[int, BusinessKind], tuple[Product, Draft202012Validator]] = {}
 
 
-class Catalogue(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Catalogue(FrozenClosedModel):
     version: int = Field(ge=1)
     defaults: dict[str, Any] | None = Field(default=None, description="YAML anchor holder")
     products: tuple[Product, ...]

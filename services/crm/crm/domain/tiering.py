@@ -16,8 +16,9 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from backbone.shapes import FrozenClosedModel, FrozenModel
 from backbone.vocabulary import Tier
 from crm.domain.config import InvalidConfiguration, read_data_file
 from crm.domain.vocabulary import Industry, UnifiedPayment
@@ -31,13 +32,9 @@ class Factor(StrEnum):
     INFLUENCE = "influence"
 
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
-
-
-class LinearNormalization(BaseModel):
+class LinearNormalization(FrozenClosedModel):
     """``(value - min) / (max - min)``, clamped to 0..1."""
 
-    model_config = _STRICT
     kind: Literal["linear"]
     min: float
     max: float
@@ -52,10 +49,9 @@ class LinearNormalization(BaseModel):
         return _clamp((value - self.min) / (self.max - self.min))
 
 
-class PiecewiseLinearNormalization(BaseModel):
+class PiecewiseLinearNormalization(FrozenClosedModel):
     """Linear interpolation between ``[x, y]`` points; flat before the first and after the last."""
 
-    model_config = _STRICT
     kind: Literal["piecewise_linear"]
     points: list[tuple[float, Annotated[float, Field(ge=0, le=1)]]] = Field(min_length=2)
 
@@ -77,10 +73,9 @@ class PiecewiseLinearNormalization(BaseModel):
         return _clamp(y0 + (y1 - y0) * (value - x0) / (x1 - x0))
 
 
-class CategoricalNormalization(BaseModel):
+class CategoricalNormalization(FrozenClosedModel):
     """A fixed 0..1 value per category."""
 
-    model_config = _STRICT
     kind: Literal["categorical"]
     values: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1)
 
@@ -94,17 +89,16 @@ Normalization = Annotated[
 ]
 
 
-class FactorWeight(BaseModel):
-    model_config = _STRICT
+class FactorWeight(FrozenClosedModel):
     weight: float = Field(ge=0)
     description: str = ""
     normalization: Normalization
 
 
-class Thresholds(BaseModel):
+class Thresholds(FrozenClosedModel):
     """Minimum score of tier A and of tier B; anything below B is C."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
     a: float = Field(alias="A", gt=0, le=100)
     b: float = Field(alias="B", gt=0, le=100)
 
@@ -118,10 +112,9 @@ class Thresholds(BaseModel):
 _NUMERIC = frozenset({Factor.EMPLOYEES, Factor.HANDSET_SHARE, Factor.INFORMATIZATION_LEVEL, Factor.INFLUENCE})
 
 
-class TieringConfig(BaseModel):
+class TieringConfig(FrozenClosedModel):
     """The content of ``tiering.yaml``."""
 
-    model_config = _STRICT
     version: int = Field(ge=1)
     factors: dict[Factor, FactorWeight]
     thresholds: Thresholds
@@ -146,10 +139,9 @@ class TieringConfig(BaseModel):
         return self
 
 
-class CustomerFactors(BaseModel):
+class CustomerFactors(FrozenClosedModel):
     """What tiering needs to know about a customer."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     employees: int = Field(ge=0, description="number of employees")
     handset_share: float = Field(ge=0, le=1, description="operator's share of staff handsets")
     informatization_level: int = Field(ge=1, le=5)
@@ -158,10 +150,9 @@ class CustomerFactors(BaseModel):
     industry: Industry
 
 
-class FactorContribution(BaseModel):
+class FactorContribution(FrozenModel):
     """One line of the explanation: ``points = weight x normalized``."""
 
-    model_config = ConfigDict(frozen=True)
     factor: Factor
     raw: int | float | str
     normalized: float
@@ -169,8 +160,7 @@ class FactorContribution(BaseModel):
     points: float
 
 
-class TierResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class TierResult(FrozenModel):
     tier: Tier
     score: float = Field(description="0..100, the sum of the contributions' (rounded) points")
     key: bool

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from backbone.auth import require
 from backbone.problems import Problem
+from backbone.shapes import ClosedModel
 from backbone.vocabulary import TokenRole
 from notify.api.deps import ContextDep, PrincipalDep
 from notify.domain.templates import EVENT_TYPES, RenderedEmail, TemplateLoadError, TemplateRenderError
@@ -16,8 +17,7 @@ from notify.domain.templates import EVENT_TYPES, RenderedEmail, TemplateLoadErro
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
 
 
-class PreviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PreviewIn(ClosedModel):
     event_type: str = Field(description=f"one of {', '.join(EVENT_TYPES)}")
     channel: Literal["sms", "email"]
     lang: Literal["zh-CN", "en"] = "zh-CN"

@@ -22,8 +22,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
+from backbone.shapes import FrozenModel
 from backbone.vocabulary import Tier
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -43,10 +44,9 @@ def _parse_hhmm(value: str) -> time:
     return time(int(hh), int(mm or 0))
 
 
-class TimeRange(BaseModel):
+class TimeRange(FrozenModel):
     """A daily time range such as ``22:00-08:00`` (may cross midnight; end is exclusive)."""
 
-    model_config = ConfigDict(frozen=True)
     start: time
     end: time
 
@@ -74,8 +74,7 @@ class TimeRange(BaseModel):
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
-class Person(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Person(FrozenModel):
     id: str
     name: str
     roles: tuple[str, ...]
@@ -113,19 +112,17 @@ class Person(BaseModel):
         return tuple(out)
 
 
-class Department(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Department(FrozenModel):
     id: str
     name: str
     supervisor: str | None = None
     head: str | None = None
 
 
-class Shift(BaseModel):
+class Shift(FrozenModel):
     """``days`` like ``mon-fri`` / ``sat,sun`` / ``daily``; a shift crossing midnight belongs to
     the day it starts (a ``mon 18:00-08:30`` shift covers Tuesday 07:00)."""
 
-    model_config = ConfigDict(frozen=True)
     days: tuple[int, ...]
     hours: TimeRange
     person: str
@@ -155,8 +152,7 @@ class Shift(BaseModel):
         return local.weekday() in self.days
 
 
-class Roster(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Roster(FrozenModel):
     role: str
     timezone: str = "Asia/Shanghai"
     shifts: tuple[Shift, ...] = ()
@@ -180,8 +176,7 @@ EscalationTargetKind = Literal[
 ]
 
 
-class EscalationTarget(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class EscalationTarget(FrozenModel):
     kind: EscalationTargetKind
     person: str | None = None
 
@@ -192,16 +187,15 @@ class EscalationTarget(BaseModel):
         return self
 
 
-class EscalationLevel(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class EscalationLevel(FrozenModel):
     level: int = Field(ge=1)
     targets: tuple[EscalationTarget, ...]
 
 
-class AlertData(BaseModel):
+class AlertData(FrozenModel):
     """The part of an ``sla.*`` event payload that notify needs; extra fields are ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
     ticket_id: str
     node: str
     business_type: str
@@ -218,15 +212,13 @@ class AlertData(BaseModel):
     level: int | None = None
 
 
-class Recipient(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Recipient(FrozenModel):
     person: Person
     channels: tuple[Channel, ...]
     reason: str
 
 
-class Directory(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Directory(FrozenModel):
     people: tuple[Person, ...]
     departments: tuple[Department, ...]
     rosters: tuple[Roster, ...] = ()

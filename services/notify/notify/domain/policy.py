@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from backbone.shapes import FrozenModel
 from notify.domain.directory import AlertData, Person
 
 ALERT_TYPES = frozenset({"sla.warning", "sla.breached", "sla.escalated"})
@@ -45,8 +46,7 @@ class Decision:
     reason: str
 
 
-class PolicyConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class PolicyConfig(FrozenModel):
     rate_limit: int = Field(default=10, ge=1, description="messages per person per rate_window")
     rate_window: timedelta = timedelta(hours=1)
     digest_threshold: int = Field(default=3, ge=1, description="alerts before digesting")

@@ -23,8 +23,9 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import chinese_calendar
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from backbone.shapes import FrozenClosedModel
 from sla.domain.errors import PolicyError
 
 UTC = dt.UTC
@@ -247,10 +248,8 @@ def working_periods(calendar: BusinessCalendar, day: dt.date) -> UtcPeriods:
 Weekday = Annotated[str, Field(pattern="^(mon|tue|wed|thu|fri|sat|sun)$")]
 
 
-class CalendarSpec(BaseModel):
+class CalendarSpec(FrozenClosedModel):
     """Calendar as policy data (YAML). ``build()`` gives the runtime ``BusinessCalendar``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1)
     mode: CalendarMode = CalendarMode.WORKING

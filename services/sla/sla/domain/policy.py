@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from backbone.shapes import FrozenClosedModel
 from backbone.vocabulary import Tier
 from sla.domain.calendar import ALWAYS_SPEC, BusinessCalendar, CalendarSpec, calendar_for
 from sla.domain.errors import NoMatchingPolicy, PolicyError
@@ -55,24 +56,18 @@ class Clock(StrEnum):
     CALENDAR = "calendar"  # counts wall-clock time (24x7)
 
 
-class EscalationLevel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class EscalationLevel(FrozenClosedModel):
     level: int
     notify_role: str = Field(min_length=1)
     after_minutes: float  # past the breach, on the same clock as the limit
 
 
-class WarningPoints(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class WarningPoints(FrozenClosedModel):
     percent: tuple[float, ...] = ()  # of the limit, e.g. (50, 80)
     minutes_before: tuple[float, ...] = ()  # absolute minutes before the deadline
 
 
-class Rule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Rule(FrozenClosedModel):
     id: str = Field(min_length=1)
     business_type: str = WILDCARD
     ticket_kind: str = WILDCARD
@@ -133,9 +128,7 @@ class Rule(BaseModel):
         return True
 
 
-class PolicySet(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class PolicySet(FrozenClosedModel):
     version: str = Field(min_length=1)
     default_calendar: str | None = None
     calendars: tuple[CalendarSpec, ...] = ()
@@ -184,10 +177,8 @@ class PolicySet(BaseModel):
         raise KeyError(rule_id)
 
 
-class ResolvedPolicy(BaseModel):
+class ResolvedPolicy(FrozenClosedModel):
     """Self-contained snapshot of the winning rule; a running timer keeps it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     policy_version: str
     rule_id: str

@@ -17,8 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
-
+from backbone.shapes import FrozenModel
 from sla.domain.calendar import ZERO, add_business_duration, business_duration_between
 from sla.domain.errors import IllegalTransition, TimeOrderError
 from sla.domain.policy import ResolvedPolicy
@@ -45,9 +44,7 @@ class ActionKind(StrEnum):
 _KIND_RANK = {ActionKind.WARNING: 0, ActionKind.BREACH: 1, ActionKind.ESCALATION: 2}
 
 
-class ScheduledAction(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ScheduledAction(FrozenModel):
     key: str  # stable and unique per timer, e.g. "warning:80%", "breach", "escalation:2"
     kind: ActionKind
     offset: dt.timedelta  # elapsed business time at which it is due
@@ -62,10 +59,8 @@ class ScheduledAction(BaseModel):
         return self.fired_at is not None
 
 
-class Action(BaseModel):
+class Action(FrozenModel):
     """An action that is due, for the caller to publish (sla.alerts)."""
-
-    model_config = ConfigDict(frozen=True)
 
     ticket_id: str
     node: str
@@ -76,9 +71,7 @@ class Action(BaseModel):
     notify_role: str | None = None
 
 
-class SlaTimer(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class SlaTimer(FrozenModel):
     ticket_id: str
     node: str
     policy: ResolvedPolicy

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from backbone.shapes import FrozenClosedModel
 from backbone.vocabulary import PRODUCT_IDS, WORKFLOW_KINDS, NodeRole, ProductId, WorkflowKind
 from eoms_bridge.domain.workflow.graph import ticket_problems, workflow_problems
 from eoms_bridge.domain.workflow.terms import (
@@ -30,11 +31,7 @@ from eoms_bridge.domain.workflow.terms import (
 __all__ = ["NodeDefinition", "TicketDefinition", "WorkflowDefinition"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
-
-
-class NodeDefinition(_Frozen):
+class NodeDefinition(FrozenClosedModel):
     """One step of a ticket: who works it, what they may do, where each outcome leads."""
 
     name: str
@@ -79,7 +76,7 @@ class NodeDefinition(_Frozen):
         return NodeAction(action) in self.actions
 
 
-class TicketDefinition(_Frozen):
+class TicketDefinition(FrozenClosedModel):
     """The nodes one ticket kind walks inside a workflow. Graph checks run on the workflow."""
 
     kind: TicketKind
@@ -106,7 +103,7 @@ class TicketDefinition(_Frozen):
         return ticket_problems(self, where)
 
 
-class WorkflowDefinition(_Frozen):
+class WorkflowDefinition(FrozenClosedModel):
     """The configuration of one business type, at one version."""
 
     id: str
