@@ -9,6 +9,8 @@ from eoms_bridge import consumers
 from eoms_bridge.adapter.client import CircuitBreaker, EomsClient
 from eoms_bridge.adapter.forwarder import Forwarder
 from eoms_bridge.context import EomsContext
+from eoms_bridge.domain.errors import WorkflowDefinitionError, WorkflowNotFoundError
+from eoms_bridge.domain.workflow import TicketKind, WorkflowCatalog
 from eoms_bridge.models import metadata
 from eoms_bridge.services.workflows import WorkflowStore
 from eoms_bridge.settings import EomsSettings
@@ -27,9 +29,25 @@ def eoms_client(settings: EomsSettings) -> EomsClient | None:
     )
 
 
+def check_generic_complaint(catalog: WorkflowCatalog, business_type: str) -> None:
+    """A complaint naming no product opens this business type's workflow: it must be there and open a
+    complaint_fault ticket, or such complaints would have nowhere to go (the start fails instead)."""
+    try:
+        workflow = catalog.latest(business_type)
+    except WorkflowNotFoundError:
+        raise WorkflowDefinitionError(
+            f"GENERIC_COMPLAINT_BUSINESS_TYPE {business_type!r}: no workflow in the catalog; a complaint "
+            "naming no product would have nowhere to go") from None
+    if not workflow.has_ticket(TicketKind.COMPLAINT_FAULT):
+        raise WorkflowDefinitionError(
+            f"GENERIC_COMPLAINT_BUSINESS_TYPE {business_type!r}: {workflow.label} opens no complaint_fault ticket")
+
+
 def bootstrap(settings: EomsSettings) -> ServiceRuntime[EomsContext]:
     # Loading validates every workflow file: a broken catalog fails the start.
-    store = WorkflowStore(load_catalog(settings.workflow_dir))
+    catalog = load_catalog(settings.workflow_dir)
+    check_generic_complaint(catalog, settings.generic_complaint_business_type)
+    store = WorkflowStore(catalog)
     context = EomsContext(settings=settings, store=store, client=eoms_client(settings))
     runtime = ServiceRuntime(Infra.create(settings, metadata), context)
     session_factory = runtime.session_factory

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from backbone.settings import ServiceSettings
+from backbone.vocabulary import GENERIC_COMPLAINT
 
 
 class EomsSettings(ServiceSettings):
@@ -8,8 +9,9 @@ class EomsSettings(ServiceSettings):
     # Folder of workflow YAML files, validated and synced into the definitions table at start
     # (default: the catalog shipped in eoms_bridge/workflows/).
     workflow_dir: str | None = None
-    # Business type used for a complaint without a product, if such a workflow is loaded.
-    generic_complaint_business_type: str | None = None
+    # Business type of a complaint that names no product (or whose product has no complaint workflow):
+    # its workflow must be in the catalog, else the start fails.
+    generic_complaint_business_type: str = GENERIC_COMPLAINT
     # Without EOMS_URL the bridge runs the workflow itself; with it, tickets are forwarded there.
     eoms_url: str | None = None
     eoms_timeout_s: float = 2.0

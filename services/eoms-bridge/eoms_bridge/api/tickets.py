@@ -70,6 +70,11 @@ class TicketOut(BaseModel):
     workflow_version: int
     version: int
     external_ref: str | None
+    severity: str | None = None
+    description: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, description=(
+        "what the CRM sent: an order item's product, business kind, channel and attributes, or a complaint's "
+        "category and product (the complaint desk triages a complaint naming no product by its category)"))
     created_at: datetime
     updated_at: datetime
     allowed_actions: list[str] = Field(description="actions legal now, whoever asks")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Collection
 
+from backbone.vocabulary import business_type_of_complaint
 from eoms_bridge.domain.errors import UnknownNodeError, UnknownOutcomeError
 from eoms_bridge.domain.workflow import (
     TERMINALS,
@@ -16,6 +17,7 @@ from eoms_bridge.domain.workflow import (
 )
 
 __all__ = [
+    "complaint_business_types",
     "distance_to_terminal",
     "initial_tickets",
     "next_node",
@@ -65,6 +67,14 @@ def tickets_to_open(
 
 def initial_tickets(workflow: WorkflowDefinition) -> list[TicketKind]:
     return tickets_to_open(workflow, ())
+
+
+def complaint_business_types(product: str | None, generic: str) -> list[str]:
+    """The business types a complaint may open, best first: ``<product>.complaint``, then the generic
+    complaint workflow (triage by category), which takes a complaint naming no product, or a product
+    whose own complaint workflow is missing: a recorded complaint always reaches a ticket."""
+    own = business_type_of_complaint(product)
+    return [own] if own == generic else [own, generic]
 
 
 def reachable_nodes(ticket_def: TicketDefinition, start: str | None = None) -> list[NodeDefinition]:

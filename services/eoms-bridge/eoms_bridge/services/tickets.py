@@ -3,6 +3,7 @@ state, the audit trail and the `eoms.ticket.*` events (outbox) together."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,20 +20,24 @@ from backbone.errors import Invalid
 from backbone.events import ComplaintCreated, OrderSubmitted
 from backbone.ids import new_id
 from backbone.outbox import emit
+from backbone.vocabulary import GENERIC_COMPLAINT
 from eoms_bridge.domain import events as dom
 from eoms_bridge.domain.errors import (
     ActorNotAllowedError,
+    IllegalTransitionError,
     StaleTicketError,
     TicketNotFoundError,
     WorkflowNotFoundError,
 )
-from eoms_bridge.domain.routing import initial_tickets, tickets_to_open
+from eoms_bridge.domain.routing import complaint_business_types, initial_tickets, tickets_to_open
 from eoms_bridge.domain.ticket import OPEN_STATES, Actor, Ticket, TicketAction, TicketState
 from eoms_bridge.domain.workflow import TicketKind, WorkflowDefinition
 from eoms_bridge.models import ticket_history, tickets
 from eoms_bridge.services import forwarding
 from eoms_bridge.services.snapshot import from_snapshot, to_snapshot
 from eoms_bridge.services.workflows import WorkflowStore
+
+log = logging.getLogger("eoms_bridge.tickets")
 
 CRM = Actor.system("crm")
 TIER_SEVERITY = {"A": "major", "B": "moderate", "C": "minor"}
@@ -96,17 +101,11 @@ async def open_tickets_for_order(
 
 async def open_ticket_for_complaint(
     session: AsyncSession, *, store: WorkflowStore, complaint: ComplaintCreated, now: datetime,
-    generic_business_type: str | None = None, forward: bool = False,
+    generic_business_type: str = GENERIC_COMPLAINT, forward: bool = False,
 ) -> list[str]:
-    """`<product>.complaint`; without a product, the generic complaint workflow if one is configured."""
-    if complaint.product:
-        business_type = f"{complaint.product}.complaint"
-    elif generic_business_type:
-        business_type = generic_business_type
-    else:
-        raise WorkflowNotFoundError(
-            f"complaint {complaint.complaint_id} names no product and no generic complaint workflow is configured")
-    wf = await store.latest(session, business_type)
+    """`<product>.complaint`; without a product (or without a workflow for it), the generic complaint
+    workflow: triage at the complaint desk, then routed by the complaint's category."""
+    wf = await _complaint_workflow(session, store, complaint, generic_business_type)
     origin = Origin(
         origin="complaint", origin_id=complaint.complaint_id, origin_item_id=complaint.complaint_id,
         customer_id=complaint.customer_id, customer_name=complaint.customer_name,
@@ -120,6 +119,18 @@ async def open_ticket_for_complaint(
         if tid:
             created.append(tid)
     return created
+
+
+async def _complaint_workflow(session: AsyncSession, store: WorkflowStore, complaint: ComplaintCreated,
+                              generic_business_type: str) -> WorkflowDefinition:
+    candidates = complaint_business_types(complaint.product, generic_business_type)
+    for business_type in candidates[:-1]:
+        try:
+            return await store.latest(session, business_type)
+        except WorkflowNotFoundError:
+            log.warning("complaint %s: no workflow for %s, it goes to %s", complaint.complaint_id, business_type,
+                        candidates[-1])
+    return await store.latest(session, candidates[-1])
 
 
 async def _open(
@@ -262,10 +273,17 @@ async def cancel_tickets_for_order(
                                    tickets.c.state.in_([s.value for s in OPEN_STATES]))
         .order_by(tickets.c.id)
     )).scalars().all()
+    cancelled = []
     for tid in ids:
-        await act(session, store=store, ticket_id=tid, action=TicketAction.CANCEL, actor=CRM, now=now,
-                  reason=reason, forward=forward)
-    return list(ids)
+        try:
+            await act(session, store=store, ticket_id=tid, action=TicketAction.CANCEL, actor=CRM, now=now,
+                      reason=reason, forward=forward)
+        except IllegalTransitionError:
+            # Resolved or rejected between the query and the row lock: nothing left to cancel (retrying
+            # would fail the same way, then dead-letter a valid cancellation).
+            continue
+        cancelled.append(tid)
+    return cancelled
 
 
 # ------------------------------------------------------------------ events

@@ -23,7 +23,8 @@ from backbone.events import ComplaintCreated, OrderCancelled, OrderItem, OrderSu
 from backbone.ids import new_id
 from backbone.kafka import Producer
 from backbone.settings import DEV_JWT_SECRET
-from backbone.topics import CRM_COMPLAINTS, CRM_ORDERS, EOMS_TICKETS
+from backbone.topics import CRM_COMPLAINTS, CRM_ORDERS, EOMS_TICKETS, dlq
+from backbone.vocabulary import GENERIC_COMPLAINT
 from devtools.infra import InfraProfile, free_port
 from devtools.suite import ServiceProcess, spec
 from tests.support.kafka_tools import eventually, read_events
@@ -319,6 +320,42 @@ async def test_cancelled_order_cancels_open_tickets_and_complaints_open_fault_ti
 
     (ev,) = await eventually(closed, what="eoms.ticket.closed for the cancelled ticket")
     assert ev.data["final_state"] == "cancelled" and ev.data["reason"] == "customer withdrew"
+
+
+async def test_a_complaint_naming_no_product_is_triaged_then_routed_by_its_category(infra: Any, bridge: str) -> None:
+    complaint = ComplaintCreated(
+        complaint_id=new_id("cmp"), category="fault", severity="medium", product=None,
+        description="客户反映集团业务异常，未说明具体产品", created_at=datetime.now(UTC), customer_id="cus_eoms_it",
+        customer_name="天津港集团", customer_tier="C", account_manager_id=AM)
+    await produce(infra, CRM_COMPLAINTS, wrap(complaint, complaint.complaint_id))
+    async with httpx.AsyncClient(base_url=bridge, timeout=10) as http:
+        (c,) = await tickets_of(http, complaint.complaint_id)
+        assert (c["kind"], c["business_type"], c["current_node"], c["current_role"]) == (
+            "complaint_fault", GENERIC_COMPLAINT, "complaint_registration", "complaint_desk")
+        tid = c["id"]
+        detail = (await http.get(f"/api/v1/tickets/{tid}", headers=SUP)).json()
+        assert detail["data"]["category"] == "fault" and detail["data"]["product"] is None
+        assert (await work(http, tid, "registered"))["current_node"] == "complaint_triage"
+        # the complaint desk triages by the category: a fault goes to fault location
+        assert (await work(http, tid, "fault"))["current_node"] == "fault_location"
+        assert (await work(http, tid, "located"))["current_role"] == "network_staff"
+        await work(http, tid, "repaired")
+        await work(http, tid, "passed")
+        await work(http, tid, "satisfied")
+        done = await work(http, tid, "archived")
+        assert done["state"] == "resolved"
+
+    async def resolved() -> list[Envelope]:
+        return await read_events(infra.kafka_bootstrap, EOMS_TICKETS, subject=tid, types={"eoms.ticket.resolved"})
+
+    (ev,) = await eventually(resolved, what="eoms.ticket.resolved of the generic complaint ticket")
+    assert ev.data["business_type"] == GENERIC_COMPLAINT and ev.data["resolution"] == "resolved"
+    entered = [e.data["node"] for e in await read_events(infra.kafka_bootstrap, EOMS_TICKETS, subject=tid,
+                                                          types={"eoms.ticket.node_entered"})]
+    assert entered == ["complaint_registration", "complaint_triage", "fault_location", "fault_repair",
+                       "recovery_test", "customer_revisit", "archive"]
+    dead = await read_events(infra.kafka_bootstrap, dlq(CRM_COMPLAINTS), subject=complaint.complaint_id)
+    assert dead == [], "a complaint naming no product is a valid business input: never dead-lettered"
 
 
 async def test_admin_publishes_versions_and_running_tickets_keep_theirs(infra: Any, bridge: str) -> None:

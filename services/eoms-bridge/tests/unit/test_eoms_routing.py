@@ -8,10 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backbone.vocabulary import GENERIC_COMPLAINT
 from backbone.vocabulary import NODE_ROLES as ROLES
 from backbone.vocabulary import NodeRole as Role
 from eoms_bridge.domain.errors import UnknownNodeError, UnknownOutcomeError, WorkflowDefinitionError
 from eoms_bridge.domain.routing import (
+    complaint_business_types,
     distance_to_terminal,
     initial_tickets,
     next_node,
@@ -90,6 +92,22 @@ def test_tickets_to_open_parallel_independent_tickets() -> None:
 
 def test_complaint_workflow_opens_one_ticket(catalog: WorkflowCatalog) -> None:
     assert initial_tickets(catalog.latest("m2m.complaint")) == [TicketKind.COMPLAINT_FAULT]
+    assert initial_tickets(catalog.latest(GENERIC_COMPLAINT)) == [TicketKind.COMPLAINT_FAULT]
+
+
+def test_a_complaint_goes_to_its_product_else_to_the_generic_workflow() -> None:
+    assert complaint_business_types("m2m", GENERIC_COMPLAINT) == ["m2m.complaint", GENERIC_COMPLAINT]
+    assert complaint_business_types(None, GENERIC_COMPLAINT) == [GENERIC_COMPLAINT]
+    assert complaint_business_types("", GENERIC_COMPLAINT) == [GENERIC_COMPLAINT]
+
+
+def test_generic_complaint_routes_each_category_from_the_triage(catalog: WorkflowCatalog) -> None:
+    t = catalog.latest(GENERIC_COMPLAINT).ticket(TicketKind.COMPLAINT_FAULT)
+    routed = {c: next_node(t, "complaint_triage", c) for c in ("fault", "service_quality", "billing", "other")}
+    assert {c: (n.name, n.role) for c, n in routed.items() if isinstance(n, NodeDefinition)} == {
+        "fault": ("fault_location", Role.NOC_TESTER), "service_quality": ("preliminary_diagnosis", Role.NETWORK_STAFF),
+        "billing": ("business_handling", Role.ACCOUNT_MANAGER), "other": ("business_handling", Role.ACCOUNT_MANAGER)}
+    assert {n.name for n in reachable_nodes(t)} == set(t.node_names)
 
 
 def test_distance_to_terminal(catalog: WorkflowCatalog) -> None:

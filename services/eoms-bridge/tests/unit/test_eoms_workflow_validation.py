@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
+from backbone.vocabulary import GENERIC_COMPLAINT, role_satisfies
 from backbone.vocabulary import PRODUCT_IDS as PRODUCTS
 from backbone.vocabulary import NodeRole as Role
 from backbone.vocabulary import ProductId as Product
 from backbone.vocabulary import WorkflowKind as BusinessKind
-from backbone.vocabulary import role_satisfies
 from eoms_bridge.domain.errors import WorkflowDefinitionError, WorkflowNotFoundError
 from eoms_bridge.domain.workflow import (
     NodeAction,
@@ -70,8 +70,9 @@ def test_shipped_catalog_loads(catalog: WorkflowCatalog) -> None:
 
 
 def test_shipped_catalog_covers_every_product(catalog: WorkflowCatalog) -> None:
-    products = {w.product.value for w in catalog}
+    products = {w.product.value for w in catalog if w.product is not None}
     assert products == PRODUCTS
+    assert [w.business_type for w in catalog if w.product is None] == [GENERIC_COMPLAINT]
     for p in Product:
         for k in BusinessKind:
             assert catalog.latest(f"{p.value}.{k.value}").business_type == f"{p.value}.{k.value}"
@@ -97,6 +98,31 @@ def test_shipped_complaints_use_complaint_ticket(catalog: WorkflowCatalog) -> No
     for w in catalog:
         if w.business_kind is BusinessKind.COMPLAINT:
             assert [t.kind for t in w.tickets] == [TicketKind.COMPLAINT_FAULT]
+
+
+def test_generic_complaint_triages_at_the_complaint_desk_then_routes_by_category(catalog: WorkflowCatalog) -> None:
+    w = catalog.latest(GENERIC_COMPLAINT)
+    assert w.product is None and w.business_kind is BusinessKind.COMPLAINT
+    (t,) = w.tickets
+    assert t.kind is TicketKind.COMPLAINT_FAULT and t.start_node == "complaint_registration"
+    assert t.node("complaint_registration").outcomes["registered"] == "complaint_triage"
+    triage = t.node("complaint_triage")
+    assert triage.role is Role.COMPLAINT_DESK
+    # the CRM's complaint categories (crm.domain.vocabulary.ComplaintCategory; tests/contract checks them)
+    assert triage.outcomes == {"fault": "fault_location", "service_quality": "preliminary_diagnosis",
+                               "billing": "business_handling", "business_handling": "business_handling",
+                               "other": "business_handling"}
+    # Past the triage, the nodes and roles of the per-product complaint workflows (so are their SLA rules).
+    shared = {n.name: n.role for n in catalog.latest("dedicated_line_data.complaint").tickets[0].nodes}
+    for n in t.nodes:
+        if n.name not in ("complaint_triage", "fault_repair"):
+            assert shared[n.name] is n.role, n.name
+    assert t.node("fault_repair").role is Role.NETWORK_STAFF
+
+
+def test_only_the_generic_complaint_names_no_product() -> None:
+    for bad in ("generic.opening", "complaint", "teleport.complaint"):
+        assert "business_type" in _problems_of(make_workflow(id="x", business_type=bad))
 
 
 def test_shipped_nodes_have_chinese_titles(catalog: WorkflowCatalog) -> None:

@@ -1,9 +1,10 @@
 """Workflow definitions as data: which tickets a business type generates and how each flows.
 
 A :class:`WorkflowDefinition` is the "configuration table" of one business type
-(``<product>.<kind>``): the ticket kinds it generates, their dependencies, and for each ticket
-the nodes it walks. Every node belongs to a role; each outcome of a node names the preset next
-node or a terminal marker (``$resolved`` / ``$rejected``), so nobody picks the next handler by hand.
+(``<product>.<kind>``, or ``generic.complaint`` for a complaint naming no product): the ticket
+kinds it generates, their dependencies, and for each ticket the nodes it walks. Every node
+belongs to a role; each outcome of a node names the preset next node or a terminal marker
+(``$resolved`` / ``$rejected``), so nobody picks the next handler by hand.
 
 A definition is checked when it is built: field rules here, graph rules in
 :mod:`eoms_bridge.domain.workflow.graph`; :func:`~eoms_bridge.domain.workflow.parsing.parse_workflow`
@@ -17,7 +18,15 @@ import re
 from pydantic import Field, field_validator, model_validator
 
 from backbone.shapes import FrozenClosedModel
-from backbone.vocabulary import PRODUCT_IDS, WORKFLOW_KINDS, NodeRole, ProductId, WorkflowKind
+from backbone.vocabulary import (
+    GENERIC_COMPLAINT,
+    PRODUCT_IDS,
+    WORKFLOW_KINDS,
+    NodeRole,
+    ProductId,
+    WorkflowKind,
+    is_business_type,
+)
 from eoms_bridge.domain.workflow.graph import ticket_problems, workflow_problems
 from eoms_bridge.domain.workflow.terms import (
     DEFAULT_ACTIONS,
@@ -124,11 +133,10 @@ class WorkflowDefinition(FrozenClosedModel):
     @field_validator("business_type")
     @classmethod
     def _business_type_format(cls, v: str) -> str:
-        product, sep, kind = v.partition(".")
-        if not sep or product not in PRODUCT_IDS or kind not in WORKFLOW_KINDS:
+        if not is_business_type(v):
             raise ValueError(
                 f"business_type {v!r} must be '<product>.<kind>' with product in "
-                f"{sorted(PRODUCT_IDS)} and kind in {sorted(WORKFLOW_KINDS)}"
+                f"{sorted(PRODUCT_IDS)} and kind in {sorted(WORKFLOW_KINDS)}, or {GENERIC_COMPLAINT!r}"
             )
         return v
 
@@ -144,8 +152,10 @@ class WorkflowDefinition(FrozenClosedModel):
         return f"workflow {self.id!r} v{self.version}"
 
     @property
-    def product(self) -> ProductId:
-        return ProductId(self.business_type.partition(".")[0])
+    def product(self) -> ProductId | None:
+        """The product of the business type; None for ``generic.complaint``, which names none."""
+        scope = self.business_type.partition(".")[0]
+        return ProductId(scope) if scope in PRODUCT_IDS else None
 
     @property
     def business_kind(self) -> WorkflowKind:
