@@ -13,12 +13,16 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from backbone import topics
-from backbone.vocabulary import BusinessKind, Tier
+from backbone.vocabulary import BusinessKind, TicketKind, Tier
 
 # The vocabulary's enums spelled as literals of their members: payloads validate into the enum
 # members, and the JSON schema (hence docs/events.md) stays a plain enum of strings.
 TierValue = Literal[Tier.A, Tier.B, Tier.C]
 BusinessKindValue = Literal[BusinessKind.OPENING, BusinessKind.CHANGE, BusinessKind.CANCELLATION]
+TicketKindValue = Literal[
+    TicketKind.SERVICE_OPENING, TicketKind.RESOURCE_CONFIRMATION, TicketKind.RESOURCE_PREOCCUPATION,
+    TicketKind.COMPLAINT_FAULT,
+]
 T = TypeVar("T", bound=type[BaseModel])
 
 _REGISTRY: dict[str, tuple[type[BaseModel], int, str]] = {}
@@ -140,7 +144,7 @@ class TicketContext(Payload):
     """Everything downstream services need about a ticket, so none has to call the bridge back."""
 
     ticket_id: str
-    ticket_kind: Literal["service_opening", "resource_confirmation", "resource_preoccupation", "complaint_fault"]
+    ticket_kind: TicketKindValue
     business_type: str
     origin: Literal["order", "complaint"]
     origin_id: str

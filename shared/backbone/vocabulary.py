@@ -9,6 +9,8 @@ to, and serialise as, their plain value (JSON, events, database columns).
 - ``WorkflowKind``: the kind half of an EOMS business type ``<product>.<kind>``: the business
   kinds plus ``complaint``. ``GENERIC_COMPLAINT`` (``generic.complaint``) is the one business type
   that names no product: a complaint without a product (``business_type_of_complaint``).
+- ``TicketKind``: the kinds of EOMS ticket a workflow opens; ``eoms.ticket.*`` events carry them as
+  ``ticket_kind``, and the CRM, the SLA policies and notify's labels key on them.
 - ``Tier``: customer tier A/B/C (A is the most valuable).
 - ``TokenRole``: the coarse roles a JWT carries (``backbone.auth``).
 - ``NodeRole``: the finer roles EOMS workflow nodes are assigned to; ``NETWORK_SUB_ROLES`` are
@@ -51,6 +53,15 @@ class WorkflowKind(StrEnum):
     CHANGE = "change"
     CANCELLATION = "cancellation"
     COMPLAINT = "complaint"
+
+
+class TicketKind(StrEnum):
+    """The kinds of EOMS ticket a workflow opens."""
+
+    SERVICE_OPENING = "service_opening"
+    RESOURCE_CONFIRMATION = "resource_confirmation"
+    RESOURCE_PREOCCUPATION = "resource_preoccupation"
+    COMPLAINT_FAULT = "complaint_fault"
 
 
 class Tier(StrEnum):

@@ -37,6 +37,7 @@ from backbone.events import (
     TicketResolved,
     TicketStateChanged,
 )
+from backbone.vocabulary import TicketKind
 from crm.domain.lifecycle import COMPLAINT, ORDER, ComplaintAction, ComplaintState, OrderAction, OrderState
 from crm.models import complaints, order_items, orders, sla_alerts, tickets
 from crm.services import complaints as complaint_service
@@ -151,14 +152,14 @@ async def on_ticket_resolved(session: AsyncSession, event: Envelope) -> None:
                          reason=t.reason):
         return
     if t.origin == "complaint":
-        if t.resolution == "resolved" and t.ticket_kind == "complaint_fault":
+        if t.resolution == "resolved" and t.ticket_kind == TicketKind.COMPLAINT_FAULT:
             await _complaint_step(session, t.origin_id, [ComplaintAction.DISPATCH, ComplaintAction.RESOLVE], t,
                                   t.resolved_at)
         return
     if t.resolution == "rejected":
         reason = f"{t.ticket_kind} ticket {t.ticket_id} rejected" + (f": {t.reason}" if t.reason else "")
         await _order_step(session, t.origin_id, OrderAction.REJECT, t, t.resolved_at, reason=reason)
-    elif t.ticket_kind == "service_opening" and await _all_opened(session, t.origin_id):
+    elif t.ticket_kind == TicketKind.SERVICE_OPENING and await _all_opened(session, t.origin_id):
         await _order_step(session, t.origin_id, OrderAction.OPEN, t, t.resolved_at)
 
 
@@ -167,8 +168,8 @@ async def _all_opened(session: AsyncSession, order_id: str) -> bool:
     items = (await session.execute(select(func.count()).select_from(order_items)
                                    .where(order_items.c.order_id == order_id))).scalar_one()
     done = (await session.execute(select(func.count()).select_from(tickets).where(
-        tickets.c.origin == "order", tickets.c.origin_id == order_id, tickets.c.ticket_kind == "service_opening",
-        tickets.c.state == "resolved"))).scalar_one()
+        tickets.c.origin == "order", tickets.c.origin_id == order_id,
+        tickets.c.ticket_kind == TicketKind.SERVICE_OPENING.value, tickets.c.state == "resolved"))).scalar_one()
     return bool(done >= max(items, 1))
 
 

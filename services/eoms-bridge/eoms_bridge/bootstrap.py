@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from backbone.runtime import Infra, ServiceRuntime
 from backbone.topics import CRM_COMPLAINTS, CRM_ORDERS
+from backbone.vocabulary import TicketKind
 from eoms_bridge import consumers
 from eoms_bridge.adapter.client import CircuitBreaker, EomsClient
 from eoms_bridge.adapter.forwarder import Forwarder
 from eoms_bridge.context import EomsContext
 from eoms_bridge.domain.errors import WorkflowDefinitionError, WorkflowNotFoundError
-from eoms_bridge.domain.workflow import TicketKind, WorkflowCatalog
+from eoms_bridge.domain.workflow import WorkflowCatalog
 from eoms_bridge.models import metadata
 from eoms_bridge.services.workflows import WorkflowStore
 from eoms_bridge.settings import EomsSettings

@@ -16,7 +16,6 @@ from eoms_bridge.domain.routing import next_node, tickets_to_open
 from eoms_bridge.domain.ticket import Actor, Ticket, TicketState
 from eoms_bridge.domain.workflow import (
     Terminal,
-    TicketKind,
     WorkflowCatalog,
     WorkflowDefinition,
     parse_workflow,
@@ -30,7 +29,6 @@ __all__ = [
     "StaleTicketError",
     "Terminal",
     "Ticket",
-    "TicketKind",
     "TicketNotFoundError",
     "TicketState",
     "UnknownNodeError",

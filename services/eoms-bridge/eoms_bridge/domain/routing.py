@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Collection
 
-from backbone.vocabulary import business_type_of_complaint
+from backbone.vocabulary import TicketKind, business_type_of_complaint
 from eoms_bridge.domain.errors import UnknownNodeError, UnknownOutcomeError
 from eoms_bridge.domain.workflow import (
     TERMINALS,
     NodeDefinition,
     Terminal,
     TicketDefinition,
-    TicketKind,
     WorkflowDefinition,
 )
 

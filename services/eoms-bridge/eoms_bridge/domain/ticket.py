@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from backbone.vocabulary import NodeRole, role_satisfies
+from backbone.vocabulary import NodeRole, TicketKind, role_satisfies
 from eoms_bridge.domain.errors import (
     ActorNotAllowedError,
     IllegalTransitionError,
@@ -47,7 +47,6 @@ from eoms_bridge.domain.workflow import (
     NodeDefinition,
     Terminal,
     TicketDefinition,
-    TicketKind,
     WorkflowDefinition,
 )
 

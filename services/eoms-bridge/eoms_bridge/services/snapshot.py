@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from backbone.vocabulary import NodeRole
+from backbone.vocabulary import NodeRole, TicketKind
 from eoms_bridge.domain.ticket import NodeVisit, Ticket, TicketState
-from eoms_bridge.domain.workflow import TicketKind, WorkflowDefinition
+from eoms_bridge.domain.workflow import WorkflowDefinition
 
 SNAPSHOT_VERSION = 1
 

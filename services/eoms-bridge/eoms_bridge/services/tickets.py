@@ -20,7 +20,7 @@ from backbone.errors import Invalid
 from backbone.events import ComplaintCreated, OrderSubmitted
 from backbone.ids import new_id
 from backbone.outbox import emit
-from backbone.vocabulary import GENERIC_COMPLAINT
+from backbone.vocabulary import GENERIC_COMPLAINT, TicketKind
 from eoms_bridge.domain import events as dom
 from eoms_bridge.domain.errors import (
     ActorNotAllowedError,
@@ -31,7 +31,7 @@ from eoms_bridge.domain.errors import (
 )
 from eoms_bridge.domain.routing import complaint_business_types, initial_tickets, tickets_to_open
 from eoms_bridge.domain.ticket import OPEN_STATES, Actor, Ticket, TicketAction, TicketState
-from eoms_bridge.domain.workflow import TicketKind, WorkflowDefinition
+from eoms_bridge.domain.workflow import WorkflowDefinition
 from eoms_bridge.models import ticket_history, tickets
 from eoms_bridge.services import forwarding
 from eoms_bridge.services.snapshot import from_snapshot, to_snapshot

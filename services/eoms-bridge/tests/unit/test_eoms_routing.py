@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backbone.vocabulary import GENERIC_COMPLAINT
+from backbone.vocabulary import GENERIC_COMPLAINT, TicketKind
 from backbone.vocabulary import NODE_ROLES as ROLES
 from backbone.vocabulary import NodeRole as Role
 from eoms_bridge.domain.errors import UnknownNodeError, UnknownOutcomeError, WorkflowDefinitionError
@@ -25,7 +25,6 @@ from eoms_bridge.domain.workflow import (
     NodeDefinition,
     Terminal,
     TicketDefinition,
-    TicketKind,
     WorkflowCatalog,
     WorkflowDefinition,
     parse_workflow,

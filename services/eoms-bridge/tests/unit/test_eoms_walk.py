@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backbone.vocabulary import NodeRole as Role
+from backbone.vocabulary import TicketKind
 from eoms_bridge.domain.events import (
     DomainEvent,
     NodeEntered,
@@ -19,7 +20,7 @@ from eoms_bridge.domain.events import (
 )
 from eoms_bridge.domain.routing import distance_to_terminal, tickets_to_open
 from eoms_bridge.domain.ticket import Actor, Ticket, TicketAction, TicketState
-from eoms_bridge.domain.workflow import TERMINALS, TicketKind, WorkflowCatalog, WorkflowDefinition
+from eoms_bridge.domain.workflow import TERMINALS, WorkflowCatalog, WorkflowDefinition
 
 CRM = Actor.system("crm")
 PEOPLE = {role: Actor.person(f"{role.value}-1", role) for role in Role}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from backbone.vocabulary import GENERIC_COMPLAINT, role_satisfies
+from backbone.vocabulary import GENERIC_COMPLAINT, TicketKind, role_satisfies
 from backbone.vocabulary import PRODUCT_IDS as PRODUCTS
 from backbone.vocabulary import NodeRole as Role
 from backbone.vocabulary import ProductId as Product
@@ -18,7 +18,6 @@ from eoms_bridge.domain.errors import WorkflowDefinitionError, WorkflowNotFoundE
 from eoms_bridge.domain.workflow import (
     NodeAction,
     Terminal,
-    TicketKind,
     WorkflowCatalog,
     WorkflowDefinition,
     parse_workflow,

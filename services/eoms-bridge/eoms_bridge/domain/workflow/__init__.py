@@ -1,7 +1,7 @@
 """Workflow definitions (pure): the terms, the definition models, their graph checks, parsing raw
 data with readable problems, and the catalog of versions.
 
-- :mod:`.terms`: ticket kinds, node actions, terminal markers;
+- :mod:`.terms`: node actions, terminal markers (ticket kinds are ``backbone.vocabulary.TicketKind``);
 - :mod:`.definition`: ``WorkflowDefinition`` / ``TicketDefinition`` / ``NodeDefinition``;
 - :mod:`.graph`: reachability, exits, dependency cycles (every problem, named);
 - :mod:`.parsing`: ``parse_workflow`` (raw data → definition, or ``WorkflowDefinitionError``);
@@ -13,7 +13,7 @@ Reading workflow files is I/O and lives outside the domain: ``eoms_bridge.workfl
 from eoms_bridge.domain.workflow.catalog import WorkflowCatalog
 from eoms_bridge.domain.workflow.definition import NodeDefinition, TicketDefinition, WorkflowDefinition
 from eoms_bridge.domain.workflow.parsing import parse_workflow
-from eoms_bridge.domain.workflow.terms import TERMINALS, NodeAction, Terminal, TicketKind
+from eoms_bridge.domain.workflow.terms import TERMINALS, NodeAction, Terminal
 
 __all__ = [
     "TERMINALS",
@@ -21,7 +21,6 @@ __all__ = [
     "NodeDefinition",
     "Terminal",
     "TicketDefinition",
-    "TicketKind",
     "WorkflowCatalog",
     "WorkflowDefinition",
     "parse_workflow",

@@ -24,6 +24,7 @@ from backbone.vocabulary import (
     WORKFLOW_KINDS,
     NodeRole,
     ProductId,
+    TicketKind,
     WorkflowKind,
     is_business_type,
 )
@@ -34,7 +35,6 @@ from eoms_bridge.domain.workflow.terms import (
     TERMINALS,
     NodeAction,
     Terminal,
-    TicketKind,
 )
 
 __all__ = ["NodeDefinition", "TicketDefinition", "WorkflowDefinition"]

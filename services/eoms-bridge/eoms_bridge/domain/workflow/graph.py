@@ -11,7 +11,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from eoms_bridge.domain.workflow.terms import TERMINALS, Terminal, TicketKind
+from backbone.vocabulary import TicketKind
+from eoms_bridge.domain.workflow.terms import TERMINALS, Terminal
 
 if TYPE_CHECKING:
     from eoms_bridge.domain.workflow.definition import NodeDefinition, TicketDefinition, WorkflowDefinition

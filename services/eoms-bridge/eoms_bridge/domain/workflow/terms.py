@@ -1,6 +1,6 @@
-"""The words of a workflow definition: ticket kinds, node actions, terminal markers.
+"""The words of a workflow definition: node actions, terminal markers.
 
-(Products, business kinds and node roles are the suite's: `backbone.vocabulary`.)
+(Products, business kinds, ticket kinds and node roles are the suite's: `backbone.vocabulary`.)
 """
 
 from __future__ import annotations
@@ -9,14 +9,7 @@ import re
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["DEFAULT_ACTIONS", "NAME_RE", "TERMINALS", "NodeAction", "Terminal", "TicketKind"]
-
-
-class TicketKind(StrEnum):
-    SERVICE_OPENING = "service_opening"
-    RESOURCE_CONFIRMATION = "resource_confirmation"
-    RESOURCE_PREOCCUPATION = "resource_preoccupation"
-    COMPLAINT_FAULT = "complaint_fault"
+__all__ = ["DEFAULT_ACTIONS", "NAME_RE", "TERMINALS", "NodeAction", "Terminal"]
 
 
 class NodeAction(StrEnum):
