@@ -1,9 +1,10 @@
 """Product catalogue (as data) and validation of order-item attributes against JSON Schema.
 
-``crm/data/products.yaml`` holds, per product: names (en, zh), bearer mode, the business
-kinds it supports and a JSON Schema (draft 2020-12) of its order-item attributes, with
-per-kind overrides of top-level keywords (``required`` differs for a change or a
-cancellation). Each schema is checked against the draft 2020-12 meta-schema at load.
+``crm/data/products.yaml`` holds, per product: bearer mode, the business kinds it supports and a
+JSON Schema (draft 2020-12) of its order-item attributes, with per-kind overrides of top-level
+keywords (``required`` differs for a change or a cancellation). Each schema is checked against the
+draft 2020-12 meta-schema at load. A product's names (en, zh) are the suite's labels of its id
+(``backbone.labels``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaValidationError
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from backbone.labels import LabelCategory, labels
 from backbone.shapes import FrozenClosedModel, FrozenModel
 from backbone.vocabulary import BusinessKind, ProductId
 from crm.domain.config import InvalidConfiguration, read_data_file
@@ -78,11 +80,26 @@ class LocalizedName(FrozenClosedModel):
 class Product(FrozenClosedModel):
     model_config = ConfigDict(populate_by_name=True)
     id: ProductId
-    name: LocalizedName
+    name: LocalizedName = Field(description="from the suite's labels (shared/backbone/labels.yaml), not the file")
     bearer_mode: BearerMode
     business_kinds: tuple[BusinessKind, ...] = Field(min_length=1)
     attributes_schema: dict[str, Any] = Field(alias="schema")
     kind_overrides: dict[BusinessKind, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_labels(cls, data: Any) -> Any:
+        """A product's names are the suite's labels of its id: one source for every service and message."""
+        if not isinstance(data, Mapping):
+            return data
+        if "name" in data:
+            raise ValueError(f"{data.get('id')}: product names come from shared/backbone/labels.yaml; remove 'name'")
+        product = str(data.get("id"))
+        names = {"en": labels().get(LabelCategory.PRODUCT, product, "en"),
+                 "zh": labels().get(LabelCategory.PRODUCT, product, "zh-CN")}
+        if None in names.values():
+            raise ValueError(f"{product}: no label in shared/backbone/labels.yaml (product)")
+        return {**data, "name": names}
 
     @model_validator(mode="after")
     def _schemas(self) -> Self:

@@ -222,3 +222,12 @@ def test_missing_or_duplicate_products_are_rejected() -> None:
     data["products"].append(data["products"][0])
     with pytest.raises(InvalidConfiguration, match="duplicate"):
         parse_catalogue(data)
+
+
+def test_product_names_are_the_suites_labels_not_the_files() -> None:
+    vpmn = load_catalogue().get("vpmn")
+    assert (vpmn.name.zh, vpmn.name.en) == ("集团V网(VPMN)", "VPMN")
+    data = read_data_file("products.yaml")
+    data["products"][0]["name"] = {"en": "VPMN", "zh": "V网"}
+    with pytest.raises(InvalidConfiguration, match="names come from shared/backbone/labels.yaml"):
+        parse_catalogue(data)

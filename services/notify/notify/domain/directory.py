@@ -212,10 +212,55 @@ class AlertData(FrozenModel):
     level: int | None = None
 
 
+class WhyKind(StrEnum):
+    """Why a person receives an alert (the message says it in the person's language)."""
+
+    ASSIGNEE = "assignee"  # works the node
+    ON_DUTY = "on_duty"  # on duty for the node's role (no known assignee)
+    ACCOUNT_MANAGER = "account_manager"  # of the customer
+    SUPERVISOR = "supervisor"  # of the handler's (or the account manager's) department
+    ESCALATION = "escalation"  # named in the escalation table
+    ESCALATION_ACCOUNT_MANAGER = "escalation_account_manager"
+    ESCALATION_SUPERVISOR = "escalation_supervisor"
+    ESCALATION_HEAD = "escalation_head"
+
+
+class Why(FrozenModel):
+    """One reason a recipient gets an alert, as data: ``audit`` is the English line kept on the delivery
+    record; the templates say it in the recipient's language (``notify/templates/texts.yaml``)."""
+
+    kind: WhyKind
+    department: str | None = None  # a department id (supervisor, escalation_supervisor, escalation_head)
+    level: int | None = None  # the escalation level
+    unknown_assignee: str | None = None  # on_duty: the event named an assignee the directory lacks
+
+    def audit(self, alert: AlertData) -> str:
+        level = f"escalation level {self.level}"
+        match self.kind:
+            case WhyKind.ASSIGNEE:
+                return f"assignee of {alert.node}"
+            case WhyKind.ON_DUTY:
+                prefix = f"assignee {self.unknown_assignee} unknown; " if self.unknown_assignee else ""
+                return f"{prefix}on duty for {alert.role}"
+            case WhyKind.ACCOUNT_MANAGER:
+                return f"account manager of {alert.customer_id}"
+            case WhyKind.SUPERVISOR:
+                return f"supervisor of {self.department}"
+            case WhyKind.ESCALATION:
+                return level
+            case WhyKind.ESCALATION_ACCOUNT_MANAGER:
+                return f"{level}: account manager"
+            case WhyKind.ESCALATION_SUPERVISOR:
+                return f"{level}: supervisor of {self.department}"
+            case WhyKind.ESCALATION_HEAD:
+                return f"{level}: head of {self.department}"
+
+
 class Recipient(FrozenModel):
     person: Person
     channels: tuple[Channel, ...]
-    reason: str
+    reason: str = Field(description="why, in English, for the delivery record")
+    whys: tuple[Why, ...] = ()
 
 
 class Directory(FrozenModel):
@@ -308,57 +353,62 @@ def load_directory(path: Path | str | None = None) -> Directory:
 
 
 class _Collector:
-    def __init__(self) -> None:
+    def __init__(self, alert: AlertData) -> None:
+        self._alert = alert
         self._order: list[str] = []
         self._people: dict[str, Person] = {}
-        self._reasons: dict[str, list[str]] = {}
+        self._whys: dict[str, list[Why]] = {}
 
-    def add(self, person: Person | None, reason: str) -> None:
+    def add(self, person: Person | None, why: Why) -> None:
         if person is None or not person.active:
             return
         if person.id not in self._people:
             self._order.append(person.id)
             self._people[person.id] = person
-            self._reasons[person.id] = []
-        if reason not in self._reasons[person.id]:
-            self._reasons[person.id].append(reason)
+            self._whys[person.id] = []
+        if why not in self._whys[person.id]:
+            self._whys[person.id].append(why)
 
     def result(self) -> list[Recipient]:
         return [
-            Recipient(person=p, channels=p.channels, reason="; ".join(self._reasons[p.id]))
+            Recipient(person=p, channels=p.channels, whys=tuple(self._whys[p.id]),
+                      reason="; ".join(w.audit(self._alert) for w in self._whys[p.id]))
             for pid in self._order
             if (p := self._people[pid]).channels
         ]
 
 
-def _handlers(data: AlertData, directory: Directory, now: datetime) -> list[tuple[Person, str]]:
+def _handlers(data: AlertData, directory: Directory, now: datetime) -> list[tuple[Person, Why]]:
     assignee = directory.person(data.assignee)
     if assignee is not None and assignee.active:
-        return [(assignee, f"assignee of {data.node}")]
-    prefix = f"assignee {data.assignee} unknown; " if data.assignee else ""
-    return [(p, f"{prefix}on duty for {data.role}") for p in directory.on_duty(data.role, now)]
+        return [(assignee, Why(kind=WhyKind.ASSIGNEE))]
+    why = Why(kind=WhyKind.ON_DUTY, unknown_assignee=data.assignee or None)
+    return [(p, why) for p in directory.on_duty(data.role, now)]
 
 
 def _escalation_targets(
     level: EscalationLevel, data: AlertData, directory: Directory, now: datetime
-) -> list[tuple[Person | None, str]]:
+) -> list[tuple[Person | None, Why]]:
     am = directory.account_manager(data.customer_id, data.account_manager_id)
     handlers = [h for h, _ in _handlers(data, directory, now)]
-    out: list[tuple[Person | None, str]] = []
-    why = f"escalation level {level.level}"
+    out: list[tuple[Person | None, Why]] = []
+    n = level.level
     for t in level.targets:
         if t.kind == "person":
-            out.append((directory.person(t.person), why))
+            out.append((directory.person(t.person), Why(kind=WhyKind.ESCALATION, level=n)))
         elif t.kind == "account_manager":
-            out.append((am, f"{why}: account manager"))
+            out.append((am, Why(kind=WhyKind.ESCALATION_ACCOUNT_MANAGER, level=n)))
         elif t.kind == "am_department_supervisor" and am is not None:
-            out.append((directory.supervisor_of(am), f"{why}: supervisor of {am.department}"))
+            out.append((directory.supervisor_of(am),
+                        Why(kind=WhyKind.ESCALATION_SUPERVISOR, level=n, department=am.department)))
         elif t.kind == "am_department_head" and am is not None:
-            out.append((directory.head_of(am), f"{why}: head of {am.department}"))
+            out.append((directory.head_of(am), Why(kind=WhyKind.ESCALATION_HEAD, level=n, department=am.department)))
         elif t.kind == "handler_department_supervisor":
-            out += [(directory.supervisor_of(h), f"{why}: supervisor of {h.department}") for h in handlers]
+            out += [(directory.supervisor_of(h), Why(kind=WhyKind.ESCALATION_SUPERVISOR, level=n,
+                                                     department=h.department)) for h in handlers]
         elif t.kind == "handler_department_head":
-            out += [(directory.head_of(h), f"{why}: head of {h.department}") for h in handlers]
+            out += [(directory.head_of(h), Why(kind=WhyKind.ESCALATION_HEAD, level=n, department=h.department))
+                    for h in handlers]
     return out
 
 
@@ -372,17 +422,17 @@ def resolve_recipients(
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     alert = data if isinstance(data, AlertData) else AlertData.model_validate(data)
-    out = _Collector()
+    out = _Collector(alert)
     if event_type in ("sla.warning", "sla.breached"):
         handlers = _handlers(alert, directory, now)
-        for person, reason in handlers:
-            out.add(person, reason)
+        for person, why in handlers:
+            out.add(person, why)
         am = directory.account_manager(alert.customer_id, alert.account_manager_id)
-        out.add(am, f"account manager of {alert.customer_id}")
+        out.add(am, Why(kind=WhyKind.ACCOUNT_MANAGER))
         if event_type == "sla.breached":
             basis = [h for h, _ in handlers] or ([am] if am else [])
             for handler in basis:
-                out.add(directory.supervisor_of(handler), f"supervisor of {handler.department}")
+                out.add(directory.supervisor_of(handler), Why(kind=WhyKind.SUPERVISOR, department=handler.department))
     elif event_type == "sla.escalated":
         level = directory.escalation_level(alert.level or 1)
         if level is not None:
@@ -403,6 +453,8 @@ __all__ = [
     "Roster",
     "Shift",
     "TimeRange",
+    "Why",
+    "WhyKind",
     "load_directory",
     "resolve_recipients",
 ]

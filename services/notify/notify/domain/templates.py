@@ -3,15 +3,22 @@
 Layout: ``<lang>/<event type>/sms.txt.j2`` and ``email.subject.j2`` + ``email.txt.j2`` +
 ``email.html.j2`` for every language in :data:`LANGUAGES` and every event type in
 :data:`EVENT_TYPES` (``digest`` is the anti-storm summary). Files starting with ``_`` are
-partials (layouts, includes). ``labels.yaml`` holds display labels, ``samples.yaml`` the sample
-data every template is test-rendered with when the store is loaded, so that a syntax error, an
-unknown variable, a sandbox violation or an SMS longer than ``max_sms_parts`` segments is a
-:class:`TemplateLoadError` naming the file at start-up, never at send time.
+partials (layouts, includes). ``texts.yaml`` holds the words that are not templates (the footer, why
+a person receives an alert), ``samples.yaml`` the sample data every template is test-rendered with
+when the store is loaded, so that a syntax error, an unknown variable, a sandbox violation or an SMS
+longer than ``max_sms_parts`` segments is a :class:`TemplateLoadError` naming the file at start-up,
+never at send time.
+
+A message never shows a raw code: templates pass codes through the ``label`` filter
+(``node|label("node")``, ``business_type|label("business_type")``), which reads the suite's labels
+(``backbone.labels``: one file for every service); a code without a label reads humanized.
+The reasons of an alert (``whys``, from ``resolve_recipients``) become ``reason`` in the
+recipient's language.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +29,8 @@ import jinja2
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
-from notify.domain.directory import AlertData, Directory, Person
+from backbone.labels import LabelCategory, Labels, labels
+from notify.domain.directory import AlertData, Directory, Person, Why, WhyKind
 from notify.domain.sms import SmsEncoding, detect_encoding, split_text, unit_length
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -34,6 +42,8 @@ EMAIL_FILES = {"subject": "email.subject.j2", "text": "email.txt.j2", "html": "e
 DEFAULT_TZ = "Asia/Shanghai"
 
 ChannelName = Literal["sms", "email"]
+#: texts.yaml key of the on-duty reason when the event named an assignee the directory does not know
+_UNKNOWN_ASSIGNEE = "on_duty_unknown_assignee"
 
 
 class TemplateLoadError(Exception):
@@ -95,10 +105,12 @@ def _localtime(value: datetime | str, tz: str) -> str:
 
 
 class TemplateStore:
-    def __init__(self, directory: Path | str | None = None, *, max_sms_parts: int = 3) -> None:
+    def __init__(self, directory: Path | str | None = None, *, max_sms_parts: int = 3,
+                 labels_: Labels | None = None) -> None:
         self.directory = Path(directory or TEMPLATE_DIR)
         self.max_sms_parts = max_sms_parts
-        self.labels: dict[str, dict[str, Any]] = self._read_yaml("labels.yaml")
+        self.labels = labels_ if labels_ is not None else labels()
+        self.texts: dict[str, dict[str, Any]] = self._read_yaml("texts.yaml")
         self.samples: dict[str, dict[str, Any]] = self._read_yaml("samples.yaml")
         self.env = SandboxedEnvironment(
             loader=jinja2.FileSystemLoader(str(self.directory)),
@@ -147,8 +159,7 @@ class TemplateStore:
         for partial in sorted(self.directory.rglob("_*.j2")):
             self._compile(partial.relative_to(self.directory).as_posix())
         for lang in LANGUAGES:
-            if lang not in self.labels:
-                raise TemplateLoadError("labels.yaml", f"no labels for {lang}")
+            self._check_texts(lang)
             for event_type in EVENT_TYPES:
                 if event_type not in self.samples:
                     raise TemplateLoadError("samples.yaml", f"no sample for {event_type}")
@@ -171,19 +182,51 @@ class TemplateStore:
                             "subject renders to more than one line",
                         )
 
+    def _check_texts(self, lang: str) -> None:
+        texts = self.texts.get(lang)
+        if not isinstance(texts, dict) or not isinstance(texts.get("footer"), str):
+            raise TemplateLoadError("texts.yaml", f"no footer for {lang}")
+        why = texts.get("why")
+        if not isinstance(why, dict):
+            raise TemplateLoadError("texts.yaml", f"{lang}: no why texts")
+        missing = sorted(({k.value for k in WhyKind} | {_UNKNOWN_ASSIGNEE}) - set(why))
+        if missing:
+            raise TemplateLoadError("texts.yaml", f"{lang}: no why text for {', '.join(missing)}")
+        sample = {"node": "n", "role": "r", "customer": "c", "department": "d", "level": 1}
+        for kind, text in why.items():
+            try:
+                str(text).format(**sample)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise TemplateLoadError("texts.yaml", f"{lang}.why.{kind}: bad placeholder {exc}") from exc
+
     # ------------------------------------------------------------ rendering
 
-    def label(self, lang: str, category: str, code: str) -> str:
-        table = self.labels.get(lang, {}).get(category, {})
-        return str(table.get(code, code)) if isinstance(table, dict) else str(code)
+    def label(self, lang: str, category: str, code: str | None) -> str:
+        """The label of a code in ``lang`` (the suite's labels); an unknown code reads humanized, never raw."""
+        return self.labels.label(LabelCategory(category), code, lang)
+
+    def reason_text(self, lang: str, whys: Sequence[Mapping[str, Any]], context: Mapping[str, Any]) -> str:
+        """Why the recipient gets this alert (``alert_context``'s ``whys``), in ``lang``: the labels of the
+        node and role, the names of the customer and departments."""
+        texts = self.texts[lang]
+        parts: list[str] = []
+        for why in whys:
+            kind = WhyKind(why["kind"])
+            key = _UNKNOWN_ASSIGNEE if kind is WhyKind.ON_DUTY and why.get("unknown_assignee") else kind.value
+            parts.append(str(texts["why"][key]).format(
+                node=self.label(lang, LabelCategory.NODE, context.get("node")),
+                role=self.label(lang, LabelCategory.ROLE, context.get("role")),
+                customer=context.get("customer_name", ""),
+                department=why.get("department_name") or why.get("department") or "",
+                level=why.get("level") or "",
+            ))
+        return str(texts["why_separator"]).join(parts)
 
     def _context(self, lang: str, context: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "lang": lang,
-            "timezone": DEFAULT_TZ,
-            "footer": self.labels[lang].get("footer", ""),
-            **context,
-        }
+        out = {"lang": lang, "timezone": DEFAULT_TZ, "footer": self.texts[lang]["footer"], **context}
+        if "whys" in context:
+            out["reason"] = self.reason_text(lang, context["whys"], context)
+        return out
 
     def _render_one(self, name: str, ctx: Mapping[str, Any]) -> str:
         template = self._templates.get(name)
@@ -229,12 +272,14 @@ class TemplateStore:
         return self._render(event_type, channel, lang, base)
 
 
-def alert_context(alert: AlertData, recipient: Person, directory: Directory, reason: str = "") -> dict[str, Any]:
-    """Template variables for an ``sla.*`` alert sent to ``recipient``."""
+def alert_context(alert: AlertData, recipient: Person, directory: Directory, reason: str = "",
+                  whys: Sequence[Why] = ()) -> dict[str, Any]:
+    """Template variables for an ``sla.*`` alert sent to ``recipient``; with ``whys`` the templates' ``reason``
+    says them in the recipient's language (else ``reason`` as given)."""
     assignee = directory.person(alert.assignee)
     am = directory.account_manager(alert.customer_id, alert.account_manager_id)
     unassigned = "未指派" if recipient.language == "zh-CN" else "unassigned"
-    return {
+    out = {
         **alert.model_dump(),
         "assignee_name": assignee.name if assignee else (alert.assignee or unassigned),
         "account_manager_name": am.name if am else (alert.account_manager_id or "—"),
@@ -242,6 +287,15 @@ def alert_context(alert: AlertData, recipient: Person, directory: Directory, rea
         "reason": reason,
         "timezone": recipient.timezone,
     }
+    if whys:
+        out["whys"] = [{**w.model_dump(mode="json"), "department_name": _department_name(directory, w.department)}
+                       for w in whys]
+    return out
+
+
+def _department_name(directory: Directory, department_id: str | None) -> str | None:
+    dept = directory.department(department_id) if department_id else None
+    return dept.name if dept is not None else department_id
 
 
 def digest_context(recipient: Person, alerts: list[tuple[str, AlertData]], window_minutes: int) -> dict[str, Any]:

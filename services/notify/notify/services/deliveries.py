@@ -168,7 +168,7 @@ async def queue_alert_messages(
         inserted = await _insert_decision(session, event, alert, person.id, decision, now)
         if not inserted:
             continue
-        context = alert_context(alert, person, directory, recipient.reason)
+        context = alert_context(alert, person, directory, recipient.reason, recipient.whys)
         status = _STATUS_OF[decision.kind]
         reason = f"{decision.reason} ({recipient.reason})" if decision.kind is DecisionKind.SEND else decision.reason
         for channel in recipient.channels:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notify.domain.directory import AlertData, load_directory
+from notify.domain.directory import AlertData, load_directory, resolve_recipients
 from notify.domain.sms import SmsEncoding
 from notify.domain.templates import (
     EVENT_TYPES,
@@ -29,8 +29,8 @@ DIR = load_directory()
 ALERT = AlertData.model_validate(
     {
         "ticket_id": "T-20240611-0042",
-        "node": "数据制作",
-        "business_type": "vpmn",
+        "node": "data_production",
+        "business_type": "vpmn.opening",
         "ticket_kind": "service_opening",
         "customer_id": "cus_tj_port",
         "customer_name": "天津港集团有限公司",
@@ -70,7 +70,7 @@ def test_zh_breach_for_real_alert() -> None:
     mail = STORE.render("sla.escalated", "email", "zh-CN", ctx)
     assert isinstance(mail, RenderedEmail)
     assert mail.subject.startswith("【超时升级·2级】")
-    assert "客户经理：张伟" in mail.text and "VPMN集团虚拟网" in mail.text
+    assert "客户经理：张伟" in mail.text and "集团V网(VPMN)开通" in mail.text
 
 
 def test_en_warning_and_labels() -> None:
@@ -81,6 +81,30 @@ def test_en_warning_and_labels() -> None:
     assert isinstance(mail, RenderedEmail)
     assert "Dear David Miller," in mail.text and "10 min left" in mail.text
     assert "service opening" in mail.text and "data production" in mail.text
+
+
+def test_why_a_person_gets_an_alert_is_said_in_their_language_without_codes() -> None:
+    alert = ALERT.model_copy(update={
+        "assignee": None, "node": "fault_repair", "role": "core_network",
+        "business_type": "dedicated_line_data.complaint", "ticket_kind": "complaint_fault"})
+    at = datetime(2024, 6, 11, 3, 0, tzinfo=ZoneInfo("UTC"))  # 11:00 in Tianjin: on duty p-qinlei
+    by_id = {r.person.id: r for r in resolve_recipients("sla.breached", alert, DIR, at)}
+    duty = by_id["p-qinlei"]
+    assert duty.reason == "on duty for core_network"  # the delivery record keeps the English audit line
+    zh = STORE.render("sla.breached", "email", "zh-CN", alert_context(alert, duty.person, DIR, duty.reason, duty.whys))
+    assert isinstance(zh, RenderedEmail) and "您收到此邮件的原因：您是核心网值班人员" in zh.text
+    sup = by_id["p-liuyang"]
+    en_person = sup.person.model_copy(update={"language": "en"})
+    en = STORE.render("sla.breached", "email", "en", alert_context(alert, en_person, DIR, sup.reason, sup.whys))
+    assert isinstance(en, RenderedEmail)
+    assert "You receive this e-mail because: you supervise 网络部" in en.text
+    assert 'step "fault repair"' in en.text and "Dedicated line (data) complaint / fault" in en.text
+    am = by_id["am_zhang"]
+    zh = STORE.render("sla.breached", "email", "zh-CN", alert_context(alert, am.person, DIR, am.reason, am.whys))
+    assert isinstance(zh, RenderedEmail) and "您是天津港集团有限公司的客户经理" in zh.text
+    for text in (zh.text, zh.html, en.text, en.html):
+        for code in ("fault_repair", "core_network", "dedicated_line_data", "complaint_fault", "cus_tj_port"):
+            assert code not in text
 
 
 def test_html_is_escaped_text_is_not() -> None:
@@ -148,4 +172,15 @@ def test_broken_partial_reported_with_its_name(copy: Path) -> None:
 def test_too_long_sms_rejected_at_load(copy: Path) -> None:
     (copy / "zh-CN/sla.warning/sms.txt.j2").write_text("工" * 202, encoding="utf-8")
     with pytest.raises(TemplateLoadError, match="4 segments"):
+        TemplateStore(copy)
+
+
+def test_texts_without_a_reason_wording_rejected_at_load(copy: Path) -> None:
+    texts = (copy / "texts.yaml").read_text(encoding="utf-8")
+    line = "    escalation_head: 超时升级第{level}级：{department}负责人\n"
+    (copy / "texts.yaml").write_text(texts.replace(line, ""), encoding="utf-8")
+    with pytest.raises(TemplateLoadError, match="zh-CN: no why text for escalation_head"):
+        TemplateStore(copy)
+    (copy / "texts.yaml").write_text(texts.replace("{customer}的客户经理", "{client}的客户经理"), encoding="utf-8")
+    with pytest.raises(TemplateLoadError, match=re.escape("why.account_manager: bad placeholder")):
         TemplateStore(copy)
