@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent
+# ENVIRONMENT has no default (backbone.settings): the tests run as `test`, where the HS256 dev issuer
+# is accepted. A test that means another environment sets it itself (monkeypatch).
+os.environ.setdefault("ENVIRONMENT", "test")
 sys.path[:0] = [str(ROOT / p) for p in ("shared", "services/crm", "services/eoms-bridge", "services/sla",
                                          "services/notify", ".")]
 
@@ -59,12 +62,13 @@ def infra() -> Iterator[Infra]:
 
 
 class Suite:
-    """The four services as subprocesses, plus the SMTP server they send to."""
+    """The four services as subprocesses, plus the SMTP server and the SMSC they send to."""
 
-    def __init__(self, infra: Infra, smtp: object, procs: dict[str, object]) -> None:
+    def __init__(self, infra: Infra, smtp: object, procs: dict[str, object], smsc: object = None) -> None:
         self.infra = infra
         self.smtp = smtp
         self.procs = procs
+        self.smsc = smsc  # devtools.smsc.SmscThread: `.messages` is every SMS it received
 
     def url(self, service: str) -> str:
         return self.procs[service].url  # type: ignore[attr-defined, no-any-return]
@@ -85,6 +89,8 @@ def suite_env() -> dict[str, str]:
     return {
         "ENVIRONMENT": "test",
         "SLA_POLICY_FILE": str(ROOT / "tests" / "fixtures" / "sla_policy_short.yaml"),
+        # The short policy has rules for the SLA tests' own product `slatest`: its workflows, for the lint.
+        "SLA_WORKFLOW_CATALOG_EXTRA": f'["{ROOT / "tests" / "fixtures" / "sla_catalog_slatest.yaml"}"]',
         "CONSUMER_BACKOFF_INITIAL_S": "0.05",
         # The suite sends hundreds of alerts to the same demo people within minutes: keep the
         # storm policy on, but with windows of seconds and no rate limit to silence the tests.
@@ -113,7 +119,7 @@ def suite(infra: Infra, suite_env: dict[str, str]) -> Iterator[Suite]:
     try:
         for p in procs.values():
             p.wait_ready()
-        yield Suite(infra, smtp, procs)  # type: ignore[arg-type]
+        yield Suite(infra, smtp, procs, smsc)  # type: ignore[arg-type]
     finally:
         for p in procs.values():
             p.stop()

@@ -1,14 +1,52 @@
-"""Bearer JWT auth with the suite's roles. Keys come from the environment (JWT_SECRET)."""
+"""Bearer tokens: who calls, with which of the suite's roles (docs/security.md, "Identity").
+
+Two issuers, told apart by the token's algorithm and `iss`:
+
+* **OIDC** (production): RS256/ES256 tokens of the provider named by `OIDC_ISSUER`. Its keys come
+  from the discovery document's `jwks_uri` (`JwksCache`: cached for `OIDC_JWKS_TTL_S`, fetched again
+  on an unknown `kid` at most every `OIDC_JWKS_MIN_REFRESH_S`, so a key rotation is picked up and a
+  flood of made-up kids is not a flood of fetches). `exp`, `iss`, `sub` and this service's `aud`
+  (`OIDC_AUDIENCE`, by default the service's name) are required.
+* **HS256 dev issuer** (`issue_token`, `/api/v1/dev/token`): accepted only where `ENVIRONMENT` is
+  explicitly `local` or `test`; the same claims are required.
+
+Whatever a token holds, the answer is 401 (bad token) or 403 (missing role), never 500: a subject
+longer than the actor columns (`SUBJECT_MAX_LENGTH`), a `roles` claim that is no list of strings, a
+missing `exp` are all "invalid token". The provider being unreachable with no key cached is 503.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import jwt
+from jwt import PyJWK
 
 from backbone.problems import Problem
 from backbone.vocabulary import TOKEN_ROLES
+
+if TYPE_CHECKING:
+    from backbone.settings import ServiceSettings
+
+log = logging.getLogger("backbone.auth")
+
+#: The narrowest column a subject is written to (`created_by`, `actor`, `assignee`,
+#: `account_manager_id`: String(60)); `shared/tests/unit/test_backbone_auth.py` checks every model.
+SUBJECT_MAX_LENGTH = 60
+NAME_MAX_LENGTH = 200
+#: A bearer token longer than this is refused before it is parsed.
+TOKEN_MAX_LENGTH = 16_384
+#: The audiences a development token carries: every service of the suite.
+DEV_AUDIENCES = ("crm", "eoms-bridge", "sla", "notify")
+#: `typ` values of an access token (Keycloak says "Bearer"; RFC 9068 says "at+jwt"); an ID or
+#: refresh token is not a bearer credential for an API.
+_ACCESS_TOKEN_TYPES = {"bearer", "at+jwt", "application/at+jwt"}
 
 
 @dataclass(frozen=True)
@@ -23,28 +61,277 @@ class Principal:
 
 def issue_token(
     subject: str, roles: list[str], *, secret: str, issuer: str = "groupsuite", ttl_s: int = 8 * 3600,
-    name: str | None = None,
+    name: str | None = None, audience: str | Iterable[str] | None = DEV_AUDIENCES,
 ) -> str:
+    """A development token (HS256), valid on every service of the suite by default."""
     now = int(time.time())
-    claims = {"sub": subject, "roles": roles, "iss": issuer, "iat": now, "exp": now + ttl_s}
+    claims: dict[str, Any] = {"sub": subject, "roles": roles, "iss": issuer, "iat": now, "exp": now + ttl_s}
+    if audience is not None:
+        claims["aud"] = audience if isinstance(audience, str) else list(audience)
     if name:
         claims["name"] = name
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def decode_token(authorization: str | None, *, secret: str, issuer: str = "groupsuite") -> Principal:
-    unauthorized = {"WWW-Authenticate": "Bearer"}
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise Problem(401, "Unauthorized", "a bearer token is required", headers=unauthorized)
+def unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization or not authorization[:7].lower() == "bearer ":
+        raise Problem(401, "Unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    token = authorization[7:].strip()
+    if not token or len(token) > TOKEN_MAX_LENGTH or not token.isascii():
+        raise unauthorized("invalid token: malformed")
+    return token
+
+
+def _claim(claims: Mapping[str, Any], path: str) -> Any:
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def principal_from_claims(claims: Mapping[str, Any], *, roles_claim: str = "roles") -> Principal:
+    """The principal of verified claims; 401 for a subject or roles the suite cannot hold."""
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject.strip():
+        raise unauthorized("invalid token: no subject")
+    if len(subject) > SUBJECT_MAX_LENGTH:
+        raise unauthorized(f"invalid token: the subject is longer than {SUBJECT_MAX_LENGTH} characters")
+    if not subject.isprintable():
+        raise unauthorized("invalid token: the subject has control characters")
+    raw_roles = _claim(claims, roles_claim)
+    if raw_roles is None:
+        raw_roles = []
+    if not isinstance(raw_roles, list) or not all(isinstance(r, str) for r in raw_roles):
+        raise unauthorized(f"invalid token: the {roles_claim} claim is not a list of strings")
+    name = claims.get("name")
+    if not isinstance(name, str) or len(name) > NAME_MAX_LENGTH or not name.isprintable():
+        name = None
+    typ = claims.get("typ")
+    if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCESS_TOKEN_TYPES):
+        raise unauthorized("invalid token: not an access token")
+    return Principal(subject=subject, roles=frozenset(r for r in raw_roles if r in TOKEN_ROLES), name=name)
+
+
+# PyJWT raises its own errors for what it checks; a payload with odd types can still raise these.
+_TOKEN_ERRORS = (jwt.PyJWTError, ValueError, TypeError, KeyError, OverflowError)
+
+
+def _required(audience: str | None) -> list[str]:
+    return ["exp", "iss", "sub", *(["aud"] if audience is not None else [])]
+
+
+def decode_token(
+    authorization: str | None, *, secret: str, issuer: str = "groupsuite", audience: str | None = None,
+    leeway: int = 0,
+) -> Principal:
+    """A development token (HS256): `exp`, `iss`, `sub` required, and `aud` when an audience is given."""
+    token = _bearer(authorization)
     try:
-        claims = jwt.decode(authorization[7:].strip(), secret, algorithms=["HS256"], issuer=issuer)
-    except jwt.PyJWTError as exc:
-        raise Problem(401, "Unauthorized", f"invalid token: {exc}", headers=unauthorized) from exc
-    roles = frozenset(r for r in claims.get("roles", []) if r in TOKEN_ROLES)
-    return Principal(subject=str(claims["sub"]), roles=roles, name=claims.get("name"))
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], issuer=issuer, audience=audience, leeway=leeway,
+            options={"require": _required(audience), "verify_aud": audience is not None},
+        )
+    except _TOKEN_ERRORS as exc:
+        raise unauthorized(f"invalid token: {exc}") from exc
+    return principal_from_claims(claims)
 
 
 def require(principal: Principal, *roles: str) -> Principal:
     if not principal.has(*roles):
         raise Problem(403, "Forbidden", f"requires one of the roles: {', '.join(roles)}")
     return principal
+
+
+# ----------------------------------------------------------------------------------------------------
+# OIDC: discovery document, JWKS cache
+
+
+class IdentityProviderUnavailable(Problem):
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(503, "Service unavailable", detail, headers={"Retry-After": str(retry_after_s)})
+
+
+_FAMILY = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+
+
+class JwksCache:
+    """The provider's signing keys: fetched through its discovery document, kept for `ttl_s`,
+    fetched again when a token names an unknown `kid` (at most once every `min_refresh_s`)."""
+
+    def __init__(
+        self, issuer: str, *, discovery_url: str | None = None, ttl_s: float = 300.0, min_refresh_s: float = 10.0,
+        timeout_s: float = 3.0, client: httpx.AsyncClient | None = None, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.issuer = issuer
+        self._clock = clock
+        self.discovery_url = discovery_url or issuer.rstrip("/") + "/.well-known/openid-configuration"
+        self.ttl_s = ttl_s
+        self.min_refresh_s = min_refresh_s
+        self.timeout_s = timeout_s
+        self._client = client
+        self._own_client = client is None
+        self._jwks_uri: str | None = None
+        self._keys: list[tuple[dict[str, Any], PyJWK]] = []
+        self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
+        self._lock = asyncio.Lock()
+        self.fetches = 0  # JWKS documents fetched (tests and metrics)
+
+    async def key_for(self, kid: str | None, alg: str) -> PyJWK:
+        now = self._clock()
+        if now - self._fetched_at > self.ttl_s and now - self._attempted_at >= self.min_refresh_s:
+            await self._refresh(now)
+        key = self._find(kid, alg)
+        if key is None and self._clock() - self._attempted_at >= self.min_refresh_s:
+            await self._refresh(self._clock())  # a rotation: the provider may have a new key
+            key = self._find(kid, alg)
+        if key is None and not self._keys:
+            raise IdentityProviderUnavailable("the identity provider's keys cannot be fetched", self._retry_after())
+        if key is None:
+            raise unauthorized("invalid token: signed by a key the identity provider does not publish")
+        return key
+
+    def _retry_after(self) -> int:
+        return max(1, round(self.min_refresh_s))
+
+    def _find(self, kid: str | None, alg: str) -> PyJWK | None:
+        family = _FAMILY.get(alg[:2])
+        candidates = [
+            key for data, key in self._keys
+            if (kid is None or data.get("kid") == kid) and data.get("kty") == family and data.get("alg", alg) == alg
+        ]
+        # Without a kid, only an unambiguous key is used.
+        return candidates[0] if len(candidates) == 1 or (kid is not None and candidates) else None
+
+    async def _refresh(self, requested_at: float) -> None:
+        async with self._lock:
+            if self._attempted_at >= requested_at:
+                return  # another request refreshed while this one waited
+            self._attempted_at = self._clock()
+            try:
+                keys = await self._fetch()
+            except (httpx.HTTPError, ValueError, TypeError, KeyError) as exc:
+                if not self._keys:
+                    raise IdentityProviderUnavailable(
+                        "the identity provider's keys cannot be fetched", self._retry_after()
+                    ) from exc
+                log.warning("JWKS refresh from %s failed, keeping the cached keys: %r", self.issuer, exc)
+                return
+            self._keys = keys
+            self._fetched_at = self._clock()
+
+    async def _fetch(self) -> list[tuple[dict[str, Any], PyJWK]]:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False)
+        if self._jwks_uri is None:
+            response = await self._client.get(self.discovery_url)
+            response.raise_for_status()
+            discovery = response.json()
+            if discovery.get("issuer") != self.issuer:
+                raise ValueError(f"the discovery document names issuer {discovery.get('issuer')!r}")
+            jwks_uri = discovery["jwks_uri"]
+            if not isinstance(jwks_uri, str):
+                raise ValueError("the discovery document has no jwks_uri")
+            self._jwks_uri = jwks_uri
+        response = await self._client.get(self._jwks_uri)
+        response.raise_for_status()
+        self.fetches += 1
+        keys: list[tuple[dict[str, Any], PyJWK]] = []
+        for data in response.json().get("keys", []):
+            if not isinstance(data, dict) or data.get("use", "sig") != "sig" or data.get("kty") not in _FAMILY.values():
+                continue
+            try:
+                keys.append((data, PyJWK(data)))
+            except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+                continue  # an unusable key (unknown curve, encryption key): not ours to use
+        if not keys:
+            raise ValueError("the JWKS holds no signing key")
+        return keys
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._own_client:
+            await self._client.aclose()
+        self._client = None
+
+
+@dataclass
+class OidcVerifier:
+    issuer: str
+    audience: str
+    jwks: JwksCache
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    roles_claim: str = "roles"
+    leeway_s: int = 30
+
+    async def principal(self, token: str, alg: str, kid: str | None) -> Principal:
+        if alg not in self.algorithms:
+            raise unauthorized(f"invalid token: algorithm {alg} is not accepted")
+        key = await self.jwks.key_for(kid, alg)
+        try:
+            claims = jwt.decode(
+                token, key.key, algorithms=[alg], issuer=self.issuer, audience=self.audience, leeway=self.leeway_s,
+                options={"require": _required(self.audience)},
+            )
+        except _TOKEN_ERRORS as exc:
+            raise unauthorized(f"invalid token: {exc}") from exc
+        return principal_from_claims(claims, roles_claim=self.roles_claim)
+
+
+class TokenVerifier:
+    """What a service trusts: its OIDC provider, and the HS256 dev issuer in local/test only."""
+
+    def __init__(
+        self, *, audience: str, oidc: OidcVerifier | None = None, dev_secret: str | None = None,
+        dev_issuer: str = "groupsuite", leeway_s: int = 30,
+    ) -> None:
+        self.audience = audience
+        self.oidc = oidc
+        self.dev_secret = dev_secret
+        self.dev_issuer = dev_issuer
+        self.leeway_s = leeway_s
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings, *, client: httpx.AsyncClient | None = None) -> TokenVerifier:
+        oidc = None
+        if settings.oidc_issuer:
+            jwks = JwksCache(
+                settings.oidc_issuer, discovery_url=settings.oidc_discovery_url, ttl_s=settings.oidc_jwks_ttl_s,
+                min_refresh_s=settings.oidc_jwks_min_refresh_s, timeout_s=settings.oidc_http_timeout_s, client=client,
+            )
+            oidc = OidcVerifier(
+                settings.oidc_issuer, settings.audience, jwks, algorithms=tuple(settings.oidc_algorithms),
+                roles_claim=settings.oidc_roles_claim, leeway_s=settings.oidc_leeway_s,
+            )
+        return cls(
+            audience=settings.audience, oidc=oidc,
+            dev_secret=settings.jwt_secret if settings.dev_environment else None,
+            dev_issuer=settings.jwt_issuer, leeway_s=settings.oidc_leeway_s,
+        )
+
+    async def principal(self, authorization: str | None) -> Principal:
+        token = _bearer(authorization)
+        try:
+            header = jwt.get_unverified_header(token)
+        except _TOKEN_ERRORS as exc:
+            raise unauthorized(f"invalid token: {exc}") from exc
+        alg, kid = header.get("alg"), header.get("kid")
+        if not isinstance(alg, str) or (kid is not None and not isinstance(kid, str)):
+            raise unauthorized("invalid token: malformed header")
+        if alg == "HS256" and self.dev_secret is not None:
+            return decode_token(
+                authorization, secret=self.dev_secret, issuer=self.dev_issuer, audience=self.audience,
+                leeway=self.leeway_s,
+            )
+        if self.oidc is not None:
+            return await self.oidc.principal(token, alg, kid)
+        raise unauthorized(f"invalid token: algorithm {alg} is not accepted")
+
+    async def aclose(self) -> None:
+        if self.oidc is not None:
+            await self.oidc.jwks.aclose()

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.auth import Principal, decode_token
+from backbone.auth import Principal, TokenVerifier
 from backbone.runtime import ServiceRuntime
 
 C = TypeVar("C")
@@ -39,9 +39,16 @@ async def get_session(runtime: Annotated[ServiceRuntime[Any], Depends(get_runtim
         yield session
 
 
-def get_principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    settings = request.app.state.settings
-    return decode_token(authorization, secret=settings.jwt_secret, issuer=settings.jwt_issuer)
+def token_verifier(request: Request) -> TokenVerifier:
+    """The app's verifier (`backbone.api.create_service_app` builds it from the settings)."""
+    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        verifier = request.app.state.token_verifier = TokenVerifier.from_settings(request.app.state.settings)
+    return verifier
+
+
+async def get_principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    return await token_verifier(request).principal(authorization)
 
 
 RuntimeDep = Annotated[ServiceRuntime[Any], Depends(get_runtime)]

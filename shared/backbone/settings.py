@@ -1,23 +1,30 @@
 """Settings common to every service, read from the environment (pydantic-settings).
 
-Secrets have no usable default: a service refuses to start outside `local`/`test` with the
-development JWT secret, the way full-stack-fastapi-template refuses `changethis`.
+`ENVIRONMENT` has no default: a process that is not told where it runs does not start. Secrets have
+no usable default outside `local`/`test`: a service refuses to start there with the committed
+development JWT secret (the way full-stack-fastapi-template refuses `changethis`), and it needs an
+OIDC issuer, since the HS256 dev issuer exists only in local/test (docs/security.md).
 """
 
 from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+#: Where the HS256 development issuer may run (and `/api/v1/dev/token` exists).
+DEV_ENVIRONMENTS = frozenset({"local", "test"})
+
+Environment = Literal["local", "test", "staging", "production"]
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
-    environment: Literal["local", "test", "staging", "production"] = "local"
+    # No default on purpose: `make run` says local, the tests say test, deploy/ says staging/production.
+    environment: Environment
     service_name: str = "service"
     database_url: str = Field(default="postgresql+asyncpg://postgres@127.0.0.1:55432/postgres")
     db_pool_size: int = 10
@@ -42,14 +49,53 @@ class ServiceSettings(BaseSettings):
     inbox_retention_h: float = Field(default=192.0, gt=0)
     idempotency_retention_h: float = Field(default=24.0, gt=0)
     log_level: str = "INFO"
+    # The HS256 development issuer (local/test only; `backbone.auth`).
     jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "groupsuite"
+    # Real identity: an OIDC provider's tokens (RS256/ES256), keys from its discovery document's JWKS.
+    oidc_issuer: str | None = None
+    # The `aud` this service requires; by default its own name (crm, eoms-bridge, sla, notify).
+    oidc_audience: str | None = None
+    oidc_discovery_url: str | None = None  # default: <issuer>/.well-known/openid-configuration
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    oidc_roles_claim: str = "roles"  # a dotted path is followed: realm_access.roles
+    oidc_jwks_ttl_s: float = Field(default=300.0, gt=0)  # keys are fetched again after this long
+    oidc_jwks_min_refresh_s: float = Field(default=10.0, ge=0)  # an unknown kid refetches at most this often
+    oidc_http_timeout_s: float = Field(default=3.0, gt=0)
+    oidc_leeway_s: int = Field(default=30, ge=0, le=300)  # clock skew allowed on exp/nbf/iat
+    # Hostile input (backbone.hardening): the largest request body read, in bytes (413 beyond).
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Seconds a client is told to wait (Retry-After) when the database is unavailable (503).
+    db_unavailable_retry_after_s: int = Field(default=5, ge=1)
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        allowed = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+        if not value or not set(value) <= allowed:
+            raise ValueError(f"OIDC_ALGORITHMS must be asymmetric JWS algorithms among {sorted(allowed)}")
+        return value
 
     @model_validator(mode="after")
-    def _refuse_dev_secret(self) -> Self:
-        if self.environment in ("staging", "production") and self.jwt_secret == DEV_JWT_SECRET:
+    def _refuse_dev_secrets(self) -> Self:
+        if self.dev_environment:
+            return self
+        if self.jwt_secret == DEV_JWT_SECRET:
             raise ValueError("JWT_SECRET must be set outside local/test environments")
+        if not self.oidc_issuer:
+            raise ValueError("OIDC_ISSUER must be set outside local/test environments (the dev issuer is off there)")
+        if not self.oidc_issuer.startswith("https://"):
+            raise ValueError("OIDC_ISSUER must be an https:// URL outside local/test environments")
         return self
+
+    @property
+    def dev_environment(self) -> bool:
+        """True only where ENVIRONMENT says local or test: the HS256 dev issuer is accepted only then."""
+        return self.environment in DEV_ENVIRONMENTS
+
+    @property
+    def audience(self) -> str:
+        return self.oidc_audience or self.service_name
 
     @property
     def group_id(self) -> str:

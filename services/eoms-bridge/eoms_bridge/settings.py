@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+from typing import Self
+
+from pydantic import model_validator
+
 from backbone.settings import ServiceSettings
 from backbone.vocabulary import GENERIC_COMPLAINT
+
+#: The committed callback token: accepted only where ENVIRONMENT is local or test.
+DEV_EOMS_CALLBACK_TOKEN = "dev-eoms-callback-token"
 
 
 class EomsSettings(ServiceSettings):
@@ -25,4 +32,10 @@ class EomsSettings(ServiceSettings):
     eoms_forward_retry_initial_s: float = 0.5  # a queued forward that failed waits this long, doubling,
     eoms_forward_retry_max_s: float = 60.0  # up to this delay
     # Shared secret the external EOMS sends in X-EOMS-Token on callbacks.
-    eoms_callback_token: str = "dev-eoms-callback-token"
+    eoms_callback_token: str = DEV_EOMS_CALLBACK_TOKEN
+
+    @model_validator(mode="after")
+    def _refuse_dev_callback_token(self) -> Self:
+        if not self.dev_environment and self.eoms_callback_token == DEV_EOMS_CALLBACK_TOKEN:
+            raise ValueError("EOMS_CALLBACK_TOKEN must be set outside local/test environments")
+        return self

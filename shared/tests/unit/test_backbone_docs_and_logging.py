@@ -46,4 +46,7 @@ def test_settings_refuse_the_dev_secret_outside_local_and_test(monkeypatch):
     with pytest.raises(ValueError, match="JWT_SECRET"):
         ServiceSettings()
     monkeypatch.setenv("JWT_SECRET", "a-real-secret-from-the-vault")
+    with pytest.raises(ValueError, match="OIDC_ISSUER"):
+        ServiceSettings()
+    monkeypatch.setenv("OIDC_ISSUER", "https://id.example/realms/groupsuite")
     assert ServiceSettings().jwt_secret != DEV_JWT_SECRET

@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData
 
-from backbone.auth import issue_token
+from backbone.auth import TokenVerifier, issue_token
 from backbone.db import idempotency_table
 from backbone.idempotency import HEADER, Idempotency, idempotency_dependency, request_fingerprint
 from backbone.problems import install_problem_handlers
@@ -29,7 +29,7 @@ def test_fingerprint_ignores_key_order_and_blanks_but_not_path_or_method() -> No
 def test_the_dependency_reads_the_header_per_principal() -> None:
     app = FastAPI()
     install_problem_handlers(app)
-    app.state.settings = type("S", (), {"jwt_secret": SECRET, "jwt_issuer": "groupsuite"})()
+    app.state.token_verifier = TokenVerifier(audience="crm", dev_secret=SECRET)
 
     @app.post("/things")
     async def create(idem: IdempotencyDep) -> dict[str, object]:

@@ -27,7 +27,7 @@ class TokenOut(BaseModel):
 @router.post("/token", response_model=TokenOut, summary="Issue a development JWT (local/test only)")
 async def dev_token(body: TokenIn, ctx: ContextDep) -> TokenOut:
     settings = ctx.settings
-    if settings.environment not in ("local", "test") or not settings.dev_token_issuer:
+    if not settings.dev_environment or not settings.dev_token_issuer:
         raise Problem(404, "Not found", "the dev token issuer is disabled")
     token = issue_token(body.subject, list(body.roles), secret=settings.jwt_secret, issuer=settings.jwt_issuer,
                         name=body.name)

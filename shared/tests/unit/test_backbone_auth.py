@@ -1,0 +1,281 @@
+"""Identity (docs/security.md): OIDC tokens through discovery + JWKS, the dev issuer only in local/test,
+and every odd token a 401/403, never a 500. A real Keycloak is in tests/security/test_security_keycloak.py;
+here the provider is an in-process JWKS endpoint (httpx.MockTransport), so rotation and rate limits are exact."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from sqlalchemy import String
+
+from backbone.auth import (
+    DEV_AUDIENCES,
+    SUBJECT_MAX_LENGTH,
+    JwksCache,
+    OidcVerifier,
+    TokenVerifier,
+    issue_token,
+)
+from backbone.problems import Problem
+from backbone.settings import DEV_JWT_SECRET, ServiceSettings
+
+ISSUER = "https://id.example/realms/groupsuite"
+
+
+class Provider:
+    """An OIDC provider's discovery document and JWKS, served in-process; counts the JWKS fetches."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, Any] = {}
+        self.jwks_fetches = 0
+        self.down = False
+        self.add_rsa("k1")
+
+    def add_rsa(self, kid: str) -> None:
+        self.keys[kid] = ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+    def add_ec(self, kid: str) -> None:
+        self.keys[kid] = ("ES256", ec.generate_private_key(ec.SECP256R1()))
+
+    def jwks(self) -> dict[str, Any]:
+        out = []
+        for kid, (alg, key) in self.keys.items():
+            algo = RSAAlgorithm if alg == "RS256" else ECAlgorithm
+            jwk = json.loads(algo.to_jwk(key.public_key()))
+            out.append({**jwk, "kid": kid, "use": "sig", "alg": alg})
+        return {"keys": out}
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("refused", request=request)
+        if request.url.path.endswith("/.well-known/openid-configuration"):
+            return httpx.Response(200, json={"issuer": ISSUER, "jwks_uri": ISSUER + "/certs"})
+        if request.url.path.endswith("/certs"):
+            self.jwks_fetches += 1
+            return httpx.Response(200, json=self.jwks())
+        return httpx.Response(404)
+
+    def token(self, kid: str = "k1", **overrides: Any) -> str:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": ["crm", "sla"], "sub": "am_zhang", "exp": now + 300, "iat": now,
+                  "roles": ["account_manager"], "typ": "Bearer"}
+        claims.update(overrides)
+        claims = {k: v for k, v in claims.items() if v is not ...}
+        alg, key = self.keys[kid]
+        return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def verifier(provider: Provider, *, audience: str = "crm", dev: bool = False, min_refresh_s: float = 10.0,
+             ttl_s: float = 300.0, clock: Clock | None = None) -> TokenVerifier:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(provider.handler))
+    jwks = JwksCache(ISSUER, ttl_s=ttl_s, min_refresh_s=min_refresh_s, client=client, clock=clock or Clock())
+    return TokenVerifier(audience=audience, oidc=OidcVerifier(ISSUER, audience, jwks, leeway_s=0),
+                         dev_secret=DEV_JWT_SECRET if dev else None, leeway_s=0)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def status_of(v: TokenVerifier, token: str | None) -> int:
+    try:
+        await v.principal(None if token is None else f"Bearer {token}")
+    except Problem as exc:
+        return exc.status
+    return 200
+
+
+def test_an_rs256_or_es256_token_of_the_provider_gives_the_principal() -> None:
+    provider = Provider()
+    provider.add_ec("e1")
+    v = verifier(provider)
+
+    async def check() -> None:
+        p = await v.principal(f"Bearer {provider.token()}")
+        assert p.subject == "am_zhang" and p.roles == {"account_manager"}
+        p = await v.principal(f"Bearer {provider.token('e1', roles=['supervisor', 'unknown'])}")
+        assert p.roles == {"supervisor"}
+
+    run(check())
+    assert provider.jwks_fetches == 1  # cached
+
+
+@pytest.mark.parametrize(("claims", "status"), [
+    ({"exp": ...}, 401),                       # no exp: would never expire
+    ({"exp": int(time.time()) - 5}, 401),      # expired
+    ({"aud": "notify"}, 401),                  # another service's token
+    ({"aud": ...}, 401),                       # no audience at all
+    ({"iss": "https://evil.example"}, 401),    # another issuer
+    ({"sub": ...}, 401),                       # no subject
+    ({"sub": ""}, 401),
+    ({"sub": 42}, 401),
+    ({"sub": "x" * (SUBJECT_MAX_LENGTH + 1)}, 401),  # longer than the actor columns
+    ({"sub": "am\x00zhang"}, 401),
+    ({"roles": "admin"}, 401),                 # not a list
+    ({"roles": [1, 2]}, 401),
+    ({"roles": {"admin": True}}, 401),
+    ({"typ": "ID"}, 401),                      # an ID token is no access token
+    ({"typ": "Refresh"}, 401),
+    ({"nbf": int(time.time()) + 3600}, 401),
+    ({"exp": "tomorrow"}, 401),
+    ({"roles": ...}, 200),                     # no roles: a principal with none (403 on guarded routes)
+    ({"name": "x" * 10_000}, 200),             # an odd name is dropped, not fatal
+])
+def test_claims_are_required_and_typed(claims: dict[str, Any], status: int) -> None:
+    provider = Provider()
+    assert run(status_of(verifier(provider), provider.token(**claims))) == status
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_forged_tokens_are_401() -> None:
+    provider = Provider()
+    v = verifier(provider)
+    good = provider.token()
+    header, payload, signature = good.split(".")
+    other = Provider()  # same kid, another key
+    forged_sig = other.token()
+    none_alg = base64.urlsafe_b64encode(b'{"alg":"none","kid":"k1"}').rstrip(b"=").decode() + f".{payload}."
+    # Algorithm confusion: HS256 "signed" with the provider's public key as the secret.
+    public_pem = provider.keys["k1"][1].public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    signing_input = (_b64(json.dumps({"alg": "HS256", "kid": "k1"}).encode()) + "." + _b64(json.dumps(
+        {"iss": ISSUER, "aud": "crm", "sub": "x", "exp": int(time.time()) + 60}).encode()))
+    hs_confusion = signing_input + "." + _b64(hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest())
+    tampered = f"{header}.{base64.urlsafe_b64encode(json.dumps({'sub': 'admin'}).encode()).decode()}.{signature}"
+    for token in (forged_sig, none_alg, hs_confusion, tampered, "nope", "a.b.c", "é" * 10, "x" * 20_000):
+        assert run(status_of(v, token)) == 401, token[:40]
+    assert run(status_of(v, None)) == 401
+
+
+def test_the_dev_issuer_only_where_enabled() -> None:
+    provider = Provider()
+    dev_token = issue_token("am_zhang", ["account_manager"], secret=DEV_JWT_SECRET)
+    assert run(status_of(verifier(provider, dev=True), dev_token)) == 200
+    assert run(status_of(verifier(provider, dev=False), dev_token)) == 401
+    claims = {"sub": "a", "iss": "groupsuite", "aud": list(DEV_AUDIENCES)}
+    no_exp = jwt.encode(claims, DEV_JWT_SECRET, algorithm="HS256")
+    assert run(status_of(verifier(provider, dev=True), no_exp)) == 401
+    wrong_aud = issue_token("a", ["admin"], secret=DEV_JWT_SECRET, audience="notify")
+    assert run(status_of(verifier(provider, dev=True), wrong_aud)) == 401
+
+
+def test_settings_enable_the_dev_issuer_only_in_local_and_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert TokenVerifier.from_settings(ServiceSettings(environment="test")).dev_secret == DEV_JWT_SECRET
+    assert TokenVerifier.from_settings(ServiceSettings(environment="local")).dev_secret == DEV_JWT_SECRET
+    prod = ServiceSettings(environment="production", jwt_secret="s" * 40, oidc_issuer=ISSUER, service_name="sla")
+    v = TokenVerifier.from_settings(prod)
+    assert v.dev_secret is None and v.oidc is not None and v.oidc.audience == "sla"
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    with pytest.raises(ValueError, match="environment"):
+        ServiceSettings()  # no default: a deployment that forgets ENVIRONMENT does not start
+    with pytest.raises(ValueError, match="https"):
+        ServiceSettings(environment="staging", jwt_secret="s" * 40, oidc_issuer="http://id.example")
+    with pytest.raises(ValueError, match="OIDC_ALGORITHMS"):
+        ServiceSettings(environment="test", oidc_algorithms=["HS256"])
+
+
+def test_the_eoms_callback_token_has_no_usable_default_outside_local_and_test() -> None:
+    from eoms_bridge.settings import EomsSettings
+
+    assert EomsSettings(environment="test").eoms_callback_token
+    with pytest.raises(ValueError, match="EOMS_CALLBACK_TOKEN"):
+        EomsSettings(environment="production", jwt_secret="s" * 40, oidc_issuer=ISSUER)
+    EomsSettings(environment="production", jwt_secret="s" * 40, oidc_issuer=ISSUER, eoms_callback_token="t" * 40)
+
+
+def test_rotation_refetches_on_an_unknown_kid_at_most_once_per_interval() -> None:
+    provider = Provider()
+    clock = Clock()
+    v = verifier(provider, min_refresh_s=10, ttl_s=300, clock=clock)
+
+    async def check() -> None:
+        assert await status_of(v, provider.token()) == 200
+        provider.add_rsa("k2")  # the provider rotates: new tokens are signed by k2
+        clock.now += 11
+        assert await status_of(v, provider.token("k2")) == 200
+        assert provider.jwks_fetches == 2
+        # A flood of made-up kids: no more than one fetch per interval (none right after a fetch).
+        stranger = Provider()
+        for i in range(20):
+            stranger.keys[f"x{i}"] = stranger.keys["k1"]
+            assert await status_of(v, stranger.token(f"x{i}")) == 401
+        assert provider.jwks_fetches == 2
+        clock.now += 11
+        for i in range(20):
+            assert await status_of(v, stranger.token(f"x{i}")) == 401
+        assert provider.jwks_fetches == 3
+        retired = provider.token("k1")
+        del provider.keys["k1"]  # k1 retired: after the TTL it is gone from the cache too
+        clock.now += 301
+        assert await status_of(v, provider.token("k2")) == 200
+        assert await status_of(v, retired) == 401
+        assert provider.jwks_fetches == 4
+
+    run(check())
+
+
+def test_provider_down_is_503_without_keys_and_stale_keys_are_kept() -> None:
+    provider = Provider()
+    provider.down = True
+    clock = Clock()
+    v = verifier(provider, ttl_s=60, min_refresh_s=5, clock=clock)
+
+    async def check() -> None:
+        try:
+            await v.principal(f"Bearer {provider.token()}")
+        except Problem as exc:
+            assert exc.status == 503 and exc.headers and "Retry-After" in exc.headers
+        else:
+            raise AssertionError("expected 503")
+        provider.down = False
+        assert await status_of(v, provider.token()) == 503  # not retried within the interval
+        clock.now += 6
+        assert await status_of(v, provider.token()) == 200
+        provider.down = True
+        clock.now += 61
+        assert await status_of(v, provider.token()) == 200  # the cached key still verifies
+
+    run(check())
+
+
+def test_the_subject_fits_every_actor_column() -> None:
+    """SUBJECT_MAX_LENGTH is the narrowest column a principal's subject is written to."""
+    from crm import models as crm_models
+    from eoms_bridge import models as eoms_models
+    from notify import models as notify_models
+    from sla import models as sla_models
+
+    actor_columns = {"created_by", "actor", "assignee", "account_manager_id", "loaded_by", "principal",
+                     "claimed_by_user", "updated_by"}
+    widths = []
+    for module in (crm_models, eoms_models, sla_models, notify_models):
+        metadata = next(v for v in vars(module).values() if type(v).__name__ == "MetaData")
+        for table in metadata.tables.values():
+            for column in table.columns:
+                if column.name in actor_columns and isinstance(column.type, String) and column.type.length:
+                    widths.append((column.type.length, f"{table.fullname}.{column.name}"))
+    assert widths and min(widths)[0] >= SUBJECT_MAX_LENGTH, min(widths)
+    assert min(widths)[0] == SUBJECT_MAX_LENGTH, "the subject limit may grow to the narrowest actor column"
