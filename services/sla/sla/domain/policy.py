@@ -1,25 +1,30 @@
 """SLA policies as versioned data, and pure rule resolution.
 
-Precedence (most specific rule wins)
-------------------------------------
-A rule has five match keys, each a value or the wildcard ``"*"``:
-``node``, ``ticket_kind``, ``business_type``, ``customer_tier`` (A/B/C), ``role``.
-Among the rules matching a request, the winner has the greatest precedence tuple
+Precedence (the most specific rule wins, key by key)
+----------------------------------------------------
+A rule has five match keys, each a value or the wildcard ``"*"``: ``node``,
+``business_type``, ``ticket_kind``, ``customer_tier`` (A/B/C), ``role``. Among the rules
+matching a request, the winner has the greatest *specificity*, compared key by key in this
+order (lexicographically, like words in a dictionary):
 
-    (number of specified keys, node?, ticket_kind?, business_type?, customer_tier?, role?)
+    (node?, business_type?, ticket_kind?, customer_tier?, role?)
 
-where ``key?`` is 1 if the rule specifies that key. So more specified keys always win; on
-equal counts a rule naming the node beats one naming the ticket kind, which beats one
-naming the business type, then the tier, then the role. Two different rules can only
-tie if they specify the same keys, and then they both match a request only if their
-values are identical: such duplicates are rejected at load time, so resolution is
-always unambiguous.
+where ``key?`` is 1 if the rule names that key and 0 for the wildcard, except
+``business_type?``: 2 for a full type (``dedicated_line_data.complaint``), 1 for a product
+only (``dedicated_line_data``), 0 for any. This is how the business writes an SLA table:
+business × node × tier, then role. A rule naming the node beats every rule that does not,
+whatever else they name; among rules equal on the node, the business decides, then the
+ticket kind, then the tier, then the role. So a node-level rule for a business beats a
+ticket-kind-wide default, and a role rule refines the rule of its own level (it beats
+``{ticket_kind: k}`` but not ``{ticket_kind: k, customer_tier: A}``).
+
+Two rules of equal specificity name the same keys; both match one request only if their
+values are the same, and such duplicates are refused at load, so the winner is unique and
+the order of the rules in the file does not matter.
 
 Business types are hierarchical: events carry ``<product>.<business_kind>`` (e.g.
 ``dedicated_line_data.opening``). A rule may name the full type or only the product
-(``dedicated_line_data``), which matches every business kind of that product. In the
-precedence tuple a full type scores ``business_type? = 2`` and a product ``1``, so on
-otherwise equal keys the full type wins over its product (it still counts as one key).
+(``dedicated_line_data``), which matches every business kind of that product.
 
 Limits, warning ``minutes_before`` and escalation ``after_minutes`` are minutes and may be
 fractional (``0.05`` = 3 s): the test and demo policies use second-scale limits.
@@ -34,7 +39,7 @@ import datetime as dt
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -45,10 +50,47 @@ from sla.domain.calendar import ALWAYS_SPEC, BusinessCalendar, CalendarSpec, cal
 from sla.domain.errors import NoMatchingPolicy, PolicyError
 
 WILDCARD = "*"
-# Fixed tie-break order of the match keys (first = strongest).
-KEY_ORDER: tuple[str, ...] = ("node", "ticket_kind", "business_type", "customer_tier", "role")
+# The match keys in precedence order (first = strongest): specificity compares them in this order.
+KEY_ORDER: tuple[str, ...] = ("node", "business_type", "ticket_kind", "customer_tier", "role")
 
 _BT = KEY_ORDER.index("business_type")
+
+
+class Specificity(NamedTuple):
+    """How specific a rule is, compared lexicographically (greater wins; see the module doc)."""
+
+    node: int  # 1: names the node
+    business_type: int  # 2: a full business type, 1: a product, 0: any
+    ticket_kind: int
+    customer_tier: int
+    role: int
+
+    def first_difference(self, other: Specificity) -> str | None:
+        """The first key (in precedence order) on which the two differ: what decides between them."""
+        for key, mine, theirs in zip(self._fields, self, other, strict=True):
+            if mine != theirs:
+                return key
+        return None
+
+    def label(self) -> str:
+        """``node+business_type(full)+customer_tier``, or ``catch-all``."""
+        parts = [k + ("(full)" if k == "business_type" and v == 2 else "(product)" if k == "business_type" else "")
+                 for k, v in zip(self._fields, self, strict=True) if v]
+        return "+".join(parts) or "catch-all"
+
+
+class Query(NamedTuple):
+    """What a timer asks the policy: the node being entered, in the ticket's context."""
+
+    business_type: str
+    ticket_kind: str
+    node: str
+    tier: str
+    role: str
+
+    def keys(self) -> tuple[str, ...]:
+        """The values in ``KEY_ORDER`` (what ``Rule.matches`` compares)."""
+        return (self.node, self.business_type, self.ticket_kind, self.tier, self.role)
 
 
 class Clock(StrEnum):
@@ -111,15 +153,20 @@ class Rule(FrozenClosedModel):
     def keys(self) -> tuple[str, ...]:
         return tuple(str(getattr(self, k)) for k in KEY_ORDER)
 
-    def precedence(self) -> tuple[int, ...]:
+    def specificity(self) -> Specificity:
         flags = [int(v != WILDCARD) for v in self.keys()]
-        count = sum(flags)
         if "." in self.business_type:  # a full business type outranks its product
             flags[_BT] = 2
-        return (count, *flags)
+        return Specificity(*flags)
 
-    def matches(self, query: tuple[str, ...]) -> bool:
-        for i, (v, q) in enumerate(zip(self.keys(), query, strict=True)):
+    def named(self) -> dict[str, str]:
+        """The keys this rule names (not the wildcards), in precedence order."""
+        return {k: v for k, v in zip(KEY_ORDER, self.keys(), strict=True) if v != WILDCARD}
+
+    def matches(self, query: Query | tuple[str, ...]) -> bool:
+        """Whether the rule applies to ``query`` (a ``Query``, or its values in ``KEY_ORDER``)."""
+        values = query.keys() if isinstance(query, Query) else query
+        for i, (v, q) in enumerate(zip(self.keys(), values, strict=True)):
             if v in (WILDCARD, q):
                 continue
             if i == _BT and q.startswith(v + "."):  # product rule, full business type asked
@@ -196,6 +243,23 @@ class ResolvedPolicy(FrozenClosedModel):
         return calendar_for(self.calendar)
 
 
+def candidates(policy_set: PolicySet, query: Query) -> list[Rule]:
+    """The rules matching ``query``, most specific first (the first one wins)."""
+    return sorted((r for r in policy_set.rules if r.matches(query)), key=Rule.specificity, reverse=True)
+
+
+def winner(policy_set: PolicySet, query: Query) -> Rule | None:
+    """The most specific rule matching ``query`` (see the module doc), or None."""
+    best: Rule | None = None
+    best_spec: Specificity | None = None
+    for rule in policy_set.rules:
+        if rule.matches(query):
+            spec = rule.specificity()
+            if best_spec is None or spec > best_spec:
+                best, best_spec = rule, spec
+    return best
+
+
 def resolve(
     policy_set: PolicySet,
     business_type: str,
@@ -205,14 +269,7 @@ def resolve(
     role: str,
 ) -> ResolvedPolicy:
     """The most specific matching rule (see module doc), as a ``ResolvedPolicy``."""
-    query = (node, ticket_kind, business_type, tier, role)
-    best: Rule | None = None
-    best_prec: tuple[int, ...] = ()
-    for rule in policy_set.rules:
-        if rule.matches(query):
-            prec = rule.precedence()
-            if best is None or prec > best_prec:
-                best, best_prec = rule, prec
+    best = winner(policy_set, Query(business_type, ticket_kind, node, tier, role))
     if best is None:
         raise NoMatchingPolicy(
             f"policy {policy_set.version}: no rule for business_type={business_type!r} "
