@@ -1,27 +1,115 @@
-"""The parts every REST gateway shares: problem+json, correlation id, /healthz, /readyz, /metrics."""
+"""The parts every REST gateway shares: problem+json, correlation id, /healthz, /readyz, /metrics,
+bearer-token verification (`backbone.auth`) and the hostile-input defences (docs/security.md):
+a request body limit enforced while the body streams in (413), NUL characters refused in the path
+and query (422), a correlation id that is not plain ASCII replaced by a fresh one, every endpoint's
+values checked by `backbone.inputs`, and last-resort handlers that answer 4xx/503, never internals.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backbone import metrics
+from backbone.auth import TokenVerifier
 from backbone.correlation import (
     new_correlation_id,
     reset_correlation_id,
     set_correlation_id,
 )
+from backbone.inputs import guard_router
 from backbone.logging import configure_logging
-from backbone.problems import install_problem_handlers
+from backbone.problems import DEFAULT_RETRY_AFTER_S, PROBLEM_JSON, install_problem_handlers
 from backbone.runtime import ServiceRuntime
 from backbone.settings import ServiceSettings
+
+#: What a client may send as X-Correlation-ID: visible ASCII, at most 128 characters.
+_CORRELATION_ID_RE = re.compile(rb"[\x21-\x7e]{1,128}")
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+
+
+def correlation_id_of(raw: bytes | None) -> str:
+    """The client's id if it is plain visible ASCII (at most 128 characters), else a fresh one: a
+    header is bytes, and bytes that are not text must not reach logs, envelopes or Kafka headers."""
+    if raw is not None and _CORRELATION_ID_RE.fullmatch(raw):
+        return raw.decode("ascii")
+    return new_correlation_id()
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` once the body passes the limit; FastAPI re-raises an HTTPException met while
+    it reads the body, and the problem handlers answer 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+
+
+def _problem_bytes(status: int, title: str, detail: str, path: str) -> bytes:
+    return json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail,
+                       "instance": path.replace("\x00", "")}).encode()
+
+
+async def _send_problem(send: Send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """At most `limit` bytes of request body: a larger Content-Length is refused before anything is
+    read; a body that streams in without one (or lies about it) is cut off once it passes the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            detail = f"the request body is larger than {self.limit} bytes"
+            await _send_problem(send, 413, _problem_bytes(413, "Content too large", detail, scope.get("path", "")))
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class RequestGuardMiddleware:
+    """Refuse a NUL character in the path or the query string (PostgreSQL text cannot hold one)
+    before any route sees it: 422 problem+json."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query: bytes = scope.get("query_string", b"")
+            if "\x00" in scope.get("path", "") or b"\x00" in query or b"%00" in query.lower():
+                detail = "NUL characters are not accepted in the path or query"
+                await _send_problem(send, 422, _problem_bytes(422, "Invalid request", detail, scope.get("path", "")))
+                return
+        await self.app(scope, receive, send)
 
 
 class CorrelationMiddleware:
@@ -34,8 +122,7 @@ class CorrelationMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v.decode() for k, v in scope["headers"] if k == b"x-correlation-id"), None)
-        cid = (incoming or new_correlation_id())[:128]
+        cid = correlation_id_of(next((v for k, v in scope["headers"] if k == b"x-correlation-id"), None))
         token = set_correlation_id(cid)
         started = time.perf_counter()
         status = 500
@@ -63,10 +150,14 @@ def create_app(
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
     runtime_getter: Callable[[], ServiceRuntime[Any] | None],
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    retry_after_s: int = DEFAULT_RETRY_AFTER_S,
 ) -> FastAPI:
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    app.add_middleware(RequestGuardMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     app.add_middleware(CorrelationMiddleware)
-    install_problem_handlers(app)
+    install_problem_handlers(app, retry_after_s=retry_after_s)
 
     @app.get("/healthz", tags=["ops"], summary="Alive: the process serves and no background worker has died")
     async def healthz() -> JSONResponse:
@@ -98,10 +189,13 @@ def create_service_app(
     title: str,
     version: str,
     description: str,
+    dev_routers: list[APIRouter] | None = None,
 ) -> FastAPI:
     """The FastAPI app of one service: its runtime is built by `bootstrap` (the service's composition
-    root) when the app starts, and lives as long as the app. Domain errors map to problem+json here."""
+    root) when the app starts, and lives as long as the app. Domain errors map to problem+json here.
+    `dev_routers` (the dev token issuer) exist only where ENVIRONMENT is local or test."""
     configure_logging(settings.service_name, settings.log_level)
+    verifier = TokenVerifier.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,12 +206,15 @@ def create_service_app(
             yield
         finally:
             await runtime.stop()
+            await verifier.aclose()
 
     app = create_app(
         title=title, version=version, description=description, lifespan=lifespan,
         runtime_getter=lambda: getattr(app.state, "runtime", None),
+        max_body_bytes=settings.max_request_body_bytes, retry_after_s=settings.db_unavailable_retry_after_s,
     )
     app.state.settings = settings
-    for router in routers:
-        app.include_router(router)
+    app.state.token_verifier = verifier
+    for router in [*routers, *(dev_routers or [] if settings.dev_environment else [])]:
+        app.include_router(guard_router(router))
     return app

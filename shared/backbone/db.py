@@ -17,13 +17,18 @@ from sqlalchemy.ext.asyncio import (
 from backbone.outbox import OUTBOX_BINDING, OutboxBinding
 
 
-def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> AsyncEngine:
-    connect_args: dict[str, object] = {}
+def make_engine(
+    url: str, *, pool_size: int = 10, schema: str | None = None, connect_timeout_s: float = 10.0
+) -> AsyncEngine:
+    """The one way a service gets an engine. `hide_parameters`: a database error's message carries no
+    bound values (phones, names) into logs, tracebacks or a DLQ `dlq.reason` header (docs/security.md)."""
+    connect_args: dict[str, object] = {"timeout": connect_timeout_s}
     if schema:
         # Each service lives in its own schema; unqualified names resolve there first.
         connect_args["server_settings"] = {"search_path": f"{schema},public"}
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args,
+        hide_parameters=True,
     )
 
 

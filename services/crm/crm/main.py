@@ -11,7 +11,7 @@ from crm.bootstrap import bootstrap
 from crm.settings import CrmSettings
 
 ROUTERS = [customers.router, key_persons.router, products.router, opportunities.router, orders.router,
-           complaints.router, workbench.router, tmf.router, dev.router]
+           complaints.router, workbench.router, tmf.router]
 
 
 def build_app(settings: CrmSettings | None = None) -> FastAPI:
@@ -19,6 +19,7 @@ def build_app(settings: CrmSettings | None = None) -> FastAPI:
         settings=settings or CrmSettings(),
         bootstrap=bootstrap,
         routers=ROUTERS,
+        dev_routers=[dev.router],  # the dev token issuer: only where ENVIRONMENT is local or test
         title="CRM gateway",
         version=__version__,
         description="Enterprise (group) customers, key persons, products, opportunities, orders and complaints: "
