@@ -28,6 +28,7 @@ from backbone.correlation import reset_correlation_id, set_correlation_id
 from backbone.envelope import Envelope, MalformedEvent, parse_envelope
 from backbone.inbox import claim, claim_many
 from backbone.kafka import Producer, make_consumer
+from backbone.masking import mask_pii
 from backbone.topics import dlq
 from backbone.workers import Backoff, Worker
 
@@ -213,6 +214,9 @@ class ConsumerRunner(Worker):
                 await asyncio.sleep(delay)
 
     async def _dead_letter(self, msg: ConsumerRecord, kind: str, reason: str) -> None:
+        # The reason may quote the event or a database error: masked like a log line (and the engine
+        # hides bound parameters, `backbone.db.make_engine`).
+        reason = mask_pii(reason)
         headers = [
             ("dlq.reason", reason.encode()[:4000]),
             ("dlq.kind", kind.encode()),

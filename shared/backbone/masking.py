@@ -1,4 +1,5 @@
-"""Masking of phone numbers and e-mail addresses, for list views, API answers and every log line.
+"""Masking of phone numbers, e-mail addresses, USCCs and ID-card numbers, for list views, API answers
+and every log line.
 
 * ``mask_phone``: a mainland mobile keeps its first 3 and last 4 digits (``138****5678``, with or
   without a +86 / 0086 / 86 prefix, which is dropped); a landline keeps its area code, the last
@@ -6,8 +7,11 @@
   keeps at most its last 4 digits (``*******8901``, ``***``). Never raises.
 * ``mask_email``: ``zhang.san@example.com`` → ``z***@example.com``; a one-letter local part shows
   nothing (``***@example.com``); not an address → ``***``.
-* ``mask_text`` (alias ``mask_pii``): every mobile, landline and e-mail address found in free text
-  (a mobile's +86 stays where it was written: ``tel +86 139****5678``).
+* ``mask_uscc`` / ``mask_id_card``: an 18-character unified social credit code or resident
+  identity card number keeps its first 6 and last 4 characters (``913501********0Y43``,
+  ``110105********123X``: the birth date of an ID card is hidden).
+* ``mask_text`` (alias ``mask_pii``): every mobile, landline, e-mail address, USCC and ID-card
+  number found in free text (a mobile's +86 stays where it was written: ``tel +86 139****5678``).
 * ``PhoneNumber.masked_as_written``: for screens that show a contact as it was entered
   (``+86 138****5678``); the same digits hidden as ``mask_phone``.
 * ``mask_log_record`` (a ``logging`` filter function) and ``PiiMaskingFilter`` apply it to log
@@ -32,10 +36,12 @@ __all__ = [
     "PhoneNumber",
     "PiiMaskingFilter",
     "mask_email",
+    "mask_id_card",
     "mask_log_record",
     "mask_phone",
     "mask_pii",
     "mask_text",
+    "mask_uscc",
     "parse_phone_number",
 ]
 
@@ -150,8 +156,42 @@ _LANDLINE_TEXT_RE = re.compile(
 )
 
 
+# Resident identity card (GB 11643): 6-digit region, birth date 18xx-20xx, 3-digit sequence, check digit or X.
+_ID_CARD_TEXT_RE = re.compile(
+    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])"
+)
+# Unified social credit code (GB 32100): registration authority, organisation kind, 6-digit region,
+# 9-character organisation code, check character; the alphabet has no I, O, S, V, Z.
+_USCC_ALPHABET = "0-9A-HJ-NPQRTUWXY"
+_USCC_TEXT_RE = re.compile(
+    rf"(?<![0-9A-Za-z])[1-9A-GY][1-9]\d{{6}}[{_USCC_ALPHABET}]{{10}}(?![0-9A-Za-z])"
+)
+
+
+def _mask_18(value: str) -> str:
+    return f"{value[:6]}{'*' * 8}{value[-4:]}"
+
+
+def mask_id_card(number: str) -> str:
+    """``110105199001011234`` -> ``110105********1234``; anything else keeps at most its last 4 characters."""
+    value = str(number).strip()
+    if _ID_CARD_TEXT_RE.fullmatch(value):
+        return _mask_18(value)
+    return "*" * max(0, len(value) - 4) + value[-4:] if len(value) > 6 else "***"
+
+
+def mask_uscc(code: str) -> str:
+    """``91350100M000100Y43`` -> ``913501********0Y43``; anything else keeps at most its last 4 characters."""
+    value = str(code).strip().upper()
+    if _USCC_TEXT_RE.fullmatch(value):
+        return _mask_18(value)
+    return "*" * max(0, len(value) - 4) + value[-4:] if len(value) > 6 else "***"
+
+
 def mask_text(text: str) -> str:
-    """Mask every mobile / landline number and e-mail address found in free text."""
+    """Mask every mobile / landline number, e-mail address, ID-card number and USCC found in free text."""
+    text = _ID_CARD_TEXT_RE.sub(lambda m: _mask_18(m.group(0)), text)
+    text = _USCC_TEXT_RE.sub(lambda m: _mask_18(m.group(0)), text)
     text = _EMAIL_TEXT_RE.sub(lambda m: mask_email(m.group(0)), text)
     text = _MOBILE_TEXT_RE.sub(lambda m: f"{'+86 ' if m.group(1) else ''}{m.group(2)}****{m.group(3)}", text)
     return _LANDLINE_TEXT_RE.sub(
