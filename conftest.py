@@ -91,6 +91,8 @@ def suite_env() -> dict[str, str]:
         "SLA_POLICY_FILE": str(ROOT / "tests" / "fixtures" / "sla_policy_short.yaml"),
         # The short policy has rules for the SLA tests' own product `slatest`: its workflows, for the lint.
         "SLA_WORKFLOW_CATALOG_EXTRA": f'["{ROOT / "tests" / "fixtures" / "sla_catalog_slatest.yaml"}"]',
+        # The short policy has rules for the SLA tests' own product `slatest`: its workflows, for the lint.
+        "SLA_WORKFLOW_CATALOG_EXTRA": f'["{ROOT / "tests" / "fixtures" / "sla_catalog_slatest.yaml"}"]',
         "CONSUMER_BACKOFF_INITIAL_S": "0.05",
         # The suite sends hundreds of alerts to the same demo people within minutes: keep the
         # storm policy on, but with windows of seconds and no rate limit to silence the tests.

@@ -1,5 +1,7 @@
-"""The SLA service's composition root: settings → context → runtime with the ticket-event consumer,
-the due-timer scanner and, before either runs, the policy file seeded."""
+"""The SLA service's composition root: settings → context (the policy catalog, the workflow catalog)
+→ runtime with the consumer of ticket events, the due-timer scanner and,
+before either runs, the policy file seeded. A broken workflow catalog, or a policy file that fails
+validation or the lint against that catalog, stops the start here."""
 
 from __future__ import annotations
 
@@ -11,21 +13,26 @@ from backbone.runtime import Infra, ServiceRuntime
 from backbone.topics import EOMS_TICKETS
 from sla.consumers import make_batch_applier, make_handlers
 from sla.context import SlaContext
+from sla.domain import lint
+from sla.domain.catalog import NodeCatalog
+from sla.domain.policy import load_policy_set
 from sla.models import metadata
 from sla.scheduler import DueTimerScanner
 from sla.services import policies
 from sla.services.policies import PolicyCatalog
 from sla.settings import SlaSettings
+from sla.workflow_catalog import load_node_catalog
 
 log = logging.getLogger("sla.bootstrap")
 
 
-async def seed_policy(session_factory: async_sessionmaker[AsyncSession], settings: SlaSettings) -> None:
+async def seed_policy(session_factory: async_sessionmaker[AsyncSession], settings: SlaSettings,
+                      workflows: NodeCatalog) -> None:
     """Store (and activate if new) the policy file's version. Before any consumer runs: a node
     entered during start-up must find an active policy. An invalid file stops the start."""
     async with session_factory() as session, session.begin():
         try:
-            result = await policies.seed_from_file(session, settings.sla_policy_file)
+            result = await policies.seed_from_file(session, settings.sla_policy_file, workflows)
         except policies.VersionConflict as exc:
             # Keep serving with what the database has; the file needs a new version to roll out.
             log.error("SLA_POLICY_FILE %s not loaded: %s", settings.sla_policy_file, exc)
@@ -36,11 +43,15 @@ async def seed_policy(session_factory: async_sessionmaker[AsyncSession], setting
 
 def bootstrap(settings: SlaSettings | None = None) -> ServiceRuntime[SlaContext]:
     settings = settings or SlaSettings()
-    context = SlaContext(settings=settings, policies=PolicyCatalog())
+    workflows = load_node_catalog(settings.sla_workflow_catalog, settings.sla_workflow_catalog_extra)
+    report = lint.check(load_policy_set(settings.sla_policy_file), workflows)  # PolicyLintError: no start
+    log.info("policy file %s against %d workflow nodes: %s", settings.sla_policy_file, len(workflows),
+             report.summary())
+    context = SlaContext(settings=settings, policies=PolicyCatalog(), workflows=workflows)
     runtime = ServiceRuntime(Infra.create(settings, metadata), context)
 
     async def seed() -> None:
-        await seed_policy(runtime.session_factory, settings)
+        await seed_policy(runtime.session_factory, settings, workflows)
 
     runtime.on_start(seed)
     handlers = make_handlers(context)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sla.domain.catalog import NodeCatalog
 from sla.services.policies import PolicyCatalog
 from sla.settings import SlaSettings
 
@@ -13,6 +14,9 @@ class SlaContext:
     settings: SlaSettings
     # Parsed policy versions of this process (immutable versions: a cache that never goes stale).
     policies: PolicyCatalog
+    # Every node a ticket can enter (the SLA's copy of the EOMS workflow catalog): policies are linted
+    # against it, and the explain / matrix / coverage reads enumerate it.
+    workflows: NodeCatalog
 
     @property
     def instance_id(self) -> str:

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from backbone.api import create_service_app
 from sla import __version__
-from sla.api import policies, reports, stream, timers
+from sla.api import policies, policy_reads, reports, stream, timers
 from sla.bootstrap import bootstrap
 from sla.settings import SlaSettings
 
@@ -15,7 +15,7 @@ def build_app(settings: SlaSettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings or SlaSettings(),
         bootstrap=bootstrap,
-        routers=[policies.router, timers.router, reports.router, stream.router],
+        routers=[policies.router, policy_reads.router, timers.router, reports.router, stream.router],
         title="SLA service",
         version=__version__,
         description="A deadline for every ticket node, per business type, customer tier and role.",

@@ -8,12 +8,17 @@ from pydantic import Field
 
 from backbone.settings import ServiceSettings
 from sla.domain.policy import DEFAULT_POLICY_PATH
+from sla.workflow_catalog import DEFAULT_CATALOG_PATH
 
 
 class SlaSettings(ServiceSettings):
     service_name: str = "sla"
     # The policy file seeded at start: stored (and activated) if its version is new to the database.
     sla_policy_file: Path = DEFAULT_POLICY_PATH
+    # The workflow catalog policies are linted against (generated from the EOMS bridge's workflows;
+    # docs/sla.md), and files of workflows that exist only in this environment (JSON list of paths).
+    sla_workflow_catalog: Path = DEFAULT_CATALOG_PATH
+    sla_workflow_catalog_extra: tuple[Path, ...] = ()
     # Apply a partition's run of events set-based (ConsumerRunner's apply_run); false: the
     # handlers one by one, still in the run's one transaction.
     set_based_consumer: bool = True

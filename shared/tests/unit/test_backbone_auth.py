@@ -279,3 +279,19 @@ def test_the_subject_fits_every_actor_column() -> None:
                     widths.append((column.type.length, f"{table.fullname}.{column.name}"))
     assert widths and min(widths)[0] >= SUBJECT_MAX_LENGTH, min(widths)
     assert min(widths)[0] == SUBJECT_MAX_LENGTH, "the subject limit may grow to the narrowest actor column"
+
+
+def test_deploy_manifests_give_environment_no_default() -> None:
+    """A deployment that forgets ENVIRONMENT must not start as `local` (dev issuer, dev secrets)."""
+    import re
+    from pathlib import Path
+
+    deploy = Path(__file__).resolve().parents[3] / "deploy"
+    compose = (deploy / "docker-compose.yml").read_text()
+    assert re.search(r"ENVIRONMENT: \$\{ENVIRONMENT:\?", compose), "compose must require ENVIRONMENT"
+    for name in ("OIDC_ISSUER", "JWT_SECRET", "EOMS_CALLBACK_TOKEN"):
+        assert re.search(rf"{name}: \$\{{{name}:\?", compose), name
+    for path in [*deploy.rglob("*.yaml"), *deploy.rglob("*.yml"), *deploy.rglob("Dockerfile*")]:
+        text = path.read_text()
+        assert not re.search(r"ENVIRONMENT:-", text), path
+        assert not re.search(r"ENVIRONMENT:\s*(local|test)\b|ENVIRONMENT=(local|test)\b", text), path

@@ -1,4 +1,9 @@
-"""/api/v1/policies: list, validate, load and activate SLA policy versions (admin loads)."""
+"""/api/v1/policies: list, validate, load and activate SLA policy versions (admin loads).
+
+Validating and loading lint the set against the workflow catalog: a rule that can never win for any
+node is a 422 naming `rules.<i>`, the rule id and the rule that shadows it (`sla.domain.lint`). The
+reads of one version against the catalog (coverage, explain, matrix) are in `api/policy_reads.py`.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from backbone.errors import NotFound
-from sla.api.deps import AdminDep, ReaderDep, SessionDep
+from sla.api.deps import AdminDep, ContextDep, ReaderDep, SessionDep
 from sla.domain.errors import PolicyError, UnknownVersion
-from sla.domain.policy import parse_policy_set
 from sla.models import policy_versions
 from sla.services import policies
 
@@ -46,6 +50,10 @@ class ValidationOut(BaseModel):
     version: str
     rules: int
     calendars: int
+    catalog_nodes: int = Field(description="nodes of the workflow catalog the set was linted against")
+    nodes_at_catch_all: int = Field(description="nodes (any tier) won by a rule naming no node, business or kind")
+    unmatched_nodes: int = Field(description="nodes (any tier) no rule matches: no timer would start")
+    tier_order_violations: int = Field(description="nodes where tier A is not shorter than C, or B not between")
 
 
 class LoadOut(BaseModel):
@@ -92,18 +100,24 @@ async def active_policy(session: SessionDep, _: ReaderDep) -> PolicyVersionOut:
 
 @router.post("/validate", response_model=ValidationOut, openapi_extra=_BODY_DOC,
              summary="Validate a policy set without loading it (422 names the field and rule at fault)")
-async def validate_policy(request: Request, _: ReaderDep) -> ValidationOut:
-    ps = parse_policy_set(await _read_body(request))
-    return ValidationOut(valid=True, version=ps.version, rules=len(ps.rules), calendars=len(ps.calendars))
+async def validate_policy(request: Request, context: ContextDep, _: ReaderDep) -> ValidationOut:
+    ps, report = policies.validate(await _read_body(request), context.workflows)
+    summary = report.summary()
+    return ValidationOut(valid=True, version=ps.version, rules=len(ps.rules), calendars=len(ps.calendars),
+                         catalog_nodes=summary["catalog_nodes"], nodes_at_catch_all=summary["nodes_at_catch_all"],
+                         unmatched_nodes=summary["unmatched_nodes"],
+                         tier_order_violations=summary["tier_order_violations"])
 
 
 @router.post("", response_model=LoadOut, status_code=201, openapi_extra=_BODY_DOC,
              summary="Load a policy version (201 new, 200 already loaded); activates it unless activate=false")
-async def load_policy(request: Request, response: Response, session: SessionDep, principal: AdminDep,
+async def load_policy(request: Request, response: Response, session: SessionDep, context: ContextDep,
+                      principal: AdminDep,
                       activate: bool = Query(True, description="make it the version new timers use")) -> LoadOut:
     data = await _read_body(request)
-    async with session.begin():  # an invalid set (422) or a changed known version (409) loads nothing
-        result = await policies.load(session, data, source="api", loaded_by=principal.subject, activate=activate)
+    async with session.begin():  # an invalid set or a dead rule (422), a changed known version (409): nothing loaded
+        result = await policies.load(session, data, source="api", loaded_by=principal.subject, activate=activate,
+                                     workflows=context.workflows)
     if not result.created:
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/policies/{result.version}"

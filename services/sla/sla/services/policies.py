@@ -1,4 +1,9 @@
-"""Policy versions in the database: load (validate + store), activate, list, and resolve.
+"""Policy versions in the database: load (validate + lint + store), activate, list, and resolve.
+
+Every way in (the admin API, the file seeded at start) validates the set and lints it against the
+workflow catalog (`sla.domain.lint.check`): a rule that can never win for any node is refused. Stored
+versions are never linted again when they are read back (a running timer's version must always
+rebuild, whatever the catalog says today).
 
 A version is immutable once stored: loading the same version again with the same content is a
 no-op, with different content a conflict. Timers keep `(policy_version, rule_id)`, so a running
@@ -29,6 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.versioned import once_per_transaction
 from backbone.vocabulary import Tier
+from sla.domain import lint
+from sla.domain.catalog import NodeCatalog
 from sla.domain.errors import PolicyError, UnknownVersion, VersionConflict
 from sla.domain.policy import PolicySet, ResolvedPolicy, parse_policy_set, resolve, snapshot
 from sla.models import policy_versions
@@ -37,9 +44,10 @@ log = logging.getLogger("sla.policies")
 
 _ACTIVATE_LOCK = zlib.crc32(b"sla-policy-activate")
 _ACTIVE_VERSION = "sla.active_version"
+ACTIVE = "active"  # names the active version in the reads that take a version
 
 __all__ = ["LoadResult", "PolicyCatalog", "UnknownVersion", "VersionConflict", "activate_version", "active_version",
-           "active_version_for_txn", "load", "parse_text", "seed_from_file"]
+           "active_version_for_txn", "load", "parse_text", "policy_set_named", "seed_from_file", "validate"]
 
 
 @dataclass(frozen=True)
@@ -67,11 +75,19 @@ def parse_text(text: str) -> dict[str, Any]:
     return data
 
 
-async def load(
-    session: AsyncSession, data: Mapping[str, Any], *, source: str, loaded_by: str, activate: bool
-) -> LoadResult:
-    """Validate and store a policy set (raises InvalidPolicySet / VersionConflict)."""
+def validate(data: Mapping[str, Any], workflows: NodeCatalog) -> tuple[PolicySet, lint.LintReport]:
+    """Parse and lint a policy set: InvalidPolicySet, or PolicyLintError naming each rule that can
+    never win for any node of ``workflows`` (and the rule that shadows it)."""
     ps = parse_policy_set(data)
+    return ps, lint.check(ps, workflows)
+
+
+async def load(
+    session: AsyncSession, data: Mapping[str, Any], *, source: str, loaded_by: str, activate: bool,
+    workflows: NodeCatalog,
+) -> LoadResult:
+    """Validate, lint and store a policy set (raises InvalidPolicySet / PolicyLintError / VersionConflict)."""
+    ps, _ = validate(data, workflows)
     body, digest = canonical(data)
     row = (await session.execute(
         select(policy_versions.c.checksum, policy_versions.c.active).where(policy_versions.c.version == ps.version)
@@ -106,25 +122,36 @@ async def activate_version(session: AsyncSession, version: str) -> None:
     log.info("policy version %s activated", version)
 
 
-async def seed_from_file(session: AsyncSession, path: Path) -> LoadResult:
+async def seed_from_file(session: AsyncSession, path: Path, workflows: NodeCatalog) -> LoadResult:
     """At start: store the file's version if new, and activate it if it is new or nothing is active.
 
-    A version already known is left as it is, so a restart never undoes an admin's activation.
+    A version already known is left as it is, so a restart never undoes an admin's activation. A file
+    that fails validation or the lint raises (the service does not start).
     """
     data = parse_text(await asyncio.to_thread(path.read_text, encoding="utf-8"))
-    ps = parse_policy_set(data)
+    ps, _ = validate(data, workflows)
     known = (await session.execute(
         select(policy_versions.c.version).where(policy_versions.c.version == ps.version)
     )).first() is not None
     nothing_active = await active_version(session) is None
     return await load(session, data, source=f"file:{path}", loaded_by="startup",
-                      activate=not known or nothing_active)
+                      activate=not known or nothing_active, workflows=workflows)
 
 
 async def active_version(session: AsyncSession) -> str | None:
     return (await session.execute(
         select(policy_versions.c.version).where(policy_versions.c.active)
     )).scalar_one_or_none()
+
+
+async def policy_set_named(session: AsyncSession, catalog: PolicyCatalog, version: str) -> PolicySet:
+    """A loaded version's policy set; ``"active"`` names the active version (UnknownVersion: 404)."""
+    if version == ACTIVE:
+        active = await active_version(session)
+        if active is None:
+            raise UnknownVersion(ACTIVE)
+        version = active
+    return await catalog.policy_set(session, version)
 
 
 async def active_version_for_txn(session: AsyncSession) -> str | None:

@@ -5,7 +5,9 @@
 - pause/resume through eoms.ticket.state_changed keeps the remaining time; cancel stops the clock;
 - SIGKILL mid-firing and restart: every due action fires exactly once;
 - two instances on one database: every action fires exactly once, and both did work;
-- the admin API (load / validate / activate, problem+json naming the rule), reports, at-risk.
+- the admin API (load / validate / activate, problem+json naming the rule), reports, at-risk;
+- the policy lint against the workflow catalog (422 naming a dead rule and what shadows it), explain,
+  the matrix export (JSON and CSV) and the coverage report.
 
 Our SLA processes use their own consumer group; the suite's SLA service (when the `suite` fixture
 runs in the same session) reads the same events and fires from the same table: the exactly-once
@@ -45,6 +47,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 ROOT = Path(__file__).resolve().parents[4]  # the repository
 SHORT = ROOT / "tests" / "fixtures" / "sla_policy_short.yaml"
+SLATEST_WORKFLOWS = ROOT / "tests" / "fixtures" / "sla_catalog_slatest.yaml"  # for the lint of SHORT's rules
 RUN = uuid.uuid4().hex[:8]
 PRODUCT = "slatest"  # its rules are in the short policy; tickets are unique per run
 ALERT_TYPES = {"sla.warning", "sla.breached", "sla.escalated", "sla.met"}
@@ -57,6 +60,7 @@ def _sla(infra, name: str, group: str, **env: str) -> ServiceProcess:
     logs = InfraProfile.named("test").data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     full_env = {**infra.env(), "ENVIRONMENT": "test", "SLA_POLICY_FILE": str(SHORT), "CONSUMER_GROUP": group,
+                "SLA_WORKFLOW_CATALOG_EXTRA": json.dumps([str(SLATEST_WORKFLOWS)]),
                 "CONSUMER_BACKOFF_INITIAL_S": "0.05", "SCAN_INTERVAL_S": "0.05", "STREAM_POLL_S": "0.1",
                 "INSTANCE_ID": name, **env}
     return ServiceProcess(spec("sla"), full_env, free_port(), logs / f"{name}.log")
@@ -461,3 +465,77 @@ async def test_a_run_of_events_applies_in_order_once_and_survives_poison(infra, 
     assert {e.subject: e.data["elapsed_seconds"] for e in met} == {a: 0.5, b: 0.3}
     dead = await read_events(infra.kafka_bootstrap, dlq(EOMS_TICKETS))
     assert poison.id in {e.id for e in dead}
+
+
+DEFAULT_POLICY = ROOT / "services" / "sla" / "sla" / "policies" / "default.yaml"
+
+
+async def test_policy_lint_explain_matrix_and_coverage(sla, policy):
+    from sla.domain.explain import CSV_COLUMNS
+
+    default = yaml.safe_load(DEFAULT_POLICY.read_text())
+    staged = {**default, "version": f"default-{RUN}"}
+    async with httpx.AsyncClient(base_url=sla.url, timeout=20) as http:
+        # A rule that can never win, and one naming a node no workflow has: refused, each named.
+        dead = {**staged, "version": f"dead-{RUN}", "rules": [
+            *staged["rules"],
+            {"id": "opening.any_tier", "ticket_kind": "service_opening", "limit_minutes": 600},
+            {"id": "ghost", "node": "no_such_node", "limit_minutes": 5},
+        ]}
+        n = len(staged["rules"])
+        for path in ("/api/v1/policies/validate", "/api/v1/policies"):
+            r = await http.post(path, headers=ADMIN, json=dead)
+            assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+            errors = r.json()["errors"]
+            assert [(e["field"], e["rule_id"]) for e in errors] == [(f"rules.{n}", "opening.any_tier"),
+                                                                    (f"rules.{n + 1}", "ghost")]
+            assert errors[0]["shadowed_by"] in {rule["id"] for rule in staged["rules"]}
+            assert "never wins" in errors[0]["message"] and "names node 'no_such_node'" in errors[1]["message"]
+        assert (await http.get(f"/api/v1/policies/dead-{RUN}", headers=STAFF)).status_code == 404
+
+        r = await http.post("/api/v1/policies/validate", headers=STAFF, json=staged)
+        assert r.status_code == 200 and r.json()["nodes_at_catch_all"] == 0 and r.json()["catalog_nodes"] > 300
+        r = await http.post("/api/v1/policies", headers=ADMIN, json=staged, params={"activate": "false"})
+        assert r.status_code == 201 and r.json()["active"] is False
+        version = staged["version"]
+
+        r = await http.get(f"/api/v1/policies/{version}/explain", headers=STAFF, params={
+            "business_type": "dedicated_line_data.complaint", "ticket_kind": "complaint_fault",
+            "node": "fault_repair", "tier": "A"})
+        assert r.status_code == 200, r.text
+        ex = r.json()
+        assert ex["query"]["role"] == "field_engineer" and ex["in_catalog"] is True  # the catalog's role
+        assert ex["winner"]["rule_id"] == "dl_data.fault_repair.tier_a" and ex["winner"]["clock"] == "calendar"
+        assert ex["precedence"] == ["node", "business_type", "ticket_kind", "customer_tier", "role"]
+        beaten = {b["rule_id"]: b for b in ex["beaten"]}
+        assert set(beaten) == {"dl_data.fault.tier_a", "complaint.tier_a"}
+        assert beaten["dl_data.fault.tier_a"]["why"].startswith("the winner names the node")
+        assert beaten["dl_data.fault.tier_a"]["specificity"] == {"node": 0, "business_type": 1, "ticket_kind": 1,
+                                                                 "customer_tier": 1, "role": 0}
+        r = await http.get(f"/api/v1/policies/{version}/explain", headers=STAFF, params={
+            "business_type": "vpmn.opening", "ticket_kind": "service_opening", "node": "nowhere", "tier": "B"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "role"
+        r = await http.get("/api/v1/policies/nope/explain", headers=STAFF, params={
+            "business_type": "vpmn.opening", "ticket_kind": "service_opening", "node": "x", "tier": "B", "role": "r"})
+        assert r.status_code == 404
+        assert (await http.get(f"/api/v1/policies/{version}/matrix", headers=AM)).status_code == 403
+
+        matrix = (await http.get(f"/api/v1/policies/{version}/matrix", headers=STAFF)).json()
+        assert matrix["policy_version"] == version and len(matrix["rows"]) == matrix["catalog_nodes"] > 300
+        row = next(x for x in matrix["rows"] if (x["business_type"], x["node"]) == (
+            "dedicated_line_internet.complaint", "fault_repair"))
+        assert {t: c["limit_minutes"] for t, c in row["tiers"].items()} == {"A": 240, "B": 480, "C": 720}
+        assert row["node_title"] == "故障处理" and row["tiers"]["A"]["calendar"] == "24x7"
+        assert row["tiers"]["A"]["escalation"][0] == {"level": 1, "notify_role": "supervisor", "after_minutes": 0}
+        r = await http.get(f"/api/v1/policies/{version}/matrix", headers=STAFF, params={"format": "csv"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        lines = list(csv.DictReader(io.StringIO(r.text)))
+        assert tuple(lines[0]) == CSV_COLUMNS and len(lines) == 3 * matrix["catalog_nodes"]
+        assert all(line["rule_id"] and line["limit_minutes"] for line in lines)
+
+        cov = (await http.get(f"/api/v1/policies/{version}/coverage", headers=STAFF)).json()
+        assert cov["dead_rules"] == [] and cov["unmatched"] == [] and cov["at_catch_all"] == []
+        assert cov["tier_order"] == [] and sum(cov["wins_by_rule"].values()) == cov["queries"]
+        active = (await http.get("/api/v1/policies/active/coverage", headers=STAFF)).json()
+        assert active["policy_version"] == policy and active["dead_rules"] == []
+        assert len(active["at_catch_all"]) > 300  # the short policy: a catch-all (and tier A) for everything
