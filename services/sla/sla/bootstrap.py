@@ -1,5 +1,5 @@
 """The SLA service's composition root: settings → context (the policy catalog, the workflow catalog)
-→ runtime with the consumer of ticket events, the due-timer scanner and,
+→ runtime with the consumer of ticket events and customer re-gradings, the due-timer scanner and,
 before either runs, the policy file seeded. A broken workflow catalog, or a policy file that fails
 validation or the lint against that catalog, stops the start here."""
 
@@ -10,7 +10,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone.runtime import Infra, ServiceRuntime
-from backbone.topics import EOMS_TICKETS
+from backbone.topics import CRM_CUSTOMERS, EOMS_TICKETS
 from sla.consumers import make_batch_applier, make_handlers
 from sla.context import SlaContext
 from sla.domain import lint
@@ -56,7 +56,7 @@ def bootstrap(settings: SlaSettings | None = None) -> ServiceRuntime[SlaContext]
     runtime.on_start(seed)
     handlers = make_handlers(context)
     runtime.add_consumer(
-        topics=[EOMS_TICKETS], handlers=handlers,
+        topics=[EOMS_TICKETS, CRM_CUSTOMERS], handlers=handlers,
         apply_run=make_batch_applier(context, handlers) if settings.set_based_consumer else None,
     )
     runtime.add_worker(DueTimerScanner(

@@ -4,7 +4,9 @@
 - node_completed → stop it: sla.met (late or on time);
 - state_changed to `pending` → pause; from `pending` to a live state → resume;
   to cancelled / rejected / closed → cancel the ticket's open timers;
-- closed → cancel whatever is still open (a closed ticket has no running clock).
+- closed → cancel whatever is still open (a closed ticket has no running clock);
+- crm.customer.tier_changed (topic crm.customers) → record the re-grading: nodes entered from then on
+  time with the new tier, running timers keep theirs.
 
 `make_handlers` gives one handler per event type (backbone's per-event path: retries, DLQ);
 `make_batch_applier` applies a partition's run of claimed events set-based (ConsumerRunner's
@@ -21,14 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.consumer import BatchApplier, Handler
 from backbone.envelope import Envelope
-from backbone.events import TicketClosed, TicketNodeCompleted, TicketNodeEntered, TicketStateChanged
+from backbone.events import (
+    CustomerTierChanged,
+    TicketClosed,
+    TicketNodeCompleted,
+    TicketNodeEntered,
+    TicketStateChanged,
+)
 from sla.context import SlaContext
-from sla.services import timers
+from sla.services import tiers, timers
 
 PENDING = "pending"
 ENDED = frozenset({"cancelled", "rejected", "closed"})
 NODE_ENTERED = "eoms.ticket.node_entered"
 NODE_COMPLETED = "eoms.ticket.node_completed"
+TIER_CHANGED = "crm.customer.tier_changed"
 
 
 def make_handlers(context: SlaContext) -> dict[str, Handler]:
@@ -53,7 +62,11 @@ def make_handlers(context: SlaContext) -> dict[str, Handler]:
         e = event.payload(TicketClosed)
         await timers.cancel_ticket(session, catalog, ticket_id=e.ticket_id, at=e.closed_at)
 
+    async def on_tier_changed(session: AsyncSession, event: Envelope) -> None:
+        await tiers.record_change(session, event.payload(CustomerTierChanged), event_id=event.id)
+
     return {
+        TIER_CHANGED: on_tier_changed,
         NODE_ENTERED: on_node_entered,
         NODE_COMPLETED: on_node_completed,
         "eoms.ticket.state_changed": on_state_changed,

@@ -7,6 +7,8 @@
   denormalised for the scanner (`next_fire_at`), the at-risk list and the reports.
 - `alerts`: every warning/breach/escalation/met the service emitted. `(timer_id, action)` is
   unique: the database itself refuses a second firing. The live feed reads it in commit order.
+- `customer_tiers`: the CRM's re-gradings (`crm.customer.tier_changed`), one row per change: a node
+  entered after a change times with the customer's tier at that moment (docs/sla.md, "Tier changes").
 """
 
 from __future__ import annotations
@@ -95,6 +97,18 @@ alerts = sa.Table(
     sa.Index("ix_sla_alerts_ticket", "ticket_id"),
 )
 
+customer_tiers = sa.Table(
+    "customer_tiers",
+    metadata,
+    sa.Column("customer_id", Id, nullable=False),
+    timestamp("changed_at"),  # when the CRM re-graded the customer (part of the key: a replay is a no-op)
+    sa.Column("new_tier", sa.String(1), nullable=False),
+    sa.Column("old_tier", sa.String(1), nullable=True),
+    sa.Column("event_id", UUID(as_uuid=True), nullable=False),
+    timestamp("recorded_at", default_now=True),
+    sa.PrimaryKeyConstraint("customer_id", "changed_at"),
+)
+
 outbox, inbox = event_tables(metadata)
 
-__all__ = ["alerts", "inbox", "metadata", "outbox", "policy_versions", "timers"]
+__all__ = ["alerts", "customer_tiers", "inbox", "metadata", "outbox", "policy_versions", "timers"]

@@ -34,13 +34,14 @@ from backbone.events import (
 )
 from backbone.ids import new_id
 from backbone.outbox import emit_envelopes, envelope_for
+from backbone.vocabulary import Tier
 from backbone.workers import claim_due
 from sla import metrics
 from sla.domain import timer as domain
 from sla.domain.errors import IllegalTransition, NoMatchingPolicy
 from sla.domain.timer import Action, ActionKind, SlaTimer
 from sla.models import alerts, timers
-from sla.services import policies
+from sla.services import policies, tiers
 from sla.services.policies import PolicyCatalog
 
 log = logging.getLogger("sla.timers")
@@ -172,17 +173,21 @@ async def start_timers(
 ) -> int:
     """Start each entered node's timer under the active policy, in one statement; returns how many
     started. A replayed entry (same ticket, node and time) or an entry while the node's timer is
-    still open starts nothing (the unique indexes: ON CONFLICT DO NOTHING)."""
+    still open starts nothing (the unique indexes: ON CONFLICT DO NOTHING). The tier is the
+    customer's at the entry (`tiers.effective_tiers`: a re-grading the CRM reported before the entry
+    wins over the ticket's copy), and the row records the tier the timer runs under."""
     version = await policies.active_version_for_txn(session)
     if version is None:
         log.error("no active SLA policy; %d node entries get no timer", len(entries))
         metrics.TIMERS_UNMATCHED.inc(len(entries))
         return 0
     params = []
-    for entered, correlation_id in entries:
+    tiers_now = await tiers.effective_tiers(
+        session, [(e.customer_id, e.entered_at, e.customer_tier.value) for e, _ in entries])
+    for (entered, correlation_id), tier in zip(entries, tiers_now, strict=True):
         try:
             rule_id = await catalog.rule_for(session, version, entered.business_type, entered.ticket_kind,
-                                              entered.node, entered.customer_tier, entered.role)
+                                              entered.node, Tier(tier), entered.role)
         except NoMatchingPolicy as exc:
             log.warning("no SLA rule: %s", exc)
             metrics.TIMERS_UNMATCHED.inc()
@@ -193,7 +198,7 @@ async def start_timers(
             "id": new_id("tmr"), "ticket_id": entered.ticket_id, "node": entered.node,
             "ticket_kind": entered.ticket_kind, "business_type": entered.business_type, "role": entered.role,
             "assignee": entered.assignee, "customer_id": entered.customer_id, "customer_name": entered.customer_name,
-            "customer_tier": entered.customer_tier, "account_manager_id": entered.account_manager_id,
+            "customer_tier": tier, "account_manager_id": entered.account_manager_id,
             "policy_version": version, "rule_id": rule_id, "started_at": t.started_at,
             "correlation_id": correlation_id, **state_columns(t),
         })

@@ -7,7 +7,9 @@
 - two instances on one database: every action fires exactly once, and both did work;
 - the admin API (load / validate / activate, problem+json naming the rule), reports, at-risk;
 - the policy lint against the workflow catalog (422 naming a dead rule and what shadows it), explain,
-  the matrix export (JSON and CSV) and the coverage report.
+  the matrix export (JSON and CSV) and the coverage report;
+- crm.customer.tier_changed: nodes entered after a re-grading time with the new tier, running timers
+  keep theirs, a redelivered or replayed change is recorded once.
 
 Our SLA processes use their own consumer group; the suite's SLA service (when the `suite` fixture
 runs in the same session) reads the same events and fires from the same table: the exactly-once
@@ -35,10 +37,16 @@ import yaml
 
 from backbone.auth import issue_token
 from backbone.envelope import Envelope
-from backbone.events import TicketClosed, TicketNodeCompleted, TicketNodeEntered, TicketStateChanged
+from backbone.events import (
+    CustomerTierChanged,
+    TicketClosed,
+    TicketNodeCompleted,
+    TicketNodeEntered,
+    TicketStateChanged,
+)
 from backbone.kafka import Producer
 from backbone.settings import DEV_JWT_SECRET
-from backbone.topics import EOMS_TICKETS, SLA_ALERTS
+from backbone.topics import CRM_CUSTOMERS, EOMS_TICKETS, SLA_ALERTS
 from devtools.infra import InfraProfile, free_port
 from devtools.suite import ServiceProcess, spec
 from tests.support.kafka_tools import eventually, read_events
@@ -539,3 +547,55 @@ async def test_policy_lint_explain_matrix_and_coverage(sla, policy):
         active = (await http.get("/api/v1/policies/active/coverage", headers=STAFF)).json()
         assert active["policy_version"] == policy and active["dead_rules"] == []
         assert len(active["at_catch_all"]) > 300  # the short policy: a catch-all (and tier A) for everything
+
+
+async def _customer_rows(infra, customer: str) -> int:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(infra.database_url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text("SELECT count(*) FROM sla.customer_tiers WHERE customer_id = :c"),
+                                           {"c": customer})).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def test_a_tier_change_times_new_nodes_with_the_new_tier_and_running_timers_keep_theirs(
+        infra, sla, policy, producer):
+    customer = f"cus_tier_{RUN}"
+    running, later = f"tkt_tier_run_{RUN}", f"tkt_tier_new_{RUN}"
+    t0 = datetime.now(UTC)
+
+    def ctx(ticket: str) -> dict[str, Any]:
+        return {**_ctx(ticket, "slow", tier="B"), "customer_id": customer}  # the tickets' copy says B
+
+    async def timer_of(http: httpx.AsyncClient, ticket: str) -> dict[str, Any] | None:
+        items = (await http.get("/api/v1/timers", params={"ticket_id": ticket}, headers=STAFF)).json()["items"]
+        return items[0] if items else None
+
+    async with httpx.AsyncClient(base_url=sla.url, timeout=10) as http:
+        await _send(producer, TicketNodeEntered(**ctx(running), entered_at=t0), running)
+        first = await eventually(lambda: timer_of(http, running), timeout_s=15, what="the running timer")
+        assert first["rule_id"] == "catch_all" and first["customer_tier"] == "B"
+
+        change = CustomerTierChanged(customer_id=customer, old_tier="B", new_tier="A", score=91.5, key=False,
+                                     account_manager_id=f"am_{RUN}", changed_at=t0 + timedelta(milliseconds=500))
+        env = Envelope.wrap(change, source="crm", subject=customer)
+        replay = Envelope.wrap(change, source="crm", subject=customer)  # a new envelope, the same change
+        for e in (env, env, replay):  # a redelivery and a replay
+            await producer.send_and_wait(CRM_CUSTOMERS, e.to_bytes(), key=customer.encode())
+
+        async def recorded() -> bool:
+            return await _customer_rows(infra, customer) == 1
+
+        await eventually(recorded, timeout_s=20, what="the re-grading recorded")
+        await _send(producer, TicketNodeEntered(**ctx(later), entered_at=t0 + timedelta(seconds=1)), later)
+        second = await eventually(lambda: timer_of(http, later), timeout_s=15, what="the new node's timer")
+        assert second["rule_id"] == "tier_a" and second["customer_tier"] == "A"
+        assert (await timer_of(http, running))["rule_id"] == "catch_all"  # the running timer kept its rule
+        await asyncio.sleep(0.5)
+        assert await _customer_rows(infra, customer) == 1
+    for t in (running, later):
+        await _send(producer, _closed(t, "slow"), t)
