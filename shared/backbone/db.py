@@ -48,6 +48,14 @@ def make_session_factory(
 #: customer id in an EOMS ticket, a ticket id in an SLA timer), so every table stores them alike.
 Id = sa.String(40)
 
+#: The suite's shared words (`backbone.vocabulary`) travel in events and several services store them: each
+#: is one column kind, so no service keeps a column narrower than the values another one sends.
+ProductCode = sa.String(40)  # a `ProductId`
+BusinessTypeCode = sa.String(80)  # `<product>.<kind>` (`business_type`), the key of a workflow
+TicketKindCode = sa.String(40)  # a `TicketKind`
+TierCode = sa.String(1)  # a `Tier`: A, B or C
+NodeName = sa.String(80)  # a node of an EOMS workflow (the SLA times it, the CRM shows it)
+
 #: Every instant the suite stores is a `timestamptz`.
 TimestampTz = sa.DateTime(timezone=True)
 
@@ -114,7 +122,12 @@ def idempotency_table(metadata: sa.MetaData) -> sa.Table:
 
 
 __all__ = [
+    "BusinessTypeCode",
     "Id",
+    "NodeName",
+    "ProductCode",
+    "TicketKindCode",
+    "TierCode",
     "TimestampTz",
     "event_tables",
     "idempotency_table",

@@ -5,7 +5,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from backbone.db import Id, event_tables, idempotency_table, timestamp, timestamps
+from backbone.db import (
+    BusinessTypeCode,
+    Id,
+    NodeName,
+    ProductCode,
+    TicketKindCode,
+    TierCode,
+    event_tables,
+    idempotency_table,
+    timestamp,
+    timestamps,
+)
 
 metadata = sa.MetaData(schema="crm")
 JsonB = JSONB()
@@ -20,7 +31,7 @@ customers = sa.Table(
     sa.Column("industry", sa.String(60), nullable=False),
     sa.Column("region", sa.String(60), nullable=False),
     sa.Column("account_manager_id", sa.String(60), nullable=False, index=True),
-    sa.Column("tier", sa.String(1), nullable=False),
+    sa.Column("tier", TierCode, nullable=False),
     sa.Column("key_customer", sa.Boolean, nullable=False, server_default="false"),
     sa.Column("tier_score", sa.Float, nullable=False, server_default="0"),
     # The grading inputs (CustomerFactors less the industry) and the grading itself (TierResult):
@@ -93,7 +104,7 @@ order_items = sa.Table(
     sa.Column("id", Id, primary_key=True),
     sa.Column("order_id", Id, sa.ForeignKey("crm.orders.id"), nullable=False, index=True),
     sa.Column("position", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("product", sa.String(40), nullable=False),
+    sa.Column("product", ProductCode, nullable=False),
     sa.Column("business_kind", sa.String(20), nullable=False),
     sa.Column("attributes", JsonB, nullable=False),
 )
@@ -106,7 +117,7 @@ complaints = sa.Table(
     sa.Column("account_manager_id", sa.String(60), nullable=False, index=True),
     sa.Column("category", sa.String(30), nullable=False),
     sa.Column("severity", sa.String(10), nullable=False),
-    sa.Column("product", sa.String(40), nullable=True),
+    sa.Column("product", ProductCode, nullable=True),
     sa.Column("service_ref", sa.String(200), nullable=True),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
@@ -126,10 +137,10 @@ tickets = sa.Table(
     sa.Column("ticket_id", Id, primary_key=True),
     sa.Column("origin", sa.String(20), nullable=False),
     sa.Column("origin_id", Id, nullable=False),
-    sa.Column("ticket_kind", sa.String(40), nullable=False),
-    sa.Column("business_type", sa.String(80), nullable=False),
+    sa.Column("ticket_kind", TicketKindCode, nullable=False),
+    sa.Column("business_type", BusinessTypeCode, nullable=False),
     sa.Column("state", sa.String(20), nullable=False),
-    sa.Column("node", sa.String(80), nullable=True),
+    sa.Column("node", NodeName, nullable=True),
     sa.Column("reason", sa.Text, nullable=True),
     timestamp("updated_at"),
     # [{event_id, event, state, node, at, reason?}]; event ids make a redelivery a no-op
@@ -145,7 +156,7 @@ sla_alerts = sa.Table(
     sa.Column("timer_id", sa.String(60), nullable=False),
     sa.Column("level", sa.String(20), nullable=False),  # warning | breached | escalated | met
     sa.Column("escalation_level", sa.Integer, nullable=True),
-    sa.Column("node", sa.String(80), nullable=False),
+    sa.Column("node", NodeName, nullable=False),
     sa.Column("role", sa.String(60), nullable=False),
     timestamp("deadline"),
     sa.Column("customer_id", Id, nullable=False),

@@ -5,7 +5,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from backbone.db import Id, event_tables, timestamp, timestamps
+from backbone.db import (
+    BusinessTypeCode,
+    Id,
+    NodeName,
+    TicketKindCode,
+    TierCode,
+    event_tables,
+    timestamp,
+    timestamps,
+)
 
 metadata = sa.MetaData(schema="eoms")
 
@@ -16,7 +25,7 @@ workflow_definitions = sa.Table(
     metadata,
     sa.Column("id", sa.String(120), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("business_type", sa.String(80), nullable=False),
+    sa.Column("business_type", BusinessTypeCode, nullable=False),
     sa.Column("definition", JSONB, nullable=False),
     sa.Column("source", sa.String(40), nullable=False),  # "catalog" (YAML shipped with the code) or "admin:<user>"
     timestamp("created_at", default_now=True),
@@ -30,20 +39,20 @@ tickets = sa.Table(
     "tickets",
     metadata,
     sa.Column("id", Id, primary_key=True),
-    sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("business_type", sa.String(80), nullable=False),
+    sa.Column("kind", TicketKindCode, nullable=False),
+    sa.Column("business_type", BusinessTypeCode, nullable=False),
     sa.Column("origin", sa.String(20), nullable=False),
     sa.Column("origin_id", Id, nullable=False),
     # Order item id, or the complaint id again for complaints (NOT NULL so the unique key holds).
     sa.Column("origin_item_id", Id, nullable=False),
     sa.Column("customer_id", Id, nullable=False),
     sa.Column("customer_name", sa.String(200), nullable=False),
-    sa.Column("customer_tier", sa.String(1), nullable=False),
+    sa.Column("customer_tier", TierCode, nullable=False),
     sa.Column("account_manager_id", sa.String(60), nullable=False),
     sa.Column("workflow_id", sa.String(120), nullable=False),
     sa.Column("workflow_version", sa.Integer, nullable=False),
     sa.Column("state", sa.String(20), nullable=False),
-    sa.Column("current_node", sa.String(80), nullable=True),
+    sa.Column("current_node", NodeName, nullable=True),
     sa.Column("current_role", sa.String(60), nullable=True),
     sa.Column("assignee", sa.String(60), nullable=True),
     timestamp("node_entered_at", nullable=True),
@@ -72,7 +81,7 @@ ticket_history = sa.Table(
     sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
     sa.Column("ticket_id", Id, nullable=False, index=True),
     sa.Column("event_type", sa.String(60), nullable=False),
-    sa.Column("node", sa.String(80), nullable=True),
+    sa.Column("node", NodeName, nullable=True),
     sa.Column("role", sa.String(60), nullable=True),
     sa.Column("outcome", sa.String(80), nullable=True),
     sa.Column("from_state", sa.String(20), nullable=True),

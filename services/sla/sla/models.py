@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from backbone.db import Id, event_tables, timestamp
+from backbone.db import BusinessTypeCode, Id, NodeName, TicketKindCode, TierCode, event_tables, timestamp
 
 metadata = sa.MetaData(schema="sla")
 
@@ -41,15 +41,15 @@ timers = sa.Table(
     metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("ticket_id", Id, nullable=False),
-    sa.Column("node", sa.String(80), nullable=False),
+    sa.Column("node", NodeName, nullable=False),
     sa.Column("state", sa.String(20), nullable=False),
-    sa.Column("ticket_kind", sa.String(40), nullable=False),
-    sa.Column("business_type", sa.String(80), nullable=False),
+    sa.Column("ticket_kind", TicketKindCode, nullable=False),
+    sa.Column("business_type", BusinessTypeCode, nullable=False),
     sa.Column("role", sa.String(80), nullable=False),
     sa.Column("assignee", sa.String(80), nullable=True),
     sa.Column("customer_id", Id, nullable=False),
     sa.Column("customer_name", sa.String(200), nullable=False),
-    sa.Column("customer_tier", sa.String(1), nullable=False),
+    sa.Column("customer_tier", TierCode, nullable=False),
     sa.Column("account_manager_id", sa.String(80), nullable=False),
     sa.Column("policy_version", sa.String(80), nullable=False),
     sa.Column("rule_id", sa.String(120), nullable=False),
@@ -102,8 +102,8 @@ customer_tiers = sa.Table(
     metadata,
     sa.Column("customer_id", Id, nullable=False),
     timestamp("changed_at"),  # when the CRM re-graded the customer (part of the key: a replay is a no-op)
-    sa.Column("new_tier", sa.String(1), nullable=False),
-    sa.Column("old_tier", sa.String(1), nullable=True),
+    sa.Column("new_tier", TierCode, nullable=False),
+    sa.Column("old_tier", TierCode, nullable=True),
     sa.Column("event_id", UUID(as_uuid=True), nullable=False),
     timestamp("recorded_at", default_now=True),
     sa.PrimaryKeyConstraint("customer_id", "changed_at"),

@@ -229,5 +229,5 @@ def test_product_names_are_the_suites_labels_not_the_files() -> None:
     assert (vpmn.name.zh, vpmn.name.en) == ("集团V网(VPMN)", "VPMN")
     data = read_data_file("products.yaml")
     data["products"][0]["name"] = {"en": "VPMN", "zh": "V网"}
-    with pytest.raises(InvalidConfiguration, match="names come from shared/backbone/labels.yaml"):
+    with pytest.raises(InvalidConfiguration, match=r"names come from shared/backbone/labels\.yaml"):
         parse_catalogue(data)
