@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 
 from backbone.db import make_engine
-from crm.domain.tiering import CustomerFactors, grade, load_tiering_config
+from crm.domain.tiering import CustomerFactors, grade_all, load_tiering_config
 from crm.domain.uscc import complete_uscc
 from crm.models import customers, key_persons
 
@@ -41,8 +41,11 @@ DEMO_KEY_PERSONS = [
 
 def customer_rows() -> list[dict[str, Any]]:
     rows = []
+    # Graded together: with rank grading configured, the demo customers rank among themselves.
+    results = grade_all({cid: CustomerFactors.model_validate({**factors, "industry": industry})
+                         for cid, _, _, industry, _, _, factors in DEMO_CUSTOMERS})
     for cid, name, first16, industry, region, am, factors in DEMO_CUSTOMERS:
-        result = grade(CustomerFactors.model_validate({**factors, "industry": industry}))
+        result = results[cid]
         rows.append({
             "id": cid, "name": name, "uscc": complete_uscc(first16), "industry": industry, "region": region,
             "account_manager_id": am, "tier": result.tier.value, "key_customer": result.key,

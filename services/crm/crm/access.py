@@ -32,6 +32,8 @@ WORK_READERS = (AM, NS, SUP, ADMIN)
 WRITERS = (AM, ADMIN)
 #: may read the product catalogue
 CATALOGUE_READERS = (AM, NS, SUP, ADMIN)
+#: may read the tiering configuration and the customers per tier
+TIERING_READERS = (SUP, ADMIN)
 
 #: order steps the EOMS tickets drive: by REST only an admin may take them (a manual override)
 FORCED_ORDER_ACTIONS = frozenset({OrderAction.START, OrderAction.OPEN, OrderAction.REJECT})
@@ -68,6 +70,15 @@ def writer(principal: Principal) -> Scope:
 
 def catalogue_reader(principal: Principal) -> None:
     require(principal, *CATALOGUE_READERS)
+
+
+def tiering_reader(principal: Principal) -> None:
+    require(principal, *TIERING_READERS)
+
+
+def tiering_admin(principal: Principal) -> None:
+    """Re-grading every customer: an admin's."""
+    require(principal, ADMIN)
 
 
 def owner_filter(scope: Scope, column: Any) -> ColumnElement[bool] | None:

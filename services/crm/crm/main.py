@@ -6,12 +6,23 @@ from fastapi import FastAPI
 
 from backbone.api import create_service_app
 from crm import __version__
-from crm.api import complaints, customers, dev, key_persons, opportunities, orders, products, tmf, workbench
+from crm.api import (
+    complaints,
+    customers,
+    dev,
+    key_persons,
+    opportunities,
+    orders,
+    products,
+    tiering,
+    tmf,
+    workbench,
+)
 from crm.bootstrap import bootstrap
 from crm.settings import CrmSettings
 
 ROUTERS = [customers.router, key_persons.router, products.router, opportunities.router, orders.router,
-           complaints.router, workbench.router, tmf.router]
+           complaints.router, workbench.router, tmf.router, tiering.router]
 
 
 def build_app(settings: CrmSettings | None = None) -> FastAPI:

@@ -37,7 +37,9 @@ class ComplaintIn(ClosedModel):
     customer_id: str = Field(min_length=1, max_length=40)
     category: ComplaintCategory
     severity: Severity
-    product: ProductId | None = Field(default=None, description="the affected product (EOMS picks its workflow)")
+    product: ProductId | None = Field(default=None, description=(
+        "the affected product (EOMS picks its workflow); none: EOMS's generic complaint workflow, triaged at "
+        "the complaint desk by the category"))
     service_ref: str | None = Field(default=None, max_length=200,
                                     description="the affected service: circuit id, access number, order id…")
     description: str = Field(min_length=1, max_length=4000)

@@ -29,6 +29,9 @@ class Tiering(BaseModel):
     score_tier: str
     contributions: list[FactorContribution]
     explanation: str
+    method: str = Field(default="thresholds", description="thresholds, or rank among all customers")
+    rank: int | None = Field(default=None, description="rank grading: the score's rank when graded, 1 = best")
+    ranked_of: int | None = Field(default=None, description="rank grading: among how many customers")
     config_version: int
 
 

@@ -1,9 +1,16 @@
 """Customer tiering (集团客户分级): A/B/C from weighted factors, with the reasons shown.
 
-The weights, normalisations and thresholds are data (``crm/data/tiering.yaml``), validated
+The weights, normalisations and the grading are data (``crm/data/tiering.yaml``), validated
 with pydantic when loaded. ``grade`` returns every factor's contribution so the API can show
 why a customer got its tier. Customers of a key industry (party/government, military,
 finance) are "key" and tier A whatever their score.
+
+The score becomes a tier by one of two methods (``grading.method``):
+
+- ``thresholds``: minimum scores (A >= 70, B >= 40, else C);
+- ``rank``: the score's rank among all customers (seed 001: 根据排名细分A/B/C类), the best
+  ``rank_shares.A`` percent A, the next ``rank_shares.B`` percent B, the rest C
+  (``crm.domain.ranking``; the caller says where the customer ranks).
 """
 
 from __future__ import annotations
@@ -14,13 +21,15 @@ import math
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from backbone.shapes import FrozenClosedModel, FrozenModel
 from backbone.vocabulary import Tier
-from crm.domain.config import InvalidConfiguration, read_data_file
+from crm.domain.config import InvalidConfiguration, parse_text, read_data_file
+from crm.domain.ranking import RankPosition, rank_order, rank_tiers, tier_at
 from crm.domain.vocabulary import Industry, UnifiedPayment
 
 
@@ -109,6 +118,32 @@ class Thresholds(FrozenClosedModel):
         return self
 
 
+class GradingMethod(StrEnum):
+    THRESHOLDS = "thresholds"
+    RANK = "rank"
+
+
+class RankShares(FrozenClosedModel):
+    """Percent of all customers graded A, and B (the next ones); C gets the rest."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    a: float = Field(alias="A", ge=0, le=100)
+    b: float = Field(alias="B", ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _at_most_all(self) -> Self:
+        if self.a + self.b > 100:
+            raise ValueError(f"rank shares A {self.a:g}% and B {self.b:g}% add up to more than 100%")
+        return self
+
+
+class Grading(FrozenClosedModel):
+    """How a score becomes a tier: by the thresholds, or by rank among all customers with these shares."""
+
+    method: GradingMethod = GradingMethod.THRESHOLDS
+    rank_shares: RankShares = RankShares(a=10, b=30)
+
+
 _NUMERIC = frozenset({Factor.EMPLOYEES, Factor.HANDSET_SHARE, Factor.INFORMATIZATION_LEVEL, Factor.INFLUENCE})
 
 
@@ -118,6 +153,7 @@ class TieringConfig(FrozenClosedModel):
     version: int = Field(ge=1)
     factors: dict[Factor, FactorWeight]
     thresholds: Thresholds
+    grading: Grading = Grading()
     key_industries: frozenset[Industry]
 
     @model_validator(mode="after")
@@ -168,6 +204,9 @@ class TierResult(FrozenModel):
     score_tier: Tier = Field(description="tier the score alone would give")
     contributions: list[FactorContribution]
     explanation: str
+    method: GradingMethod = Field(default=GradingMethod.THRESHOLDS, description="how the score became a tier")
+    rank: int | None = Field(default=None, description="rank grading: the score's rank, 1 = best")
+    ranked_of: int | None = Field(default=None, description="rank grading: among how many customers")
 
 
 def _clamp(x: float) -> float:
@@ -190,6 +229,19 @@ def load_tiering_config() -> TieringConfig:
     return parse_tiering_config(data)
 
 
+def tiering_config_from(path: str | None) -> TieringConfig:
+    """The tiering configuration of a YAML file (``TIERING_FILE``), or the packaged one without a path."""
+    if path is None:
+        return load_tiering_config()
+    try:
+        data = parse_text(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidConfiguration(f"cannot read the tiering file {path}: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise InvalidConfiguration(f"{path} must hold a mapping")
+    return parse_tiering_config(data)
+
+
 def tier_for_score(score: float, thresholds: Thresholds) -> Tier:
     if score >= thresholds.a:
         return Tier.A
@@ -198,8 +250,8 @@ def tier_for_score(score: float, thresholds: Thresholds) -> Tier:
     return Tier.C
 
 
-def grade(customer: CustomerFactors, weights: TieringConfig | None = None) -> TierResult:
-    """Grade a customer; ``weights`` defaults to the packaged configuration."""
+def score(customer: CustomerFactors, weights: TieringConfig | None = None) -> tuple[float, list[FactorContribution]]:
+    """The customer's score 0..100 and every factor's contribution to it."""
     config = weights if weights is not None else load_tiering_config()
     contributions: list[FactorContribution] = []
     total = 0.0
@@ -223,25 +275,59 @@ def grade(customer: CustomerFactors, weights: TieringConfig | None = None) -> Ti
                 points=points,
             )
         )
-    score = round(total, 2)
-    score_tier = tier_for_score(score, config.thresholds)
+    return round(total, 2), contributions
+
+
+def grade(customer: CustomerFactors, weights: TieringConfig | None = None, *, rank: RankPosition | None = None,
+          grading: Grading | None = None) -> TierResult:
+    """Grade a customer; ``weights`` defaults to the packaged configuration, ``grading`` to its grading.
+
+    Rank grading needs ``rank``: where the customer's score ranks among all customers (itself included).
+    """
+    config = weights if weights is not None else load_tiering_config()
+    how = grading if grading is not None else config.grading
+    points, contributions = score(customer, config)
+    if how.method is GradingMethod.RANK:
+        if rank is None:
+            raise ValueError("rank grading needs the customer's rank among all customers")
+        shares = how.rank_shares
+        score_tier = tier_at(rank, shares.a, shares.b)
+        rule = (f"rank {rank.position} of {rank.total} -> tier {score_tier.value} "
+                f"(best {shares.a:g}% A, next {shares.b:g}% B)")
+    else:
+        score_tier = tier_for_score(points, config.thresholds)
+        rule = f"tier {score_tier.value} (A >= {config.thresholds.a:g}, B >= {config.thresholds.b:g})"
     key = customer.industry in config.key_industries
     tier = Tier.A if key else score_tier
     if key:
         explanation = (
             f"industry {customer.industry.value} is a key industry: tier A "
-            f"(score {score:g} alone would give {score_tier.value})"
+            f"(score {points:g} alone would give {score_tier.value})"
         )
     else:
-        explanation = (
-            f"score {score:g} -> tier {tier.value} (A >= {config.thresholds.a:g}, B >= {config.thresholds.b:g})"
-        )
+        explanation = f"score {points:g} -> {rule}"
+    ranked = how.method is GradingMethod.RANK and rank is not None
     return TierResult(
         tier=tier,
-        score=score,
+        score=points,
         key=key,
         forced=key and score_tier is not Tier.A,
         score_tier=score_tier,
         contributions=contributions,
         explanation=explanation,
+        method=how.method,
+        rank=rank.position if ranked and rank else None,
+        ranked_of=rank.total if ranked and rank else None,
     )
+
+
+def grade_all(customers: Mapping[str, CustomerFactors], weights: TieringConfig | None = None, *,
+              grading: Grading | None = None) -> dict[str, TierResult]:
+    """Grade every customer of ``customers`` (id → factors) at once: by rank, each ranks among all of them."""
+    config = weights if weights is not None else load_tiering_config()
+    how = grading if grading is not None else config.grading
+    if how.method is not GradingMethod.RANK:
+        return {cid: grade(f, config, grading=how) for cid, f in customers.items()}
+    scores = {cid: score(f, config)[0] for cid, f in customers.items()}
+    ranks = rank_tiers(scores, how.rank_shares.a, how.rank_shares.b)
+    return {cid: grade(customers[cid], config, rank=ranks[cid][0], grading=how) for cid in rank_order(scores)}

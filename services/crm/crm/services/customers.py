@@ -1,11 +1,12 @@
-"""Customer use cases: create, update (re-grade), reassign; tier changes go out as events."""
+"""Customer use cases: create, update (re-grade), reassign, re-grade everyone; tier changes go out as events."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,9 +14,20 @@ from backbone.errors import Conflict, Forbidden
 from backbone.events import CustomerTierChanged
 from backbone.ids import new_id
 from backbone.outbox import emit
+from backbone.vocabulary import Tier
 from crm.domain.errors import EntityNotFound, InvalidField
+from crm.domain.ranking import position_of
 from crm.domain.scope import Scope
-from crm.domain.tiering import CustomerFactors, TieringConfig, TierResult, grade
+from crm.domain.tiering import (
+    CustomerFactors,
+    Grading,
+    GradingMethod,
+    TieringConfig,
+    TierResult,
+    grade,
+    grade_all,
+    score,
+)
 from crm.domain.uscc import InvalidUSCC, validate_uscc
 from crm.models import complaints, customers, opportunities, orders
 
@@ -51,11 +63,24 @@ def checked_uscc(code: str, field: str = "uscc") -> str:
         raise InvalidField(field, exc.message, code=exc.code, reason=exc.reason, **where) from None
 
 
-def grade_factors(industry: str, factors: dict[str, Any], tiering: TieringConfig) -> TierResult:
+def customer_factors(industry: str, factors: dict[str, Any]) -> CustomerFactors:
     try:
-        return grade(CustomerFactors.model_validate({**factors, "industry": industry}), tiering)
+        return CustomerFactors.model_validate({**factors, "industry": industry})
     except ValueError as exc:  # pydantic ValidationError: the API models check first, this is a backstop
         raise InvalidField("factors", str(exc)) from None
+
+
+async def grade_factors(session: AsyncSession, customer_id: str, industry: str, factors: dict[str, Any],
+                        tiering: TieringConfig) -> TierResult:
+    """Grade one customer. By rank, it is placed among every other customer's score as last graded (the
+    others keep their tiers until the next re-grading run: `regrade_all`)."""
+    customer = customer_factors(industry, factors)
+    rank = None
+    if tiering.grading.method is GradingMethod.RANK:
+        others = (await session.execute(
+            select(customers.c.id, customers.c.tier_score).where(customers.c.id != customer_id))).all()
+        rank = position_of(customer_id, score(customer, tiering)[0], [(r.id, r.tier_score) for r in others])
+    return grade(customer, tiering, rank=rank)
 
 
 async def _tier_event(session: AsyncSession, *, customer_id: str, old: str | None, result: TierResult,
@@ -72,8 +97,8 @@ async def create_customer(
 ) -> str:
     """Register a customer of `account_manager_id` (the access policy decided whose it may be) and grade it."""
     code = checked_uscc(uscc)
-    result = grade_factors(industry, factors, tiering)
     customer_id = new_id("cus")
+    result = await grade_factors(session, customer_id, industry, factors, tiering)
     now = datetime.now(UTC)
     try:
         async with session.begin_nested():
@@ -107,7 +132,7 @@ async def update_customer(session: AsyncSession, *, scope: Scope, tiering: Tieri
     regraded: TierResult | None = None
     if "factors" in changes or "industry" in changes:
         factors = {**row.tier_factors, **(changes.get("factors") or {})}
-        regraded = grade_factors(values.get("industry", row.industry), factors, tiering)
+        regraded = await grade_factors(session, customer_id, values.get("industry", row.industry), factors, tiering)
         values.update(
             tier=regraded.tier.value, key_customer=regraded.key, tier_score=regraded.score, tier_factors=factors,
             tier_result=regraded.model_dump(mode="json"), tier_config_version=tiering.version,
@@ -129,3 +154,82 @@ async def update_customer(session: AsyncSession, *, scope: Scope, tiering: Tieri
     if regraded is not None and regraded.tier.value != row.tier:
         await _tier_event(session, customer_id=customer_id, old=row.tier, result=regraded,
                           account_manager_id=new_manager, at=now)
+
+
+# ------------------------------------------------------------------ re-grading run
+
+#: pg_advisory_xact_lock key of the re-grading run: one at a time
+_REGRADE_LOCK = text("SELECT pg_advisory_xact_lock(7263, 1)")
+
+
+@dataclass(frozen=True)
+class TierChange:
+    customer_id: str
+    name: str
+    account_manager_id: str
+    old_tier: str
+    new_tier: str
+    score: float
+    key: bool
+    rank: int | None
+
+
+@dataclass(frozen=True)
+class Regrading:
+    """What a re-grading run did (or, dry, would do)."""
+
+    grading: Grading
+    config_version: int
+    dry_run: bool
+    graded: int
+    tiers: dict[str, int]  # customers per tier after the run
+    changes: list[TierChange]
+    skipped: list[str] = field(default_factory=list)  # customers whose stored factors do not grade
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+async def regrade_all(session: AsyncSession, *, tiering: TieringConfig, dry_run: bool = False,
+                      grading: Grading | None = None) -> Regrading:
+    """Grade every customer again with the current weights and grading (by rank: over all customers' scores);
+    store what changed and emit `crm.customer.tier_changed` for each customer whose tier changed, in the
+    caller's transaction. A dry run writes nothing and may try another grading (`grading`); a run that
+    writes follows the configuration, so that a customer changed later is graded the same way."""
+    if grading is not None and not dry_run:
+        raise InvalidField("dry_run", "only a dry run may try another grading than the configured one; "
+                                      "change crm/data/tiering.yaml (or TIERING_FILE) to apply it")
+    how = grading if grading is not None else tiering.grading
+    await session.execute(_REGRADE_LOCK)
+    stmt = select(customers.c.id, customers.c.name, customers.c.industry, customers.c.tier_factors, customers.c.tier,
+                  customers.c.tier_result, customers.c.tier_config_version, customers.c.account_manager_id)
+    rows = {r.id: r for r in (await session.execute(stmt if dry_run else stmt.with_for_update())).all()}
+    inputs: dict[str, CustomerFactors] = {}
+    skipped: list[str] = []
+    for cid, row in rows.items():
+        try:
+            inputs[cid] = CustomerFactors.model_validate({**(row.tier_factors or {}), "industry": row.industry})
+        except ValueError:
+            skipped.append(cid)
+    results = grade_all(inputs, tiering, grading=how)
+    now = datetime.now(UTC)
+    changes: list[TierChange] = []
+    tiers = {t.value: 0 for t in Tier}
+    for cid, result in results.items():
+        row = rows[cid]
+        tiers[result.tier.value] += 1
+        stored = result.model_dump(mode="json")
+        if result.tier.value != row.tier:
+            changes.append(TierChange(customer_id=cid, name=row.name, account_manager_id=row.account_manager_id,
+                                      old_tier=row.tier, new_tier=result.tier.value, score=result.score,
+                                      key=result.key, rank=result.rank))
+        if dry_run or (stored == row.tier_result and row.tier_config_version == tiering.version):
+            continue
+        await session.execute(update(customers).where(customers.c.id == cid).values(
+            tier=result.tier.value, key_customer=result.key, tier_score=result.score, tier_result=stored,
+            tier_config_version=tiering.version, updated_at=now, version=customers.c.version + 1))
+        if result.tier.value != row.tier:
+            await _tier_event(session, customer_id=cid, old=row.tier, result=result,
+                              account_manager_id=row.account_manager_id, at=now)
+    for cid in skipped:
+        tiers[rows[cid].tier] = tiers.get(rows[cid].tier, 0) + 1
+    return Regrading(grading=how, config_version=tiering.version, dry_run=dry_run, graded=len(results),
+                     tiers=tiers, changes=changes, skipped=sorted(skipped), at=now)
