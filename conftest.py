@@ -38,7 +38,7 @@ from devtools.infra import Infra, InfraProfile  # noqa: E402
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Anything that uses the real infrastructure is marked, so `make test-unit` can leave it out.
     for item in items:
-        if {"infra", "suite"} & set(getattr(item, "fixturenames", ())):
+        if {"infra", "suite", "keycloak"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.infra)
 
 
@@ -89,8 +89,6 @@ def suite_env() -> dict[str, str]:
     return {
         "ENVIRONMENT": "test",
         "SLA_POLICY_FILE": str(ROOT / "tests" / "fixtures" / "sla_policy_short.yaml"),
-        # The short policy has rules for the SLA tests' own product `slatest`: its workflows, for the lint.
-        "SLA_WORKFLOW_CATALOG_EXTRA": f'["{ROOT / "tests" / "fixtures" / "sla_catalog_slatest.yaml"}"]',
         # The short policy has rules for the SLA tests' own product `slatest`: its workflows, for the lint.
         "SLA_WORKFLOW_CATALOG_EXTRA": f'["{ROOT / "tests" / "fixtures" / "sla_catalog_slatest.yaml"}"]',
         "CONSUMER_BACKOFF_INITIAL_S": "0.05",
