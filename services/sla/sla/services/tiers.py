@@ -22,16 +22,20 @@ from sla.models import customer_tiers
 
 log = logging.getLogger("sla.tiers")
 
-_RECORD = insert(customer_tiers).on_conflict_do_nothing()
+_RECORD = insert(customer_tiers).on_conflict_do_nothing().returning(customer_tiers.c.customer_id)
 
 
-async def record_change(session: AsyncSession, change: CustomerTierChanged, *, event_id: uuid.UUID) -> None:
-    await session.execute(_RECORD, {
+async def record_change(session: AsyncSession, change: CustomerTierChanged, *, event_id: uuid.UUID) -> bool:
+    """Record a re-grading; False when it was already recorded (a replay under a new envelope id)."""
+    new = (await session.execute(_RECORD, {
         "customer_id": change.customer_id, "changed_at": change.changed_at, "new_tier": change.new_tier.value,
         "old_tier": change.old_tier.value if change.old_tier else None, "event_id": event_id,
-    })
-    log.info("customer %s re-graded %s → %s at %s: new timers use it", change.customer_id,
-             change.old_tier.value if change.old_tier else "-", change.new_tier.value, change.changed_at.isoformat())
+    })).first() is not None
+    if new:
+        log.info("customer %s re-graded %s → %s at %s: new timers use it", change.customer_id,
+                 change.old_tier.value if change.old_tier else "-", change.new_tier.value,
+                 change.changed_at.isoformat())
+    return new
 
 
 async def effective_tiers(session: AsyncSession, entries: Sequence[tuple[str, datetime, str]]) -> list[str]:

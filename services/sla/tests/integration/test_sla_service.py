@@ -75,9 +75,10 @@ def _sla(infra, name: str, group: str, **env: str) -> ServiceProcess:
 
 
 async def caught_up(bootstrap: str, group: str, timeout_s: float = 60) -> None:
-    """Wait until `group` has committed everything in eoms.tickets that was there when we asked.
+    """Wait until `group` has committed everything in eoms.tickets and crm.customers that was there
+    when we asked.
 
-    A new consumer group starts from the beginning of the topic (it replays history: no effect, the
+    A new consumer group starts from the beginning of the topics (it replays history: no effect, the
     timers exist), and events produced before it caught up would be applied late.
     """
     from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -88,7 +89,10 @@ async def caught_up(bootstrap: str, group: str, timeout_s: float = 60) -> None:
     await reader.start()
     await admin.start()
     try:
-        tps = [TopicPartition(EOMS_TICKETS, p) for p in sorted(reader.partitions_for_topic(EOMS_TICKETS) or ())]
+        # The partitions from the broker (a fresh consumer's partitions_for_topic is None: nothing was awaited).
+        topics = await admin.describe_topics([EOMS_TICKETS, CRM_CUSTOMERS])
+        tps = [TopicPartition(t["topic"], p["partition"]) for t in topics for p in t["partitions"]]
+        assert tps, "no partitions of eoms.tickets / crm.customers known"
         end = await reader.end_offsets(tps)
 
         async def done() -> bool:
