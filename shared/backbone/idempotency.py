@@ -44,9 +44,10 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     """sha256 over the method, the path and the body as canonical JSON (key order, blanks don't count)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         canonical = body.decode("utf-8", "replace")
-    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+    # surrogatepass: a JSON body may hold a lone surrogate ("\ud800"); hash it, the route refuses it (422).
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass

@@ -43,3 +43,8 @@ def test_the_dependency_reads_the_header_per_principal() -> None:
     assert client.post("/things", json={}, headers=auth).json()["key"] is None
     r = client.post("/things", json={}, headers={**auth, HEADER: "x" * 201})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == HEADER
+
+
+def test_fingerprint_of_hostile_bodies_never_raises() -> None:
+    for body in (b'{"a": "\\ud800"}', b'{"a": NaN}', b"[" * 100_000, b"\xff\xfe"):
+        assert len(request_fingerprint("POST", "/x", body)) == 64
