@@ -1,13 +1,15 @@
 # The suite's commands. Each one installs and starts what it needs itself.
 #   make run    the whole suite on this machine with demo data (Ctrl-C stops it)
-#   make test   the test suite (real PostgreSQL, Kafka, SMTP and SMPP servers)
+#   make test   the test suite (real PostgreSQL, Kafka, SMTP and SMPP servers, Keycloak)
+#   make fuzz   every service's OpenAPI fuzzed by schemathesis with a larger budget (no 5xx)
+#   make keycloak  a local Keycloak with the suite's realm (prints OIDC_ISSUER for the services and console)
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-unit lint bench clean infra-up infra-down
+.PHONY: setup run test test-unit fuzz keycloak lint bench clean infra-up infra-down
 
 # requirements.txt is what the services run on (all the production image installs);
 # requirements-dev.txt adds the tests, lint and the local infrastructure.
@@ -29,6 +31,13 @@ run: setup
 
 test: setup
 	GS_TEST_FRESH_INFRA=1 $(PY) -m pytest -q -p no:cacheprovider
+
+# GS_FUZZ_EXAMPLES cases per operation and generation mode (make test runs 2).
+fuzz: setup
+	GS_FUZZ_EXAMPLES=$${GS_FUZZ_EXAMPLES:-40} $(PY) -m pytest -q -p no:cacheprovider tests/security/test_security_fuzz.py
+
+keycloak: setup
+	$(PY) -m devtools.keycloak up
 
 test-unit: setup
 	$(PY) -m pytest -q -p no:cacheprovider -m "not infra"
