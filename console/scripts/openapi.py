@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     parser.add_argument("services", nargs="*", default=list(SERVICES), help="crm eoms sla notify (default: all)")
     args = parser.parse_args()
+    # ENVIRONMENT has no default (backbone.settings); the documents are those of a local/test service.
+    os.environ.setdefault("ENVIRONMENT", "test")
     sys.path[:0] = [str(ROOT / p) for p in
                     ("shared", "services/crm", "services/eoms-bridge", "services/sla", "services/notify")]
     stale = []
