@@ -208,4 +208,5 @@ async def test_an_account_manager_lists_only_own_work(crm, world):
 async def test_a_token_with_a_bad_signature_is_401(crm):
     r = await crm.http.get("/api/v1/products", headers={"Authorization": "Bearer not.a.jwt"})
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
-    assert r.headers["www-authenticate"] == "Bearer"
+    # RFC 6750 §3: a token that was presented but is invalid says so.
+    assert r.headers["www-authenticate"] == 'Bearer error="invalid_token"'
