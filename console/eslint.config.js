@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["scripts/**/*.mjs", "*.js"],
+    files: ["scripts/**/*.mjs", "e2e/**/*.mjs", "*.js"],
     languageOptions: { globals: { ...globals.node } },
   },
 );

@@ -6,7 +6,9 @@ import type { PolicyBody } from "../lib/policy";
 export const MAX_ROWS = 10000;
 
 /** Every running/warned timer nearest its deadline first, up to `max` (pages of 500). */
-export async function fetchAtRisk(signal: AbortSignal, max = MAX_ROWS): Promise<AtRiskItem[]> {
+export async function fetchAtRisk(
+  signal: AbortSignal, max = MAX_ROWS, onPage?: (items: AtRiskItem[]) => void,
+): Promise<AtRiskItem[]> {
   const out: AtRiskItem[] = [];
   let cursor: string | null = null;
   do {
@@ -15,6 +17,7 @@ export async function fetchAtRisk(signal: AbortSignal, max = MAX_ROWS): Promise<
     });
     out.push(...page.items);
     cursor = page.next_cursor ?? null;
+    if (cursor) onPage?.(page.items);
   } while (cursor && out.length < max);
   return out;
 }

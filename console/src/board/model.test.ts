@@ -50,6 +50,12 @@ describe("board reducer", () => {
     expect([...s.rows.keys()].sort()).toEqual(["a", "c"]);
   });
 
+  it("a partial snapshot adds and removes nothing", () => {
+    let s = boardReducer(emptyBoard(), { type: "snapshot", items: [atRisk("a", 10)], startedAt: T0, now: T0 });
+    s = boardReducer(s, { type: "snapshot", items: [atRisk("b", 5)], startedAt: T0 + 1000, now: T0 + 2000, partial: true });
+    expect([...s.rows.keys()].sort()).toEqual(["a", "b"]);
+  });
+
   it("a replayed (not live) breach is no new-breach cue", () => {
     const s = boardReducer(emptyBoard(), { type: "alerts", events: [alert("sla.breached", "x", -3)], now: T0, live: false });
     expect(s.unseenBreaches).toBe(0);

@@ -52,7 +52,7 @@ function stateOf(e: AlertEvent): RowState {
 }
 
 export type BoardAction =
-  | { type: "snapshot"; items: AtRiskItem[]; startedAt: number; now: number }
+  | { type: "snapshot"; items: AtRiskItem[]; startedAt: number; now: number; partial?: boolean }
   | { type: "alerts"; events: AlertEvent[]; now: number; live: boolean }
   | { type: "remove"; timerIds: string[] }
   | { type: "ack" };
@@ -61,6 +61,7 @@ export type BoardAction =
  * snapshot: the running/warned timers as the server saw them when the request started. A row
  *   is never moved back (a breach that arrived meanwhile stays); a running/warned row absent from
  *   the snapshot and not touched since the request started is gone (completed or cancelled).
+ *   A partial snapshot (the first pages, shown while the rest loads) only adds and updates.
  * alerts: upsert from the live feed; a breach or escalation seen live counts as a new breach.
  */
 export function boardReducer(s: BoardState, a: BoardAction): BoardState {
@@ -81,6 +82,7 @@ export function boardReducer(s: BoardState, a: BoardAction): BoardState {
           });
         }
       }
+      if (a.partial) return { ...s, rows }; // a page of a snapshot still loading: add, remove nothing yet
       for (const [id, r] of rows) {
         if (!present.has(id) && RANK[r.state] <= RANK.warned && r.seenAt < a.startedAt) rows.delete(id);
       }

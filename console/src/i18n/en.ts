@@ -533,4 +533,6 @@ export const en: Record<MessageKey, string> = {
   "event.eoms.ticket.state_changed": "State changed",
   "event.eoms.ticket.resolved": "Ticket resolved",
   "event.eoms.ticket.closed": "Ticket closed",
+  "admin.policy.chooseFile": "Choose a file…",
+  "admin.policy.noFile": "No file chosen (or paste below)",
 };

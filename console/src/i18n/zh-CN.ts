@@ -531,6 +531,8 @@ export const zhCN = {
   "event.eoms.ticket.state_changed": "状态变更",
   "event.eoms.ticket.resolved": "工单办结",
   "event.eoms.ticket.closed": "工单关闭",
+  "admin.policy.chooseFile": "选择文件…",
+  "admin.policy.noFile": "未选择文件（也可直接粘贴到下方）",
 } as const;
 
 export type MessageKey = keyof typeof zhCN;

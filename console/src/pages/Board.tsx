@@ -94,7 +94,8 @@ export default function Board() {
     const load = async () => {
       const startedAt = Date.now();
       try {
-        const items = await fetchAtRisk(controller.signal);
+        const items = await fetchAtRisk(controller.signal, undefined, (page) =>
+          dispatch({ type: "snapshot", items: page, startedAt, now: Date.now(), partial: true }));
         dispatch({ type: "snapshot", items, startedAt, now: Date.now() });
         setSnapshotError(null);
       } catch (e) {

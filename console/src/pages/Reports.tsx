@@ -55,9 +55,9 @@ export default function Reports() {
   const cats = compliance.map((r) => groupLabel(r.group));
   const complianceOption = useMemo(() => ({
     tooltip: { trigger: "axis" },
-    legend: {},
-    grid: { left: 48, right: 48, bottom: 90, top: 40 },
-    xAxis: { type: "category", data: cats, axisLabel: { rotate: 30, interval: 0 } },
+    legend: { top: 0 },
+    grid: { left: 48, right: 48, bottom: 100, top: 56 },
+    xAxis: { type: "category", data: cats, axisLabel: { rotate: 30, interval: 0, width: 120, overflow: "truncate" } },
     yAxis: [{ type: "value", name: t("reports.judged") }, { type: "value", name: "%", max: 100 }],
     series: [
       { type: "bar", stack: "n", name: t("reports.onTime"), data: compliance.map((r) => r.on_time), color: "#3ba272" },
@@ -69,9 +69,9 @@ export default function Reports() {
   const ntCats = nodeTimes.map((r) => groupLabel(r.group));
   const nodeTimesOption = useMemo(() => ({
     tooltip: { trigger: "axis" },
-    legend: {},
-    grid: { left: 48, right: 24, bottom: 90, top: 40 },
-    xAxis: { type: "category", data: ntCats, axisLabel: { rotate: 30, interval: 0 } },
+    legend: { top: 0 },
+    grid: { left: 48, right: 24, bottom: 100, top: 56 },
+    xAxis: { type: "category", data: ntCats, axisLabel: { rotate: 30, interval: 0, width: 120, overflow: "truncate" } },
     yAxis: { type: "value", name: t("reports.p90") },
     series: [
       { type: "bar", name: t("reports.p50"), data: nodeTimes.map((r) => minutes(r.p50_s)) },

@@ -66,6 +66,8 @@ export default function TicketPage() {
         <dt>{t("ticket.status")}</dt><dd>{tmfStatus ? labels.state(tmfStatus) : "—"}</dd>
         <dt>{t("ticket.kind")}</dt><dd>{labels.ticketKind(tk.kind)}</dd>
         <dt>{t("ticket.businessType")}</dt><dd>{labels.businessType(tk.business_type, productName)}</dd>
+        {tk.description && <><dt>{t("complaint.description")}</dt><dd>{tk.description}</dd></>}
+        {tk.severity && <><dt>{t("complaint.severity")}</dt><dd>{tv("severity", tk.severity)}</dd></>}
         <dt>{t("ticket.customer")}</dt><dd>{tk.customer_name} <Badge kind={`tier-${tk.customer_tier}`}>{tk.customer_tier}</Badge></dd>
         <dt>{t("ticket.currentNode")}</dt><dd>{labels.node(tk.current_node)} ({labels.role(tk.current_role)})</dd>
         <dt>{t("ticket.assignee")}</dt><dd>{tk.assignee ?? t("board.unassigned")}</dd>

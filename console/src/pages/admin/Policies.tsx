@@ -110,15 +110,19 @@ export default function Policies() {
         </Section>
       )}
       <Section title={t("admin.policy.upload")}>
-        <input type="file" accept=".yaml,.yml,.json,application/yaml,application/json" aria-label={t("admin.policy.upload")}
-          data-testid="policy-file"
-          onChange={async (e) => {
-            const f = e.target.files?.[0];
-            if (!f) return;
-            setFileName(f.name);
-            setText(await f.text());
-            setVerdict(null);
-          }} />
+        <label className="file-button">
+          <input type="file" className="sr-only" accept=".yaml,.yml,.json,application/yaml,application/json"
+            data-testid="policy-file"
+            onChange={async (e) => {
+              const f = e.target.files?.[0];
+              if (!f) return;
+              setFileName(f.name);
+              setText(await f.text());
+              setVerdict(null);
+            }} />
+          <span className="button-like">{t("admin.policy.chooseFile")}</span>
+          <span className="muted">{fileName || t("admin.policy.noFile")}</span>
+        </label>
         <textarea className="code" rows={12} value={text} onChange={(e) => { setText(e.target.value); setVerdict(null); }}
           aria-label={t("admin.policy.upload")} spellCheck={false} />
         <div className="buttons">
