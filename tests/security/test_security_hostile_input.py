@@ -55,7 +55,10 @@ def assert_problem(r: httpx.Response, *statuses: int) -> None:
     ("notify", "/api/v1/directory/people?q=%00"),
 ])
 async def test_hostile_queries_are_4xx(apps: dict[str, FastAPI], service: str, path: str) -> None:
-    assert_problem(await send(apps[service], "GET", path), 422)
+    r = await send(apps[service], "GET", path)
+    assert_problem(r, 422)
+    # Refused by the gateway's checks (backbone.inputs, the NUL guard), not by the database's backstop.
+    assert "out of range, too long or not valid" not in r.text
 
 
 @pytest.mark.parametrize("raw", [
