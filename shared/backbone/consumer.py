@@ -3,8 +3,15 @@
 - A malformed envelope, or a payload that breaks its schema, goes to `<topic>.dlq` at once with
   the reason; the partition moves on.
 - An unknown event type is skipped and counted (consumers must tolerate new producers).
+- A transient infrastructure failure (the database unreachable or restarting, a dropped connection,
+  a serialization failure, Kafka unavailable, `Unavailable`) can never be the event's fault: it is
+  retried without bound, with a capped backoff, while the partition is reported paused (`paused`,
+  /readyz, `consumer_partition_paused`). It stops only when the worker stops or the partition is
+  revoked; nothing is committed past the record.
 - Any other failure is retried with exponential backoff; after `max_attempts` the event goes to
   the DLQ with the error. Offsets are committed only once the effect (or the DLQ copy) is durable.
+- A DLQ send that fails (the DLQ topic missing, the broker away) is retried the same way: the
+  partition pauses on that record, it never commits past it and the loop never dies of it.
 - Partitions are worked concurrently, each strictly in order. A run of one partition's events is
   applied in one transaction (each event still claims its own inbox row): far fewer commits under
   load; if anything in the run fails, the run is rolled back and applied event by event instead.
@@ -21,11 +28,13 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import Table
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone import metrics
 from backbone.correlation import reset_correlation_id, set_correlation_id
 from backbone.envelope import Envelope, MalformedEvent, parse_envelope
+from backbone.errors import Unavailable
 from backbone.inbox import claim, claim_many
 from backbone.kafka import Producer, make_consumer
 from backbone.masking import mask_pii
@@ -43,14 +52,58 @@ class PermanentError(Exception):
     """A failure that a retry cannot fix (e.g. the event contradicts the aggregate): DLQ at once."""
 
 
+# SQLSTATE classes a retry can fix: connection exceptions (08), insufficient resources (53),
+# operator intervention (57: admin shutdown, cannot connect now), serialization failure and deadlock.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57")
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the failure is the infrastructure's, not the event's: retrying must eventually work.
+
+    Walks the cause chain (SQLAlchemy wraps asyncpg's errors, which wrap socket errors).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (Unavailable, KafkaError, OSError, TimeoutError, asyncio.TimeoutError,
+                                sa_exc.DisconnectionError, sa_exc.TimeoutError, sa_exc.InterfaceError)):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES or sqlstate in _TRANSIENT_SQLSTATES
+        ):
+            return True
+        if type(current).__module__.startswith("asyncpg") and type(current).__name__ in {
+            "ConnectionDoesNotExistError", "InterfaceError", "CannotConnectNowError",
+            "ConnectionFailureError", "TooManyConnectionsError", "AdminShutdownError",
+            "InternalClientError",
+        }:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class PartitionRevoked(Exception):
+    """The partition left this consumer (or the worker is stopping) while a record was retried."""
+
+
 @dataclass
 class RetryPolicy:
     max_attempts: int = 5
     initial_s: float = 0.2
     max_s: float = 5.0
+    # The cap of the unbounded retry of a transient failure (a database outage, a DLQ outage).
+    transient_max_s: float = 5.0
 
     def delay(self, attempt: int) -> float:
         return Backoff(self.initial_s, self.max_s).delay(attempt)
+
+    def transient_delay(self, attempt: int) -> float:
+        return Backoff(self.initial_s, max(self.max_s, self.transient_max_s)).delay(attempt)
 
 
 class ConsumerRunner(Worker):
@@ -85,6 +138,8 @@ class ConsumerRunner(Worker):
         self.apply_run = apply_run
         self.started = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
+        # Partitions held on a record by a transient failure: "topic[partition]" → why (for /readyz).
+        self.paused: dict[str, str] = {}
 
     async def setup(self) -> None:
         self._consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.group_id, client_id=self.group_name)
@@ -99,8 +154,20 @@ class ConsumerRunner(Worker):
         batches = await consumer.getmany(timeout_ms=200, max_records=500)
         self.started.set()
         if batches:
-            await asyncio.gather(*(self._work_partition(consumer, tp, msgs) for tp, msgs in batches.items()))
+            # Every partition finishes (or fails) before the pass ends: a failed pass then rejoins from
+            # the committed offsets with no sibling still committing on the old consumer.
+            results = await asyncio.gather(
+                *(self._work_partition(consumer, tp, msgs) for tp, msgs in batches.items()), return_exceptions=True
+            )
+            failures = [r for r in results if isinstance(r, BaseException) and not isinstance(r, PartitionRevoked)]
+            if failures:
+                raise failures[0]
         return 0.0
+
+    def health(self) -> str:
+        if self.paused:
+            return "paused: " + "; ".join(f"{tp} ({why})" for tp, why in sorted(self.paused.items()))
+        return super().health()
 
     async def reset(self) -> None:
         # A failed pass may have fetched past uncommitted records: leave the group and rejoin, so
@@ -117,7 +184,7 @@ class ConsumerRunner(Worker):
             chunk = msgs[start:start + self.batch_size]
             leftover = chunk if len(chunk) == 1 else await self._apply_batch(chunk)
             for msg in leftover:
-                await self.process(msg)
+                await self.process(msg, consumer, tp)
         try:
             await consumer.commit({tp: msgs[-1].offset + 1})  # type: ignore[attr-defined]
         except (CommitFailedError, KafkaError) as exc:
@@ -167,11 +234,11 @@ class ConsumerRunner(Worker):
                 metrics.EVENTS_CONSUMED.labels(self.group_id, e.type, "duplicate").inc()
         return []
 
-    async def process(self, msg: ConsumerRecord) -> None:
+    async def process(self, msg: ConsumerRecord, consumer: object = None, tp: TopicPartition | None = None) -> None:
         try:
             envelope = parse_envelope(msg.value)
         except MalformedEvent as exc:
-            await self._dead_letter(msg, "malformed", exc.reason)
+            await self._dead_letter(msg, "malformed", exc.reason, consumer, tp)
             return
         handler = self.handlers.get(envelope.type)
         if handler is None:
@@ -179,13 +246,51 @@ class ConsumerRunner(Worker):
             return
         token = set_correlation_id(envelope.correlation_id)
         try:
-            await self._apply_with_retries(msg, envelope, handler)
+            await self._apply_with_retries(msg, envelope, handler, consumer, tp)
         finally:
             reset_correlation_id(token)
 
-    async def _apply_with_retries(self, msg: ConsumerRecord, envelope: Envelope, handler: Handler) -> None:
+    def _still_ours(self, consumer: object, tp: TopicPartition | None) -> bool:
+        if self.stopping:
+            return False
+        if consumer is None or tp is None:
+            return True
+        try:
+            return tp in consumer.assignment()  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - a consumer that cannot say is treated as still owning it
+            return True
+
+    async def _hold(self, msg: ConsumerRecord, consumer: object, tp: TopicPartition | None, attempt: int,
+                    why: str) -> None:
+        """Pause this partition on `msg` for one backoff; raise `PartitionRevoked` if it is no longer ours."""
+        label = f"{msg.topic}[{msg.partition}]"
+        if not self._still_ours(consumer, tp):
+            self._resume(msg)
+            raise PartitionRevoked(label)
+        if label not in self.paused:
+            metrics.CONSUMER_PAUSES.labels(self.group_id, msg.topic).inc()
+        self.paused[label] = why[:200]
+        metrics.CONSUMER_PAUSED.labels(self.group_id, msg.topic, str(msg.partition)).set(1)
+        delay = self.retry.transient_delay(attempt)
+        log.warning("%s paused at offset %d (attempt %d, %s); retrying in %.1fs",
+                    label, msg.offset, attempt, why, delay)
+        await self.sleep(delay)
+        if not self._still_ours(consumer, tp):
+            self._resume(msg)
+            raise PartitionRevoked(label)
+
+    def _resume(self, msg: ConsumerRecord) -> None:
+        label = f"{msg.topic}[{msg.partition}]"
+        if self.paused.pop(label, None) is not None:
+            metrics.CONSUMER_PAUSED.labels(self.group_id, msg.topic, str(msg.partition)).set(0)
+            log.info("%s resumed at offset %d", label, msg.offset)
+
+    async def _apply_with_retries(self, msg: ConsumerRecord, envelope: Envelope, handler: Handler,
+                                  consumer: object = None, tp: TopicPartition | None = None) -> None:
         extra = {"event_id": envelope.id, "event_type": envelope.type, "subject": envelope.subject}
-        for attempt in range(1, self.retry.max_attempts + 1):
+        attempt = 0  # failures the event may be to blame for (bounded by max_attempts)
+        transient = 0  # infrastructure failures in a row (unbounded)
+        while True:
             started = time.perf_counter()
             try:
                 async with self.session_factory() as session, session.begin():
@@ -197,23 +302,45 @@ class ConsumerRunner(Worker):
                 metrics.EVENT_HANDLE_SECONDS.labels(self.group_id, envelope.type).observe(
                     time.perf_counter() - started
                 )
+                self._resume(msg)
                 return
             except MalformedEvent as exc:
-                await self._dead_letter(msg, "schema", exc.reason)
+                await self._dead_letter(msg, "schema", exc.reason, consumer, tp)
                 return
             except PermanentError as exc:
-                await self._dead_letter(msg, "rejected", str(exc))
+                await self._dead_letter(msg, "rejected", str(exc), consumer, tp)
                 return
             except Exception as exc:
-                if attempt == self.retry.max_attempts:
+                if is_transient(exc):
+                    transient += 1
+                    metrics.CONSUMER_TRANSIENT_RETRIES.labels(self.group_id, msg.topic).inc()
+                    await self._hold(msg, consumer, tp, transient, f"transient: {type(exc).__name__}")
+                    continue
+                transient = 0
+                attempt += 1
+                if attempt >= self.retry.max_attempts:
                     log.exception("giving up on event after %d attempts", attempt, extra=extra)
-                    await self._dead_letter(msg, "failed", f"{type(exc).__name__}: {exc}")
+                    await self._dead_letter(msg, "failed", f"{type(exc).__name__}: {exc}", consumer, tp)
                     return
                 delay = self.retry.delay(attempt)
                 log.warning("attempt %d failed (%r); retrying in %.1fs", attempt, exc, delay, extra=extra)
                 await asyncio.sleep(delay)
 
-    async def _dead_letter(self, msg: ConsumerRecord, kind: str, reason: str) -> None:
+    async def _dead_letter(self, msg: ConsumerRecord, kind: str, reason: str,
+                           consumer: object = None, tp: TopicPartition | None = None) -> None:
+        """Copy the record to its DLQ; until the broker acknowledges it, the partition pauses on it."""
+        attempt = 0
+        while True:
+            try:
+                await self._send_dead_letter(msg, kind, reason)
+                self._resume(msg)
+                return
+            except Exception as exc:  # noqa: BLE001 - the DLQ away: hold the record, never skip it
+                attempt += 1
+                metrics.CONSUMER_TRANSIENT_RETRIES.labels(self.group_id, msg.topic).inc()
+                await self._hold(msg, consumer, tp, attempt, f"dlq send failed: {type(exc).__name__}")
+
+    async def _send_dead_letter(self, msg: ConsumerRecord, kind: str, reason: str) -> None:
         # The reason may quote the event or a database error: masked like a log line (and the engine
         # hides bound parameters, `backbone.db.make_engine`).
         reason = mask_pii(reason)

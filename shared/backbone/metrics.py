@@ -13,6 +13,15 @@ EVENT_HANDLE_SECONDS = Histogram(
     "event_handle_seconds", "Time to handle one event (transaction included)", ["group", "type"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+CONSUMER_PAUSED = Gauge(
+    "consumer_partition_paused", "1 while a partition is held on a record by a transient failure",
+    ["group", "topic", "partition"],
+)
+CONSUMER_PAUSES = Counter("consumer_partition_pauses_total", "Times a partition was paused", ["group", "topic"])
+CONSUMER_TRANSIENT_RETRIES = Counter(
+    "consumer_transient_retries_total", "Retries of a record after a transient (infrastructure) failure",
+    ["group", "topic"],
+)
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["schema", "topic"])
 OUTBOX_PENDING = Gauge("outbox_pending_rows", "Outbox rows not yet published (last poll)", ["schema"])
 HTTP_REQUESTS = Histogram(

@@ -203,6 +203,11 @@ class ServiceRuntime(Generic[C]):
             checks["database"] = f"down: {type(exc).__name__}"
         checks["kafka"] = "ok" if await kafka_reachable(self.settings.kafka_bootstrap_servers) else "down"
         checks.update(self.liveness())
+        if self.settings.run_consumers:
+            # A partition held on a record by a transient failure (database or DLQ away) is not ready.
+            for consumer in self.consumers:
+                if consumer.paused:
+                    checks[f"consumer-{consumer.group_name}"] = consumer.health()
         return checks
 
     def worker_health(self) -> dict[str, str]:

@@ -1,0 +1,219 @@
+"""The consumer under infrastructure faults, with fakes: a database outage longer than the retry
+budget never dead-letters a good event, a DLQ outage pauses the partition instead of killing the
+loop or committing past the record, and only the event's own faults reach the DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import pytest
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
+from sqlalchemy import exc as sa_exc
+
+import backbone.consumer as consumer_mod
+from backbone.consumer import ConsumerRunner, PermanentError, RetryPolicy, is_transient
+from backbone.envelope import Envelope
+from backbone.errors import Unavailable
+from backbone.events import OrderCancelled
+
+TP = TopicPartition("t.orders", 0)
+
+
+class _Tx:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class _Session:
+    def begin(self) -> _Tx:
+        return _Tx()
+
+
+class FlakyDatabase:
+    """A session factory whose connection fails `down_for` times (the database stopped), then works."""
+
+    def __init__(self, down_for: int, error: BaseException | None = None) -> None:
+        self.down_for = down_for
+        self.error = error or OSError(111, "Connect call failed ('127.0.0.1', 5432)")
+        self.opened = 0
+
+    def __call__(self) -> FlakyDatabase:
+        return self
+
+    async def __aenter__(self) -> _Session:
+        self.opened += 1
+        if self.opened <= self.down_for:
+            raise self.error
+        return _Session()
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        return None
+
+
+class FakeProducer:
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.sent: list[tuple[str, bytes]] = []
+
+    async def send_and_wait(self, topic: str, value: bytes, **_: Any) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise KafkaTimeoutError("metadata for the DLQ topic not available")
+        self.sent.append((topic, value))
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.committed: dict[TopicPartition, int] = {}
+        self.owned = {TP}
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.owned
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.committed.update(offsets)
+
+
+def _record(offset: int, value: bytes) -> ConsumerRecord:  # type: ignore[type-arg]
+    return ConsumerRecord(TP.topic, TP.partition, offset, 0, 0, b"k", value, None, 1, len(value), [])
+
+
+def _event() -> Envelope:
+    payload = OrderCancelled(order_id="o1", customer_id="c1", reason="r", cancelled_at=datetime.now(UTC))
+    return Envelope.wrap(payload, source="test", subject="o1")
+
+
+def _runner(db: FlakyDatabase, producer: FakeProducer, applied: list[str],
+            fail_with: BaseException | None = None) -> ConsumerRunner:
+    async def handler(session: object, event: Envelope) -> None:
+        if fail_with is not None:
+            raise fail_with
+        applied.append(str(event.id))
+
+    return ConsumerRunner(
+        name="g", bootstrap="unused:9092", topics=[TP.topic], group_id="g", handlers={"crm.order.cancelled": handler},
+        session_factory=db,  # type: ignore[arg-type]
+        inbox=None,  # type: ignore[arg-type]
+        producer=producer,  # type: ignore[arg-type]
+        retry=RetryPolicy(max_attempts=3, initial_s=0.001, max_s=0.002, transient_max_s=0.002),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _claim_always_fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def claim(*_: object) -> bool:
+        return True
+
+    monkeypatch.setattr(consumer_mod, "claim", claim)
+
+
+def test_transient_classification() -> None:
+    assert is_transient(OSError(111, "refused"))
+    assert is_transient(ConnectionResetError())
+    assert is_transient(KafkaTimeoutError())
+    assert is_transient(Unavailable("down"))
+    wrapped = sa_exc.DBAPIError("SELECT 1", None, Exception("x"), connection_invalidated=True)
+    assert is_transient(wrapped)
+    try:
+        try:
+            raise ConnectionRefusedError(111, "refused")
+        except ConnectionRefusedError as inner:
+            raise RuntimeError("pool checkout failed") from inner
+    except RuntimeError as chained:
+        assert is_transient(chained)
+
+    class AdminShutdown(Exception):
+        sqlstate = "57P01"
+
+    assert is_transient(AdminShutdown())
+    assert not is_transient(ValueError("bad data"))
+    assert not is_transient(PermanentError("contradicts the aggregate"))
+
+    class UniqueViolation(Exception):
+        sqlstate = "23505"
+
+    assert not is_transient(UniqueViolation())
+
+
+async def test_a_database_outage_longer_than_the_retry_budget_dead_letters_nothing() -> None:
+    db, producer, applied = FlakyDatabase(down_for=40), FakeProducer(), []
+    runner = _runner(db, producer, applied)
+    consumer = FakeConsumer()
+    event = _event()
+    await runner._work_partition(consumer, TP, [_record(7, event.to_bytes())])
+    assert applied == [str(event.id)]  # applied once the database came back, 40 failures later
+    assert producer.sent == []  # nothing dead-lettered
+    assert consumer.committed == {TP: 8}
+    assert runner.paused == {}
+
+
+async def test_the_partition_reads_paused_while_the_database_is_down() -> None:
+    db, producer, applied = FlakyDatabase(down_for=10**9), FakeProducer(), []
+    runner = _runner(db, producer, applied)
+    consumer = FakeConsumer()
+    task = asyncio.create_task(runner._work_partition(consumer, TP, [_record(0, _event().to_bytes())]))
+    for _ in range(200):
+        await asyncio.sleep(0.005)
+        if runner.paused:
+            break
+    assert "t.orders[0]" in runner.paused
+    assert runner.health().startswith("paused")
+    runner.stop()  # stopping while paused: nothing committed, no DLQ copy
+    with pytest.raises(consumer_mod.PartitionRevoked):
+        await task
+    assert consumer.committed == {} and producer.sent == [] and applied == []
+
+
+async def test_a_revoked_partition_stops_retrying_without_committing() -> None:
+    db, producer, applied = FlakyDatabase(down_for=10**9), FakeProducer(), []
+    runner = _runner(db, producer, applied)
+    consumer = FakeConsumer()
+    task = asyncio.create_task(runner._work_partition(consumer, TP, [_record(0, _event().to_bytes())]))
+    await asyncio.sleep(0.05)
+    consumer.owned = set()
+    with pytest.raises(consumer_mod.PartitionRevoked):
+        await task
+    assert consumer.committed == {} and producer.sent == []
+
+
+async def test_a_dlq_outage_pauses_on_the_record_and_never_commits_past_it() -> None:
+    db, producer, applied = FlakyDatabase(down_for=0), FakeProducer(failures=5), []
+    runner = _runner(db, producer, applied, fail_with=PermanentError("never applies"))
+    consumer = FakeConsumer()
+    committed_while_failing: list[dict[TopicPartition, int]] = []
+    original = producer.send_and_wait
+
+    async def watching(topic: str, value: bytes, **kw: Any) -> None:
+        committed_while_failing.append(dict(consumer.committed))
+        await original(topic, value, **kw)
+
+    producer.send_and_wait = watching  # type: ignore[method-assign]
+    await runner._work_partition(consumer, TP, [_record(3, _event().to_bytes())])
+    assert all(c == {} for c in committed_while_failing)  # no commit while the DLQ copy was not durable
+    assert [t for t, _ in producer.sent] == ["t.orders.dlq"]
+    assert consumer.committed == {TP: 4}
+    assert runner.paused == {}
+
+
+async def test_a_malformed_record_still_goes_to_the_dlq_at_once() -> None:
+    db, producer, applied = FlakyDatabase(down_for=0), FakeProducer(), []
+    runner = _runner(db, producer, applied)
+    consumer = FakeConsumer()
+    await runner._work_partition(consumer, TP, [_record(0, b"{not json")])
+    assert [t for t, _ in producer.sent] == ["t.orders.dlq"] and consumer.committed == {TP: 1}
+
+
+async def test_a_data_error_is_bounded_and_dead_lettered() -> None:
+    db, producer, applied = FlakyDatabase(down_for=0), FakeProducer(), []
+    runner = _runner(db, producer, applied, fail_with=ValueError("value too long for type"))
+    consumer = FakeConsumer()
+    await runner._work_partition(consumer, TP, [_record(0, _event().to_bytes())])
+    assert [t for t, _ in producer.sent] == ["t.orders.dlq"] and consumer.committed == {TP: 1}
