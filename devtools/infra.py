@@ -76,7 +76,9 @@ class InfraProfile:
     @classmethod
     def named(cls, name: str) -> InfraProfile:
         base = Path(os.environ.get("GS_DATA_DIR", PROJECT_ROOT / ".data")) / name
-        ports = {"run": (55432, 9092, 9093), "test": (55433, 19092, 19093), "bench": (55434, 29092, 29093)}
+        # "drill": `make drill` stops and kills its servers, so it never shares them with `run` or `test`.
+        ports = {"run": (55432, 9092, 9093), "test": (55433, 19092, 19093), "bench": (55434, 29092, 29093),
+                 "drill": (55436, 49092, 49093)}
         pg, kafka, ctrl = ports.get(name, (55435, 39092, 39093))
         # Two checkouts on one machine (or a busy port) can move a profile: GS_PORT_OFFSET=100.
         offset = int(os.environ.get("GS_PORT_OFFSET", "0"))

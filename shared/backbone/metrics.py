@@ -23,7 +23,13 @@ CONSUMER_TRANSIENT_RETRIES = Counter(
     ["group", "topic"],
 )
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["schema", "topic"])
-OUTBOX_PENDING = Gauge("outbox_pending_rows", "Outbox rows not yet published (last poll)", ["schema"])
+OUTBOX_PENDING = Gauge("outbox_pending_rows", "Outbox rows not yet published (true count, at most 1 s old)", ["schema"])
+OUTBOX_ROWS_FAILED = Counter("outbox_rows_failed_total", "Outbox rows set aside as unpublishable", ["schema", "topic"])
+OUTBOX_FAILED_PENDING = Gauge("outbox_failed_rows", "Outbox rows set aside by the active relay", ["schema"])
+RELAY_LEADER = Gauge("outbox_relay_leader", "1 while this process holds the schema's relay lock", ["schema"])
+RELAY_LEADERSHIP_CHANGES = Counter(
+    "outbox_relay_leadership_changes_total", "Relay lock acquired or lost", ["schema", "event"]
+)
 HTTP_REQUESTS = Histogram(
     "http_request_seconds", "HTTP request duration", ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),

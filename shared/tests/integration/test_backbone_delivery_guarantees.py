@@ -33,7 +33,7 @@ from backbone.db import inbox_table, make_engine, make_session_factory, outbox_t
 from backbone.envelope import Envelope
 from backbone.events import OrderCancelled
 from backbone.kafka import Producer
-from backbone.outbox import add_event
+from backbone.outbox import OutboxRelay, add_event
 from backbone.release import ensure_topics
 from backbone.topics import TopicSpec, dlq
 from tests.support.kafka_tools import eventually, read_events, read_topic
@@ -276,3 +276,58 @@ async def test_a_failing_event_in_a_batch_is_retried_alone_and_the_rest_apply_on
         assert sorted(r.event_id for r in rows) == sorted(str(e.id) for e in events)
         assert failures["left"] == 0
         assert not await read_topic(infra.kafka_bootstrap, dlq(topic)), "a transient error is not poison"
+
+
+async def test_a_relay_whose_lock_connection_is_terminated_steps_down_and_stops_publishing(infra):
+    async with scratch(infra, "bb_fence") as (outbox, _, _, topic, sf, producer):
+        engine_a, engine_b = make_engine(infra.database_url, pool_size=2), make_engine(infra.database_url, pool_size=2)
+        a, b = OutboxRelay(engine_a, outbox, producer), OutboxRelay(engine_b, outbox, producer)
+        try:
+            await a.step()
+            await b.step()
+            assert a.is_leader and not b.is_leader
+            async with sf() as session, session.begin():
+                await session.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": a._lock_key})
+                await add_event(session, outbox, _cancelled("ord_fence", 1), topic=topic)
+            await a.step()  # the fence check fails: no read, no publish
+            assert not a.is_leader and a.published_total == 0
+            await b.step()  # the lock is free again: the other relay takes over and publishes
+            await b.step()
+            assert b.is_leader and b.published_total == 1
+            await a.step()
+            assert not a.is_leader and a.published_total == 0
+        finally:
+            await a.teardown()
+            await b.teardown()
+            await engine_a.dispose()
+            await engine_b.dispose()
+
+
+async def test_an_oversized_outbox_row_is_set_aside_and_holds_only_its_own_aggregate(infra):
+    async with scratch(infra, "bb_oversized") as (outbox, _, _, topic, sf, producer):
+        first, later = _cancelled("ord_big", 1), _cancelled("ord_big", 3)
+        huge = Envelope.wrap(OrderCancelled(order_id="ord_big", customer_id="c1", reason="x" * (2 * 1024 * 1024),
+                                            cancelled_at=datetime.now(UTC)), source="test", subject="ord_big")
+        other = _cancelled("ord_small", 1)
+        async with sf() as session, session.begin():
+            for env in (first, huge, later, other):
+                await add_event(session, outbox, env, topic=topic)
+        engine = make_engine(infra.database_url, pool_size=2)
+        relay = OutboxRelay(engine, outbox, producer, batch_size=10)
+        try:
+            for _ in range(4):
+                await relay.relay_once()
+            assert len(relay.failed) == 1 and "MessageSizeTooLarge" in next(iter(relay.failed.values()))[2]
+            published = [e.id for e in await read_events(infra.kafka_bootstrap, topic)]
+            assert sorted(map(str, published)) == sorted([str(first.id), str(other.id)])  # `later` waits behind
+            async with sf() as session, session.begin():  # an operator discards the poison row
+                await session.execute(outbox.update().where(outbox.c.event_id == huge.id).values(sent_at=func.now()))
+            relay._counted_at = 0.0
+            await relay.relay_once()
+            await relay.relay_once()
+            published = [str(e.id) for e in await read_events(infra.kafka_bootstrap, topic)]
+            assert str(later.id) in published and not relay.failed
+        finally:
+            await engine.dispose()
