@@ -2,12 +2,14 @@
 
 Each batch is one transaction (rows claimed with FOR UPDATE SKIP LOCKED, fired marks, alert rows
 and outbox rows committed together). A full batch means more is due: the next one starts at once.
+
+"Due" is decided by the database's clock (`clock_timestamp()`), never the instance's: an instance
+whose clock runs ahead does not fire early, one behind does not fire late.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone.workers import Backoff, Worker
@@ -40,6 +42,7 @@ class DueTimerScanner(Worker):
 
     async def step(self) -> float:
         async with self.session_factory() as session, session.begin():
-            taken = await fire_due_timers(session, self.catalog, now=datetime.now(UTC), batch_size=self.batch_size,
+            now = (await session.execute(select(func.clock_timestamp()))).scalar_one()
+            taken = await fire_due_timers(session, self.catalog, now=now, batch_size=self.batch_size,
                                           fired_by=self.fired_by)
         return 0.0 if taken >= self.batch_size else self.interval_s

@@ -1,0 +1,53 @@
+"""The due-timer scan asks the database for the time: an instance whose clock runs 120 s ahead
+does not fire early."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import sla.scheduler as scheduler
+from sla.scheduler import DueTimerScanner
+
+DB_NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class _Result:
+    def scalar_one(self) -> datetime:
+        return DB_NOW
+
+
+class _Session:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    async def __aenter__(self) -> _Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def begin(self) -> _Session:
+        return self
+
+    async def execute(self, stmt: Any) -> _Result:
+        self.statements.append(str(stmt))
+        return _Result()
+
+
+async def test_the_scan_uses_the_database_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[datetime] = []
+
+    async def fire(session: Any, catalog: Any, *, now: datetime, batch_size: int, fired_by: str) -> int:
+        seen.append(now)
+        return 0
+
+    monkeypatch.setattr(scheduler, "fire_due_timers", fire)
+    session = _Session()
+    scanner = DueTimerScanner(lambda: session, catalog=None,  # type: ignore[arg-type]
+                              batch_size=10, interval_s=1.0, fired_by="test")
+    await scanner.step()
+    assert seen == [DB_NOW]
+    assert "clock_timestamp()" in session.statements[0]
