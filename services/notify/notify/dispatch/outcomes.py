@@ -3,6 +3,9 @@
 - `sent`: committed right after the server's answer, with `synchronous_commit=off` (our crash
   cannot undo a commit PostgreSQL acknowledged; skipping the WAL flush wait narrows the window
   between the server's acceptance and this commit, see `notify.dispatch`).
+- `uncertain`: the server accepted the message but `sent` could not be committed (the database
+  away past the worker's retries): the row goes back to the queue flagged `uncertain` (it may be
+  sent twice; the copy is recognisable, see `notify.dispatch`).
 - `failed`: a transient failure goes back to the queue as `retrying`, due after the `Backoff`
   delay of its attempt (SEND_BACKOFF_INITIAL_S … SEND_BACKOFF_MAX_S); a permanent one, or the
   MAX_SEND_ATTEMPTS-th, is `failed` with its reason and a copy on the DLQ (same transaction).
@@ -33,6 +36,13 @@ _MARK_SENT = (
             updated_at=func.now())
 )
 _INSERT_LAST_PART = insert(sms_parts).on_conflict_do_nothing()
+_REQUEUE_UNCERTAIN = (
+    update(_d)
+    .where(_d.c.id == bindparam("uncertain_id"), _d.c.status == "sending")
+    .values(status="retrying", claimed_by=None, next_attempt_at=func.now(), updated_at=func.now(),
+            reason=bindparam("uncertain_reason"),
+            meta=_d.c.meta.op("||")(text("""'{"uncertain": true}'::jsonb""")))
+)
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
@@ -55,6 +65,14 @@ class Outcomes:
             result = await session.execute(_MARK_SENT, {"sent_id": row["id"], "provider_id": sent.provider_id[:200]})
             if getattr(result, "rowcount", 0):  # not when a receipt already made it `delivered`
                 await record(session, row, "sent")
+
+    async def uncertain(self, row: Row, reason: str) -> None:
+        """Accepted by the server, `sent` not committed: back to the queue, flagged `uncertain`."""
+        async with self.session_factory() as session, session.begin():
+            why = f"accepted by the server but not recorded ({reason}); sending again (may duplicate)"
+            await session.execute(_REQUEUE_UNCERTAIN, {"uncertain_id": row["id"], "uncertain_reason": why[:1000]})
+        log.error("delivery %s: accepted by the server, `sent` not committed (%s); requeued as uncertain",
+                  row["id"], reason)
 
     async def failed(self, row: Row, reason: str, *, permanent: bool) -> None:
         attempts = int(row["attempts"])

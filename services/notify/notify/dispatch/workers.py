@@ -13,12 +13,13 @@ coming due. A worker that got a row wakes one more sibling (there may be more).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import bindparam, func, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backbone.workers import Worker, claim_due
+from backbone.workers import Backoff, Worker, claim_due
 from notify.channels.base import Channel
 from notify.context import DispatchParts
 from notify.models import deliveries
@@ -27,6 +28,8 @@ log = logging.getLogger("notify.dispatch")
 
 IDLE_WAIT_S = 60.0  # a worker that does not poll still looks once a minute (belt and braces)
 LEASE_WAIT_S = 0.1  # how often a worker looks whether the instance holds its lease again
+SETTLE_ATTEMPTS = 8  # commits of one outcome tried in the pass (about 10 s with the backoff below)
+SETTLE_BACKOFF = Backoff(initial_s=0.1, max_s=2.0)
 
 _d = deliveries
 # Prebuilt (parameters bound per call): the claim is the hot path of every message.
@@ -58,6 +61,7 @@ class DispatchWorker(Worker):
         self.engine = engine
         self.lease, self.wakeup, self.outcomes = parts.lease, parts.wakeup, parts.outcomes
         self.poll_s = poll_s  # None: wait for a wake-up only
+        self.unsettled: list[Callable[[], Awaitable[None]]] = []  # outcomes not committed yet
 
     async def claim(self) -> dict[str, Any] | None:
         async with self.engine.begin() as conn:
@@ -69,6 +73,9 @@ class DispatchWorker(Worker):
     async def step(self) -> float:
         name = self.channel.name
         self.wakeup.busy(name, self)
+        if self.unsettled:
+            async with self.lease.sending():  # the lock is kept while a row of ours is in `sending`
+                await self.settle_pending()
         if not self.lease.alive.is_set():
             return LEASE_WAIT_S  # no lock, no claim
         generation = self.wakeup.generation[name]
@@ -84,14 +91,52 @@ class DispatchWorker(Worker):
         return 0.0
 
     async def send(self, row: dict[str, Any]) -> None:
-        """Send one claimed row and commit the outcome (a failure is the row's, never the worker's)."""
+        """Send one claimed row and commit the outcome (a failure is the row's, never the worker's).
+
+        The outcome's commit is retried (`SETTLE_ATTEMPTS`, backing off) while the instance holds the
+        row. Accepted by the server but `sent` never committed: the row is requeued flagged `uncertain`.
+        If even that cannot be committed (the database away), the row is kept in `unsettled` and
+        settled before the next claim, so it is never stranded in `sending` under a live owner (and
+        if the process dies first, `recover` requeues it, also flagged `uncertain`).
+        """
         try:
             sent = await self.channel.send(row)
-            await self.outcomes.sent(row, sent)
         except self.channel.permanent_errors as exc:
-            await self.outcomes.failed(row, f"{type(exc).__name__}: {exc}", permanent=True)
+            reason = f"{type(exc).__name__}: {exc}"
+            await self._settle(row, lambda: self.outcomes.failed(row, reason, permanent=True))
             return
         except Exception as exc:  # noqa: BLE001 - any other failure is transient: retry with backoff
-            await self.outcomes.failed(row, f"{type(exc).__name__}: {exc}", permanent=False)
+            reason = f"{type(exc).__name__}: {exc}"
+            await self._settle(row, lambda: self.outcomes.failed(row, reason, permanent=False))
+            return
+        failure = await self._try(lambda: self.outcomes.sent(row, sent))
+        if failure is not None:
+            reason = f"{type(failure).__name__}: {failure}"
+            await self._settle(row, lambda: self.outcomes.uncertain(row, reason))
             return
         log.info("%s %s sent %s", "e-mail" if self.channel.name == "email" else "SMS", row["id"], sent.summary)
+
+    async def _try(self, commit: Callable[[], Awaitable[None]]) -> BaseException | None:
+        """Commit an outcome, retrying a failed commit; the last error, or None once committed."""
+        for attempt in range(1, SETTLE_ATTEMPTS + 1):
+            try:
+                await commit()
+                return None
+            except Exception as exc:  # noqa: BLE001 - the database away: retried, then handed on
+                if attempt == SETTLE_ATTEMPTS or self.stopping:
+                    return exc
+                log.warning("%s: committing an outcome failed (%r); retrying", self.name, exc)
+                await self.sleep(SETTLE_BACKOFF.delay(attempt))
+        return None
+
+    async def _settle(self, row: dict[str, Any], commit: Callable[[], Awaitable[None]]) -> None:
+        if await self._try(commit) is not None:
+            log.error("%s: delivery %s left unsettled; settled before the next claim", self.name, row["id"])
+            self.unsettled.append(commit)
+
+    async def settle_pending(self) -> bool:
+        """Settle outcomes an earlier pass could not commit. True when none is left."""
+        while self.unsettled:
+            await self.unsettled[0]()  # raises while the database is away: the pass fails and backs off
+            self.unsettled.pop(0)
+        return True

@@ -302,9 +302,17 @@ class SmppClient:
                     if future is not None and not future.done():
                         future.set_result(pdu)
                 elif isinstance(pdu, P.DeliverSm):
-                    await self._send(conn, P.DeliverSmResp(sequence=pdu.sequence))
-                    if pdu.is_receipt:
-                        self._dispatch_dlr(pdu)
+                    if pdu.is_receipt and self.on_dlr is not None:
+                        # Stored first, acknowledged after: a receipt we failed to store is refused with a
+                        # temporary error so the SMSC delivers it again. Off the read loop (a receipt may
+                        # wait for the submit_sm_resp this loop still has to read).
+                        task = asyncio.create_task(self._receipt(conn, pdu), name="smpp-receipt")
+                        self._callbacks.add(task)
+                        task.add_done_callback(self._callbacks.discard)
+                    else:
+                        await self._send(conn, P.DeliverSmResp(sequence=pdu.sequence))
+                        if pdu.is_receipt:
+                            self._dispatch_dlr(pdu)
                 elif isinstance(pdu, P.EnquireLink):
                     await self._send(conn, P.EnquireLinkResp(sequence=pdu.sequence))
                 elif isinstance(pdu, P.Unbind):
@@ -333,6 +341,37 @@ class SmppClient:
             log.warning("enquire_link failed (%r); dropping the session", exc)
             conn.lost.set()
             conn.abort()
+
+    async def _receipt(self, conn: _Connection, deliver: P.DeliverSm) -> None:
+        """Store a receipt (`on_dlr`, awaited), then acknowledge it; refuse it (temporary) if storing failed."""
+        status = P.Status.ESME_ROK
+        report = self._report(deliver)
+        if report is not None and self.on_dlr is not None:
+            try:
+                result = self.on_dlr(report)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("on_dlr callback failed; the receipt is refused for redelivery")
+                status = P.Status.ESME_RX_T_APPNACK
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._send(conn, P.DeliverSmResp(sequence=deliver.sequence, status=status))
+
+    def _report(self, deliver: P.DeliverSm) -> DeliveryReport | None:
+        text = deliver.short_message.decode("latin-1")
+        try:
+            receipt = P.parse_receipt(text)
+        except ValueError:
+            log.warning("unparsable delivery receipt from SMSC")
+            return None
+        tlv_id = deliver.tlvs.get(_TLV_RECEIPTED_MESSAGE_ID)
+        message_id = tlv_id.rstrip(b"\x00").decode("ascii", "replace") if tlv_id else receipt.message_id
+        report = DeliveryReport(
+            message_id=message_id, msisdn=deliver.source_addr, stat=receipt.stat, err=receipt.err,
+            submit_date=receipt.submit_date, done_date=receipt.done_date, raw=text,
+        )
+        log.info("DLR %s for %s: %s", message_id, mask_phone(report.msisdn), report.stat)
+        return report
 
     def _dispatch_dlr(self, deliver: P.DeliverSm) -> None:
         text = deliver.short_message.decode("latin-1")

@@ -52,6 +52,7 @@ class Status(IntEnum):
     ESME_RINVDSTADR = 0x0B
     ESME_RSUBMITFAIL = 0x45
     ESME_RTHROTTLED = 0x58
+    ESME_RX_T_APPNACK = 0x64  # temporary application error: the SMSC delivers the deliver_sm again
 
 
 class PduError(ValueError):
