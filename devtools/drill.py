@@ -37,11 +37,13 @@ import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import BigInteger, Column, Identity, Integer, MetaData, String, Table, func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from backbone.consumer import ConsumerRunner, RetryPolicy
 from backbone.db import inbox_table, make_engine, make_session_factory, outbox_table
@@ -113,6 +115,8 @@ class Lane:
         )
         self.md = md
         self.engines: list[AsyncEngine] = []
+        # The auditor's own connections, opened per question: never a stale one after a restart.
+        self.audit_engine = create_async_engine(database_url, poolclass=NullPool)
         self.producers: list[Producer] = []
         self.relays: list[OutboxRelay] = []
         self.consumers: list[ConsumerRunner] = []
@@ -188,8 +192,7 @@ class Lane:
             await asyncio.sleep(max(0.0, 1 / rate - (time.monotonic() - started)))
 
     async def applied_count(self) -> int:
-        engine = self.engines[0]
-        async with engine.connect() as conn:
+        async with self.audit_engine.connect() as conn:
             return int((await conn.execute(select(func.count(func.distinct(self.effects.c.event_id))))).scalar_one())
 
     async def wait_applied(self, within_s: float) -> float | None:
@@ -203,12 +206,12 @@ class Lane:
         return None
 
     async def count_lost(self) -> int:
-        async with self.engines[0].connect() as conn:
+        async with self.audit_engine.connect() as conn:
             applied = set((await conn.execute(select(self.effects.c.event_id))).scalars())
         return len(self.acknowledged - applied)
 
     async def audit(self, result: Result) -> Result:
-        async with self.engines[0].connect() as conn:
+        async with self.audit_engine.connect() as conn:
             e = self.effects
             rows = (await conn.execute(select(e.c.event_id, e.c.subject, e.c.n).order_by(e.c.applied))).all()
         seen: dict[str, int] = {}
@@ -240,7 +243,10 @@ class Lane:
         for p in self.producers:
             with contextlib.suppress(Exception):
                 await p.stop()
-        for e in self.engines:
+        with contextlib.suppress(Exception):  # the counts are taken: the lane's schema goes
+            async with self.audit_engine.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+        for e in [*self.engines, self.audit_engine]:
             with contextlib.suppress(Exception):
                 await e.dispose()
 
@@ -302,11 +308,15 @@ def pg_start(profile: infra_mod.InfraProfile) -> None:
 
 async def _recovery_after(lane: Lane, since: float) -> float | None:
     """Seconds from `since` (the fault's end) until the lane applies a newly written event."""
-    before = await lane.applied_count()
+    before: int | None = None
+    while before is None and time.monotonic() - since < 120:
+        with contextlib.suppress(Exception):
+            before = await lane.applied_count()
+        await asyncio.sleep(0.1)
     while time.monotonic() - since < 120:
         await asyncio.sleep(0.2)
         with contextlib.suppress(Exception):
-            if await lane.applied_count() > before:
+            if await lane.applied_count() > (before or 0):
                 return time.monotonic() - since
     return None
 
@@ -348,12 +358,13 @@ def _lock_objid(schema: str) -> int:
     return zlib.crc32(f"outbox-relay:{schema}".encode())
 
 
-async def drill_relay_lock_terminated(urls: tuple[str, str]) -> Result:
+async def drill_relay_lock_terminated(urls: tuple[str, str], *, quick: bool = False) -> Result:
     lane = Lane(*urls, "relaylock")
     await lane.create()
     await lane.start()
-    load = asyncio.create_task(lane.write_load(20))
-    await asyncio.sleep(5)
+    load_s = 8 if quick else 20
+    load = asyncio.create_task(lane.write_load(load_s))
+    await asyncio.sleep(2 if quick else 5)
     admin = lane.engines[0]
     key = _lock_objid(lane.schema)
     async with admin.connect() as conn:
@@ -372,7 +383,7 @@ async def drill_relay_lock_terminated(urls: tuple[str, str]) -> Result:
     await lane.wait_applied(60)
     after = [r.published_total for r in lane.relays]
     result = Result("relay-lock-terminated", "pg_terminate_backend of the relay's lock connection",
-                    f"{RATE_PER_S}/s writes, 20 aggregates, 2 relays, 2 consumers, 20 s")
+                    f"{RATE_PER_S}/s writes, 20 aggregates, 2 relays, 2 consumers, {load_s} s")
     result.recovery_s = recovery
     await lane.audit(result)
     leaders = sum(1 for r in lane.relays if r.is_leader)
@@ -384,24 +395,25 @@ async def drill_relay_lock_terminated(urls: tuple[str, str]) -> Result:
     return result
 
 
-async def drill_poison_row(urls: tuple[str, str]) -> Result:
+async def drill_poison_row(urls: tuple[str, str], *, quick: bool = False) -> Result:
     """An outbox row over the broker's size limit among the load: it is set aside, its aggregate's
     later rows wait behind it, every other aggregate flows; discarded by hand, the aggregate flows on."""
     lane = Lane(*urls, "poison")
     await lane.create()
     await lane.start()
-    load = asyncio.create_task(lane.write_load(15))
-    await asyncio.sleep(3)
+    load_s = 6 if quick else 15
+    load = asyncio.create_task(lane.write_load(load_s))
+    await asyncio.sleep(1.5 if quick else 3)
     poison = Envelope.wrap(OrderCancelled(order_id="ord-000", customer_id="c1", reason="0" * (2 * 1024 * 1024),
                                           cancelled_at=datetime.now(UTC)), source="drill", subject="ord-000")
     sf = make_session_factory(lane.engines[0])
     async with sf() as session, session.begin():
         await add_event(session, lane.outbox, poison, topic=lane.topic)
     say("poison: a 2 MB row queued for aggregate ord-000")
-    await asyncio.sleep(6)
+    await asyncio.sleep(3 if quick else 6)
     others_flowing = await lane.applied_count()
     await load
-    await asyncio.sleep(3)
+    await asyncio.sleep(1.5 if quick else 3)
     async with lane.engines[0].connect() as conn:
         applied = set((await conn.execute(select(lane.effects.c.event_id))).scalars())
     held = len(lane.acknowledged - applied)
@@ -412,7 +424,7 @@ async def drill_poison_row(urls: tuple[str, str]) -> Result:
     resolved = time.monotonic()
     drained = await lane.wait_applied(60)
     result = Result("poison-row", "a 2 MB outbox row (over the broker's 1 MB limit) among the load",
-                    f"{RATE_PER_S}/s writes, 20 aggregates, 2 relays, 2 consumers, 15 s")
+                    f"{RATE_PER_S}/s writes, 20 aggregates, 2 relays, 2 consumers, {load_s} s")
     result.recovery_s = drained if drained is not None else time.monotonic() - resolved
     await lane.audit(result)
     result.notes.append(f"set aside: {set_aside}; held behind it until discarded: {held} (aggregate ord-000 only);"
@@ -423,15 +435,17 @@ async def drill_poison_row(urls: tuple[str, str]) -> Result:
     return result
 
 
-async def drill_dlq_missing(urls: tuple[str, str]) -> Result:
+async def drill_dlq_missing(urls: tuple[str, str], *, quick: bool = False) -> Result:
     """A poison record while its DLQ topic does not exist: the partition pauses on it (no commit
     past it, the loop alive; the runner's other partitions wait for its pass); once the DLQ exists
     the record is dead-lettered and the partition moves on."""
     lane = Lane(*urls, "dlqmissing", with_dlq=False)
     await lane.create()
     await lane.start()
-    load = asyncio.create_task(lane.write_load(25))
-    await asyncio.sleep(3)
+    load_s = 8 if quick else 25
+    missing_s = 3 if quick else 8
+    load = asyncio.create_task(lane.write_load(load_s))
+    await asyncio.sleep(2 if quick else 3)
     sf = make_session_factory(lane.engines[0])
     async with sf() as session, session.begin():
         await session.execute(lane.outbox.insert().values(
@@ -441,7 +455,7 @@ async def drill_dlq_missing(urls: tuple[str, str]) -> Result:
     paused_seen = False
     alive = True
     t0 = time.monotonic()
-    while time.monotonic() - t0 < 8:
+    while time.monotonic() - t0 < missing_s:
         await asyncio.sleep(0.25)
         paused_seen = paused_seen or any(c.paused for c in lane.consumers)
     alive = all(not t.done() for t in lane.tasks)
@@ -461,8 +475,8 @@ async def drill_dlq_missing(urls: tuple[str, str]) -> Result:
     sampler.cancel()
     await load
     await lane.wait_applied(60)
-    result = Result("dlq-missing", "poison record while its DLQ topic is missing for 8 s, then created",
-                    f"{RATE_PER_S}/s writes, 20 aggregates, 2 relays, 2 consumers, 25 s")
+    result = Result("dlq-missing", f"poison record while its DLQ topic is missing for {missing_s} s, then created",
+                    f"{RATE_PER_S}/s writes, 20 aggregates, 2 relays, 2 consumers, {load_s} s")
     result.recovery_s = (time.monotonic() - created) if drained is None else drained
     await lane.audit(result)
     result.notes.append(f"partition paused: {'yes' if paused_seen else 'no'}; loops alive: {'yes' if alive else 'NO'}")
@@ -479,9 +493,7 @@ async def run(only: list[str] | None, fast: bool) -> list[Result]:
     drills: dict[str, tuple[bool, Callable[[], Awaitable[Result]]]] = {
         "pg-stop": (False, lambda: drill_pg_outage(urls, profile, sig=signal.SIGINT, outage_s=20, name="pg-stop-20s")),
         "pg-kill": (False, lambda: drill_pg_outage(urls, profile, sig=signal.SIGKILL, outage_s=5, name="pg-kill-9")),
-        "relay-lock": (True, lambda: drill_relay_lock_terminated(urls)),
-        "dlq-missing": (True, lambda: drill_dlq_missing(urls)),
-        "poison-row": (True, lambda: drill_poison_row(urls)),
+        **{name: (True, partial(fn, urls)) for name, fn in FAST_DRILLS.items()},
     }
     results: list[Result] = []
     for name, (is_fast, drill) in drills.items():
@@ -494,6 +506,13 @@ async def run(only: list[str] | None, fast: bool) -> list[Result]:
         say(f"{name}: {json.dumps(asdict(result))}")
         results.append(result)
     return results
+
+
+FAST_DRILLS: dict[str, Callable[..., Awaitable[Result]]] = {
+    "relay-lock": drill_relay_lock_terminated,
+    "dlq-missing": drill_dlq_missing,
+    "poison-row": drill_poison_row,
+}
 
 
 def table(results: list[Result]) -> str:

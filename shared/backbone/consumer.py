@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -190,6 +191,12 @@ class ConsumerRunner(Worker):
         except (CommitFailedError, KafkaError) as exc:
             # Rebalanced away mid-batch: the new owner re-reads these; the inbox absorbs them.
             log.warning("offset commit failed for %s: %r", tp, exc)
+            return
+        with contextlib.suppress(Exception):
+            highwater = consumer.highwater(tp)  # type: ignore[attr-defined]
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
+                    max(0, int(highwater) - (msgs[-1].offset + 1)))
 
     async def _apply_batch(self, chunk: list[ConsumerRecord]) -> list[ConsumerRecord]:
         """Apply a run of one partition's events in one transaction: one multi-row inbox claim, then

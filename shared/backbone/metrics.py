@@ -17,6 +17,10 @@ CONSUMER_PAUSED = Gauge(
     "consumer_partition_paused", "1 while a partition is held on a record by a transient failure",
     ["group", "topic", "partition"],
 )
+CONSUMER_LAG = Gauge(
+    "consumer_lag_records", "Records behind the partition's high watermark after the last commit",
+    ["group", "topic", "partition"],
+)
 CONSUMER_PAUSES = Counter("consumer_partition_pauses_total", "Times a partition was paused", ["group", "topic"])
 CONSUMER_TRANSIENT_RETRIES = Counter(
     "consumer_transient_retries_total", "Retries of a record after a transient (infrastructure) failure",

@@ -156,6 +156,7 @@ class OutboxRelay(Worker):
         self._lock_key = zlib.crc32(f"outbox-relay:{self.schema}".encode())
         self._lock_conn: AsyncConnection | None = None
         self._counted_at = 0.0
+        self.pending: int | None = None  # the true backlog at the last count (leader only)
         self.published_total = 0  # rows this relay published (the drills compare relays by it)
         # Rows set aside: seq → (topic, key, error). Their aggregates' later rows wait behind them.
         self.failed: dict[int, tuple[str, str, str]] = {}
@@ -252,7 +253,8 @@ class OutboxRelay(Worker):
             for seq in [s for s in self.failed if s not in still]:
                 log.warning("outbox row %d was resolved by hand; its aggregate flows on", seq)
                 del self.failed[seq]
-        metrics.OUTBOX_PENDING.labels(self.schema).set(int(pending))
+        self.pending = int(pending)
+        metrics.OUTBOX_PENDING.labels(self.schema).set(self.pending)
         metrics.OUTBOX_FAILED_PENDING.labels(self.schema).set(len(self.failed))
 
     async def relay_once(self, conn: AsyncConnection | None = None) -> int:

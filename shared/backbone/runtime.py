@@ -69,6 +69,9 @@ class Infra:
 class ServiceRuntime(Generic[C]):
     """A service process: infrastructure, the service's context, its consumers and workers."""
 
+    # /readyz reports an outbox backlog above this (the relay cannot keep up, or Kafka is away).
+    backlog_limit = 100_000
+
     def __init__(self, infra: Infra, context: C) -> None:
         self.infra = infra
         self.context = context
@@ -203,6 +206,8 @@ class ServiceRuntime(Generic[C]):
             checks["database"] = f"down: {type(exc).__name__}"
         checks["kafka"] = "ok" if await kafka_reachable(self.settings.kafka_bootstrap_servers) else "down"
         checks.update(self.liveness())
+        if self.settings.run_relay and self.relay.is_leader and (self.relay.pending or 0) > self.backlog_limit:
+            checks["outbox"] = f"backlog: {self.relay.pending} rows unpublished (limit {self.backlog_limit})"
         if self.settings.run_consumers:
             # A partition held on a record by a transient failure (database or DLQ away) is not ready.
             for consumer in self.consumers:
