@@ -8,6 +8,7 @@ values checked by `backbone.inputs`, and last-resort handlers that answer 4xx/50
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backbone import metrics
 from backbone.auth import TokenVerifier
+from backbone.authz import public, stamp_rules
 from backbone.correlation import (
     new_correlation_id,
     reset_correlation_id,
@@ -159,7 +161,8 @@ def create_app(
     app.add_middleware(CorrelationMiddleware)
     install_problem_handlers(app, retry_after_s=retry_after_s)
 
-    @app.get("/healthz", tags=["ops"], summary="Alive: the process serves and no background worker has died")
+    @app.get("/healthz", tags=["ops"], summary="Alive: the process serves and no background worker has died",
+             dependencies=[public("liveness probe: the orchestrator asks without a token")])
     async def healthz() -> JSONResponse:
         runtime = runtime_getter()
         checks = runtime.liveness() if runtime else {}
@@ -167,14 +170,16 @@ def create_app(
         return JSONResponse({"status": "ok" if ok else "dead", **({"checks": checks} if not ok else {})},
                             status_code=200 if ok else 503)
 
-    @app.get("/readyz", tags=["ops"], summary="Database and Kafka reachable, background loops running")
+    @app.get("/readyz", tags=["ops"], summary="Database and Kafka reachable, background loops running",
+             dependencies=[public("readiness probe: the orchestrator asks without a token")])
     async def readyz() -> JSONResponse:
         runtime = runtime_getter()
         checks = await runtime.readiness() if runtime else {"runtime": "not started"}
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics",
+             dependencies=[public("Prometheus scrape: counters, no business data (NetworkPolicy: monitoring only)")])
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -216,5 +221,11 @@ def create_service_app(
     app.state.settings = settings
     app.state.token_verifier = verifier
     for router in [*routers, *(dev_routers or [] if settings.dev_environment else [])]:
+        # Every operation's authorization rule in its OpenAPI operation (`x-authz`), decided first
+        # (backbone.authz); tests/security/test_security_rbac.py fails on an operation without one.
+        for route in stamp_rules(router.routes):
+            logging.getLogger("backbone.authz").error(
+                "%s %s declares no authorization rule (backbone.authz)", sorted(route.methods or ()), route.path)
         app.include_router(guard_router(router))
+    stamp_rules(app.router.routes)  # the ops probes above
     return app

@@ -40,6 +40,9 @@ log = logging.getLogger("backbone.auth")
 #: `account_manager_id`: String(60)); `shared/tests/unit/test_backbone_auth.py` checks every model.
 SUBJECT_MAX_LENGTH = 60
 NAME_MAX_LENGTH = 200
+#: The claim naming a partner user's partner (Keycloak: the admin-only `partner` user attribute).
+PARTNER_CLAIM = "partner"
+PARTNER_MAX_LENGTH = 60
 #: A bearer token longer than this is refused before it is parsed.
 TOKEN_MAX_LENGTH = 16_384
 #: The audiences a development token carries: every service of the suite.
@@ -54,6 +57,10 @@ class Principal:
     subject: str
     roles: frozenset[str] = field(default_factory=frozenset)
     name: str | None = None
+    #: The partner a partner user works for (the token's `partner` claim, which only the identity
+    #: provider's administrators set). A partner user reaches only what a route's rule opens to partners
+    #: (`backbone.authz`: the EOMS tasks assigned to them), whatever roles the token holds.
+    partner: str | None = None
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -61,7 +68,7 @@ class Principal:
 
 def issue_token(
     subject: str, roles: list[str], *, secret: str, issuer: str = "groupsuite", ttl_s: int = 8 * 3600,
-    name: str | None = None, audience: str | Iterable[str] | None = DEV_AUDIENCES,
+    name: str | None = None, audience: str | Iterable[str] | None = DEV_AUDIENCES, partner: str | None = None,
 ) -> str:
     """A development token (HS256), valid on every service of the suite by default."""
     now = int(time.time())
@@ -70,6 +77,8 @@ def issue_token(
         claims["aud"] = audience if isinstance(audience, str) else list(audience)
     if name:
         claims["name"] = name
+    if partner is not None:
+        claims[PARTNER_CLAIM] = partner
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -115,7 +124,14 @@ def principal_from_claims(claims: Mapping[str, Any], *, roles_claim: str = "role
     typ = claims.get("typ")
     if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCESS_TOKEN_TYPES):
         raise unauthorized("invalid token: not an access token")
-    return Principal(subject=subject, roles=frozenset(r for r in raw_roles if r in TOKEN_ROLES), name=name)
+    partner = claims.get(PARTNER_CLAIM)
+    if partner is not None and (
+        not isinstance(partner, str) or not partner.strip() or len(partner) > PARTNER_MAX_LENGTH
+        or not partner.isprintable()
+    ):
+        raise unauthorized(f"invalid token: the {PARTNER_CLAIM} claim is not a partner id")
+    return Principal(subject=subject, roles=frozenset(r for r in raw_roles if r in TOKEN_ROLES), name=name,
+                     partner=partner)
 
 
 # PyJWT raises its own errors for what it checks; a payload with odd types can still raise these.

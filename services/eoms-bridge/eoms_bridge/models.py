@@ -108,7 +108,8 @@ forward_queue = sa.Table(
     sa.Index("ix_eoms_forward_queue_due", "next_attempt_at", "seq", postgresql_where=sa.text("sent_at IS NULL")),
 )
 
-# Callbacks of the external EOMS already applied (its callback id is the idempotency key).
+# Callbacks of the external EOMS already applied (its callback id is the idempotency key): which partner
+# sent it (the actor is derived from it) and the operator the body named (informational only).
 eoms_callbacks = sa.Table(
     "eoms_callbacks",
     metadata,
@@ -116,6 +117,18 @@ eoms_callbacks = sa.Table(
     sa.Column("ticket_id", Id, nullable=False),
     sa.Column("action", sa.String(20), nullable=False),
     timestamp("received_at", default_now=True),
+    sa.Column("partner", sa.String(40), nullable=True),
+    sa.Column("reported_actor", sa.String(60), nullable=True),
+)
+
+# Signatures of accepted callbacks, remembered for twice the replay window (a replay is refused: 401).
+eoms_callback_signatures = sa.Table(
+    "eoms_callback_signatures",
+    metadata,
+    sa.Column("signature", sa.String(64), primary_key=True),
+    sa.Column("partner", sa.String(40), nullable=False),
+    timestamp("seen_at", default_now=True),
+    sa.Index("ix_eoms_callback_signatures_seen_at", "seen_at"),
 )
 
 outbox, inbox = event_tables(metadata)

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
-from typing import Self
+import json
+from typing import Annotated, Any, Self
 
-from pydantic import model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from backbone.settings import ServiceSettings
 from backbone.vocabulary import GENERIC_COMPLAINT
+from eoms_bridge.adapter.signing import PARTNER_ID_RE
 
-#: The committed callback token: accepted only where ENVIRONMENT is local or test.
-DEV_EOMS_CALLBACK_TOKEN = "dev-eoms-callback-token"
+#: The committed callback partner and secret: accepted only where ENVIRONMENT is local or test.
+DEV_EOMS_PARTNER = "eoms-dev"
+DEV_EOMS_CALLBACK_SECRET = "dev-eoms-callback-secret-not-for-production"
+#: The shortest partner secret accepted outside local/test (HMAC-SHA256 keys: 32 bytes and more).
+MIN_CALLBACK_SECRET_LENGTH = 32
 
 
 class EomsSettings(ServiceSettings):
@@ -31,11 +37,46 @@ class EomsSettings(ServiceSettings):
     eoms_forward_poll_s: float = 0.2
     eoms_forward_retry_initial_s: float = 0.5  # a queued forward that failed waits this long, doubling,
     eoms_forward_retry_max_s: float = 60.0  # up to this delay
-    # Shared secret the external EOMS sends in X-EOMS-Token on callbacks.
-    eoms_callback_token: str = DEV_EOMS_CALLBACK_TOKEN
+    # Who may call POST /api/v1/eoms/callbacks: partner id → HMAC secret (eoms_bridge/adapter/signing.py),
+    # as JSON (`{"eoms-main": "…"}`) or `eoms-main=…,eoms-backup=…`. From the environment (a Secret);
+    # the committed dev partner only in local/test.
+    eoms_callback_partners: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=lambda: {DEV_EOMS_PARTNER: SecretStr(DEV_EOMS_CALLBACK_SECRET)})
+    # A callback's X-EOMS-Timestamp must be within this many seconds of the bridge's clock; a signature
+    # is remembered (refused a second time) for twice as long.
+    eoms_callback_window_s: int = Field(default=300, ge=5, le=3600)
+
+    @field_validator("eoms_callback_partners", mode="before")
+    @classmethod
+    def _partners(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                value = json.loads(text)
+            else:
+                pairs = [p.partition("=") for p in text.split(",") if p.strip()]
+                if any(not sep for _, sep, _ in pairs):
+                    raise ValueError("EOMS_CALLBACK_PARTNERS takes JSON or partner=secret pairs separated by commas")
+                value = {k.strip(): v.strip() for k, _, v in pairs}
+        if isinstance(value, dict):
+            bad = [k for k in value if not isinstance(k, str) or not PARTNER_ID_RE.fullmatch(k)]
+            if bad:
+                raise ValueError(f"EOMS_CALLBACK_PARTNERS: partner ids are lowercase [a-z0-9_.-], at most 40: {bad}")
+        return value
 
     @model_validator(mode="after")
-    def _refuse_dev_callback_token(self) -> Self:
-        if not self.dev_environment and self.eoms_callback_token == DEV_EOMS_CALLBACK_TOKEN:
-            raise ValueError("EOMS_CALLBACK_TOKEN must be set outside local/test environments")
+    def _refuse_dev_callback_secrets(self) -> Self:
+        if self.dev_environment:
+            return self
+        secrets = {k: v.get_secret_value() for k, v in self.eoms_callback_partners.items()}
+        if not secrets:
+            raise ValueError("EOMS_CALLBACK_PARTNERS must name at least one partner outside local/test environments")
+        if DEV_EOMS_PARTNER in secrets or DEV_EOMS_CALLBACK_SECRET in secrets.values():
+            raise ValueError("EOMS_CALLBACK_PARTNERS must be set outside local/test environments (not the dev partner)")
+        if short := sorted(k for k, v in secrets.items() if len(v) < MIN_CALLBACK_SECRET_LENGTH):
+            raise ValueError(f"EOMS_CALLBACK_PARTNERS: the secrets of {short} are shorter than "
+                             f"{MIN_CALLBACK_SECRET_LENGTH} characters")
         return self
+
+    def callback_secrets(self) -> dict[str, str]:
+        return {k: v.get_secret_value() for k, v in self.eoms_callback_partners.items()}

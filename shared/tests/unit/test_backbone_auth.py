@@ -197,13 +197,15 @@ def test_settings_enable_the_dev_issuer_only_in_local_and_test(monkeypatch: pyte
         ServiceSettings(environment="test", oidc_algorithms=["HS256"])
 
 
-def test_the_eoms_callback_token_has_no_usable_default_outside_local_and_test() -> None:
+def test_the_eoms_callback_secrets_have_no_usable_default_outside_local_and_test() -> None:
+    """The shared callback token became per-partner HMAC secrets (docs/security.md, item 3); the same rule."""
     from eoms_bridge.settings import EomsSettings
 
-    assert EomsSettings(environment="test").eoms_callback_token
-    with pytest.raises(ValueError, match="EOMS_CALLBACK_TOKEN"):
+    assert EomsSettings(environment="test").callback_secrets()
+    with pytest.raises(ValueError, match="EOMS_CALLBACK_PARTNERS"):
         EomsSettings(environment="production", jwt_secret="s" * 40, oidc_issuer=ISSUER)
-    EomsSettings(environment="production", jwt_secret="s" * 40, oidc_issuer=ISSUER, eoms_callback_token="t" * 40)
+    EomsSettings(environment="production", jwt_secret="s" * 40, oidc_issuer=ISSUER,
+                 eoms_callback_partners={"huawei-eoms": "t" * 40})
 
 
 def test_rotation_refetches_on_an_unknown_kid_at_most_once_per_interval() -> None:

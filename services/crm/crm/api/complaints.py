@@ -20,7 +20,7 @@ from backbone.shapes import ClosedModel
 from backbone.vocabulary import ProductId, Tier
 from crm import access
 from crm.access import owner_filter
-from crm.api.deps import ContextDep, IdempotencyDep, PrincipalDep, SessionDep
+from crm.api.deps import ActorDep, ContextDep, IdempotencyDep, SessionDep, WorkReaderDep, WriterDep
 from crm.api.views import ComplaintOut, complaints_out
 from crm.domain.lifecycle import ComplaintAction, ComplaintState
 from crm.domain.vocabulary import ComplaintCategory, Severity
@@ -57,7 +57,7 @@ async def complaint_view(session: SessionDep, complaint_id: str) -> ComplaintOut
 
 @router.get("", response_model=Page[ComplaintOut], summary="Complaints (own customers' for an account manager)")
 async def list_complaints(
-    session: SessionDep, principal: PrincipalDep,
+    session: SessionDep, principal: WorkReaderDep,
     status: Annotated[list[ComplaintState] | None, Query(description="one or more statuses")] = None,
     severity: Severity | None = None,
     category: ComplaintCategory | None = None,
@@ -91,7 +91,7 @@ async def list_complaints(
 
 @router.post("", status_code=201, response_model=ComplaintOut,
              summary="Record a complaint or fault (emits crm.complaint.created)")
-async def create_complaint(body: ComplaintIn, session: SessionDep, principal: PrincipalDep, ctx: ContextDep,
+async def create_complaint(body: ComplaintIn, session: SessionDep, principal: WriterDep, ctx: ContextDep,
                            idem: IdempotencyDep) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
@@ -106,7 +106,7 @@ async def create_complaint(body: ComplaintIn, session: SessionDep, principal: Pr
 
 
 @router.get("/{complaint_id}", response_model=ComplaintOut, summary="A complaint with its history and ticket trail")
-async def get_complaint(complaint_id: str, session: SessionDep, principal: PrincipalDep) -> ComplaintOut:
+async def get_complaint(complaint_id: str, session: SessionDep, principal: WorkReaderDep) -> ComplaintOut:
     row = await service.load_complaint(session, access.work_reader(principal), complaint_id)
     return (await complaints_out(session, [row]))[0]
 
@@ -114,7 +114,7 @@ async def get_complaint(complaint_id: str, session: SessionDep, principal: Princ
 @router.post("/{complaint_id}/{action}", response_model=ComplaintOut,
              summary="Move a complaint: reopen | revisit (satisfaction) | archive (dispatch | resolve: admin); "
                      "409 if illegal")
-async def act_on_complaint(complaint_id: str, action: ComplaintAction, session: SessionDep, principal: PrincipalDep,
+async def act_on_complaint(complaint_id: str, action: ComplaintAction, session: SessionDep, principal: ActorDep,
                            idem: IdempotencyDep, body: ComplaintActionIn | None = None) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:

@@ -15,7 +15,7 @@ from backbone.shapes import ClosedModel
 from backbone.vocabulary import Tier
 from crm import access
 from crm.access import owner_filter
-from crm.api.deps import ContextDep, IdempotencyDep, PrincipalDep, SessionDep
+from crm.api.deps import ContextDep, CustomerReaderDep, IdempotencyDep, SessionDep, WriterDep
 from crm.api.views import CustomerOut, customer_out
 from crm.domain.vocabulary import Industry, UnifiedPayment
 from crm.models import customers
@@ -67,7 +67,7 @@ class CustomerPatch(ClosedModel):
 
 @router.get("", response_model=Page[CustomerOut], summary="Search customers (own ones for an account manager)")
 async def list_customers(
-    session: SessionDep, principal: PrincipalDep,
+    session: SessionDep, principal: CustomerReaderDep,
     q: Annotated[str | None, Query(max_length=100, description="part of the name, or the USCC's start")] = None,
     tier: Tier | None = None,
     manager: Annotated[str | None, Query(description="account manager id")] = None,
@@ -99,7 +99,7 @@ async def list_customers(
 
 
 @router.post("", status_code=201, response_model=CustomerOut, summary="Register a customer; its tier is computed")
-async def create_customer(body: CustomerIn, session: SessionDep, principal: PrincipalDep, ctx: ContextDep,
+async def create_customer(body: CustomerIn, session: SessionDep, principal: WriterDep, ctx: ContextDep,
                           idem: IdempotencyDep) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
@@ -114,13 +114,13 @@ async def create_customer(body: CustomerIn, session: SessionDep, principal: Prin
 
 
 @router.get("/{customer_id}", response_model=CustomerOut, summary="A customer, with why it has its tier")
-async def get_customer(customer_id: str, session: SessionDep, principal: PrincipalDep) -> CustomerOut:
+async def get_customer(customer_id: str, session: SessionDep, principal: CustomerReaderDep) -> CustomerOut:
     return customer_out(await service.load_customer(session, access.customer_reader(principal), customer_id))
 
 
 @router.patch("/{customer_id}", response_model=CustomerOut,
               summary="Change a customer; new factors re-grade it (a new tier emits crm.customer.tier_changed)")
-async def patch_customer(customer_id: str, body: CustomerPatch, session: SessionDep, principal: PrincipalDep,
+async def patch_customer(customer_id: str, body: CustomerPatch, session: SessionDep, principal: WriterDep,
                          ctx: ContextDep) -> CustomerOut:
     changes = body.model_dump(mode="json", exclude_unset=True, exclude_none=True)
     if "factors" in changes and not changes["factors"]:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from backbone.auth import Principal as Principal
+from backbone.authz import authorize
 from backbone.deps import PrincipalDep as PrincipalDep
 from backbone.deps import RuntimeDep as RuntimeDep
 from backbone.deps import SessionDep as SessionDep
@@ -15,6 +16,7 @@ from backbone.deps import get_principal as get_principal
 from backbone.deps import get_runtime as get_runtime
 from backbone.deps import get_session as get_session
 from backbone.idempotency import Idempotency, idempotency_dependency
+from crm import access
 from crm.context import CrmContext
 from crm.models import idempotency_keys
 
@@ -24,3 +26,16 @@ ContextDep = Annotated[CrmContext, Depends(context_of(CrmContext))]
 
 get_idempotency = idempotency_dependency(idempotency_keys)
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
+
+
+# Each route's authorization rule (backbone.authz; the roles are crm.access's, which also hands the use
+# cases their `Scope`): the principal is the dependency's value.
+_OWN = "an account manager: own customers' only (another manager's customer, and all under it, answers 404)"
+CustomerReaderDep = Annotated[Principal, authorize(*access.CUSTOMER_READERS, scope=_OWN)]
+WorkReaderDep = Annotated[Principal, authorize(*access.WORK_READERS, scope=_OWN)]
+WriterDep = Annotated[Principal, authorize(*access.WRITERS, scope=_OWN)]
+_FORCED = "the steps the EOMS tickets drive (start/open/reject, dispatch/resolve): an admin's override only (403)"
+ActorDep = Annotated[Principal, authorize(*access.WRITERS, scope=_OWN, checks=_FORCED)]
+CatalogueReaderDep = Annotated[Principal, authorize(*access.CATALOGUE_READERS)]
+TieringReaderDep = Annotated[Principal, authorize(*access.TIERING_READERS)]
+TieringAdminDep = Annotated[Principal, authorize(access.ADMIN)]

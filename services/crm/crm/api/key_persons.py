@@ -16,7 +16,7 @@ from sqlalchemy import select
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, paginate
 from backbone.shapes import ClosedModel
 from crm import access
-from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
+from crm.api.deps import CustomerReaderDep, IdempotencyDep, SessionDep, WriterDep
 from crm.api.views import KeyPersonOut, key_person_out
 from crm.domain.vocabulary import KeyPersonKind
 from crm.models import key_persons
@@ -46,7 +46,7 @@ class KeyPersonPatch(ClosedModel):
 
 @router.get("", response_model=Page[KeyPersonOut], summary="Key persons of a customer (phone and e-mail masked)")
 async def list_key_persons(
-    customer_id: str, session: SessionDep, principal: PrincipalDep,
+    customer_id: str, session: SessionDep, principal: CustomerReaderDep,
     kind: KeyPersonKind | None = None,
     sort: Annotated[str | None, Query(description=f"one of {', '.join(SORTS)}")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -62,7 +62,7 @@ async def list_key_persons(
 
 
 @router.post("", status_code=201, response_model=KeyPersonOut, summary="Add a key person")
-async def add_key_person(customer_id: str, body: KeyPersonIn, session: SessionDep, principal: PrincipalDep,
+async def add_key_person(customer_id: str, body: KeyPersonIn, session: SessionDep, principal: WriterDep,
                          idem: IdempotencyDep) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
@@ -78,14 +78,14 @@ async def add_key_person(customer_id: str, body: KeyPersonIn, session: SessionDe
 @router.get("/{person_id}", response_model=KeyPersonOut,
             summary="One key person; full phone and e-mail for the owning account manager or an admin")
 async def get_key_person(customer_id: str, person_id: str, session: SessionDep,
-                         principal: PrincipalDep) -> KeyPersonOut:
+                         principal: CustomerReaderDep) -> KeyPersonOut:
     customer, row = await service.load(session, access.customer_reader(principal), customer_id, person_id)
     return key_person_out(row, full=access.sees_full_contacts(principal, customer.account_manager_id))
 
 
 @router.patch("/{person_id}", response_model=KeyPersonOut, summary="Change a key person")
 async def patch_key_person(customer_id: str, person_id: str, body: KeyPersonPatch, session: SessionDep,
-                           principal: PrincipalDep) -> KeyPersonOut:
+                           principal: WriterDep) -> KeyPersonOut:
     scope = access.writer(principal)
     async with session.begin():
         await service.change(session, scope=scope, customer_id=customer_id, person_id=person_id,
@@ -96,7 +96,7 @@ async def patch_key_person(customer_id: str, person_id: str, body: KeyPersonPatc
 
 @router.delete("/{person_id}", status_code=204, summary="Remove a key person")
 async def delete_key_person(customer_id: str, person_id: str, session: SessionDep,
-                            principal: PrincipalDep) -> Response:
+                            principal: WriterDep) -> Response:
     scope = access.writer(principal)
     async with session.begin():
         await service.remove(session, scope=scope, customer_id=customer_id, person_id=person_id)

@@ -15,7 +15,7 @@ from backbone.shapes import ClosedModel
 from backbone.vocabulary import ProductId
 from crm import access
 from crm.access import owner_filter
-from crm.api.deps import IdempotencyDep, PrincipalDep, SessionDep
+from crm.api.deps import CustomerReaderDep, IdempotencyDep, SessionDep, WriterDep
 from crm.api.views import OpportunityOut, opportunity_out
 from crm.domain.lifecycle import OpportunityAction, OpportunityState
 from crm.domain.vocabulary import Channel
@@ -43,7 +43,7 @@ class OpportunityActionIn(ClosedModel):
 
 @router.get("", response_model=Page[OpportunityOut], summary="Opportunities (own customers' for an account manager)")
 async def list_opportunities(
-    session: SessionDep, principal: PrincipalDep,
+    session: SessionDep, principal: CustomerReaderDep,
     status: OpportunityState | None = None,
     customer_id: str | None = None,
     manager: str | None = None,
@@ -70,7 +70,7 @@ async def list_opportunities(
 
 
 @router.post("", status_code=201, response_model=OpportunityOut, summary="Record an opportunity")
-async def create_opportunity(body: OpportunityIn, session: SessionDep, principal: PrincipalDep,
+async def create_opportunity(body: OpportunityIn, session: SessionDep, principal: WriterDep,
                              idem: IdempotencyDep) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
@@ -85,14 +85,14 @@ async def create_opportunity(body: OpportunityIn, session: SessionDep, principal
 
 
 @router.get("/{opportunity_id}", response_model=OpportunityOut, summary="An opportunity")
-async def get_opportunity(opportunity_id: str, session: SessionDep, principal: PrincipalDep) -> OpportunityOut:
+async def get_opportunity(opportunity_id: str, session: SessionDep, principal: CustomerReaderDep) -> OpportunityOut:
     return opportunity_out(await service.load(session, access.customer_reader(principal), opportunity_id))
 
 
 @router.post("/{opportunity_id}/{action}", response_model=OpportunityOut,
              summary="Confirm or lose an opportunity (open → confirmed | lost; anything else is 409)")
 async def act_on_opportunity(opportunity_id: str, action: OpportunityAction, session: SessionDep,
-                             principal: PrincipalDep, idem: IdempotencyDep,
+                             principal: WriterDep, idem: IdempotencyDep,
                              body: OpportunityActionIn | None = None) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:

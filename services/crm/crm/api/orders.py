@@ -20,7 +20,7 @@ from backbone.shapes import ClosedModel
 from backbone.vocabulary import BusinessKind, ProductId, Tier
 from crm import access
 from crm.access import owner_filter
-from crm.api.deps import ContextDep, IdempotencyDep, PrincipalDep, SessionDep
+from crm.api.deps import ActorDep, ContextDep, IdempotencyDep, SessionDep, WorkReaderDep, WriterDep
 from crm.api.views import OrderOut, new_order_out, orders_out
 from crm.domain.lifecycle import OrderAction, OrderState
 from crm.domain.vocabulary import Channel
@@ -60,7 +60,7 @@ async def order_view(session: SessionDep, order_id: str) -> OrderOut:
 
 @router.get("", response_model=Page[OrderOut], summary="Orders (own customers' for an account manager)")
 async def list_orders(
-    session: SessionDep, principal: PrincipalDep,
+    session: SessionDep, principal: WorkReaderDep,
     status: Annotated[list[OrderState] | None, Query(description="one or more statuses")] = None,
     customer_id: str | None = None,
     manager: Annotated[str | None, Query(description="account manager id")] = None,
@@ -91,7 +91,7 @@ async def list_orders(
 
 
 @router.post("", status_code=201, response_model=OrderOut, summary="Create an order (optionally submit it)")
-async def create_order(body: OrderIn, session: SessionDep, principal: PrincipalDep, ctx: ContextDep,
+async def create_order(body: OrderIn, session: SessionDep, principal: WriterDep, ctx: ContextDep,
                        idem: IdempotencyDep) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
@@ -106,7 +106,7 @@ async def create_order(body: OrderIn, session: SessionDep, principal: PrincipalD
 
 
 @router.get("/{order_id}", response_model=OrderOut, summary="An order with its items, status history and ticket trail")
-async def get_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> OrderOut:
+async def get_order(order_id: str, session: SessionDep, principal: WorkReaderDep) -> OrderOut:
     row = await service.load_order(session, access.work_reader(principal), order_id)
     return (await orders_out(session, [row]))[0]
 
@@ -114,7 +114,7 @@ async def get_order(order_id: str, session: SessionDep, principal: PrincipalDep)
 
 @router.post("/{order_id}/{action}", response_model=OrderOut,
              summary="Move an order: submit | cancel | close (start | open | reject: admin override); 409 if illegal")
-async def act_on_order(order_id: str, action: OrderAction, session: SessionDep, principal: PrincipalDep,
+async def act_on_order(order_id: str, action: OrderAction, session: SessionDep, principal: ActorDep,
                        idem: IdempotencyDep, body: OrderActionIn | None = None) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:

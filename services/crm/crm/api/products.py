@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from backbone.problems import Problem
 from crm import access
-from crm.api.deps import ContextDep, PrincipalDep
+from crm.api.deps import CatalogueReaderDep, ContextDep
 from crm.domain.products import Product, UnknownProduct
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
@@ -37,13 +37,13 @@ def _out(p: Product) -> ProductOut:
 
 
 @router.get("", response_model=list[ProductOut], summary="The product catalogue")
-async def list_products(principal: PrincipalDep, ctx: ContextDep) -> list[ProductOut]:
+async def list_products(principal: CatalogueReaderDep, ctx: ContextDep) -> list[ProductOut]:
     access.catalogue_reader(principal)
     return [_out(p) for p in ctx.catalogue]
 
 
 @router.get("/{product_id}", response_model=ProductDetailOut, summary="A product with its attributes' JSON Schema")
-async def get_product(product_id: str, principal: PrincipalDep, ctx: ContextDep) -> ProductDetailOut:
+async def get_product(product_id: str, principal: CatalogueReaderDep, ctx: ContextDep) -> ProductDetailOut:
     access.catalogue_reader(principal)
     try:
         p = ctx.catalogue.get(product_id)

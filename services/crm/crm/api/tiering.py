@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from backbone.shapes import ClosedModel
 from backbone.vocabulary import Tier
 from crm import access
-from crm.api.deps import ContextDep, IdempotencyDep, PrincipalDep, SessionDep
+from crm.api.deps import ContextDep, IdempotencyDep, SessionDep, TieringAdminDep, TieringReaderDep
 from crm.domain.tiering import Grading, GradingMethod, RankShares
 from crm.models import customers
 from crm.services import customers as service
@@ -88,7 +88,7 @@ def _grading_out(grading: Grading, ctx: ContextDep) -> GradingOut:
 
 
 @router.get("", response_model=TieringOut, summary="The tiering configuration and the customers per tier")
-async def get_tiering(session: SessionDep, principal: PrincipalDep, ctx: ContextDep) -> TieringOut:
+async def get_tiering(session: SessionDep, principal: TieringReaderDep, ctx: ContextDep) -> TieringOut:
     access.tiering_reader(principal)
     rows = (await session.execute(select(customers.c.tier, func.count()).group_by(customers.c.tier))).all()
     counts: dict[str, int] = {str(tier): int(n) for tier, n in rows}
@@ -104,7 +104,7 @@ async def get_tiering(session: SessionDep, principal: PrincipalDep, ctx: Context
     "Re-grade every customer (thresholds, or rank among all customers' scores); emits "
     "crm.customer.tier_changed for each customer whose tier changed"), responses={
     422: {"description": "another method or shares without dry_run (they are tried, not applied)"}})
-async def regrade(session: SessionDep, principal: PrincipalDep, ctx: ContextDep, idem: IdempotencyDep,
+async def regrade(session: SessionDep, principal: TieringAdminDep, ctx: ContextDep, idem: IdempotencyDep,
                   body: RegradeIn | None = None) -> JSONResponse:
     """Grades every customer again with the configured weights and grading (crm/data/tiering.yaml or
     TIERING_FILE). By rank, each customer's score is ranked among all customers' scores (ties: the smaller,

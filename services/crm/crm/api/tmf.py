@@ -25,7 +25,7 @@ from backbone.errors import DomainError
 from backbone.problems import Problem
 from crm import access
 from crm.access import owner_filter
-from crm.api.deps import ContextDep, IdempotencyDep, PrincipalDep, SessionDep
+from crm.api.deps import ContextDep, IdempotencyDep, SessionDep, WorkReaderDep, WriterDep
 from crm.api.views import ComplaintOut, OrderOut, complaints_out, new_order_out, orders_out
 from crm.domain.vocabulary import Channel
 from crm.models import complaints, orders
@@ -196,7 +196,7 @@ def _name_tmf_fields(exc: DomainError) -> None:
 
 @router.post(ORDER_BASE, status_code=201, response_model=ProductOrder,
              summary="TMF622: create a product order (it is submitted at once: state acknowledged)")
-async def create_product_order(body: ProductOrderIn, session: SessionDep, principal: PrincipalDep, ctx: ContextDep,
+async def create_product_order(body: ProductOrderIn, session: SessionDep, principal: WriterDep, ctx: ContextDep,
                                idem: IdempotencyDep) -> JSONResponse:
     customers = [p.id for p in body.relatedParty if p.role.lower() == "customer"]
     if len(customers) != 1:
@@ -229,7 +229,7 @@ async def create_product_order(body: ProductOrderIn, session: SessionDep, princi
 
 @router.get(ORDER_BASE, response_model=list[ProductOrder], summary="TMF622: list product orders (offset/limit)")
 async def list_product_orders(
-    session: SessionDep, principal: PrincipalDep,
+    session: SessionDep, principal: WorkReaderDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JSONResponse:
@@ -245,14 +245,14 @@ async def list_product_orders(
 
 
 @router.get(f"{ORDER_BASE}/{{order_id}}", response_model=ProductOrder, summary="TMF622: a product order")
-async def get_product_order(order_id: str, session: SessionDep, principal: PrincipalDep) -> ProductOrder:
+async def get_product_order(order_id: str, session: SessionDep, principal: WorkReaderDep) -> ProductOrder:
     row = await order_service.load_order(session, access.work_reader(principal), order_id)
     return product_order((await orders_out(session, [row]))[0])
 
 
 @router.get(TICKET_BASE, response_model=list[TroubleTicket], summary="TMF621: list complaints as trouble tickets")
 async def list_trouble_tickets(
-    session: SessionDep, principal: PrincipalDep,
+    session: SessionDep, principal: WorkReaderDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JSONResponse:
@@ -269,6 +269,6 @@ async def list_trouble_tickets(
 
 @router.get(f"{TICKET_BASE}/{{complaint_id}}", response_model=TroubleTicket,
             summary="TMF621: a complaint as a trouble ticket")
-async def get_trouble_ticket(complaint_id: str, session: SessionDep, principal: PrincipalDep) -> TroubleTicket:
+async def get_trouble_ticket(complaint_id: str, session: SessionDep, principal: WorkReaderDep) -> TroubleTicket:
     row = await complaint_service.load_complaint(session, access.work_reader(principal), complaint_id)
     return trouble_ticket((await complaints_out(session, [row]))[0])

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, Table, select
 
 from crm import access
-from crm.api.deps import PrincipalDep, SessionDep
+from crm.api.deps import CustomerReaderDep, SessionDep
 from crm.api.views import RISK_RANK, ComplaintOut, OrderOut, SlaOut, TicketOut, complaints_out, orders_out
 from crm.domain.lifecycle import ComplaintState, OrderState
 from crm.models import complaints, orders, sla_alerts, tickets
@@ -88,7 +88,7 @@ def _key(rank: tuple[Any, ...], created_at: datetime) -> tuple[Any, ...]:
 
 @router.get("/workbench", response_model=Workbench, summary="My customers' open orders and complaints, SLA risk first")
 async def workbench(
-    session: SessionDep, principal: PrincipalDep,
+    session: SessionDep, principal: CustomerReaderDep,
     manager: Annotated[str | None, Query(description="supervisor/admin: one account manager's workbench")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> Workbench:

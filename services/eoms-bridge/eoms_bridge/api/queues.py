@@ -11,7 +11,7 @@ from sqlalchemy import select
 from backbone.pagination import Page, fetch_page
 from backbone.problems import Problem
 from backbone.vocabulary import NodeRole
-from eoms_bridge.api.deps import PrincipalDep, SessionDep, actor_of, owner_filter
+from eoms_bridge.api.deps import QueueReaderDep, SessionDep, actor_of, ticket_scope
 from eoms_bridge.models import tickets
 
 router = APIRouter(prefix="/api/v1/queues", tags=["queues"])
@@ -42,7 +42,7 @@ class QueuePage(Page[TaskOut]):
 
 @router.get("/{role}", response_model=QueuePage, summary="Open node tasks of a role, oldest first (cursor paging)")
 async def role_queue(
-    role: NodeRole, principal: PrincipalDep, session: SessionDep,
+    role: NodeRole, principal: QueueReaderDep, session: SessionDep,
     limit: int = Query(50, ge=1, le=200), cursor: str | None = None,
     unassigned: bool = Query(False, description="only tasks nobody has claimed yet"),
     assignee: str | None = Query(None, description="only tasks claimed by this user"),
@@ -55,8 +55,7 @@ async def role_queue(
         q = q.where(t.assignee.is_(None))
     if assignee:
         q = q.where(t.assignee == assignee)
-    if (owner := owner_filter(principal)) is not None:
-        q = q.where(t.account_manager_id == owner)
+    q = q.where(*ticket_scope(principal).conditions())
     rows, nxt = await fetch_page(session, q, key=(t.node_entered_at, t.id), cursor=cursor, limit=limit)
     items = [TaskOut(ticket_id=r["id"], ticket_kind=r["kind"], business_type=r["business_type"],
                      node=r["current_node"], role=r["current_role"], state=r["state"], assignee=r["assignee"],

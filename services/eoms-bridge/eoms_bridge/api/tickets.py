@@ -13,7 +13,15 @@ from sqlalchemy.engine import RowMapping
 from backbone.pagination import Page, fetch_page
 from backbone.problems import Problem, field_error
 from backbone.vocabulary import NodeRole
-from eoms_bridge.api.deps import ContextDep, PrincipalDep, SessionDep, StoreDep, actor_of, owner_filter
+from eoms_bridge.api.deps import (
+    ContextDep,
+    SessionDep,
+    StoreDep,
+    TicketReaderDep,
+    TicketWorkerDep,
+    actor_of,
+    ticket_scope,
+)
 from eoms_bridge.domain.ticket import Actor, TicketAction
 from eoms_bridge.models import ticket_history, tickets
 from eoms_bridge.services import tickets as ticket_service
@@ -102,28 +110,23 @@ async def ticket_out(store: WorkflowStore, session: SessionDep, row: RowMapping,
 
 @router.get("", response_model=Page[TicketOut], summary="List tickets (filter by origin, state, kind; cursor by id)")
 async def list_tickets(
-    principal: PrincipalDep, session: SessionDep, store: StoreDep,
+    principal: TicketReaderDep, session: SessionDep, store: StoreDep,
     origin_id: str | None = None, state: str | None = None, kind: str | None = None,
     limit: int = Query(50, ge=1, le=200), cursor: str | None = None,
 ) -> Page[TicketOut]:
     t = tickets.c
     given = [column == value for column, value in ((t.origin_id, origin_id), (t.state, state), (t.kind, kind)) if value]
-    if (owner := owner_filter(principal)) is not None:
-        given.append(t.account_manager_id == owner)
-    q = select(tickets).where(*given)
+    q = select(tickets).where(*given, *ticket_scope(principal).conditions())
     rows, next_cursor = await fetch_page(session, q, key=(tickets.c.id,), cursor=cursor, limit=limit)
     items = [await ticket_out(store, session, r._mapping, history=False) for r in rows]
     return Page[TicketOut](items=items, next_cursor=next_cursor)
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, summary="A ticket with its node history and audit trail")
-async def get_ticket(ticket_id: str, principal: PrincipalDep, session: SessionDep, store: StoreDep) -> TicketOut:
+async def get_ticket(ticket_id: str, principal: TicketReaderDep, session: SessionDep, store: StoreDep) -> TicketOut:
     row = (await session.execute(select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
-    owner = owner_filter(principal)
-    if row is None:
+    if row is None or not ticket_scope(principal).sees(row):  # another's ticket: 404, its existence undisclosed
         raise Problem(404, "Not found", f"ticket {ticket_id} not found")
-    if owner is not None and row["account_manager_id"] != owner:
-        raise Problem(403, "Forbidden", "this ticket belongs to another account manager's customer")
     return await ticket_out(store, session, row, history=True)
 
 
@@ -140,7 +143,7 @@ class ActionIn(BaseModel):
 @router.post("/{ticket_id}/actions/{action}", response_model=TicketOut,
              summary="accept | complete | return | suspend | resume | reassign (and hold/release/cancel/close)")
 async def ticket_action(
-    ticket_id: str, action: TicketAction, principal: PrincipalDep, session: SessionDep, store: StoreDep,
+    ticket_id: str, action: TicketAction, principal: TicketWorkerDep, session: SessionDep, store: StoreDep,
     context: ContextDep, body: ActionIn | None = None,
 ) -> TicketOut:
     body = body or ActionIn()
@@ -168,6 +171,7 @@ async def ticket_action(
         row = await ticket_service.act(
             session, store=store, ticket_id=ticket_id, action=action, actor=actor, now=datetime.now(UTC),
             outcome=body.outcome, data=data, reason=body.reason, to=to,
-            expected_version=body.expected_version, forward=context.forwarding, owner=owner_filter(principal),
+            expected_version=body.expected_version, forward=context.forwarding,
+            account_manager=(scope := ticket_scope(principal)).account_manager, assignee=scope.assignee,
         )
     return await ticket_out(store, session, row, history=False)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import RowMapping
 
 from backbone.problems import Problem
-from eoms_bridge.api.deps import PrincipalDep, SessionDep, owner_filter
+from eoms_bridge.api.deps import SessionDep, TmfReaderDep, ticket_scope
 from eoms_bridge.models import ticket_history, tickets
 
 router = APIRouter(prefix="/tmf-api/troubleTicket/v4", tags=["TMF621"])
@@ -91,7 +91,7 @@ async def _changes(session: SessionDep, ids: list[str]) -> dict[str, list[Status
 @router.get("/troubleTicket", response_model=list[TroubleTicket], response_model_by_alias=True,
             summary="List trouble tickets (offset/limit, X-Total-Count)")
 async def list_trouble_tickets(
-    request: Request, response: Response, principal: PrincipalDep, session: SessionDep,
+    request: Request, response: Response, principal: TmfReaderDep, session: SessionDep,
     offset: int = Query(0, ge=0), limit: int = Query(20, ge=1, le=100),
     status: str | None = None, ticketType: str | None = None, relatedEntityId: str | None = None,
 ) -> list[TroubleTicket]:
@@ -102,8 +102,7 @@ async def list_trouble_tickets(
         conds.append(tickets.c.kind == ticketType)
     if relatedEntityId:
         conds.append((tickets.c.origin_id == relatedEntityId) | (tickets.c.customer_id == relatedEntityId))
-    if (owner := owner_filter(principal)) is not None:
-        conds.append(tickets.c.account_manager_id == owner)
+    conds += ticket_scope(principal).conditions()
     total = (await session.execute(select(func.count()).select_from(tickets).where(*conds))).scalar_one()
     rows = (await session.execute(
         select(tickets).where(*conds).order_by(tickets.c.id.desc()).offset(offset).limit(limit))).mappings().all()
@@ -115,12 +114,9 @@ async def list_trouble_tickets(
 
 @router.get("/troubleTicket/{ticket_id}", response_model=TroubleTicket, response_model_by_alias=True,
             summary="One trouble ticket")
-async def get_trouble_ticket(ticket_id: str, request: Request, principal: PrincipalDep,
+async def get_trouble_ticket(ticket_id: str, request: Request, principal: TmfReaderDep,
                              session: SessionDep) -> TroubleTicket:
     r = (await session.execute(select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
-    if r is None:
+    if r is None or not ticket_scope(principal).sees(r):  # another's ticket: 404, its existence undisclosed
         raise Problem(404, "Not found", f"troubleTicket {ticket_id} not found")
-    owner = owner_filter(principal)
-    if owner is not None and r["account_manager_id"] != owner:
-        raise Problem(403, "Forbidden", "this ticket belongs to another account manager's customer")
     return _tmf(request, r, (await _changes(session, [ticket_id]))[ticket_id])

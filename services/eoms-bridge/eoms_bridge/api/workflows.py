@@ -10,10 +10,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from backbone.auth import require
 from backbone.problems import Problem
-from backbone.vocabulary import TokenRole
-from eoms_bridge.api.deps import PrincipalDep, SessionDep, StoreDep
+from eoms_bridge.api.deps import SessionDep, StoreDep, WorkflowAdminDep, WorkflowReaderDep
 from eoms_bridge.models import workflow_definitions as wd
 
 router = APIRouter(prefix="/api/v1/admin/workflows", tags=["admin"])
@@ -42,16 +40,14 @@ def _summary(r: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("", response_model=list[WorkflowSummary], summary="Every loaded version (latest flagged)")
-async def list_workflows(principal: PrincipalDep, session: SessionDep, store: StoreDep,
+async def list_workflows(principal: WorkflowReaderDep, session: SessionDep, store: StoreDep,
                          business_type: str | None = None) -> list[WorkflowSummary]:
-    require(principal, TokenRole.ADMIN, TokenRole.SUPERVISOR)
     return [WorkflowSummary(**_summary(r)) for r in await store.list(session, business_type)]
 
 
 @router.get("/{workflow_id}/versions/{version}", response_model=WorkflowOut, summary="One version, in full")
-async def get_workflow(workflow_id: str, version: int, principal: PrincipalDep, session: SessionDep,
+async def get_workflow(workflow_id: str, version: int, principal: WorkflowReaderDep, session: SessionDep,
                        store: StoreDep) -> WorkflowOut:
-    require(principal, TokenRole.ADMIN, TokenRole.SUPERVISOR)
     rows = [r for r in await store.list(session) if r["id"] == workflow_id and r["version"] == version]
     if not rows:
         raise Problem(404, "Not found", f"no workflow {workflow_id!r} version {version}")
@@ -60,9 +56,8 @@ async def get_workflow(workflow_id: str, version: int, principal: PrincipalDep, 
 
 @router.post("", response_model=WorkflowOut, status_code=201,
              summary="Validate and publish a definition as the next version (JSON or YAML body)")
-async def publish_workflow(request: Request, response: Response, principal: PrincipalDep, session: SessionDep,
+async def publish_workflow(request: Request, response: Response, principal: WorkflowAdminDep, session: SessionDep,
                            store: StoreDep) -> WorkflowOut:
-    require(principal, TokenRole.ADMIN)
     raw_body = await request.body()
     try:
         if "yaml" in request.headers.get("content-type", ""):

@@ -23,7 +23,6 @@ from backbone.outbox import emit
 from backbone.vocabulary import GENERIC_COMPLAINT, TicketKind
 from eoms_bridge.domain import events as dom
 from eoms_bridge.domain.errors import (
-    ActorNotAllowedError,
     IllegalTransitionError,
     StaleTicketError,
     TicketNotFoundError,
@@ -180,19 +179,20 @@ async def act(
     session: AsyncSession, *, store: WorkflowStore, ticket_id: str, action: TicketAction, actor: Actor,
     now: datetime, outcome: str | None = None, data: Mapping[str, Any] | None = None, reason: str | None = None,
     to: Actor | None = None, expected_version: int | None = None, forward: bool = False,
-    owner: str | None = None,
+    account_manager: str | None = None, assignee: str | None = None,
 ) -> RowMapping:
     """Apply one action to a ticket under a row lock; returns the stored row after the change.
 
     Concurrent actions on one ticket serialize on the lock, so of two simultaneous claims the second
-    sees the node taken and fails with IllegalTransitionError (409).
+    sees the node taken and fails with IllegalTransitionError (409). With `account_manager` (an account
+    manager's own customers) or `assignee` (a partner user's own tasks), any other ticket is not found:
+    its existence is not disclosed.
     """
     row = (await session.execute(
         select(tickets).where(tickets.c.id == ticket_id).with_for_update())).mappings().first()
-    if row is None:
+    if (row is None or (account_manager is not None and row["account_manager_id"] != account_manager)
+            or (assignee is not None and row["assignee"] != assignee)):
         raise TicketNotFoundError(f"ticket {ticket_id} not found")
-    if owner is not None and row["account_manager_id"] != owner:
-        raise ActorNotAllowedError(f"ticket {ticket_id} belongs to another account manager's customer")
     if expected_version is not None and expected_version != row["version"]:
         raise StaleTicketError(f"ticket {ticket_id} is at version {row['version']}, not {expected_version}")
     wf = await store.get(session, row["workflow_id"], row["workflow_version"])
@@ -213,10 +213,15 @@ async def act(
     await _record(session, t, origin, events)
     if t.state is TicketState.RESOLVED and action is TicketAction.COMPLETE:
         await _open_unblocked(session, wf=wf, origin=origin, now=now, forward=forward)
-    if forward and t.state is TicketState.CANCELLED and actor.id != "eoms":
+    if forward and t.state is TicketState.CANCELLED and not _from_the_eoms(actor):
         await forwarding.enqueue(session, ticket_id=t.id, message_type="ticket.cancelled",
                                  payload={"ticket_id": t.id, "reason": t.reason, "cancelled_at": now.isoformat()})
     return updated
+
+
+def _from_the_eoms(actor: Actor) -> bool:
+    """An action the external EOMS itself reported (a signed callback: `eoms:<partner>`): not sent back."""
+    return actor.is_system and (actor.id == "eoms" or actor.id.startswith("eoms:"))
 
 
 def _dispatch(

@@ -28,10 +28,11 @@ from eoms_bridge.adapter.client import (
     EomsRejectedError,
     EomsUnavailableError,
 )
+from eoms_bridge.adapter.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, actor_id_of, signed_headers
 from eoms_bridge.main import build_app
-from eoms_bridge.models import forward_queue, tickets
+from eoms_bridge.models import eoms_callbacks, forward_queue, tickets
 from eoms_bridge.services import tickets as ticket_service
-from eoms_bridge.settings import EomsSettings
+from eoms_bridge.settings import DEV_EOMS_CALLBACK_SECRET, DEV_EOMS_PARTNER, EomsSettings
 from tests.support.kafka_tools import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -205,28 +206,85 @@ async def test_tickets_are_forwarded_durably_and_callbacks_drive_them(
     assert bridge.client.breaker.state is BreakerState.CLOSED
 
     cb = "/api/v1/eoms/callbacks"
-    token = {"X-EOMS-Token": bridge.settings.eoms_callback_token}
     accept = {"callback_id": new_id("cb"), "ticket_id": ref, "action": "accept", "actor_id": "eoms_ops_1"}
     assert (await http.post(cb, json=accept)).status_code == 401
-    assert (await http.post(cb, json=accept, headers={"X-EOMS-Token": "wrong"})).status_code == 401
-    r = await http.post(cb, json=accept, headers=token)
+    assert (await signed_post(http, accept, secret="wrong-secret-" + "x" * 32)).status_code == 401
+    r = await signed_post(http, accept)
     assert r.status_code == 200 and r.json()["status"] == "applied" and r.json()["state"] == "in_progress"
     start = r.json()["node"]
     complete = {"callback_id": new_id("cb"), "ticket_id": tid, "action": "complete", "actor_id": "eoms_ops_1",
                 "outcome": "accepted"}
-    r = await http.post(cb, json=complete, headers=token)
+    r = await signed_post(http, complete)
     assert r.status_code == 200 and r.json()["node"] != start, r.text
     version = r.json()["version"]
-    again = await http.post(cb, json=complete, headers=token)
+    again = await signed_post(http, complete, now=time.time() + 1)  # a redelivery, signed again
     assert again.json()["status"] == "duplicate"
     sup = {"Authorization": "Bearer " + _token("sup_ad", "supervisor")}
     t = (await http.get(f"/api/v1/tickets/{tid}", headers=sup)).json()
-    assert t["version"] == version and t["nodes"][0]["assignee"] == "eoms_ops_1"
+    # The actor is the signing partner, never the body's actor_id (recorded as the reported operator).
+    assert t["version"] == version and t["nodes"][0]["assignee"] == actor_id_of(DEV_EOMS_PARTNER)
+    async with runtime.session_factory() as s:
+        reported = (await s.execute(select(eoms_callbacks.c.partner, eoms_callbacks.c.reported_actor).where(
+            eoms_callbacks.c.callback_id == accept["callback_id"]))).one()
+    assert tuple(reported) == (DEV_EOMS_PARTNER, "eoms_ops_1")
     bad = {**complete, "callback_id": new_id("cb"), "outcome": "nope"}
-    r = await http.post(cb, json={**bad, "action": "accept", "actor_id": "eoms_ops_2"}, headers=token)
+    r = await signed_post(http, {**bad, "action": "accept", "actor_id": "eoms_ops_2"})
     assert r.status_code == 200
-    r = await http.post(cb, json={**bad, "actor_id": "eoms_ops_2", "callback_id": new_id("cb")}, headers=token)
+    r = await signed_post(http, {**bad, "actor_id": "eoms_ops_2", "callback_id": new_id("cb")})
     assert r.status_code == 422
+
+
+async def test_callbacks_are_signed_per_partner_within_a_replay_window(
+        infra: Any, fake: FakeEoms, adapter_app: tuple[httpx.AsyncClient, Any]) -> None:
+    """docs/security.md, item 3: valid signature; wrong secret, unknown partner, stale or future timestamp,
+    replayed signature, tampered body: 401 before the body is validated; actor_roles in the body: 422."""
+    http, app = adapter_app
+    runtime = app.state.runtime
+    o = OrderSubmitted(
+        order_id=new_id("ord"), channel="web_portal", submitted_at=datetime.now(UTC), customer_id="cus_eoms_ad",
+        customer_name="港务局", customer_tier="B", account_manager_id="am_ad",
+        items=[OrderItem(item_id=new_id("itm"), product="vpmn", business_kind="opening",
+                         business_type="vpmn.opening")])
+    async with runtime.session_factory() as s, s.begin():
+        (tid,) = await ticket_service.open_tickets_for_order(s, store=runtime.context.store, order=o,
+                                                             now=datetime.now(UTC), forward=False)
+    accept = {"callback_id": new_id("cb"), "ticket_id": tid, "action": "accept"}
+    raw = json.dumps(accept).encode()
+    now = time.time()
+    window = runtime.context.settings.eoms_callback_window_s
+
+    async def post(body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return await http.post(CALLBACKS, content=body, headers={**headers, "content-type": "application/json"})
+
+    good = signed_headers(DEV_EOMS_PARTNER, DEV_EOMS_CALLBACK_SECRET, raw, now=now)
+    refused = {
+        "wrong secret": (raw, signed_headers(DEV_EOMS_PARTNER, "another-secret-" + "x" * 32, raw, now=now)),
+        "unknown partner": (raw, signed_headers("someone-else", DEV_EOMS_CALLBACK_SECRET, raw, now=now)),
+        "stale timestamp": (raw, signed_headers(DEV_EOMS_PARTNER, DEV_EOMS_CALLBACK_SECRET, raw,
+                                                now=now - window - 5)),
+        "timestamp ahead": (raw, signed_headers(DEV_EOMS_PARTNER, DEV_EOMS_CALLBACK_SECRET, raw,
+                                                now=now + window + 5)),
+        "body tampered": (raw.replace(b'"accept"', b'"cancel"'), good),
+        "timestamp changed": (raw, {**good, TIMESTAMP_HEADER: str(int(now) - 1)}),
+        "no signature": (raw, {k: v for k, v in good.items() if k != SIGNATURE_HEADER}),
+        "invalid body, unsigned": (b'{"callback_id": ""}', {}),  # the signature is checked before validation
+    }
+    for case, (body, headers) in refused.items():
+        r = await post(body, headers)
+        assert r.status_code == 401, (case, r.text)
+        assert r.headers["content-type"] == "application/problem+json" and tid not in r.text, case
+    r = await post(raw, good)
+    assert r.status_code == 200 and r.json()["status"] == "applied", r.text
+    assert r.json()["actor"] == actor_id_of(DEV_EOMS_PARTNER)
+    replay = await post(raw, good)
+    assert replay.status_code == 401 and "replay" in replay.json()["detail"]
+    # A body that claims roles is refused: the partner works the current node's role, nothing else.
+    claim = json.dumps({**accept, "callback_id": new_id("cb"), "actor_roles": ["supervisor"]}).encode()
+    r = await post(claim, signed_headers(DEV_EOMS_PARTNER, DEV_EOMS_CALLBACK_SECRET, claim, now=time.time()))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "actor_roles"
+    async with runtime.session_factory() as s:
+        row = (await s.execute(select(tickets.c.assignee, tickets.c.state).where(tickets.c.id == tid))).one()
+    assert tuple(row) == (actor_id_of(DEV_EOMS_PARTNER), "in_progress"), "only the one valid callback applied"
 
 
 async def test_a_queued_forward_survives_a_restart(infra: Any, fake: FakeEoms) -> None:
@@ -261,6 +319,17 @@ async def test_a_queued_forward_survives_a_restart(infra: Any, fake: FakeEoms) -
                     forward_queue.c.ticket_id == tid))).scalar())
 
         await eventually(sent, timeout_s=10, what="forward delivered by the restarted bridge")
+
+
+CALLBACKS = "/api/v1/eoms/callbacks"
+
+
+async def signed_post(http: httpx.AsyncClient, body: dict[str, Any], *, secret: str = DEV_EOMS_CALLBACK_SECRET,
+                      now: float | None = None) -> httpx.Response:
+    """A callback as the dev partner's EOMS sends it: the body signed with its secret and a timestamp."""
+    raw = json.dumps(body).encode()
+    headers = signed_headers(DEV_EOMS_PARTNER, secret, raw, now=time.time() if now is None else now)
+    return await http.post(CALLBACKS, content=raw, headers={**headers, "content-type": "application/json"})
 
 
 async def _ge(check: Any, n: int) -> bool:

@@ -280,7 +280,8 @@ async def test_rbac_and_illegal_actions(infra: Any, bridge: str) -> None:
         r = await action(http, tid, "reassign", NS_A, to="ns_zhao")
         assert r.status_code == 200 and r.json()["assignee"] == "ns_zhao"
         other_am = auth("am_someone_else", "account_manager")
-        assert (await http.get(f"/api/v1/tickets/{tid}", headers=other_am)).status_code == 403
+        # Another manager's ticket is 404 (it used to be 403, which disclosed that it exists: issue 14, item 2).
+        assert (await http.get(f"/api/v1/tickets/{tid}", headers=other_am)).status_code == 404
         assert (await http.get(f"/api/v1/tickets/{tid}", headers=AMH)).status_code == 200
         assert (await http.get("/api/v1/queues/network_resource", headers=AMH)).status_code == 403
         assert (await http.get("/api/v1/queues/network_resource", headers=NS_A)).status_code == 200

@@ -13,7 +13,7 @@ from backbone.errors import Forbidden
 from backbone.masking import mask_email, mask_phone
 from backbone.pagination import Page
 from backbone.vocabulary import TokenRole
-from notify.api.deps import PrincipalDep, SessionDep
+from notify.api.deps import AdminDep, DeliveryReaderDep, SessionDep
 from notify.services import deliveries as service
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
@@ -66,7 +66,7 @@ def _reader_scope(principal: Principal, recipient_id: str | None) -> str | None:
 
 @router.get("", response_model=Page[DeliveryOut], summary="Delivery history, newest first")
 async def list_deliveries(
-    session: SessionDep, principal: PrincipalDep,
+    session: SessionDep, principal: DeliveryReaderDep,
     ticket_id: str | None = Query(default=None, max_length=40),
     recipient_id: str | None = Query(default=None, max_length=60),
     status: Status | None = Query(default=None),
@@ -81,7 +81,7 @@ async def list_deliveries(
 
 
 @router.get("/{delivery_id}", response_model=DeliveryOut, summary="One delivery")
-async def get_delivery(delivery_id: str, session: SessionDep, principal: PrincipalDep) -> DeliveryOut:
+async def get_delivery(delivery_id: str, session: SessionDep, principal: DeliveryReaderDep) -> DeliveryOut:
     row = await service.get_delivery(session, delivery_id=delivery_id)
     own = (principal.has(TokenRole.SUPERVISOR, TokenRole.ADMIN)
            or _reader_scope(principal, None) == (row or {}).get("recipient_id"))
@@ -92,8 +92,7 @@ async def get_delivery(delivery_id: str, session: SessionDep, principal: Princip
 
 @router.post("/{delivery_id}/resend", response_model=DeliveryOut, status_code=201,
              summary="Send again as a new delivery linked to the old one (admin)")
-async def resend(delivery_id: str, session: SessionDep, principal: PrincipalDep) -> DeliveryOut:
-    require(principal, TokenRole.ADMIN)
+async def resend(delivery_id: str, session: SessionDep, principal: AdminDep) -> DeliveryOut:
     async with session.begin():
         row = await service.resend(session, delivery_id=delivery_id, actor=principal.subject)
     return view(row)

@@ -7,10 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel
 
-from backbone.auth import require
 from backbone.masking import mask_email, mask_phone
-from backbone.vocabulary import TokenRole
-from notify.api.deps import ContextDep, PrincipalDep, SessionDep
+from notify.api.deps import AdminDep, ContextDep, DirectoryReaderDep, SessionDep
 from notify.services.directory import store_directory
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory"])
@@ -43,7 +41,7 @@ class DirectoryStored(BaseModel):
 
 @router.get("/people", response_model=PeopleOut, summary="People of the current directory (phone / e-mail masked)")
 async def list_people(
-    session: SessionDep, principal: PrincipalDep, ctx: ContextDep,
+    session: SessionDep, principal: DirectoryReaderDep, ctx: ContextDep,
     role: str | None = Query(default=None, description="only people with this role"),
     department: str | None = Query(default=None),
 ) -> PeopleOut:
@@ -64,10 +62,9 @@ async def list_people(
 
 @router.put("", response_model=DirectoryStored, summary="Store a new directory version (admin)")
 async def put_directory(
-    session: SessionDep, principal: PrincipalDep,
+    session: SessionDep, principal: AdminDep,
     content: dict[str, Any] = Body(description="people, departments, rosters, account_managers, escalation"),
 ) -> DirectoryStored:
-    require(principal, TokenRole.ADMIN)
     async with session.begin():
         version, stored = await store_directory(session, content=content, actor=principal.subject)
     return DirectoryStored(version=version, people=len(stored.people), departments=len(stored.departments),

@@ -7,11 +7,9 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from backbone.auth import require
 from backbone.problems import Problem
 from backbone.shapes import ClosedModel
-from backbone.vocabulary import TokenRole
-from notify.api.deps import ContextDep, PrincipalDep
+from notify.api.deps import ContextDep, TemplateReaderDep
 from notify.domain.templates import EVENT_TYPES, RenderedEmail, TemplateLoadError, TemplateRenderError
 
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
@@ -37,8 +35,7 @@ class PreviewOut(BaseModel):
 
 
 @router.post("/preview", response_model=PreviewOut, summary="Render a template with sample data")
-async def preview(body: PreviewIn, principal: PrincipalDep, ctx: ContextDep) -> PreviewOut:
-    require(principal, TokenRole.SUPERVISOR, TokenRole.ADMIN, TokenRole.ACCOUNT_MANAGER)
+async def preview(body: PreviewIn, principal: TemplateReaderDep, ctx: ContextDep) -> PreviewOut:
     if body.event_type not in EVENT_TYPES:
         raise Problem(422, "Invalid request", f"event_type: unknown event type {body.event_type!r}",
                       errors=[{"field": "event_type", "message": f"one of {', '.join(EVENT_TYPES)}"}])

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from backbone.auth import Principal as Principal
-from backbone.auth import require
+from backbone.authz import authorize
 from backbone.deps import PrincipalDep as PrincipalDep
 from backbone.deps import RuntimeDep as RuntimeDep
 from backbone.deps import SessionDep as SessionDep
@@ -18,19 +18,11 @@ from backbone.deps import get_session as get_session
 from backbone.vocabulary import TokenRole
 from sla.context import SlaContext
 
-# Who may read timers, reports and the live feed; who may load and activate policies.
+# Who may read timers, reports and the live feed; who may load and activate policies (backbone.authz:
+# each route's rule, in its OpenAPI operation). Partner users read none of it.
 READERS = (TokenRole.SUPERVISOR, TokenRole.ADMIN, TokenRole.NETWORK_STAFF)
 ADMINS = (TokenRole.ADMIN,)
 
-
-def get_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    return require(principal, *READERS)
-
-
-def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    return require(principal, *ADMINS)
-
-
 ContextDep = Annotated[SlaContext, Depends(context_of(SlaContext))]
-ReaderDep = Annotated[Principal, Depends(get_reader)]
-AdminDep = Annotated[Principal, Depends(get_admin)]
+ReaderDep = Annotated[Principal, authorize(*READERS)]
+AdminDep = Annotated[Principal, authorize(*ADMINS)]
