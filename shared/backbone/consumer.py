@@ -88,6 +88,9 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+DLQ_PENDING_PAUSED_AFTER_S = 2.0  # a DLQ send still unacknowledged after this reads as a paused partition
+
+
 class PartitionRevoked(Exception):
     """The partition left this consumer (or the worker is stopping) while a record was retried."""
 
@@ -274,10 +277,7 @@ class ConsumerRunner(Worker):
         if not self._still_ours(consumer, tp):
             self._resume(msg)
             raise PartitionRevoked(label)
-        if label not in self.paused:
-            metrics.CONSUMER_PAUSES.labels(self.group_id, msg.topic).inc()
-        self.paused[label] = why[:200]
-        metrics.CONSUMER_PAUSED.labels(self.group_id, msg.topic, str(msg.partition)).set(1)
+        self._mark_paused(msg, why)
         delay = self.retry.transient_delay(attempt)
         log.warning("%s paused at offset %d (attempt %d, %s); retrying in %.1fs",
                     label, msg.offset, attempt, why, delay)
@@ -285,6 +285,13 @@ class ConsumerRunner(Worker):
         if not self._still_ours(consumer, tp):
             self._resume(msg)
             raise PartitionRevoked(label)
+
+    def _mark_paused(self, msg: ConsumerRecord, why: str) -> None:
+        label = f"{msg.topic}[{msg.partition}]"
+        if label not in self.paused:
+            metrics.CONSUMER_PAUSES.labels(self.group_id, msg.topic).inc()
+        self.paused[label] = why[:200]
+        metrics.CONSUMER_PAUSED.labels(self.group_id, msg.topic, str(msg.partition)).set(1)
 
     def _resume(self, msg: ConsumerRecord) -> None:
         label = f"{msg.topic}[{msg.partition}]"
@@ -339,7 +346,14 @@ class ConsumerRunner(Worker):
         attempt = 0
         while True:
             try:
-                await self._send_dead_letter(msg, kind, reason)
+                # The producer may wait up to its request timeout for the DLQ's metadata: the partition
+                # reads paused meanwhile (never cancelled: a cancelled send could still go out).
+                send = asyncio.ensure_future(self._send_dead_letter(msg, kind, reason))
+                while not send.done():
+                    await asyncio.wait({send}, timeout=DLQ_PENDING_PAUSED_AFTER_S)
+                    if not send.done():
+                        self._mark_paused(msg, "dlq send pending")
+                send.result()
                 self._resume(msg)
                 return
             except Exception as exc:  # noqa: BLE001 - the DLQ away: hold the record, never skip it

@@ -51,3 +51,44 @@ async def test_the_scan_uses_the_database_clock(monkeypatch: pytest.MonkeyPatch)
     await scanner.step()
     assert seen == [DB_NOW]
     assert "clock_timestamp()" in session.statements[0]
+
+
+class _NestedSession(_Session):
+    def begin_nested(self) -> _Session:
+        return self
+
+
+async def test_one_failing_timer_is_deferred_and_the_others_fire(monkeypatch: pytest.MonkeyPatch) -> None:
+    due = ["broken", "t1", "t2"]  # the broken one sorts first
+    fired: list[str] = []
+    deferred: list[str] = []
+
+    async def fire(session: Any, catalog: Any, *, now: datetime, batch_size: int, fired_by: str) -> int:
+        taken = due[:batch_size]
+        if "broken" in taken:
+            raise ValueError("policy no longer fits this timer")
+        del due[:batch_size]
+        fired.extend(taken)
+        return len(taken)
+
+    async def defer(self: Any, session: Any, now: datetime, exc: BaseException) -> None:
+        deferred.append(due.pop(0))
+
+    monkeypatch.setattr(scheduler, "fire_due_timers", fire)
+    monkeypatch.setattr(DueTimerScanner, "defer_first_due", defer)
+    session = _NestedSession()
+    scanner = DueTimerScanner(lambda: session, catalog=None,  # type: ignore[arg-type]
+                              batch_size=10, interval_s=1.0, fired_by="test")
+    await scanner.step()
+    assert deferred == ["broken"] and fired == ["t1", "t2"]
+
+
+async def test_a_database_outage_is_not_isolated_row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def fire(*_: Any, **__: Any) -> int:
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    monkeypatch.setattr(scheduler, "fire_due_timers", fire)
+    scanner = DueTimerScanner(lambda: _NestedSession(), catalog=None,  # type: ignore[arg-type]
+                              batch_size=10, interval_s=1.0, fired_by="test")
+    with pytest.raises(ConnectionRefusedError):
+        await scanner.step()
