@@ -95,7 +95,7 @@ def test_dead_letter_reasons_are_masked() -> None:
         topic, partition, offset, key, value = "crm.orders", 0, 7, b"k", b"{}"
 
     reason = f"DataError: value too long: {PII[0]} {PII[1]} {PII[2]} {PII[3]}"
-    asyncio.run(runner._dead_letter(Msg(), "failed", reason))  # type: ignore[arg-type]
+    asyncio.run(runner._send_dead_letter(Msg(), "failed", reason))  # type: ignore[arg-type]
     header = dict(sent[0]["headers"])["dlq.reason"].decode()
     assert sent[0]["topic"] == "crm.orders.dlq" and "DataError" in header
     for value in PII[:4]:
