@@ -310,6 +310,7 @@ class ConsumerRunner(Worker):
                 async with self.session_factory() as session, session.begin():
                     if not await claim(session, self.inbox, envelope, self.group_id):
                         metrics.EVENTS_CONSUMED.labels(self.group_id, envelope.type, "duplicate").inc()
+                        self._resume(msg)
                         return
                     await handler(session, envelope)
                 metrics.EVENTS_CONSUMED.labels(self.group_id, envelope.type, "applied").inc()
