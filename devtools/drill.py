@@ -551,7 +551,7 @@ def table(results: list[Result]) -> str:
             f" | {'; '.join(r.notes + [f'FAILED: {c}' for c in r.failed_checks])} |"
         )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"Measured by `make drill` on {stamp}.\n\n" + "\n".join(lines) + "\n"
+    return f"Measured by `python -m devtools.drill` on {stamp}.\n\n" + "\n".join(lines) + "\n"
 
 
 def write_table(path: Path, results: list[Result]) -> None:
