@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backbone import metrics
@@ -37,6 +38,10 @@ from backbone.settings import ServiceSettings
 #: What a client may send as X-Correlation-ID: visible ASCII, at most 128 characters.
 _CORRELATION_ID_RE = re.compile(rb"[\x21-\x7e]{1,128}")
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+#: What a browser on an allowed origin may send and read (`CORS_ALLOW_ORIGINS`; docs/console.md).
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-ID", "Last-Event-ID")
+CORS_EXPOSE_HEADERS = ("X-Correlation-ID", "Location", "Idempotent-Replayed", "Retry-After")
+CORS_ALLOW_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def correlation_id_of(raw: bytes | None) -> str:
@@ -154,11 +159,19 @@ def create_app(
     runtime_getter: Callable[[], ServiceRuntime[Any] | None],
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     retry_after_s: int = DEFAULT_RETRY_AFTER_S,
+    cors_allow_origins: list[str] | tuple[str, ...] = (),
 ) -> FastAPI:
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     app.add_middleware(CorrelationMiddleware)
+    if cors_allow_origins:
+        # Outermost: a preflight is answered before any other check, and every answer (a 413 or 422
+        # of the guards included) carries the headers the browser needs to read it. Bearer tokens, not
+        # cookies: no credentials mode.
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_allow_origins),
+                           allow_methods=list(CORS_ALLOW_METHODS), allow_headers=list(CORS_ALLOW_HEADERS),
+                           expose_headers=list(CORS_EXPOSE_HEADERS), allow_credentials=False, max_age=600)
     install_problem_handlers(app, retry_after_s=retry_after_s)
 
     @app.get("/healthz", tags=["ops"], summary="Alive: the process serves and no background worker has died",
@@ -217,6 +230,7 @@ def create_service_app(
         title=title, version=version, description=description, lifespan=lifespan,
         runtime_getter=lambda: getattr(app.state, "runtime", None),
         max_body_bytes=settings.max_request_body_bytes, retry_after_s=settings.db_unavailable_retry_after_s,
+        cors_allow_origins=settings.cors_allow_origins,
     )
     app.state.settings = settings
     app.state.token_verifier = verifier

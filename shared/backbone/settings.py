@@ -8,16 +8,21 @@ OIDC issuer, since the HS256 dev issuer exists only in local/test (docs/security
 
 from __future__ import annotations
 
-from typing import Literal, Self
+import json
+import re
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 #: Where the HS256 development issuer may run (and `/api/v1/dev/token` exists).
 DEV_ENVIRONMENTS = frozenset({"local", "test"})
 
 Environment = Literal["local", "test", "staging", "production"]
+
+#: A browser origin: scheme, host and optional port, nothing else (what the Origin header carries).
+_ORIGIN_RE = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 class ServiceSettings(BaseSettings):
@@ -67,6 +72,10 @@ class ServiceSettings(BaseSettings):
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Seconds a client is told to wait (Retry-After) when the database is unavailable (503).
     db_unavailable_retry_after_s: int = Field(default=5, ge=1)
+    # Browser origins allowed to call this gateway (CORS), for a console served from another origin:
+    # `https://ops.example.cn,https://ops-staging.example.cn` or a JSON list. Empty (the default): no
+    # CORS headers at all; locally and in deploy/ the console and the gateways share one origin.
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("oidc_algorithms")
     @classmethod
@@ -74,6 +83,20 @@ class ServiceSettings(BaseSettings):
         allowed = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
         if not value or not set(value) <= allowed:
             raise ValueError(f"OIDC_ALGORITHMS must be asymmetric JWS algorithms among {sorted(allowed)}")
+        return value
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            value = [o.strip().rstrip("/") if isinstance(o, str) else o for o in value]
+            value = [o for o in value if o != ""]
+            bad = [o for o in value if not isinstance(o, str) or not _ORIGIN_RE.fullmatch(o)]
+            if bad:
+                raise ValueError(f"CORS_ALLOW_ORIGINS takes origins like https://ops.example.cn (no path, no *): {bad}")
         return value
 
     @model_validator(mode="after")
