@@ -3,13 +3,15 @@
 #   make test   the test suite (real PostgreSQL, Kafka, SMTP and SMPP servers, Keycloak)
 #   make fuzz   every service's OpenAPI fuzzed by schemathesis with a larger budget (no 5xx)
 #   make keycloak  a local Keycloak with the suite's realm (prints OIDC_ISSUER for the services and console)
+#   make screenshots  the console's browser tests, saving every screen to docs/screenshots/
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-unit fuzz keycloak lint bench clean infra-up infra-down
+.PHONY: setup run test test-unit fuzz keycloak lint bench clean infra-up infra-down \
+        console console-deps console-test browser screenshots
 
 # requirements.txt is what the services run on (all the production image installs);
 # requirements-dev.txt adds the tests, lint and the local infrastructure.
@@ -26,11 +28,33 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 setup: $(STAMP)
 
+# The ops console (console/): `npm ci` only when package-lock.json changed, `npm run build` only when
+# its sources did (devtools/console_build.py keeps both hashes as stamps).
+console-deps: setup
+	$(PY) -m devtools.console_build --deps-only
+
+console: setup
+	$(PY) -m devtools.console_build
+
+# Stale OpenAPI snapshots (a service's API changed, console/openapi/*.json not refreshed) fail here.
+console-test: console-deps
+	$(PY) console/scripts/openapi.py --check
+	cd console && npm test
+
+# The browser tests drive Debian's Chromium (never a downloaded browser), with a CJK font for the
+# screenshots; installed only when missing.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then :; else \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei; fi
+
 run: setup
 	$(PY) -m devtools.suite
 
-test: setup
+test: setup console browser console-test
 	GS_TEST_FRESH_INFRA=1 $(PY) -m pytest -q -p no:cacheprovider
+
+screenshots: setup console browser
+	GS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/browser
 
 # GS_FUZZ_EXAMPLES cases per operation and generation mode (make test runs 2).
 fuzz: setup
@@ -42,9 +66,11 @@ keycloak: setup
 test-unit: setup
 	$(PY) -m pytest -q -p no:cacheprovider -m "not infra"
 
-lint: setup
+lint: setup console-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy shared/backbone devtools services/crm/crm services/eoms-bridge/eoms_bridge services/sla/sla services/notify/notify
+	$(PY) console/scripts/openapi.py --check
+	cd console && npm run lint && npm run typecheck
 
 bench: setup
 	$(PY) -m bench.run_all

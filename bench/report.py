@@ -87,12 +87,39 @@ def _notify(r: dict[str, Any]) -> list[str]:
             f"{_pct(r['arrival_s'], 's')}."]
 
 
+def _console(r: dict[str, Any]) -> list[str]:
+    load = ", ".join(f"{x:.1f}" for x in r.get("load_before", []))
+    out = [f"_Measured {r['at']} in {r.get('chromium', 'Chromium')}, load average before: {load}._", "",
+           f"| board with {r['timers']:,} open timers (median of "
+           f"{len(r['first_render_real']['runs'])} cold opens) | app shell | first row | all rows | "
+           "DOM rows | scroll to end | renderer main-thread CPU to first row / all rows |",
+           "|---|---|---|---|---|---|---|"]
+    for key, label in (("first_render_real", "real SLA API (`GET /api/v1/at-risk`, pages of 500)"),
+                       ("first_render_mocked", "API answered in the browser")):
+        m = r[key]["median"]
+        busy = f"{m.get('main_thread_cpu_to_first_row_ms', 0):g} / {m.get('main_thread_cpu_to_all_rows_ms', 0):g}"
+        out.append(f"| {label} | {m['shell_ms']:g} ms | **{m['first_row_ms']:g} ms** | {m['all_rows_ms']:g} ms | "
+                   f"{m['dom_rows']:g} | {m['scroll_to_end_ms']:g} ms | {busy} ms |")
+    lat = r["latency"]
+    out += ["", f"Alert → row on screen ({lat['seen']} of {lat['breaches']} breaches seen), p50 / p90 / p99 / max: "
+            f"scanner fired → row **{_pct(lat['fired_to_screen_ms'])}**; deadline → row "
+            f"{_pct(lat['deadline_to_screen_ms'])} (fire lateness {_pct(lat['fire_lateness_ms'])})."]
+    b = r["bundle"]
+    out += ["", f"Bundle (`console/dist`): {b['files']} files, {b['bytes'] / 1000:,.0f} kB, "
+            f"{b['gzip_bytes'] / 1000:,.0f} kB gzip; first load ({', '.join(b['first_load']['files'])}) "
+            f"{b['first_load']['bytes'] / 1000:,.0f} kB, {b['first_load']['gzip_bytes'] / 1000:,.0f} kB gzip; largest: "
+            + ", ".join(f"{x['file']} {x['bytes'] / 1000:,.0f} kB ({x['gzip_bytes'] / 1000:,.0f} kB gz)"
+                        for x in b["largest"][:3]) + "."]
+    return out
+
+
 SECTIONS = [
     ("e2e_orders", "End to end: REST order → ticket created", _e2e),
     ("crm_orders", "CRM: order creation over REST", _crm),
     ("eoms_tickets", "EOMS bridge: tickets and node transitions", _eoms),
     ("sla_timers", "SLA: firing at a million open timers, start/stop throughput", _sla),
     ("notify_messages", "Notify: messages to the SMTP server and the SMSC", _notify),
+    ("console_board", "Ops console: the SLA board in Chromium", _console),
 ]
 
 

@@ -1,4 +1,6 @@
-"""Starts the whole suite on one machine: infra, migrations, demo data, the four services, SMTP and SMPP.
+"""Starts the whole suite on one machine: infra, migrations, demo data, the four services, SMTP and SMPP,
+and the ops console (console/, built when its sources changed; devtools.console_build) served with the
+gateways behind one origin (devtools.console_server).
 
 `make run` is `python -m devtools.suite`. The tests use `ServiceProcess` to run services as real
 subprocesses (so they can be killed with SIGKILL and restarted).
@@ -36,6 +38,10 @@ SERVICES = [
     ServiceSpec("sla", "sla.main:app", service_dir("sla"), 8003),
     ServiceSpec("notify", "notify.main:app", service_dir("notify"), 8004),
 ]
+
+
+#: The console's name for each gateway (console/src/config.ts) → the suite's service.
+CONSOLE_SERVICES = {"crm": "crm", "eoms": "eoms-bridge", "sla": "sla", "notify": "notify"}
 
 
 def spec(name: str) -> ServiceSpec:
@@ -104,6 +110,28 @@ def seed_demo_data(database_url: str) -> None:
     seed(database_url)
 
 
+def start_console(port: int, urls: dict[str, str], log_path: Path | None = None,
+                  extra_args: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """devtools.console_server on 127.0.0.1:`port`, proxying /svc/<name>/ to `urls` (console names:
+    crm, eoms, sla, notify); returns once it answers."""
+    out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - lives as long as the process
+    args = [f"--service={name}={url}" for name, url in urls.items()]
+    proc = subprocess.Popen([sys.executable, "-m", "devtools.console_server", "--port", str(port), *args,
+                             *(extra_args or [])], stdout=out, stderr=out, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the console server exited with {proc.returncode}; see {log_path}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/config.json", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError(f"the console server did not answer on :{port} within 30s; see {log_path}")
+
+
 def _interrupt_on_signals() -> None:
     # Ctrl-C and `kill` both stop the suite in order; a shell that starts us in the background
     # ignores SIGINT for us, so install the handler explicitly.
@@ -114,8 +142,13 @@ def _interrupt_on_signals() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def run(profile_name: str = "run") -> None:
+def run(profile_name: str = "run", console: bool = True) -> None:
     _interrupt_on_signals()
+    if console:
+        # Before anything starts: a first build takes a minute (npm ci + build), later ones nothing.
+        from devtools.console_build import ensure_built
+
+        ensure_built()
     profile = InfraProfile.named(profile_name)
     infra = devinfra.start(profile_name)
     started_pids = list(infra.started_pids)
@@ -148,7 +181,14 @@ def run(profile_name: str = "run") -> None:
         for p in procs:
             p.wait_ready()
         seed_demo_data(infra.database_url)
+        console_port = int(os.environ.get("CONSOLE_PORT", "8080"))
+        if console:
+            aux.append(start_console(console_port, {c: f"http://127.0.0.1:{spec(s).port}"
+                                                    for c, s in CONSOLE_SERVICES.items()}, logs / "console.log"))
         print("\nThe suite is up (Ctrl-C stops everything):", flush=True)
+        if console:
+            print(f"console  http://127.0.0.1:{console_port}   (pick a persona; the gateways are under /svc/)",
+                  flush=True)
         for p in procs:
             print(f"  {p.spec.name:<12} {p.url}   docs: {p.url}/docs", flush=True)
         print(f"  kafka        {infra.kafka_bootstrap} ({infra.kafka_flavour})", flush=True)
@@ -178,8 +218,9 @@ def run(profile_name: str = "run") -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the whole suite locally with demo data")
     parser.add_argument("--profile", default="run")
+    parser.add_argument("--no-console", action="store_true", help="neither build nor serve the ops console")
     args = parser.parse_args()
-    run(args.profile)
+    run(args.profile, console=not args.no_console)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
-// Smoke run of the console against the real suite (phase 1; phase 2 turns this into Playwright tests):
-// `make run` in one terminal, `npm run build && npx vite preview` in another, then `node e2e/smoke.mjs`.
+// Smoke run of the console against the real suite, by hand (phase 1; tests/browser/ is its tested version):
+// `make run` (which serves the console on :8080), then `node e2e/smoke.mjs`.
 // An order placed through the workbench form shows on the SLA board and breaches without a reload;
 // a worker claims and completes a node while a second context claiming the same gets the 409;
 // an admin's broken policy is refused at the rule; English; screenshots to docs/screenshots.
 // Needs Debian's chromium (/usr/bin/chromium) and a CJK font (fonts-wqy-zenhei) for the screenshots.
 import { chromium } from "playwright-core";
-const BASE = process.env.CONSOLE_URL ?? "http://127.0.0.1:4173";
-const OUT = process.env.SCREENSHOTS ?? new URL("../docs/screenshots", import.meta.url).pathname;
+const BASE = process.env.CONSOLE_URL ?? "http://127.0.0.1:8080";
+const OUT = process.env.SCREENSHOTS ?? new URL("../../docs/screenshots", import.meta.url).pathname;
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
 const errors = [];

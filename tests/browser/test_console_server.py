@@ -1,0 +1,138 @@
+"""devtools.console_server on loopback, against a stand-in gateway (no infrastructure, no browser): the
+app shell and its routes, the generated config.json, and the /svc/<service>/ reverse proxy that
+streams (an event stream's first event arrives while the upstream is still writing)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from devtools.console_server import create_app, runtime_config
+from devtools.infra import free_port
+
+CLOSED: list[float] = []  # when the stand-in's event stream saw its client go away
+
+
+async def echo(request: Request) -> Response:
+    body = await request.body()
+    return JSONResponse({"method": request.method, "path": request.url.path, "query": request.url.query,
+                         "body": body.decode(), "headers": {k: v for k, v in request.headers.items()}},
+                        status_code=201, headers={"Location": "/api/v1/orders/ord_1", "X-Correlation-ID": "c-9"})
+
+
+async def stream(request: Request) -> Response:
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b"id: 1\nevent: sla.breached\ndata: {}\n\n"
+            await asyncio.sleep(3)  # the first event must reach the browser before this ends
+            yield b"id: 2\nevent: sla.escalated\ndata: {}\n\n"
+        finally:
+            CLOSED.append(time.monotonic())
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+class Server:
+    def __init__(self, app: object) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",  # type: ignore[arg-type]
+                                                    lifespan="on", timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    dist = tmp_path_factory.mktemp("dist")
+    (dist / "index.html").write_text("<!doctype html><div id=root></div>")
+    (dist / "assets").mkdir()
+    (dist / "assets" / "app-abc123.js").write_text("console.log(1)")
+    (tmp_path_factory.getbasetemp() / "secret.txt").write_text("not served")
+    upstream = Starlette(routes=[Route("/api/v1/stream", stream), Route("/{p:path}", echo, methods=["GET", "POST"])])
+    with Server(upstream) as gateway:
+        dead = f"http://127.0.0.1:{free_port()}"
+        app = create_app(dist, {"crm": gateway.url, "sla": gateway.url, "notify": dead},
+                         runtime_config(["crm", "sla", "notify"]))
+        with Server(app) as server:
+            yield server.url
+
+
+def test_the_app_shell_answers_its_own_routes_and_assets_are_immutable(console):
+    for path in ("/", "/board", "/tickets/tk_1", "/admin/policies"):
+        r = httpx.get(console + path)
+        assert r.status_code == 200 and "id=root" in r.text, path
+        assert r.headers["cache-control"] == "no-cache"
+        # the policy of deploy/console/nginx.conf: the browser tests run the app under it
+        assert "script-src 'self';" in r.headers["content-security-policy"]
+    asset = httpx.get(console + "/assets/app-abc123.js")
+    assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
+    assert httpx.get(console + "/assets/gone-123.js").status_code == 404
+    assert "not served" not in httpx.get(console + "/..%2Fsecret.txt").text
+
+
+def test_config_json_points_every_service_at_this_origin(console):
+    r = httpx.get(console + "/config.json")
+    assert r.json() == {"services": {"crm": "/svc/crm", "sla": "/svc/sla", "notify": "/svc/notify"},
+                        "devLogin": True, "oidc": None}
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_the_proxy_forwards_method_path_query_body_and_headers(console):
+    r = httpx.post(console + "/svc/crm/api/v1/orders?x=1&y=%E5%A4%A9", content=b'{"a":1}', headers={
+        "Authorization": "Bearer t", "Idempotency-Key": "k-1", "Content-Type": "application/json",
+        "X-Correlation-ID": "c-9"})
+    assert r.status_code == 201
+    seen = r.json()
+    assert (seen["method"], seen["path"], seen["query"], seen["body"]) == \
+        ("POST", "/api/v1/orders", "x=1&y=%E5%A4%A9", '{"a":1}')
+    assert seen["headers"]["authorization"] == "Bearer t" and seen["headers"]["idempotency-key"] == "k-1"
+    assert seen["headers"]["x-forwarded-prefix"] == "/svc/crm"
+    # the gateway's own path, seen through the prefix
+    assert r.headers["location"] == "/svc/crm/api/v1/orders/ord_1"
+    assert r.headers["x-correlation-id"] == "c-9"
+
+
+def test_an_event_stream_is_relayed_as_it_is_written(console):
+    started = time.monotonic()
+    with httpx.stream("GET", console + "/svc/sla/api/v1/stream", timeout=10) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        first = next(r.iter_raw())
+        assert b"sla.breached" in first
+        assert time.monotonic() - started < 2.5, "the first event waited for the upstream to finish"
+    # the browser went away: the proxy closes the upstream stream (no subscriber left behind)
+    deadline = time.monotonic() + 2.5
+    while not CLOSED and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert CLOSED and CLOSED[0] - started < 2.5, "the upstream stream outlived the browser's connection"
+
+
+def test_an_unknown_or_unreachable_service_is_a_problem(console):
+    missing = httpx.get(console + "/svc/billing/api/v1/x")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    down = httpx.get(console + "/svc/notify/readyz")
+    assert down.status_code == 502 and down.json()["status"] == 502
