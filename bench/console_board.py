@@ -189,7 +189,7 @@ def first_render(browser: Any, url: str, token: str, n: int, mock: list[dict[str
 
     def busy_ms() -> int:
         metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-        return round(metrics.get("TaskDuration", 0) * 1000)
+        return round(float(metrics.get("TaskDuration", 0)) * 1000)
 
     t0 = time.perf_counter()
     page.goto(f"{url}/board")
@@ -236,15 +236,23 @@ def bundle() -> dict[str, Any]:
 
 
 def mocked_items(n: int) -> list[dict[str, Any]]:
+    """`GET /api/v1/at-risk` items as the SLA answers them (the fields of its board rows)."""
     now = time.time()
+    started = datetime.fromtimestamp(now, UTC).isoformat()
     out = []
     for i in range(n):
-        deadline = datetime.fromtimestamp(now + (i + 1) * 60, UTC).isoformat()
+        left = (i + 1) * 60
         out.append({"id": f"tm_{i}", "ticket_id": f"tk_{i}", "node": ["resource_check", "site_survey"][i % 2],
-                    "state": "warned" if i % 4 == 0 else "running", "role": "network_resource",
-                    "assignee": None if i % 5 else "p-wanglei", "customer_id": f"cus_{i % 50}",
-                    "customer_tier": "ABC"[i % 3], "account_manager_id": "am_zhang", "deadline": deadline,
-                    "seconds_to_deadline": (i + 1) * 60})
+                    "state": "warned" if i % 4 == 0 else "running", "open": True, "role": "network_resource",
+                    "assignee": None if i % 5 else "p-wanglei", "ticket_kind": "resource_confirmation",
+                    "business_type": "dedicated_line_data.opening", "customer_id": f"cus_{i % 50}",
+                    "customer_name": f"客户 {i % 50}", "customer_tier": "ABC"[i % 3],
+                    "customer_region": "天津-滨海新区",
+                    "account_manager_id": "am_zhang", "escalation_level": 0, "policy_version": "p1",
+                    "rule_id": "r1", "clock": "calendar", "started_at": started,
+                    "deadline": datetime.fromtimestamp(now + left, UTC).isoformat(), "seconds_to_deadline": left,
+                    "business_seconds_used": 0, "business_seconds_left": left, "clock_running": True,
+                    "clock_changes_at": None, "as_of": started})
     return out
 
 
