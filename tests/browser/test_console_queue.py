@@ -11,9 +11,14 @@ ORDER = {"customer_id": "cus_tj_port", "channel": "account_manager", "submit": T
                     "attributes": {"bandwidth_mbps": 100, "a_end_address": "天津港", "z_end_address": "机房"}}]}
 
 
-def show_in_queue(console, page, ticket_id: str) -> None:
-    """The queue (oldest first, 50 a page) scrolled on with "more" until the ticket's row is there."""
+def show_in_queue(console, page, ticket_id: str, role: str) -> None:
+    """The queue of the node's role (oldest first, 50 a page) scrolled on with "more" until the
+    ticket's row is there."""
     console.visit(page, "/queue")
+    chooser = page.locator("[data-testid=queue-role]")
+    if chooser.input_value() != role:
+        chooser.select_option(role)
+        console.settle(page)
     rows = page.locator("[data-ticket]")
     rows.first.or_(page.get_by_text(t("queue.empty"))).wait_for()
     more = page.get_by_role("button", name=t("app.more"))
@@ -32,12 +37,12 @@ def test_a_worker_claims_and_completes_while_a_colleague_sees_the_conflict(conso
     r = api(suite, "crm", "POST", "/api/v1/orders", who=("am_zhang", "account_manager"), json=ORDER)
     assert r.status_code == 201, r.text
     ticket = ticket_of(suite, r.json()["id"])
-    ticket_id, first_node = ticket["id"], ticket["current_node"]
+    ticket_id, first_node, role = ticket["id"], ticket["current_node"], ticket["current_role"]
 
     wang = console.open_as("p-wanglei")
     sun = console.open_as("p-sunhao")
-    show_in_queue(console, wang, ticket_id)
-    show_in_queue(console, sun, ticket_id)
+    show_in_queue(console, wang, ticket_id, role)
+    show_in_queue(console, sun, ticket_id, role)
     claim = f'[data-ticket="{ticket_id}"] button.primary'
 
     wang.click(claim)
