@@ -321,7 +321,12 @@ def pg_stop(profile: infra_mod.InfraProfile, sig: signal.Signals) -> None:
 
 
 def pg_start(profile: infra_mod.InfraProfile) -> None:
-    infra_mod.ensure_postgres(profile)
+    _, pids = infra_mod.ensure_postgres(profile)
+    state = profile.data_dir / "infra.json"  # so `python -m devtools.infra down --profile drill` stops it
+    if state.exists() and pids:
+        known = json.loads(state.read_text())
+        known["pids"] = [p for p in known.get("pids", []) if infra_mod._ours(p, profile.data_dir)] + pids
+        state.write_text(json.dumps(known))
 
 
 # ---------------------------------------------------------------- the drills
