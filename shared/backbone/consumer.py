@@ -37,7 +37,7 @@ from backbone.correlation import reset_correlation_id, set_correlation_id
 from backbone.envelope import Envelope, MalformedEvent, parse_envelope
 from backbone.errors import Unavailable
 from backbone.inbox import claim, claim_many
-from backbone.kafka import Producer, make_consumer
+from backbone.kafka import PLAINTEXT, KafkaSecurity, Producer, make_consumer
 from backbone.masking import mask_pii
 from backbone.topics import dlq
 from backbone.workers import Backoff, Worker
@@ -119,6 +119,7 @@ class ConsumerRunner(Worker):
         name: str,
         bootstrap: str,
         topics: list[str],
+        security: KafkaSecurity = PLAINTEXT,
         group_id: str,
         handlers: dict[str, Handler],
         session_factory: async_sessionmaker[AsyncSession],
@@ -131,6 +132,7 @@ class ConsumerRunner(Worker):
         super().__init__(f"consumer-{name}")
         self.group_name = name
         self.bootstrap = bootstrap
+        self.security = security
         self.topics = topics
         self.group_id = group_id
         self.handlers = handlers
@@ -146,7 +148,8 @@ class ConsumerRunner(Worker):
         self.paused: dict[str, str] = {}
 
     async def setup(self) -> None:
-        self._consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.group_id, client_id=self.group_name)
+        self._consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.group_id, client_id=self.group_name,
+                                       security=self.security)
         await self._consumer.start()
         log.info("consumer %s started on %s", self.group_name, ",".join(self.topics))
 

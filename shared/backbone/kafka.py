@@ -1,18 +1,72 @@
-"""Kafka clients configured the way the delivery guarantees need them."""
+"""Kafka clients configured the way the delivery guarantees need them, authenticated as the settings say
+(`KafkaSecurity`: PLAINTEXT locally, SASL/SCRAM as the service's own principal in deploy/)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How a client authenticates to the brokers (docs/security.md, item 6): the protocol, and for SASL the
+    mechanism and the principal's credentials (SCRAM uses aiokafka's `sasl_plain_*` options too)."""
+
+    protocol: str = "PLAINTEXT"
+    mechanism: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    cafile: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+            raise ValueError(f"unknown Kafka security protocol {self.protocol!r}")
+        if self.protocol.startswith("SASL_") and not (self.mechanism and self.username and self.password):
+            raise ValueError(f"{self.protocol} needs a SASL mechanism, a username and a password")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> KafkaSecurity:
+        """From a `backbone.settings.ServiceSettings` (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_CAFILE)."""
+        password = settings.kafka_sasl_password
+        return cls(protocol=settings.kafka_security_protocol, mechanism=settings.kafka_sasl_mechanism,
+                   username=settings.kafka_sasl_username,
+                   password=password.get_secret_value() if password is not None else None,
+                   cafile=settings.kafka_ssl_cafile)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> KafkaSecurity:
+        """The same variables, for the command-line tasks that read the environment (backbone.release)."""
+        return cls(protocol=env.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT",
+                   mechanism=env.get("KAFKA_SASL_MECHANISM") or None, username=env.get("KAFKA_SASL_USERNAME") or None,
+                   password=env.get("KAFKA_SASL_PASSWORD") or None, cafile=env.get("KAFKA_SSL_CAFILE") or None)
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments of AIOKafkaProducer / AIOKafkaConsumer / AIOKafkaAdminClient."""
+        out: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.protocol.startswith("SASL_"):
+            out.update(sasl_mechanism=self.mechanism, sasl_plain_username=self.username,
+                       sasl_plain_password=self.password)
+        if self.protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            out["ssl_context"] = create_ssl_context(cafile=self.cafile)
+        return out
+
+
+PLAINTEXT = KafkaSecurity()
+
+
 class Producer:
     """Idempotent producer, acks=all: a retried send is written once, in order, per partition."""
 
-    def __init__(self, bootstrap: str, *, linger_ms: int = 2, client_id: str = "groupsuite") -> None:
+    def __init__(self, bootstrap: str, *, linger_ms: int = 2, client_id: str = "groupsuite",
+                 security: KafkaSecurity = PLAINTEXT) -> None:
         self._producer = AIOKafkaProducer(
+            **security.options(),
             bootstrap_servers=bootstrap,
             client_id=client_id,
             acks="all",
@@ -44,10 +98,12 @@ class Producer:
         return await self._producer.partitions_for(topic)  # type: ignore[no-any-return]
 
 
-def make_consumer(bootstrap: str, *topics: str, group_id: str, client_id: str = "groupsuite") -> AIOKafkaConsumer:
+def make_consumer(bootstrap: str, *topics: str, group_id: str, client_id: str = "groupsuite",
+                  security: KafkaSecurity = PLAINTEXT) -> AIOKafkaConsumer:
     # Offsets are committed by the runner only after the effect is durable.
     return AIOKafkaConsumer(
         *topics,
+        **security.options(),
         bootstrap_servers=bootstrap,
         group_id=group_id,
         client_id=client_id,
@@ -60,10 +116,11 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str, client_id: str = 
     )
 
 
-async def kafka_reachable(bootstrap: str, timeout_s: float = 2.0) -> bool:
+async def kafka_reachable(bootstrap: str, timeout_s: float = 2.0, security: KafkaSecurity = PLAINTEXT) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(**security.options(), bootstrap_servers=bootstrap,
+                                request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.list_topics(), timeout_s)

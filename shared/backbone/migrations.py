@@ -25,7 +25,7 @@ def run_migrations(metadata: MetaData) -> None:
     assert url, "sqlalchemy.url must be set by upgrade_head()"
 
     def do_run(connection: Connection) -> None:
-        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        _become_schema_owner(connection, schema)
         context.configure(
             connection=connection,
             target_metadata=metadata,
@@ -45,6 +45,26 @@ def run_migrations(metadata: MetaData) -> None:
         await engine.dispose()
 
     asyncio.run(main())
+
+
+def _become_schema_owner(connection: Connection, schema: str | None) -> None:
+    """Create the schema if it is missing; if another role owns it (deploy/: one role per service, created
+    with its schema by deploy/postgres/init-roles.sql), act as that role for the rest of the transaction, so
+    the migration role's tables belong to the service's role and the services need no more than their own
+    schema. A role the connected one cannot become is an error that says so."""
+    found = connection.execute(text(
+        "SELECT n.nspowner::regrole::text, pg_has_role(n.nspowner, 'MEMBER'), n.nspowner = r.oid "
+        "FROM pg_namespace n, pg_roles r WHERE n.nspname = :s AND r.rolname = current_user"), {"s": schema}).first()
+    if found is None:
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        return
+    owner, member, mine = found
+    if mine:
+        return
+    if not member:
+        raise PermissionError(f"schema {schema} belongs to {owner}, which the migration role cannot become "
+                              f"(GRANT {owner} TO <migration role> WITH SET TRUE)")
+    connection.execute(text(f"SET LOCAL ROLE {owner}"))  # regrole::text is a quoted identifier already
 
 
 def _config(service_dir: Path, url: str) -> object:

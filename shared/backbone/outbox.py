@@ -55,7 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from backbone import metrics
 from backbone.envelope import Envelope
 from backbone.events import topic_of
-from backbone.kafka import Producer
+from backbone.kafka import KafkaSecurity, Producer
 from backbone.workers import Worker
 
 log = logging.getLogger("backbone.outbox")
@@ -352,7 +352,7 @@ async def _relay_main(database_url: str, bootstrap: str, schema: str, batch_size
     from backbone.db import make_engine, outbox_table
 
     engine = make_engine(database_url, pool_size=2)
-    producer = Producer(bootstrap, client_id=f"relay-{schema}")
+    producer = Producer(bootstrap, client_id=f"relay-{schema}", security=KafkaSecurity.from_env(os.environ))
     await producer.start()
     relay = OutboxRelay(engine, outbox_table(MetaData(schema=schema)), producer, batch_size=batch_size)
     try:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backbone.consumer import BatchApplier, ConsumerRunner, Handler, RetryPolicy
 from backbone.db import make_engine, make_session_factory
-from backbone.kafka import Producer, kafka_reachable
+from backbone.kafka import KafkaSecurity, Producer, kafka_reachable
 from backbone.outbox import OutboxRelay
 from backbone.retention import RetentionWindows, RetentionWorker, rules_for
 from backbone.settings import ServiceSettings
@@ -61,7 +61,8 @@ class Infra:
         return cls(
             settings=settings, metadata=metadata, engine=engine,
             session_factory=make_session_factory(engine, outbox=outbox, source=settings.service_name),
-            producer=Producer(settings.kafka_bootstrap_servers, client_id=settings.service_name),
+            producer=Producer(settings.kafka_bootstrap_servers, client_id=settings.service_name,
+                              security=KafkaSecurity.from_settings(settings)),
             outbox=outbox, inbox=metadata.tables[f"{schema}.inbox"],
         )
 
@@ -124,6 +125,7 @@ class ServiceRuntime(Generic[C]):
         runner = ConsumerRunner(
             name=name or s.service_name,
             bootstrap=s.kafka_bootstrap_servers,
+            security=KafkaSecurity.from_settings(s),
             topics=topics,
             group_id=s.group_id,
             handlers=handlers,
@@ -204,7 +206,8 @@ class ServiceRuntime(Generic[C]):
             checks["database"] = "ok"
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             checks["database"] = f"down: {type(exc).__name__}"
-        checks["kafka"] = "ok" if await kafka_reachable(self.settings.kafka_bootstrap_servers) else "down"
+        checks["kafka"] = "ok" if await kafka_reachable(
+            self.settings.kafka_bootstrap_servers, security=KafkaSecurity.from_settings(self.settings)) else "down"
         checks.update(self.liveness())
         if self.settings.run_relay and self.relay.is_leader and (self.relay.pending or 0) > self.backlog_limit:
             checks["outbox"] = f"backlog: {self.relay.pending} rows unpublished (limit {self.backlog_limit})"

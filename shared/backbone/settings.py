@@ -12,7 +12,7 @@ import json
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
@@ -34,6 +34,14 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(default="postgresql+asyncpg://postgres@127.0.0.1:55432/postgres")
     db_pool_size: int = 10
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # How the Kafka clients authenticate (backbone.kafka.KafkaSecurity; docs/security.md, item 6): PLAINTEXT
+    # for the local broker on loopback; SASL_PLAINTEXT or SASL_SSL with SCRAM as the service's own principal
+    # in deploy/ (docker-compose: SCRAM-SHA-512 per service; Kubernetes: Strimzi KafkaUsers over TLS).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None  # the CA bundle of SSL / SASL_SSL (default: the system's)
     # Kafka consumer group; scale out by starting more processes with the same group.
     consumer_group: str | None = None
     consumer_max_attempts: int = Field(default=5, ge=1)
@@ -98,6 +106,17 @@ class ServiceSettings(BaseSettings):
             if bad:
                 raise ValueError(f"CORS_ALLOW_ORIGINS takes origins like https://ops.example.cn (no path, no *): {bad}")
         return value
+
+    @model_validator(mode="after")
+    def _kafka_credentials(self) -> Self:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs KAFKA_SASL_MECHANISM, "
+                             "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        if not sasl and (self.kafka_sasl_username or self.kafka_sasl_password):
+            raise ValueError("KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD are set but KAFKA_SECURITY_PROTOCOL is "
+                             f"{self.kafka_security_protocol}: they would not be used")
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Self:

@@ -25,3 +25,30 @@ class TopicSpec:
 
 
 ALL_TOPICS = [TopicSpec(t, 4) for t in STREAMS] + [TopicSpec(dlq(t), 1) for t in STREAMS]
+
+
+@dataclass(frozen=True)
+class KafkaAccess:
+    """What one service's Kafka principal may do (docs/security.md, item 6): produce its own streams, consume
+    the streams it follows with its consumer group, dead-letter what it consumes, and describe (metadata and
+    offsets, never records) every topic of the suite (readiness, the ops status page)."""
+
+    produces: tuple[str, ...]
+    consumes: tuple[str, ...]
+    group: str  # ServiceSettings.group_id: CONSUMER_GROUP, by default the service's name
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (*self.produces, *(dlq(t) for t in self.consumes))
+
+
+#: Per service (its Kafka principal is `User:<service>`): the ACLs `python -m backbone.release kafka-acls`
+#: creates (docker-compose) and the Strimzi KafkaUsers of deploy/k8s/kafka-users.yaml declare.
+#: tests/security/test_security_deploy.py checks this map against each service's bootstrap and the manifests.
+KAFKA_ACCESS: dict[str, KafkaAccess] = {
+    "crm": KafkaAccess(produces=(CRM_ORDERS, CRM_COMPLAINTS, CRM_CUSTOMERS), consumes=(EOMS_TICKETS, SLA_ALERTS),
+                       group="crm"),
+    "eoms-bridge": KafkaAccess(produces=(EOMS_TICKETS,), consumes=(CRM_ORDERS, CRM_COMPLAINTS), group="eoms-bridge"),
+    "sla": KafkaAccess(produces=(SLA_ALERTS,), consumes=(EOMS_TICKETS, CRM_CUSTOMERS), group="sla"),
+    "notify": KafkaAccess(produces=(NOTIFY_DELIVERIES,), consumes=(SLA_ALERTS,), group="notify"),
+}

@@ -291,7 +291,7 @@ def test_deploy_manifests_give_environment_no_default() -> None:
     deploy = Path(__file__).resolve().parents[3] / "deploy"
     compose = (deploy / "docker-compose.yml").read_text()
     assert re.search(r"ENVIRONMENT: \$\{ENVIRONMENT:\?", compose), "compose must require ENVIRONMENT"
-    for name in ("OIDC_ISSUER", "JWT_SECRET", "EOMS_CALLBACK_TOKEN"):
+    for name in ("OIDC_ISSUER", "JWT_SECRET", "EOMS_CALLBACK_PARTNERS"):  # the callback token became partner secrets
         assert re.search(rf"{name}: \$\{{{name}:\?", compose), name
     for path in [*deploy.rglob("*.yaml"), *deploy.rglob("*.yml"), *deploy.rglob("Dockerfile*")]:
         text = path.read_text()
