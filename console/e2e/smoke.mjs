@@ -76,6 +76,7 @@ const ns = await ctx("p-wanglei");
 const ns2 = await ctx("p-sunhao");
 await ns.goto(`${BASE}/queue`);
 await ns2.goto(`${BASE}/queue`);
+for (const p of [ns, ns2]) await p.selectOption("[data-testid=queue-role]", "network_staff");  // order acceptance
 await ns.waitForSelector("[data-ticket] button.primary");
 await ns2.waitForSelector("[data-ticket] button.primary");
 const ticketId = await ns.getAttribute("[data-ticket]:has(button.primary)", "data-ticket");
