@@ -72,7 +72,7 @@ lint: setup console-deps
 	$(PY) console/scripts/openapi.py --check
 	cd console && npm run lint && npm run typecheck
 
-bench: setup
+bench: setup console browser
 	$(PY) -m bench.run_all
 
 infra-up: setup
