@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backbone import metrics
+from backbone import me, metrics, ops
 from backbone.auth import TokenVerifier
 from backbone.authz import public, stamp_rules
 from backbone.correlation import (
@@ -234,7 +234,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.token_verifier = verifier
-    for router in [*routers, *(dev_routers or [] if settings.dev_environment else [])]:
+    for router in [me.router, ops.router, *routers, *(dev_routers or [] if settings.dev_environment else [])]:
         # Every operation's authorization rule in its OpenAPI operation (`x-authz`), decided first
         # (backbone.authz); tests/security/test_security_rbac.py fails on an operation without one.
         for route in stamp_rules(router.routes):

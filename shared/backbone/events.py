@@ -76,6 +76,7 @@ class CustomerRef(Payload):
     customer_tier: TierValue
     customer_key: bool = False
     account_manager_id: str
+    customer_region: str | None = Field(default=None, description="the customer's region (CRM); older events lack it")
 
 
 @event("crm.order.submitted", topic=topics.CRM_ORDERS)
@@ -154,6 +155,8 @@ class TicketContext(Payload):
     account_manager_id: str
     workflow_id: str
     workflow_version: int
+    customer_region: str | None = Field(
+        default=None, description="the customer's region, copied from the order or complaint")
 
 
 @event("eoms.ticket.created", topic=topics.EOMS_TICKETS)
@@ -264,6 +267,7 @@ class AlertContext(Payload):
     account_manager_id: str
     deadline: datetime
     policy_version: str
+    customer_region: str | None = Field(default=None, description="the customer's region, from the ticket events")
 
 
 @event("sla.warning", topic=topics.SLA_ALERTS)

@@ -1,5 +1,5 @@
 """Display labels of the suite's codes (products, business kinds and types, ticket kinds, nodes, roles,
-tiers, alert types) in zh-CN and en: the one source any text meant for a person takes them from.
+tiers, node outcomes, alert types) in zh-CN and en: the one source any text meant for a person takes them from.
 
 The data is ``backbone/labels.yaml``, checked when loaded (every entry has a non-empty text in every
 language of :data:`LANGUAGES`). ``labels()`` is the packaged file, loaded once.
@@ -9,7 +9,8 @@ language of :data:`LANGUAGES`). ``labels()`` is the packaged file, loaded once.
   (``"new_step"`` → ``"new step"``), never the raw code;
 - ``Labels.business_type(value, lang)``: a ``business_type`` entry, else ``<product><kind>``
   composed from the parts (``"集团V网(VPMN)开通"``, ``"VPMN opening"``);
-- ``Labels.missing(category, codes)``: the codes without a label (for the coverage tests).
+- ``Labels.missing(category, codes)``: the codes without a label (for the coverage tests);
+- ``Labels.text(category, code)``: a ``LocalText``, the label in every language (an API's view of a code).
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import yaml
+from pydantic import ConfigDict, Field
 
-__all__ = ["LABELS_FILE", "LANGUAGES", "InvalidLabels", "LabelCategory", "Labels", "labels", "load_labels"]
+from backbone.shapes import FrozenModel
+
+__all__ = ["LABELS_FILE", "LANGUAGES", "InvalidLabels", "LabelCategory", "Labels", "LocalText", "labels",
+           "load_labels"]
 
 LABELS_FILE: Final[Path] = Path(__file__).resolve().parent / "labels.yaml"
 LANGUAGES: Final[tuple[str, ...]] = ("zh-CN", "en")
@@ -38,8 +43,18 @@ class LabelCategory(StrEnum):
     TICKET_KIND = "ticket_kind"
     ROLE = "role"
     NODE = "node"
+    OUTCOME = "outcome"
     TIER = "tier"
     EVENT = "event"
+
+
+class LocalText(FrozenModel):
+    """A text in every language of the suite, keyed as a front end's locale (`{"zh-CN": …, "en": …}`)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    zh_cn: str = Field(alias="zh-CN")
+    en: str
 
 
 class InvalidLabels(ValueError):
@@ -83,6 +98,11 @@ class Labels:
         if product is None or kind_label is None or lang not in _COMPOSE:
             return None
         return _COMPOSE[lang].format(product=product, kind=kind_label)
+
+    def text(self, category: LabelCategory | str, code: str, *, zh: str | None = None) -> LocalText:
+        """The label of ``code`` in every language (`label`'s stand-in for an unknown code); ``zh`` overrides
+        the Chinese one (a workflow's own ``title_zh`` of a node)."""
+        return LocalText(zh_cn=zh or self.label(category, code, "zh-CN"), en=self.label(category, code, "en"))
 
     def codes(self, category: LabelCategory | str) -> frozenset[str]:
         return frozenset(self._data.get(str(category), {}))

@@ -61,6 +61,7 @@ CODES: dict[LabelCategory, set[str]] = {
     LabelCategory.BUSINESS_TYPE: {w.business_type for w in WORKFLOWS},
     LabelCategory.TICKET_KIND: {t.kind.value for w in WORKFLOWS for t in w.tickets},
     LabelCategory.NODE: _nodes(),
+    LabelCategory.OUTCOME: {o for w in WORKFLOWS for t in w.tickets for n in t.nodes for o in n.outcomes},
     LabelCategory.ROLE: _node_roles() | {r.value for r in NodeRole} | {r.value for r in TokenRole}
     | _escalation_roles(),
     LabelCategory.TIER: {t.value for t in Tier},
