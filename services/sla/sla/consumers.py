@@ -44,7 +44,8 @@ def make_handlers(context: SlaContext) -> dict[str, Handler]:
     catalog, fired_by = context.policies, context.instance_id
 
     async def on_node_entered(session: AsyncSession, event: Envelope) -> None:
-        await timers.start_timers(session, catalog, [(event.payload(TicketNodeEntered), event.correlation_id)])
+        await timers.start_timers(session, catalog, [(event.payload(TicketNodeEntered), event.correlation_id)],
+                                  fired_by)
 
     async def on_node_completed(session: AsyncSession, event: Envelope) -> None:
         await timers.complete_timers(session, catalog, [event.payload(TicketNodeCompleted)], fired_by)
@@ -52,7 +53,7 @@ def make_handlers(context: SlaContext) -> dict[str, Handler]:
     async def on_state_changed(session: AsyncSession, event: Envelope) -> None:
         e = event.payload(TicketStateChanged)
         if e.to_state in ENDED:
-            await timers.cancel_ticket(session, catalog, ticket_id=e.ticket_id, at=e.changed_at)
+            await timers.cancel_ticket(session, catalog, ticket_id=e.ticket_id, at=e.changed_at, recorded_by=fired_by)
         elif e.to_state == PENDING:
             await timers.pause_ticket(session, catalog, ticket_id=e.ticket_id, node=e.node, at=e.changed_at)
         elif e.from_state == PENDING:
@@ -60,7 +61,7 @@ def make_handlers(context: SlaContext) -> dict[str, Handler]:
 
     async def on_closed(session: AsyncSession, event: Envelope) -> None:
         e = event.payload(TicketClosed)
-        await timers.cancel_ticket(session, catalog, ticket_id=e.ticket_id, at=e.closed_at)
+        await timers.cancel_ticket(session, catalog, ticket_id=e.ticket_id, at=e.closed_at, recorded_by=fired_by)
 
     async def on_tier_changed(session: AsyncSession, event: Envelope) -> None:
         await tiers.record_change(session, event.payload(CustomerTierChanged), event_id=event.id)
@@ -82,7 +83,7 @@ def make_batch_applier(context: SlaContext, handlers: dict[str, Handler]) -> Bat
             run = list(group)
             if etype == NODE_ENTERED:
                 await timers.start_timers(session, catalog,
-                                          [(e.payload(TicketNodeEntered), e.correlation_id) for e in run])
+                                          [(e.payload(TicketNodeEntered), e.correlation_id) for e in run], fired_by)
             elif etype == NODE_COMPLETED:
                 await timers.complete_timers(session, catalog, [e.payload(TicketNodeCompleted) for e in run],
                                              fired_by)

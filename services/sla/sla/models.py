@@ -5,8 +5,10 @@
 - `timers`: one row per (ticket, node, entry). The domain `SlaTimer` (minus its policy, which is
   rebuilt from `policy_version` + `rule_id`) is kept in `state_data`; the columns beside it are
   denormalised for the scanner (`next_fire_at`), the at-risk list and the reports.
-- `alerts`: every warning/breach/escalation/met the service emitted. `(timer_id, action)` is
-  unique: the database itself refuses a second firing. The live feed reads it in commit order.
+- `alerts`: every warning/breach/escalation/met the service emitted, and the feed-only records of a
+  timer starting and being cancelled (`sla.timer_started`, `sla.timer_cancelled`: not published on
+  Kafka). `(timer_id, action)` is unique: the database itself refuses a second firing. The live feed
+  reads it in commit order.
 - `customer_tiers`: the CRM's re-gradings (`crm.customer.tier_changed`), one row per change: a node
   entered after a change times with the customer's tier at that moment (docs/sla.md, "Tier changes").
 """
@@ -51,6 +53,7 @@ timers = sa.Table(
     sa.Column("customer_name", sa.String(200), nullable=False),
     sa.Column("customer_tier", TierCode, nullable=False),
     sa.Column("account_manager_id", sa.String(80), nullable=False),
+    sa.Column("customer_region", sa.String(60), nullable=True),  # from the ticket events (older ones lack it)
     sa.Column("policy_version", sa.String(80), nullable=False),
     sa.Column("rule_id", sa.String(120), nullable=False),
     timestamp("started_at"),
@@ -71,8 +74,10 @@ timers = sa.Table(
              postgresql_where=sa.text("completed_at IS NULL AND cancelled_at IS NULL")),
     # Only timers with something left to fire are indexed: the scan stays small at 1M timers.
     sa.Index("ix_sla_timers_due", "next_fire_at", postgresql_where=sa.text("next_fire_at IS NOT NULL")),
-    # At-risk list: live, not yet breached timers by deadline (keyset pagination on (deadline, id)).
-    sa.Index("ix_sla_timers_at_risk", "deadline", "id", postgresql_where=sa.text("state IN ('running', 'warned')")),
+    # At-risk list: open timers (running, warned, breached, escalated, paused) by deadline (keyset
+    # pagination on (deadline, id)).
+    sa.Index("ix_sla_timers_open_deadline", "deadline", "id",
+             postgresql_where=sa.text("completed_at IS NULL AND cancelled_at IS NULL")),
     sa.Index("ix_sla_timers_completed", "completed_at", postgresql_where=sa.text("completed_at IS NOT NULL")),
 )
 
@@ -86,7 +91,7 @@ alerts = sa.Table(
     sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
     sa.Column("event_type", sa.String(40), nullable=False),
     sa.Column("timer_id", Id, nullable=False),
-    sa.Column("action", sa.String(40), nullable=False),  # the domain action key, or "met"
+    sa.Column("action", sa.String(40), nullable=False),  # the domain action key, or "met" / "started" / "cancelled"
     sa.Column("ticket_id", Id, nullable=False),
     timestamp("due_at", nullable=True),
     timestamp("fired_at"),
@@ -95,6 +100,7 @@ alerts = sa.Table(
     sa.Index("ux_sla_alerts_once", "timer_id", "action", unique=True),
     sa.Index("ix_sla_alerts_feed", "xid", "id"),
     sa.Index("ix_sla_alerts_ticket", "ticket_id"),
+    sa.Index("ix_sla_alerts_fired", "fired_at"),  # the breaches-per-day report
 )
 
 customer_tiers = sa.Table(

@@ -1,16 +1,16 @@
-"""/api/v1/reports: SLA compliance and node times for ops and KPI, as JSON or CSV."""
+"""/api/v1/reports: SLA compliance, node times and breaches per day for ops and KPI, as JSON or CSV."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import BaseModel, ConfigDict, Field
 
+from backbone.inputs import TimezoneName
 from backbone.problems import field_error
 from sla.api.deps import ReaderDep, SessionDep
 from sla.services import reports
@@ -18,6 +18,61 @@ from sla.services import reports
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 DEFAULT_PERIOD = timedelta(days=30)
+MAX_DAYS = 366  # breaches per day: one row per day (and group)
+CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+             "description": "the rows as JSON, or as CSV with `format=csv` (a header line, one line per row)"}}
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(alias="from", description="period start (inclusive)")
+    to: datetime = Field(description="period end (exclusive)")
+
+
+class ComplianceRow(BaseModel):
+    group: str | None = Field(description="the group's key (a node, business type, tier, account manager id…)")
+    judged: int = Field(description="timers whose verdict is final: completed in the period, or open and breached "
+                                    "with the deadline in it")
+    on_time: int
+    completed_late: int
+    open_breached: int
+    compliance_pct: float = Field(description="on_time / judged × 100, two decimals")
+
+
+class ComplianceReport(_Report):
+    group_by: reports.GroupBy
+    rows: list[ComplianceRow]
+
+
+class NodeTimeRow(BaseModel):
+    group: str | None
+    completed: int
+    mean_s: float = Field(description="business time used (the rule's clock), mean, seconds")
+    p50_s: float
+    p90_s: float
+    mean_wall_s: float = Field(description="wall-clock time from start to completion, mean, seconds")
+    p90_wall_s: float
+
+
+class NodeTimeReport(_Report):
+    group_by: reports.GroupBy
+    rows: list[NodeTimeRow]
+
+
+class BreachDay(BaseModel):
+    day: date = Field(description="the local day (of `tz`)")
+    group: str | None = Field(description="the group's key with `group_by`, else null")
+    breached: int = Field(description="sla.breached alerts fired that day (one per breached timer)")
+    escalated: int = Field(description="sla.escalated alerts fired that day (every level counts)")
+
+
+class BreachReport(_Report):
+    bucket: Literal["day"]
+    tz: str
+    group_by: reports.GroupBy | None
+    rows: list[BreachDay] = Field(description="without group_by: every day of the period, zeros included; with it: "
+                                              "the (day, group) pairs that had some, by day then group")
 
 
 def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
@@ -30,11 +85,8 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     return start, end
 
 
-def _render(name: str, rows: list[dict[str, Any]], meta: dict[str, Any], fmt: str) -> Response:
-    if fmt == "json":
-        return JSONResponse({**meta, "rows": rows})
+def _csv(name: str, rows: list[dict[str, Any]], columns: list[str]) -> Response:
     buf = io.StringIO()
-    columns = list(rows[0]) if rows else ["group"]
     writer = csv.DictWriter(buf, fieldnames=columns)
     writer.writeheader()
     writer.writerows(rows)
@@ -42,36 +94,55 @@ def _render(name: str, rows: list[dict[str, Any]], meta: dict[str, Any], fmt: st
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-async def _report(
-    query: Any, name: str, session: AsyncSession, group_by: reports.GroupBy,
-    start: datetime | None, end: datetime | None, format: str,
-) -> Response:
-    """One report over a period: the query's rows, rendered as JSON or CSV."""
-    start, end = _period(start, end)
-    rows = await query(session, group_by=group_by, start=start, end=end)
-    meta = {"group_by": group_by, "from": start.isoformat(), "to": end.isoformat()}
-    return _render(f"{name}-{group_by}", rows, meta, format)
-
-
 FROM = Query(None, alias="from", description="period start (RFC 3339), default: 30 days before 'to'")
 TO = Query(None, alias="to", description="period end, exclusive (RFC 3339), default: now")
 
 
-@router.get("/compliance", summary="SLA compliance % per node, business type, tier, account manager or role")
+@router.get("/compliance", response_model=ComplianceReport, responses=CSV,
+            summary="SLA compliance % per node, business type, tier, account manager or role")
 async def compliance(
     session: SessionDep, _: ReaderDep,
     group_by: reports.GroupBy = "node",
     start: datetime | None = FROM, end: datetime | None = TO,
     format: Literal["json", "csv"] = "json",
-) -> Response:
-    return await _report(reports.compliance, "sla-compliance", session, group_by, start, end, format)
+) -> ComplianceReport | Response:
+    start, end = _period(start, end)
+    rows = await reports.compliance(session, group_by=group_by, start=start, end=end)
+    if format == "csv":
+        return _csv(f"sla-compliance-{group_by}", rows, list(ComplianceRow.model_fields))
+    return ComplianceReport(from_=start, to=end, group_by=group_by, rows=[ComplianceRow(**r) for r in rows])
 
 
-@router.get("/node-times", summary="Business time (and wall time) used per node: count, mean, p50, p90")
+@router.get("/node-times", response_model=NodeTimeReport, responses=CSV,
+            summary="Business time (and wall time) used per node: count, mean, p50, p90")
 async def node_times(
     session: SessionDep, _: ReaderDep,
     group_by: reports.GroupBy = "node",
     start: datetime | None = FROM, end: datetime | None = TO,
     format: Literal["json", "csv"] = "json",
-) -> Response:
-    return await _report(reports.node_times, "sla-node-times", session, group_by, start, end, format)
+) -> NodeTimeReport | Response:
+    start, end = _period(start, end)
+    rows = await reports.node_times(session, group_by=group_by, start=start, end=end)
+    if format == "csv":
+        return _csv(f"sla-node-times-{group_by}", rows, list(NodeTimeRow.model_fields))
+    return NodeTimeReport(from_=start, to=end, group_by=group_by, rows=[NodeTimeRow(**r) for r in rows])
+
+
+@router.get("/breaches", response_model=BreachReport, responses=CSV,
+            summary="Breaches and escalations fired per day (in a time zone), optionally per group")
+async def breaches(
+    session: SessionDep, _: ReaderDep,
+    start: datetime | None = FROM, end: datetime | None = TO,
+    bucket: Literal["day"] = Query("day", description="the bucket (one day of `tz`)"),
+    tz: Annotated[TimezoneName, Query(max_length=60, description="the IANA zone the days are of")] = "Asia/Shanghai",
+    group_by: reports.GroupBy | None = Query(None, description="also split by node, business type, tier…"),
+    format: Literal["json", "csv"] = "json",
+) -> BreachReport | Response:
+    start, end = _period(start, end)
+    if end - start > timedelta(days=MAX_DAYS):
+        raise field_error("from", f"a period of at most {MAX_DAYS} days")
+    rows = await reports.breaches_per_day(session, start=start, end=end, tz=tz, group_by=group_by)
+    if format == "csv":
+        return _csv(f"sla-breaches-{group_by or 'day'}", rows, list(BreachDay.model_fields))
+    return BreachReport(from_=start, to=end, bucket=bucket, tz=tz, group_by=group_by,
+                        rows=[BreachDay(**r) for r in rows])

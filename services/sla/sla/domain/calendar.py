@@ -238,6 +238,25 @@ def business_duration_between(
     return total
 
 
+def next_change(calendar: BusinessCalendar, t: dt.datetime) -> dt.datetime | None:
+    """When the calendar's clock next starts or stops counting after ``t``: the end of the working
+    period ``t`` lies in, else the start of the next one; None for a 24x7 calendar (it never stops)
+    or when no working time comes within ``MAX_SCAN_DAYS``."""
+    t = _utc(t)
+    if calendar.mode is CalendarMode.ALWAYS:
+        return None
+    day = calendar.local_date(t)
+    one_day = dt.timedelta(days=1)
+    for _ in range(MAX_SCAN_DAYS):
+        for s, e in calendar.periods_on(day):
+            if s <= t < e:
+                return e
+            if s > t:
+                return s
+        day += one_day
+    return None
+
+
 def working_periods(calendar: BusinessCalendar, day: dt.date) -> UtcPeriods:
     """Working periods of local date ``day`` (UTC instants); empty on a non-working day."""
     return calendar.periods_on(day)

@@ -16,9 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import NamedTuple
 
 from backbone.shapes import FrozenModel
-from sla.domain.calendar import ZERO, add_business_duration, business_duration_between
+from sla.domain.calendar import (
+    ZERO,
+    CalendarMode,
+    add_business_duration,
+    business_duration_between,
+    is_working_time,
+    next_change,
+)
 from sla.domain.errors import IllegalTransition, TimeOrderError
 from sla.domain.policy import ResolvedPolicy
 
@@ -188,6 +196,36 @@ def elapsed(timer: SlaTimer, at: dt.datetime) -> dt.timedelta:
 def remaining(timer: SlaTimer, at: dt.datetime) -> dt.timedelta:
     """Business time left before the deadline at ``at`` (negative once past it)."""
     return timer.policy.limit - elapsed(timer, at)
+
+
+class Countdown(NamedTuple):
+    """Where a timer stands at an instant, on its own clock (business time for a working-hours rule)."""
+
+    used: dt.timedelta  # business time consumed
+    remaining: dt.timedelta  # business time left before the deadline (negative past it)
+    running: bool  # whether the clock counts at that instant (open, not paused, inside working time)
+    changes_at: dt.datetime | None  # when it next starts or stops counting by itself (None: never)
+
+
+def countdown_at(
+    policy: ResolvedPolicy, state: TimerState, consumed: dt.timedelta, anchor_at: dt.datetime, *, final: bool,
+    at: dt.datetime,
+) -> Countdown:
+    """`countdown` from the few fields it needs (a stored row's, without rebuilding the whole timer)."""
+    at = _utc(at)
+    if final or state is TimerState.PAUSED:
+        return Countdown(consumed, policy.limit - consumed, False, None)
+    cal = policy.business_calendar()
+    used = consumed + max(ZERO, business_duration_between(cal, anchor_at, at))
+    if cal.mode is CalendarMode.ALWAYS:
+        return Countdown(used, policy.limit - used, True, None)
+    return Countdown(used, policy.limit - used, is_working_time(cal, at), next_change(cal, at))
+
+
+def countdown(timer: SlaTimer, at: dt.datetime) -> Countdown:
+    """Business time used and left at ``at``, whether the clock is counting then and when that changes:
+    enough for a screen to count down exactly without knowing the calendar (holidays included)."""
+    return countdown_at(timer.policy, timer.state, timer.consumed, timer.anchor_at, final=timer.is_final, at=at)
 
 
 # --------------------------------------------------------------------------- transitions

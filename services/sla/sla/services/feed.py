@@ -15,7 +15,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-FEED_TYPES = ("sla.warning", "sla.breached", "sla.escalated")
+#: What the feed carries: the alerts, the completions (`sla.met`, on time or late) and the feed-only records
+#: of a timer starting and being cancelled, so a board adds and drops rows as they happen.
+ALERT_TYPES = ("sla.warning", "sla.breached", "sla.escalated")
+FEED_TYPES = (*ALERT_TYPES, "sla.met", "sla.timer_started", "sla.timer_cancelled")
 
 
 @dataclass(frozen=True, order=True)
@@ -41,12 +44,12 @@ async def start_cursor(session: AsyncSession) -> Cursor:
 async def read_after(session: AsyncSession, cursor: Cursor, types: tuple[str, ...], limit: int = 500
                      ) -> list[dict[str, Any]]:
     rows = (await session.execute(text(
-        "SELECT xid, id, event_id, event_type, ticket_id, fired_at, data FROM alerts "
+        "SELECT xid, id, event_id, event_type, timer_id, ticket_id, fired_at, data FROM alerts "
         "WHERE (xid, id) > (:xid, :id) AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
         "AND event_type = ANY(:types) ORDER BY xid, id LIMIT :limit"
     ), {"xid": cursor.xid, "id": cursor.id, "types": list(types), "limit": limit})).all()
     return [
-        {"cursor": Cursor(r.xid, r.id), "event_id": str(r.event_id), "type": r.event_type,
-         "ticket_id": r.ticket_id, "fired_at": r.fired_at.isoformat(), "data": r.data}
+        {"cursor": Cursor(r.xid, r.id), "event_id": str(r.event_id), "type": r.event_type, "timer_id": r.timer_id,
+         "ticket_id": r.ticket_id, "fired_at": r.fired_at, "data": r.data}
         for r in rows
     ]

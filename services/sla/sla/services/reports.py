@@ -7,17 +7,22 @@ compliance % = on time / judged.
 
 Node times: business time used (on the timer's SLA clock) and wall time, of timers completed in
 the period: count, mean, p50, p90.
+
+Breaches per day: the `sla.breached` and `sla.escalated` alerts fired in the period, by local day of a
+time zone (Asia/Shanghai by default), every day of the period listed (zeros included); optionally per
+group as well (then only the days a group had some).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sla.models import timers
+from sla.models import alerts, timers
 
 GroupBy = Literal["node", "business_type", "ticket_kind", "tier", "account_manager", "role"]
 
@@ -84,3 +89,34 @@ async def node_times(
          **{k: round(float(getattr(r, k)), 3) for k in ("mean_s", "p50_s", "p90_s", "mean_wall_s", "p90_wall_s")}}
         for r in (await session.execute(q)).all()
     ]
+
+
+BREACH_TYPES = ("sla.breached", "sla.escalated")
+
+
+def days_of(start: datetime, end: datetime, tz: str) -> list[date]:
+    """The local days of `tz` that [start, end) touches, in order."""
+    zone = ZoneInfo(tz)
+    first, last = start.astimezone(zone).date(), (end - timedelta(microseconds=1)).astimezone(zone).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+async def breaches_per_day(
+    session: AsyncSession, *, start: datetime, end: datetime, tz: str, group_by: GroupBy | None = None
+) -> list[dict[str, Any]]:
+    """`[{day, group, breached, escalated}]`: breaches and escalations fired per local day (of `tz`)."""
+    # The zone inline (it is a validated zone name), so the SELECT and the GROUP BY are one expression.
+    day = func.date(func.timezone(literal(tz, literal_execute=True), alerts.c.fired_at)).label("day")
+    breached = func.count().filter(alerts.c.event_type == BREACH_TYPES[0]).label("breached")
+    escalated = func.count().filter(alerts.c.event_type == BREACH_TYPES[1]).label("escalated")
+    where = (alerts.c.event_type.in_(BREACH_TYPES), alerts.c.fired_at >= start, alerts.c.fired_at < end)
+    if group_by is None:
+        q = select(day, breached, escalated).where(*where).group_by(day)
+        found = {r.day: r for r in (await session.execute(q)).all()}
+        return [{"day": d, "group": None, "breached": found[d].breached if d in found else 0,
+                 "escalated": found[d].escalated if d in found else 0} for d in days_of(start, end, tz)]
+    grp = GROUP_COLUMNS[group_by].label("group")
+    q = (select(day, grp, breached, escalated).select_from(alerts.join(timers, timers.c.id == alerts.c.timer_id))
+         .where(*where).group_by(day, grp).order_by(day, grp))
+    return [{"day": r.day, "group": r.group, "breached": r.breached, "escalated": r.escalated}
+            for r in (await session.execute(q)).all()]

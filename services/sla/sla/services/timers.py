@@ -14,11 +14,13 @@ transition and writes back the new state with the alerts it produced, in one tra
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from sqlalchemy import and_, bindparam, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,9 +57,13 @@ TimerRow = Any  # a result row with the _ROW columns
 _ROW = (
     timers.c.id, timers.c.ticket_id, timers.c.node, timers.c.ticket_kind, timers.c.business_type, timers.c.role,
     timers.c.assignee, timers.c.customer_id, timers.c.customer_name, timers.c.customer_tier,
-    timers.c.account_manager_id, timers.c.policy_version, timers.c.rule_id, timers.c.correlation_id,
-    timers.c.state_data,
+    timers.c.customer_region, timers.c.account_manager_id, timers.c.policy_version, timers.c.rule_id,
+    timers.c.correlation_id, timers.c.state_data,
 )
+#: The live feed's own records (`alerts` rows never published on Kafka): a timer started or cancelled, so
+#: a board adds or drops the row at once. `sla.met` is both published and recorded.
+TIMER_STARTED = "sla.timer_started"
+TIMER_CANCELLED = "sla.timer_cancelled"
 
 
 # --------------------------------------------------------------------------- rows ⇄ domain
@@ -109,15 +115,19 @@ def _point(key: str) -> str:
     return point.replace("m_before", "min") if point.endswith("m_before") else point
 
 
-def alert_payload(row: TimerRow, t: SlaTimer, action: Action | None, now: datetime) -> BaseModel:
-    """The sla.* payload of one action (or `sla.met` for a completed timer when action is None)."""
-    base = {
+def _context(row: TimerRow, t: SlaTimer) -> dict[str, Any]:
+    return {
         "timer_id": row.id, "ticket_id": t.ticket_id, "node": t.node, "ticket_kind": row.ticket_kind,
         "business_type": row.business_type, "role": row.role, "assignee": row.assignee,
         "customer_id": row.customer_id, "customer_name": row.customer_name, "customer_tier": row.customer_tier,
-        "account_manager_id": row.account_manager_id, "deadline": t.deadline,
-        "policy_version": t.policy.policy_version,
+        "customer_region": row.customer_region, "account_manager_id": row.account_manager_id,
+        "deadline": t.deadline, "policy_version": t.policy.policy_version,
     }
+
+
+def alert_payload(row: TimerRow, t: SlaTimer, action: Action | None, now: datetime) -> BaseModel:
+    """The sla.* payload of one action (or `sla.met` for a completed timer when action is None)."""
+    base = _context(row, t)
     lateness = (now - t.deadline).total_seconds()
     if action is None:
         return SlaMet(**base, elapsed_seconds=t.consumed.total_seconds(), late=bool(t.met_late))
@@ -169,7 +179,8 @@ async def record_fired(
 
 
 async def start_timers(
-    session: AsyncSession, catalog: PolicyCatalog, entries: Sequence[tuple[TicketNodeEntered, str | None]]
+    session: AsyncSession, catalog: PolicyCatalog, entries: Sequence[tuple[TicketNodeEntered, str | None]],
+    recorded_by: str = "sla",
 ) -> int:
     """Start each entered node's timer under the active policy, in one statement; returns how many
     started. A replayed entry (same ticket, node and time) or an entry while the node's timer is
@@ -198,13 +209,19 @@ async def start_timers(
             "id": new_id("tmr"), "ticket_id": entered.ticket_id, "node": entered.node,
             "ticket_kind": entered.ticket_kind, "business_type": entered.business_type, "role": entered.role,
             "assignee": entered.assignee, "customer_id": entered.customer_id, "customer_name": entered.customer_name,
-            "customer_tier": tier, "account_manager_id": entered.account_manager_id,
+            "customer_tier": tier, "customer_region": entered.customer_region,
+            "account_manager_id": entered.account_manager_id,
             "policy_version": version, "rule_id": rule_id, "started_at": t.started_at,
             "correlation_id": correlation_id, **state_columns(t),
         })
     if not params:
         return 0
-    started = len((await session.execute(_INSERT, params)).all())
+    inserted = set((await session.execute(_INSERT, params)).scalars().all())
+    started = len(inserted)
+    now = datetime.now(UTC)
+    await _record_feed(session, [
+        _feed_row(uuid.uuid4(), TIMER_STARTED, p["id"], "started", p["ticket_id"], _started_data(p), now, recorded_by)
+        for p in params if p["id"] in inserted])
     metrics.TIMERS_STARTED.labels(version).inc(started)
     if started < len(params):
         metrics.TRANSITIONS_IGNORED.labels("node_already_timed").inc(len(params) - started)
@@ -243,6 +260,8 @@ async def complete_timers(
         saves.append(_save_params(row.id, done, now))
     await record_fired(session, fired, fired_by)
     await write_outbox(session, met)
+    await _record_feed(session, [_feed_row(e.id, e.type, e.data["timer_id"], "met", e.subject, e.data, now, fired_by)
+                                 for e in met])
     if saves:
         await session.execute(_SAVE, saves)
 
@@ -250,6 +269,7 @@ async def complete_timers(
 async def _transition_ticket(
     session: AsyncSession, catalog: PolicyCatalog, ticket_id: str, node: str | None, states: tuple[str, ...] | None,
     step: Callable[[SlaTimer, datetime], SlaTimer], at: datetime,
+    done: list[tuple[TimerRow, SlaTimer]] | None = None,
 ) -> int:
     q = select(*_ROW).where(timers.c.ticket_id == ticket_id, IS_OPEN)
     if states is not None:
@@ -264,6 +284,8 @@ async def _transition_ticket(
             _ignored(exc)
             continue
         await _save(session, row.id, new)
+        if done is not None:
+            done.append((row, new))
         n += 1
     return n
 
@@ -281,9 +303,43 @@ async def resume_ticket(
     return await _transition_ticket(session, catalog, ticket_id, node, ("paused",), domain.resume, at)
 
 
-async def cancel_ticket(session: AsyncSession, catalog: PolicyCatalog, *, ticket_id: str, at: datetime) -> int:
-    """The ticket ended without completing its open nodes: their timers are cancelled, silently."""
-    return await _transition_ticket(session, catalog, ticket_id, None, None, domain.cancel, at)
+async def cancel_ticket(
+    session: AsyncSession, catalog: PolicyCatalog, *, ticket_id: str, at: datetime, recorded_by: str = "sla"
+) -> int:
+    """The ticket ended without completing its open nodes: their timers are cancelled; nothing is published
+    (no alert), the live feed records it (`sla.timer_cancelled`)."""
+    cancelled: list[tuple[TimerRow, SlaTimer]] = []
+    n = await _transition_ticket(session, catalog, ticket_id, None, None, domain.cancel, at, done=cancelled)
+    now = datetime.now(UTC)
+    await _record_feed(session, [
+        _feed_row(uuid.uuid4(), TIMER_CANCELLED, row.id, "cancelled", row.ticket_id,
+                  _jsonable({**_context(row, t), "cancelled_at": t.cancelled_at}), now, recorded_by)
+        for row, t in cancelled])
+    return n
+
+
+def _started_data(p: dict[str, Any]) -> dict[str, Any]:
+    keys = ("ticket_id", "node", "ticket_kind", "business_type", "role", "assignee", "customer_id", "customer_name",
+            "customer_tier", "customer_region", "account_manager_id", "deadline", "policy_version", "rule_id",
+            "started_at")
+    return _jsonable({"timer_id": p["id"], **{k: p[k] for k in keys}})
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = to_jsonable_python(data)
+    return out
+
+
+def _feed_row(event_id: uuid.UUID, event_type: str, timer_id: str, action: str, ticket_id: str,
+              data: dict[str, Any], at: datetime, by: str) -> dict[str, Any]:
+    return {"event_id": event_id, "event_type": event_type, "timer_id": timer_id, "action": action,
+            "ticket_id": ticket_id, "due_at": None, "fired_at": at, "fired_by": by, "data": data}
+
+
+async def _record_feed(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Records for the live feed only (one statement); a replay is refused by `(timer_id, action)`."""
+    if rows:
+        await session.execute(_INSERT_ALERT, rows)
 
 
 def _ignored(exc: IllegalTransition) -> None:

@@ -9,7 +9,11 @@
 - the policy lint against the workflow catalog (422 naming a dead rule and what shadows it), explain,
   the matrix export (JSON and CSV) and the coverage report;
 - crm.customer.tier_changed: nodes entered after a re-grading time with the new tier, running timers
-  keep theirs, a redelivered or replayed change is recorded once.
+  keep theirs, a redelivered or replayed change is recorded once;
+- the board's reads: the at-risk list with breached/escalated timers, its state, business type and
+  region filters and the server's business-time countdown; the live feed's timer_started / sla.met /
+  timer_cancelled records with the timer's state; breaches per Shanghai day; GET /api/v1/me and the
+  ops status (this process's consumer lag, the dead-letter counts).
 
 Our SLA processes use their own consumer group; the suite's SLA service (when the `suite` fixture
 runs in the same session) reads the same events and fires from the same table: the exactly-once
@@ -30,6 +34,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -57,6 +62,7 @@ ROOT = Path(__file__).resolve().parents[4]  # the repository
 SHORT = ROOT / "tests" / "fixtures" / "sla_policy_short.yaml"
 SLATEST_WORKFLOWS = ROOT / "tests" / "fixtures" / "sla_catalog_slatest.yaml"  # for the lint of SHORT's rules
 RUN = uuid.uuid4().hex[:8]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 PRODUCT = "slatest"  # its rules are in the short policy; tickets are unique per run
 ALERT_TYPES = {"sla.warning", "sla.breached", "sla.escalated", "sla.met"}
 ADMIN = {"Authorization": "Bearer " + issue_token("sla-admin", ["admin"], secret=DEV_JWT_SECRET)}
@@ -137,12 +143,13 @@ async def producer(infra) -> AsyncIterator[Producer]:
     await p.stop()
 
 
-def _ctx(ticket_id: str, kind: str, tier: str = "B", node: str = "resource_check") -> dict[str, Any]:
+def _ctx(ticket_id: str, kind: str, tier: str = "B", node: str = "resource_check",
+         region: str | None = f"region-{RUN}") -> dict[str, Any]:
     return {
         "ticket_id": ticket_id, "ticket_kind": "resource_confirmation", "business_type": f"{PRODUCT}.{kind}",
         "origin": "order", "origin_id": f"ord_{ticket_id}", "customer_id": f"cus_{RUN}", "customer_name": "测试港务",
         "customer_tier": tier, "account_manager_id": f"am_{RUN}", "workflow_id": f"{PRODUCT}.{kind}",
-        "workflow_version": 1, "node": node, "role": "network_resource",
+        "workflow_version": 1, "node": node, "role": "network_resource", "customer_region": region,
     }
 
 
@@ -206,14 +213,25 @@ async def test_ticket_flow_warns_breaches_and_escalates_in_order(infra, sla, pol
         assert e.data["account_manager_id"] == f"am_{RUN}" and e.data["policy_version"] == policy
     assert 0 <= breach.data["lateness_seconds"] < 2.5, "fired on time"
 
-    await eventually(lambda: _ready(len(feed) >= 4), timeout_s=5, what="the live feed")
-    assert [f["type"] for f in feed] == ["sla.warning", "sla.breached", "sla.escalated", "sla.escalated"]
-    listener.cancel()
+    await eventually(lambda: _ready(len(feed) >= 5), timeout_s=5, what="the live feed")
+    assert [f["type"] for f in feed] == ["sla.timer_started", "sla.warning", "sla.breached", "sla.escalated",
+                                         "sla.escalated"]
+    started_item, *_, escalated_item = feed
+    assert started_item["data"]["rule_id"] == "slatest.flow"
+    assert started_item["data"]["customer_region"] == f"region-{RUN}"
+    assert all(f["timer_id"] == started_item["timer_id"] and f["timer"]["id"] == f["timer_id"] for f in feed)
+    assert escalated_item["data"]["customer_region"] == f"region-{RUN}"
+    board_row = escalated_item["timer"]  # the timer as it stood when the event was sent
+    assert board_row["state"] == "escalated" and board_row["clock"] == "calendar" and board_row["clock_running"]
+    assert board_row["business_seconds_left"] < 0 and board_row["business_type"] == f"{PRODUCT}.opening"
 
     await _send(producer, TicketNodeCompleted(**_ctx(ticket, "opening"), outcome="available",
                                               completed_at=datetime.now(UTC)), ticket)
     met = await eventually(lambda: _of(infra, ticket, "sla.met"), what="sla.met")
     assert met[0].data["late"] is True and met[0].data["elapsed_seconds"] > 9
+    await eventually(lambda: _ready(len(feed) >= 6), timeout_s=5, what="sla.met on the live feed")
+    assert feed[5]["type"] == "sla.met" and feed[5]["event_id"] == str(met[0].id) and feed[5]["data"]["late"]
+    listener.cancel()
 
     async with httpx.AsyncClient(base_url=sla.url, timeout=10) as http:
         timers = (await http.get("/api/v1/timers", params={"ticket_id": ticket}, headers=STAFF)).json()["items"]
@@ -222,6 +240,11 @@ async def test_ticket_flow_warns_breaches_and_escalates_in_order(infra, sla, pol
         assert t["state"] == "escalated" and t["escalation_level"] == 2 and t["met_late"] is True
         assert t["rule_id"] == "slatest.flow" and t["policy_version"] == policy
         assert [a["key"] for a in t["schedule"]] == ["warning:25%", "breach", "escalation:1", "escalation:2"]
+        assert t["used_s"] > 9 and t["remaining_s"] < 0 and t["clock_running"] is False  # closed: stands still
+        assert t["customer_region"] == f"region-{RUN}"
+        recorded = (await http.get(f"/api/v1/timers/{t['id']}/alerts", headers=STAFF)).json()
+        assert [a["action"] for a in recorded] == ["started", "warning:25%", "breach", "escalation:1",
+                                                   "escalation:2", "met"]
         r = await http.get("/api/v1/timers", params={"ticket_id": ticket}, headers=AM)
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
 
@@ -294,6 +317,18 @@ async def test_pending_pauses_the_clock_and_cancel_stops_it(infra, sla, policy, 
         return (await timer(paused)).get("state") == "cancelled"
 
     await eventually(closed, timeout_s=10, what="cancelled on close")
+    async with httpx.AsyncClient(base_url=sla.url, timeout=10) as http:
+        for ticket in (paused, cancelled):
+            t = await timer(ticket)
+            assert t["clock_running"] is False
+            recorded = (await http.get(f"/api/v1/timers/{t['id']}/alerts", headers=STAFF)).json()
+            assert recorded[0]["type"] == "sla.timer_started" and recorded[-1]["type"] == "sla.timer_cancelled"
+            assert recorded[-1]["data"]["ticket_id"] == ticket
+        # a replayed feed from the start of this test shows the cancellation with the timer, closed
+        r = await http.get("/api/v1/at-risk", params={"ticket_id": [paused, cancelled, on_time],
+                                                       "state": "running,warned,breached,escalated,paused"},
+                           headers=STAFF)
+        assert r.status_code == 200 and r.json()["items"] == [], "closed timers are never on the board"
 
 
 async def _exactly_once(infra, tickets: set[str], timeout_s: float) -> dict[tuple[str, str], int]:
@@ -438,6 +473,83 @@ async def test_reports_and_at_risk(infra, sla, policy, producer):
         r = await http.get("/api/v1/reports/compliance", params={"from": "2030-01-01T00:00:00Z",
                                                                  "to": "2020-01-01T00:00:00Z"}, headers=STAFF)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "from"
+
+
+async def test_board_reads_breaches_per_day_me_and_ops_status(infra, sla, policy, producer):
+    node = f"board_{RUN}"
+    late, running, elsewhere = (f"tkt_board_{n}_{RUN}" for n in ("late", "run", "else"))
+    now = datetime.now(UTC)
+    await _enter(producer, late, "slow", at=now - timedelta(seconds=20), node=node)  # 3 s limit: long breached
+    await _enter(producer, running, "opening", at=now, node=node)  # 6 s limit
+    await _enter(producer, elsewhere, "opening", at=now, node=node, region=f"north-{RUN}")
+    async with httpx.AsyncClient(base_url=sla.url, timeout=10) as http:
+        async def board(**params: Any) -> list[dict[str, Any]]:
+            r = await http.get("/api/v1/at-risk", params={"node": node, **params}, headers=STAFF)
+            assert r.status_code == 200, r.text
+            return r.json()["items"]  # type: ignore[no-any-return]
+
+        async def escalated_and_running() -> list[dict[str, Any]]:
+            items = await board(region=f"region-{RUN}")
+            states = [i["state"] for i in items]
+            return items if states[:1] == ["escalated"] and len(items) == 2 else []
+
+        first, second = await eventually(escalated_and_running, timeout_s=15, what="the breached timer escalated")
+        assert (first["ticket_id"], second["ticket_id"]) == (late, running), "overdue first, then by deadline"
+        assert first["escalation_level"] == 2 and first["business_seconds_left"] < -15
+        assert first["rule_id"] == "catch_all" and first["policy_version"] == policy
+        assert 0 < second["business_seconds_left"] <= 6 and second["state"] in ("running", "warned")
+        for i in (first, second):
+            assert i["clock"] == "calendar" and i["clock_running"] is True and i["clock_changes_at"] is None
+            assert i["customer_name"] == "测试港务" and i["customer_region"] == f"region-{RUN}"
+            assert i["ticket_kind"] == "resource_confirmation" and i["business_type"].startswith(f"{PRODUCT}.")
+            assert abs(i["seconds_to_deadline"] - i["business_seconds_left"]) < 1.0  # a 24x7 clock: the same
+        assert [i["ticket_id"] for i in await board(state="breached,escalated")] == [late]
+        assert [i["ticket_id"] for i in await board(state=["running", "warned"], region=f"region-{RUN}")] == [running]
+        assert [i["ticket_id"] for i in await board(region=f"north-{RUN}")] == [elsewhere]
+        assert {i["ticket_id"] for i in await board(business_type=PRODUCT)} == {late, running, elsewhere}
+        assert {i["ticket_id"] for i in await board(business_type=f"{PRODUCT}.opening")} == {running, elsewhere}
+        assert [i["ticket_id"] for i in await board(ticket_id=[late, "tkt_nobody"])] == [late]
+        r = await http.get("/api/v1/at-risk", params={"state": "met"}, headers=STAFF)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "state"
+
+        # breaches per Shanghai day: every day of the period listed; per node, this one's breach and escalations
+        period = {"from": (now - timedelta(hours=1)).isoformat(), "tz": "Asia/Shanghai"}
+        days = (await http.get("/api/v1/reports/breaches", params=period, headers=STAFF)).json()
+        assert days["bucket"] == "day" and days["tz"] == "Asia/Shanghai" and days["group_by"] is None
+        expected = {(now - timedelta(hours=1)).astimezone(SHANGHAI).date(), now.astimezone(SHANGHAI).date()}
+        assert [d["day"] for d in days["rows"]] == sorted(d.isoformat() for d in expected)
+        assert sum(d["breached"] for d in days["rows"]) >= 1
+
+        async def per_node() -> dict[str, Any] | None:
+            rows = (await http.get("/api/v1/reports/breaches", params={**period, "group_by": "node"},
+                                   headers=STAFF)).json()["rows"]
+            mine = [r for r in rows if r["group"] == node]
+            return mine[0] if mine and mine[0]["escalated"] == 2 else None
+
+        mine = await eventually(per_node, timeout_s=10, what="the node's breach and two escalations")
+        assert mine["breached"] == 1 and mine["day"] == now.astimezone(SHANGHAI).date().isoformat()
+        r = await http.get("/api/v1/reports/breaches", params={**period, "format": "csv"}, headers=STAFF)
+        assert r.status_code == 200 and r.text.splitlines()[0] == "day,group,breached,escalated"
+        r = await http.get("/api/v1/reports/breaches", params={**period, "tz": "Mars/Olympus"}, headers=STAFF)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "tz"
+
+        # who the token says the caller is, the same on every service
+        me = (await http.get("/api/v1/me", headers=STAFF)).json()
+        assert me == {"subject": "noc-1", "name": None, "partner": None, "roles": ["network_staff"], "service": "sla",
+                      "node_roles": ["core_network", "data_production", "field_engineer", "network_resource",
+                                     "network_staff", "noc_tester", "transmission"]}
+        assert (await http.get("/api/v1/me")).status_code == 401
+
+        # the status page's figures: outbox backlog, this process's consumer lag, the dead-letter topics
+        assert (await http.get("/api/v1/ops/status", headers=STAFF)).status_code == 403
+        ops = (await http.get("/api/v1/ops/status", headers=ADMIN)).json()
+        assert ops["service"] == "sla" and ops["kafka"] == "ok" and ops["outbox"]["pending"] >= 0
+        (consumer,) = ops["consumers"]
+        assert consumer["group"] == f"sla-test-{RUN}" and set(consumer["topics"]) == {EOMS_TICKETS, CRM_CUSTOMERS}
+        assert {p["topic"] for p in consumer["partitions"]} == {EOMS_TICKETS, CRM_CUSTOMERS}
+        assert all(p["lag"] == max(0, p["end"] - (p["committed"] or 0)) for p in consumer["partitions"])
+        assert consumer["lag"] == sum(p["lag"] for p in consumer["partitions"])
+        assert f"{EOMS_TICKETS}.dlq" in {d["topic"] for d in ops["dead_letters"]}
 
 
 async def test_a_run_of_events_applies_in_order_once_and_survives_poison(infra, sla, policy, producer):

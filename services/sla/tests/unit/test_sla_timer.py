@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sla.domain.calendar import business_duration_between
+from sla.domain.calendar import BusinessCalendar, business_duration_between, next_change
 from sla.domain.errors import IllegalTransition, TimeOrderError
 from sla.domain.policy import ResolvedPolicy, parse_policy_set, resolve
 from sla.domain.timer import (
@@ -19,6 +19,7 @@ from sla.domain.timer import (
     TimerState,
     cancel,
     complete,
+    countdown,
     due_actions,
     elapsed,
     fire_due,
@@ -256,3 +257,45 @@ def test_events_in_the_past_are_rejected() -> None:
 def test_naive_datetimes_are_rejected() -> None:
     with pytest.raises(ValueError, match="naive"):
         start_timer("TK", "n", WALL, dt.datetime(2025, 1, 1))
+
+
+# --------------------------------------------------------------------------- countdown (the board's figures)
+
+
+def test_countdown_on_a_working_clock_stops_over_lunch_and_says_when_it_resumes() -> None:
+    t = start_timer("t1", "work", WORK, sh(2025, 6, 3, 11, 0))  # Tuesday 11:00, 120 working minutes
+    before_lunch = countdown(t, sh(2025, 6, 3, 11, 30))
+    assert before_lunch.used == 30 * MIN and before_lunch.remaining == 90 * MIN
+    assert before_lunch.running and before_lunch.changes_at == sh(2025, 6, 3, 12, 0)
+    lunch = countdown(t, sh(2025, 6, 3, 12, 45))
+    assert lunch.used == 60 * MIN and not lunch.running and lunch.changes_at == sh(2025, 6, 3, 13, 30)
+    next_morning = countdown(t, sh(2025, 6, 4, 9, 0))  # 60 + 270 minutes used on Tuesday
+    assert next_morning.remaining == -210 * MIN and next_morning.running
+    assert next_morning.changes_at == sh(2025, 6, 4, 12, 0)
+    assert countdown(t, sh(2025, 6, 3, 20, 0)).changes_at == sh(2025, 6, 4, 9, 0)
+
+
+def test_countdown_knows_statutory_holidays_and_make_up_days() -> None:
+    # 2025-10-01..08 is the National Day holiday; Saturday 2025-09-27 and Saturday 2025-10-11 are make-up workdays.
+    t = start_timer("t1", "work", WORK, sh(2025, 9, 30, 17, 0))  # Tuesday 17:00: one working hour that day
+    holiday = countdown(t, sh(2025, 10, 3, 10, 0))
+    assert holiday.used == 60 * MIN and not holiday.running
+    assert holiday.changes_at == sh(2025, 10, 9, 9, 0), "the clock resumes on the first working day after it"
+    assert next_change(WORK.business_calendar(), sh(2025, 10, 10, 19, 0)) == sh(2025, 10, 11, 9, 0)
+
+
+def test_countdown_on_a_wall_clock_always_runs_and_a_paused_or_closed_timer_stands_still() -> None:
+    t = start_timer("t1", "any", WALL, T0)
+    c = countdown(t, T0 + 30 * MIN)
+    assert c.used == 30 * MIN and c.remaining == 90 * MIN and c.running and c.changes_at is None
+    paused = pause(t, T0 + 40 * MIN)
+    p = countdown(paused, T0 + 5 * 60 * MIN)
+    assert p.used == 40 * MIN and p.remaining == 80 * MIN and not p.running and p.changes_at is None
+    done = complete(t, T0 + 150 * MIN)
+    d = countdown(done, T0 + 600 * MIN)
+    assert d.used == 150 * MIN and d.remaining == -30 * MIN and not d.running
+    assert countdown(cancel(t, T0 + MIN), T0 + 60 * MIN).used == MIN
+
+
+def test_next_change_on_a_24x7_calendar_is_never() -> None:
+    assert next_change(BusinessCalendar.always(), T0) is None
