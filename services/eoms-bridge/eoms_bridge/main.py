@@ -15,7 +15,8 @@ def build_app(settings: EomsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings or EomsSettings(),
         bootstrap=bootstrap,
-        routers=[tickets.router, queues.router, workflows.router, callbacks.router, tmf.router],
+        routers=[tickets.router, queues.router, workflows.router, workflows.work_router, callbacks.router,
+                 tmf.router],
         title="EOMS bridge",
         version=__version__,
         description="Turns orders and complaints into network tickets and walks them through their workflow nodes.",

@@ -49,6 +49,7 @@ tickets = sa.Table(
     sa.Column("customer_name", sa.String(200), nullable=False),
     sa.Column("customer_tier", TierCode, nullable=False),
     sa.Column("account_manager_id", sa.String(60), nullable=False),
+    sa.Column("customer_region", sa.String(60), nullable=True),  # from the CRM's events (older ones lack it)
     sa.Column("workflow_id", sa.String(120), nullable=False),
     sa.Column("workflow_version", sa.Integer, nullable=False),
     sa.Column("state", sa.String(20), nullable=False),

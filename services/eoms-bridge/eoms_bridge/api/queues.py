@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from backbone.labels import LocalText
 from backbone.pagination import Page, fetch_page
 from backbone.problems import Problem
 from backbone.vocabulary import NodeRole
-from eoms_bridge.api.deps import QueueReaderDep, SessionDep, actor_of, ticket_scope
+from eoms_bridge.api.deps import QueueReaderDep, SessionDep, StoreDep, actor_of, ticket_scope
+from eoms_bridge.api.titles import node_title
 from eoms_bridge.models import tickets
 
 router = APIRouter(prefix="/api/v1/queues", tags=["queues"])
@@ -24,6 +26,7 @@ class TaskOut(BaseModel):
     ticket_kind: str
     business_type: str
     node: str
+    node_title: LocalText = Field(description="the node's title in zh-CN and en")
     role: str
     state: str
     assignee: str | None
@@ -31,6 +34,7 @@ class TaskOut(BaseModel):
     customer_id: str
     customer_name: str
     customer_tier: str
+    customer_region: str | None
     origin: str
     origin_id: str
     version: int
@@ -42,7 +46,7 @@ class QueuePage(Page[TaskOut]):
 
 @router.get("/{role}", response_model=QueuePage, summary="Open node tasks of a role, oldest first (cursor paging)")
 async def role_queue(
-    role: NodeRole, principal: QueueReaderDep, session: SessionDep,
+    role: NodeRole, principal: QueueReaderDep, session: SessionDep, store: StoreDep,
     limit: int = Query(50, ge=1, le=200), cursor: str | None = None,
     unassigned: bool = Query(False, description="only tasks nobody has claimed yet"),
     assignee: str | None = Query(None, description="only tasks claimed by this user"),
@@ -57,9 +61,14 @@ async def role_queue(
         q = q.where(t.assignee == assignee)
     q = q.where(*ticket_scope(principal).conditions())
     rows, nxt = await fetch_page(session, q, key=(t.node_entered_at, t.id), cursor=cursor, limit=limit)
-    items = [TaskOut(ticket_id=r["id"], ticket_kind=r["kind"], business_type=r["business_type"],
-                     node=r["current_node"], role=r["current_role"], state=r["state"], assignee=r["assignee"],
-                     node_entered_at=r["node_entered_at"], customer_id=r["customer_id"],
-                     customer_name=r["customer_name"], customer_tier=r["customer_tier"], origin=r["origin"],
-                     origin_id=r["origin_id"], version=r["version"]) for r in (row._mapping for row in rows)]
+    items = []
+    for r in (row._mapping for row in rows):
+        wf = await store.get(session, r["workflow_id"], r["workflow_version"])
+        items.append(TaskOut(
+            ticket_id=r["id"], ticket_kind=r["kind"], business_type=r["business_type"], node=r["current_node"],
+            node_title=node_title(wf.ticket(r["kind"]) if wf.has_ticket(r["kind"]) else None, r["current_node"]),
+            role=r["current_role"], state=r["state"], assignee=r["assignee"], node_entered_at=r["node_entered_at"],
+            customer_id=r["customer_id"], customer_name=r["customer_name"], customer_tier=r["customer_tier"],
+            customer_region=r["customer_region"], origin=r["origin"], origin_id=r["origin_id"],
+            version=r["version"]))
     return QueuePage(role=role.value, items=items, next_cursor=nxt)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
 
+from backbone.labels import LocalText
 from backbone.pagination import Page, fetch_page
 from backbone.problems import Problem, field_error
 from backbone.vocabulary import NodeRole
@@ -22,7 +23,9 @@ from eoms_bridge.api.deps import (
     actor_of,
     ticket_scope,
 )
-from eoms_bridge.domain.ticket import Actor, TicketAction
+from eoms_bridge.api.titles import node_title, outcome_label
+from eoms_bridge.domain.ticket import ACTION_STATES, Actor, TicketAction
+from eoms_bridge.domain.workflow import Terminal
 from eoms_bridge.models import ticket_history, tickets
 from eoms_bridge.services import tickets as ticket_service
 from eoms_bridge.services.snapshot import from_snapshot
@@ -33,6 +36,7 @@ router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
 class NodeVisitOut(BaseModel):
     node: str
+    title: LocalText = Field(description="the node's title in zh-CN and en")
     role: str
     entered_at: datetime
     entered_via: str
@@ -58,6 +62,14 @@ class EventOut(BaseModel):
     at: datetime
 
 
+class OutcomeOut(BaseModel):
+    outcome: str
+    next_node: str = Field(description='where it leads: a node, "$resolved" or "$rejected"')
+    label: LocalText = Field(description="the outcome's label in zh-CN and en")
+    next_title: LocalText | None = Field(description="the next node's title (null for $resolved / $rejected)")
+    needs_reason: bool = Field(description="it rejects the ticket: `complete` needs a reason")
+
+
 class TicketOut(BaseModel):
     id: str
     kind: str
@@ -69,8 +81,10 @@ class TicketOut(BaseModel):
     customer_name: str
     customer_tier: str
     account_manager_id: str
+    customer_region: str | None = Field(default=None, description="the customer's region (from the CRM's events)")
     state: str
     current_node: str | None
+    current_node_title: LocalText | None = Field(default=None, description="the current node's title, zh-CN and en")
     current_role: str | None
     assignee: str | None
     node_entered_at: datetime | None
@@ -85,12 +99,27 @@ class TicketOut(BaseModel):
         "category and product (the complaint desk triages a complaint naming no product by its category)"))
     created_at: datetime
     updated_at: datetime
-    allowed_actions: list[str] = Field(description="actions legal now, whoever asks")
+    allowed_actions: list[TicketAction] = Field(description=(
+        "the actions the caller may take now, as the domain decides them: legal in the ticket's state and "
+        "node, and allowed to this caller (the node's role, its assignee, supervisor authority); in the "
+        "order accept, complete, return, suspend, resume, reassign, hold, release, cancel, close"))
+    legal_actions: list[TicketAction] = Field(description="the actions legal now in the state and node, whoever asks")
+    allowed_outcomes: list[OutcomeOut] = Field(description=(
+        "the current node's outcomes (what `complete` accepts) and where each leads, in the workflow's order"))
     nodes: list[NodeVisitOut] = Field(description="every stay at a node: who, when, outcome")
     history: list[EventOut] = Field(default_factory=list, description="audit trail, one row per change")
 
 
-async def ticket_out(store: WorkflowStore, session: SessionDep, row: RowMapping, *, history: bool) -> TicketOut:
+_ACTION_ORDER = list(ACTION_STATES)
+
+
+def _ordered(actions: frozenset[TicketAction]) -> list[TicketAction]:
+    return [a for a in _ACTION_ORDER if a in actions]
+
+
+async def ticket_out(store: WorkflowStore, session: SessionDep, row: RowMapping, *, history: bool, actor: Actor
+                     ) -> TicketOut:
+    """The ticket as `actor` sees it: what they may do now, and the titles of its nodes."""
     wf = await store.get(session, row["workflow_id"], row["workflow_version"])
     t = from_snapshot(row["snapshot"], wf)
     events: list[EventOut] = []
@@ -99,13 +128,20 @@ async def ticket_out(store: WorkflowStore, session: SessionDep, row: RowMapping,
             select(ticket_history).where(ticket_history.c.ticket_id == row["id"]).order_by(ticket_history.c.id)
         )).mappings().all()
         events = [EventOut(**h) for h in hist]
-    nodes = [NodeVisitOut(node=v.node, role=v.role.value, entered_at=v.entered_at, entered_via=v.entered_via,
-                          assignee=v.assignee, accepted_at=v.accepted_at, left_at=v.left_at, left_by=v.left_by,
-                          outcome=v.outcome, next_node=v.next_node, data=v.data, reason=v.reason)
+    nodes = [NodeVisitOut(node=v.node, title=node_title(t.definition, v.node), role=v.role.value,
+                          entered_at=v.entered_at, entered_via=v.entered_via, assignee=v.assignee,
+                          accepted_at=v.accepted_at, left_at=v.left_at, left_by=v.left_by, outcome=v.outcome,
+                          next_node=v.next_node, data=v.data, reason=v.reason)
              for v in t.history]
+    outcomes = [OutcomeOut(outcome=o, next_node=target, label=outcome_label(o),
+                           next_title=None if target.startswith("$") else node_title(t.definition, target),
+                           needs_reason=target == Terminal.REJECTED.value)
+                for o, target in t.outcomes()]
     fields = {k: row[k] for k in TicketOut.model_fields if k in row}
-    return TicketOut(**fields, allowed_actions=sorted(a.value for a in t.allowed_actions()), nodes=nodes,
-                     history=events)
+    return TicketOut(
+        **fields, current_node_title=node_title(t.definition, t.current_node) if t.current_node else None,
+        allowed_actions=_ordered(t.actions_for(actor)), legal_actions=_ordered(t.allowed_actions()),
+        allowed_outcomes=outcomes, nodes=nodes, history=events)
 
 
 @router.get("", response_model=Page[TicketOut], summary="List tickets (filter by origin, state, kind; cursor by id)")
@@ -118,7 +154,8 @@ async def list_tickets(
     given = [column == value for column, value in ((t.origin_id, origin_id), (t.state, state), (t.kind, kind)) if value]
     q = select(tickets).where(*given, *ticket_scope(principal).conditions())
     rows, next_cursor = await fetch_page(session, q, key=(tickets.c.id,), cursor=cursor, limit=limit)
-    items = [await ticket_out(store, session, r._mapping, history=False) for r in rows]
+    actor = actor_of(principal)
+    items = [await ticket_out(store, session, r._mapping, history=False, actor=actor) for r in rows]
     return Page[TicketOut](items=items, next_cursor=next_cursor)
 
 
@@ -127,7 +164,7 @@ async def get_ticket(ticket_id: str, principal: TicketReaderDep, session: Sessio
     row = (await session.execute(select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
     if row is None or not ticket_scope(principal).sees(row):  # another's ticket: 404, its existence undisclosed
         raise Problem(404, "Not found", f"ticket {ticket_id} not found")
-    return await ticket_out(store, session, row, history=True)
+    return await ticket_out(store, session, row, history=True, actor=actor_of(principal))
 
 
 class ActionIn(BaseModel):
@@ -174,4 +211,4 @@ async def ticket_action(
             expected_version=body.expected_version, forward=context.forwarding,
             account_manager=(scope := ticket_scope(principal)).account_manager, assignee=scope.assignee,
         )
-    return await ticket_out(store, session, row, history=False)
+    return await ticket_out(store, session, row, history=False, actor=actor)

@@ -300,6 +300,35 @@ class Ticket:
             out.add(action)
         return frozenset(out)
 
+    def actions_for(self, actor: Actor) -> frozenset[TicketAction]:
+        """The actions ``actor`` may take now: legal in the state and node (``allowed_actions``) and
+        allowed to this actor as the action methods check it (node role, assignee, supervisor or system
+        authority). Performing one may still need its data (an outcome, a reason, the new assignee)."""
+        node, visit = self.node, self.visit
+        authority = actor.is_system or actor.is_supervisor
+        mine = visit is not None and visit.assignee is not None and visit.assignee == actor.id
+        unclaimed = visit is not None and visit.assignee is None
+        holds_role = node is not None and actor.can_work(node.role)
+        may: dict[TicketAction, bool] = {
+            TicketAction.ACCEPT: holds_role and (unclaimed or mine),
+            TicketAction.COMPLETE: mine,
+            TicketAction.RETURN: mine,
+            TicketAction.SUSPEND: mine,
+            TicketAction.RESUME: authority or mine,
+            TicketAction.REASSIGN: authority or mine or (unclaimed and holds_role),
+            TicketAction.HOLD: authority,
+            TicketAction.RELEASE: authority,
+            TicketAction.CANCEL: authority,
+            TicketAction.CLOSE: authority or NodeRole.ACCOUNT_MANAGER in actor.roles,
+        }
+        return frozenset(a for a in self.allowed_actions() if may[a])
+
+    def outcomes(self) -> list[tuple[str, str]]:
+        """The current node's outcomes and where each leads (a node name, ``$resolved`` or ``$rejected``),
+        in the workflow's order; empty without a current node."""
+        node = self.node
+        return list(node.outcomes.items()) if node is not None else []
+
     # ------------------------------------------------------------- node actions
     def accept(self, *, actor: Actor, now: datetime) -> list[DomainEvent]:
         """Claim the current node (first accept moves ``acknowledged`` to ``in_progress``)."""

@@ -57,12 +57,13 @@ class Origin:
     severity: str | None = None
     description: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    customer_region: str | None = None
 
     @classmethod
     def of_row(cls, row: RowMapping) -> Origin:
         return cls(**{k: row[k] for k in (
             "origin", "origin_id", "origin_item_id", "customer_id", "customer_name", "customer_tier",
-            "account_manager_id", "severity", "description", "data")})
+            "account_manager_id", "severity", "description", "data", "customer_region")})
 
 
 # ------------------------------------------------------------------ opening
@@ -90,6 +91,7 @@ async def open_tickets_for_order(
             description=f"{wf.title_zh or wf.business_type} ({order.customer_name})",
             data={"product": item.product, "business_kind": item.business_kind, "channel": order.channel,
                   "attributes": item.attributes},
+            customer_region=order.customer_region,
         )
         for kind in initial_tickets(wf):
             tid = await _open(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward)
@@ -111,6 +113,7 @@ async def open_ticket_for_complaint(
         customer_tier=complaint.customer_tier, account_manager_id=complaint.account_manager_id,
         severity=complaint.severity, description=complaint.description,
         data={"category": complaint.category, "product": complaint.product},
+        customer_region=complaint.customer_region,
     )
     created = []
     for kind in initial_tickets(wf):
@@ -146,8 +149,9 @@ async def _open(
         "id": ticket.id, "kind": kind.value, "business_type": wf.business_type, "origin": origin.origin,
         "origin_id": origin.origin_id, "origin_item_id": origin.origin_item_id, "customer_id": origin.customer_id,
         "customer_name": origin.customer_name, "customer_tier": origin.customer_tier,
-        "account_manager_id": origin.account_manager_id, "workflow_id": wf.id, "workflow_version": wf.version,
-        "state": ticket.state.value, "current_node": node.name, "current_role": node.role.value, "assignee": None,
+        "account_manager_id": origin.account_manager_id, "customer_region": origin.customer_region,
+        "workflow_id": wf.id, "workflow_version": wf.version, "state": ticket.state.value,
+        "current_node": node.name, "current_role": node.role.value, "assignee": None,
         "node_entered_at": now, "severity": origin.severity, "description": origin.description, "data": origin.data,
         "snapshot": to_snapshot(ticket), "created_at": now, "updated_at": now, "version": 1,
     })).first()
@@ -299,7 +303,7 @@ def _context(t: Ticket, origin: Origin) -> dict[str, Any]:
         "ticket_id": t.id, "ticket_kind": t.kind.value, "business_type": t.business_type, "origin": origin.origin,
         "origin_id": origin.origin_id, "customer_id": origin.customer_id, "customer_name": origin.customer_name,
         "customer_tier": origin.customer_tier, "account_manager_id": origin.account_manager_id,
-        "workflow_id": t.workflow_id, "workflow_version": t.workflow_version,
+        "workflow_id": t.workflow_id, "workflow_version": t.workflow_version, "customer_region": origin.customer_region,
     }
 
 

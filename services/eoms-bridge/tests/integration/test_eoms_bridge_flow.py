@@ -291,6 +291,72 @@ async def test_rbac_and_illegal_actions(infra: Any, bridge: str) -> None:
         assert (await action(http, tid, "accept", NS_A)).status_code == 409, "terminal"
 
 
+async def test_a_ticket_says_what_the_caller_may_do_and_names_its_nodes(infra: Any, bridge: str) -> None:
+    o = order().model_copy(update={"customer_region": "滨海新区"})
+    await produce(infra, CRM_ORDERS, wrap(o, o.order_id))
+    async with httpx.AsyncClient(base_url=bridge, timeout=10) as http:
+        (t,) = await tickets_of(http, o.order_id)
+        tid = t["id"]
+
+        async def seen_by(headers: dict[str, str]) -> dict[str, Any]:
+            r = await http.get(f"/api/v1/tickets/{tid}", headers=headers)
+            assert r.status_code == 200, r.text
+            return r.json()  # type: ignore[no-any-return]
+
+        ns = await seen_by(NS_A)
+        assert ns["customer_region"] == "滨海新区"
+        assert ns["current_node_title"] == {"zh-CN": "受理单审核", "en": "order acceptance check"}
+        assert ns["nodes"][0]["title"] == ns["current_node_title"]
+        assert ns["legal_actions"] == ["accept", "reassign", "hold", "cancel"]
+        assert ns["allowed_actions"] == ["accept", "reassign"], "network staff work the node, no authority"
+        assert (await seen_by(SUP))["allowed_actions"] == ["reassign", "hold", "cancel"], "authority, not the role"
+        assert (await seen_by(AMH))["allowed_actions"] == []
+        accepted, rejected = ns["allowed_outcomes"]
+        assert accepted == {"outcome": "accepted", "next_node": "resource_check",
+                            "label": {"zh-CN": "受理", "en": "accepted"},
+                            "next_title": {"zh-CN": "资源核查(传输电路及端口资源)", "en": "resource check"},
+                            "needs_reason": False}
+        assert rejected["outcome"] == "order_incomplete" and rejected["next_node"] == "$rejected"
+        assert rejected["needs_reason"] is True and rejected["next_title"] is None
+
+        r = await action(http, tid, "accept", NS_A)
+        assert r.json()["allowed_actions"] == ["complete", "suspend", "reassign"], "the answer is for the caller"
+        assert (await seen_by(NS_B))["allowed_actions"] == [], "a colleague: not the assignee"
+        r = await action(http, tid, "suspend", NS_A, reason="waiting for the site contact")
+        assert r.json()["allowed_actions"] == ["resume", "reassign"]
+        assert (await seen_by(SUP))["allowed_actions"] == ["resume", "reassign", "hold", "cancel"]
+
+        # the queue names the node and carries the region; the deadline is the SLA's (GET /api/v1/at-risk?ticket_id=)
+        page = (await http.get("/api/v1/queues/network_staff", params={"assignee": "ns_li", "limit": 200},
+                               headers=NS_A)).json()
+        task = next(i for i in page["items"] if i["ticket_id"] == tid)
+        assert task["node_title"]["en"] == "order acceptance check" and task["customer_region"] == "滨海新区"
+
+        # the workflow, for the roles that work its nodes, with titles in both languages
+        path = f"/api/v1/workflows/{t['workflow_id']}/versions/{t['workflow_version']}"
+        wf = (await http.get(path, headers=NS_A)).json()
+        nodes = [n for tk in wf["definition"]["tickets"] for n in tk["nodes"]]
+        assert all(n["title_zh"] and n["title_en"] for n in nodes)
+        first = next(n for n in nodes if n["name"] == "order_acceptance_check")
+        assert (first["title_zh"], first["title_en"]) == ("受理单审核", "order acceptance check")
+        assert (await http.get(path, headers=AMH)).status_code == 200, "account managers work some of its nodes"
+        admin_view = (await http.get(f"/api/v1/admin/workflows/{t['workflow_id']}/versions/{t['workflow_version']}",
+                                     headers=ADMIN)).json()
+        assert admin_view["definition"] == wf["definition"]
+        complaint_wf = (await http.get("/api/v1/admin/workflows", params={"business_type": "group_sms.complaint"},
+                                       headers=ADMIN)).json()[0]
+        r = await http.get(f"/api/v1/workflows/{complaint_wf['id']}/versions/{complaint_wf['version']}", headers=AMH)
+        assert r.status_code == 403, "no node of that workflow is an account manager's"
+        assert (await http.get(path)).status_code == 401
+
+    async def entered() -> list[Envelope]:
+        return [e for e in await read_events(infra.kafka_bootstrap, EOMS_TICKETS, subject=tid,
+                                             types={"eoms.ticket.node_entered"})]
+
+    (e,) = await eventually(entered, what="node_entered")
+    assert e.data["customer_region"] == "滨海新区", "the SLA reads the region from the ticket events"
+
+
 async def test_cancelled_order_cancels_open_tickets_and_complaints_open_fault_tickets(infra: Any, bridge: str) -> None:
     o = order("group_sms.opening")
     complaint = ComplaintCreated(

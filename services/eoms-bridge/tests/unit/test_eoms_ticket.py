@@ -194,6 +194,59 @@ def test_allowed_actions_matches_table() -> None:
     assert ticket_in(S.CLOSED).allowed_actions() == frozenset()
 
 
+# ------------------------------------------------------------- what a caller may do
+THIRD = Actor.person("w3", "noc_tester")
+CALLERS = {"worker": WORKER, "network_staff": WORKER2, "account_manager": OUTSIDER, "supervisor": SUP, "crm": CRM,
+           "other_tester": THIRD}
+AS_CALLER: dict[TicketAction, Callable[[Ticket, Actor], list[DomainEvent]]] = {
+    TicketAction.ACCEPT: lambda t, a: t.accept(actor=a, now=at(10)),
+    TicketAction.COMPLETE: lambda t, a: t.complete(actor=a, now=at(10), outcome="done"),
+    TicketAction.RETURN: lambda t, a: t.return_(actor=a, now=at(10), reason="data missing"),
+    TicketAction.SUSPEND: lambda t, a: t.suspend(actor=a, now=at(10), reason="waiting"),
+    TicketAction.RESUME: lambda t, a: t.resume(actor=a, now=at(10)),
+    TicketAction.REASSIGN: lambda t, a: t.reassign(actor=a, now=at(10), to=THIRD if a is not THIRD else WORKER),
+    TicketAction.HOLD: lambda t, a: t.hold(actor=a, now=at(10), reason="arrears"),
+    TicketAction.RELEASE: lambda t, a: t.release(actor=a, now=at(10)),
+    TicketAction.CANCEL: lambda t, a: t.cancel(actor=a, now=at(10), reason="withdrawn"),
+    TicketAction.CLOSE: lambda t, a: t.close(actor=a, now=at(10)),
+}
+
+
+def _unclaimed_at_second() -> Ticket:
+    t = new_ticket()
+    t.accept(actor=WORKER, now=at(1))
+    t.complete(actor=WORKER, now=at(2), outcome="next")
+    return t
+
+
+SITUATIONS: dict[str, Callable[[], Ticket]] = {
+    **{s.value: (lambda s=s: ticket_in(s)) for s in S},  # type: ignore[misc]
+    "in_progress_unclaimed": _unclaimed_at_second,
+}
+
+
+@pytest.mark.parametrize("situation", list(SITUATIONS))
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_actions_for_a_caller_are_exactly_those_the_domain_lets_it_take(situation: str, caller: str) -> None:
+    actor = CALLERS[caller]
+    listed = SITUATIONS[situation]().actions_for(actor)
+    assert listed <= SITUATIONS[situation]().allowed_actions()
+    for action in TicketAction:
+        t = SITUATIONS[situation]()
+        try:
+            took_effect = bool(AS_CALLER[action](t, actor))
+        except (IllegalTransitionError, ActorNotAllowedError):
+            took_effect = False
+        assert took_effect == (action in listed), (situation, caller, action.value)
+
+
+def test_outcomes_are_the_current_nodes_in_workflow_order() -> None:
+    assert new_ticket().outcomes() == [("next", "second"), ("lock", "locked"), ("done", "$resolved"),
+                                       ("fail", "$rejected")]
+    assert ticket_in(S.IN_PROGRESS).outcomes() == [("done", "$resolved")]
+    assert ticket_in(S.RESOLVED).outcomes() == []
+
+
 # ------------------------------------------------------------- node actions
 def test_open_produces_created_and_node_entered() -> None:
     t, events = Ticket.open(

@@ -46,6 +46,7 @@ class NodeDefinition(FrozenClosedModel):
     name: str
     role: NodeRole
     title_zh: str | None = None
+    title_en: str | None = None  # without one, screens read backbone/labels.yaml's label of the node name
     actions: frozenset[NodeAction] = DEFAULT_ACTIONS
     outcomes: dict[str, str] = Field(min_length=1)
 
