@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from backbone.api import create_service_app
 from crm import __version__
 from crm.api import (
+    auth_config,
     complaints,
     customers,
     dev,
@@ -22,7 +23,7 @@ from crm.bootstrap import bootstrap
 from crm.settings import CrmSettings
 
 ROUTERS = [customers.router, key_persons.router, products.router, opportunities.router, orders.router,
-           complaints.router, workbench.router, tmf.router, tiering.router]
+           complaints.router, workbench.router, tmf.router, tiering.router, auth_config.router]
 
 
 def build_app(settings: CrmSettings | None = None) -> FastAPI:

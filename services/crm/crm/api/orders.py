@@ -101,7 +101,7 @@ async def create_order(body: OrderIn, session: SessionDep, principal: WriterDep,
             channel=body.channel.value, items=[i.model_dump(mode="json") for i in body.items], submit=body.submit,
             note=body.note, opportunity_id=body.opportunity_id,
         )
-        out = new_order_out(created.row, created.items)
+        out = new_order_out(created.row, created.items, created.customer_name)
         return await idem.finish(session, 201, out, {"Location": f"{router.prefix}/{out.id}"})
 
 

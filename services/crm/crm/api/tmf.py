@@ -223,7 +223,7 @@ async def create_product_order(body: ProductOrderIn, session: SessionDep, princi
         except DomainError as exc:
             _name_tmf_fields(exc)
             raise
-        out = product_order(new_order_out(created.row, created.items))
+        out = product_order(new_order_out(created.row, created.items, created.customer_name))
         return await idem.finish(session, 201, out, {"Location": out.href})
 
 

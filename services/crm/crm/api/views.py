@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.masking import mask_email, mask_phone
 from crm.domain.tiering import FactorContribution
-from crm.models import order_items, sla_alerts, tickets
+from crm.models import customers, order_items, sla_alerts, tickets
 
 #: how urgent an SLA alert is (the workbench puts the highest first)
 RISK_RANK = {"escalated": 3, "breached": 2, "warning": 1}
@@ -142,6 +142,7 @@ class OrderItemOut(BaseModel):
 class OrderOut(BaseModel):
     id: str
     customer_id: str
+    customer_name: str
     account_manager_id: str
     channel: str
     status: str
@@ -159,6 +160,7 @@ class OrderOut(BaseModel):
 class ComplaintOut(BaseModel):
     id: str
     customer_id: str
+    customer_name: str
     account_manager_id: str
     category: str
     severity: str
@@ -200,21 +202,29 @@ async def tickets_of(session: AsyncSession, origin: str, ids: Sequence[str]) -> 
 
 
 #: the OrderOut fields an order row gives as they are
-_ORDER_FIELDS = tuple(k for k in OrderOut.model_fields if k not in ("items", "tickets"))
+_ORDER_FIELDS = tuple(k for k in OrderOut.model_fields if k not in ("items", "tickets", "customer_name"))
 
 
-def order_out(row: Any, items: Sequence[Any], trail: list[TicketOut]) -> OrderOut:
-    """One order from its row, its item rows (by position) and its ticket trails."""
+def order_out(row: Any, items: Sequence[Any], trail: list[TicketOut], customer_name: str) -> OrderOut:
+    """One order from its row, its item rows (by position), its ticket trails and its customer's name."""
     m = row._mapping
-    return OrderOut(**{k: m[k] for k in _ORDER_FIELDS}, tickets=trail, items=[
+    return OrderOut(**{k: m[k] for k in _ORDER_FIELDS}, customer_name=customer_name, tickets=trail, items=[
         OrderItemOut(id=i.id, product=i.product, business_kind=i.business_kind, attributes=i.attributes)
         for i in items])
 
 
-def new_order_out(row: Any, items: Sequence[Any]) -> OrderOut:
+def new_order_out(row: Any, items: Sequence[Any], customer_name: str) -> OrderOut:
     """An order created in this transaction, from its INSERT … RETURNING rows: it has no tickets yet
     (the EOMS bridge opens them from its events, which leave after the commit), so nothing to read."""
-    return order_out(row, items, [])
+    return order_out(row, items, [], customer_name)
+
+
+async def customer_names(session: AsyncSession, ids: Sequence[str]) -> dict[str, str]:
+    """Customer id → name, for many orders or complaints at once."""
+    if not ids:
+        return {}
+    rows = (await session.execute(select(customers.c.id, customers.c.name).where(customers.c.id.in_(set(ids))))).all()
+    return {r.id: r.name for r in rows}
 
 
 async def orders_out(session: AsyncSession, rows: Sequence[Any]) -> list[OrderOut]:
@@ -225,10 +235,13 @@ async def orders_out(session: AsyncSession, rows: Sequence[Any]) -> list[OrderOu
                                         .order_by(order_items.c.order_id, order_items.c.position))).all():
             items[i.order_id].append(i)
     trails = await tickets_of(session, "order", ids)
-    return [order_out(r, items[r.id], trails[r.id]) for r in rows]
+    names = await customer_names(session, [r.customer_id for r in rows])
+    return [order_out(r, items[r.id], trails[r.id], names.get(r.customer_id, r.customer_id)) for r in rows]
 
 
 async def complaints_out(session: AsyncSession, rows: Sequence[Any]) -> list[ComplaintOut]:
     trails = await tickets_of(session, "complaint", [r.id for r in rows])
-    fields = set(ComplaintOut.model_fields) - {"tickets"}
-    return [ComplaintOut(**{k: r._mapping[k] for k in fields}, tickets=trails[r.id]) for r in rows]
+    names = await customer_names(session, [r.customer_id for r in rows])
+    fields = set(ComplaintOut.model_fields) - {"tickets", "customer_name"}
+    return [ComplaintOut(**{k: r._mapping[k] for k in fields}, customer_name=names.get(r.customer_id, r.customer_id),
+                         tickets=trails[r.id]) for r in rows]

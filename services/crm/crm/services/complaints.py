@@ -47,8 +47,8 @@ async def create(session: AsyncSession, *, scope: Scope, catalogue: Catalogue, c
     await emit(session, ComplaintCreated(
         customer_id=customer.id, customer_name=customer.name, customer_tier=customer.tier,
         customer_key=customer.key_customer, account_manager_id=customer.account_manager_id,
-        complaint_id=complaint_id, category=category, severity=severity, product=product,
-        description=description, created_at=now,
+        customer_region=customer.region, complaint_id=complaint_id, category=category, severity=severity,
+        product=product, description=description, created_at=now,
     ), subject=complaint_id)
     return complaint_id
 

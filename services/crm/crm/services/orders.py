@@ -79,6 +79,7 @@ class CreatedOrder:
 
     row: Any
     items: list[Any]
+    customer_name: str
 
 
 #: prebuilt hot-path statements: one RETURNING round trip each instead of insert-then-select
@@ -137,7 +138,7 @@ async def create_order(
     if submit:
         await _emit_transition(session, row, OrderState.DRAFT, status, OrderAction.SUBMIT, actor, now,
                                known=(customer, rows))
-    return CreatedOrder(row=row, items=list(item_rows))
+    return CreatedOrder(row=row, items=list(item_rows), customer_name=customer.name)
 
 
 async def load_order(session: AsyncSession, scope: Scope, order_id: str) -> Any:
@@ -209,6 +210,7 @@ async def _submitted(session: AsyncSession, row: Any, at: datetime,
         customer_tier=customer.tier,
         customer_key=customer.key_customer,
         account_manager_id=customer.account_manager_id,
+        customer_region=customer.region,
         channel=row.channel,
         items=[OrderItem(item_id=i["id"], product=i["product"], business_kind=i["business_kind"],
                          business_type=f"{i['product']}.{i['business_kind']}", attributes=i["attributes"])

@@ -280,6 +280,7 @@ async def test_idempotency_on_actions_and_failed_requests_are_not_stored(crm, am
 async def test_order_events_are_emitted_exactly_as_documented(crm, am):
     c = await crm.customer(am)
     order = await crm.order(am, c["id"], submit=True)
+    assert order["customer_name"] == c["name"], "the created order names its customer"
     r = await crm.http.post(f"/api/v1/orders/{order['id']}/cancel", json={"reason": "客户撤单"},
                             headers=auth(am, "account_manager"))
     assert r.status_code == 200
@@ -295,6 +296,7 @@ async def test_order_events_are_emitted_exactly_as_documented(crm, am):
     assert isinstance(submitted, OrderSubmitted)
     assert (submitted.order_id, submitted.customer_id, submitted.account_manager_id) == (order["id"], c["id"], am)
     assert submitted.customer_tier == "B" and submitted.items[0].business_type == "dedicated_line_data.opening"
+    assert submitted.customer_region == "天津-西青区", "the region travels with the order (the SLA board filters on it)"
     assert submitted.items[0].attributes == DATA_LINE["attributes"]
     cancelled = [payload_matches(e) for e in found if e.type == "crm.order.cancelled"]
     assert len(cancelled) == 1 and isinstance(cancelled[0], OrderCancelled) and cancelled[0].reason == "客户撤单"
@@ -303,12 +305,16 @@ async def test_order_events_are_emitted_exactly_as_documented(crm, am):
     steps = [(x.from_status, x.to_status) for x in changes]
     assert steps[0] == ("draft", "submitted") and steps[-1][1] == "cancelled"
     assert all(e.source == "crm" and e.subject == order["id"] for e in found)
+    me = auth(am, "account_manager")
+    assert (await crm.http.get(f"/api/v1/orders/{order['id']}", headers=me)).json()["customer_name"] == c["name"]
+    listed = (await crm.http.get("/api/v1/orders", params={"customer_id": c["id"]}, headers=me)).json()["items"]
+    assert [o["customer_name"] for o in listed] == [c["name"]]
 
 
 async def test_complaint_created_event_is_emitted_exactly_as_documented(crm, am):
     c = await crm.customer(am)
     complaint = await crm.complaint(am, c["id"])
-    assert complaint["status"] == "created"
+    assert complaint["status"] == "created" and complaint["customer_name"] == c["name"]
 
     async def created():
         return await events_of(crm.infra.kafka_bootstrap, CRM_COMPLAINTS, complaint["id"], {"crm.complaint.created"})
@@ -318,3 +324,10 @@ async def test_complaint_created_event_is_emitted_exactly_as_documented(crm, am)
     assert (event.complaint_id, event.customer_id, event.account_manager_id, event.customer_tier) == (
         complaint["id"], c["id"], am, "B")
     assert (event.category, event.severity, event.product) == ("fault", "high", "dedicated_line_data")
+    assert event.customer_region == "天津-西青区"
+
+
+async def test_the_login_page_learns_how_to_sign_in_without_a_token(crm):
+    r = await crm.http.get("/api/v1/auth/config")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"dev_login": True, "oidc": None}  # the tests' CRM: ENVIRONMENT=test, no OIDC provider
