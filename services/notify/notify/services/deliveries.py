@@ -45,7 +45,7 @@ from notify.domain.templates import (
     alert_context,
     digest_context,
 )
-from notify.models import decisions, deliveries
+from notify.models import decisions, deliveries, sms_parts
 from notify.settings import NotifySettings
 
 DLQ_TOPIC = dlq(NOTIFY_DELIVERIES)
@@ -347,6 +347,20 @@ async def list_deliveries(
         q = q.where(d.c.status.in_(["queued", "sending", "retrying"]) if status == "queued" else d.c.status == status)
     rows, next_cursor = await fetch_page(session, q, key=(d.c.id,), cursor=cursor, limit=limit, descending=True)
     return [dict(r._mapping) for r in rows], next_cursor
+
+
+async def sms_parts_of(session: AsyncSession, delivery_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The submitted SMS parts of many deliveries (their SMSC message ids and delivery receipts), by part."""
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in delivery_ids}
+    if not delivery_ids:
+        return out
+    rows = (await session.execute(
+        select(sms_parts).where(sms_parts.c.delivery_id.in_(list(delivery_ids)))
+        .order_by(sms_parts.c.delivery_id, sms_parts.c.part_no)
+    )).all()
+    for r in rows:
+        out[r.delivery_id].append(dict(r._mapping))
+    return out
 
 
 async def count_by_status(session: AsyncSession) -> dict[str, int]:

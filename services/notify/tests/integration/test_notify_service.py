@@ -223,6 +223,13 @@ async def test_breach_sends_one_sms_and_one_email_per_recipient_even_when_redeli
     rows = await eventually(delivered, timeout_s=10, what="SMS delivery receipts recorded")
     assert len(rows) == 6 and {r["status"] for r in rows if r["channel"] == "email"} == {"sent"}
     assert all("****" in r["address"] or "***@" in r["address"] for r in rows), "addresses masked"
+    for r in rows:  # receipt details: each SMS part with its DLR; e-mail has none
+        if r["channel"] == "sms":
+            assert r["parts_total"] == len(r["parts"]) >= 1 and r["delivered_at"] is not None
+            assert all(p["receipt_status"] == "DELIVRD" and p["message_id"] and p["receipt_at"] for p in r["parts"])
+            assert r["delivered_at"] == max(p["receipt_at"] for p in r["parts"])
+        else:
+            assert r["parts"] == [] and r["parts_total"] is None and r["delivered_at"] is None
 
     async def events() -> list[Envelope]:
         evs = [e for e in await read_events(stack.bootstrap, NOTIFY_DELIVERIES) if e.data.get("ticket_id") == ticket]
