@@ -6,11 +6,15 @@ import { chromium } from "playwright-core";
 const BASE = process.env.CONSOLE_URL ?? "http://127.0.0.1:4173";
 const N = 10000;
 const now = Date.now();
-const items = Array.from({ length: N }, (_, i) => ({
+const items = Array.from({ length: N }, (_, i) => ({ // GET /api/v1/at-risk items (the SLA's BoardTimer)
   id: `tm_${i}`, ticket_id: `tk_${i}`, node: ["resource_check", "site_survey", "data_production"][i % 3],
-  state: i % 4 ? "running" : "warned", role: ["network_resource", "field_engineer", "data_production"][i % 3],
-  assignee: i % 5 ? null : "p-wanglei", customer_id: `cus_${i % 50}`, customer_tier: "ABC"[i % 3],
-  account_manager_id: "am_zhang", deadline: new Date(now + (i + 1) * 60000).toISOString(), seconds_to_deadline: (i + 1) * 60,
+  state: i % 4 ? "running" : "warned", open: true, role: ["network_resource", "field_engineer", "data_production"][i % 3],
+  assignee: i % 5 ? null : "p-wanglei", ticket_kind: "service_opening", business_type: "vpmn.opening",
+  customer_id: `cus_${i % 50}`, customer_name: `客户 ${i % 50}`, customer_tier: "ABC"[i % 3], customer_region: "天津-滨海新区",
+  account_manager_id: "am_zhang", escalation_level: 0, policy_version: "p1", rule_id: "r1", clock: "calendar",
+  started_at: new Date(now).toISOString(), deadline: new Date(now + (i + 1) * 60000).toISOString(),
+  seconds_to_deadline: (i + 1) * 60, business_seconds_used: 0, business_seconds_left: (i + 1) * 60, clock_running: true,
+  clock_changes_at: null, as_of: new Date(now).toISOString(),
 }));
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
 const token = `${b64({ alg: "HS256" })}.${b64({ sub: "p-liuyang", roles: ["supervisor"], exp: Math.floor(now / 1000) + 3600 })}.x`;

@@ -121,7 +121,7 @@ export async function rawRequest(service: ServiceName, pathAndQuery: string, ini
   const correlationId = init.headers?.["X-Correlation-ID"] ?? newCorrelationId();
   const headers: Record<string, string> = { Accept: "application/json", ...init.headers, "X-Correlation-ID": correlationId };
   const session = currentSession();
-  if (session) headers.Authorization = `Bearer ${session.token}`;
+  if (session && !init.headers?.Authorization) headers.Authorization = `Bearer ${session.token}`;
   let res: Response;
   try {
     res = await fetch(serviceUrl(service, pathAndQuery), {
@@ -139,7 +139,7 @@ export async function rawRequest(service: ServiceName, pathAndQuery: string, ini
     } catch {
       problem = null;
     }
-    if (res.status === 401 && session) setSession(null);
+    if (res.status === 401 && session && !init.headers?.Authorization) setSession(null);
     throw new ApiError(res.status, problem, res.headers.get("X-Correlation-ID") ?? correlationId);
   }
   if (init.raw) return res;

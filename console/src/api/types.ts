@@ -1,7 +1,6 @@
 // Names for the shapes the screens use, derived from the generated OpenAPI types by endpoint (so a
-// renamed schema component does not matter, a changed shape breaks the build), and the shapes the
-// OpenAPI documents leave untyped (see docs/console.md, "API gaps": reports and the SSE payload).
-import type { GetResult, PostBody } from "./client";
+// renamed schema component does not matter, a changed shape breaks the build).
+import type { GetResult, PostBody, ServicePaths } from "./client";
 
 type Item<T> = T extends { items: (infer I)[] } ? I : never;
 
@@ -18,76 +17,40 @@ export type Workbench = GetResult<"crm", "/api/v1/me/workbench">;
 export type WorkbenchOrder = Workbench["orders"][number];
 export type WorkbenchComplaint = Workbench["complaints"][number];
 export type Risk = WorkbenchOrder["risk"];
+export type AuthConfig = GetResult<"crm", "/api/v1/auth/config">;
 
 export type Ticket = GetResult<"eoms", "/api/v1/tickets/{ticket_id}">;
 export type NodeVisit = Ticket["nodes"][number];
+export type TicketActionName = Ticket["allowed_actions"][number];
+export type AllowedOutcome = Ticket["allowed_outcomes"][number];
+export type LocalText = NodeVisit["title"];
 export type QueuePage = GetResult<"eoms", "/api/v1/queues/{role}">;
 export type QueueTask = Item<QueuePage>;
 export type WorkflowSummary = GetResult<"eoms", "/api/v1/admin/workflows">[number];
-export type WorkflowOut = GetResult<"eoms", "/api/v1/admin/workflows/{workflow_id}/versions/{version}">;
+export type WorkflowOut = GetResult<"eoms", "/api/v1/workflows/{workflow_id}/versions/{version}">;
 
 export type TimerPage = GetResult<"sla", "/api/v1/timers">;
 export type Timer = Item<TimerPage>;
 export type AtRiskPage = GetResult<"sla", "/api/v1/at-risk">;
-export type AtRiskItem = Item<AtRiskPage>;
+/** An open timer as the board shows it, with the server's countdown (business time, holidays known). */
+export type BoardTimer = Item<AtRiskPage>;
 export type PolicyVersion = GetResult<"sla", "/api/v1/policies">[number];
 export type PolicyDetail = GetResult<"sla", "/api/v1/policies/{version}">;
+export type ComplianceReport = GetResult<"sla", "/api/v1/reports/compliance">;
+export type ComplianceRow = ComplianceReport["rows"][number];
+export type NodeTimeReport = GetResult<"sla", "/api/v1/reports/node-times">;
+export type NodeTimeRow = NodeTimeReport["rows"][number];
+export type BreachReport = GetResult<"sla", "/api/v1/reports/breaches">;
+export type BreachDay = BreachReport["rows"][number];
+/** One SSE event of /api/v1/stream (its `data:`): the record and the timer as it stands. */
+export type FeedEvent = ServicePaths["sla"]["/api/v1/stream"]["get"]["responses"][200]["content"]["text/event-stream"];
+export type FeedType = FeedEvent["type"];
 
 export type DeliveryPage = GetResult<"notify", "/api/v1/deliveries">;
 export type Delivery = Item<DeliveryPage>;
 export type Person = Item<GetResult<"notify", "/api/v1/directory/people">>;
 
-/** GET /api/v1/reports/compliance (untyped in the OpenAPI document). */
-export interface ComplianceRow {
-  group: string | null;
-  judged: number;
-  on_time: number;
-  completed_late: number;
-  open_breached: number;
-  compliance_pct: number;
-}
-/** GET /api/v1/reports/node-times (untyped in the OpenAPI document). */
-export interface NodeTimeRow {
-  group: string | null;
-  completed: number;
-  mean_s: number;
-  p50_s: number;
-  p90_s: number;
-  mean_wall_s: number;
-  p90_wall_s: number;
-}
-export interface Report<R> {
-  group_by: string;
-  from: string;
-  to: string;
-  rows: R[];
-}
-
-/** One SSE event of /api/v1/stream: `data` is the alert payload (backbone.events AlertContext + type fields). */
-export interface AlertData {
-  timer_id: string;
-  ticket_id: string;
-  ticket_kind: string;
-  business_type: string;
-  node: string;
-  role: string;
-  assignee?: string | null;
-  customer_id: string;
-  customer_name: string;
-  customer_tier: string;
-  account_manager_id: string;
-  deadline: string;
-  policy_version: string;
-  warning_point?: string;
-  remaining_seconds?: number;
-  lateness_seconds?: number;
-  level?: number;
-  escalate_to_role?: string;
-}
-export interface AlertEvent {
-  event_id: string;
-  type: "sla.warning" | "sla.breached" | "sla.escalated";
-  ticket_id: string;
-  fired_at: string;
-  data: AlertData;
-}
+/** Every service answers these the same way (backbone). */
+export type Me = GetResult<"crm", "/api/v1/me">;
+export type Labels = GetResult<"eoms", "/api/v1/labels">;
+export type OpsStatus = GetResult<"sla", "/api/v1/ops/status">;

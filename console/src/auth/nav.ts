@@ -48,19 +48,3 @@ export function homeFor(roles: readonly Role[]): string {
   if (roles.includes("account_manager")) return "/workbench";
   return "/queue";
 }
-
-/** The workflow node roles a token role may work (backbone.vocabulary.NODE_ROLES_OF_TOKEN_ROLE). */
-export const NODE_ROLES_OF: Record<Role, readonly string[]> = {
-  account_manager: ["account_manager"],
-  network_staff: ["network_staff", "network_resource", "data_production", "field_engineer", "noc_tester",
-    "transmission", "core_network"],
-  supervisor: ["supervisor", "complaint_desk", "partner_si"],
-  admin: ["account_manager", "network_staff", "network_resource", "data_production", "field_engineer", "noc_tester",
-    "transmission", "core_network", "partner_si", "supervisor", "complaint_desk"],
-};
-
-export function queueRolesFor(roles: readonly Role[]): string[] {
-  const out: string[] = [];
-  for (const r of roles) for (const n of NODE_ROLES_OF[r]) if (!out.includes(n)) out.push(n);
-  return out;
-}

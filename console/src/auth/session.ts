@@ -1,4 +1,5 @@
-// The signed-in user: a bearer token and what its claims say (subject, roles, name, expiry).
+// The signed-in user: a bearer token and who the services say it is (GET /api/v1/me: subject, roles,
+// name, partner, the workflow node roles it works), with the token's expiry.
 export type Role = "account_manager" | "network_staff" | "supervisor" | "admin";
 export const ROLES: readonly Role[] = ["account_manager", "network_staff", "supervisor", "admin"];
 
@@ -7,6 +8,10 @@ export interface Session {
   subject: string;
   roles: Role[];
   name: string | null;
+  /** a partner user's partner (the token's `partner` claim) */
+  partner: string | null;
+  /** the workflow node roles the roles work: the queues this user may open */
+  nodeRoles: string[];
   /** expiry, epoch ms (null: the token says none) */
   expiresAt: number | null;
   via: "dev" | "oidc";
@@ -32,15 +37,25 @@ export function decodeClaims(token: string): Record<string, unknown> {
   return claims as Record<string, unknown>;
 }
 
-export function sessionFromToken(token: string, via: Session["via"], rolesClaim = "roles"): Session {
+/** What GET /api/v1/me answers (backbone.me): the caller as the services see the token. */
+export interface MeView {
+  subject: string;
+  name?: string | null;
+  partner?: string | null;
+  roles: string[];
+  node_roles: string[];
+}
+
+/** A session from the token and the services' view of it (`me`); only the expiry is read from the token. */
+export function sessionFromMe(token: string, via: Session["via"], me: MeView): Session {
   const c = decodeClaims(token);
-  const raw = c[rolesClaim];
-  const roles = (Array.isArray(raw) ? raw : []).filter((r): r is Role => ROLES.includes(r as Role));
   return {
     token,
-    subject: String(c.sub ?? ""),
-    roles,
-    name: typeof c.name === "string" ? c.name : null,
+    subject: me.subject,
+    roles: me.roles.filter((r): r is Role => ROLES.includes(r as Role)),
+    name: me.name ?? null,
+    partner: me.partner ?? null,
+    nodeRoles: [...me.node_roles],
     expiresAt: typeof c.exp === "number" ? c.exp * 1000 : null,
     via,
   };
@@ -51,6 +66,8 @@ export function loadSession(now = Date.now()): Session | null {
     const raw = sessionStorage.getItem(KEY);
     if (!raw) return null;
     const s = JSON.parse(raw) as Session;
+    if (!Array.isArray(s.nodeRoles)) s.nodeRoles = []; // stored by an older console
+    s.partner ??= null;
     if (s.expiresAt !== null && s.expiresAt <= now) {
       sessionStorage.removeItem(KEY);
       return null;

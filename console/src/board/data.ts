@@ -1,15 +1,15 @@
-// What the board reads besides the stream: the at-risk snapshot, customer regions, policy bodies.
+// What the board reads besides the stream: the at-risk snapshot (every open timer whose clock runs,
+// breached and escalated ones included, with the server's countdown).
 import { api } from "../api/client";
-import type { AtRiskItem, AtRiskPage, CustomerPage } from "../api/types";
-import type { PolicyBody } from "../lib/policy";
+import type { AtRiskPage, BoardTimer } from "../api/types";
 
 export const MAX_ROWS = 10000;
 
-/** Every running/warned timer nearest its deadline first, up to `max` (pages of 500). */
+/** Every open timer nearest its deadline first (overdue first), up to `max` (pages of 500). */
 export async function fetchAtRisk(
-  signal: AbortSignal, max = MAX_ROWS, onPage?: (items: AtRiskItem[]) => void,
-): Promise<AtRiskItem[]> {
-  const out: AtRiskItem[] = [];
+  signal: AbortSignal, max = MAX_ROWS, onPage?: (items: BoardTimer[]) => void,
+): Promise<BoardTimer[]> {
+  const out: BoardTimer[] = [];
   let cursor: string | null = null;
   do {
     const page: AtRiskPage = await api.get("sla", "/api/v1/at-risk", {
@@ -22,41 +22,14 @@ export async function fetchAtRisk(
   return out;
 }
 
-export interface CustomerInfo {
-  name: string;
-  region: string;
-}
-
-/** Customer id → name and region (supervisors and admins may list customers; others get 403). */
-export async function fetchCustomers(signal: AbortSignal): Promise<Map<string, CustomerInfo>> {
-  const out = new Map<string, CustomerInfo>();
-  let cursor: string | null = null;
-  let pages = 0;
-  do {
-    const page: CustomerPage = await api.get("crm", "/api/v1/customers", { query: { limit: 200, cursor }, signal });
-    for (const c of page.items) out.set(c.id, { name: c.name, region: c.region });
-    cursor = page.next_cursor ?? null;
-    pages += 1;
-  } while (cursor && pages < 50);
+/** The SLA timers of some tickets (a work queue's page), open ones only: ticket id → its timers. */
+export async function openTimersOf(ticketIds: string[], signal?: AbortSignal): Promise<Map<string, BoardTimer[]>> {
+  const out = new Map<string, BoardTimer[]>();
+  if (!ticketIds.length) return out;
+  const page = await api.get("sla", "/api/v1/at-risk", {
+    query: { ticket_id: ticketIds, state: ["running", "warned", "breached", "escalated", "paused"], limit: 500 },
+    signal,
+  });
+  for (const t of page.items) out.set(t.ticket_id, [...(out.get(t.ticket_id) ?? []), t]);
   return out;
-}
-
-const policyCache = new Map<string, Promise<PolicyBody | null>>();
-
-export function fetchPolicy(version: string): Promise<PolicyBody | null> {
-  let p = policyCache.get(version);
-  if (!p) {
-    p = api.get("sla", "/api/v1/policies/{version}", { path: { version } })
-      .then((d) => d.body as unknown as PolicyBody)
-      .catch(() => null);
-    policyCache.set(version, p);
-  }
-  return p;
-}
-
-/** Whether a ticket's timer is closed (met or cancelled): used to drop breached rows. */
-export async function timerClosed(ticketId: string, timerId: string, signal: AbortSignal): Promise<boolean> {
-  const page = await api.get("sla", "/api/v1/timers", { query: { ticket_id: ticketId }, signal });
-  const timer = page.items.find((x) => x.id === timerId);
-  return !timer || timer.completed_at !== null || timer.cancelled_at !== null;
 }

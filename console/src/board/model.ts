@@ -1,10 +1,24 @@
-// The SLA board's state, as pure functions: rows keyed by timer id, merged from the at-risk
-// snapshot (GET /api/v1/at-risk: running and warned timers) and the live feed (warnings,
-// breaches, escalations); filtering and sorting by time left.
-import type { AlertEvent, AtRiskItem } from "../api/types";
+// The SLA board's state, as pure functions: rows keyed by timer id, merged from the at-risk snapshot
+// (GET /api/v1/at-risk: every open timer whose clock runs, breached and escalated ones included) and
+// the live feed (timers started, warnings, breaches, escalations; completions and cancellations drop
+// the row); filtering and sorting; the countdown from the server's figures.
+import type { BoardTimer, FeedEvent } from "../api/types";
 
-export type RowState = "running" | "warned" | "breached" | "escalated";
-const RANK: Record<RowState, number> = { running: 0, warned: 1, breached: 2, escalated: 3 };
+export type RowState = "running" | "warned" | "breached" | "escalated" | "paused";
+const RANK: Record<RowState, number> = { paused: 0, running: 0, warned: 1, breached: 2, escalated: 3 };
+const isRowState = (s: string): s is RowState => s in RANK;
+
+/** Where a timer stood when the console learnt it (the server computed it: the calendar, holidays included). */
+export interface Countdown {
+  /** browser time (ms) the figures were received at */
+  at: number;
+  /** business seconds left then (negative past the limit) */
+  left: number;
+  /** whether the clock was counting then */
+  running: boolean;
+  /** ms after `at` when the clock starts or stops counting by itself (null: never) */
+  changesIn: number | null;
+}
 
 export interface BoardRow {
   timerId: string;
@@ -13,16 +27,19 @@ export interface BoardRow {
   role: string;
   assignee: string | null;
   customerId: string;
-  customerName: string | null;
+  customerName: string;
+  customerRegion: string | null;
   tier: string;
   accountManagerId: string;
-  /** null when only the at-risk snapshot knows the row (it lacks these fields) */
-  businessType: string | null;
-  ticketKind: string | null;
-  policyVersion: string | null;
+  businessType: string;
+  ticketKind: string;
+  policyVersion: string;
+  ruleId: string;
+  clock: "working" | "calendar";
   deadline: number;
   state: RowState;
   escalationLevel: number;
+  countdown: Countdown;
   /** when the console last learnt something about this row (ms) */
   seenAt: number;
   /** set when a breach arrived live: drives the "new breach" cue */
@@ -38,31 +55,45 @@ export interface BoardState {
 
 export const emptyBoard = (): BoardState => ({ rows: new Map(), unseenBreaches: 0, lastEventAt: null });
 
-function fromAtRisk(i: AtRiskItem, now: number): BoardRow {
+export function rowOf(t: BoardTimer, now: number, old?: BoardRow): BoardRow | null {
+  if (!t.open || !isRowState(t.state)) return null;
+  const changes = t.clock_changes_at ? Date.parse(t.clock_changes_at) - Date.parse(t.as_of) : null;
   return {
-    timerId: i.id, ticketId: i.ticket_id, node: i.node, role: i.role, assignee: i.assignee ?? null,
-    customerId: i.customer_id, customerName: null, tier: i.customer_tier, accountManagerId: i.account_manager_id,
-    businessType: null, ticketKind: null, policyVersion: null, deadline: Date.parse(i.deadline),
-    state: i.state === "warned" ? "warned" : "running", escalationLevel: 0, seenAt: now, breachedAt: null,
+    timerId: t.id, ticketId: t.ticket_id, node: t.node, role: t.role, assignee: t.assignee ?? null,
+    customerId: t.customer_id, customerName: t.customer_name, customerRegion: t.customer_region ?? null,
+    tier: t.customer_tier, accountManagerId: t.account_manager_id, businessType: t.business_type,
+    ticketKind: t.ticket_kind, policyVersion: t.policy_version, ruleId: t.rule_id, clock: t.clock,
+    deadline: Date.parse(t.deadline), state: t.state, escalationLevel: t.escalation_level,
+    countdown: { at: now, left: t.business_seconds_left, running: t.clock_running, changesIn: changes },
+    seenAt: now, breachedAt: old?.breachedAt ?? null,
   };
 }
 
-function stateOf(e: AlertEvent): RowState {
-  return e.type === "sla.warning" ? "warned" : e.type === "sla.breached" ? "breached" : "escalated";
+/** Business seconds left at `now`, from the server's figures: counting down while the clock runs, until it
+ * stops by itself (lunch, evening, a holiday) or starts again; the next snapshot brings fresh figures. */
+export function secondsLeft(r: BoardRow, now: number): number {
+  const { at, left, running, changesIn } = r.countdown;
+  if (now <= at) return left;
+  const changesAt = changesIn === null ? null : at + changesIn;
+  if (running) return left - (Math.min(now, changesAt ?? now) - at) / 1000;
+  if (changesAt !== null && now > changesAt) return left - (now - changesAt) / 1000;
+  return left;
 }
 
 export type BoardAction =
-  | { type: "snapshot"; items: AtRiskItem[]; startedAt: number; now: number; partial?: boolean }
-  | { type: "alerts"; events: AlertEvent[]; now: number; live: boolean }
-  | { type: "remove"; timerIds: string[] }
+  | { type: "snapshot"; items: BoardTimer[]; startedAt: number; now: number; partial?: boolean }
+  | { type: "feed"; events: FeedEvent[]; now: number; live: boolean }
   | { type: "ack" };
 
+const CLOSING: readonly string[] = ["sla.met", "sla.timer_cancelled"];
+
 /**
- * snapshot: the running/warned timers as the server saw them when the request started. A row
- *   is never moved back (a breach that arrived meanwhile stays); a running/warned row absent from
- *   the snapshot and not touched since the request started is gone (completed or cancelled).
- *   A partial snapshot (the first pages, shown while the rest loads) only adds and updates.
- * alerts: upsert from the live feed; a breach or escalation seen live counts as a new breach.
+ * snapshot: the open timers as the server saw them when the request started. A row the feed updated
+ *   after that is kept as the feed left it; a row absent from a complete snapshot and not touched since
+ *   the request started is gone (completed or cancelled). A partial snapshot (the first pages, shown
+ *   while the rest loads) only adds and updates.
+ * feed: sla.timer_started / warning / breached / escalated upsert the row from the timer the event
+ *   carries; sla.met and sla.timer_cancelled drop it. A breach seen live counts as a new breach.
  */
 export function boardReducer(s: BoardState, a: BoardAction): BoardState {
   switch (a.type) {
@@ -72,48 +103,36 @@ export function boardReducer(s: BoardState, a: BoardAction): BoardState {
       for (const item of a.items) {
         present.add(item.id);
         const old = rows.get(item.id);
-        const fresh = fromAtRisk(item, a.now);
-        if (!old) rows.set(item.id, fresh);
-        else {
-          const keepState = RANK[old.state] >= RANK[fresh.state];
-          rows.set(item.id, {
-            ...old, assignee: fresh.assignee, deadline: fresh.deadline,
-            state: keepState ? old.state : fresh.state, seenAt: Math.max(old.seenAt, a.now),
-          });
-        }
+        if (old && old.seenAt >= a.startedAt) continue; // the feed told us more recently
+        const fresh = rowOf(item, a.now, old);
+        if (fresh) rows.set(item.id, fresh);
+        else rows.delete(item.id);
       }
       if (a.partial) return { ...s, rows }; // a page of a snapshot still loading: add, remove nothing yet
-      for (const [id, r] of rows) {
-        if (!present.has(id) && RANK[r.state] <= RANK.warned && r.seenAt < a.startedAt) rows.delete(id);
-      }
+      for (const [id, r] of rows) if (!present.has(id) && r.seenAt < a.startedAt) rows.delete(id);
       return { ...s, rows };
     }
-    case "alerts": {
+    case "feed": {
       if (!a.events.length) return s;
       const rows = new Map(s.rows);
       let unseen = s.unseenBreaches;
       for (const e of a.events) {
-        const d = e.data;
-        const old = rows.get(d.timer_id);
-        const next = stateOf(e);
-        const state = old && RANK[old.state] > RANK[next] ? old.state : next;
+        if (CLOSING.includes(e.type)) {
+          rows.delete(e.timer_id);
+          continue;
+        }
+        if (!e.timer) continue;
+        const old = rows.get(e.timer_id);
+        const next = rowOf(e.timer, a.now, old);
+        if (!next) {
+          rows.delete(e.timer_id);
+          continue;
+        }
         const newBreach = a.live && e.type === "sla.breached" && (!old || RANK[old.state] < RANK.breached);
         if (newBreach) unseen += 1;
-        rows.set(d.timer_id, {
-          timerId: d.timer_id, ticketId: d.ticket_id, node: d.node, role: d.role, assignee: d.assignee ?? null,
-          customerId: d.customer_id, customerName: d.customer_name ?? old?.customerName ?? null,
-          tier: d.customer_tier, accountManagerId: d.account_manager_id, businessType: d.business_type,
-          ticketKind: d.ticket_kind, policyVersion: d.policy_version, deadline: Date.parse(d.deadline), state,
-          escalationLevel: Math.max(old?.escalationLevel ?? 0, e.type === "sla.escalated" ? (d.level ?? 1) : 0),
-          seenAt: a.now, breachedAt: newBreach ? a.now : (old?.breachedAt ?? null),
-        });
+        rows.set(e.timer_id, { ...next, breachedAt: newBreach ? a.now : next.breachedAt });
       }
       return { ...s, rows, unseenBreaches: unseen, lastEventAt: a.now };
-    }
-    case "remove": {
-      const rows = new Map(s.rows);
-      for (const id of a.timerIds) rows.delete(id);
-      return { ...s, rows };
     }
     case "ack":
       return { ...s, unseenBreaches: 0 };
@@ -134,11 +153,9 @@ export const noFilters: BoardFilters = { tier: "", businessType: "", node: "", r
 
 export type Sort = "asc" | "desc";
 
-/** Filter and sort by time left. Time left is monotone in the deadline, on either clock, so the
- * order does not change as the clock ticks: the list is recomputed only when rows or filters do. */
-export function visibleRows(
-  rows: Iterable<BoardRow>, f: BoardFilters, sort: Sort, regionOf: (customerId: string) => string | null,
-): BoardRow[] {
+/** Filter and sort by deadline (the server's order: overdue first). The list is recomputed only when
+ * rows or filters change, not as the clock ticks. */
+export function visibleRows(rows: Iterable<BoardRow>, f: BoardFilters, sort: Sort): BoardRow[] {
   const q = f.search.trim().toLowerCase();
   const out: BoardRow[] = [];
   for (const r of rows) {
@@ -146,10 +163,10 @@ export function visibleRows(
     if (f.businessType && r.businessType !== f.businessType) continue;
     if (f.node && r.node !== f.node) continue;
     if (f.role && r.role !== f.role) continue;
-    if (f.region && regionOf(r.customerId) !== f.region) continue;
+    if (f.region && r.customerRegion !== f.region) continue;
     if (f.state === "breached" && RANK[r.state] < RANK.breached) continue;
     if (f.state === "at_risk" && RANK[r.state] >= RANK.breached) continue;
-    if (q && ![r.ticketId, r.customerId, r.customerName ?? "", r.assignee ?? "", r.accountManagerId]
+    if (q && ![r.ticketId, r.customerId, r.customerName, r.assignee ?? "", r.accountManagerId]
       .some((x) => x.toLowerCase().includes(q))) continue;
     out.push(r);
   }

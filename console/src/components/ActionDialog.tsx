@@ -1,19 +1,16 @@
-// The action dialog of a ticket node: exactly the actions this user may take now, and for
-// `complete` exactly the node's outcomes (a select when the workflow definition is readable).
-// A 409 (someone else claimed it first, stale version) is shown plainly.
+// The action dialog of a ticket node: exactly the actions this user may take now and, for `complete`,
+// exactly the node's outcomes with where each leads, as the EOMS bridge's domain says them (the
+// ticket's `allowed_actions` for the caller and `allowed_outcomes`). A 409 (someone else claimed it
+// first, stale version) is shown plainly.
 import { useState } from "react";
 import { api, isApiError } from "../api/client";
-import type { Ticket } from "../api/types";
-import { actionsFor, outcomesOf, type TicketActionName } from "../lib/actions";
+import type { Ticket, TicketActionName } from "../api/types";
 import { useI18n } from "../i18n";
 import { useLabels } from "../lib/labels";
-import { useSession } from "../lib/hooks";
 import { ErrorBox, Modal } from "./common";
 
-export function ActionDialog({ ticket, definition, onClose, onDone, only }: {
+export function ActionDialog({ ticket, onClose, onDone, only }: {
   ticket: Ticket;
-  /** the ticket's workflow definition, when the user may read it */
-  definition: unknown;
   onClose: () => void;
   onDone: (t: Ticket, action: TicketActionName) => void;
   /** restrict to these actions (e.g. the queue's claim button) */
@@ -21,9 +18,8 @@ export function ActionDialog({ ticket, definition, onClose, onDone, only }: {
 }) {
   const { t } = useI18n();
   const labels = useLabels();
-  const session = useSession();
-  const actions = session ? actionsFor(ticket, session).filter((a) => !only || only.includes(a)) : [];
-  const outcomes = outcomesOf(definition, ticket.kind, ticket.current_node);
+  const actions = ticket.allowed_actions.filter((a) => !only || only.includes(a));
+  const outcomes = ticket.allowed_outcomes;
   const [action, setAction] = useState<TicketActionName | "">(actions[0] ?? "");
   const [outcome, setOutcome] = useState("");
   const [reason, setReason] = useState("");
@@ -67,11 +63,12 @@ export function ActionDialog({ ticket, definition, onClose, onDone, only }: {
   };
 
   const needsReason = action === "return" || action === "suspend" || action === "hold" || action === "cancel"
-    || (action === "complete" && outcomes?.find(([o]) => o === outcome)?.[1] === "$rejected");
+    || (action === "complete" && outcomes.some((o) => o.outcome === outcome && o.needs_reason));
   const conflict = isApiError(error, 409);
 
   return (
-    <Modal title={t("action.dialogTitle", { node: labels.node(ticket.current_node) })} onClose={onClose}>
+    <Modal title={t("action.dialogTitle", { node: labels.text(ticket.current_node_title, labels.node(ticket.current_node)) })}
+      onClose={onClose}>
       {actions.length === 0 ? <p>{t("action.noActions")}</p> : (
         <form className="form" onSubmit={(e) => { e.preventDefault(); void submit(); }}>
           <fieldset className="radios">
@@ -86,22 +83,17 @@ export function ActionDialog({ ticket, definition, onClose, onDone, only }: {
           {action === "complete" && (
             <label>
               {t("action.outcome")}
-              {outcomes ? (
-                <select value={outcome} onChange={(e) => setOutcome(e.target.value)} required name="outcome"
-                  aria-invalid={!!fieldErrors.outcome}>
-                  <option value="">{t("form.select")}</option>
-                  {outcomes.map(([o, next]) => (
-                    <option key={o} value={o}>
-                      {labels.outcome(o)}{" "}
-                      {next === "$resolved" ? t("action.terminalResolved") : next === "$rejected"
-                        ? t("action.terminalRejected") : t("action.toNode", { node: labels.node(next) })}
-                    </option>
-                  ))}
-                </select>
-              ) : (
-                <input value={outcome} onChange={(e) => setOutcome(e.target.value)} required name="outcome"
-                  aria-invalid={!!fieldErrors.outcome} />
-              )}
+              <select value={outcome} onChange={(e) => setOutcome(e.target.value)} required name="outcome"
+                aria-invalid={!!fieldErrors.outcome}>
+                <option value="">{t("form.select")}</option>
+                {outcomes.map((o) => (
+                  <option key={o.outcome} value={o.outcome}>
+                    {labels.text(o.label)}{" "}
+                    {o.next_node === "$resolved" ? t("action.terminalResolved") : o.next_node === "$rejected"
+                      ? t("action.terminalRejected") : t("action.toNode", { node: labels.text(o.next_title, o.next_node) })}
+                  </option>
+                ))}
+              </select>
               {fieldErrors.outcome?.map((m) => <span key={m} className="field-error">{m}</span>)}
             </label>
           )}

@@ -7,6 +7,7 @@ export interface WfNode {
   name: string;
   role: string;
   title_zh?: string;
+  title_en?: string;
   actions?: string[];
   outcomes?: Record<string, string>;
 }
@@ -79,8 +80,8 @@ const H = 46;
 const GX = 60;
 const GY = 26;
 
-export function WorkflowGraph({ ticket, current, visited = [], titles }: {
-  ticket: WfTicket; current?: string | null; visited?: string[]; titles?: Record<string, string>;
+export function WorkflowGraph({ ticket, current, visited = [] }: {
+  ticket: WfTicket; current?: string | null; visited?: string[];
 }) {
   const { t, lang } = useI18n();
   const labels = useLabels();
@@ -92,8 +93,9 @@ export function WorkflowGraph({ ticket, current, visited = [], titles }: {
   const title = (id: string) => {
     if (id === "$resolved") return t("outcome.$resolved");
     if (id === "$rejected") return t("outcome.$rejected");
-    const zh = titles?.[id] ?? ticket.nodes.find((n) => n.name === id)?.title_zh;
-    return lang === "zh-CN" && zh ? zh : labels.node(id);
+    const n = ticket.nodes.find((x) => x.name === id);
+    const own = lang === "zh-CN" ? n?.title_zh : n?.title_en;
+    return own ?? labels.node(id);
   };
   return (
     <div className="graph-wrap">

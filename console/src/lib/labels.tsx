@@ -1,10 +1,9 @@
-// Display names of the workflow vocabulary. Node titles come from the workflow definitions
-// (`title_zh`); a role that may not read them (network staff, account managers) sees the node id
-// humanised (see docs/console.md, API gaps). Roles, states, outcomes… come from the dictionaries.
+// Display names of the workflow vocabulary. Node and outcome names come from the suite's one source of
+// labels (`GET /api/v1/labels`: backbone/labels.yaml, zh-CN and en), loaded once for every role; roles,
+// states, ticket kinds… come from the dictionaries. A code without a label reads humanised, never raw.
 import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { api } from "../api/client";
-import type { WorkflowOut } from "../api/types";
-import { hasRole } from "../auth/session";
+import type { Labels, LocalText } from "../api/types";
 import { useI18n } from "../i18n";
 import { useSession } from "./hooks";
 
@@ -13,66 +12,44 @@ export function humanize(id: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-interface TitleDef {
-  title_zh?: string;
-  tickets?: { kind?: string; title_zh?: string; nodes?: { name?: string; title_zh?: string }[] }[];
-}
+const EMPTY: Labels = {};
+const Ctx = createContext<Labels>(EMPTY);
 
-const nodeTitles = new Map<string, string>();
-
-/** Remember the node titles of a workflow definition. */
-export function learnTitles(definition: unknown): void {
-  const d = definition as TitleDef;
-  for (const tk of d.tickets ?? []) {
-    for (const n of tk.nodes ?? []) if (n.name && n.title_zh && !nodeTitles.has(n.name)) nodeTitles.set(n.name, n.title_zh);
-  }
-}
-
-const Ctx = createContext(0);
-
-/** Loads every latest workflow definition once, for the roles that may read them. */
+/** Loads the suite's labels once per session (any signed-in role may read them). */
 export function LabelsProvider({ children }: { children: ReactNode }) {
   const session = useSession();
-  const [version, setVersion] = useState(0);
-  const canRead = hasRole(session, "admin", "supervisor");
+  const [labels, setLabels] = useState<Labels>(EMPTY);
+  const signedIn = session !== null;
   useEffect(() => {
-    if (!canRead) return;
+    if (!signedIn) return;
     const controller = new AbortController();
-    (async () => {
-      const list = await api.get("eoms", "/api/v1/admin/workflows", { signal: controller.signal });
-      const latest = list.filter((w) => w.latest);
-      await Promise.all(latest.map(async (w) => {
-        const full: WorkflowOut = await api.get("eoms", "/api/v1/admin/workflows/{workflow_id}/versions/{version}", {
-          path: { workflow_id: w.id, version: w.version }, signal: controller.signal,
-        });
-        learnTitles(full.definition);
-      }));
-      setVersion((v) => v + 1);
-    })().catch(() => undefined);
+    api.get("eoms", "/api/v1/labels", { signal: controller.signal }).then(setLabels, () => undefined);
     return () => controller.abort();
-  }, [canRead]);
-  return <Ctx.Provider value={version}>{children}</Ctx.Provider>;
+  }, [signedIn]);
+  return <Ctx.Provider value={labels}>{children}</Ctx.Provider>;
 }
 
 export function useLabels() {
-  const version = useContext(Ctx);
+  const table = useContext(Ctx);
   const { lang, tv } = useI18n();
-  return useMemo(() => ({
-    version,
-    node: (name: string | null | undefined) => {
-      if (!name) return "—";
-      const zh = nodeTitles.get(name);
-      return lang === "zh-CN" && zh ? zh : humanize(name);
-    },
-    role: (r: string | null | undefined) => tv("role", r, r ? humanize(r) : undefined),
-    state: (s: string | null | undefined) => tv("state", s, s ? humanize(s) : undefined),
-    outcome: (o: string | null | undefined) => tv("outcome", o, o ? humanize(o) : undefined),
-    ticketKind: (k: string | null | undefined) => tv("ticketKind", k, k ? humanize(k) : undefined),
-    businessType: (bt: string | null | undefined, productName?: (p: string) => string | undefined) => {
-      if (!bt) return "—";
-      const [product = bt, kind] = bt.split(".");
-      const p = productName?.(product) ?? humanize(product);
-      return kind ? `${p} · ${tv("kind", kind, humanize(kind))}` : p;
-    },
-  }), [version, lang, tv]);
+  return useMemo(() => {
+    const of = (category: string, code: string): string | undefined => table[category]?.[code]?.[lang];
+    return {
+      /** a text the API gave in both languages, in the current one */
+      text: (x: LocalText | null | undefined, fallback = "—") => (x ? x[lang] : fallback),
+      node: (name: string | null | undefined) => (name ? of("node", name) ?? humanize(name) : "—"),
+      role: (r: string | null | undefined) => tv("role", r, r ? humanize(r) : undefined),
+      state: (s: string | null | undefined) => tv("state", s, s ? humanize(s) : undefined),
+      /** `$resolved` / `$rejected` / `$return` / `$cancelled` from the dictionaries, outcomes from the labels */
+      outcome: (o: string | null | undefined) =>
+        !o ? "—" : o.startsWith("$") ? tv("outcome", o, humanize(o)) : of("outcome", o) ?? humanize(o),
+      ticketKind: (k: string | null | undefined) => tv("ticketKind", k, k ? humanize(k) : undefined),
+      businessType: (bt: string | null | undefined, productName?: (p: string) => string | undefined) => {
+        if (!bt) return "—";
+        const [product = bt, kind] = bt.split(".");
+        const p = productName?.(product) ?? humanize(product);
+        return kind ? `${p} · ${tv("kind", kind, humanize(kind))}` : p;
+      },
+    };
+  }, [table, lang, tv]);
 }

@@ -1,9 +1,7 @@
 import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { json, mockFetch, renderApp, signIn, useTestConfig } from "../test/helpers";
-import Board, { secondsLeft } from "./Board";
-import type { BoardRow } from "../board/model";
-import type { PolicyBody } from "../lib/policy";
+import Board from "./Board";
 
 const now = Date.now();
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -21,15 +19,30 @@ function sse(text: string, then: "error" | "hang"): Response {
   }), { headers: { "content-type": "text/event-stream" } });
 }
 
+const timerOf = (id: string, extra: Record<string, unknown>) => ({
+  id, ticket_id: `tk_${id.slice(3)}`, node: "resource_check", state: "warned", open: true, role: "network_resource",
+  assignee: "p-wanglei", ticket_kind: "resource_confirmation", business_type: "dedicated_line_data.opening",
+  customer_id: "cus_tj_port", customer_name: "天津港集团有限公司", customer_tier: "B", customer_region: "天津-滨海新区",
+  account_manager_id: "am_zhang", escalation_level: 0, policy_version: "demo-1", rule_id: "all", clock: "working",
+  started_at: iso(now - 600_000), deadline: iso(now + 3600_000), seconds_to_deadline: 3600,
+  business_seconds_used: 600, business_seconds_left: 3600, clock_running: true, clock_changes_at: null, as_of: iso(now),
+  ...extra,
+});
+const breachedTimer = timerOf("tm_9", {
+  node: "data_production", role: "data_production", state: "breached", assignee: null, ticket_kind: "service_opening",
+  business_type: "vpmn.opening", customer_id: "cus_tj_bank", customer_name: "天津农商银行股份有限公司", customer_tier: "A",
+  customer_region: "天津-河西区", clock: "calendar", deadline: iso(now - 5000), seconds_to_deadline: -5,
+  business_seconds_left: -5,
+});
 const breach = {
-  event_id: "e1", type: "sla.breached", ticket_id: "tk_9", fired_at: iso(now),
-  data: {
-    timer_id: "tm_9", ticket_id: "tk_9", ticket_kind: "service_opening", business_type: "vpmn.opening",
-    node: "data_production", role: "data_production", assignee: null, customer_id: "cus_tj_bank",
-    customer_name: "天津农商银行股份有限公司", customer_tier: "A", account_manager_id: "am_zhang",
-    deadline: iso(now - 5000), policy_version: "demo-1", lateness_seconds: 5,
-  },
+  event_id: "e1", type: "sla.breached", timer_id: "tm_9", ticket_id: "tk_9", fired_at: iso(now),
+  data: { timer_id: "tm_9", lateness_seconds: 5 }, timer: breachedTimer,
 };
+const started = {
+  event_id: "e2", type: "sla.timer_started", timer_id: "tm_5", ticket_id: "tk_5", fired_at: iso(now),
+  data: {}, timer: timerOf("tm_5", { state: "running", deadline: iso(now + 7200_000) }),
+};
+const met = { event_id: "e3", type: "sla.met", timer_id: "tm_5", ticket_id: "tk_5", fired_at: iso(now), data: {}, timer: null };
 
 describe("SLA board", () => {
   beforeEach(() => {
@@ -44,36 +57,33 @@ describe("SLA board", () => {
   it("lists at-risk rows, adds a live breach with a cue, resumes after a drop with Last-Event-ID, filters", async () => {
     const streamCalls: Record<string, string>[] = [];
     mockFetch({
-      "GET /sla/api/v1/at-risk": () => json({
-        items: [{ id: "tm_1", ticket_id: "tk_1", node: "resource_check", state: "warned", role: "network_resource",
-          assignee: "p-wanglei", customer_id: "cus_tj_port", customer_tier: "B", account_manager_id: "am_zhang",
-          deadline: iso(now + 3600_000), seconds_to_deadline: 3600 }],
-        next_cursor: null,
-      }),
-      "GET /crm/api/v1/customers": () => json({ items: [
-        { id: "cus_tj_port", name: "天津港集团有限公司", region: "天津-滨海新区" },
-        { id: "cus_tj_bank", name: "天津农商银行股份有限公司", region: "天津-河西区" },
-      ], next_cursor: null }),
-      "GET /sla/api/v1/policies/demo-1": () => json({ version: "demo-1", body: { version: "demo-1", rules: [{ id: "all", clock: "calendar", limit_minutes: 1 }] } }),
+      "GET /sla/api/v1/at-risk": () => json({ items: [timerOf("tm_1", {})], next_cursor: null }),
       "GET /crm/api/v1/products": () => json([]),
       "GET /sla/api/v1/stream": (_u, init) => {
         streamCalls.push({ ...(init.headers as Record<string, string>) });
+        const event = (id: string, e: { type: string }) => `id: ${id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
         return streamCalls.length === 1
-          ? sse(`retry: 10\nid: 42.7\nevent: sla.breached\ndata: ${JSON.stringify(breach)}\n\n`, "error")
-          : sse(": connected\n\n", "hang");
+          ? sse(`retry: 10\n${event("42.7", breach)}${event("42.8", started)}`, "error")
+          : sse(`: connected\n\n${event("43.1", met)}`, "hang");
       },
     });
     renderApp(<Board />, { lang: "en" });
-    await screen.findByText("tk_1");
+    const first = await screen.findByText("tk_1");
+    // the server's business-time countdown, counting (no calendar in the browser)
+    const left = first.closest("[role=row]")?.querySelector("[data-running]");
+    expect(left?.getAttribute("data-running")).toBe("yes");
+    expect(left?.textContent).toMatch(/^(01:00:00|59:5\d) \(business time\)$/);
     const row = await screen.findByText("tk_9");
     expect(row.closest("[role=row]")?.getAttribute("data-state")).toBe("breached");
     expect(await screen.findByText(/1 new breach/)).toBeTruthy();
     await waitFor(() => expect(streamCalls.length).toBe(2));
-    expect(streamCalls[1]?.["Last-Event-ID"]).toBe("42.7");
+    expect(streamCalls[1]?.["Last-Event-ID"]).toBe("42.8");
     await waitFor(() => expect(screen.getByText("Live")).toBeTruthy());
+    // the timer the feed started was met after the resume: it left the board
+    await waitFor(() => expect(screen.queryByText("tk_5")).toBeNull());
     expect(screen.getByTestId("row-count").textContent).toBe("2 of 2");
 
-    // filters: region (from the CRM) and tier
+    // filters: region (carried by the timers) and tier
     fireEvent.change(document.querySelector("[data-filter=region]") as HTMLSelectElement, { target: { value: "天津-河西区" } });
     expect(screen.getByTestId("row-count").textContent).toBe("1 of 2");
     expect(screen.queryByText("tk_1")).toBeNull();
@@ -88,36 +98,11 @@ describe("SLA board", () => {
   it("shows 'reconnecting' while the feed is down", async () => {
     mockFetch({
       "GET /sla/api/v1/at-risk": () => json({ items: [], next_cursor: null }),
-      "GET /crm/api/v1/customers": () => json({ items: [], next_cursor: null }),
       "GET /crm/api/v1/products": () => json([]),
       "GET /sla/api/v1/stream": () => Promise.reject(new TypeError("connection refused")),
     });
     renderApp(<Board />, { lang: "en" });
     const status = await screen.findByText("Connection lost, reconnecting…");
     expect(status.getAttribute("data-stream")).toBe("reconnecting");
-  });
-});
-
-describe("countdown", () => {
-  const base: BoardRow = {
-    timerId: "t", ticketId: "k", node: "resource_check", role: "network_resource", assignee: null, customerId: "c",
-    customerName: null, tier: "A", accountManagerId: "am", businessType: "dedicated_line_data.opening",
-    ticketKind: "resource_confirmation", policyVersion: "p1", deadline: Date.parse("2025-12-01T10:00:00+08:00"),
-    state: "warned", escalationLevel: 0, seenAt: 0, breachedAt: null,
-  };
-  const policy: PolicyBody = {
-    version: "p1", default_calendar: "cn_office",
-    calendars: [{ name: "cn_office", tz: "Asia/Shanghai", hours: ["09:00-12:00", "13:30-18:00"] }],
-    rules: [{ id: "r", limit_minutes: 240 }, { id: "fault", node: "fault_repair", clock: "calendar", limit_minutes: 60 }],
-  };
-  const fri1700 = Date.parse("2025-11-28T17:00:00+08:00");
-
-  it("counts down in business time where the rule uses working hours, wall clock otherwise", () => {
-    const policies = new Map([["p1", policy]]);
-    expect(secondsLeft(base, fri1700, policies)).toEqual({ seconds: 2 * 3600, business: true });
-    expect(secondsLeft({ ...base, node: "fault_repair" }, fri1700, policies).business).toBe(false);
-    expect(secondsLeft({ ...base, node: "fault_repair" }, fri1700, policies).seconds).toBe((base.deadline - fri1700) / 1000);
-    // no policy known (a row only the at-risk snapshot told us about): wall clock
-    expect(secondsLeft({ ...base, policyVersion: null }, fri1700, policies).business).toBe(false);
   });
 });

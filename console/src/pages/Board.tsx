@@ -1,21 +1,20 @@
-// SLA board: live list of at-risk and breached node timers (virtualized), over the SLA stream.
+// SLA board: live list of at-risk and breached node timers (virtualized), over the SLA stream. The
+// countdown is the server's (business time where the rule counts working hours, holidays known).
 import { useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { Link } from "react-router";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { serviceUrl } from "../api/client";
 import { openStream, type StreamState } from "../api/sse";
-import type { AlertEvent } from "../api/types";
-import { currentSession, hasRole } from "../auth/session";
-import { fetchAtRisk, fetchCustomers, fetchPolicy, timerClosed, type CustomerInfo } from "../board/data";
+import type { FeedEvent } from "../api/types";
+import { currentSession } from "../auth/session";
+import { fetchAtRisk } from "../board/data";
 import {
-  boardReducer, emptyBoard, facet, noFilters, visibleRows, type BoardFilters, type BoardRow, type Sort,
+  boardReducer, emptyBoard, facet, noFilters, secondsLeft, visibleRows, type BoardFilters, type BoardRow, type Sort,
 } from "../board/model";
-import { Badge, ErrorBox, Gap } from "../components/common";
+import { Badge, ErrorBox } from "../components/common";
 import { useI18n, type Translate, type Lang } from "../i18n";
-import { businessSecondsBetween } from "../lib/calendar";
-import { useNow, useSession } from "../lib/hooks";
+import { useNow } from "../lib/hooks";
 import { useLabels } from "../lib/labels";
-import { calendarOf, resolveRule, type PolicyBody } from "../lib/policy";
 import { useProducts } from "../lib/products";
 import { formatDateTime, formatDuration } from "../lib/time";
 
@@ -36,28 +35,14 @@ function storedCursor(): string | null {
   }
 }
 
-/** Seconds left for a row: business time when its rule counts working hours (and we know the
- * rule: rows the stream told us about), wall-clock otherwise. */
-export function secondsLeft(row: BoardRow, now: number, policies: Map<string, PolicyBody | null>): {
-  seconds: number; business: boolean;
-} {
-  const body = row.policyVersion ? policies.get(row.policyVersion) : null;
-  if (body && row.businessType && row.ticketKind) {
-    const rule = resolveRule(body, {
-      business_type: row.businessType, ticket_kind: row.ticketKind, node: row.node,
-      customer_tier: row.tier, role: row.role,
-    });
-    const cal = rule ? calendarOf(body, rule) : null;
-    if (cal) return { seconds: businessSecondsBetween(cal, now, row.deadline), business: true };
-  }
-  return { seconds: (row.deadline - now) / 1000, business: false };
-}
-
-export function TimeLeft({ seconds, business, t, lang }: { seconds: number; business: boolean; t: Translate; lang: Lang }) {
+export function TimeLeft({ seconds, business, running = true, t, lang }: {
+  seconds: number; business: boolean; running?: boolean; t: Translate; lang: Lang;
+}) {
   const text = seconds < 0 ? t("time.overdue", { d: formatDuration(-seconds, lang) }) : formatDuration(seconds, lang);
   return (
-    <span className={seconds < 0 ? "overdue" : seconds < 300 ? "soon" : ""} title={t(business ? "time.business" : "time.wall")}>
-      {text}{business && <small className="muted"> ({t("time.business")})</small>}
+    <span className={seconds < 0 ? "overdue" : seconds < 300 ? "soon" : ""} title={t(business ? "time.business" : "time.wall")}
+      data-running={running ? "yes" : "no"}>
+      {text}{business && <small className="muted"> ({t(running ? "time.business" : "time.stopped")})</small>}
     </span>
   );
 }
@@ -76,16 +61,12 @@ export default function Board() {
   const { t, lang } = useI18n();
   const labels = useLabels();
   const { name: productName } = useProducts();
-  const session = useSession();
   const [board, dispatch] = useReducer(boardReducer, undefined, emptyBoard);
   const [stream, setStream] = useState<StreamState>({ kind: "connecting" });
   const [snapshotError, setSnapshotError] = useState<unknown>(null);
   const [filters, setFilters] = useState<BoardFilters>(noFilters);
   const [sort, setSort] = useState<Sort>("asc");
-  const [customers, setCustomers] = useState<Map<string, CustomerInfo> | null>(null);
-  const [policies, setPolicies] = useState<Map<string, PolicyBody | null>>(new Map());
   const now = useNow(1000);
-  const canReadCustomers = hasRole(session, "supervisor", "admin");
 
   // the at-risk snapshot, refreshed (new timers appear, completed ones go)
   useEffect(() => {
@@ -110,9 +91,9 @@ export default function Board() {
     };
   }, []);
 
-  // the live feed, batched so a burst costs one render
+  // the live feed (timers started, alerts, completions, cancellations), batched so a burst costs one render
   useEffect(() => {
-    let pending: AlertEvent[] = [];
+    let pending: FeedEvent[] = [];
     let flush: ReturnType<typeof setTimeout> | undefined;
     const handle = openStream({
       url: serviceUrl("sla", "/api/v1/stream"),
@@ -125,7 +106,7 @@ export default function Board() {
       onCursor: (id) => sessionStorage.setItem(CURSOR_KEY, JSON.stringify({ id, at: Date.now() })),
       onMessage: (msg) => {
         try {
-          pending.push(JSON.parse(msg.data) as AlertEvent);
+          pending.push(JSON.parse(msg.data) as FeedEvent);
         } catch {
           return;
         }
@@ -136,8 +117,8 @@ export default function Board() {
           const at = Date.now();
           const live = events.filter((e) => at - Date.parse(e.fired_at) < 60000);
           const old = events.filter((e) => at - Date.parse(e.fired_at) >= 60000);
-          if (old.length) dispatch({ type: "alerts", events: old, now: at, live: false });
-          if (live.length) dispatch({ type: "alerts", events: live, now: at, live: true });
+          if (old.length) dispatch({ type: "feed", events: old, now: at, live: false });
+          if (live.length) dispatch({ type: "feed", events: live, now: at, live: true });
         }, 50);
       },
     });
@@ -147,68 +128,14 @@ export default function Board() {
     };
   }, []);
 
-  // regions (and names) of the customers, for the region filter
-  useEffect(() => {
-    if (!canReadCustomers) return;
-    const controller = new AbortController();
-    fetchCustomers(controller.signal).then(setCustomers, () => undefined);
-    return () => controller.abort();
-  }, [canReadCustomers]);
-
-  // policy bodies of the versions the rows carry (business-time countdown)
-  const versions = useMemo(() => facet(board.rows.values(), (r) => r.policyVersion), [board.rows]);
-  useEffect(() => {
-    const missing = versions.filter((v) => !policies.has(v));
-    if (!missing.length) return;
-    let live = true;
-    void Promise.all(missing.map(async (v) => [v, await fetchPolicy(v)] as const)).then((found) => {
-      if (live) setPolicies((old) => new Map([...old, ...found]));
-    });
-    return () => {
-      live = false;
-    };
-  }, [versions, policies]);
-
-  // breached rows are not in the at-risk list: check a few each round whether they closed
-  const rowsRef = useRef(board.rows);
-  useEffect(() => {
-    rowsRef.current = board.rows;
-  }, [board.rows]);
-  useEffect(() => {
-    const controller = new AbortController();
-    const checked = new Map<string, number>();
-    const tick = setInterval(() => {
-      const breached = [...rowsRef.current.values()]
-        .filter((r) => r.state === "breached" || r.state === "escalated")
-        .sort((a, b) => (checked.get(a.timerId) ?? 0) - (checked.get(b.timerId) ?? 0))
-        .slice(0, 10);
-      void Promise.all(breached.map(async (r) => {
-        checked.set(r.timerId, Date.now());
-        return (await timerClosed(r.ticketId, r.timerId, controller.signal)) ? r.timerId : null;
-      })).then((ids) => {
-        const gone = ids.filter((x): x is string => x !== null);
-        if (gone.length) dispatch({ type: "remove", timerIds: gone });
-      }).catch(() => undefined);
-    }, SNAPSHOT_EVERY_MS);
-    return () => {
-      controller.abort();
-      clearInterval(tick);
-    };
-  }, []);
-
-  const regionOf = (id: string) => customers?.get(id)?.region ?? null;
-  const rows = useMemo(
-    () => visibleRows(board.rows.values(), filters, sort, (id) => customers?.get(id)?.region ?? null),
-    [board.rows, filters, sort, customers],
-  );
+  const rows = useMemo(() => visibleRows(board.rows.values(), filters, sort), [board.rows, filters, sort]);
   const facets = useMemo(() => ({
     tier: facet(board.rows.values(), (r) => r.tier),
     businessType: facet(board.rows.values(), (r) => r.businessType),
     node: facet(board.rows.values(), (r) => r.node),
     role: facet(board.rows.values(), (r) => r.role),
-    region: customers ? facet(board.rows.values(), (r) => regionOf(r.customerId)) : [],
-  // eslint-disable-next-line react-hooks/exhaustive-deps
-  }), [board.rows, customers]);
+    region: facet(board.rows.values(), (r) => r.customerRegion),
+  }), [board.rows]);
 
   const scrollRef = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
@@ -223,10 +150,10 @@ export default function Board() {
   const set = (k: keyof BoardFilters) => (e: { target: { value: string } }) =>
     setFilters((f) => ({ ...f, [k]: e.target.value }));
   const select = (k: "tier" | "businessType" | "node" | "role" | "region", label: string, values: string[],
-    show: (v: string) => string, disabled = false) => (
+    show: (v: string) => string) => (
     <label>
       {label}
-      <select value={filters[k]} onChange={set(k)} disabled={disabled} data-filter={k}>
+      <select value={filters[k]} onChange={set(k)} data-filter={k}>
         <option value="">{t("app.all")}</option>
         {values.map((v) => <option key={v} value={v}>{show(v)}</option>)}
       </select>
@@ -259,7 +186,7 @@ export default function Board() {
           (v) => labels.businessType(v, productName))}
         {select("node", t("board.filter.node"), facets.node, labels.node)}
         {select("role", t("board.filter.role"), facets.role, labels.role)}
-        {select("region", t("board.filter.region"), facets.region, (v) => v, !customers)}
+        {select("region", t("board.filter.region"), facets.region, (v) => v)}
         <label>
           {t("board.filter.state")}
           <select value={filters.state} onChange={set("state")} data-filter="state">
@@ -281,8 +208,6 @@ export default function Board() {
         </label>
         <button type="button" onClick={() => setFilters(noFilters)}>{t("board.filter.clear")}</button>
       </fieldset>
-      {!canReadCustomers && <p className="muted small">{t("board.filter.region")}: {t("board.regionUnavailable")}</p>}
-      <Gap>{t("board.breachedGap")}</Gap>
       <div className="muted small" data-testid="row-count">{t("board.rows", { shown: rows.length, total: board.rows.size })}</div>
       <div className="vtable" role="table" aria-rowcount={rows.length + 1}>
         <div className="vrow vhead" role="row">
@@ -294,15 +219,17 @@ export default function Board() {
           <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
             {virtualizer.getVirtualItems().map((v) => {
               const r = rows[v.index] as BoardRow;
-              const left = secondsLeft(r, now, policies);
+              const left = secondsLeft(r, now);
               const fresh = r.breachedAt !== null && now - r.breachedAt < CUE_MS;
               return (
                 <div key={r.timerId} role="row" data-timer={r.timerId} data-state={r.state}
                   className={`vrow state-${r.state}${fresh ? " fresh-breach" : ""}`}
                   style={{ position: "absolute", top: 0, transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}>
-                  <div role="cell" className="c-timeLeft"><TimeLeft seconds={left.seconds} business={left.business} t={t} lang={lang} /></div>
+                  <div role="cell" className="c-timeLeft">
+                    <TimeLeft seconds={left} business={r.clock === "working"} running={r.countdown.running} t={t} lang={lang} />
+                  </div>
                   <div role="cell" className="c-tier"><Badge kind={`tier-${r.tier}`}>{r.tier}</Badge></div>
-                  <div role="cell" className="c-businessType">{r.businessType ? labels.businessType(r.businessType, productName) : "—"}</div>
+                  <div role="cell" className="c-businessType">{labels.businessType(r.businessType, productName)}</div>
                   <div role="cell" className="c-node">{labels.node(r.node)}</div>
                   <div role="cell" className="c-role">{labels.role(r.role)}</div>
                   <div role="cell" className="c-assignee">{r.assignee ?? <span className="muted">{t("board.unassigned")}</span>}</div>
@@ -312,7 +239,7 @@ export default function Board() {
                   </div>
                   <div role="cell" className="c-ticket"><Link to={`/tickets/${r.ticketId}`}>{r.ticketId}</Link></div>
                   <div role="cell" className="c-customer" title={r.customerId}>
-                    {r.customerName ?? customers?.get(r.customerId)?.name ?? r.customerId}
+                    {r.customerName}
                   </div>
                   <div role="cell" className="c-deadline">{formatDateTime(r.deadline, lang)}</div>
                 </div>

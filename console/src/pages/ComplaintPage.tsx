@@ -35,7 +35,7 @@ export default function ComplaintPage() {
         )}
       </div>
       <dl className="facts">
-        <dt>{t("order.customer")}</dt><dd>{c.customer_id}</dd>
+        <dt>{t("order.customer")}</dt><dd>{c.customer_name} <span className="muted small">{c.customer_id}</span></dd>
         <dt>{t("complaint.category")}</dt><dd>{tv("category", c.category)}</dd>
         <dt>{t("complaint.severity")}</dt><dd>{tv("severity", c.severity)}</dd>
         <dt>{t("complaint.product")}</dt><dd>{c.product ? (productName(c.product) ?? c.product) : "—"}</dd>

@@ -50,7 +50,7 @@ export default function OrderPage() {
         <button type="button" onClick={order.reload}>{t("app.refresh")}</button>
       </div>
       <dl className="facts">
-        <dt>{t("order.customer")}</dt><dd>{o.customer_id}</dd>
+        <dt>{t("order.customer")}</dt><dd>{o.customer_name} <span className="muted small">{o.customer_id}</span></dd>
         <dt>{t("order.channel")}</dt><dd>{tv("channel", o.channel)}</dd>
         <dt>{t("wb.manager")}</dt><dd>{o.account_manager_id}</dd>
         <dt>{t("wb.col.created")}</dt><dd>{formatDateTime(o.created_at, lang)}</dd>

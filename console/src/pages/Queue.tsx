@@ -1,19 +1,21 @@
-// Work queue: the open node tasks of a role, oldest first; claim (accept), then the action
-// dialog; a claim someone else won is a 409, shown plainly; then the next item.
-import { useState } from "react";
+// Work queue: the open node tasks of a role, oldest first, with the node's SLA time left (the SLA
+// service's timers of the page's tickets); claim (accept), then the action dialog; a claim someone
+// else won is a 409, shown plainly; then the next item.
+import { useMemo, useState } from "react";
 import { Link } from "react-router";
 import { api, isApiError } from "../api/client";
-import type { QueueTask, Ticket } from "../api/types";
-import { queueRolesFor } from "../auth/nav";
+import type { BoardTimer, QueueTask, Ticket, TicketActionName } from "../api/types";
+import { hasRole } from "../auth/session";
+import { openTimersOf } from "../board/data";
+import { rowOf, secondsLeft } from "../board/model";
 import { ActionDialog } from "../components/ActionDialog";
 import { Badge, ErrorBox, Loading } from "../components/common";
 import { useI18n } from "../i18n";
-import type { TicketActionName } from "../lib/actions";
 import { useAsync, useNow, useSession } from "../lib/hooks";
 import { useLabels } from "../lib/labels";
 import { useProducts } from "../lib/products";
 import { formatDateTime, formatDuration } from "../lib/time";
-import { fetchWorkflow } from "../lib/workflow";
+import { TimeLeft } from "./Board";
 
 type Filter = "all" | "unassigned" | "mine";
 
@@ -22,12 +24,13 @@ export default function Queue() {
   const labels = useLabels();
   const { name: productName } = useProducts();
   const session = useSession();
-  const roles = session ? queueRolesFor(session.roles) : [];
+  const roles = session?.nodeRoles ?? [];
+  const readsSla = hasRole(session, "network_staff", "supervisor", "admin");
   const [role, setRole] = useState(roles[0] ?? "");
   const [filter, setFilter] = useState<Filter>("all");
   const [extra, setExtra] = useState<QueueTask[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
-  const [working, setWorking] = useState<{ ticket: Ticket; definition: unknown } | null>(null);
+  const [working, setWorking] = useState<Ticket | null>(null);
   const [conflict, setConflict] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -58,9 +61,7 @@ export default function Queue() {
   const open = async (ticketId: string) => {
     setError(null);
     try {
-      const tk: Ticket = await api.get("eoms", "/api/v1/tickets/{ticket_id}", { path: { ticket_id: ticketId } });
-      const definition = await fetchWorkflow(tk.workflow_id, tk.workflow_version).catch(() => null);
-      setWorking({ ticket: tk, definition });
+      setWorking(await api.get("eoms", "/api/v1/tickets/{ticket_id}", { path: { ticket_id: ticketId } }));
     } catch (e) {
       setError(e);
     }
@@ -75,8 +76,7 @@ export default function Queue() {
         path: { ticket_id: task.ticket_id, action: "accept" }, body: { expected_version: task.version },
       });
       setNotice(t("queue.claimed", { id: task.ticket_id }));
-      const definition = await fetchWorkflow(tk.workflow_id, tk.workflow_version).catch(() => null);
-      setWorking({ ticket: tk, definition });
+      setWorking(tk);
     } catch (e) {
       if (isApiError(e, 409)) {
         setConflict(e.problem?.detail ?? e.message);
@@ -85,8 +85,19 @@ export default function Queue() {
     }
   };
 
-  const items = [...(queue.data?.items ?? []), ...extra];
+  const items = useMemo(() => [...(queue.data?.items ?? []), ...extra], [queue.data, extra]);
   const next = items.find((i) => i.assignee === null);
+  // the SLA's open timers of the listed tickets (only the SLA knows a node's deadline)
+  const ticketIds = useMemo(() => [...new Set(items.map((i) => i.ticket_id))], [items]);
+  const timers = useAsync(async (signal) => {
+    const found = readsSla && ticketIds.length ? await openTimersOf(ticketIds, signal) : new Map<string, BoardTimer[]>();
+    return { found, at: Date.now() };
+  }, [readsSla, ticketIds.join(",")]);
+  const timerOf = (task: QueueTask) => {
+    const d = timers.data;
+    const timer = d?.found.get(task.ticket_id)?.find((x) => x.node === task.node);
+    return d && timer ? rowOf(timer, d.at) : null;
+  };
 
   if (!roles.length) return <p>{t("queue.noRoles")}</p>;
   return (
@@ -118,7 +129,8 @@ export default function Queue() {
           <thead>
             <tr>
               <th>{t("queue.col.ticket")}</th><th>{t("queue.col.node")}</th><th>{t("queue.col.customer")}</th>
-              <th>{t("queue.col.state")}</th><th>{t("queue.col.assignee")}</th><th>{t("queue.waiting")}</th><th />
+              <th>{t("queue.col.state")}</th><th>{t("queue.col.assignee")}</th><th>{t("queue.waiting")}</th>
+              {readsSla && <th>{t("queue.timeLeft")}</th>}<th />
             </tr>
           </thead>
           <tbody>
@@ -128,11 +140,21 @@ export default function Queue() {
                   <Link to={`/tickets/${i.ticket_id}`}>{i.ticket_id}</Link>
                   <div className="muted small">{labels.ticketKind(i.ticket_kind)} · {labels.businessType(i.business_type, productName)}</div>
                 </td>
-                <td>{labels.node(i.node)}</td>
+                <td>{labels.text(i.node_title, labels.node(i.node))}</td>
                 <td>{i.customer_name} <Badge kind={`tier-${i.customer_tier}`}>{i.customer_tier}</Badge></td>
                 <td><Badge kind={i.state}>{labels.state(i.state)}</Badge></td>
                 <td>{i.assignee ?? <span className="muted">{t("board.unassigned")}</span>}</td>
                 <td title={formatDateTime(i.node_entered_at, lang)}>{formatDuration((now - Date.parse(i.node_entered_at)) / 1000, lang)}</td>
+                {readsSla && (
+                  <td data-col="time-left">
+                    {(() => {
+                      const row = timerOf(i);
+                      return row
+                        ? <TimeLeft seconds={secondsLeft(row, now)} business={row.clock === "working"} running={row.countdown.running} t={t} lang={lang} />
+                        : <span className="muted">—</span>;
+                    })()}
+                  </td>
+                )}
                 <td className="buttons">
                   {i.assignee === null && <button type="button" className="primary" onClick={() => void claim(i)}>{t("queue.claim")}</button>}
                   {i.assignee === session?.subject && <button type="button" onClick={() => void open(i.ticket_id)}>{t("queue.act")}</button>}
@@ -147,7 +169,7 @@ export default function Queue() {
         <button type="button" onClick={() => void claim(next)}>{t("queue.next")}</button>
       )}
       {working && (
-        <ActionDialog ticket={working.ticket} definition={working.definition}
+        <ActionDialog ticket={working}
           onClose={() => { setWorking(null); queue.reload(); }}
           onDone={(_tk, action: TicketActionName) => {
             setWorking(null);

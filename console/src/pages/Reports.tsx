@@ -1,10 +1,9 @@
-// Compliance and trends: SLA compliance and node times per group over a period (ECharts), CSV of
-// exactly what is charted.
+// Compliance and trends: SLA compliance and node times per group, breaches per Shanghai day, over a
+// period (ECharts); CSV of exactly what is charted.
 import { useMemo, useState } from "react";
-import { buildQuery, rawRequest } from "../api/client";
-import type { ComplianceRow, NodeTimeRow, Report } from "../api/types";
+import { api } from "../api/client";
 import { Chart } from "../components/Chart";
-import { ErrorBox, Gap, Loading, Section } from "../components/common";
+import { ErrorBox, Loading, Section } from "../components/common";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/zh-CN";
 import { downloadCsv, toCsv } from "../lib/csv";
@@ -30,12 +29,13 @@ export default function Reports() {
   const [applied, setApplied] = useState(draft);
 
   const data = useAsync(async (signal) => {
-    const q = buildQuery({ group_by: groupBy, from: shanghaiInputToIso(applied.from), to: shanghaiInputToIso(applied.to) });
-    const [compliance, nodeTimes] = await Promise.all([
-      rawRequest("sla", `/api/v1/reports/compliance${q}`, { method: "GET", signal }) as Promise<Report<ComplianceRow>>,
-      rawRequest("sla", `/api/v1/reports/node-times${q}`, { method: "GET", signal }) as Promise<Report<NodeTimeRow>>,
+    const range = { from: shanghaiInputToIso(applied.from), to: shanghaiInputToIso(applied.to) };
+    const [compliance, nodeTimes, breaches] = await Promise.all([
+      api.get("sla", "/api/v1/reports/compliance", { query: { group_by: groupBy, ...range }, signal }),
+      api.get("sla", "/api/v1/reports/node-times", { query: { group_by: groupBy, ...range }, signal }),
+      api.get("sla", "/api/v1/reports/breaches", { query: { ...range, bucket: "day", tz: "Asia/Shanghai" }, signal }),
     ]);
-    return { compliance, nodeTimes };
+    return { compliance, nodeTimes, breaches };
   }, [groupBy, applied.from, applied.to]);
 
   const groupLabel = useMemo(() => (g: string | null): string => {
@@ -79,6 +79,19 @@ export default function Reports() {
     ],
   }), [ntCats, nodeTimes, t]);
 
+  const breaches = useMemo(() => data.data?.breaches.rows ?? [], [data.data]);
+  const breachesOption = useMemo(() => ({
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: { left: 48, right: 24, bottom: 60, top: 56 },
+    xAxis: { type: "category", data: breaches.map((r) => r.day) },
+    yAxis: { type: "value", minInterval: 1 },
+    series: [
+      { type: "bar", name: t("reports.breached"), data: breaches.map((r) => r.breached), color: "#ee6666" },
+      { type: "bar", name: t("reports.escalated"), data: breaches.map((r) => r.escalated), color: "#9a60b4" },
+    ],
+  }), [breaches, t]);
+
   const stamp = `${applied.from}_${applied.to}`.replace(/[:T]/g, "");
   const complianceCsv = () => downloadCsv(`sla-compliance-${groupBy}-${stamp}.csv`, toCsv(
     [t(`reports.group.${groupBy}`), groupBy, t("reports.judged"), t("reports.onTime"), t("reports.late"),
@@ -88,6 +101,11 @@ export default function Reports() {
   const nodeTimesCsv = () => downloadCsv(`sla-node-times-${groupBy}-${stamp}.csv`, toCsv(
     [t(`reports.group.${groupBy}`), groupBy, t("reports.completed"), t("reports.p50"), t("reports.p90")],
     nodeTimes.map((r) => [groupLabel(r.group), r.group, r.completed, minutes(r.p50_s), minutes(r.p90_s)]),
+  ));
+
+  const breachesCsv = () => downloadCsv(`sla-breaches-per-day-${stamp}.csv`, toCsv(
+    [t("reports.day"), t("reports.breached"), t("reports.escalated")],
+    breaches.map((r) => [r.day, r.breached, r.escalated]),
   ));
 
   return (
@@ -126,8 +144,11 @@ export default function Reports() {
             {nodeTimes.length ? <Chart option={nodeTimesOption} label={t("reports.nodeTimes")} />
               : <p className="muted">{t("reports.noData")}</p>}
           </Section>
-          <Section title={t("reports.breachesPerDay")}>
-            <Gap>{t("reports.breachesPerDayGap")}</Gap>
+          <Section title={t("reports.breachesPerDay")}
+            actions={<button type="button" onClick={breachesCsv} disabled={!breaches.length}>{t("reports.csv")}</button>}>
+            {breaches.some((r) => r.breached || r.escalated)
+              ? <Chart option={breachesOption} label={t("reports.breachesPerDay")} />
+              : <p className="muted">{t("reports.noData")}</p>}
           </Section>
         </>
       )}

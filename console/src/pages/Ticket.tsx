@@ -9,8 +9,7 @@ import { Badge, ErrorBox, Gap, Loading, Section } from "../components/common";
 import { ticketFromVisits, WorkflowGraph } from "../components/WorkflowGraph";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/zh-CN";
-import { actionsFor } from "../lib/actions";
-import { useAsync, useSession } from "../lib/hooks";
+import { useAsync } from "../lib/hooks";
 import { useLabels } from "../lib/labels";
 import { useProducts } from "../lib/products";
 import { formatDateTime, formatDuration } from "../lib/time";
@@ -30,7 +29,6 @@ export default function TicketPage() {
   const { t, lang, tv } = useI18n();
   const labels = useLabels();
   const { name: productName } = useProducts();
-  const session = useSession();
   const [dialog, setDialog] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
 
@@ -52,7 +50,7 @@ export default function TicketPage() {
   const wfTicket = definition?.tickets.find((x) => x.kind === tk.kind)
     ?? ticketFromVisits(tk.kind, tk.nodes);
   const visited = tk.nodes.map((n) => n.node);
-  const mayAct = session ? actionsFor(tk, session).length > 0 : false;
+  const mayAct = tk.allowed_actions.length > 0; // for this caller, as the bridge's domain decides
 
   return (
     <div>
@@ -69,7 +67,9 @@ export default function TicketPage() {
         {tk.description && <><dt>{t("complaint.description")}</dt><dd>{tk.description}</dd></>}
         {tk.severity && <><dt>{t("complaint.severity")}</dt><dd>{tv("severity", tk.severity)}</dd></>}
         <dt>{t("ticket.customer")}</dt><dd>{tk.customer_name} <Badge kind={`tier-${tk.customer_tier}`}>{tk.customer_tier}</Badge></dd>
-        <dt>{t("ticket.currentNode")}</dt><dd>{labels.node(tk.current_node)} ({labels.role(tk.current_role)})</dd>
+        <dt>{t("ticket.currentNode")}</dt>
+        <dd>{labels.text(tk.current_node_title, labels.node(tk.current_node))} ({labels.role(tk.current_role)})</dd>
+        {tk.customer_region && <><dt>{t("ticket.region")}</dt><dd>{tk.customer_region}</dd></>}
         <dt>{t("ticket.assignee")}</dt><dd>{tk.assignee ?? t("board.unassigned")}</dd>
         <dt>{t("ticket.workflow")}</dt><dd>{tk.workflow_id} v{tk.workflow_version}</dd>
         <dt>{t("ticket.origin")}</dt>
@@ -98,7 +98,7 @@ export default function TicketPage() {
           <tbody>
             {tk.nodes.map((v, i) => (
               <tr key={i} className={v.left_at ? "" : "current-row"}>
-                <td>{labels.node(v.node)}</td>
+                <td>{labels.text(v.title, labels.node(v.node))}</td>
                 <td>{labels.role(v.role)}</td>
                 <td>{formatDateTime(v.entered_at, lang)}</td>
                 <td>{formatDateTime(v.accepted_at, lang)}</td>
@@ -127,7 +127,7 @@ export default function TicketPage() {
       </Section>
 
       {dialog && (
-        <ActionDialog ticket={tk} definition={definition} onClose={() => setDialog(false)}
+        <ActionDialog ticket={tk} onClose={() => setDialog(false)}
           onDone={(_, action) => {
             setDialog(false);
             setNotice(t("action.done", { action: t(`action.${action}`) }));
@@ -160,7 +160,16 @@ function TimersTable({ timers }: { timers: Timer[] }) {
               {x.met_late !== null && ` (${t(x.met_late ? "ticket.late" : "ticket.onTime")})`}
             </td>
             <td>{formatDateTime(x.deadline, lang)}</td>
-            <td>{x.elapsed_s !== null ? formatDuration(x.elapsed_s, lang) : "—"}</td>
+            <td data-col="used">
+              {formatDuration(x.used_s, lang)}
+              {x.completed_at === null && x.cancelled_at === null && (
+                <div className={`small ${x.remaining_s < 0 ? "overdue" : "muted"}`}>
+                  {x.remaining_s < 0 ? t("time.overdue", { d: formatDuration(-x.remaining_s, lang) })
+                    : `${t("time.left")} ${formatDuration(x.remaining_s, lang)}`}
+                  {!x.clock_running && ` (${t("time.stopped")})`}
+                </div>
+              )}
+            </td>
             <td>
               {x.paused_at ? `${formatDateTime(x.paused_at, lang)} (${t("time.left")} ${formatDuration(x.remaining_s_at_pause ?? 0, lang)})` : "—"}
             </td>
@@ -204,7 +213,22 @@ export function DeliveriesTable({ items }: { items: Delivery[] }) {
               {d.uncertain && <span className="muted small"> ({t("ticket.uncertain")})</span>}
               {d.reason && <div className="muted small">{d.reason}</div>}
             </td>
-            <td>{d.provider_message_id ?? "—"}{d.status === "delivered" ? ` ✓ ${formatDateTime(d.updated_at, lang)}` : ""}</td>
+            <td data-col="receipt">
+              {d.delivered_at && <div>✓ {formatDateTime(d.delivered_at, lang)}</div>}
+              {d.parts.length > 0 ? (
+                <ul className="plain small">
+                  {d.parts.map((p) => (
+                    <li key={p.part_no}>
+                      {d.parts_total && d.parts_total > 1 ? `${p.part_no}/${d.parts_total} ` : ""}
+                      <code>{p.receipt_status ?? t("ticket.noReceipt")}</code>
+                      {p.receipt_error && p.receipt_error !== "000" ? ` err ${p.receipt_error}` : ""}
+                      {p.receipt_at ? ` ${formatDateTime(p.receipt_at, lang)}` : ""}
+                      <span className="muted"> {p.message_id}</span>
+                    </li>
+                  ))}
+                </ul>
+              ) : (d.provider_message_id ?? "—")}
+            </td>
           </tr>
         ))}
       </tbody>

@@ -48,7 +48,6 @@ export default function Workbench() {
   const managers = useAsync(async (signal) => supervisor
     ? (await api.get("notify", "/api/v1/directory/people", { query: { role: "account_manager" }, signal })).items
     : [], [supervisor]);
-  const customerName = (id: string) => customers.data?.find((c) => c.id === id)?.name ?? id;
 
   const act = async (c: Complaint, action: "archive" | "reopen") => {
     setError(null);
@@ -98,7 +97,7 @@ export default function Workbench() {
                     <tr key={o.id} data-order={o.id}>
                       <td><RiskBadge risk={risk} /></td>
                       <td><Link to={`/orders/${o.id}`}>{o.id}</Link></td>
-                      <td>{customerName(o.customer_id)}</td>
+                      <td title={o.customer_id}>{o.customer_name}</td>
                       <td><Badge kind={o.status}>{labels.state(o.status)}</Badge></td>
                       <td>{o.items.map((i) => `${productName(i.product) ?? i.product} · ${tv("kind", i.business_kind)}`).join(", ")}</td>
                       <td>{risk.sla ? `${labels.node(risk.sla.node)} (${labels.role(risk.sla.role)})` : "—"}</td>
@@ -124,7 +123,7 @@ export default function Workbench() {
                     <tr key={c.id} data-complaint={c.id}>
                       <td><RiskBadge risk={risk} /></td>
                       <td><Link to={`/complaints/${c.id}`}>{c.id}</Link></td>
-                      <td>{customerName(c.customer_id)}</td>
+                      <td title={c.customer_id}>{c.customer_name}</td>
                       <td><Badge kind={c.status}>{labels.state(c.status)}</Badge>{c.satisfaction ? ` ${"★".repeat(c.satisfaction)}` : ""}</td>
                       <td>{tv("category", c.category)}</td>
                       <td>{tv("severity", c.severity)}</td>

@@ -2,7 +2,7 @@ import type { ReactNode } from "react";
 import { render } from "@testing-library/react";
 import { MemoryRouter } from "react-router";
 import { vi } from "vitest";
-import { sessionFromToken, setSession, type Role } from "../auth/session";
+import { sessionFromMe, setSession, type Role } from "../auth/session";
 import { DEFAULT_CONFIG, setConfig } from "../config";
 import { I18nProvider, type Lang } from "../i18n";
 
@@ -12,8 +12,23 @@ export function fakeToken(sub: string, roles: Role[], name?: string): string {
   return `${b64({ alg: "HS256" })}.${b64({ sub, roles, name, exp: Math.floor(Date.now() / 1000) + 3600 })}.sig`;
 }
 
+/** What GET /api/v1/me answers for these roles (backbone.vocabulary: the node roles they work). */
+export const NODE_ROLES: Record<Role, string[]> = {
+  account_manager: ["account_manager"],
+  network_staff: ["core_network", "data_production", "field_engineer", "network_resource", "network_staff",
+    "noc_tester", "transmission"],
+  supervisor: ["complaint_desk", "partner_si", "supervisor"],
+  admin: ["account_manager", "complaint_desk", "core_network", "data_production", "field_engineer",
+    "network_resource", "network_staff", "noc_tester", "partner_si", "supervisor", "transmission"],
+};
+
+export function meOf(sub: string, roles: Role[], name: string | null = null) {
+  return { subject: sub, name, partner: null, roles, node_roles: [...new Set(roles.flatMap((r) => NODE_ROLES[r]))].sort(),
+    service: "crm" };
+}
+
 export function signIn(sub: string, roles: Role[]): void {
-  setSession(sessionFromToken(fakeToken(sub, roles), "dev"));
+  setSession(sessionFromMe(fakeToken(sub, roles), "dev", meOf(sub, roles)));
 }
 
 export function useTestConfig(): void {
