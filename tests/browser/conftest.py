@@ -207,5 +207,5 @@ def ticket_of(suite: Any, origin_id: str) -> dict[str, Any]:
         return items[0] if items else None
 
     # The chain (CRM outbox → relay → Kafka → bridge) may still be working off the backlog the other
-    # integration tests left on a fresh infrastructure: wait as long as the e2e test does.
+    # integration tests left on a fresh infrastructure: wait up to two minutes.
     return eventually(fetch, timeout_s=120, what=f"the ticket of {origin_id}")  # type: ignore[no-any-return]
