@@ -180,6 +180,10 @@ class OutboxRelay(Worker):
             if not locked:
                 await conn.close()
                 return 1.0  # another instance relays; stand by
+            # A lock connection left inside a transaction (a relay cancelled mid-read, a leaked
+            # connection) is ended by the server, and the session's advisory lock with it.
+            await conn.execute(text("SET idle_in_transaction_session_timeout = '30s'"))
+            await conn.commit()
             self._lock_conn = conn
             metrics.RELAY_LEADER.labels(self.schema).set(1)
             metrics.RELAY_LEADERSHIP_CHANGES.labels(self.schema, "acquired").inc()
@@ -222,11 +226,18 @@ class OutboxRelay(Worker):
         if conn is None:
             return
         try:
+            await conn.rollback()
             await conn.execute(select(func.pg_advisory_unlock(self._lock_key)))
+            await conn.commit()
             await conn.close()
-        except Exception:  # noqa: BLE001 - a connection we cannot unlock is thrown away, lock and all
+        except BaseException as exc:  # a connection we cannot unlock is thrown away, lock and all
+            with contextlib.suppress(Exception):
+                raw = await conn.get_raw_connection()
+                raw.driver_connection.terminate()  # type: ignore[union-attr]  # socket closed: the backend ends
             with contextlib.suppress(Exception):
                 await conn.invalidate()
+            if not isinstance(exc, Exception):
+                raise  # cancellation goes on
 
     async def _try_lock(self, conn: AsyncConnection) -> bool:
         return bool((await conn.execute(select(func.pg_try_advisory_lock(self._lock_key)))).scalar())
