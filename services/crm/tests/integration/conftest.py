@@ -16,7 +16,9 @@ from devtools.demo import seed_async
 from devtools.infra import Infra
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+# Module scope: an in-process CRM holds its schema's relay lock while it lives, and a session-long one
+# would hold it through the synchronous browser tests (no event loop running), starving the suite's relay.
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def crm(infra: Infra) -> AsyncIterator[Crm]:
     run = uuid.uuid4().hex[:8]
     settings = CrmSettings(
