@@ -52,24 +52,27 @@ def runtime_config(services: list[str], *, dev_login: bool = True,
 
 def oidc_from_env(env: Mapping[str, str]) -> dict[str, str] | None:
     """Single sign-on for the console when `CONSOLE_OIDC_ISSUER` (or the services' `OIDC_ISSUER`) and
-    `CONSOLE_OIDC_CLIENT_ID` are set; None hides it."""
+    `CONSOLE_OIDC_CLIENT_ID` (or `OIDC_CLIENT_ID`) are set; None leaves it to the CRM's
+    `GET /api/v1/auth/config`."""
     issuer = env.get("CONSOLE_OIDC_ISSUER") or env.get("OIDC_ISSUER")
-    client_id = env.get("CONSOLE_OIDC_CLIENT_ID")
+    client_id = env.get("CONSOLE_OIDC_CLIENT_ID") or env.get("OIDC_CLIENT_ID")
     if not issuer or not client_id:
         return None
     return {"issuer": issuer, "clientId": client_id, "scope": env.get("CONSOLE_OIDC_SCOPE", "openid profile"),
             "rolesClaim": env.get("CONSOLE_OIDC_ROLES_CLAIM") or env.get("OIDC_ROLES_CLAIM", "roles")}
 
 
-def content_security_policy(config: Mapping[str, Any]) -> str:
+def content_security_policy(config: Mapping[str, Any], issuers: tuple[str, ...] = ()) -> str:
     """The policy deploy/console/nginx.conf sends, with the identity provider's origin as the only
     other place the console may call (the browser tests run the app under it: a violation is a
-    console error there)."""
+    console error there). `issuers`: providers the console may learn of from the CRM instead."""
     connect = ["'self'"]
-    issuer = (config.get("oidc") or {}).get("issuer")
-    if issuer:
-        parts = urlsplit(issuer)
-        connect.append(f"{parts.scheme}://{parts.netloc}")
+    for issuer in ((config.get("oidc") or {}).get("issuer"), *issuers):
+        if issuer:
+            parts = urlsplit(issuer)
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if origin not in connect:
+                connect.append(origin)
     return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
             f"connect-src {' '.join(connect)}; frame-ancestors 'none'; base-uri 'self'")
 
@@ -107,14 +110,15 @@ class UpstreamResponse(StreamingResponse):
             await self.upstream.aclose()
 
 
-def create_app(dist: Path, upstreams: Mapping[str, str], config: Mapping[str, Any]) -> Starlette:
+def create_app(dist: Path, upstreams: Mapping[str, str], config: Mapping[str, Any],
+               issuers: tuple[str, ...] = ()) -> Starlette:
     dist = dist.resolve()
     upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
     # No read timeout: the event stream stays open for hours; connect and pool waits are bounded.
     timeout = httpx.Timeout(connect=5.0, read=None, write=30.0, pool=10.0)
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=40)
     state: dict[str, httpx.AsyncClient] = {}
-    page_headers = {"Cache-Control": "no-cache", "Content-Security-Policy": content_security_policy(config),
+    page_headers = {"Cache-Control": "no-cache", "Content-Security-Policy": content_security_policy(config, issuers),
                     "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
     @asynccontextmanager
@@ -209,7 +213,8 @@ def main() -> None:
     config = runtime_config(list(upstreams), dev_login=not args.no_dev_login, oidc=oidc_from_env(os.environ))
     import uvicorn
 
-    uvicorn.run(create_app(args.dist, upstreams, config), host=args.host, port=args.port,
+    issuers = tuple(i for i in (os.environ.get("CONSOLE_OIDC_ISSUER"), os.environ.get("OIDC_ISSUER")) if i)
+    uvicorn.run(create_app(args.dist, upstreams, config, issuers), host=args.host, port=args.port,
                 log_level="warning", access_log=False, lifespan="on")
 
 
