@@ -8,6 +8,8 @@ queue's first page instead of behind the whole session's backlog."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.browser.conftest import api, eventually, t, ticket_of
 
 ORDER = {"customer_id": "cus_tj_port", "channel": "account_manager", "submit": True,
@@ -37,7 +39,7 @@ def show_in_queue(console, page, ticket_id: str, role: str) -> None:
     raise AssertionError(f"{ticket_id} is not in the queue")
 
 
-def act(suite, ticket: dict, action: str, **body) -> dict:
+def act(suite, ticket: dict[str, Any], action: str, **body: Any) -> dict[str, Any]:
     r = api(suite, "eoms-bridge", "POST", f"/api/v1/tickets/{ticket['id']}/actions/{action}",
             who=("p-wanglei", "network_staff"), json={"expected_version": ticket["version"], **body})
     assert r.status_code == 200, r.text
