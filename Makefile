@@ -4,6 +4,7 @@
 #   make fuzz   every service's OpenAPI fuzzed by schemathesis with a larger budget (no 5xx)
 #   make keycloak  a local Keycloak with the suite's realm (prints OIDC_ISSUER for the services and console)
 #   make screenshots  the console's browser tests, saving every screen to docs/screenshots/
+#   make drill  the fault drills on their own servers; rewrites the drill table in docs/reliability.md
 
 PYTHON ?= python3
 VENV   := .venv
@@ -11,7 +12,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup run test test-unit fuzz keycloak lint bench clean infra-up infra-down \
-        console console-deps console-test browser screenshots
+        console console-deps console-test browser screenshots drill
 
 # requirements.txt is what the services run on (all the production image installs);
 # requirements-dev.txt adds the tests, lint and the local infrastructure.
@@ -59,6 +60,9 @@ screenshots: setup console browser
 # GS_FUZZ_EXAMPLES cases per operation and generation mode (make test runs 2).
 fuzz: setup
 	GS_FUZZ_EXAMPLES=$${GS_FUZZ_EXAMPLES:-40} $(PY) -m pytest -q -p no:cacheprovider tests/security/test_security_fuzz.py
+
+drill: setup
+	$(PY) -m devtools.drill --table docs/reliability.md
 
 keycloak: setup
 	$(PY) -m devtools.keycloak up
