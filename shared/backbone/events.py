@@ -147,7 +147,9 @@ class TicketContext(Payload):
     ticket_id: str
     ticket_kind: TicketKindValue
     business_type: str
-    origin: Literal["order", "complaint"]
+    origin: Literal["order", "complaint", "network"] = Field(
+        description='"network": a network-originated ticket (TMF621 POST on the EOMS bridge, e.g. from fault '
+                    'management); origin_id is its externalId')
     origin_id: str
     customer_id: str
     customer_name: str
