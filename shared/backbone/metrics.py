@@ -38,3 +38,14 @@ HTTP_REQUESTS = Histogram(
     "http_request_seconds", "HTTP request duration", ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+# The TMF hub (backbone.hub): events fanned out, callbacks by outcome, breakers, queue → callback time.
+HUB_EVENTS = Counter("hub_events_total", "TMF events a hub fanned out", ["schema", "type"])
+HUB_DELIVERIES = Counter(
+    "hub_deliveries_total", "Hub callback attempts by outcome (delivered, retrying, failed, unsubscribed)",
+    ["schema", "outcome"],
+)
+HUB_BREAKER_OPEN = Gauge("hub_breaker_open", "1 while a subscriber's breaker is open", ["schema", "subscription"])
+HUB_DELIVERY_SECONDS = Histogram(
+    "hub_delivery_seconds", "From a delivery row's queueing to its 2xx", ["schema"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
