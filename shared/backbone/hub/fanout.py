@@ -1,0 +1,89 @@
+"""Fan-out: a service's consumer maps each domain event to its TMF events and queues one delivery row
+per matching subscription, in the consumer's transaction (with its inbox row).
+
+    handlers = merge_handlers(consumers.HANDLERS, fan_out_handlers(tables, API, {"crm.order.submitted": map_fn}))
+
+A redelivered source event maps to the same TMF event ids (`hub_event_id`), and `(subscription_id,
+event_id)` is unique: it never queues twice, even past the inbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backbone import metrics
+from backbone.consumer import Handler
+from backbone.envelope import Envelope
+from backbone.hub.model import ACTIVE, HubEvent, HubTables, parse_query
+
+#: Maps one source event to its TMF events (none when the event means nothing to a listener).
+Mapper = Callable[[AsyncSession, Envelope], Awaitable[Sequence[HubEvent]]]
+
+
+def body_bytes(body: Mapping[str, object]) -> str:
+    """The one serialization of a TMF event body (stored once, sent and signed as is on every attempt)."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
+
+
+async def fan_out(session: AsyncSession, tables: HubTables, api: str, events: Sequence[HubEvent]) -> int:
+    """Queue `events` for every active subscription of `api` whose query matches; returns rows added."""
+    if not events:
+        return 0
+    s, d = tables.subscription, tables.delivery
+    subs = (await session.execute(
+        select(s.c.id, s.c.query).where(s.c.api == api, s.c.state == ACTIVE))).all()
+    rows = []
+    for sub in subs:
+        query = parse_query(sub.query)
+        for event in events:
+            if query.matches(event):
+                rows.append({
+                    "subscription_id": sub.id, "event_id": event.event_id, "event_type": event.event_type,
+                    "entity_id": event.entity_id, "source_event_id": event.source_event_id,
+                    "body": body_bytes(event.body),
+                })
+    added = 0
+    if rows:
+        result = await session.execute(
+            insert(d).on_conflict_do_nothing(constraint=f"uq_{d.schema}_hub_delivery_event").returning(d.c.id), rows)
+        added = len(result.all())
+    for event in events:
+        metrics.HUB_EVENTS.labels(d.schema or "", event.event_type).inc()
+    return added
+
+
+def fan_out_handlers(tables: HubTables, api: str, mappers: Mapping[str, Mapper]) -> dict[str, Handler]:
+    """Consumer handlers (by source event type) that map and fan out into `api`'s subscriptions."""
+
+    def handler_for(mapper: Mapper) -> Handler:
+        async def handle(session: AsyncSession, event: Envelope) -> None:
+            await fan_out(session, tables, api, await mapper(session, event))
+
+        return handle
+
+    return {event_type: handler_for(mapper) for event_type, mapper in mappers.items()}
+
+
+def merge_handlers(*maps: Mapping[str, Handler]) -> dict[str, Handler]:
+    """One handler per event type running every given one in turn, in the one transaction of the inbox row."""
+    merged: dict[str, list[Handler]] = {}
+    for m in maps:
+        for event_type, handler in m.items():
+            merged.setdefault(event_type, []).append(handler)
+
+    def chain(handlers: list[Handler]) -> Handler:
+        if len(handlers) == 1:
+            return handlers[0]
+
+        async def run_all(session: AsyncSession, event: Envelope) -> None:
+            for handler in handlers:
+                await handler(session, event)
+
+        return run_all
+
+    return {event_type: chain(hs) for event_type, hs in merged.items()}
