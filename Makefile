@@ -23,7 +23,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	# The common library and the four service packages, importable from their folders; the
 	# repository root for devtools/ (and bench/, tests/).
 	printf '%s\n' "$(CURDIR)/shared" "$(CURDIR)/services/crm" "$(CURDIR)/services/eoms-bridge" \
-	  "$(CURDIR)/services/sla" "$(CURDIR)/services/notify" "$(CURDIR)" \
+	  "$(CURDIR)/services/sla" "$(CURDIR)/services/notify" "$(CURDIR)/services/stats" "$(CURDIR)" \
 	  > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/groupsuite.pth"
 	touch $(STAMP)
 
@@ -44,15 +44,16 @@ console-test: console-deps
 
 # The browser tests drive Debian's Chromium (never a downloaded browser), with a CJK font for the
 # screenshots; installed only when missing.
-browser:
-	@if command -v chromium >/dev/null 2>&1 && dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then :; else \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei; fi
+browser: setup
+	$(PY) -m devtools.testrun --ensure-chromium
 
 run: setup
 	$(PY) -m devtools.suite
 
-test: setup console browser console-test
-	GS_TEST_FRESH_INFRA=1 $(PY) -m pytest -q -p no:cacheprovider
+# Two lanes side by side (devtools/testrun.py): the services' tests, and the console's build, unit
+# tests and browser tests on infrastructure of their own.
+test: setup
+	$(PY) -m devtools.testrun
 
 screenshots: setup console browser
 	GS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/browser
@@ -72,7 +73,7 @@ test-unit: setup
 
 lint: setup console-deps
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy shared/backbone devtools services/crm/crm services/eoms-bridge/eoms_bridge services/sla/sla services/notify/notify
+	$(VENV)/bin/mypy shared/backbone devtools services/crm/crm services/eoms-bridge/eoms_bridge services/sla/sla services/notify/notify services/stats/stats
 	$(PY) console/scripts/openapi.py --check
 	cd console && npm run lint && npm run typecheck
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent
 # is accepted. A test that means another environment sets it itself (monkeypatch).
 os.environ.setdefault("ENVIRONMENT", "test")
 sys.path[:0] = [str(ROOT / p) for p in ("shared", "services/crm", "services/eoms-bridge", "services/sla",
-                                         "services/notify", ".")]
+                                         "services/notify", "services/stats", ".")]
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
@@ -32,7 +32,7 @@ from devtools import infra as devinfra  # noqa: E402
 # fault of the code (speed is measured by `make bench`, not asserted).
 settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("suite")
-from devtools.infra import Infra, InfraProfile  # noqa: E402
+from devtools.infra import Infra  # noqa: E402
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,13 +44,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
-    profile = InfraProfile.named("test")
+    profile = devinfra.test_profile()
     fresh = bool(os.environ.get("GS_TEST_FRESH_INFRA"))
     if fresh:
-        devinfra.stop("test")
+        devinfra.stop(profile.name)
         for part in ("pg", "pg-sock", "kafka"):
             shutil.rmtree(profile.data_dir / part, ignore_errors=True)
-    started = devinfra.start("test", fast=True)
+    started = devinfra.start(profile.name, fast=True)
     from backbone.release import migrate_all
 
     migrate_all(started.database_url)
@@ -58,7 +58,7 @@ def infra() -> Iterator[Infra]:
     yield started
     if fresh:
         devinfra.stop_pids(started.started_pids)
-        devinfra.stop("test")
+        devinfra.stop(profile.name)
 
 
 class Suite:
@@ -113,7 +113,7 @@ def suite(infra: Infra, suite_env: dict[str, str]) -> Iterator[Suite]:
     env = {**infra.env(), **suite_env, "SMTP_URL": smtp.url}
     smsc = start_in_thread(port=free_port())
     env["SMPP_URL"] = smsc.url
-    logs = InfraProfile.named("test").data_dir / "logs"
+    logs = devinfra.test_profile().data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     procs = {s.name: ServiceProcess(s, env, free_port(), logs / f"{s.name}.log").start(wait=False) for s in SERVICES}
     try:

@@ -77,13 +77,24 @@ class InfraProfile:
     def named(cls, name: str) -> InfraProfile:
         base = Path(os.environ.get("GS_DATA_DIR", PROJECT_ROOT / ".data")) / name
         # "drill": `make drill` stops and kills its servers, so it never shares them with `run` or `test`.
+        # "test-browser": `make test` runs the console and browser tests beside the others (devtools.testrun).
         ports = {"run": (55432, 9092, 9093), "test": (55433, 19092, 19093), "bench": (55434, 29092, 29093),
-                 "drill": (55436, 49092, 49093)}
+                 "drill": (55436, 49092, 49093), "test-browser": (55437, 59092, 59093)}
         pg, kafka, ctrl = ports.get(name, (55435, 39092, 39093))
         # Two checkouts on one machine (or a busy port) can move a profile: GS_PORT_OFFSET=100.
         offset = int(os.environ.get("GS_PORT_OFFSET", "0"))
         return cls(name=name, data_dir=base, pg_port=pg + offset, kafka_port=kafka + offset,
                    controller_port=ctrl + offset)
+
+
+def test_profile() -> InfraProfile:
+    """The profile the tests' `infra` fixture uses: `test`, or GS_TEST_PROFILE (devtools.testrun's second lane)."""
+    return InfraProfile.named(os.environ.get("GS_TEST_PROFILE", "test"))
+
+
+def shared_cache_dir() -> Path:
+    """Resolved classpaths and downloads every profile shares (GS_DATA_DIR's, or GS_CACHE_DIR)."""
+    return Path(os.environ.get("GS_CACHE_DIR", Path(os.environ.get("GS_DATA_DIR", PROJECT_ROOT / ".data")) / "cache"))
 
 
 @dataclass
@@ -249,7 +260,7 @@ def _start_apache_kafka(profile: InfraProfile) -> int:
     kdir = profile.data_dir / "kafka"
     log_dir = kdir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
-    cp = _kafka_classpath(profile.data_dir.parent / "cache")
+    cp = _kafka_classpath(shared_cache_dir())
     props = kdir / "server.properties"
     props.write_text(_kafka_properties(profile, log_dir))
     if not (log_dir / "meta.properties").exists():

@@ -60,6 +60,18 @@ def _make_template(profile: str, template: Path, timeout: float) -> None:
     staging.rename(template)
 
 
+def prepare(profile: str = "test", timeout: float = 600) -> Path:
+    """The distribution unpacked and the realm's database template made (the slow first start), so a test's
+    Keycloak only copies the template and starts: `make test` runs this as a step of its own, outside any
+    test's timeout."""
+    home = ensure_distribution()
+    template = _template_dir()
+    if not (template / "keycloakdb.mv.db").exists():
+        _make_template(profile, template, timeout)
+        shutil.rmtree(data_root() / profile / "keycloak", ignore_errors=True)
+    return home
+
+
 def data_root() -> Path:
     return Path(os.environ.get("GS_DATA_DIR", PROJECT_ROOT / ".data"))
 
@@ -135,11 +147,8 @@ class Keycloak:
         data = data_root() / profile / "keycloak"
         if fresh:
             shutil.rmtree(data, ignore_errors=True)
-            template = _template_dir()
-            if not (template / "keycloakdb.mv.db").exists():
-                _make_template(profile, template, timeout)
-                shutil.rmtree(data, ignore_errors=True)
-            shutil.copytree(template, data / "h2")
+            prepare(profile, timeout)
+            shutil.copytree(_template_dir(), data / "h2")
         return cls._launch(home, data, timeout)
 
     @classmethod
@@ -255,12 +264,16 @@ class Keycloak:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run Keycloak with the suite's realm (dev mode)")
-    parser.add_argument("action", choices=["up", "fetch"])
+    parser.add_argument("action", choices=["up", "fetch", "prepare"],
+                        help="up: run it; fetch: the distribution; prepare: fetch + the realm's database template")
     parser.add_argument("--profile", default="run")
     parser.add_argument("--keep", action="store_true", help="keep the database (and realm changes) of last time")
     args = parser.parse_args()
     if args.action == "fetch":
         print(ensure_distribution())
+        return
+    if args.action == "prepare":
+        print(prepare(args.profile))
         return
     kc = Keycloak.start(args.profile, fresh=not args.keep)
     print(f"OIDC_ISSUER={kc.issuer}", flush=True)

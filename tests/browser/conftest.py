@@ -54,11 +54,11 @@ def t(key: str, lang: str = "zh-CN", **params: object) -> str:
 @pytest.fixture(scope="package")
 def console_url(suite: Any) -> Iterator[str]:
     from devtools.console_build import ensure_built
-    from devtools.infra import InfraProfile, free_port
+    from devtools.infra import free_port, test_profile
     from devtools.suite import CONSOLE_SERVICES, start_console
 
     ensure_built()
-    logs = InfraProfile.named("test").data_dir / "logs"
+    logs = test_profile().data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
     proc = start_console(port, {c: suite.url(s) for c, s in CONSOLE_SERVICES.items()}, logs / "console.log")

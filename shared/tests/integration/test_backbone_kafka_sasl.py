@@ -53,9 +53,9 @@ class Broker:
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    from devtools.infra import InfraProfile, _kafka_classpath, free_port, port_open
+    from devtools.infra import _kafka_classpath, free_port, port_open, shared_cache_dir
 
-    classpath = _kafka_classpath(InfraProfile.named("test").data_dir.parent / "cache")
+    classpath = _kafka_classpath(shared_cache_dir())
     home = tmp_path_factory.mktemp("kafka-home")
     (home / "bin").mkdir()
     for name, main in (("kafka-storage.sh", "kafka.tools.StorageTool"), ("kafka-server-start.sh", "kafka.Kafka")):

@@ -25,7 +25,7 @@ from backbone.kafka import Producer
 from backbone.settings import DEV_JWT_SECRET
 from backbone.topics import CRM_COMPLAINTS, CRM_ORDERS, EOMS_TICKETS, dlq
 from backbone.vocabulary import GENERIC_COMPLAINT
-from devtools.infra import InfraProfile, free_port
+from devtools.infra import free_port, test_profile
 from devtools.suite import ServiceProcess, spec
 from tests.support.kafka_tools import eventually, read_events
 
@@ -47,7 +47,7 @@ ADMIN = auth("admin_it", "admin")
 
 @pytest.fixture(scope="module")
 def bridge(infra: Any) -> Iterator[str]:
-    logs = InfraProfile.named("test").data_dir / "logs"
+    logs = test_profile().data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**infra.env(), "ENVIRONMENT": "test", "CONSUMER_GROUP": GROUP, "CONSUMER_BACKOFF_INITIAL_S": "0.05"}
     proc = ServiceProcess(spec("eoms-bridge"), env, free_port(), logs / "eoms-bridge-it.log").start()

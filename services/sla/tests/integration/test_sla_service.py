@@ -52,7 +52,7 @@ from backbone.events import (
 from backbone.kafka import Producer
 from backbone.settings import DEV_JWT_SECRET
 from backbone.topics import CRM_CUSTOMERS, EOMS_TICKETS, SLA_ALERTS
-from devtools.infra import InfraProfile, free_port
+from devtools.infra import free_port, test_profile
 from devtools.suite import ServiceProcess, spec
 from tests.support.kafka_tools import eventually, read_events
 
@@ -71,7 +71,7 @@ AM = {"Authorization": "Bearer " + issue_token("am_zhang", ["account_manager"], 
 
 
 def _sla(infra, name: str, group: str, **env: str) -> ServiceProcess:
-    logs = InfraProfile.named("test").data_dir / "logs"
+    logs = test_profile().data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     full_env = {**infra.env(), "ENVIRONMENT": "test", "SLA_POLICY_FILE": str(SHORT), "CONSUMER_GROUP": group,
                 "SLA_WORKFLOW_CATALOG_EXTRA": json.dumps([str(SLATEST_WORKFLOWS)]),
