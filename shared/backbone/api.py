@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backbone import me, metrics, ops
+from backbone import me, metrics, ops, tmf
 from backbone.auth import TokenVerifier
 from backbone.authz import public, stamp_rules
 from backbone.correlation import (
@@ -65,9 +65,14 @@ def _problem_bytes(status: int, title: str, detail: str, path: str) -> bytes:
                        "instance": path.replace("\x00", "")}).encode()
 
 
-async def _send_problem(send: Send, status: int, body: bytes) -> None:
+async def _send_problem(send: Send, status: int, title: str, detail: str, path: str) -> None:
+    """A problem from a raw middleware (a TMF `Error` on a path under /tmf-api: backbone.tmf)."""
+    if tmf.is_tmf_path(path):
+        body, media, status = tmf.error_bytes(status, title, detail), tmf.TMF_JSON, tmf.tmf_status(status)
+    else:
+        body, media = _problem_bytes(status, title, detail, path), PROBLEM_JSON
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", media.encode()), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -86,7 +91,7 @@ class BodyLimitMiddleware:
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             detail = f"the request body is larger than {self.limit} bytes"
-            await _send_problem(send, 413, _problem_bytes(413, "Content too large", detail, scope.get("path", "")))
+            await _send_problem(send, 413, "Content too large", detail, scope.get("path", ""))
             return
         received = 0
 
@@ -114,7 +119,7 @@ class RequestGuardMiddleware:
             query: bytes = scope.get("query_string", b"")
             if "\x00" in scope.get("path", "") or b"\x00" in query or b"%00" in query.lower():
                 detail = "NUL characters are not accepted in the path or query"
-                await _send_problem(send, 422, _problem_bytes(422, "Invalid request", detail, scope.get("path", "")))
+                await _send_problem(send, 422, "Invalid request", detail, scope.get("path", ""))
                 return
         await self.app(scope, receive, send)
 

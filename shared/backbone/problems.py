@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backbone import tmf
 from backbone.errors import DomainError, ErrorKind
 
 log = logging.getLogger("backbone.problems")
@@ -68,6 +69,9 @@ def field_error(field: str, message: str, status: int = 422) -> Problem:
 def problem_response(
     request: Request, status: int, title: str, detail: str | None = None, **extra: Any
 ) -> JSONResponse:
+    if tmf.is_tmf_path(request.url.path):  # a TM Forum face answers the TMF630 `Error` instead
+        return tmf.error_response(status, title, detail, code=extra.get("code"), errors=extra.get("errors"),
+                                  headers=extra.get("headers"))
     body: dict[str, Any] = {"type": extra.pop("type_", "about:blank"), "title": title, "status": status}
     if detail:
         body["detail"] = detail

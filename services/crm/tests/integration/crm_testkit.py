@@ -83,6 +83,18 @@ def assert_problem(r: httpx.Response, status: int, field_prefix: str | None = No
     return body
 
 
+def assert_tmf_error(r: httpx.Response, status: int, field_prefix: str | None = None) -> dict[str, Any]:
+    """A TMF630 Error (a TM Forum face) with that status, its message naming `field_prefix` first."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/json;charset=utf-8", r.headers
+    body: dict[str, Any] = r.json()
+    assert body["@type"] == "Error" and body["status"] == str(status) and body["code"] and body["reason"], body
+    assert set(body) <= {"code", "reason", "message", "status", "referenceError", "@type"}, body
+    if field_prefix is not None:
+        assert body["message"].startswith(field_prefix) or f"; {field_prefix}" in body["message"], body
+    return body
+
+
 async def events_of(bootstrap: str, topic: str, subject: str, types: set[str] | None = None) -> list[Any]:
     from tests.support.kafka_tools import read_events
 

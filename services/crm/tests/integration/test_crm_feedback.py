@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from crm_testkit import DATA_LINE, assert_problem, auth, events_of, payload_matches
+from crm_testkit import DATA_LINE, assert_tmf_error, auth, events_of, payload_matches
 
 from backbone.envelope import Envelope
 from backbone.events import (
@@ -239,13 +239,15 @@ async def test_tmf622_product_order_create_and_read(crm, am):
     bad = {**body, "productOrderItem": [{"action": "modify", "product": {
         "productSpecification": {"id": "dedicated_line_data"},
         "productCharacteristic": [{"name": "bandwidth_mbps", "value": 7}]}}]}
-    problem = assert_problem(await crm.http.post("/tmf-api/productOrderingManagement/v4/productOrder", json=bad,
-                                                 headers=me), 422,
+    # errors on a TM Forum face are TMF630 Error bodies, 400, the message naming the field (backbone.tmf)
+    error = assert_tmf_error(await crm.http.post("/tmf-api/productOrderingManagement/v4/productOrder", json=bad,
+                                                 headers=me), 400,
                              "productOrderItem.0.product.productCharacteristic.bandwidth_mbps")
-    assert problem["errors"][0]["field"] == "productOrderItem.0.product.productCharacteristic.bandwidth_mbps"
-    no_customer = {**body, "relatedParty": [{"id": "x", "role": "partner"}]}
-    assert_problem(await crm.http.post("/tmf-api/productOrderingManagement/v4/productOrder", json=no_customer,
-                                       headers=me), 422, "relatedParty")
-    unknown = {**body, "productOrderItem": [{"action": "add", "product": {"productSpecification": {"id": "x"}}}]}
-    assert_problem(await crm.http.post("/tmf-api/productOrderingManagement/v4/productOrder", json=unknown,
-                                       headers=me), 422, "productOrderItem.0.product.productSpecification.id")
+    assert error["code"] == "invalid_order_items"
+    no_customer = {**body, "relatedParty": [{"id": "x", "role": "partner", "@referredType": "Organization"}]}
+    assert_tmf_error(await crm.http.post("/tmf-api/productOrderingManagement/v4/productOrder", json=no_customer,
+                                         headers=me), 400, "relatedParty")
+    unknown = {**body, "productOrderItem": [{"id": "1", "action": "add",
+                                             "product": {"productSpecification": {"id": "x"}}}]}
+    assert_tmf_error(await crm.http.post("/tmf-api/productOrderingManagement/v4/productOrder", json=unknown,
+                                         headers=me), 400, "productOrderItem.0.product.productSpecification.id")
