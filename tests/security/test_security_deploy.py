@@ -327,3 +327,27 @@ def test_each_service_role_owns_only_its_schema(infra: Any) -> None:
             await migrator.close()
 
     asyncio.run(probe())
+
+
+def test_the_ingress_publishes_the_apis_only() -> None:
+    """From outside, /svc/<service>/ reaches the REST and TMF APIs and /readyz (the console's status screen);
+    never /metrics, /docs, /openapi.json or /healthz (ingress-nginx matches `path` as a regex anchored at the
+    start, case-insensitive)."""
+    gateways = next(d for _, d in manifests() if d["kind"] == "Ingress" and d["metadata"]["name"] == "console-gateways")
+    rewrite = gateways["metadata"]["annotations"]["nginx.ingress.kubernetes.io/rewrite-target"]
+    paths = [p["path"] for rule in gateways["spec"]["rules"] for p in rule["http"]["paths"]]
+
+    def route(url: str) -> str | None:
+        for path in paths:
+            found = re.match(path, url, flags=re.IGNORECASE)
+            if found:
+                return found.expand(re.sub(r"\$(\d)", r"\\\1", rewrite))
+        return None
+
+    for svc in ("crm", "eoms", "sla", "notify"):
+        assert route(f"/svc/{svc}/api/v1/me") == "/api/v1/me"
+        assert route(f"/svc/{svc}/readyz") == "/readyz"
+        for hidden in ("metrics", "docs", "openapi.json", "healthz", "readyz/x", "redoc", "Metrics", "api/metrics"):
+            assert route(f"/svc/{svc}/{hidden}") is None, hidden
+    assert route("/svc/crm/tmf-api/productOrderingManagement/v4/productOrder") == (
+        "/tmf-api/productOrderingManagement/v4/productOrder")
