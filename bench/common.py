@@ -83,6 +83,11 @@ class BenchEnv:
             p.wait_ready(120)
         return self
 
+    def cpu_roots(self) -> dict[str, int]:
+        """Every process tree of the benchmark: the services (uvicorn and its workers), PostgreSQL, Kafka."""
+        roots = {name: p.proc.pid for name, p in self.procs.items() if p.proc is not None}
+        return {**roots, **infra_roots(self.infra)}
+
     def url(self, name: str) -> str:
         return self.procs[name].url
 
@@ -95,6 +100,81 @@ class BenchEnv:
         devinfra.stop_pids(self.infra.started_pids)
         devinfra.stop("bench")
         self._lock.close()
+
+
+# --- CPU time of process trees, from /proc (no dependency): the figure the performance targets use ---------
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> tuple[int, float, float] | None:
+    """(parent pid, own CPU seconds, CPU seconds of reaped children) of a live process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()  # after "pid (comm) "
+    ppid, utime, stime, cutime, cstime = int(fields[1]), *(int(f) for f in fields[11:15])
+    return ppid, (utime + stime) / _CLK_TCK, (cutime + cstime) / _CLK_TCK
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds used by `root` and every descendant, live or already reaped (PostgreSQL backends that
+    ended count through the postmaster's children's time, uvicorn workers through their parent's)."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (st := _stat(int(entry.name))) is not None:
+            stats[int(entry.name)] = st
+    if root not in stats:
+        return 0.0
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        _, own, reaped = stats[pid]
+        total += own + reaped
+        todo.extend(children.get(pid, []))
+    return total
+
+
+class CpuMeter:
+    """CPU seconds per named process tree between `start()` and `stop()` (named roots: service processes,
+    the postmaster, the Kafka JVM)."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self.roots = roots
+        self._before: dict[str, float] = {}
+        self._t0 = 0.0
+        self.used_s: dict[str, float] = {}
+        self.wall_s = 0.0
+
+    def start(self) -> CpuMeter:
+        import time
+
+        self._before = {name: tree_cpu_s(pid) for name, pid in self.roots.items()}
+        self._t0 = time.monotonic()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        import time
+
+        self.wall_s = time.monotonic() - self._t0
+        self.used_s = {name: tree_cpu_s(pid) - self._before[name] for name, pid in self.roots.items()}
+        return self.used_s
+
+
+def infra_roots(infra: devinfra.Infra) -> dict[str, int]:
+    """The postmaster and the Kafka broker of a bench infrastructure, by name."""
+    roots: dict[str, int] = {}
+    for pid in infra.started_pids:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        roots["kafka" if b"kafka.Kafka" in cmd else "postgresql"] = pid
+    return roots
 
 
 def run_module(module: str, *args: str) -> int:

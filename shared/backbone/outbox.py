@@ -10,8 +10,16 @@ again on restart: duplicates, never losses; the consumers' inbox absorbs them.
 One relay per schema is active at a time (a PostgreSQL advisory lock), so two service instances
 never interleave one aggregate's events out of order; the others stand by and take over.
 
+Wake on commit: `emit` (and `add_event(s)`) also runs `pg_notify('outbox_<schema>', '')` in the
+caller's transaction, once per transaction; PostgreSQL delivers it only if the transaction commits.
+The leader LISTENs on its lock connection and a notification cuts its wait short, so an event is
+published a few milliseconds after its commit. Polling is only the fallback: every
+`fallback_poll_s` (1 s) while listening, for rows written without a notification (by hand, by an
+older writer), or every `poll_interval_s` where LISTEN is unavailable (a transaction-mode pooler).
+The lock connection runs in autocommit: a pass is one fenced read and one mark-sent statement.
+
 Leadership is fenced: the lock lives on a connection of its own, and every batch is read on that
-connection after checking (`pg_locks`, same round trip) that this backend still holds the lock. A
+connection by a statement that checks (`pg_locks`, same statement) that this backend still holds the lock. A
 relay whose lock connection was terminated (`pg_terminate_backend`, an idle-in-transaction timeout,
 a pooler handing it to another backend) fails that check or the read, steps down and stands by:
 at most the batch already read is published by the old leader after the new one took over
@@ -49,7 +57,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from pydantic import BaseModel
-from sqlalchemy import Table, func, select, text, tuple_, update
+from sqlalchemy import Boolean, Select, Table, func, select, text, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from backbone import metrics
@@ -71,15 +79,45 @@ def _row(envelope: Envelope, topic: str | None = None) -> dict[str, Any]:
     }
 
 
+def wake_channel(outbox: Table) -> str:
+    """The PostgreSQL notification channel on which a commit that wrote `outbox` rows wakes its relay."""
+    return f"outbox_{outbox.schema or 'public'}"
+
+
+_NOTIFIED = "backbone.outbox.notified"  # session.info: the transaction that already queued the wake-up
+
+
+async def _wake_relay_on_commit(session: AsyncSession, outbox: Table) -> None:
+    """`pg_notify` in the caller's transaction: PostgreSQL delivers it at commit (never on a rollback), so
+    the relay, LISTENing on its lock connection, publishes at once instead of at its next poll.
+
+    Once per transaction and table (PostgreSQL folds equal notifications of one transaction anyway; this
+    saves the round trips when a consumer's run emits for many events). Inside a savepoint it is sent
+    every time: a savepoint rolled back takes its notification with it.
+    """
+    sync = session.sync_session
+    txn = sync.get_transaction()
+    nested = sync.get_nested_transaction() is not None
+    marks: dict[str, Any] = session.info.setdefault(_NOTIFIED, {})
+    channel = wake_channel(outbox)
+    if not nested and txn is not None and marks.get(channel) is txn:
+        return
+    await session.execute(select(func.pg_notify(channel, "")))
+    if not nested:
+        marks[channel] = txn
+
+
 async def add_event(session: AsyncSession, outbox: Table, envelope: Envelope, *, topic: str | None = None) -> None:
     """Write an event row in the caller's transaction; it is published only if that transaction commits."""
     await session.execute(outbox.insert().values(**_row(envelope, topic)))
+    await _wake_relay_on_commit(session, outbox)
 
 
 async def add_events(session: AsyncSession, outbox: Table, envelopes: Sequence[Envelope]) -> None:
     """Several events in one statement; `seq` keeps their order, so one aggregate's stay in order."""
     if envelopes:
         await session.execute(outbox.insert(), [_row(e) for e in envelopes])
+        await _wake_relay_on_commit(session, outbox)
 
 
 # --- the service-facing API: the session carries the service's outbox and identity -----------------
@@ -121,7 +159,9 @@ async def emit(
 async def emit_envelopes(session: AsyncSession, envelopes: Sequence[Envelope], *, topic: str | None = None) -> None:
     """Write ready envelopes (one statement); `topic` overrides the registry's (e.g. a DLQ copy)."""
     if envelopes:
-        await session.execute(binding_of(session).table.insert(), [_row(e, topic) for e in envelopes])
+        table = binding_of(session).table
+        await session.execute(table.insert(), [_row(e, topic) for e in envelopes])
+        await _wake_relay_on_commit(session, table)
 
 
 # A row the broker rejects for what it is, not for the broker's state: no retry can publish it.
@@ -130,6 +170,10 @@ _ROW_PERMANENT = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLa
 
 class PoisonRow(Exception):
     """One outbox row that can never be published (see `_ROW_PERMANENT`, or its topic is missing)."""
+
+
+class LostLeadership(Exception):
+    """The relay's lock connection no longer holds the schema's relay lock (or is dead)."""
 
 
 class OutboxRelay(Worker):
@@ -144,6 +188,8 @@ class OutboxRelay(Worker):
         batch_size: int = 500,
         poll_interval_s: float = 0.02,
         pending_count_interval_s: float = 1.0,
+        listen: bool = True,
+        fallback_poll_s: float = 1.0,
     ) -> None:
         self.schema = outbox.schema or "public"
         super().__init__(f"outbox-relay-{self.schema}")
@@ -151,8 +197,12 @@ class OutboxRelay(Worker):
         self.outbox = outbox
         self.producer = producer
         self.batch_size = batch_size
-        self.poll_interval_s = poll_interval_s
+        self.poll_interval_s = poll_interval_s  # between passes when no wake-up can come (LISTEN unavailable)
         self.pending_count_interval_s = pending_count_interval_s
+        self.listen = listen
+        self.fallback_poll_s = fallback_poll_s  # between passes while LISTENing: only a safety net
+        self.channel = wake_channel(outbox)
+        self._listening: Any = None  # the asyncpg connection our wake-up listener is on
         self._lock_key = zlib.crc32(f"outbox-relay:{self.schema}".encode())
         self._lock_conn: AsyncConnection | None = None
         self._counted_at = 0.0
@@ -171,6 +221,9 @@ class OutboxRelay(Worker):
         if self._lock_conn is None:
             conn = await self.engine.connect()
             try:
+                # Autocommit: each read or mark is one statement, no BEGIN / COMMIT round trips, and the
+                # lock connection is never idle in a transaction.
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
                 locked = await self._try_lock(conn)
                 await conn.commit()  # never idle in a transaction while holding the lock
             except Exception:
@@ -188,28 +241,37 @@ class OutboxRelay(Worker):
             metrics.RELAY_LEADER.labels(self.schema).set(1)
             metrics.RELAY_LEADERSHIP_CHANGES.labels(self.schema, "acquired").inc()
             log.info("outbox relay active", extra={"topic": self.schema})
-        if not await self._still_leader():
-            log.warning("outbox relay lost its lock; standing by", extra={"topic": self.schema})
+            if self.listen:
+                await self._start_listening(conn)
+        try:
+            sent = await self.relay_once(self._lock_conn, fenced=True)
+        except LostLeadership as exc:
+            log.warning("outbox relay lost its lock (%s); standing by", exc, extra={"topic": self.schema})
             await self._step_down()
             return 1.0
-        sent = await self.relay_once(self._lock_conn)
-        return 0.0 if sent >= self.batch_size else self.poll_interval_s
+        if sent >= self.batch_size:
+            return 0.0
+        return self.fallback_poll_s if self._listening is not None else self.poll_interval_s
 
-    async def _still_leader(self) -> bool:
-        """The lock connection is alive and its backend still holds the advisory lock (one round trip)."""
-        conn = self._lock_conn
-        if conn is None:
-            return False
+    async def _start_listening(self, conn: AsyncConnection) -> None:
+        """LISTEN on the lock connection: a commit that wrote outbox rows (`emit`'s `pg_notify`) wakes
+        this relay at once. Without it (a pooler that cannot LISTEN) the relay polls every `poll_interval_s`."""
         try:
-            held = bool((await conn.execute(text(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND pid = pg_backend_pid() AND ((classid::bigint << 32) | objid::bigint) = :key)"
-            ), {"key": self._lock_key})).scalar())
-            await conn.commit()
-            return held
-        except Exception as exc:  # noqa: BLE001 - a dead lock connection is a lost lock
-            log.warning("outbox relay lock connection failed: %r", exc, extra={"topic": self.schema})
-            return False
+            driver = (await conn.get_raw_connection()).driver_connection
+            await driver.add_listener(self.channel, self._on_notify)  # type: ignore[union-attr]
+            self._listening = driver
+        except Exception as exc:  # noqa: BLE001 - polling still works
+            log.warning("outbox relay cannot LISTEN (%r); polling every %.3fs", exc, self.poll_interval_s,
+                        extra={"topic": self.schema})
+
+    def _on_notify(self, *_: object) -> None:
+        self.wake()
+
+    async def _stop_listening(self) -> None:
+        driver, self._listening = self._listening, None
+        if driver is not None:
+            with contextlib.suppress(Exception):  # a dead connection listens no more anyway
+                await driver.remove_listener(self.channel, self._on_notify)
 
     async def _step_down(self) -> None:
         metrics.RELAY_LEADERSHIP_CHANGES.labels(self.schema, "lost").inc()
@@ -226,6 +288,7 @@ class OutboxRelay(Worker):
         if conn is None:
             return
         try:
+            await self._stop_listening()  # the connection goes back to the pool: no LISTEN left on it
             await conn.rollback()
             await conn.execute(select(func.pg_advisory_unlock(self._lock_key)))
             await conn.commit()
@@ -268,12 +331,23 @@ class OutboxRelay(Worker):
         metrics.OUTBOX_PENDING.labels(self.schema).set(self.pending)
         metrics.OUTBOX_FAILED_PENDING.labels(self.schema).set(len(self.failed))
 
-    async def relay_once(self, conn: AsyncConnection | None = None) -> int:
+    def _fenced(self, query: Select[Any]) -> Select[Any]:
+        """`query` read only if this backend still holds the relay lock, in the same statement: one row
+        (held, NULL...) when nothing is unsent, no row at all when the lock is gone."""
+        held = text(
+            "SELECT true AS held FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND pid = pg_backend_pid() AND ((classid::bigint << 32) | objid::bigint) = :key LIMIT 1"
+        ).bindparams(key=self._lock_key).columns(held=Boolean).subquery("fence")
+        batch = query.where(held.c.held).lateral("batch")
+        return select(held.c.held, *batch.c).select_from(held.outerjoin(batch, true())).order_by(batch.c.seq)
+
+    async def relay_once(self, conn: AsyncConnection | None = None, *, fenced: bool = False) -> int:
         """Publish one batch of unsent rows in order, then mark the acknowledged prefix sent.
 
-        `conn` is the leader's lock connection (the read is fenced by it); without one (tools and
-        benchmarks that run a relay alone) a pooled connection is used. Returns the rows marked sent
-        plus those set aside.
+        `conn` is the leader's lock connection; with `fenced`, the batch is read in the same statement
+        that checks the lock is still this backend's (`LostLeadership` when it is not, or the connection
+        is dead). Without one (tools and benchmarks that run a relay alone) a pooled connection is used.
+        Returns the rows marked sent plus those set aside.
         """
         o = self.outbox
         query = select(o.c.seq, o.c.topic, o.c.key, o.c.payload).where(o.c.sent_at.is_(None))
@@ -288,6 +362,16 @@ class OutboxRelay(Worker):
                 rows: Sequence[Any] = (await own.execute(query)).all()
                 await self._count_pending(own)
                 await own.rollback()
+        elif fenced:
+            try:
+                read = (await conn.execute(self._fenced(query))).all()
+            except Exception as exc:  # a dead lock connection is a lost lock
+                raise LostLeadership(f"lock connection failed: {exc!r}") from exc
+            if not read:
+                raise LostLeadership("the lock is no longer this backend's")
+            rows = [r for r in read if r.seq is not None]
+            await self._count_pending(conn)
+            await conn.commit()
         else:
             rows = (await conn.execute(query)).all()
             await self._count_pending(conn)
@@ -303,8 +387,13 @@ class OutboxRelay(Worker):
                 log.warning("relay published %d rows; pausing before mark-sent (fault injection)", done)
                 await asyncio.sleep(self._pause_after_publish)
             acknowledged = [r.seq for r in rows[:done]]
-            async with self.engine.begin() as mark:
-                await mark.execute(update(o).where(o.c.seq.in_(acknowledged)).values(sent_at=func.now()))
+            mark_sent = update(o).where(o.c.seq.in_(acknowledged)).values(sent_at=func.now())
+            if conn is not None:  # the lock connection, autocommit: one statement
+                await conn.execute(mark_sent)
+                await conn.commit()
+            else:
+                async with self.engine.begin() as mark:
+                    await mark.execute(mark_sent)
         if poison is not None:
             reason = f"{type(error).__name__}: {error}"[:500]
             self.failed[poison.seq] = (poison.topic, poison.key, reason)

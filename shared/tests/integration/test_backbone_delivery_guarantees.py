@@ -305,6 +305,52 @@ async def test_a_relay_whose_lock_connection_is_terminated_steps_down_and_stops_
             await engine_b.dispose()
 
 
+async def test_a_relay_publishes_on_commit_without_waiting_for_its_poll(infra):
+    """The relay LISTENs on its lock connection and `emit`'s pg_notify wakes it at commit: with both polls
+    set to an hour, the only way the events reach Kafka is the wake-up. A rolled-back transaction wakes
+    nothing and publishes nothing; a transaction that emits many events notifies once (PostgreSQL folds
+    them) and publishes them all, in order."""
+    async with scratch(infra, "bb_wake") as (outbox, _, _, topic, sf, producer):
+        engine = make_engine(infra.database_url, pool_size=2)
+        relay = OutboxRelay(engine, outbox, producer, poll_interval_s=3600, fallback_poll_s=3600)
+        task = asyncio.create_task(relay.run())
+        try:
+            await eventually(lambda: _true(relay.is_leader and relay._listening is not None), what="a listening relay")
+            await eventually(lambda: _true(relay.last_pass is not None), what="the relay's first pass")
+            with pytest.raises(RuntimeError):
+                async with sf() as session, session.begin():
+                    await add_event(session, outbox, _cancelled("ord_wake_rb", 1), topic=topic)
+                    raise RuntimeError("rolled back")
+            first = [_cancelled("ord_wake", n) for n in range(1, 4)]
+            async with sf() as session, session.begin():
+                for env in first:
+                    await add_event(session, outbox, env, topic=topic)
+
+            async def published() -> list[str]:
+                return [str(e.id) for e in await read_events(infra.kafka_bootstrap, topic)]
+
+            await eventually(lambda: _has(published, [str(e.id) for e in first]), what="the woken relay's publish")
+            second = _cancelled("ord_wake", 4)
+            async with sf() as session, session.begin():
+                await add_event(session, outbox, second, topic=topic)
+            await eventually(lambda: _has(published, [str(second.id)]), what="a second wake-up")
+            events = await read_events(infra.kafka_bootstrap, topic)
+            assert [e.payload(OrderCancelled).reason for e in events] == ["#1", "#2", "#3", "#4"]
+        finally:
+            relay.stop()
+            await asyncio.wait_for(task, 10)
+            await engine.dispose()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _has(fetch, wanted: list[str]) -> bool:
+    got = await fetch()
+    return all(w in got for w in wanted)
+
+
 async def test_an_oversized_outbox_row_is_set_aside_and_holds_only_its_own_aggregate(infra):
     async with scratch(infra, "bb_oversized") as (outbox, _, _, topic, sf, producer):
         first, later = _cancelled("ord_big", 1), _cancelled("ord_big", 3)

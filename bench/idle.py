@@ -1,0 +1,60 @@
+"""Idle cost: the whole suite's CPU when nothing happens.
+
+Starts the four services (with the SMTP server and the SMSC simulator notify talks to) on the bench
+infrastructure, lets them settle, then counts the CPU time of every process tree (each service,
+PostgreSQL with all its backends, the Kafka broker) over an idle window. The target (issue 16) is
+the whole suite at or under 2 % of one core.
+
+`python -m bench.idle --seconds 60`
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from bench.common import BenchEnv, CpuMeter, write_result
+from bench.notify_messages import ServerProcess
+from devtools.infra import free_port
+
+SERVICES = ["crm", "eoms-bridge", "sla", "notify"]
+
+
+def run(seconds: float, settle_s: float) -> dict[str, Any]:
+    smtp_port, smsc_port = free_port(), free_port()
+    smtp = ServerProcess(["-m", "devtools.smtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
+    try:
+        smsc = ServerProcess(["-m", "devtools.smsc", "--port", str(smsc_port)], "[", "SMSC simulator on")
+    except BaseException:
+        smtp.stop()
+        raise
+    env = {"SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "SMPP_URL": f"smpp://notify:secret@127.0.0.1:{smsc_port}"}
+    try:
+        with BenchEnv(services=SERVICES, env=env) as bench:
+            time.sleep(settle_s)  # consumer groups join, first passes, JIT warm-up of the broker
+            meter = CpuMeter(bench.cpu_roots()).start()
+            time.sleep(seconds)
+            used = meter.stop()
+    finally:
+        smtp.stop()
+        smsc.stop()
+    per_process = {name: round(100 * s / meter.wall_s, 2) for name, s in sorted(used.items())}
+    total = round(sum(used.values()) * 100 / meter.wall_s, 2)
+    services = round(sum(v for k, v in used.items() if k in SERVICES) * 100 / meter.wall_s, 2)
+    result = {"idle_s": round(meter.wall_s, 1), "settle_s": settle_s, "percent_of_a_core": per_process,
+              "services_percent": services, "total_percent": total}
+    print(result, flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--settle", type=float, default=20)
+    args = parser.parse_args()
+    write_result("idle", run(args.seconds, args.settle))
+
+
+if __name__ == "__main__":
+    main()
