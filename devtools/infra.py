@@ -76,10 +76,13 @@ class InfraProfile:
     @classmethod
     def named(cls, name: str) -> InfraProfile:
         base = Path(os.environ.get("GS_DATA_DIR", PROJECT_ROOT / ".data")) / name
-        # "drill": `make drill` stops and kills its servers, so it never shares them with `run` or `test`.
+        # "drill": `make drill` stops and kills its servers, so it never shares them with `run` or `test`;
+        # its ports lie below the kernel's ephemeral range (32768-60999): while a killed server is down,
+        # its clients' reconnects can self-connect to its port (source port = destination port) and
+        # keep it from binding again.
         # "test-browser": `make test` runs the console and browser tests beside the others (devtools.testrun).
         ports = {"run": (55432, 9092, 9093), "test": (55433, 19092, 19093), "bench": (55434, 29092, 29093),
-                 "drill": (55436, 49092, 49093), "test-browser": (55437, 59092, 59093)}
+                 "drill": (25436, 26092, 26093), "test-browser": (55437, 59092, 59093)}
         pg, kafka, ctrl = ports.get(name, (55435, 39092, 39093))
         # Two checkouts on one machine (or a busy port) can move a profile: GS_PORT_OFFSET=100.
         offset = int(os.environ.get("GS_PORT_OFFSET", "0"))
