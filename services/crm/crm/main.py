@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from backbone.api import create_service_app
-from crm import __version__
+from backbone.hub.api import hub_router
+from crm import __version__, tmf_events
 from crm.api import (
     auth_config,
     complaints,
@@ -20,10 +21,14 @@ from crm.api import (
     workbench,
 )
 from crm.bootstrap import bootstrap
+from crm.models import hub
 from crm.settings import CrmSettings
 
 ROUTERS = [customers.router, key_persons.router, products.router, opportunities.router, orders.router,
            complaints.router, workbench.router, tmf.router, tiering.router, auth_config.router]
+# The TMF hubs (backbone.hub): productOrderingManagement (TMF622 events) and troubleTicket (complaints).
+ROUTERS += [hub_router(tmf_events.order_hub(hub), tag="TMF622 hub"),
+            hub_router(tmf_events.ticket_hub(hub), tag="TMF621 hub")]
 
 
 def build_app(settings: CrmSettings | None = None) -> FastAPI:

@@ -17,6 +17,7 @@ from backbone.db import (
     timestamp,
     timestamps,
 )
+from backbone.hub.model import hub_tables
 
 metadata = sa.MetaData(schema="crm")
 JsonB = JSONB()
@@ -130,6 +131,24 @@ complaints = sa.Table(
     sa.Index("ix_crm_complaints_created", "created_at", "id"),
 )
 
+# TMF622 cancelProductOrder requests: acknowledged → in_progress → done, or rejected with the reason.
+order_cancellations = sa.Table(
+    "order_cancellations",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("order_id", Id, sa.ForeignKey("crm.orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("account_manager_id", sa.String(60), nullable=False, index=True),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),  # the requester's cancellationReason
+    sa.Column("state_reason", sa.Text, nullable=True),  # why it was rejected
+    timestamp("requested_cancellation_date", nullable=True),
+    timestamp("effective_cancellation_date", nullable=True),
+    sa.Column("order_status_before", sa.String(20), nullable=False),
+    sa.Column("created_by", sa.String(60), nullable=False),
+    *timestamps(),
+    sa.Index("ix_crm_order_cancellations_created", "created_at", "id"),
+)
+
 # The EOMS tickets of orders and complaints as the CRM learnt of them from `eoms.tickets`.
 tickets = sa.Table(
     "tickets",
@@ -165,4 +184,6 @@ sla_alerts = sa.Table(
 )
 
 outbox, inbox = event_tables(metadata)
+# The TMF hub's registrations and per-subscriber delivery queue (backbone.hub, docs/tmf.md).
+hub = hub_tables(metadata)
 idempotency_keys = idempotency_table(metadata)

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
+from backbone.hub.settings import HubSettings
 from backbone.settings import ServiceSettings
 
 
-class CrmSettings(ServiceSettings):
+class CrmSettings(ServiceSettings, HubSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     service_name: str = "crm"

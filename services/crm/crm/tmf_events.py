@@ -1,0 +1,319 @@
+"""The CRM's TMF events for hub subscribers: domain event → TMF622 (and TMF621 complaint) event bodies.
+
+The first half is pure (an envelope and plain values in, `HubEvent`s out, unit tested against the official
+TMF622 event definitions); the second half are the consumer-side mappers that read what an event lacks
+(an order's items, a ticket's order) and hand the pure functions plain values.
+
+- `crm.order.submitted` → `productOrderCreateEvent` (state acknowledged);
+- `crm.order.status_changed` → `productOrderStateChangeEvent` when the TMF state changes
+  (cancellationReason and cancellationDate on a cancel);
+- `sla.warning` / `sla.breached` / `sla.escalated` on a ticket of an order → extension
+  `productOrderJeopardyAlertEvent`;
+- `eoms.ticket.resolved` of an order's ticket → extension `productOrderMilestoneEvent`;
+- `crm.complaint.created` / `crm.complaint.status_changed` → `troubleTicketCreateEvent` /
+  `troubleTicketStatusChangeEvent` (+ `troubleTicketResolvedEvent`) on the CRM's troubleTicket/v4 hub.
+
+Event ids are `hub_event_id(source event id, TMF event type)`: a redelivered source event carries the same
+eventId; `eventTime` is the source event's time, `timeOcurred` the domain's time of the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backbone.envelope import Envelope
+from backbone.events import (
+    AlertContext,
+    ComplaintCreated,
+    ComplaintStatusChanged,
+    OrderStatusChanged,
+    OrderSubmitted,
+    SlaBreached,
+    SlaEscalated,
+    SlaWarning,
+    TicketResolved,
+)
+from backbone.hub.fanout import Mapper
+from backbone.hub.model import HubEvent, HubTables, hub_event_id
+from backbone.hub.service import HubApi
+
+ORDER_API = "productOrderingManagement/v4"
+ORDER_HUB_BASE = "/tmf-api/productOrderingManagement/v4"
+ORDER_BASE = f"{ORDER_HUB_BASE}/productOrder"
+TICKET_API = "troubleTicket/v4"
+TICKET_HUB_BASE = "/tmf-api/troubleTicket/v4"
+TICKET_BASE = f"{TICKET_HUB_BASE}/troubleTicket"
+
+ORDER_CREATE = "productOrderCreateEvent"
+ORDER_STATE_CHANGE = "productOrderStateChangeEvent"
+ORDER_ATTRIBUTE_CHANGE = "productOrderAttributeValueChangeEvent"
+ORDER_DELETE = "productOrderDeleteEvent"
+ORDER_INFORMATION_REQUIRED = "productOrderInformationRequiredEvent"
+CANCEL_CREATE = "cancelProductOrderCreateEvent"
+CANCEL_STATE_CHANGE = "cancelProductOrderStateChangeEvent"
+CANCEL_INFORMATION_REQUIRED = "cancelProductOrderInformationRequiredEvent"
+ORDER_JEOPARDY = "productOrderJeopardyAlertEvent"  # extension (TMF622 v5 name)
+ORDER_MILESTONE = "productOrderMilestoneEvent"  # extension (TMF622 v5 name)
+ORDER_EVENT_TYPES = frozenset({
+    ORDER_CREATE, ORDER_STATE_CHANGE, ORDER_ATTRIBUTE_CHANGE, ORDER_DELETE, ORDER_INFORMATION_REQUIRED,
+    CANCEL_CREATE, CANCEL_STATE_CHANGE, CANCEL_INFORMATION_REQUIRED, ORDER_JEOPARDY, ORDER_MILESTONE,
+})
+
+TICKET_CREATE = "troubleTicketCreateEvent"
+TICKET_STATUS_CHANGE = "troubleTicketStatusChangeEvent"
+TICKET_RESOLVED = "troubleTicketResolvedEvent"
+TICKET_ATTRIBUTE_CHANGE = "troubleTicketAttributeValueChangeEvent"
+TICKET_EVENT_TYPES = frozenset({TICKET_CREATE, TICKET_STATUS_CHANGE, TICKET_RESOLVED, TICKET_ATTRIBUTE_CHANGE})
+
+#: order status → TMF622 ProductOrderStateType ("closed" is shown as the state it closed from).
+ORDER_STATE = {"draft": "acknowledged", "submitted": "acknowledged", "in_progress": "inProgress",
+               "opened": "completed", "rejected": "rejected", "cancelled": "cancelled",
+               "assessing_cancellation": "assessingCancellation", "pending_cancellation": "pendingCancellation"}
+KIND_TO_ACTION = {"opening": "add", "change": "modify", "cancellation": "delete"}
+#: complaint status → TMF621 TroubleTicketStatusType.
+COMPLAINT_STATUS = {"created": "acknowledged", "dispatched": "inProgress", "resolved": "resolved",
+                    "revisited": "resolved", "archived": "closed"}
+JEOPARDY_PRIORITY = {"sla.warning": "medium", "sla.breached": "high", "sla.escalated": "critical"}
+
+
+def order_hub(tables: HubTables) -> HubApi:
+    return HubApi(ORDER_API, ORDER_HUB_BASE, ORDER_EVENT_TYPES, tables)
+
+
+def ticket_hub(tables: HubTables) -> HubApi:
+    return HubApi(TICKET_API, TICKET_HUB_BASE, TICKET_EVENT_TYPES, tables)
+
+
+def tmf_order_state(status: str) -> str:
+    if status in ORDER_STATE:
+        return ORDER_STATE[status]
+    head, *rest = status.split("_")
+    return head + "".join(w.capitalize() for w in rest)
+
+
+@dataclass(frozen=True)
+class Item:
+    """What a ProductOrderItem of an event needs: its id, action and product."""
+
+    id: str
+    business_kind: str
+    product: str
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _notification(envelope: Envelope, event_type: str, *, occurred: datetime, title: str, description: str,
+                  priority: str = "normal") -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "eventId": str(hub_event_id(envelope.id, event_type)), "eventTime": _iso(envelope.time),
+        "eventType": event_type,
+    }
+    if envelope.correlation_id:
+        out["correlationId"] = envelope.correlation_id
+    out.update({"domain": ORDER_API.split("/")[0] if event_type in ORDER_EVENT_TYPES else TICKET_API.split("/")[0],
+                "title": title, "description": description, "priority": priority, "timeOcurred": _iso(occurred)})
+    return out
+
+
+def product_order(order_id: str, state: str, items: Sequence[Item], **extra: Any) -> dict[str, Any]:
+    """A TMF622 ProductOrder as events carry it (absent fields omitted)."""
+    order: dict[str, Any] = {
+        "id": order_id, "href": f"{ORDER_BASE}/{order_id}", "state": state,
+        "productOrderItem": [{
+            "id": i.id, "action": KIND_TO_ACTION.get(i.business_kind, "add"), "state": state,
+            "product": {"productSpecification": {"id": i.product, "href": f"/api/v1/products/{i.product}"}},
+            "@type": "ProductOrderItem",
+        } for i in items],
+    }
+    order.update({k: v for k, v in extra.items() if v is not None})
+    order["@type"] = "ProductOrder"
+    return order
+
+
+def _hub_event(envelope: Envelope, event_type: str, entity_id: str, body: dict[str, Any],
+               **attributes: str) -> HubEvent:
+    return HubEvent(hub_event_id(envelope.id, event_type), event_type, entity_id, envelope.id, body, attributes)
+
+
+def order_created(envelope: Envelope, order: OrderSubmitted) -> HubEvent:
+    items = [Item(i.item_id, i.business_kind, i.product) for i in order.items]
+    state = "acknowledged"
+    po = product_order(
+        order.order_id, state, items, orderDate=_iso(order.submitted_at),
+        channel=[{"id": order.channel, "name": order.channel}],
+        relatedParty=[{"id": order.customer_id, "name": order.customer_name, "role": "customer",
+                       "@referredType": "Organization"},
+                      {"id": order.account_manager_id, "role": "accountManager", "@referredType": "Individual"}])
+    body = _notification(envelope, ORDER_CREATE, occurred=order.submitted_at, title="Product order created",
+                         description=f"product order {order.order_id} created ({state})")
+    body["event"] = {"productOrder": po}
+    return _hub_event(envelope, ORDER_CREATE, order.order_id, body, **{"productOrder.state": state})
+
+
+def order_state_changed(envelope: Envelope, change: OrderStatusChanged, items: Sequence[Item]) -> HubEvent | None:
+    """None when the TMF state stays the same (draft → submitted, → closed)."""
+    if change.to_status == "closed":
+        return None
+    old, new = tmf_order_state(change.from_status), tmf_order_state(change.to_status)
+    if old == new:
+        return None
+    extra: dict[str, Any] = {}
+    if new == "cancelled":
+        extra = {"cancellationReason": change.reason, "cancellationDate": _iso(change.changed_at)}
+    elif new in ("completed", "rejected"):
+        extra = {"completionDate": _iso(change.changed_at)}
+    po = product_order(change.order_id, new, items, **extra)
+    body = _notification(envelope, ORDER_STATE_CHANGE, occurred=change.changed_at,
+                         title="Product order state changed",
+                         description=f"product order {change.order_id}: {old} -> {new}"
+                                     + (f" ({change.reason})" if change.reason else ""))
+    body["event"] = {"productOrder": po}
+    return _hub_event(envelope, ORDER_STATE_CHANGE, change.order_id, body, **{"productOrder.state": new})
+
+
+def order_jeopardy(envelope: Envelope, alert: AlertContext, order_id: str, items: Sequence[Item]) -> HubEvent:
+    """Extension (TMF622 v5 JeopardyAlert): the SLA warned, breached or escalated on a ticket of the order."""
+    kind = envelope.type.removeprefix("sla.")
+    alert_date = envelope.time
+    message = {"warning": f"node {alert.node} of ticket {alert.ticket_id} nears its deadline",
+               "breached": f"node {alert.node} of ticket {alert.ticket_id} missed its deadline",
+               "escalated": f"node {alert.node} of ticket {alert.ticket_id} was escalated"}.get(kind, kind)
+    if isinstance(alert, SlaEscalated):
+        message += f" (level {alert.level} to {alert.escalate_to_role})"
+    jeopardy = {"id": str(envelope.id), "name": f"sla.{kind}", "jeopardyType": kind, "alertDate": _iso(alert_date),
+                "message": message, "exception": "deadline " + _iso(alert.deadline), "@type": "JeopardyAlert"}
+    po = product_order(order_id, "inProgress", items, jeopardyAlert=[jeopardy])
+    body = _notification(envelope, ORDER_JEOPARDY, occurred=alert_date, title="Product order in jeopardy",
+                         description=message, priority=JEOPARDY_PRIORITY.get(envelope.type, "normal"))
+    body["event"] = {"productOrder": po}
+    return _hub_event(envelope, ORDER_JEOPARDY, order_id, body, jeopardyType=kind)
+
+
+def order_milestone(envelope: Envelope, resolved: TicketResolved, items: Sequence[Item]) -> HubEvent:
+    """Extension (TMF622 v5 Milestone): a ticket of the order was resolved (or rejected)."""
+    milestone = {"id": str(envelope.id), "name": f"{resolved.ticket_kind} {resolved.resolution}",
+                 "description": f"ticket {resolved.ticket_id} ({resolved.business_type}) {resolved.resolution}",
+                 "milestoneDate": _iso(resolved.resolved_at), "status": resolved.resolution,
+                 "@type": "Milestone"}
+    if resolved.reason:
+        milestone["message"] = resolved.reason
+    po = product_order(resolved.origin_id, "inProgress", items, milestone=[milestone])
+    body = _notification(envelope, ORDER_MILESTONE, occurred=resolved.resolved_at, title="Product order milestone",
+                         description=milestone["description"])
+    body["event"] = {"productOrder": po}
+    return _hub_event(envelope, ORDER_MILESTONE, resolved.origin_id, body, milestoneStatus=resolved.resolution)
+
+
+def _trouble_ticket(complaint_id: str, status: str, **extra: Any) -> dict[str, Any]:
+    tt: dict[str, Any] = {"id": complaint_id, "href": f"{TICKET_BASE}/{complaint_id}", "status": status}
+    tt.update({k: v for k, v in extra.items() if v is not None})
+    tt["@type"] = "TroubleTicket"
+    return tt
+
+
+def complaint_created(envelope: Envelope, c: ComplaintCreated) -> HubEvent:
+    tt = _trouble_ticket(
+        c.complaint_id, "acknowledged", name=f"{c.category} complaint", description=c.description,
+        severity=c.severity, ticketType=c.category, creationDate=_iso(c.created_at),
+        relatedParty=[{"id": c.customer_id, "name": c.customer_name, "role": "customer",
+                       "@referredType": "Organization"}])
+    body = _notification(envelope, TICKET_CREATE, occurred=c.created_at, title="Trouble ticket created",
+                         description=f"complaint {c.complaint_id} created")
+    body["event"] = {"troubleTicket": tt}
+    return _hub_event(envelope, TICKET_CREATE, c.complaint_id, body, **{"troubleTicket.status": "acknowledged"})
+
+
+def complaint_status_changed(envelope: Envelope, c: ComplaintStatusChanged) -> list[HubEvent]:
+    old, new = COMPLAINT_STATUS.get(c.from_status, c.from_status), COMPLAINT_STATUS.get(c.to_status, c.to_status)
+    if old == new:
+        return []
+    out = []
+    for event_type in ([TICKET_STATUS_CHANGE, TICKET_RESOLVED] if new == "resolved" else [TICKET_STATUS_CHANGE]):
+        tt = _trouble_ticket(c.complaint_id, new, statusChange=[{"status": new, "changeDate": _iso(c.changed_at)}],
+                             resolutionDate=_iso(c.changed_at) if new == "resolved" else None)
+        body = _notification(envelope, event_type, occurred=c.changed_at,
+                             title="Trouble ticket resolved" if event_type == TICKET_RESOLVED
+                             else "Trouble ticket status changed",
+                             description=f"complaint {c.complaint_id}: {old} -> {new}")
+        body["event"] = {"troubleTicket": tt}
+        out.append(_hub_event(envelope, event_type, c.complaint_id, body, **{"troubleTicket.status": new}))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# The consumer side: read what the event lacks, then map (the fan-out queues the result).
+
+
+async def _items(session: AsyncSession, order_id: str) -> list[Item]:
+    from crm.models import order_items
+
+    rows = (await session.execute(select(order_items.c.id, order_items.c.business_kind, order_items.c.product)
+                                  .where(order_items.c.order_id == order_id).order_by(order_items.c.position))).all()
+    return [Item(r.id, r.business_kind, r.product) for r in rows]
+
+
+async def _on_submitted(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    return [order_created(event, event.payload(OrderSubmitted))]
+
+
+async def _on_status_changed(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    change = event.payload(OrderStatusChanged)
+    items = await _items(session, change.order_id)
+    if not items:  # not an order of this database
+        return []
+    mapped = order_state_changed(event, change, items)
+    return [mapped] if mapped is not None else []
+
+
+def _on_alert(payload: type[AlertContext]) -> Mapper:
+    async def map_alert(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+        from crm.models import tickets
+
+        alert = event.payload(payload)
+        ticket = (await session.execute(select(tickets.c.origin, tickets.c.origin_id).where(
+            tickets.c.ticket_id == alert.ticket_id))).first()
+        if ticket is None or ticket.origin != "order":
+            return []
+        items = await _items(session, ticket.origin_id)
+        return [order_jeopardy(event, alert, ticket.origin_id, items)] if items else []
+
+    return map_alert
+
+
+async def _on_ticket_resolved(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    resolved = event.payload(TicketResolved)
+    if resolved.origin != "order":
+        return []
+    items = await _items(session, resolved.origin_id)
+    return [order_milestone(event, resolved, items)] if items else []
+
+
+async def _on_complaint_created(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    return [complaint_created(event, event.payload(ComplaintCreated))]
+
+
+async def _on_complaint_status(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    return complaint_status_changed(event, event.payload(ComplaintStatusChanged))
+
+
+#: source event type → mapper, per hub the CRM offers
+ORDER_MAPPERS: dict[str, Mapper] = {
+    "crm.order.submitted": _on_submitted,
+    "crm.order.status_changed": _on_status_changed,
+    "sla.warning": _on_alert(SlaWarning),
+    "sla.breached": _on_alert(SlaBreached),
+    "sla.escalated": _on_alert(SlaEscalated),
+    "eoms.ticket.resolved": _on_ticket_resolved,
+}
+TICKET_MAPPERS: dict[str, Mapper] = {
+    "crm.complaint.created": _on_complaint_created,
+    "crm.complaint.status_changed": _on_complaint_status,
+}
