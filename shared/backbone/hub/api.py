@@ -25,6 +25,8 @@ from backbone.deps import SessionDep
 from backbone.hub import service
 from backbone.hub.service import HubApi
 from backbone.hub.settings import HubSettings
+from backbone.hub.ssrf import CallbackRefused
+from backbone.tmf import ERROR_REFERENCE, TmfResponse
 from backbone.vocabulary import TokenRole
 
 HubAdminDep = Annotated[Principal, authorize(TokenRole.ADMIN, TokenRole.SUPERVISOR)]
@@ -71,6 +73,14 @@ def _delivery(row: Any) -> dict[str, Any]:
     return out
 
 
+def refused(exc: CallbackRefused) -> JSONResponse:
+    """The SSRF refusal is a 422 TMF Error naming `callback` (issue 11 asks for 422: the URL is well-formed,
+    the hub will not call it), where other bad input on /tmf-api is a 400 (backbone.tmf)."""
+    return TmfResponse({"code": exc.code, "reason": "Callback refused", "status": "422",
+                        "message": f"callback: {exc.message}", "referenceError": ERROR_REFERENCE + exc.code,
+                        "@type": "Error"}, status_code=422)
+
+
 def _settings(request: Request) -> HubSettings:
     settings = request.app.state.runtime.settings
     if not isinstance(settings, HubSettings):
@@ -83,18 +93,22 @@ def hub_router(hub: HubApi, *, tag: str = "TMF hub") -> APIRouter:
     base = hub.base
 
     @router.post(f"{base}/hub", status_code=201, summary="TMF: register a listener (hub)",
-                 responses={422: {"description": "callback refused (SSRF guard) or query not understood"}})
+                 responses={422: {"description": "callback refused (SSRF guard): a TMF Error naming callback"}})
     async def register_listener(body: EventSubscriptionInput, request: Request, session: SessionDep,
                                 principal: HubAdminDep) -> JSONResponse:
-        async with session.begin():
-            row, secret = await service.register(session, hub, _settings(request).hub_policy, callback=body.callback,
-                                                 query=body.query, secret=body.secret, actor=principal.subject)
-        return JSONResponse(_subscription(row, base, secret), status_code=201,
-                            headers={"Location": f"{base}/hub/{row.id}"})
+        try:
+            async with session.begin():
+                row, secret = await service.register(session, hub, _settings(request).hub_policy,
+                                                     callback=body.callback, query=body.query, secret=body.secret,
+                                                     actor=principal.subject)
+        except CallbackRefused as exc:
+            return refused(exc)
+        return TmfResponse(_subscription(row, base, secret), status_code=201,
+                           headers={"Location": f"{base}/hub/{row.id}"})
 
     @router.get(f"{base}/hub/{{id}}", summary="A registered listener (hub)")
     async def get_listener(id: SubscriptionId, session: SessionDep, principal: HubAdminDep) -> JSONResponse:
-        return JSONResponse(_subscription(await service.subscription(session, hub, id), base))
+        return TmfResponse(_subscription(await service.subscription(session, hub, id), base))
 
     @router.delete(f"{base}/hub/{{id}}", status_code=204, summary="TMF: unregister a listener (hub)")
     async def unregister_listener(id: SubscriptionId, session: SessionDep, principal: HubAdminDep) -> Response:
@@ -108,7 +122,7 @@ def hub_router(hub: HubApi, *, tag: str = "TMF hub") -> APIRouter:
                               limit: Annotated[int, Query(ge=1, le=200)] = 50,
                               status: Annotated[str | None, Query(max_length=20)] = None) -> JSONResponse:
         rows, total = await service.deliveries(session, hub, id, offset=offset, limit=limit, status=status)
-        return JSONResponse([_delivery(r) for r in rows],
+        return TmfResponse([_delivery(r) for r in rows],
                             headers={"X-Total-Count": str(total), "X-Result-Count": str(len(rows))})
 
     @router.post(f"{base}/hub/{{id}}/delivery/{{deliveryId}}/redeliver",
@@ -117,6 +131,6 @@ def hub_router(hub: HubApi, *, tag: str = "TMF hub") -> APIRouter:
                         session: SessionDep, principal: HubAdminDep) -> JSONResponse:
         async with session.begin():
             row = await service.redeliver(session, hub, id, deliveryId)
-        return JSONResponse(_delivery(row), status_code=202)
+        return TmfResponse(_delivery(row), status_code=202)
 
     return router
