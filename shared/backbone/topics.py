@@ -27,6 +27,10 @@ class TopicSpec:
 ALL_TOPICS = [TopicSpec(t, 4) for t in STREAMS] + [TopicSpec(dlq(t), 1) for t in STREAMS]
 
 
+#: The CRM reads its own order and complaint streams too: the TMF hub's fan-out (backbone.hub, docs/tmf.md).
+CRM_CONSUMES = (CRM_ORDERS, CRM_COMPLAINTS, EOMS_TICKETS, SLA_ALERTS)
+
+
 @dataclass(frozen=True)
 class KafkaAccess:
     """What one service's Kafka principal may do (docs/security.md, item 6): produce its own streams, consume
@@ -46,7 +50,7 @@ class KafkaAccess:
 #: creates (docker-compose) and the Strimzi KafkaUsers of deploy/k8s/kafka-users.yaml declare.
 #: tests/security/test_security_deploy.py checks this map against each service's bootstrap and the manifests.
 KAFKA_ACCESS: dict[str, KafkaAccess] = {
-    "crm": KafkaAccess(produces=(CRM_ORDERS, CRM_COMPLAINTS, CRM_CUSTOMERS), consumes=(EOMS_TICKETS, SLA_ALERTS),
+    "crm": KafkaAccess(produces=(CRM_ORDERS, CRM_COMPLAINTS, CRM_CUSTOMERS), consumes=CRM_CONSUMES,
                        group="crm"),
     "eoms-bridge": KafkaAccess(produces=(EOMS_TICKETS,), consumes=(CRM_ORDERS, CRM_COMPLAINTS), group="eoms-bridge"),
     "sla": KafkaAccess(produces=(SLA_ALERTS,), consumes=(EOMS_TICKETS, CRM_CUSTOMERS), group="sla"),
