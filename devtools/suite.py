@@ -37,6 +37,7 @@ SERVICES = [
     ServiceSpec("eoms-bridge", "eoms_bridge.main:app", service_dir("eoms-bridge"), 8002),
     ServiceSpec("sla", "sla.main:app", service_dir("sla"), 8003),
     ServiceSpec("notify", "notify.main:app", service_dir("notify"), 8004),
+    ServiceSpec("stats", "stats.main:app", service_dir("stats"), 8005),
 ]
 
 

@@ -4,7 +4,7 @@
 # principal `admin` and one per service), and runs the broker in the foreground.
 #
 #   KAFKA_ADMIN_PASSWORD, KAFKA_CRM_PASSWORD, KAFKA_EOMS_BRIDGE_PASSWORD, KAFKA_SLA_PASSWORD,
-#   KAFKA_NOTIFY_PASSWORD   required; letters, digits, '-', '_', '.', at least 16 characters
+#   KAFKA_NOTIFY_PASSWORD, KAFKA_STATS_PASSWORD   required; letters, digits, '-', '_', '.', at least 16 characters
 #   KAFKA_HOME              the Kafka distribution (/opt/kafka in the apache/kafka image)
 #   KAFKA_DATA_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_INTERNAL_PORT, KAFKA_LISTEN_HOST,
 #   KAFKA_ADVERTISED_HOST   where it listens (defaults: the compose network's kafka:9092)
@@ -22,7 +22,7 @@ declare -A vars=(
 )
 declare -A users=(
   [admin]="${KAFKA_ADMIN_PASSWORD:-}" [crm]="${KAFKA_CRM_PASSWORD:-}" [eoms-bridge]="${KAFKA_EOMS_BRIDGE_PASSWORD:-}"
-  [sla]="${KAFKA_SLA_PASSWORD:-}" [notify]="${KAFKA_NOTIFY_PASSWORD:-}"
+  [sla]="${KAFKA_SLA_PASSWORD:-}" [notify]="${KAFKA_NOTIFY_PASSWORD:-}" [stats]="${KAFKA_STATS_PASSWORD:-}"
 )
 scram=()
 for user in "${!users[@]}"; do

@@ -46,7 +46,7 @@ PARTNER_MAX_LENGTH = 60
 #: A bearer token longer than this is refused before it is parsed.
 TOKEN_MAX_LENGTH = 16_384
 #: The audiences a development token carries: every service of the suite.
-DEV_AUDIENCES = ("crm", "eoms-bridge", "sla", "notify")
+DEV_AUDIENCES = ("crm", "eoms-bridge", "sla", "notify", "stats")
 #: `typ` values of an access token (Keycloak says "Bearer"; RFC 9068 says "at+jwt"); an ID or
 #: refresh token is not a bearer credential for an API.
 _ACCESS_TOKEN_TYPES = {"bearer", "at+jwt", "application/at+jwt"}

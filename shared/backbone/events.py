@@ -7,7 +7,7 @@ docs/events.md is generated from this module (`python -m backbone.events_doc`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -135,6 +135,31 @@ class CustomerTierChanged(Payload):
     score: float
     key: bool
     account_manager_id: str
+    changed_at: datetime
+
+
+@event("crm.opportunity.created", topic=topics.CRM_OPPORTUNITIES)
+class OpportunityCreated(Payload):
+    """An opportunity (商机) was recorded for a customer (open)."""
+
+    opportunity_id: str
+    customer_id: str
+    account_manager_id: str
+    channel: str
+    products: list[str] = Field(default_factory=list)
+    created_at: datetime
+
+
+@event("crm.opportunity.status_changed", topic=topics.CRM_OPPORTUNITIES)
+class OpportunityStatusChanged(Payload):
+    """An opportunity was decided: open → confirmed (converted) | lost."""
+
+    opportunity_id: str
+    customer_id: str
+    account_manager_id: str
+    from_status: str
+    to_status: str
+    reason: str | None = None
     changed_at: datetime
 
 
@@ -310,3 +335,20 @@ class DeliveryRecorded(Payload):
     reason: str | None = None
     ticket_id: str | None = None
     recorded_at: datetime
+
+
+# ------------------------------------------------------------------ stats
+
+
+@event("stats.report.generated", topic=topics.STATS_REPORTS)
+class DailyReportGenerated(Payload):
+    """The daily statistics report of a (Shanghai) day was generated at 08:00 the next morning: notify
+    e-mails it, as an attachment, to the managers of its directory (docs/stats.md)."""
+
+    day: date = Field(description="the report day (its figures: 00:00-24:00 Asia/Shanghai)")
+    title: str
+    filename: str
+    content_type: Literal["text/csv"] = "text/csv"
+    content: str = Field(description="the attachment itself (CSV, UTF-8); person ids only, no contact data")
+    rows: int
+    generated_at: datetime

@@ -23,7 +23,7 @@ from backbone.topics import ALL_TOPICS, KAFKA_ACCESS, KafkaAccess, TopicSpec
 # shared/backbone/release.py → the folder holding shared/ and services/ (the repository, or /app in the image).
 SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
 # Each folder holds a service's migrations/ (Alembic, one PostgreSQL schema per service).
-SERVICE_NAMES = ("crm", "eoms-bridge", "sla", "notify")
+SERVICE_NAMES = ("crm", "eoms-bridge", "sla", "notify", "stats")
 
 
 def _log(msg: str) -> None:

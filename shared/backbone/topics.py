@@ -7,11 +7,14 @@ from dataclasses import dataclass
 CRM_ORDERS = "crm.orders"
 CRM_COMPLAINTS = "crm.complaints"
 CRM_CUSTOMERS = "crm.customers"
+CRM_OPPORTUNITIES = "crm.opportunities"
 EOMS_TICKETS = "eoms.tickets"
 SLA_ALERTS = "sla.alerts"
 NOTIFY_DELIVERIES = "notify.deliveries"
+STATS_REPORTS = "stats.reports"
 
-STREAMS = [CRM_ORDERS, CRM_COMPLAINTS, CRM_CUSTOMERS, EOMS_TICKETS, SLA_ALERTS, NOTIFY_DELIVERIES]
+STREAMS = [CRM_ORDERS, CRM_COMPLAINTS, CRM_CUSTOMERS, CRM_OPPORTUNITIES, EOMS_TICKETS, SLA_ALERTS, NOTIFY_DELIVERIES,
+           STATS_REPORTS]
 
 
 def dlq(topic: str) -> str:
@@ -50,9 +53,12 @@ class KafkaAccess:
 #: creates (docker-compose) and the Strimzi KafkaUsers of deploy/k8s/kafka-users.yaml declare.
 #: tests/security/test_security_deploy.py checks this map against each service's bootstrap and the manifests.
 KAFKA_ACCESS: dict[str, KafkaAccess] = {
-    "crm": KafkaAccess(produces=(CRM_ORDERS, CRM_COMPLAINTS, CRM_CUSTOMERS), consumes=CRM_CONSUMES,
-                       group="crm"),
+    "crm": KafkaAccess(produces=(CRM_ORDERS, CRM_COMPLAINTS, CRM_CUSTOMERS, CRM_OPPORTUNITIES),
+                       consumes=CRM_CONSUMES, group="crm"),
     "eoms-bridge": KafkaAccess(produces=(EOMS_TICKETS,), consumes=(CRM_ORDERS, CRM_COMPLAINTS), group="eoms-bridge"),
     "sla": KafkaAccess(produces=(SLA_ALERTS,), consumes=(EOMS_TICKETS, CRM_CUSTOMERS), group="sla"),
     "notify": KafkaAccess(produces=(NOTIFY_DELIVERIES,), consumes=(SLA_ALERTS,), group="notify"),
+    "stats": KafkaAccess(produces=(STATS_REPORTS,),
+                         consumes=(CRM_ORDERS, CRM_COMPLAINTS, CRM_OPPORTUNITIES, EOMS_TICKETS, SLA_ALERTS),
+                         group="stats"),
 }

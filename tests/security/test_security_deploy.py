@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 K8S_VERSION = "1.31.0"
-SERVICES = ("crm", "eoms-bridge", "sla", "notify")
+SERVICES = ("crm", "eoms-bridge", "sla", "notify", "stats")
 DB_ROLE = {"crm": "groupsuite_crm", "eoms-bridge": "groupsuite_eoms", "sla": "groupsuite_sla",
-           "notify": "groupsuite_notify"}
-SCHEMA = {"crm": "crm", "eoms-bridge": "eoms", "sla": "sla", "notify": "notify"}
+           "notify": "groupsuite_notify", "stats": "groupsuite_stats"}
+SCHEMA = {"crm": "crm", "eoms-bridge": "eoms", "sla": "sla", "notify": "notify", "stats": "stats"}
 #: Kinds validated elsewhere (custom resources the Kubernetes schemas do not know).
 CUSTOM_KINDS = {"KafkaUser"}
 
@@ -194,10 +194,13 @@ async def test_the_acl_map_matches_what_each_service_consumes_and_produces() -> 
     from notify.settings import NotifySettings
     from sla.bootstrap import bootstrap as sla_bootstrap
     from sla.settings import SlaSettings
+    from stats.bootstrap import bootstrap as stats_bootstrap
+    from stats.settings import StatsSettings
 
     parts = {"crm": (crm_bootstrap, CrmSettings), "eoms-bridge": (eoms_bootstrap, EomsSettings),
-             "sla": (sla_bootstrap, SlaSettings), "notify": (notify_bootstrap, NotifySettings)}
-    prefix = {"crm": "crm.", "eoms-bridge": "eoms.", "sla": "sla.", "notify": "notify."}
+             "sla": (sla_bootstrap, SlaSettings), "notify": (notify_bootstrap, NotifySettings),
+             "stats": (stats_bootstrap, StatsSettings)}
+    prefix = {"crm": "crm.", "eoms-bridge": "eoms.", "sla": "sla.", "notify": "notify.", "stats": "stats."}
     topics = {topic for _, _, topic in registry().values()}
     for svc, (boot, settings_type) in parts.items():
         runtime = boot(settings_type(environment="test", log_level="CRITICAL"))
@@ -254,7 +257,8 @@ def test_compose_publishes_no_data_store_and_no_unauthenticated_admin_ui() -> No
 
 ROLES_DB = "groupsuite_roles"
 PASSWORDS = {"CRM_DB_PASSWORD": "crm-pw-test", "EOMS_DB_PASSWORD": "eoms-pw-test", "SLA_DB_PASSWORD": "sla-pw-test",
-             "NOTIFY_DB_PASSWORD": "notify-pw-test", "MIGRATOR_DB_PASSWORD": "migrator-pw-test"}
+             "NOTIFY_DB_PASSWORD": "notify-pw-test", "STATS_DB_PASSWORD": "stats-pw-test",
+             "MIGRATOR_DB_PASSWORD": "migrator-pw-test"}
 
 
 def _psql() -> str:

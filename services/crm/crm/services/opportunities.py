@@ -1,4 +1,7 @@
-"""Opportunities (商机): open → confirmed | lost. An order may start from a confirmed one."""
+"""Opportunities (商机): open → confirmed | lost. An order may start from a confirmed one.
+
+Each step emits its event on crm.opportunities (crm.opportunity.created / status_changed): the statistics
+service counts conversions from them."""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backbone.events import OpportunityCreated, OpportunityStatusChanged
 from backbone.ids import new_id
+from backbone.outbox import emit
 from crm.domain.errors import EntityNotFound
 from crm.domain.lifecycle import OpportunityAction, OpportunityState, transition
 from crm.domain.scope import Scope
@@ -26,6 +31,9 @@ async def create(session: AsyncSession, *, scope: Scope, customer_id: str, title
         channel=channel, products=products, expected_monthly_revenue=expected_monthly_revenue, note=note,
         status=OpportunityState.OPEN.value, created_by=scope.actor, created_at=now, updated_at=now,
     ))
+    await emit(session, OpportunityCreated(
+        opportunity_id=opp_id, customer_id=customer_id, account_manager_id=customer.account_manager_id,
+        channel=channel, products=products, created_at=now), subject=opp_id)
     return opp_id
 
 
@@ -44,5 +52,9 @@ async def act(session: AsyncSession, *, scope: Scope, opp_id: str, action: Oppor
               reason: str | None) -> None:
     row = await load(session, scope, opp_id, lock=True)
     new_state = transition(OpportunityState(row.status), action)
+    now = datetime.now(UTC)
     await session.execute(update(opportunities).where(opportunities.c.id == opp_id).values(
-        status=new_state.value, status_reason=reason, updated_at=datetime.now(UTC)))
+        status=new_state.value, status_reason=reason, updated_at=now))
+    await emit(session, OpportunityStatusChanged(
+        opportunity_id=opp_id, customer_id=row.customer_id, account_manager_id=row.account_manager_id,
+        from_status=row.status, to_status=new_state.value, reason=reason, changed_at=now), subject=opp_id)

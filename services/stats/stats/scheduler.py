@@ -1,0 +1,43 @@
+"""The daily report's scheduler: a `backbone.workers.Worker` whose pass is `services.reports.run_pass`.
+
+Its clock is a parameter (`clock`, default the system's UTC now): tests hand it a fixed instant (07:59:59,
+then 08:00) instead of waiting for the morning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, time
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backbone.workers import Backoff, Worker
+from stats.domain.roster import Roster
+from stats.services.reports import run_pass
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DailyReportScheduler(Worker):
+    name = "stats-daily-report"
+    error_backoff = Backoff(initial_s=1.0, max_s=30.0)
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], roster: Roster, *, at: time,
+                 catch_up_days: int, interval_s: float, instance_id: str,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        super().__init__()
+        self.session_factory = session_factory
+        self.roster = roster
+        self.at = at
+        self.catch_up_days = catch_up_days
+        self.interval_s = interval_s
+        self.instance_id = instance_id
+        self.clock = clock
+
+    async def step(self) -> float:
+        async with self.session_factory() as session, session.begin():
+            await run_pass(session, self.clock(), self.roster, at=self.at, catch_up_days=self.catch_up_days,
+                           generated_by=self.instance_id)
+        return self.interval_s
