@@ -15,10 +15,11 @@ network-originated tickets (`eoms_bridge/services/network_tickets.py`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from backbone.errors import Invalid
 from backbone.vocabulary import Tier
@@ -31,6 +32,7 @@ __all__ = [
     "STATE_OF_STATUS",
     "STATUS_OF_STATE",
     "SeverityLevel",
+    "StatusChange",
     "StatusNotAllowedError",
     "Step",
     "TmfStatus",
@@ -38,6 +40,7 @@ __all__ = [
     "priority_of",
     "status_plan",
     "tier_of_severity",
+    "trouble_ticket",
 ]
 
 
@@ -237,3 +240,90 @@ def status_plan(ticket: Ticket, target: TmfStatus, *, outcome: str | None = None
 
 def _nodes_to(ticket: Ticket, terminal: Terminal) -> str:
     return ", ".join(n.name for n in ticket.definition.nodes if terminal.value in n.outcomes.values())
+
+
+# ------------------------------------------------------------------ the resource
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One entry of the ticket's status history (from its audit trail), in the bridge's state words."""
+
+    state: str
+    at: datetime
+    reason: str | None = None
+
+
+_ORIGIN_TYPES: Final[Mapping[str, str]] = {"order": "ProductOrder", "complaint": "Complaint"}
+#: What the TMF resource carries of the workflow as characteristics (v5 `troubleTicketCharacteristic`).
+_FACTS: Final = ("business_type", "customer_tier", "current_node", "current_role", "assignee", "workflow_id",
+                 "workflow_version")
+
+
+def _status(state: str) -> str:
+    return STATUS_OF_STATE[TicketState(state)].value if state in TicketState._value2member_map_ else state
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def trouble_ticket(row: Mapping[str, Any], *, href: str, changes: Sequence[StatusChange] = ()) -> dict[str, Any]:
+    """A ticket row (`eoms.tickets`) as the TMF621 v4 `TroubleTicket` resource, absent members omitted.
+
+    - `severity` as stored, `priority` from it (`SEVERITIES`), `status` and `statusChange` in TMF words;
+    - `relatedEntity`: what the ticket is about: the CRM order or complaint, or, for a network ticket, the
+      entities its reporter named (product, resource, alarm ...); the customer too, as before;
+    - `relatedParty`: the customer (role customer) and a network ticket's reporter (role reporter);
+    - `externalId`, `note`, `requestedResolutionDate` of a network ticket; `resolutionDate` once resolved;
+    - `troubleTicketCharacteristic`: the workflow facts (business type, tier, node, role, assignee, ...).
+    """
+    data: Mapping[str, Any] = row.get("data") or {}
+    network = row["origin"] == "network"
+    entities: list[dict[str, Any]] = []
+    if network:
+        entities += [dict(e) for e in data.get("related_entity", [])]
+    else:
+        entities.append({"id": row["origin_id"], "role": row["origin"],
+                         "@referredType": _ORIGIN_TYPES.get(row["origin"], row["origin"])})
+    parties: list[dict[str, Any]] = []
+    if row.get("customer_id"):
+        customer = {"id": row["customer_id"], "role": "customer", "name": row.get("customer_name") or None,
+                    "@referredType": "Organization"}
+        entities.append(customer)
+        parties.append(dict(customer))
+    if network and data.get("reported_by"):
+        parties.append({"id": data["reported_by"], "role": "reporter", "@referredType": "PartyRole"})
+    last = changes[-1] if changes else None
+    resolved = next((c.at for c in reversed(changes) if c.state == TicketState.RESOLVED.value), None)
+    notes = [dict(n) for n in data.get("notes", [])]
+    resource: dict[str, Any] = {
+        "id": row["id"], "href": href,
+        "name": data.get("name") or f"{row['kind']} {row['business_type']}",
+        "description": row.get("description"),
+        "severity": row.get("severity"),
+        "priority": priority_of(row.get("severity")),
+        "status": _status(row["state"]),
+        "ticketType": row["kind"],
+        "externalId": data.get("external_id") if network else None,
+        "creationDate": row["created_at"],
+        "lastUpdate": row["updated_at"],
+        "requestedResolutionDate": data.get("requested_resolution_date"),
+        "resolutionDate": resolved,
+        "statusChangeDate": last.at if last else None,
+        "statusChangeReason": last.reason if last else None,
+        "relatedEntity": entities,
+        "relatedParty": parties or None,
+        "note": notes or None,
+        "statusChange": [{"status": _status(c.state), "changeDate": c.at, "changeReason": c.reason} for c in changes],
+        "troubleTicketCharacteristic": [
+            {"name": k, "value": row[k], "valueType": "integer" if isinstance(row[k], int) else "string"}
+            for k in _FACTS if row.get(k) is not None],
+        "@type": "TroubleTicket",
+    }
+    out: dict[str, Any] = _drop_none(resource)
+    return out

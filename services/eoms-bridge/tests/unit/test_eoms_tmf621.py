@@ -15,6 +15,7 @@ from eoms_bridge.domain.tmf621 import (
     SEVERITIES,
     STATE_OF_STATUS,
     STATUS_OF_STATE,
+    StatusChange,
     StatusNotAllowedError,
     Step,
     TmfStatus,
@@ -22,6 +23,7 @@ from eoms_bridge.domain.tmf621 import (
     priority_of,
     status_plan,
     tier_of_severity,
+    trouble_ticket,
 )
 from eoms_bridge.domain.workflow import WorkflowCatalog, WorkflowDefinition
 
@@ -204,3 +206,47 @@ def test_every_plan_lands_on_its_status_and_every_refusal_changes_nothing(
             continue
         _run(t, steps, now)
         assert STATUS_OF_STATE[t.state] is target
+
+
+def _row(**over: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "id": "tkt_1", "kind": "complaint_fault", "business_type": "generic.complaint", "origin": "network",
+        "origin_id": "ALM-1", "customer_id": "", "customer_name": "", "customer_tier": "A", "state": "in_progress",
+        "current_node": "fault_location", "current_role": "noc_tester", "assignee": None, "workflow_id":
+        "generic.complaint", "workflow_version": 1, "severity": "critical", "description": "LOS",
+        "created_at": T0, "updated_at": T0, "data": {
+            "external_id": "ALM-1", "reported_by": "fm-1", "name": "LOS on OLT-07",
+            "related_entity": [{"id": "OLT-07", "@referredType": "Resource"}], "notes": [{"text": "n1"}]}}
+    row.update(over)
+    return row
+
+
+def test_a_network_ticket_as_the_tmf621_resource_omits_what_it_lacks() -> None:
+    changes = [StatusChange("acknowledged", T0), StatusChange("in_progress", T0 + timedelta(minutes=3), "taken")]
+    tt = trouble_ticket(_row(), href="/tt/tkt_1", changes=changes)
+    assert (tt["status"], tt["priority"], tt["externalId"], tt["name"]) == ("inProgress", "critical", "ALM-1",
+                                                                              "LOS on OLT-07")
+    assert tt["relatedEntity"] == [{"id": "OLT-07", "@referredType": "Resource"}]
+    assert tt["relatedParty"] == [{"id": "fm-1", "role": "reporter", "@referredType": "PartyRole"}]  # no customer
+    assert [c["status"] for c in tt["statusChange"]] == ["acknowledged", "inProgress"]
+    assert (tt["statusChangeDate"], tt["statusChangeReason"]) == (T0 + timedelta(minutes=3), "taken")
+    assert "resolutionDate" not in tt and "requestedResolutionDate" not in tt
+    assert {"name": "workflow_version", "value": 1, "valueType": "integer"} in tt["troubleTicketCharacteristic"]
+    assert "assignee" not in {c["name"] for c in tt["troubleTicketCharacteristic"]}
+
+    def nulls(v: object) -> bool:
+        if isinstance(v, dict):
+            return any(x is None or nulls(x) for x in v.values())
+        return isinstance(v, list) and any(nulls(x) for x in v)
+
+    assert not nulls(tt)
+
+
+def test_an_order_ticket_names_its_order_and_customer() -> None:
+    tt = trouble_ticket(_row(origin="order", origin_id="ord_1", customer_id="cus_1", customer_name="天津港集团",
+                             data={}, severity="moderate", state="resolved"),
+                        href="/tt/tkt_1", changes=[StatusChange("resolved", T0)])
+    assert {e["id"]: e["@referredType"] for e in tt["relatedEntity"]} == {"ord_1": "ProductOrder",
+                                                                          "cus_1": "Organization"}
+    assert "externalId" not in tt and tt["priority"] == "medium" and tt["resolutionDate"] == T0
+    assert tt["name"] == "complaint_fault generic.complaint"
