@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from backbone.release import migrate_all, service_dir
+from backbone.workers import Backoff
 from devtools import infra as devinfra
 from devtools.infra import PROJECT_ROOT, InfraProfile, log, port_open
 
@@ -102,6 +103,49 @@ class ServiceProcess:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@dataclass
+class Supervisor:
+    """Restarts a service process that exited, as an orchestrator would (`make run`, the drills).
+
+    `check()` is one pass (call it every half second): a process found dead is logged with its exit
+    code and restarted after a backoff (`backbone.workers.Backoff`: 1 s, 2 s, 4 s … at most 30 s)
+    that grows with its crashes in a row; a process that stayed up `healthy_after_s` has its count
+    reset. Restarts never block: a slow service does not delay the others' supervision.
+    """
+
+    procs: list[ServiceProcess]
+    backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=1.0, max_s=30.0, jitter=0.2))
+    healthy_after_s: float = 60.0
+    restarts: dict[str, int] = field(default_factory=dict)  # per service name, for the logs and the drills
+    _crashes: dict[int, int] = field(default_factory=dict)
+    _due: dict[int, float] = field(default_factory=dict)
+    _since: dict[int, float] = field(default_factory=dict)
+
+    def check(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        for i, p in enumerate(self.procs):
+            if p.proc is None:
+                continue
+            code = p.proc.poll()
+            if code is None:
+                self._since.setdefault(i, now)
+                if now - self._since[i] >= self.healthy_after_s:
+                    self._crashes[i] = 0
+                continue
+            if i not in self._due:
+                self._crashes[i] = self._crashes.get(i, 0) + 1
+                delay = self.backoff.delay(self._crashes[i])
+                self._due[i] = now + delay
+                log(f"{p.spec.name} (pid {p.proc.pid}) exited with {code}; restarting in {delay:.1f}s"
+                    f" (crash {self._crashes[i]} in a row; see {p.log_path})")
+            elif now >= self._due[i]:
+                del self._due[i]
+                p.start(wait=False)
+                self._since[i] = now
+                self.restarts[p.spec.name] = self.restarts.get(p.spec.name, 0) + 1
+                log(f"{p.spec.name} restarted (pid {p.proc.pid if p.proc else '?'})")
 
 
 def seed_demo_data(database_url: str) -> None:
@@ -198,9 +242,10 @@ def run(profile_name: str = "run", console: bool = True) -> None:
               f"{profile.data_dir / 'mailbox.jsonl'})", flush=True)
         print(f"  smpp (SMSC)  127.0.0.1:{smpp_port}", flush=True)
         print(f"  service logs {logs}\n", flush=True)
-        while all(p.proc and p.proc.poll() is None for p in procs):
+        supervisor = Supervisor(procs)
+        while True:  # a crashed service is restarted with backoff, as an orchestrator would
+            supervisor.check()
             time.sleep(0.5)
-        log("a service exited; stopping the suite")
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
     finally:
