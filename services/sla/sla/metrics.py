@@ -9,6 +9,9 @@ TIMERS_UNMATCHED = Counter("sla_timers_unmatched_total", "Node entries no policy
 TRANSITIONS_IGNORED = Counter(
     "sla_transitions_ignored_total", "Ticket events that did not apply to a timer's state", ["reason"]
 )
+COMPLETIONS_CLAMPED = Counter(
+    "sla_completions_clamped_total", "Completions stamped before their timer's last event, applied at that event's time"
+)
 ALERTS_EMITTED = Counter("sla_alerts_emitted_total", "SLA events written to the outbox", ["type"])
 FIRE_LATENESS = Histogram(
     "sla_fire_lateness_seconds", "Actual firing time minus due time of scheduled actions",

@@ -328,8 +328,13 @@ def complete(timer: SlaTimer, at: dt.datetime) -> SlaTimer:
     emit the ones that were already due.
     """
     _require_open(timer, "complete")
-    at = _check_time(timer, at)
-    used = elapsed(timer, at)
+    stamped = _utc(at)
+    # A completion is final and never refused for its time: stamped before the timer's last event
+    # (an instance whose clock runs behind another's, an event that waited in a queue), it is judged
+    # on its own time and applied at the last event's, so the timer's clock never runs backwards.
+    # Refused, the node's timer would run on and escalate a finished node. (`completion_clamped`)
+    at = max(stamped, timer.last_event_at)
+    used = elapsed(timer, max(stamped, timer.anchor_at))
     # Judged on the event time, not on what the scheduler already sent: a completion
     # that arrives after a breach alert but happened in time is still met on time.
     late = used > timer.policy.limit
@@ -353,6 +358,11 @@ def complete(timer: SlaTimer, at: dt.datetime) -> SlaTimer:
 
 
 stop = complete
+
+
+def completion_clamped(timer: SlaTimer, at: dt.datetime) -> bool:
+    """Whether `complete(timer, at)` applies the completion at the last event's time (counted)."""
+    return _utc(at) < timer.last_event_at
 
 
 def cancel(timer: SlaTimer, at: dt.datetime) -> SlaTimer:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
-from sqlalchemy import and_, bindparam, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,8 +102,15 @@ def _save_params(timer_id: str, t: SlaTimer, at: datetime) -> dict[str, Any]:
     return {"tid": timer_id, **{f"v_{k}": v for k, v in state_columns(t).items()}, "v_updated_at": at}
 
 
+async def db_now(session: AsyncSession) -> datetime:
+    """The database's clock: the time every SLA record and event is stamped with (recorded, fired,
+    met), as the due-timer scan decides "due" by it; never one instance's clock, which may run ahead."""
+    now: datetime = (await session.execute(select(func.clock_timestamp()))).scalar_one()
+    return now.astimezone(UTC)
+
+
 async def _save(session: AsyncSession, timer_id: str, t: SlaTimer) -> None:
-    await session.execute(_SAVE, _save_params(timer_id, t, datetime.now(UTC)))
+    await session.execute(_SAVE, _save_params(timer_id, t, await db_now(session)))
 
 
 # --------------------------------------------------------------------------- alerts
@@ -218,7 +225,7 @@ async def start_timers(
         return 0
     inserted = set((await session.execute(_INSERT, params)).scalars().all())
     started = len(inserted)
-    now = datetime.now(UTC)
+    now = await db_now(session)
     await _record_feed(session, [
         _feed_row(uuid.uuid4(), TIMER_STARTED, p["id"], "started", p["ticket_id"], _started_data(p), now, recorded_by)
         for p in params if p["id"] in inserted])
@@ -239,7 +246,7 @@ async def complete_timers(
         .order_by(timers.c.id).with_for_update()
     )).all()
     open_rows = {(r.ticket_id, r.node): r for r in rows}  # at most one open timer per (ticket, node)
-    now = datetime.now(UTC)
+    now = await db_now(session)
     fired: list[tuple[TimerRow, SlaTimer, Action, datetime]] = []
     met: list[Envelope] = []
     saves: list[dict[str, Any]] = []
@@ -251,6 +258,10 @@ async def complete_timers(
         try:
             # Actions due before the completion happened even if the scanner has not got to them.
             t, actions = domain.fire_due(await load_timer(session, catalog, row), c.completed_at)
+            if domain.completion_clamped(t, c.completed_at):
+                metrics.COMPLETIONS_CLAMPED.inc()
+                log.warning("timer %s/%s: completion at %s is before its last event at %s: applied at that time",
+                            c.ticket_id, c.node, c.completed_at.isoformat(), t.last_event_at.isoformat())
             done = domain.complete(t, c.completed_at)
         except IllegalTransition as exc:
             _ignored(exc)
@@ -310,7 +321,7 @@ async def cancel_ticket(
     (no alert), the live feed records it (`sla.timer_cancelled`)."""
     cancelled: list[tuple[TimerRow, SlaTimer]] = []
     n = await _transition_ticket(session, catalog, ticket_id, None, None, domain.cancel, at, done=cancelled)
-    now = datetime.now(UTC)
+    now = await db_now(session)
     await _record_feed(session, [
         _feed_row(uuid.uuid4(), TIMER_CANCELLED, row.id, "cancelled", row.ticket_id,
                   _jsonable({**_context(row, t), "cancelled_at": t.cancelled_at}), now, recorded_by)
@@ -365,7 +376,7 @@ async def fire_due_timers(
     fired: list[tuple[TimerRow, SlaTimer, Action, datetime]] = []
     updates: list[dict[str, Any]] = []
     for row in rows:
-        at = datetime.now(UTC)
+        at = now  # the database's clock, as the claim's (the scanner reads it per pass)
         new, actions = domain.fire_due(await load_timer(session, catalog, row), at)
         fired.extend((row, new, a, at) for a in actions)
         updates.append(_save_params(row.id, new, at))
