@@ -277,7 +277,8 @@ def main() -> None:
         return
     kc = Keycloak.start(args.profile, fresh=not args.keep)
     print(f"OIDC_ISSUER={kc.issuer}", flush=True)
-    print(f"# users: am_zhang, am_li, noc_wang, sup_chen, admin_zhao, partner_hw (password: <user>-password); "
+    print(f"# users: am_zhang, am_li, noc_wang, sup_chen, admin_zhao, partner_hw, partner_zte, disp_liu, head_zhou, "
+          f"desk_guo, agent_sun (password: <user>-password); "
           f"admin console {kc.url}/admin ({ADMIN_USER})", flush=True)
     try:
         while kc.proc and kc.proc.poll() is None:

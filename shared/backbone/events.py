@@ -219,13 +219,19 @@ class TicketNodeCompleted(TicketContext):
 
 @event("eoms.ticket.node_assigned", topic=topics.EOMS_TICKETS)
 class TicketNodeAssigned(TicketContext):
-    """A person claimed the node (accept) or it was handed over (reassign)."""
+    """A person claimed the node (accept), it was dispatched to the on-duty person, or handed over
+    (reassign); `how` says which (absent on events before issue 13: a claim or a reassignment)."""
 
     node: str
     role: str
     assignee: str
     previous_assignee: str | None = None
     assigned_at: datetime
+    how: Literal["auto", "manual", "claim", "override"] | None = Field(default=None, description=(
+        "claim (accepted from the queue), auto (dispatched to the on-duty person of the role in the "
+        "ticket's region), manual (reassigned to a named person or unit), override (a supervisor outside "
+        "the node's role)"))
+    assignee_unit: str | None = Field(default=None, description="the unit (department) it was handed to, if any")
 
 
 @event("eoms.ticket.node_returned", topic=topics.EOMS_TICKETS)

@@ -3,9 +3,9 @@
 
 - `GET /api/v1/me`: who the caller is, as this service sees the bearer token: the subject, the display
   name, the partner of a partner user (the token's `partner` claim) and the suite's roles the token
-  holds, plus every workflow node role those roles work (`node_roles_of` and `role_satisfies` of
-  `backbone.vocabulary`: the queues the caller may open). Roles the suite does not know are not
-  listed: a service never acts on them.
+  holds, plus every workflow node role those roles work (`node_roles_of` of `backbone.vocabulary`: the
+  node role of the same name, no role covering another; the queues the caller may open). Roles the
+  suite does not know are not listed: a service never acts on them.
 - `GET /api/v1/labels`: the display labels of the suite's codes in zh-CN and en (`backbone/labels.yaml`:
   products, business kinds and types, ticket kinds, roles, workflow nodes and outcomes, tiers, alert
   types), so a screen names a node "故障处理" / "fault repair" whatever workflows its role may read.
@@ -28,10 +28,11 @@ class Me(BaseModel):
     subject: str = Field(description="the token's `sub`: the id written as actor, assignee, account manager")
     name: str | None = Field(description="the token's `name` claim, when it has a printable one")
     partner: str | None = Field(description="the partner a partner user works for (the token's `partner` claim)")
-    roles: list[str] = Field(description="the suite's roles the token holds (account_manager, network_staff, "
-                                         "supervisor, admin), sorted")
+    roles: list[str] = Field(description="the suite's roles the token holds (backbone.vocabulary.TokenRole: "
+                                         "account_manager, agent, complaint_desk, dispatcher, network_staff, "
+                                         "network_resource, ..., supervisor, department_head, admin), sorted")
     node_roles: list[str] = Field(description="every workflow node role those roles work, sorted: the queues the "
-                                              "caller may open (network_staff covers its sub-roles)")
+                                              "caller may open (each role works its own node role only)")
     service: str = Field(description="the service that answered")
 
 

@@ -12,10 +12,14 @@ to, and serialise as, their plain value (JSON, events, database columns).
 - ``TicketKind``: the kinds of EOMS ticket a workflow opens; ``eoms.ticket.*`` events carry them as
   ``ticket_kind``, and the CRM, the SLA policies and notify's labels key on them.
 - ``Tier``: customer tier A/B/C (A is the most valuable).
-- ``TokenRole``: the coarse roles a JWT carries (``backbone.auth``).
-- ``NodeRole``: the finer roles EOMS workflow nodes are assigned to; ``NETWORK_SUB_ROLES`` are
-  covered by ``network_staff`` (``role_satisfies``), and ``NODE_ROLES_OF_TOKEN_ROLE`` says which
-  node roles a token's role may work (``node_roles_of``).
+- ``TokenRole``: the roles a JWT carries (``backbone.auth``): the roles of the seed (account
+  managers, agents, the complaint desk, dispatchers, the network department's roles, partner SI
+  engineers, supervisors, department heads, admins).
+- ``NodeRole``: the roles EOMS workflow nodes are assigned to. ``NODE_ROLES_OF_TOKEN_ROLE`` is the
+  documented mapping (docs/security.md, "Roles"): a token's role works the node role of the same name
+  and nothing else; there is no catch-all (``network_staff`` works ``network_staff`` nodes only, a
+  network resource engineer holds ``network_resource``). Supervisors (and admins, who act with a
+  supervisor's authority) may override a node's role, and the ticket records it as an override.
 """
 
 from __future__ import annotations
@@ -71,12 +75,25 @@ class Tier(StrEnum):
 
 
 class TokenRole(StrEnum):
-    """The roles a bearer token carries (the ``roles`` claim)."""
+    """The roles a bearer token carries (the ``roles`` claim): the roles of the seed."""
 
     ACCOUNT_MANAGER = "account_manager"
+    AGENT = "agent"  # orders through the agent channel, for the customers assigned to that agent
+    COMPLAINT_DESK = "complaint_desk"
+    DISPATCHER = "dispatcher"  # dispatches and reassigns node tasks; works no node itself
     NETWORK_STAFF = "network_staff"
+    NETWORK_RESOURCE = "network_resource"
+    DATA_PRODUCTION = "data_production"
+    FIELD_ENGINEER = "field_engineer"
+    NOC_TESTER = "noc_tester"
+    TRANSMISSION = "transmission"
+    CORE_NETWORK = "core_network"
+    PARTNER_SI = "partner_si"  # with the token's `partner` claim: a partner's engineer
     SUPERVISOR = "supervisor"
+    DEPARTMENT_HEAD = "department_head"  # reads the department's work and figures; works no node
     ADMIN = "admin"
+    #: a machine caller, an integrating system (fault management opening TMF621 tickets); works no node
+    INTEGRATION = "integration"
 
 
 class NodeRole(StrEnum):
@@ -84,7 +101,7 @@ class NodeRole(StrEnum):
 
     ACCOUNT_MANAGER = "account_manager"
     NETWORK_STAFF = "network_staff"
-    # Sub-roles of network_staff, usable as node roles.
+    # The network department's finer roles.
     NETWORK_RESOURCE = "network_resource"
     DATA_PRODUCTION = "data_production"
     FIELD_ENGINEER = "field_engineer"
@@ -107,6 +124,8 @@ TOKEN_ROLES: Final[tuple[TokenRole, ...]] = tuple(TokenRole)
 WORKFLOW_KINDS: Final[frozenset[str]] = frozenset(k.value for k in WorkflowKind)
 NODE_ROLES: Final[frozenset[str]] = frozenset(r.value for r in NodeRole)
 
+#: The network department's finer node roles (each a token role of its own since issue 13: a
+#: ``network_staff`` token does not work them).
 NETWORK_SUB_ROLES: Final[frozenset[NodeRole]] = frozenset(
     {
         NodeRole.NETWORK_RESOURCE,
@@ -118,14 +137,33 @@ NETWORK_SUB_ROLES: Final[frozenset[NodeRole]] = frozenset(
     }
 )
 
-#: The node roles a token's role acts as. ``network_staff`` also covers every network sub-role
-#: (through ``role_satisfies``); supervisors work the complaint desk's and the partners' nodes
-#: (partners have no login of their own: the ops desk works their nodes on their behalf).
+#: The network side's token roles: they read every EOMS ticket and the SLA's timers.
+NETWORK_TOKEN_ROLES: Final[tuple[TokenRole, ...]] = (
+    TokenRole.NETWORK_STAFF, TokenRole.NETWORK_RESOURCE, TokenRole.DATA_PRODUCTION, TokenRole.FIELD_ENGINEER,
+    TokenRole.NOC_TESTER, TokenRole.TRANSMISSION, TokenRole.CORE_NETWORK,
+)
+
+#: The node roles a token's role works: the node role of the same name, nothing else. Supervisors work
+#: supervisor nodes and may override any node (the ticket records the override); admins act with a
+#: supervisor's authority; agents, dispatchers and department heads work no node (a dispatcher
+#: dispatches and reassigns: ``eoms_bridge/api/assignments.py``).
 NODE_ROLES_OF_TOKEN_ROLE: Final[dict[TokenRole, frozenset[NodeRole]]] = {
     TokenRole.ACCOUNT_MANAGER: frozenset({NodeRole.ACCOUNT_MANAGER}),
+    TokenRole.AGENT: frozenset(),
+    TokenRole.COMPLAINT_DESK: frozenset({NodeRole.COMPLAINT_DESK}),
+    TokenRole.DISPATCHER: frozenset(),
     TokenRole.NETWORK_STAFF: frozenset({NodeRole.NETWORK_STAFF}),
-    TokenRole.SUPERVISOR: frozenset({NodeRole.SUPERVISOR, NodeRole.COMPLAINT_DESK, NodeRole.PARTNER_SI}),
-    TokenRole.ADMIN: frozenset(NodeRole),
+    TokenRole.NETWORK_RESOURCE: frozenset({NodeRole.NETWORK_RESOURCE}),
+    TokenRole.DATA_PRODUCTION: frozenset({NodeRole.DATA_PRODUCTION}),
+    TokenRole.FIELD_ENGINEER: frozenset({NodeRole.FIELD_ENGINEER}),
+    TokenRole.NOC_TESTER: frozenset({NodeRole.NOC_TESTER}),
+    TokenRole.TRANSMISSION: frozenset({NodeRole.TRANSMISSION}),
+    TokenRole.CORE_NETWORK: frozenset({NodeRole.CORE_NETWORK}),
+    TokenRole.PARTNER_SI: frozenset({NodeRole.PARTNER_SI}),
+    TokenRole.SUPERVISOR: frozenset({NodeRole.SUPERVISOR}),
+    TokenRole.DEPARTMENT_HEAD: frozenset(),
+    TokenRole.ADMIN: frozenset({NodeRole.SUPERVISOR}),
+    TokenRole.INTEGRATION: frozenset(),
 }
 
 
@@ -155,11 +193,6 @@ def node_roles_of(token_roles: Iterable[str]) -> frozenset[NodeRole]:
 
 
 def role_satisfies(held: NodeRole | str, required: NodeRole | str) -> bool:
-    """Whether a person holding ``held`` may work a node requiring ``required``.
-
-    Exact match, or ``network_staff`` covering every network sub-role.
-    """
-    held_r, required_r = NodeRole(held), NodeRole(required)
-    if held_r == required_r:
-        return True
-    return held_r == NodeRole.NETWORK_STAFF and required_r in NETWORK_SUB_ROLES
+    """Whether a person holding ``held`` works a node requiring ``required``: the same role, nothing
+    else (no role covers another; a supervisor's override is the ticket's to record, not a role's)."""
+    return NodeRole(held) == NodeRole(required)

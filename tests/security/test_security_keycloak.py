@@ -75,8 +75,8 @@ async def test_a_keycloak_token_works_on_every_service(oidc_apps: dict[str, Fast
     assert got["crm"] == 200 and got["sla"] == 403  # authenticated, but not a reader of SLA timers
     partner = keycloak.password_token("partner_hw")
     assert claims_of(partner)["partner"] == "huawei"
-    # A partner user (network_staff + the partner claim) is authenticated everywhere, but reaches only the
-    # tasks assigned to them (docs/security.md, item 2): it used to read every ticket's SLA timers.
+    # A partner user (partner_si + the partner claim) is authenticated everywhere, but reaches only the
+    # tasks of its partner's nodes (docs/security.md, item 2): it used to read every ticket's SLA timers.
     got = await statuses(oidc_apps, partner)
     assert got == {"crm": 403, "eoms-bridge": 200, "sla": 403, "notify": 403}, got
 

@@ -3,8 +3,10 @@
 The matrix is generated from each service's OpenAPI document: every operation declares its rule in
 `x-authz` (`backbone.authz`), and every operation is called by every kind of caller:
 
-    anonymous (no token), a valid token with no suite role, account_manager, network_staff, supervisor,
-    admin, and a partner user (the `partner` claim; network_staff like Keycloak's partner_hw)
+    anonymous (no token), a valid token with no suite role, every token role of the seed
+    (backbone.vocabulary.TokenRole: account_manager, agent, complaint_desk, dispatcher, the network roles,
+    partner_si, supervisor, department_head, admin), a partner user (partner_si with the `partner` claim,
+    like Keycloak's partner_hw) and a partner user of another company
 
 Expected, from the rule alone: outside it 403 (401 without a token; every bearer caller 401 on a
 signed route); inside it an answer of the route (2xx, or 404/409/422 for the made-up ids and empty
@@ -13,9 +15,9 @@ data. An operation without a rule fails `test_every_operation_declares_a_rule` (
 needed), so a new route without one does not pass the build.
 
 Object level (another's object answers 404, never 403 or data) is proved with real rows in
-`test_another_ones_objects_answer_404` (EOMS tickets on both faces and the node actions, notify
-deliveries) and in services/crm/tests/integration/test_crm_rbac.py (customers, key persons,
-opportunities, orders, complaints, both TMF faces).
+`test_another_ones_objects_answer_404` (EOMS tickets on both faces and the node actions, another
+partner's ticket, notify deliveries) and in services/crm/tests/integration/test_crm_rbac.py (customers,
+key persons, opportunities, orders, complaints, both TMF faces).
 
 The services run in-process against a database of their own (`groupsuite_rbac`, migrated afresh each
 session), as the fuzz test does.
@@ -67,7 +69,8 @@ CALLERS = (
     Caller("anonymous", anonymous=True),
     Caller("no_suite_role", ("auditor",)),  # a valid token whose roles the suite does not know
     *(Caller(role, (role,)) for role in TOKEN_ROLES),
-    Caller("partner", ("network_staff",), partner="huawei"),
+    Caller("partner", ("partner_si",), partner="huawei"),
+    Caller("partner_of_another_company", ("partner_si",), partner="zte"),
 )
 
 
@@ -268,7 +271,8 @@ async def test_another_ones_objects_answer_404(rbac_apps: dict[str, FastAPI]) ->
     from notify.models import deliveries
 
     owner, other = Caller("am_owner", ("account_manager",)), Caller("am_other", ("account_manager",))
-    partner, colleague = Caller("partner", ("network_staff",), "huawei"), Caller("partner2", ("network_staff",), "hw")
+    partner, colleague = Caller("partner", ("partner_si",), "huawei"), Caller("partner2", ("partner_si",), "huawei")
+    rival = Caller("rival", ("partner_si",), "zte")  # a partner user of another company
     nobody = Caller("nobody", ())
     eoms = rbac_apps["eoms-bridge"].state.runtime
     await eoms.context.store.sync(eoms.session_factory)  # what the bridge does at start (not started here)
@@ -280,11 +284,11 @@ async def test_another_ones_objects_answer_404(rbac_apps: dict[str, FastAPI]) ->
     async with eoms.session_factory() as s, s.begin():
         (tid,) = await ticket_service.open_tickets_for_order(s, store=eoms.context.store, order=order,
                                                              now=datetime.now(UTC), forward=False)
-        # A partner's task: assigned to the partner user (as a supervisor's reassign does).
+        # A partner's task: its current node is huawei's (as the organisation assigns a partner_si node).
         (pid,) = await ticket_service.open_tickets_for_order(
             s, store=eoms.context.store, order=order.model_copy(update={"order_id": new_id("ord")}),
             now=datetime.now(UTC), forward=False)
-        await s.execute(tickets.update().where(tickets.c.id == pid).values(assignee="rbac_partner"))
+        await s.execute(tickets.update().where(tickets.c.id == pid).values(partner="huawei", current_role="partner_si"))
 
     async def status(app: str, method: str, path: str, caller: Caller, **kw: Any) -> int:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=rbac_apps[app]), base_url="http://s") as h:
@@ -309,12 +313,17 @@ async def test_another_ones_objects_answer_404(rbac_apps: dict[str, FastAPI]) ->
         listed = (await h.get("/api/v1/tickets", headers=other.headers(), params={"limit": 200})).json()["items"]
         assert all(t["account_manager_id"] != "rbac_am_owner" for t in listed)
         mine = (await h.get("/api/v1/tickets", headers=partner.headers(), params={"limit": 200})).json()["items"]
-        assert [t["id"] for t in mine] == [pid], "a partner user lists the tasks assigned to them only"
+        assert pid in [t["id"] for t in mine] and all(t["partner"] == "huawei" for t in mine), (
+            "a partner user lists its partner's tasks only")
         queue = (await h.get("/api/v1/queues/partner_si", headers=partner.headers())).json()
-        assert all(t["assignee"] == "rbac_partner" for t in queue["items"])
+        assert pid in [t["ticket_id"] for t in queue["items"]] and all(t["partner"] == "huawei" for t in queue["items"])
+        theirs = (await h.get("/api/v1/queues/partner_si", headers=rival.headers(), params={"limit": 200})).json()
+        assert pid not in [t["ticket_id"] for t in theirs["items"]]
         assert (await h.get("/api/v1/queues/network_resource", headers=partner.headers())).status_code == 403
     assert await status("eoms-bridge", "GET", f"/api/v1/tickets/{pid}", partner) == 200
-    assert await status("eoms-bridge", "GET", f"/api/v1/tickets/{pid}", colleague) == 404
+    assert await status("eoms-bridge", "GET", f"/api/v1/tickets/{pid}", colleague) == 200  # the same partner
+    assert await status("eoms-bridge", "GET", f"/api/v1/tickets/{pid}", rival) == 404  # another partner's: 404
+    assert await status("eoms-bridge", "POST", f"/api/v1/tickets/{pid}/actions/accept", rival, json={}) == 404
 
     notify = rbac_apps["notify"].state.runtime
     did = new_id("dlv")

@@ -10,6 +10,7 @@ from eoms_bridge import consumers
 from eoms_bridge.adapter.client import CircuitBreaker, EomsClient
 from eoms_bridge.adapter.forwarder import Forwarder
 from eoms_bridge.context import EomsContext
+from eoms_bridge.domain.dispatch import load_organisation
 from eoms_bridge.domain.errors import WorkflowDefinitionError, WorkflowNotFoundError
 from eoms_bridge.domain.workflow import WorkflowCatalog
 from eoms_bridge.models import metadata
@@ -49,7 +50,9 @@ def bootstrap(settings: EomsSettings) -> ServiceRuntime[EomsContext]:
     catalog = load_catalog(settings.workflow_dir)
     check_generic_complaint(catalog, settings.generic_complaint_business_type)
     store = WorkflowStore(catalog)
-    context = EomsContext(settings=settings, store=store, client=eoms_client(settings))
+    # The organisation (people, rosters, partners' nodes) is validated too: a mistake names its field.
+    context = EomsContext(settings=settings, store=store, client=eoms_client(settings),
+                          organisation=load_organisation(settings.organisation_file))
     runtime = ServiceRuntime(Infra.create(settings, metadata), context)
     session_factory = runtime.session_factory
 

@@ -16,12 +16,13 @@ from eoms_bridge.services import tickets
 
 def make_handlers(context: EomsContext) -> dict[str, Handler]:
     store, forward = context.store, context.forwarding
+    org, eoms_partner = context.organisation, context.eoms_partner
 
     async def on_order_submitted(session: AsyncSession, event: Envelope) -> None:
         order = event.payload(OrderSubmitted)
         try:
             await tickets.open_tickets_for_order(session, store=store, order=order, now=datetime.now(UTC),
-                                                 forward=forward)
+                                                 forward=forward, org=org, eoms_partner=eoms_partner)
         except WorkflowNotFoundError as exc:
             raise PermanentError(str(exc)) from exc  # no retry makes a workflow appear: DLQ with the reason
 
@@ -35,7 +36,8 @@ def make_handlers(context: EomsContext) -> dict[str, Handler]:
         try:
             await tickets.open_ticket_for_complaint(
                 session, store=store, complaint=complaint, now=datetime.now(UTC),
-                generic_business_type=context.settings.generic_complaint_business_type, forward=forward)
+                generic_business_type=context.settings.generic_complaint_business_type, forward=forward, org=org,
+                eoms_partner=eoms_partner)
         except WorkflowNotFoundError as exc:  # pragma: no cover - the start checks the generic workflow is there
             raise PermanentError(str(exc)) from exc
 

@@ -62,6 +62,12 @@ tickets = sa.Table(
     sa.Column("data", JSONB, nullable=False, server_default="{}"),  # order item attributes / complaint facts
     sa.Column("snapshot", JSONB, nullable=False),
     sa.Column("external_ref", sa.String(120), nullable=True),  # id in the external EOMS (adapter mode)
+    # The partner SI company whose node is current (organisation data, recorded when the node is entered):
+    # its engineers see and work the ticket while that node is current. Null for nodes of our own staff.
+    sa.Column("partner", sa.String(40), nullable=True),
+    # The callback partner (external EOMS) the ticket was forwarded to (adapter mode): only its signed
+    # callbacks act on the ticket (another partner's answer 404).
+    sa.Column("eoms_partner", sa.String(40), nullable=True),
     *timestamps(),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     # One event, one set of tickets: redeliveries and competing consumer groups hit this key.
@@ -73,6 +79,12 @@ tickets = sa.Table(
         "ix_eoms_tickets_queue", "current_role", "node_entered_at", "id",
         postgresql_where=sa.text("state IN ('acknowledged', 'in_progress', 'pending')"),
     ),
+    # "Tasks assigned to me" and the least-loaded dispatch's open-task counts.
+    sa.Index(
+        "ix_eoms_tickets_assignee_open", "assignee", "node_entered_at",
+        postgresql_where=sa.text("state IN ('acknowledged', 'in_progress', 'pending') AND assignee IS NOT NULL"),
+    ),
+    sa.Index("ix_eoms_tickets_partner", "partner", "id", postgresql_where=sa.text("partner IS NOT NULL")),
 )
 
 # Audit trail: one row per domain event (who, when, node, outcome, state change).
@@ -90,6 +102,19 @@ ticket_history = sa.Table(
     sa.Column("actor", sa.String(60), nullable=False),
     sa.Column("note", sa.Text, nullable=True),
     timestamp("at"),
+    sa.Index("ix_eoms_ticket_history_actor", "actor", "ticket_id"),  # "tickets I took part in"
+)
+
+# Round-robin dispatch: who was dispatched last per (node role, region); the row is locked while a
+# dispatch picks the next person, so concurrent dispatches take turns.
+dispatch_cursors = sa.Table(
+    "dispatch_cursors",
+    metadata,
+    sa.Column("role", sa.String(60), nullable=False),
+    sa.Column("region", sa.String(60), nullable=False),  # the ticket's region ("" when it has none)
+    sa.Column("last_assignee", sa.String(60), nullable=True),
+    timestamp("updated_at", default_now=True),
+    sa.PrimaryKeyConstraint("role", "region", name="pk_eoms_dispatch_cursors"),
 )
 
 # Durable queue of messages for the external EOMS (adapter mode), written in the transaction of the

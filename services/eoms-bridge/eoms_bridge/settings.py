@@ -25,6 +25,12 @@ class EomsSettings(ServiceSettings):
     # Business type of a complaint that names no product (or whose product has no complaint workflow):
     # its workflow must be in the catalog, else the start fails.
     generic_complaint_business_type: str = GENERIC_COMPLAINT
+    # The organisation node tasks are dispatched to: departments, regions, partners, people, rosters,
+    # dispatch rules, partners' nodes (default: eoms_bridge/data/organisation.yaml), validated at start.
+    organisation_file: str | None = None
+    # Adapter mode: the callback partner (a key of EOMS_CALLBACK_PARTNERS) whose EOMS is at EOMS_URL; a
+    # forwarded ticket records it and only that partner's signed callbacks may act on it.
+    eoms_url_partner: str = DEV_EOMS_PARTNER
     # Without EOMS_URL the bridge runs the workflow itself; with it, tickets are forwarded there.
     eoms_url: str | None = None
     eoms_timeout_s: float = 2.0
@@ -76,6 +82,9 @@ class EomsSettings(ServiceSettings):
         if short := sorted(k for k, v in secrets.items() if len(v) < MIN_CALLBACK_SECRET_LENGTH):
             raise ValueError(f"EOMS_CALLBACK_PARTNERS: the secrets of {short} are shorter than "
                              f"{MIN_CALLBACK_SECRET_LENGTH} characters")
+        if self.eoms_url and self.eoms_url_partner not in secrets:
+            raise ValueError(f"EOMS_URL_PARTNER {self.eoms_url_partner!r} must name one of EOMS_CALLBACK_PARTNERS "
+                             "(the partner whose EOMS receives the forwarded tickets)")
         return self
 
     def callback_secrets(self) -> dict[str, str]:

@@ -10,7 +10,9 @@ A timestamp outside the window, a wrong signature, an unknown partner or a signa
 (a replay) is 401, before the body is validated (only a body that is no JSON at all is refused first,
 422, by the JSON parser). The actor is derived from the partner
 (`eoms:<partner>`, working the current node's role), never from the body: `actor_id` is recorded as
-the operator the EOMS reports (informational), and `actor_roles` is refused.
+the operator the EOMS reports (informational), and `actor_roles` is refused. A partner acts only on the
+tickets forwarded to its EOMS (`tickets.eoms_partner`) and on the nodes assigned to it (`tickets.partner`):
+any other ticket answers 404.
 """
 
 from __future__ import annotations
@@ -113,8 +115,11 @@ async def eoms_callback(
             raise _unauthorized("unsigned or wrongly signed callback: this signature was already used (replay)")
         old = select(seen.signature).where(seen.seen_at < func.now() - 2 * window).limit(PURGE_BATCH)
         await session.execute(delete(eoms_callback_signatures).where(seen.signature.in_(old.scalar_subquery())))
+        # Partner X acts only on the tickets forwarded to its EOMS and on the nodes assigned to it; any
+        # other ticket is not found (its existence is not disclosed).
         row = (await session.execute(select(tickets.c.id, tickets.c.current_role).where(
-            or_(tickets.c.id == body.ticket_id, tickets.c.external_ref == body.ticket_id)))).first()
+            or_(tickets.c.id == body.ticket_id, tickets.c.external_ref == body.ticket_id),
+            or_(tickets.c.eoms_partner == partner.partner, tickets.c.partner == partner.partner)))).first()
         if row is None:
             raise TicketNotFoundError(f"ticket {body.ticket_id} not found")
         node_roles = [NodeRole(row.current_role)] if row.current_role else []
@@ -132,7 +137,8 @@ async def eoms_callback(
             return CallbackOut(status="duplicate", ticket_id=row.id, actor=partner.actor_id)
         out = await ticket_service.act(
             session, store=store, ticket_id=row.id, action=body.action, actor=actor, now=datetime.now(UTC),
-            outcome=body.outcome, data=data, reason=body.reason, to=to, forward=context.forwarding)
+            outcome=body.outcome, data=data, reason=body.reason, to=to, forward=context.forwarding,
+            org=context.organisation, eoms_partner=context.eoms_partner)
     log.info("callback %s from partner %s applied to %s", body.callback_id, partner.partner, row.id)
     return CallbackOut(status="applied", ticket_id=row.id, state=out["state"], node=out["current_node"],
                        version=out["version"], actor=partner.actor_id)

@@ -30,6 +30,7 @@ class TaskOut(BaseModel):
     role: str
     state: str
     assignee: str | None
+    partner: str | None = Field(default=None, description="the partner SI company whose node it is")
     node_entered_at: datetime
     customer_id: str
     customer_name: str
@@ -49,9 +50,10 @@ async def role_queue(
     role: NodeRole, principal: QueueReaderDep, session: SessionDep, store: StoreDep,
     limit: int = Query(50, ge=1, le=200), cursor: str | None = None,
     unassigned: bool = Query(False, description="only tasks nobody has claimed yet"),
-    assignee: str | None = Query(None, description="only tasks claimed by this user"),
+    assignee: str | None = Query(None, description="only tasks claimed by (or dispatched to) this user"),
 ) -> QueuePage:
-    if not actor_of(principal).can_work(role):
+    actor = actor_of(principal)
+    if not (actor.can_work(role) or (principal.partner is None and actor.may_dispatch)):
         raise Problem(403, "Forbidden", f"the token cannot work role {role.value!r}")
     t = tickets.c
     q = select(tickets).where(t.current_role == role.value, t.state.in_(QUEUE_STATES))
@@ -67,7 +69,8 @@ async def role_queue(
         items.append(TaskOut(
             ticket_id=r["id"], ticket_kind=r["kind"], business_type=r["business_type"], node=r["current_node"],
             node_title=node_title(wf.ticket(r["kind"]) if wf.has_ticket(r["kind"]) else None, r["current_node"]),
-            role=r["current_role"], state=r["state"], assignee=r["assignee"], node_entered_at=r["node_entered_at"],
+            role=r["current_role"], state=r["state"], assignee=r["assignee"], partner=r["partner"],
+            node_entered_at=r["node_entered_at"],
             customer_id=r["customer_id"], customer_name=r["customer_name"], customer_tier=r["customer_tier"],
             customer_region=r["customer_region"], origin=r["origin"], origin_id=r["origin_id"],
             version=r["version"]))

@@ -48,6 +48,8 @@ class NodeVisitOut(BaseModel):
     next_node: str | None
     data: dict[str, Any]
     reason: str | None
+    partner: str | None = Field(default=None, description="the partner SI company whose node it is (partner_si)")
+    unit: str | None = Field(default=None, description="the unit (department) it was handed to, if any")
 
 
 class EventOut(BaseModel):
@@ -87,6 +89,8 @@ class TicketOut(BaseModel):
     current_node_title: LocalText | None = Field(default=None, description="the current node's title, zh-CN and en")
     current_role: str | None
     assignee: str | None
+    partner: str | None = Field(default=None, description=(
+        "the partner SI company whose node is current (its engineers see and work the ticket meanwhile)"))
     node_entered_at: datetime | None
     workflow_id: str
     workflow_version: int
@@ -131,7 +135,7 @@ async def ticket_out(store: WorkflowStore, session: SessionDep, row: RowMapping,
     nodes = [NodeVisitOut(node=v.node, title=node_title(t.definition, v.node), role=v.role.value,
                           entered_at=v.entered_at, entered_via=v.entered_via, assignee=v.assignee,
                           accepted_at=v.accepted_at, left_at=v.left_at, left_by=v.left_by, outcome=v.outcome,
-                          next_node=v.next_node, data=v.data, reason=v.reason)
+                          next_node=v.next_node, data=v.data, reason=v.reason, partner=v.partner, unit=v.unit)
              for v in t.history]
     outcomes = [OutcomeOut(outcome=o, next_node=target, label=outcome_label(o),
                            next_title=None if target.startswith("$") else node_title(t.definition, target),
@@ -172,8 +176,12 @@ class ActionIn(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict, description="complete: result data; `reason` for rejections")
     reason: str | None = Field(default=None, max_length=2000, description="return / suspend / hold / cancel")
     to: str | None = Field(default=None, max_length=60, description="reassign: the new assignee's user id")
-    to_roles: list[NodeRole] | None = Field(
-        default=None, description="reassign: roles of the new assignee if known (default: the node's role)")
+    to_roles: list[NodeRole] | None = Field(default=None, description=(
+        "reassign: roles of the new assignee when the organisation does not know them (a person of the "
+        "organisation holds its roles there; default: the node's role)"))
+    to_unit: str | None = Field(default=None, max_length=60, description=(
+        "reassign: a unit (department) instead of a person: one of its people holding the node's role, "
+        "the on-duty ones first, picked by the role's dispatch strategy"))
     expected_version: int | None = Field(default=None, description="optimistic lock: fail with 409 if stale")
 
 
@@ -188,27 +196,32 @@ async def ticket_action(
         raise field_error("outcome", "complete needs an outcome")
     if action in (TicketAction.RETURN, TicketAction.SUSPEND) and not (body.reason or "").strip():
         raise field_error("reason", f"{action.value} needs a reason")
-    if action is TicketAction.REASSIGN and not body.to:
-        raise field_error("to", "reassign needs the new assignee")
+    if action is TicketAction.REASSIGN and not (body.to or body.to_unit):
+        raise field_error("to", "reassign needs the new assignee (to) or a unit (to_unit)")
+    if body.to and body.to_unit:
+        raise field_error("to_unit", "name a person (to) or a unit (to_unit), not both")
     data = dict(body.data)
     if action is TicketAction.COMPLETE and body.reason and "reason" not in data:
         data["reason"] = body.reason  # a rejecting outcome reads its reason from the data
     actor = actor_of(principal)
-    if not actor.roles:
+    if not actor.roles and not actor.dispatcher:
         raise Problem(403, "Forbidden", "the token carries no role that can work tickets")
     async with session.begin():
         to: Actor | None = None
+        org = context.organisation
         if body.to:
-            roles = body.to_roles
-            if roles is None:  # no user directory here: the target is taken to hold the node's role
+            person = org.person(body.to) if org is not None else None
+            roles = list(person.roles) if person is not None else body.to_roles
+            if roles is None:  # not in the organisation: the target is taken to hold the node's role
                 current = (await session.execute(
                     select(tickets.c.current_role).where(tickets.c.id == ticket_id))).scalar()
                 roles = [NodeRole(current)] if current else []
             to = Actor.person(body.to, *roles)
         row = await ticket_service.act(
             session, store=store, ticket_id=ticket_id, action=action, actor=actor, now=datetime.now(UTC),
-            outcome=body.outcome, data=data, reason=body.reason, to=to,
-            expected_version=body.expected_version, forward=context.forwarding,
-            account_manager=(scope := ticket_scope(principal)).account_manager, assignee=scope.assignee,
+            outcome=body.outcome, data=data, reason=body.reason, to=to, to_unit=body.to_unit,
+            expected_version=body.expected_version, forward=context.forwarding, org=org,
+            eoms_partner=context.eoms_partner,
+            account_manager=(scope := ticket_scope(principal)).account_manager, partner=scope.partner,
         )
     return await ticket_out(store, session, row, history=False, actor=actor)

@@ -98,6 +98,11 @@ class NodeAssigned(DomainEvent):
     role: str
     assignee: str
     previous_assignee: str | None
+    #: how the node got its assignee: "claim" (accept from the queue), "auto" (dispatched to the on-duty
+    #: person), "manual" (reassigned to a named person or unit), "override" (a supervisor outside the
+    #: node's role, or a reassignment to someone outside it)
+    how: str = "claim"
+    assignee_unit: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from backbone.vocabulary import NodeRole, TicketKind, role_satisfies
+from backbone.vocabulary import NodeRole, TicketKind
 from eoms_bridge.domain.errors import (
     ActorNotAllowedError,
     IllegalTransitionError,
@@ -141,11 +141,16 @@ def check_transition(from_state: TicketState, to_state: TicketState) -> None:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who performs an action: a person with roles, or a system (CRM, SLA service)."""
+    """Who performs an action: a person with roles, or a system (CRM, SLA service).
+
+    A person works a node only when one of their roles is the node's role (``can_work``); a supervisor
+    may override that (``accept`` records the override, ``how="override"``); a dispatcher (``dispatcher``)
+    hands tasks to people holding the node's role but works none."""
 
     id: str
     roles: frozenset[NodeRole] = frozenset()
     is_system: bool = False
+    dispatcher: bool = False
 
     @classmethod
     def person(cls, id: str, *roles: NodeRole | str) -> Actor:
@@ -156,11 +161,16 @@ class Actor:
         return cls(id=id, is_system=True)
 
     def can_work(self, role: NodeRole) -> bool:
-        return any(role_satisfies(r, role) for r in self.roles)
+        return role in self.roles
 
     @property
     def is_supervisor(self) -> bool:
         return NodeRole.SUPERVISOR in self.roles
+
+    @property
+    def may_dispatch(self) -> bool:
+        """Hands a node to another person (reassign) whoever holds it: a dispatcher, a supervisor, a system."""
+        return self.dispatcher or self.is_supervisor or self.is_system
 
 
 @dataclass
@@ -180,6 +190,11 @@ class NodeVisit:
     data: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
     reassignments: list[tuple[datetime, str, str]] = field(default_factory=list)  # when, by, to
+    #: the partner SI company whose node this is (set by the service when the node is entered, from the
+    #: organisation data: a partner's engineers see it in their queue before anyone takes it)
+    partner: str | None = None
+    #: the unit (department) the node was handed to, when it was reassigned to a unit
+    unit: str | None = None
 
     @property
     def open(self) -> bool:
@@ -295,8 +310,8 @@ class Ticket:
                 continue
             if action is TicketAction.RETURN and len(self.trail) < 2:
                 continue
-            if action is TicketAction.ACCEPT and self.assignee is not None:
-                continue
+            if action is TicketAction.ACCEPT and self.assignee is not None and self.state is not S.ACKNOWLEDGED:
+                continue  # claimed and working; a dispatched task is accepted by its assignee to start it
             out.add(action)
         return frozenset(out)
 
@@ -310,12 +325,12 @@ class Ticket:
         unclaimed = visit is not None and visit.assignee is None
         holds_role = node is not None and actor.can_work(node.role)
         may: dict[TicketAction, bool] = {
-            TicketAction.ACCEPT: holds_role and (unclaimed or mine),
+            TicketAction.ACCEPT: (holds_role or actor.is_supervisor) and (unclaimed or mine),
             TicketAction.COMPLETE: mine,
             TicketAction.RETURN: mine,
             TicketAction.SUSPEND: mine,
             TicketAction.RESUME: authority or mine,
-            TicketAction.REASSIGN: authority or mine or (unclaimed and holds_role),
+            TicketAction.REASSIGN: authority or actor.may_dispatch or mine or (unclaimed and holds_role),
             TicketAction.HOLD: authority,
             TicketAction.RELEASE: authority,
             TicketAction.CANCEL: authority,
@@ -331,16 +346,22 @@ class Ticket:
 
     # ------------------------------------------------------------- node actions
     def accept(self, *, actor: Actor, now: datetime) -> list[DomainEvent]:
-        """Claim the current node (first accept moves ``acknowledged`` to ``in_progress``)."""
+        """Claim the current node (first accept moves ``acknowledged`` to ``in_progress``); the assignee of a
+        dispatched node accepts it to start. A supervisor outside the node's role may claim it: recorded as
+        an override (``how="override"`` on the assignment)."""
         node, visit = self._guard(TicketAction.ACCEPT, now)
-        self._require_role(actor, node)
+        override = not actor.can_work(node.role) and actor.is_supervisor
+        if not override:
+            self._require_role(actor, node)
         if visit.assignee is not None and visit.assignee != actor.id:
             raise IllegalTransitionError(f"node {node.name!r} is already claimed by {visit.assignee!r}; use reassign")
         events: list[DomainEvent] = []
         if visit.assignee is None:
             visit.assignee = actor.id
             visit.accepted_at = now
-            events.append(self._assigned(node, actor.id, None, now, actor))
+            events.append(self._assigned(node, actor.id, None, now, actor, how="override" if override else "claim"))
+        elif visit.accepted_at is None:
+            visit.accepted_at = now
         if self.state is TicketState.ACKNOWLEDGED:
             events.append(self._set_state(TicketState.IN_PROGRESS, now, actor))
         self.updated_at = now
@@ -455,29 +476,52 @@ class Ticket:
         self.updated_at = now
         return [self._set_state(TicketState.IN_PROGRESS, now, actor)]
 
-    def reassign(self, *, actor: Actor, now: datetime, to: Actor) -> list[DomainEvent]:
-        """Hand the current node to another person holding the node's role."""
+    def reassign(self, *, actor: Actor, now: datetime, to: Actor, unit: str | None = None) -> list[DomainEvent]:
+        """Hand the current node to another person holding the node's role (``unit``: the department it
+        was handed to, when a unit was named and the person picked in it). A supervisor (or a system) may
+        hand it to someone outside the role: recorded as an override."""
         node, visit = self._guard(TicketAction.REASSIGN, now)
-        if not (actor.is_system or actor.is_supervisor):
+        if not actor.may_dispatch:
             if visit.assignee is None:
                 self._require_role(actor, node)
             elif visit.assignee != actor.id:
                 raise ActorNotAllowedError(
-                    f"only the assignee {visit.assignee!r} or a supervisor may reassign node {node.name!r}"
+                    f"only the assignee {visit.assignee!r}, a dispatcher or a supervisor may reassign node "
+                    f"{node.name!r}"
                 )
+        override = False
         if to.is_system or not to.can_work(node.role):
-            raise ActorNotAllowedError(
-                f"cannot reassign node {node.name!r} to {to.id!r}: role {node.role.value!r} "
-                "required (reassignment stays within the role)"
-            )
+            if to.is_system or not (actor.is_supervisor or actor.is_system):
+                raise ActorNotAllowedError(
+                    f"cannot reassign node {node.name!r} to {to.id!r}: role {node.role.value!r} "
+                    "required (reassignment stays within the role)"
+                )
+            override = True
         if to.id == visit.assignee:
             raise IllegalTransitionError(f"node {node.name!r} is already assigned to {to.id!r}")
         previous = visit.assignee
         visit.assignee = to.id
         visit.accepted_at = now
+        visit.unit = unit
         visit.reassignments.append((now, actor.id, to.id))
         self.updated_at = now
-        return [self._assigned(node, to.id, previous, now, actor)]
+        return [self._assigned(node, to.id, previous, now, actor, how="override" if override else "manual",
+                               unit=unit)]
+
+    def dispatch(self, *, actor: Actor, now: datetime, to: str, unit: str | None = None) -> list[DomainEvent]:
+        """Dispatch the unclaimed current node to ``to``, the on-duty person the dispatch picked
+        (``eoms_bridge.domain.dispatch``): ``how="auto"``; they accept it to start. ``actor`` is the
+        system (on entering a node) or whoever asked for the dispatch."""
+        node, visit = self._guard(TicketAction.REASSIGN, now)
+        if visit.assignee is not None:
+            raise IllegalTransitionError(f"node {node.name!r} is already assigned to {visit.assignee!r}")
+        if not actor.may_dispatch:
+            raise ActorNotAllowedError("only a dispatcher, a supervisor or the system dispatches a node")
+        visit.assignee = to
+        visit.unit = unit
+        visit.reassignments.append((now, actor.id, to))
+        self.updated_at = now
+        return [self._assigned(node, to, None, now, actor, how="auto", unit=unit)]
 
     # ----------------------------------------------------------- ticket actions
     def hold(self, *, actor: Actor, now: datetime, reason: str) -> list[DomainEvent]:
@@ -604,7 +648,8 @@ class Ticket:
         )
 
     def _assigned(
-        self, node: NodeDefinition, to: str, previous: str | None, now: datetime, actor: Actor
+        self, node: NodeDefinition, to: str, previous: str | None, now: datetime, actor: Actor, *,
+        how: str, unit: str | None = None,
     ) -> NodeAssigned:
         return NodeAssigned(
             ticket_id=self.id,
@@ -614,4 +659,6 @@ class Ticket:
             role=node.role.value,
             assignee=to,
             previous_assignee=previous,
+            how=how,
+            assignee_unit=unit,
         )

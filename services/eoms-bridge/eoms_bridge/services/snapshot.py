@@ -27,6 +27,7 @@ def _visit_out(v: NodeVisit) -> dict[str, Any]:
         "assignee": v.assignee, "accepted_at": _dt(v.accepted_at), "left_at": _dt(v.left_at),
         "left_by": v.left_by, "outcome": v.outcome, "next_node": v.next_node, "data": v.data,
         "reason": v.reason, "reassignments": [[_dt(w), by, to] for (w, by, to) in v.reassignments],
+        "partner": v.partner, "unit": v.unit,
     }
 
 
@@ -39,6 +40,7 @@ def _visit_in(d: dict[str, Any]) -> NodeVisit:
         left_by=d.get("left_by"), outcome=d.get("outcome"), next_node=d.get("next_node"),
         data=dict(d.get("data") or {}), reason=d.get("reason"),
         reassignments=[(datetime.fromisoformat(w), by, to) for (w, by, to) in d.get("reassignments", [])],
+        partner=d.get("partner"), unit=d.get("unit"),
     )
 
 

@@ -22,6 +22,7 @@ from backbone.ids import new_id
 from backbone.outbox import emit
 from backbone.vocabulary import GENERIC_COMPLAINT, TicketKind
 from eoms_bridge.domain import events as dom
+from eoms_bridge.domain.dispatch import Organisation
 from eoms_bridge.domain.errors import (
     IllegalTransitionError,
     StaleTicketError,
@@ -32,7 +33,7 @@ from eoms_bridge.domain.routing import complaint_business_types, initial_tickets
 from eoms_bridge.domain.ticket import OPEN_STATES, Actor, Ticket, TicketAction, TicketState
 from eoms_bridge.domain.workflow import WorkflowDefinition
 from eoms_bridge.models import ticket_history, tickets
-from eoms_bridge.services import forwarding
+from eoms_bridge.services import assignment, forwarding
 from eoms_bridge.services.snapshot import from_snapshot, to_snapshot
 from eoms_bridge.services.workflows import WorkflowStore
 
@@ -75,11 +76,14 @@ _INSERT_HISTORY = ticket_history.insert()
 
 
 async def open_tickets_for_order(
-    session: AsyncSession, *, store: WorkflowStore, order: OrderSubmitted, now: datetime, forward: bool = False
+    session: AsyncSession, *, store: WorkflowStore, order: OrderSubmitted, now: datetime, forward: bool = False,
+    org: Organisation | None = None, eoms_partner: str | None = None,
 ) -> list[str]:
     """Per order item: the latest workflow of its business type, its initial tickets (no dependencies).
 
-    Idempotent: a ticket already opened for (order, item, kind) is skipped (unique key).
+    Idempotent: a ticket already opened for (order, item, kind) is skipped (unique key). With `org`, each
+    entered node gets its partner and is dispatched (`services/assignment.py`); with `forward`, the
+    ticket records `eoms_partner`, the external EOMS whose signed callbacks may act on it.
     """
     created: list[str] = []
     for item in order.items:
@@ -94,7 +98,8 @@ async def open_tickets_for_order(
             customer_region=order.customer_region,
         )
         for kind in initial_tickets(wf):
-            tid = await _open(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward)
+            tid = await _open(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward, org=org,
+                              eoms_partner=eoms_partner)
             if tid:
                 created.append(tid)
     return created
@@ -102,7 +107,8 @@ async def open_tickets_for_order(
 
 async def open_ticket_for_complaint(
     session: AsyncSession, *, store: WorkflowStore, complaint: ComplaintCreated, now: datetime,
-    generic_business_type: str = GENERIC_COMPLAINT, forward: bool = False,
+    generic_business_type: str = GENERIC_COMPLAINT, forward: bool = False, org: Organisation | None = None,
+    eoms_partner: str | None = None,
 ) -> list[str]:
     """`<product>.complaint`; without a product (or without a workflow for it), the generic complaint
     workflow: triage at the complaint desk, then routed by the complaint's category."""
@@ -117,7 +123,8 @@ async def open_ticket_for_complaint(
     )
     created = []
     for kind in initial_tickets(wf):
-        tid = await _open(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward)
+        tid = await _open(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward, org=org,
+                          eoms_partner=eoms_partner)
         if tid:
             created.append(tid)
     return created
@@ -137,21 +144,24 @@ async def _complaint_workflow(session: AsyncSession, store: WorkflowStore, compl
 
 async def _open(
     session: AsyncSession, *, wf: WorkflowDefinition, kind: TicketKind, origin: Origin, now: datetime,
-    forward: bool,
+    forward: bool, org: Organisation | None = None, eoms_partner: str | None = None,
 ) -> str | None:
     ticket, events = Ticket.open(
         ticket_id=new_id("tkt"), workflow=wf, kind=kind, subject_id=origin.origin_id, now=now, actor=CRM,
         customer_tier=origin.customer_tier,
     )
-    node = ticket.node
-    assert node is not None
+    node, visit = ticket.node, ticket.visit
+    assert node is not None and visit is not None
+    events += await assignment.on_node_entered(session, org, ticket, region=origin.customer_region, now=now,
+                                               dispatch=not forward)
     inserted = (await session.execute(_INSERT_TICKET, {
         "id": ticket.id, "kind": kind.value, "business_type": wf.business_type, "origin": origin.origin,
         "origin_id": origin.origin_id, "origin_item_id": origin.origin_item_id, "customer_id": origin.customer_id,
         "customer_name": origin.customer_name, "customer_tier": origin.customer_tier,
         "account_manager_id": origin.account_manager_id, "customer_region": origin.customer_region,
         "workflow_id": wf.id, "workflow_version": wf.version, "state": ticket.state.value,
-        "current_node": node.name, "current_role": node.role.value, "assignee": None,
+        "current_node": node.name, "current_role": node.role.value, "assignee": visit.assignee,
+        "partner": visit.partner, "eoms_partner": eoms_partner if forward else None,
         "node_entered_at": now, "severity": origin.severity, "description": origin.description, "data": origin.data,
         "snapshot": to_snapshot(ticket), "created_at": now, "updated_at": now, "version": 1,
     })).first()
@@ -183,32 +193,44 @@ async def act(
     session: AsyncSession, *, store: WorkflowStore, ticket_id: str, action: TicketAction, actor: Actor,
     now: datetime, outcome: str | None = None, data: Mapping[str, Any] | None = None, reason: str | None = None,
     to: Actor | None = None, expected_version: int | None = None, forward: bool = False,
-    account_manager: str | None = None, assignee: str | None = None,
+    account_manager: str | None = None, partner: str | None = None, org: Organisation | None = None,
+    to_unit: str | None = None, eoms_partner: str | None = None,
 ) -> RowMapping:
     """Apply one action to a ticket under a row lock; returns the stored row after the change.
 
     Concurrent actions on one ticket serialize on the lock, so of two simultaneous claims the second
     sees the node taken and fails with IllegalTransitionError (409). With `account_manager` (an account
-    manager's own customers) or `assignee` (a partner user's own tasks), any other ticket is not found:
-    its existence is not disclosed.
+    manager's own customers) or `partner` (a partner user: the tickets whose current node is its
+    partner's), any other ticket is not found: its existence is not disclosed. With `org`, a node the
+    action enters gets its partner and is dispatched; `to_unit` reassigns to a unit (department).
     """
     row = (await session.execute(
         select(tickets).where(tickets.c.id == ticket_id).with_for_update())).mappings().first()
     if (row is None or (account_manager is not None and row["account_manager_id"] != account_manager)
-            or (assignee is not None and row["assignee"] != assignee)):
+            or (partner is not None and row["partner"] != partner)):
         raise TicketNotFoundError(f"ticket {ticket_id} not found")
     if expected_version is not None and expected_version != row["version"]:
         raise StaleTicketError(f"ticket {ticket_id} is at version {row['version']}, not {expected_version}")
     wf = await store.get(session, row["workflow_id"], row["workflow_version"])
     t = from_snapshot(row["snapshot"], wf)
     origin = Origin.of_row(row)
-    events = _dispatch(t, action, actor=actor, now=now, outcome=outcome, data=data, reason=reason, to=to)
+    if action is TicketAction.REASSIGN and to_unit is not None:
+        if org is None:
+            raise Invalid("no organisation is loaded: reassign to a person", field="to_unit")
+        events = await assignment.dispatch_to_unit(session, org, t, unit=to_unit, actor=actor,
+                                                   region=origin.customer_region, now=now)
+    else:
+        events = _dispatch(t, action, actor=actor, now=now, outcome=outcome, data=data, reason=reason, to=to)
+    if any(isinstance(e, dom.NodeEntered) for e in events):
+        events += await assignment.on_node_entered(session, org, t, region=origin.customer_region, now=now,
+                                                   dispatch=row["eoms_partner"] is None)
     visit = t.visit
     node = t.node
     updated = (await session.execute(
         update(tickets).where(tickets.c.id == ticket_id, tickets.c.version == row["version"])
         .values(state=t.state.value, current_node=t.current_node, current_role=node.role.value if node else None,
                 assignee=t.assignee, node_entered_at=visit.entered_at if visit else None, snapshot=to_snapshot(t),
+                partner=visit.partner if visit else None,
                 updated_at=now, version=tickets.c.version + 1)
         .returning(*tickets.c)
     )).mappings().first()
@@ -216,7 +238,8 @@ async def act(
         raise StaleTicketError(f"ticket {ticket_id} changed concurrently")
     await _record(session, t, origin, events)
     if t.state is TicketState.RESOLVED and action is TicketAction.COMPLETE:
-        await _open_unblocked(session, wf=wf, origin=origin, now=now, forward=forward)
+        await _open_unblocked(session, wf=wf, origin=origin, now=now, forward=forward, org=org,
+                              eoms_partner=eoms_partner)
     if forward and t.state is TicketState.CANCELLED and not _from_the_eoms(actor):
         await forwarding.enqueue(session, ticket_id=t.id, message_type="ticket.cancelled",
                                  payload={"ticket_id": t.id, "reason": t.reason, "cancelled_at": now.isoformat()})
@@ -259,7 +282,8 @@ def _dispatch(
 
 
 async def _open_unblocked(
-    session: AsyncSession, *, wf: WorkflowDefinition, origin: Origin, now: datetime, forward: bool
+    session: AsyncSession, *, wf: WorkflowDefinition, origin: Origin, now: datetime, forward: bool,
+    org: Organisation | None = None, eoms_partner: str | None = None,
 ) -> None:
     """A resolved ticket may unblock others of the same order item (reservation after confirmation,
     opening after reservation); they open on the same workflow version."""
@@ -269,7 +293,8 @@ async def _open_unblocked(
     )).all()
     resolved = [s.kind for s in siblings if s.state in RESOLVED_STATES]
     for kind in tickets_to_open(wf, resolved, [s.kind for s in siblings]):
-        await _open(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward)
+        await _open(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward, org=org,
+                    eoms_partner=eoms_partner)
 
 
 async def cancel_tickets_for_order(
@@ -342,7 +367,8 @@ def wire_events(t: Ticket, origin: Origin, events: Sequence[dom.DomainEvent]) ->
                                                    to_node=e.to_node, reason=e.reason, returned_at=e.occurred_at))
             case dom.NodeAssigned():
                 out.append(wire.TicketNodeAssigned(**ctx, node=e.node, role=e.role, assignee=e.assignee,
-                                                   previous_assignee=e.previous_assignee, assigned_at=e.occurred_at))
+                                                   previous_assignee=e.previous_assignee, assigned_at=e.occurred_at,
+                                                   how=e.how, assignee_unit=e.assignee_unit))
             case dom.StateChanged():
                 out.append(wire.TicketStateChanged(
                     **ctx, from_state=e.from_state, to_state=e.to_state, node=e.node, reason=e.reason,
@@ -383,7 +409,9 @@ def _history_row(e: dom.DomainEvent) -> dict[str, Any]:
         case dom.NodeReturned():
             row.update(node=e.node, outcome="$return", note=f"-> {e.to_node}: {e.reason}")
         case dom.NodeAssigned():
-            row.update(node=e.node, role=e.role, note=f"assignee {e.previous_assignee or '-'} -> {e.assignee}")
+            unit = f" (unit {e.assignee_unit})" if e.assignee_unit else ""
+            row.update(node=e.node, role=e.role,
+                       note=f"{e.how}: assignee {e.previous_assignee or '-'} -> {e.assignee}{unit}")
         case dom.StateChanged():
             row.update(node=e.node, from_state=e.from_state, to_state=e.to_state, note=e.reason)
         case dom.TicketResolved():

@@ -164,6 +164,7 @@ async def adapter_app(infra: Any, fake: FakeEoms) -> AsyncIterator[tuple[httpx.A
         consumer_group=f"eoms-adapter-{new_id('t')}", run_consumers=False, eoms_url=fake.url, eoms_timeout_s=0.3,
         eoms_max_attempts=2, eoms_backoff_initial_s=0.01, eoms_breaker_failures=4, eoms_breaker_reset_s=0.3,
         eoms_forward_poll_s=0.05, eoms_forward_retry_initial_s=0.05, eoms_forward_retry_max_s=0.2,
+        eoms_callback_partners={DEV_EOMS_PARTNER: DEV_EOMS_CALLBACK_SECRET, OTHER_PARTNER: OTHER_SECRET},
     )
     app = build_app(settings)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
@@ -185,7 +186,7 @@ async def test_tickets_are_forwarded_durably_and_callbacks_drive_them(
     store = bridge.store  # synced with the definitions table at start
     async with runtime.session_factory() as s, s.begin():
         (tid,) = await ticket_service.open_tickets_for_order(s, store=store, order=o, now=datetime.now(UTC),
-                                                             forward=True)
+                                                             forward=True, eoms_partner=bridge.eoms_partner)
 
     async def attempts() -> int:
         async with runtime.session_factory() as s:
@@ -247,7 +248,8 @@ async def test_callbacks_are_signed_per_partner_within_a_replay_window(
                          business_type="vpmn.opening")])
     async with runtime.session_factory() as s, s.begin():
         (tid,) = await ticket_service.open_tickets_for_order(s, store=runtime.context.store, order=o,
-                                                             now=datetime.now(UTC), forward=False)
+                                                             now=datetime.now(UTC), forward=True,
+                                                             eoms_partner=runtime.context.eoms_partner)
     accept = {"callback_id": new_id("cb"), "ticket_id": tid, "action": "accept"}
     raw = json.dumps(accept).encode()
     now = time.time()
@@ -273,6 +275,11 @@ async def test_callbacks_are_signed_per_partner_within_a_replay_window(
         r = await post(body, headers)
         assert r.status_code == 401, (case, r.text)
         assert r.headers["content-type"] == "application/problem+json" and tid not in r.text, case
+    # Another partner, validly signed, acts only on its own tickets and nodes: this one is not found (issue 13).
+    other = json.dumps({**accept, "callback_id": new_id("cb")}).encode()
+    r = await post(other, signed_headers(OTHER_PARTNER, OTHER_SECRET, other, now=now))
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", r.text
+    assert set(r.json()) <= {"type", "title", "status", "detail", "instance", "code"} and "am_ad" not in r.text
     r = await post(raw, good)
     assert r.status_code == 200 and r.json()["status"] == "applied", r.text
     assert r.json()["actor"] == actor_id_of(DEV_EOMS_PARTNER)
@@ -322,6 +329,7 @@ async def test_a_queued_forward_survives_a_restart(infra: Any, fake: FakeEoms) -
 
 
 CALLBACKS = "/api/v1/eoms/callbacks"
+OTHER_PARTNER, OTHER_SECRET = "huawei", "huawei-callback-secret-" + "x" * 32
 
 
 async def signed_post(http: httpx.AsyncClient, body: dict[str, Any], *, secret: str = DEV_EOMS_CALLBACK_SECRET,

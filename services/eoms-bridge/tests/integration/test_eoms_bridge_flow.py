@@ -95,18 +95,20 @@ async def action(http: httpx.AsyncClient, tid: str, name: str, headers: dict[str
     return await http.post(f"/api/v1/tickets/{tid}/actions/{name}", headers=headers, json=body)
 
 
-def who(role: str) -> dict[str, str]:
-    if role in ("supervisor", "complaint_desk", "partner_si"):
+def who(role: str, subject: str | None = None) -> dict[str, str]:
+    """A token working `role` (each node role held as such: no role covers another); a partner's node is
+    worked by a supervisor's override."""
+    if role in ("supervisor", "partner_si"):
         return SUP
     if role == "account_manager":
         return AMH
-    return NS_A
+    return auth(subject or "ns_li", "network_staff", role)
 
 
 async def work(http: httpx.AsyncClient, tid: str, outcome: str, **extra: Any) -> dict[str, Any]:
     t = (await http.get(f"/api/v1/tickets/{tid}", headers=SUP)).json()
-    h = who(t["current_role"])
-    if t["assignee"] is None:
+    h = who(t["current_role"], t["assignee"])  # a dispatched node is worked by its assignee
+    if t["assignee"] is None or t["state"] == "acknowledged":
         r = await action(http, tid, "accept", h)
         assert r.status_code == 200, r.text
     r = await action(http, tid, "complete", h, outcome=outcome, **extra)
@@ -177,7 +179,11 @@ async def test_full_dedicated_line_opening_walks_every_node_with_events_on_kafka
         assert d["business_type"] == "dedicated_line_data.opening" and d["customer_tier"] == "A"
         assert d["role"] and d["node"] and d["account_manager_id"] == AM and d["customer_name"] == "天津港集团"
     assigned = [e for e in evs if e.type == "eoms.ticket.node_assigned"]
-    assert {e.data["assignee"] for e in assigned} == {"ns_li", "sup_wang", AM}
+    claimed = {e.data["assignee"] for e in assigned if e.data["how"] != "auto"}
+    assert claimed == {"ns_li", "sup_wang", AM} and {e.data["how"] for e in assigned} == {"claim", "auto"}
+    # network resource and field engineer nodes are dispatched to the on-duty person (organisation.yaml)
+    auto = [e for e in assigned if e.data["how"] == "auto"]
+    assert auto and {e.data["role"] for e in auto} == {"network_resource", "field_engineer"}
     completed = [e for e in evs if e.type == "eoms.ticket.node_completed"]
     assert len(completed) == len(entered), "every node entered is left (a return counts as leaving)"
     assert any(e.data["outcome"] == "$return" for e in completed)
@@ -265,7 +271,9 @@ async def test_rbac_and_illegal_actions(infra: Any, bridge: str) -> None:
         tid = t["id"]
         assert (await http.post(f"/api/v1/tickets/{tid}/actions/accept")).status_code == 401
         assert (await action(http, tid, "accept", AMH)).status_code == 403, "account manager: not a network role"
-        assert (await action(http, tid, "accept", SUP)).status_code == 403, "supervisor: not a network role"
+        dispatcher = auth("disp_it", "dispatcher")
+        assert (await action(http, tid, "accept", dispatcher)).status_code == 403, "a dispatcher works no node"
+        assert (await action(http, tid, "accept", auth("ns_x", "network_resource"))).status_code == 403, "no catch-all"
         assert (await action(http, tid, "complete", NS_A, outcome="accepted")).status_code == 409, "not accepted"
         assert (await action(http, tid, "accept", NS_A)).status_code == 200
         assert (await action(http, tid, "complete", NS_B, outcome="accepted")).status_code == 403, "not assignee"
@@ -284,7 +292,9 @@ async def test_rbac_and_illegal_actions(infra: Any, bridge: str) -> None:
         assert (await http.get(f"/api/v1/tickets/{tid}", headers=other_am)).status_code == 404
         assert (await http.get(f"/api/v1/tickets/{tid}", headers=AMH)).status_code == 200
         assert (await http.get("/api/v1/queues/network_resource", headers=AMH)).status_code == 403
-        assert (await http.get("/api/v1/queues/network_resource", headers=NS_A)).status_code == 200
+        assert (await http.get("/api/v1/queues/network_resource", headers=NS_A)).status_code == 403, "no catch-all"
+        resource = auth("nr_it", "network_resource")
+        assert (await http.get("/api/v1/queues/network_resource", headers=resource)).status_code == 200
         r = await action(http, tid, "complete", auth("ns_zhao", "network_staff"), outcome="order_incomplete",
                          reason="missing A-end address")
         assert r.status_code == 200 and r.json()["state"] == "rejected"
@@ -309,7 +319,8 @@ async def test_a_ticket_says_what_the_caller_may_do_and_names_its_nodes(infra: A
         assert ns["nodes"][0]["title"] == ns["current_node_title"]
         assert ns["legal_actions"] == ["accept", "reassign", "hold", "cancel"]
         assert ns["allowed_actions"] == ["accept", "reassign"], "network staff work the node, no authority"
-        assert (await seen_by(SUP))["allowed_actions"] == ["reassign", "hold", "cancel"], "authority, not the role"
+        assert (await seen_by(SUP))["allowed_actions"] == ["accept", "reassign", "hold", "cancel"], (
+            "authority: a supervisor may override the node's role")
         assert (await seen_by(AMH))["allowed_actions"] == []
         accepted, rejected = ns["allowed_outcomes"]
         assert accepted == {"outcome": "accepted", "next_node": "resource_check",

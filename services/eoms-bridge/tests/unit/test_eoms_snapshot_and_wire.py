@@ -14,8 +14,9 @@ from eoms_bridge.services.tickets import Origin, wire_events
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 CRM = Actor.system("crm")
-NS = Actor.person("ns_li", Role.NETWORK_STAFF)
+NS = Actor.person("ns_li", Role.NETWORK_STAFF, Role.NETWORK_RESOURCE)  # each node role held, no catch-all
 SUP = Actor.person("sup_wang", Role.SUPERVISOR)
+ZHAO = Actor.person("ns_zhao", Role.NETWORK_STAFF, Role.NETWORK_RESOURCE)
 ORIGIN = Origin(origin="order", origin_id="ord_1", origin_item_id="itm_1", customer_id="cus_1",
                 customer_name="天津港", customer_tier="A", account_manager_id="am_1")
 
@@ -29,12 +30,12 @@ def test_snapshot_round_trip_through_json_keeps_the_ticket(catalog: WorkflowCata
     t.resume(actor=NS, now=T0 + timedelta(minutes=3))
     t.complete(actor=NS, now=T0 + timedelta(minutes=4), outcome="accepted", data={"note": "ok"})
     t.accept(actor=NS, now=T0 + timedelta(minutes=5))
-    t.reassign(actor=SUP, now=T0 + timedelta(minutes=6), to=Actor.person("ns_zhao", Role.NETWORK_STAFF))
+    t.reassign(actor=SUP, now=T0 + timedelta(minutes=6), to=ZHAO)
     back = from_snapshot(json.loads(json.dumps(to_snapshot(t))), wf)
     assert to_snapshot(back) == to_snapshot(t)
     assert back.history == t.history and back.state is t.state and back.assignee == "ns_zhao"
     # The rehydrated ticket acts like the original.
-    ev = back.complete(actor=Actor.person("ns_zhao", Role.NETWORK_STAFF), now=T0 + timedelta(minutes=7),
+    ev = back.complete(actor=ZHAO, now=T0 + timedelta(minutes=7),
                        outcome="available")
     assert back.current_node == "confirmation_review" and ev
 

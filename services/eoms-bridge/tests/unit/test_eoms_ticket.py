@@ -40,7 +40,9 @@ from eoms_bridge.domain.workflow import WorkflowDefinition, parse_workflow
 
 S = TicketState
 WORKER = Actor.person("w1", "noc_tester")
-WORKER2 = Actor.person("w2", "network_staff")  # network_staff covers the noc_tester sub-role
+WORKER2 = Actor.person("w2", "noc_tester")
+NETWORK_STAFF = Actor.person("ns1", "network_staff")  # no catch-all: network_staff does not work noc_tester
+DISPATCHER = Actor(id="d1", dispatcher=True)  # hands tasks to people holding the role, works none
 OUTSIDER = Actor.person("am1", "account_manager")
 SUP = Actor.person("sup1", "supervisor")
 CRM = Actor.system("crm")
@@ -196,8 +198,8 @@ def test_allowed_actions_matches_table() -> None:
 
 # ------------------------------------------------------------- what a caller may do
 THIRD = Actor.person("w3", "noc_tester")
-CALLERS = {"worker": WORKER, "network_staff": WORKER2, "account_manager": OUTSIDER, "supervisor": SUP, "crm": CRM,
-           "other_tester": THIRD}
+CALLERS = {"worker": WORKER, "tester_2": WORKER2, "network_staff": NETWORK_STAFF, "account_manager": OUTSIDER,
+           "supervisor": SUP, "crm": CRM, "other_tester": THIRD, "dispatcher": DISPATCHER}
 AS_CALLER: dict[TicketAction, Callable[[Ticket, Actor], list[DomainEvent]]] = {
     TicketAction.ACCEPT: lambda t, a: t.accept(actor=a, now=at(10)),
     TicketAction.COMPLETE: lambda t, a: t.complete(actor=a, now=at(10), outcome="done"),
@@ -450,3 +452,49 @@ def test_event_payloads_are_json_ready() -> None:
         data = e.to_data()
         assert data["ticket_id"] == "T1" and isinstance(data["occurred_at"], str)
         assert e.event_type.startswith("eoms.ticket.")
+
+
+# ------------------------------------------------------------- roles of the seed (issue 13)
+def test_no_role_covers_another() -> None:
+    """network_staff used to act as every network sub-role; now a user works a node only with its role."""
+    with pytest.raises(ActorNotAllowedError, match="does not hold role 'noc_tester'"):
+        new_ticket().accept(actor=NETWORK_STAFF, now=at(1))
+    assert TicketAction.ACCEPT not in new_ticket().actions_for(NETWORK_STAFF)
+    with pytest.raises(ActorNotAllowedError, match="reassignment stays within the role"):
+        ticket_in(S.IN_PROGRESS).reassign(actor=WORKER, now=at(5), to=NETWORK_STAFF)
+
+
+def test_a_supervisor_overrides_the_nodes_role_and_it_is_recorded() -> None:
+    t = new_ticket()
+    assert TicketAction.ACCEPT in t.actions_for(SUP)
+    (assigned, started) = t.accept(actor=SUP, now=at(1))
+    assert isinstance(assigned, NodeAssigned) and assigned.how == "override" and assigned.assignee == "sup1"
+    assert isinstance(started, StateChanged) and t.assignee == "sup1"
+    t.complete(actor=SUP, now=at(2), outcome="done")
+    claimed = new_ticket().accept(actor=WORKER, now=at(1))[0]
+    assert isinstance(claimed, NodeAssigned) and claimed.how == "claim"
+    # a supervisor may also hand a node to someone outside its role: an override too
+    t = ticket_in(S.IN_PROGRESS)
+    (moved,) = t.reassign(actor=SUP, now=at(6), to=NETWORK_STAFF)
+    assert isinstance(moved, NodeAssigned) and moved.how == "override" and moved.previous_assignee == "w1"
+
+
+def test_a_dispatcher_reassigns_within_the_role_and_dispatches() -> None:
+    t = ticket_in(S.IN_PROGRESS)
+    (moved,) = t.reassign(actor=DISPATCHER, now=at(5), to=WORKER2, unit="network")
+    assert isinstance(moved, NodeAssigned) and (moved.how, moved.assignee_unit) == ("manual", "network")
+    with pytest.raises(ActorNotAllowedError, match="within the role"):
+        ticket_in(S.IN_PROGRESS).reassign(actor=DISPATCHER, now=at(5), to=NETWORK_STAFF)
+    with pytest.raises(ActorNotAllowedError):
+        new_ticket().accept(actor=DISPATCHER, now=at(1))
+    t = new_ticket()
+    (auto,) = t.dispatch(actor=Actor.system("dispatch"), now=at(1), to="w2")
+    assert isinstance(auto, NodeAssigned) and auto.how == "auto" and t.assignee == "w2"
+    assert t.visit is not None and t.visit.accepted_at is None and state_of(t) is S.ACKNOWLEDGED
+    assert TicketAction.ACCEPT in t.actions_for(WORKER2) and TicketAction.ACCEPT not in t.actions_for(WORKER)
+    t.accept(actor=WORKER2, now=at(2))  # the dispatched person accepts to start
+    assert state_of(t) is S.IN_PROGRESS and t.visit.accepted_at == at(2)
+    with pytest.raises(IllegalTransitionError, match="already assigned"):
+        t.dispatch(actor=DISPATCHER, now=at(3), to="w3")
+    with pytest.raises(ActorNotAllowedError):
+        new_ticket().dispatch(actor=WORKER, now=at(1), to="w2")
