@@ -27,6 +27,7 @@ class ReceivedMail:
     text: str
     html: str | None
     headers: dict[str, str]
+    attachments: dict[str, str] = field(default_factory=dict)  # filename -> text content
 
 
 @dataclass
@@ -47,6 +48,7 @@ class RecordingHandler:
             text=text_part.get_content() if text_part else "",
             html=html_part.get_content() if html_part else None,
             headers={k: str(v) for k, v in msg.items()},
+            attachments={str(a.get_filename()): a.get_content() for a in msg.iter_attachments()},
         )
         with self._lock:
             self.messages.append(mail)

@@ -57,7 +57,7 @@ KAFKA_ACCESS: dict[str, KafkaAccess] = {
                        consumes=CRM_CONSUMES, group="crm"),
     "eoms-bridge": KafkaAccess(produces=(EOMS_TICKETS,), consumes=(CRM_ORDERS, CRM_COMPLAINTS), group="eoms-bridge"),
     "sla": KafkaAccess(produces=(SLA_ALERTS,), consumes=(EOMS_TICKETS, CRM_CUSTOMERS), group="sla"),
-    "notify": KafkaAccess(produces=(NOTIFY_DELIVERIES,), consumes=(SLA_ALERTS,), group="notify"),
+    "notify": KafkaAccess(produces=(NOTIFY_DELIVERIES,), consumes=(SLA_ALERTS, STATS_REPORTS), group="notify"),
     "stats": KafkaAccess(produces=(STATS_REPORTS,),
                          consumes=(CRM_ORDERS, CRM_COMPLAINTS, CRM_OPPORTUNITIES, EOMS_TICKETS, SLA_ALERTS),
                          group="stats"),

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from backbone.runtime import Infra, ServiceRuntime
-from backbone.topics import SLA_ALERTS
+from backbone.topics import SLA_ALERTS, STATS_REPORTS
 from backbone.workers import Backoff
 from notify.channels.base import Channel
 from notify.channels.email import EmailChannel, SmtpSender
@@ -59,7 +59,7 @@ def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime[NotifyCo
     )
     runtime = ServiceRuntime(infra, context)
     wake = dispatch.wakeup.wake
-    runtime.add_consumer(topics=[SLA_ALERTS], handlers=make_handlers(context, on_queued=wake))
+    runtime.add_consumer(topics=[SLA_ALERTS, STATS_REPORTS], handlers=make_handlers(context, on_queued=wake))
 
     runtime.add_worker(LeaseHolder(infra.engine, dispatch.lease))
     runtime.add_worker(recovery_worker(infra.engine, dispatch.lease, settings.recovery_interval_s))

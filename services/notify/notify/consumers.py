@@ -1,4 +1,5 @@
-"""What notify consumes: SLA alerts (warning, breached, escalated; met is accepted and needs nobody)."""
+"""What notify consumes: SLA alerts (warning, breached, escalated; met is accepted and needs nobody), and
+the daily statistics report (stats.report.generated: an e-mail with its CSV attached to the managers)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from backbone.envelope import Envelope
 from backbone.events import SlaBreached, SlaEscalated, SlaMet, SlaWarning
 from notify.context import NotifyContext
 from notify.services.deliveries import queue_alert_messages
+from notify.services.reports import queue_report_mail
 
 
 def make_handlers(context: NotifyContext, on_queued: Callable[[], None] | None = None) -> dict[str, Handler]:
@@ -49,7 +51,13 @@ def make_handlers(context: NotifyContext, on_queued: Callable[[], None] | None =
     async def on_met(session: AsyncSession, event: Envelope) -> None:
         event.payload(SlaMet)  # nobody is notified of a met deadline
 
+    async def on_report(session: AsyncSession, event: Envelope) -> None:
+        _, current = await directory.current(session)
+        if await queue_report_mail(session, event=event, directory=current, templates=templates, settings=settings):
+            wake_after_commit(session)
+
     return {
+        "stats.report.generated": on_report,
         "sla.warning": alert_handler(SlaWarning),
         "sla.breached": alert_handler(SlaBreached),
         "sla.escalated": alert_handler(SlaEscalated),

@@ -1,4 +1,5 @@
-"""E-mail over SMTP (aiosmtplib): HTML + text parts; TLS, STARTTLS and auth from SMTP_URL.
+"""E-mail over SMTP (aiosmtplib): HTML + text parts, and the attachments a delivery row carries
+(`meta.attachments`: the daily report's CSV); TLS, STARTTLS and auth from SMTP_URL.
 
 Connections are kept open and reused (one per dispatch worker): fewer round trips per message,
 and a shorter time between the server's acceptance and our `sent` commit. `EmailChannel` is the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -38,7 +40,8 @@ class SmtpSender:
         # side (MUA, archive) can recognise the copy.
         return f"<{delivery_id}@{self.domain}>"
 
-    def build(self, *, to: str, subject: str, text: str, html: str | None, delivery_id: str) -> EmailMessage:
+    def build(self, *, to: str, subject: str, text: str, html: str | None, delivery_id: str,
+              attachments: Sequence[Mapping[str, str]] = ()) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = self.mail_from
         msg["To"] = to
@@ -48,6 +51,11 @@ class SmtpSender:
         msg.set_content(text)
         if html:
             msg.add_alternative(html, subtype="html")
+        for a in attachments:  # {filename, content_type, content}: text (the report's CSV, UTF-8)
+            maintype, _, subtype = a.get("content_type", "text/plain").partition("/")
+            if maintype != "text":
+                raise PermanentSendError(f"attachment {a['filename']}: only text attachments are supported")
+            msg.add_attachment(a["content"], subtype=subtype or "plain", filename=a["filename"])
         return msg
 
     async def _connection(self) -> aiosmtplib.SMTP:
@@ -71,8 +79,10 @@ class SmtpSender:
         except Exception:  # noqa: BLE001 - closing a broken session
             client.close()
 
-    async def send(self, *, to: str, subject: str, text: str, html: str | None, delivery_id: str) -> str:
-        msg = self.build(to=to, subject=subject, text=text, html=html, delivery_id=delivery_id)
+    async def send(self, *, to: str, subject: str, text: str, html: str | None, delivery_id: str,
+                   attachments: Sequence[Mapping[str, str]] = ()) -> str:
+        msg = self.build(to=to, subject=subject, text=text, html=html, delivery_id=delivery_id,
+                         attachments=attachments)
         client = await self._connection()
         try:
             await client.send_message(msg)
@@ -110,6 +120,6 @@ class EmailChannel:
     async def send(self, row: Row) -> Sent:
         provider_id = await self.sender.send(
             to=row["address"], subject=row["subject"] or "", text=row["body"], html=row["body_html"],
-            delivery_id=row["id"],
+            delivery_id=row["id"], attachments=(row.get("meta") or {}).get("attachments", ()),
         )
         return Sent(provider_id, summary=f"to {mask_email(row['address'])}")

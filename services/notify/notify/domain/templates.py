@@ -35,7 +35,8 @@ from notify.domain.sms import SmsEncoding, detect_encoding, split_text, unit_len
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGES: tuple[str, ...] = ("zh-CN", "en")
-EVENT_TYPES: tuple[str, ...] = ("sla.warning", "sla.breached", "sla.escalated", "digest")
+#: `stats.report.generated`: the daily report, e-mailed to the managers with its CSV attached (docs/stats.md).
+EVENT_TYPES: tuple[str, ...] = ("sla.warning", "sla.breached", "sla.escalated", "digest", "stats.report.generated")
 CHANNELS: tuple[str, ...] = ("sms", "email")
 SMS_FILE = "sms.txt.j2"
 EMAIL_FILES = {"subject": "email.subject.j2", "text": "email.txt.j2", "html": "email.html.j2"}

@@ -304,8 +304,9 @@ async def resend(session: AsyncSession, *, delivery_id: str, actor: str) -> dict
     o = dict(old._mapping)
     now = datetime.now(UTC)
     meta = {"resend_by": actor}
-    if "parts" in o["meta"]:
-        meta["parts"] = o["meta"]["parts"]
+    for kept in ("parts", "attachments"):  # an SMS's part count, an e-mail's attachments go again
+        if kept in o["meta"]:
+            meta[kept] = o["meta"][kept]
     row: dict[str, Any] = {
         **{k: o[k] for k in ("source_event_id", "source_event_type", "ticket_id", "recipient_id", "channel",
                              "address", "lang", "subject", "body", "body_html")},

@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from backbone.auth import issue_token
 from backbone.envelope import Envelope
-from backbone.events import SlaBreached, SlaWarning
+from backbone.events import DailyReportGenerated, SlaBreached, SlaWarning
 from backbone.kafka import Producer
 from backbone.migrations import upgrade_head
 from backbone.settings import DEV_JWT_SECRET
-from backbone.topics import NOTIFY_DELIVERIES, SLA_ALERTS
+from backbone.topics import NOTIFY_DELIVERIES, SLA_ALERTS, STATS_REPORTS
 from devtools.infra import free_port
 from devtools.smsc import SmscThread, start_in_thread
 from devtools.smtp import SmtpServer
@@ -86,14 +86,13 @@ class Stack:
 
 
 async def _skip_history(bootstrap: str, group: str) -> None:
-    """A brand-new group starts at `earliest`: commit the end offsets so it reads only new alerts."""
+    """A brand-new group starts at `earliest`: commit the end offsets so it reads only new alerts (and reports)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition(SLA_ALERTS, p) for p in sorted(consumer.partitions_for_topic(SLA_ALERTS) or [])]
-        if not tps:
-            await consumer._client.force_metadata_update()
-            tps = [TopicPartition(SLA_ALERTS, p) for p in sorted(consumer.partitions_for_topic(SLA_ALERTS) or [])]
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(t, p) for t in (SLA_ALERTS, STATS_REPORTS)
+               for p in sorted(consumer.partitions_for_topic(t) or [])]
         consumer.assign(tps)
         end = await consumer.end_offsets(tps)
         await consumer.commit({tp: off for tp, off in end.items()})
@@ -237,6 +236,33 @@ async def test_breach_sends_one_sms_and_one_email_per_recipient_even_when_redeli
 
     statuses = Counter(e.data["status"] for e in await eventually(events, timeout_s=15, what="delivery events"))
     assert statuses == {"queued": 6, "sent": 6, "delivered": 3}
+
+
+async def test_daily_report_is_mailed_once_to_the_managers_with_its_csv_attached(stack: Stack) -> None:
+    day = date(2400, 1, 1) + timedelta(days=int(RUN, 16) % 100_000)
+    csv_text = f"# daily report {day}\nproduct,orders\ndedicated_line_data,3\n"
+    report = Envelope.wrap(DailyReportGenerated(
+        day=day, title=f"Daily report {day}", filename=f"daily-report-{day}.csv", content=csv_text, rows=1,
+        generated_at=datetime.now(UTC)), source="stats", subject=f"daily-report-{day}")
+    producer = Producer(stack.bootstrap)
+    await producer.start()
+    try:
+        for _ in range(2):  # a redelivery: the same envelope id
+            await producer.send_and_wait(STATS_REPORTS, report.to_bytes(), key=report.subject.encode())
+    finally:
+        await producer.stop()
+
+    def mails() -> list[Any]:
+        return [m for m in stack.smtp.handler.messages if str(day) in m.subject]
+
+    await eventually(lambda: _async(mails()), timeout_s=20, what="the report e-mail")
+    await asyncio.sleep(1.0)  # a second copy would show up by now
+    got = mails()
+    # nt-sup is the directory's only supervisor / department head: one e-mail, its CSV attached as sent.
+    assert [r for m in got for r in m.rcpt_tos] == ["nt-sup@nt.example.com"]
+    # (a text part travels with CRLF line ends, as MIME says)
+    assert {k: v.replace("\r\n", "\n") for k, v in got[0].attachments.items()} == {f"daily-report-{day}.csv": csv_text}
+    assert got[0].html and f"daily-report-{day}.csv" in got[0].text
 
 
 async def test_quiet_hours_hold_a_tier_b_breach_but_not_a_tier_a_one(stack: Stack) -> None:
