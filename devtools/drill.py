@@ -35,6 +35,8 @@ from devtools.drills.stack import stack_drills
 
 __all__ = ["FAST_DRILLS", "main", "run"]
 
+log = logging.getLogger("drill")
+
 
 async def run(only: list[str] | None, fast: bool) -> list[Result]:
     for var in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"):
@@ -54,7 +56,11 @@ async def run(only: list[str] | None, fast: bool) -> list[Result]:
         if fast and not is_fast:
             continue
         say(f"== {name}")
-        result = await drill()
+        try:
+            result = await drill()
+        except Exception as exc:  # one broken drill must not lose the others' rows
+            log.exception("drill %s crashed", name)
+            result = Result(name, "(the drill itself crashed)", "", failed_checks=[f"drill crashed: {exc!r}"[:300]])
         say(f"{name}: {json.dumps(asdict(result))}")
         results.append(result)
     return results
