@@ -283,6 +283,19 @@ class TicketClosed(TicketContext):
     assignee: str | None = None
 
 
+@event("eoms.ticket.attributes_changed", topic=topics.EOMS_TICKETS)
+class TicketAttributesChanged(TicketContext):
+    """Attributes of the ticket changed without a state change (a TMF621 PATCH: description, severity,
+    notes); `changed` names them (`description`, `severity`, `note`), each with its new value."""
+
+    changed: list[str]
+    changed_at: datetime
+    actor: str = Field(description="who changed them (a person, or `tmf:<subject>` for an integrating system)")
+    description: str | None = None
+    severity: str | None = None
+    note: str | None = Field(default=None, description="the text of the note appended, if one was")
+
+
 # ------------------------------------------------------------------ SLA
 
 
