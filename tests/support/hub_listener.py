@@ -2,7 +2,7 @@
 
 It records every callback (headers, raw body, parsed JSON, when it arrived), checks each signature
 with the subscription's secret the way an integrator would (`backbone.hub.signing.verify`), and
-answers as told: `behaviour(request_number) -> status` (200 by default), or never (`hang=True`: the
+answers as told: `behaviour(request_number) -> status` (200 by default), after `delay_s`, or never (`hang=True`: the
 connection is accepted and left unanswered, a dead subscriber).
 """
 
@@ -37,6 +37,7 @@ class Callback:
 class Listener:
     behaviour: Callable[[int], int] = lambda n: 200
     hang: bool = False
+    delay_s: float = 0.0  # each answer waits this long after the callback was recorded
     secret: str | None = None
     received: list[Callback] = field(default_factory=list)
     requests: int = 0
@@ -101,6 +102,8 @@ class Listener:
                     parsed = {}
                 self.received.append(Callback(headers, body, parsed, time.time(), ok, status))
                 self._arrived.set()
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
                 writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n".encode())
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
