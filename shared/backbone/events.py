@@ -107,6 +107,55 @@ class OrderStatusChanged(Payload):
     changed_at: datetime
 
 
+@event("crm.order.updated", topic=topics.CRM_ORDERS)
+class OrderUpdated(Payload):
+    """A product order's attributes were changed (TMF622 PATCH): what changed, by its TMF622 name."""
+
+    order_id: str
+    customer_id: str
+    status: str
+    changed: list[str] = Field(min_length=1, description="TMF622 attribute names, e.g. description, productOrderItem")
+    updated_at: datetime
+
+
+@event("crm.order.discarded", topic=topics.CRM_ORDERS)
+class OrderDiscarded(Payload):
+    """A draft order was deleted (TMF622 DELETE): it never reached the EOMS."""
+
+    order_id: str
+    customer_id: str
+    discarded_at: datetime
+
+
+@event("crm.order.cancellation_requested", topic=topics.CRM_ORDERS)
+class OrderCancellationRequested(Payload):
+    """A TMF622 cancelProductOrder was received (state acknowledged; the order is assessingCancellation)."""
+
+    cancellation_id: str
+    order_id: str
+    customer_id: str
+    reason: str | None = None
+    requested_cancellation_date: datetime | None = None
+    requested_at: datetime
+
+
+@event("crm.order.cancellation_state_changed", topic=topics.CRM_ORDERS)
+class OrderCancellationStateChanged(Payload):
+    """A cancellation request moved: acknowledged → in_progress (accepted: the order is cancelled, its open
+    EOMS tickets are being cancelled; order pendingCancellation) → done (no ticket left open; order
+    cancelled); or acknowledged → rejected with the reason (too late, e.g. the order is completed)."""
+
+    cancellation_id: str
+    order_id: str
+    customer_id: str
+    from_state: Literal["acknowledged", "in_progress"] | None = None
+    to_state: Literal["acknowledged", "in_progress", "done", "rejected"]
+    order_state: str = Field(description="the order's TMF622 state now: assessingCancellation, pendingCancellation, "
+                                         "cancelled, or its own (a rejected request leaves it as it was)")
+    reason: str | None = Field(default=None, description="why a request was rejected")
+    changed_at: datetime
+
+
 @event("crm.complaint.created", topic=topics.CRM_COMPLAINTS)
 class ComplaintCreated(CustomerRef):
     complaint_id: str

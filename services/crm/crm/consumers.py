@@ -5,6 +5,8 @@
 - any ticket of an order resolved with resolution=rejected → the order is `rejected` (with the reason);
 - an order's service-opening tickets all resolved (EOMS opens one per item) → the order is `opened`;
 - a complaint's ticket created → `dispatched`; its complaint_fault ticket resolved → `resolved`.
+- an order's ticket resolved or closed (cancelled) → its accepted TMF622 cancellation is done once none
+  of its tickets is open (`services/cancellations.py:settle`).
 `sla.alerts`: the latest alert per ticket, for the account managers' workbench.
 
 Every handler is idempotent by itself too (trail entries carry the event id, a transition that is
@@ -40,6 +42,7 @@ from backbone.events import (
 from backbone.vocabulary import TicketKind
 from crm.domain.lifecycle import COMPLAINT, ORDER, ComplaintAction, ComplaintState, OrderAction, OrderState
 from crm.models import complaints, order_items, orders, sla_alerts, tickets
+from crm.services import cancellations as cancellation_service
 from crm.services import complaints as complaint_service
 from crm.services import orders as order_service
 
@@ -151,6 +154,8 @@ async def on_ticket_resolved(session: AsyncSession, event: Envelope) -> None:
     if not await _record(session, event, t, at=t.resolved_at, state=t.resolution, clear_node=True,
                          reason=t.reason):
         return
+    if t.origin == "order":  # an accepted TMF622 cancellation is done once no ticket is open
+        await cancellation_service.settle(session, t.origin_id, at=t.resolved_at)
     if t.origin == "complaint":
         if t.resolution == "resolved" and t.ticket_kind == TicketKind.COMPLAINT_FAULT:
             await _complaint_step(session, t.origin_id, [ComplaintAction.DISPATCH, ComplaintAction.RESOLVE], t,
@@ -175,7 +180,8 @@ async def _all_opened(session: AsyncSession, order_id: str) -> bool:
 
 async def on_ticket_closed(session: AsyncSession, event: Envelope) -> None:
     t = event.payload(TicketClosed)
-    await _record(session, event, t, at=t.closed_at, state="closed", clear_node=True)
+    if await _record(session, event, t, at=t.closed_at, state="closed", clear_node=True) and t.origin == "order":
+        await cancellation_service.settle(session, t.origin_id, at=t.closed_at)  # a cancelled ticket closes
 
 
 async def _alert(session: AsyncSession, event: Envelope, a: AlertContext, level: str,

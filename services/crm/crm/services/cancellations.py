@@ -1,0 +1,138 @@
+"""TMF622 cancelProductOrder use cases: request, settle, read (rules in `crm.domain.cancellation`).
+
+`request_cancellation` records the request (acknowledged: `crm.order.cancellation_requested`, the order
+assessingCancellation) and assesses it in the same transaction: rejected with the reason when it is too
+late, or accepted (in_progress, the order pendingCancellation): the order is cancelled through the order
+lifecycle (`orders.apply_action`), whose `crm.order.cancelled` makes the EOMS bridge cancel the order's open
+tickets. `settle` is called by the consumer on every ticket event of an order: once none of the order's
+tickets is open, the request is done (the order cancelled). Each step emits
+`crm.order.cancellation_state_changed`, subject the order id (one partition with the order's events).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backbone.events import OrderCancellationRequested, OrderCancellationStateChanged
+from backbone.ids import new_id
+from backbone.outbox import emit
+from crm.domain.cancellation import (
+    ORDER_STATE_OF_CANCELLATION,
+    TICKET_DONE_STATES,
+    CancellationState,
+    assess,
+    cancellation_transition,
+    settled,
+    tmf_order_state,
+)
+from crm.domain.errors import EntityNotFound, InvalidField
+from crm.domain.lifecycle import OrderAction, OrderState
+from crm.domain.scope import Scope
+from crm.models import order_cancellations, orders, tickets
+from crm.services import orders as order_service
+
+log = logging.getLogger("crm.cancellations")
+#: how far ahead of now a requestedCancellationDate may be (a clock a little ahead is not a schedule)
+SCHEDULE_TOLERANCE_S = 300
+
+
+async def request_cancellation(session: AsyncSession, *, scope: Scope, order_id: str, reason: str | None,
+                               requested_date: datetime | None) -> Any:
+    """Record and assess a cancellation request; the stored row (rejected, in_progress or done)."""
+    now = datetime.now(UTC)
+    if requested_date is not None:
+        when = requested_date if requested_date.tzinfo else requested_date.replace(tzinfo=UTC)
+        if (when - now).total_seconds() > SCHEDULE_TOLERANCE_S:
+            raise InvalidField("requestedCancellationDate",
+                               "a cancellation is carried out at once: scheduled cancellations are not supported")
+    order = (await session.execute(select(orders).where(orders.c.id == order_id).with_for_update())).first()
+    if order is None or not scope.covers(order.account_manager_id):
+        raise EntityNotFound("order", order_id, field="productOrder.id")
+    before = OrderState(order.status)
+    cancellation_id = new_id("cnl")
+    await session.execute(order_cancellations.insert().values(
+        id=cancellation_id, order_id=order_id, account_manager_id=order.account_manager_id,
+        state=CancellationState.ACKNOWLEDGED.value, reason=reason, requested_cancellation_date=requested_date,
+        order_status_before=before.value, created_by=scope.actor, created_at=now, updated_at=now))
+    await emit(session, OrderCancellationRequested(
+        cancellation_id=cancellation_id, order_id=order_id, customer_id=order.customer_id, reason=reason,
+        requested_cancellation_date=requested_date, requested_at=now), subject=order_id)
+    await _move(session, cancellation_id, order, CancellationState.ACKNOWLEDGED, CancellationState.ACKNOWLEDGED,
+                now, order_state=ORDER_STATE_OF_CANCELLATION[CancellationState.ACKNOWLEDGED], first=True)
+    verdict = assess(before)
+    if not verdict.accepted:
+        await _move(session, cancellation_id, order, CancellationState.ACKNOWLEDGED, CancellationState.REJECTED, now,
+                    order_state=tmf_order_state(before.value, _closed_from(order)), reason=verdict.reason)
+    else:
+        await order_service.apply_action(session, order_id=order_id, action=OrderAction.CANCEL, actor=scope.actor,
+                                         at=now, reason=reason or f"cancelProductOrder {cancellation_id}")
+        await _move(session, cancellation_id, order, CancellationState.ACKNOWLEDGED, CancellationState.IN_PROGRESS,
+                    now, order_state=ORDER_STATE_OF_CANCELLATION[CancellationState.IN_PROGRESS])
+        await settle(session, order_id, at=now)
+    return await load(session, scope, cancellation_id)
+
+
+def _closed_from(order: Any) -> str | None:
+    closing = [h for h in order.history if h.get("to") == OrderState.CLOSED.value]
+    return str(closing[-1]["from"]) if closing else None
+
+
+async def settle(session: AsyncSession, order_id: str, *, at: datetime) -> bool:
+    """Complete the order's accepted cancellation once none of its tickets is open; True if it did."""
+    row = (await session.execute(
+        select(order_cancellations).where(order_cancellations.c.order_id == order_id,
+                                          order_cancellations.c.state == CancellationState.IN_PROGRESS.value)
+        .with_for_update())).first()
+    if row is None:
+        return False
+    counts = (await session.execute(
+        select(func.count(), func.count().filter(tickets.c.state.not_in(sorted(TICKET_DONE_STATES))))
+        .where(tickets.c.origin == "order", tickets.c.origin_id == order_id))).one()
+    if not settled(OrderState(row.order_status_before), known_tickets=counts[0], open_tickets=counts[1]):
+        return False
+    order = (await session.execute(select(orders).where(orders.c.id == order_id))).one()
+    await _move(session, row.id, order, CancellationState.IN_PROGRESS, CancellationState.DONE, at,
+                order_state=ORDER_STATE_OF_CANCELLATION[CancellationState.DONE])
+    return True
+
+
+async def _move(session: AsyncSession, cancellation_id: str, order: Any, old: CancellationState,
+                new: CancellationState, at: datetime, *, order_state: str, reason: str | None = None,
+                first: bool = False) -> None:
+    if not first:
+        cancellation_transition(old, new)
+        values: dict[str, Any] = {"state": new.value, "updated_at": at}
+        if reason:
+            values["state_reason"] = reason
+        if new is CancellationState.DONE:
+            values["effective_cancellation_date"] = at
+        await session.execute(update(order_cancellations).where(order_cancellations.c.id == cancellation_id)
+                              .values(**values))
+    await emit(session, OrderCancellationStateChanged(
+        cancellation_id=cancellation_id, order_id=order.id, customer_id=order.customer_id,
+        from_state=None if first else old.value, to_state=new.value, order_state=order_state, reason=reason,
+        changed_at=at), subject=order.id)
+    log.info("cancellation %s of order %s: %s", cancellation_id, order.id, new.value, extra={"order_id": order.id})
+
+
+async def load(session: AsyncSession, scope: Scope, cancellation_id: str) -> Any:
+    row = (await session.execute(select(order_cancellations)
+                                 .where(order_cancellations.c.id == cancellation_id))).first()
+    if row is None or not scope.covers(row.account_manager_id):
+        raise EntityNotFound("cancellation", cancellation_id, field="id")
+    return row
+
+
+async def latest_states(session: AsyncSession, order_ids: list[str]) -> dict[str, CancellationState]:
+    """Each order's latest cancellation request's state (orders without one are absent)."""
+    if not order_ids:
+        return {}
+    c = order_cancellations.c
+    rows = (await session.execute(
+        select(c.order_id, c.state).where(c.order_id.in_(order_ids)).order_by(c.created_at, c.id))).all()
+    return {r.order_id: CancellationState(r.state) for r in rows}  # the latest one of each order wins
