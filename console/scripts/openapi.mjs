@@ -8,7 +8,7 @@ import openapiTS, { astToString } from "openapi-typescript";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const outDir = path.join(root, "src", "api", "generated");
-const services = ["crm", "eoms", "sla", "notify"];
+const services = ["crm", "eoms", "sla", "notify", "stats"];
 const check = process.argv.includes("--check");
 
 fs.mkdirSync(outDir, { recursive: true });

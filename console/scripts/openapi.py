@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "console" / "openapi"
-SERVICES = {"crm": "crm.main", "eoms": "eoms_bridge.main", "sla": "sla.main", "notify": "notify.main"}
+SERVICES = {"crm": "crm.main", "eoms": "eoms_bridge.main", "sla": "sla.main", "notify": "notify.main",
+            "stats": "stats.main"}
 
 
 def document(module: str) -> str:
@@ -30,12 +31,13 @@ def document(module: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
-    parser.add_argument("services", nargs="*", default=list(SERVICES), help="crm eoms sla notify (default: all)")
+    parser.add_argument("services", nargs="*", default=list(SERVICES), help="crm eoms sla notify stats (default: all)")
     args = parser.parse_args()
     # ENVIRONMENT has no default (backbone.settings); the documents are those of a local/test service.
     os.environ.setdefault("ENVIRONMENT", "test")
     sys.path[:0] = [str(ROOT / p) for p in
-                    ("shared", "services/crm", "services/eoms-bridge", "services/sla", "services/notify")]
+                    ("shared", "services/crm", "services/eoms-bridge", "services/sla", "services/notify",
+                     "services/stats")]
     stale = []
     for name in args.services:
         text = document(SERVICES[name])
