@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,27 @@ def infra_roots(infra: devinfra.Infra) -> dict[str, int]:
             continue
         roots["kafka" if b"kafka.Kafka" in cmd else "postgresql"] = pid
     return roots
+
+
+def profiler(pid: int, out: str | None, seconds: float) -> subprocess.Popen[bytes] | None:
+    """py-spy (when installed: `pip install py-spy`) sampling `pid` for `seconds` into `out` (collapsed stacks)."""
+    if not out:
+        return None
+    spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    return subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-f", "raw", "-o", out,
+                             "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def top_frames(path: str, n: int = 25) -> list[tuple[str, float]]:
+    """Share of samples per function (inclusive) from py-spy's collapsed stacks."""
+    total, inclusive = 0, Counter[str]()
+    with open(path) as f:
+        for line in f:
+            stack, _, count = line.rstrip().rpartition(" ")
+            total += int(count)
+            for frame in set(stack.split(";")):
+                inclusive[frame] += int(count)
+    return [(frame, round(100 * c / total, 1)) for frame, c in inclusive.most_common(n)]
 
 
 def run_module(module: str, *args: str) -> int:

@@ -14,14 +14,14 @@ import argparse
 import time
 from typing import Any
 
-from bench.common import BenchEnv, CpuMeter, write_result
+from bench.common import BenchEnv, CpuMeter, profiler, top_frames, write_result
 from bench.notify_messages import ServerProcess
 from devtools.infra import free_port
 
 SERVICES = ["crm", "eoms-bridge", "sla", "notify"]
 
 
-def run(seconds: float, settle_s: float) -> dict[str, Any]:
+def run(seconds: float, settle_s: float, profile_dir: str | None = None) -> dict[str, Any]:
     smtp_port, smsc_port = free_port(), free_port()
     smtp = ServerProcess(["-m", "devtools.smtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
     try:
@@ -33,9 +33,15 @@ def run(seconds: float, settle_s: float) -> dict[str, Any]:
     try:
         with BenchEnv(services=SERVICES, env=env) as bench:
             time.sleep(settle_s)  # consumer groups join, first passes, JIT warm-up of the broker
-            meter = CpuMeter(bench.cpu_roots()).start()
+            roots = bench.cpu_roots()
+            meter = CpuMeter(roots).start()
+            spies = [profiler(roots[name], f"{profile_dir}/{name}.txt", seconds) for name in SERVICES] \
+                if profile_dir else []
             time.sleep(seconds)
             used = meter.stop()
+            for spy in spies:
+                if spy is not None:
+                    spy.wait(30)
     finally:
         smtp.stop()
         smsc.stop()
@@ -52,8 +58,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--settle", type=float, default=20)
+    parser.add_argument("--profile", help="py-spy every service over the idle window into this folder")
     args = parser.parse_args()
-    write_result("idle", run(args.seconds, args.settle))
+    write_result("idle", run(args.seconds, args.settle, args.profile))
+    if args.profile:
+        for name in SERVICES:
+            print(f"--- {name}")
+            for frame, share in top_frames(f"{args.profile}/{name}.txt", 30):
+                print(f"{share:5.1f}%  {frame}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from backbone.envelope import Envelope
 from backbone.events import SlaBreached
 from backbone.kafka import Producer
 from backbone.topics import SLA_ALERTS
-from bench.common import BenchEnv, percentiles, write_result
+from bench.common import BenchEnv, CpuMeter, percentiles, profiler, top_frames, write_result
 from devtools.infra import free_port
 
 
@@ -92,12 +93,16 @@ class ServerProcess:
             self.proc.kill()
 
 
-async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, events: int) -> dict[str, Any]:
+async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, events: int,
+                  profile: str | None = None) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:6]
     producer = Producer(bench.infra.kafka_bootstrap)
     await producer.start()
     envelopes = [event(i, run_id) for i in range(events)]
     smtp_before, smsc_before = smtp.count, smsc.count
+    roots = bench.cpu_roots()
+    meter = CpuMeter(roots).start()
+    spy = profiler(roots["notify"], profile, 600)
     started = time.monotonic()
     futures = [await producer.send(SLA_ALERTS, e.to_bytes(), key=e.subject.encode()) for e in envelopes]
     await asyncio.gather(*futures)
@@ -109,6 +114,10 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
         await asyncio.sleep(0.01)
     arrivals = sorted(t - started for t in smtp.arrivals[smtp_before:] + smsc.arrivals[smsc_before:])
     elapsed = arrivals[-1] if len(arrivals) >= target else time.monotonic() - started
+    used = meter.stop()
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        spy.wait(30)
     await producer.stop()
     token = bench.token("bench-admin", "admin")
     delivered = 0
@@ -130,10 +139,11 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
         "messages_per_s": round((emails + sms) / elapsed, 1),
         "arrival_s": percentiles(arrivals),
         "delivered_dlr_first_page": delivered,
+        "cpu_ms_per_message": {name: round(s * 1000 / max(1, emails + sms), 2) for name, s in sorted(used.items())},
     }
 
 
-def run(events: int, workers: int) -> dict[str, Any]:
+def run(events: int, workers: int, profile: str | None = None) -> dict[str, Any]:
     smtp_port, smsc_port = free_port(), free_port()
     smtp = ServerProcess(["-m", "devtools.smtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
     try:
@@ -152,7 +162,7 @@ def run(events: int, workers: int) -> dict[str, Any]:
     }
     try:
         with BenchEnv(services=["notify"], env=env) as bench:
-            figures = asyncio.run(measure(bench, smtp, smsc, events))
+            figures = asyncio.run(measure(bench, smtp, smsc, events, profile))
     finally:
         smtp.stop()
         smsc.stop()
@@ -165,8 +175,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--profile", help="py-spy the notify process while the messages go out, into this file")
     args = parser.parse_args()
-    write_result("notify_messages", run(args.events, args.workers))
+    write_result("notify_messages", run(args.events, args.workers, args.profile))
+    if args.profile:
+        for frame, share in top_frames(args.profile, 40):
+            print(f"{share:5.1f}%  {frame}")
 
 
 if __name__ == "__main__":

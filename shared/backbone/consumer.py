@@ -158,7 +158,9 @@ class ConsumerRunner(Worker):
             await self.setup()
         consumer = self._consumer
         assert consumer is not None
-        batches = await consumer.getmany(timeout_ms=200, max_records=500)
+        # Blocks until records come (the fetcher hands them over at once) or a second passes: an idle
+        # consumer's loop turns once a second, and stop() waits at most that long.
+        batches = await consumer.getmany(timeout_ms=1000, max_records=500)
         self.started.set()
         if batches:
             # Every partition finishes (or fails) before the pass ends: a failed pass then rejoins from

@@ -1,0 +1,199 @@
+"""The outbox relay alone: publish latency at a steady write rate, and the raw rate.
+
+- latency: writers commit one event per transaction at `--rate` events/s (open loop, each
+  transaction as `backbone.outbox.emit` writes it: the row and its `pg_notify`) while a standalone
+  relay (`python -m backbone.outbox`, its own process, LISTENing) publishes them; the publish
+  latency is the Kafka record's timestamp (taken by the relay's producer at send) minus the
+  writer's commit time, and the arrival latency is when this process's consumer received it. The
+  relay's process CPU is counted over the window (CPU-ms per event).
+- raw: 20,000 rows written beforehand, one relay, until every row is marked sent.
+
+`python -m bench.relay --rate 1000 --seconds 10`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from backbone.envelope import Envelope, parse_envelope
+from backbone.events import OrderCancelled
+from bench.common import BenchEnv, CpuMeter, percentiles, profiler, top_frames, write_result
+from devtools.infra import PROJECT_ROOT
+
+SCHEMA = "bench_relay"
+TOPIC = "crm.orders"
+
+
+async def _schema(dsn: str) -> None:
+    from sqlalchemy import MetaData, text
+
+    from backbone.db import make_engine, outbox_table
+
+    md = MetaData(schema=SCHEMA)
+    outbox_table(md)
+    engine = make_engine(dsn, pool_size=1)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        await conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+        await conn.run_sync(md.create_all)
+    await engine.dispose()
+
+
+def _envelope(i: int) -> Envelope:
+    now = datetime.now().astimezone()
+    subject = f"o{i % 500}"
+    return Envelope.wrap(OrderCancelled(order_id=subject, customer_id="c", reason="bench", cancelled_at=now),
+                         source="bench", subject=subject)
+
+
+def _plain_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def latency(env: BenchEnv, rate: float, seconds: float, writers: int = 8,
+                  profile: str | None = None) -> dict[str, Any]:
+    dsn = env.infra.database_url
+    await _schema(dsn)
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "backbone.outbox", SCHEMA],
+        env={**os.environ, **env.infra.env(), "LOG_LEVEL": "WARNING"}, cwd=PROJECT_ROOT,
+    )
+    committed: dict[str, float] = {}
+    published: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=env.infra.kafka_bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(TOPIC, p) for p in sorted(consumer.partitions_for_topic(TOPIC) or [])]
+        if not tps:
+            await consumer._client.force_metadata_update()
+            tps = [TopicPartition(TOPIC, p) for p in sorted(consumer.partitions_for_topic(TOPIC) or [])]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:
+            await consumer.position(tp)
+        stop = asyncio.Event()
+
+        async def watch() -> None:
+            while not stop.is_set():
+                for msgs in (await consumer.getmany(timeout_ms=100)).values():
+                    now = time.time()
+                    for m in msgs:
+                        eid = str(parse_envelope(m.value).id)
+                        published[eid] = m.timestamp / 1000
+                        arrived[eid] = now
+
+        watcher = asyncio.create_task(watch())
+        pool = await asyncpg.create_pool(_plain_dsn(dsn), min_size=writers, max_size=writers)
+        insert = (f"INSERT INTO {SCHEMA}.outbox (event_id, topic, key, event_type, payload)"
+                  " VALUES ($1, $2, $3, $4, $5)")
+        channel = f"outbox_{SCHEMA}"
+        envelopes = [_envelope(i) for i in range(int(rate * seconds))]
+
+        async def write(e: Envelope) -> None:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(insert, uuid.UUID(str(e.id)), TOPIC, e.subject, e.type, e.to_bytes())
+                await conn.execute("SELECT pg_notify($1, '')", channel)
+            committed[str(e.id)] = time.time()
+
+        # Warm-up: the relay has started, taken the lock, LISTENs and published (not counted).
+        for probe in [_envelope(-1) for _ in range(20)]:
+            await write(probe)
+            deadline = time.time() + 60
+            while str(probe.id) not in arrived and time.time() < deadline:
+                await asyncio.sleep(0.05)
+        committed.clear()
+        published.clear()
+        arrived.clear()
+
+        meter = CpuMeter({"relay": relay.pid}).start()
+        spy = profiler(relay.pid, profile, seconds)
+        start = time.perf_counter()
+        tasks = []
+        for i, e in enumerate(envelopes):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(write(e)))
+        await asyncio.gather(*tasks)
+        deadline = time.time() + 30
+        while len(arrived) < len(envelopes) and time.time() < deadline:
+            await asyncio.sleep(0.1)
+        used = meter.stop()
+        if spy is not None:
+            spy.wait(30)
+        stop.set()
+        await watcher
+        await pool.close()
+    finally:
+        await consumer.stop()
+        relay.terminate()
+        relay.wait(10)
+    pub = [(published[k] - committed[k]) * 1000 for k in committed if k in published]
+    arr = [(arrived[k] - committed[k]) * 1000 for k in committed if k in arrived]
+    return {"offered_per_s": rate, "seconds": seconds, "events": len(envelopes), "published": len(pub),
+            "publish_ms": percentiles(pub), "arrival_ms": percentiles(arr),
+            "relay_cpu_ms_per_event": round(used["relay"] * 1000 / max(1, len(pub)), 3)}
+
+
+async def raw(env: BenchEnv, rows: int = 20000) -> dict[str, Any]:
+    """Raw relay speed: pre-written rows, one relay, until all are marked sent."""
+    from sqlalchemy import MetaData
+
+    from backbone.db import make_engine, outbox_table
+    from backbone.kafka import Producer
+    from backbone.outbox import OutboxRelay
+
+    await _schema(env.infra.database_url)
+    table = outbox_table(MetaData(schema=SCHEMA))
+    engine = make_engine(env.infra.database_url, pool_size=2)
+    batch = []
+    for i in range(rows):
+        e = _envelope(i)
+        batch.append({"event_id": e.id, "topic": TOPIC, "key": e.subject, "event_type": e.type,
+                      "payload": e.to_bytes()})
+    async with engine.begin() as conn:
+        await conn.execute(table.insert(), batch)
+    producer = Producer(env.infra.kafka_bootstrap, linger_ms=5)
+    await producer.start()
+    relay = OutboxRelay(engine, table, producer, batch_size=1000)
+    start = time.perf_counter()
+    sent = 0
+    while (n := await relay.relay_once()) > 0:
+        sent += n
+    elapsed = time.perf_counter() - start
+    await producer.stop()
+    await engine.dispose()
+    return {"rows": sent, "seconds": round(elapsed, 2), "events_per_s": round(sent / elapsed, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--profile", help="py-spy the relay during the latency window into this file")
+    args = parser.parse_args()
+    with BenchEnv(services=[]) as env:
+        result = {"raw": asyncio.run(raw(env))}
+        print(f"raw: {result['raw']}", flush=True)
+        result["latency"] = asyncio.run(latency(env, args.rate, args.seconds, profile=args.profile))
+        print(f"latency: {result['latency']}", flush=True)
+    write_result("relay", result)
+    if args.profile:
+        for frame, share in top_frames(args.profile):
+            print(f"{share:5.1f}%  {frame}")
+
+
+if __name__ == "__main__":
+    main()
