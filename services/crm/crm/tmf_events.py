@@ -10,6 +10,10 @@ TMF622 event definitions); the second half are the consumer-side mappers that re
 - `sla.warning` / `sla.breached` / `sla.escalated` on a ticket of an order → extension
   `productOrderJeopardyAlertEvent`;
 - `eoms.ticket.resolved` of an order's ticket → extension `productOrderMilestoneEvent`;
+- `crm.order.updated` (TMF622 PATCH) → `productOrderAttributeValueChangeEvent` (the changed attributes named);
+- `crm.order.cancellation_requested` → `cancelProductOrderCreateEvent`; `crm.order.cancellation_state_changed`
+  → `cancelProductOrderStateChangeEvent` (TaskStateType: inProgress, done, terminatedWithError with the reason);
+  both keyed by the order, so they stay in order with the order's own events;
 - `crm.complaint.created` / `crm.complaint.status_changed` → `troubleTicketCreateEvent` /
   `troubleTicketStatusChangeEvent` (+ `troubleTicketResolvedEvent`) on the CRM's troubleTicket/v4 hub.
 
@@ -32,8 +36,11 @@ from backbone.events import (
     AlertContext,
     ComplaintCreated,
     ComplaintStatusChanged,
+    OrderCancellationRequested,
+    OrderCancellationStateChanged,
     OrderStatusChanged,
     OrderSubmitted,
+    OrderUpdated,
     SlaBreached,
     SlaEscalated,
     SlaWarning,
@@ -42,10 +49,12 @@ from backbone.events import (
 from backbone.hub.fanout import Mapper
 from backbone.hub.model import HubEvent, HubTables, hub_event_id
 from backbone.hub.service import HubApi
+from crm.domain.cancellation import TASK_STATE, CancellationState
 
 ORDER_API = "productOrderingManagement/v4"
 ORDER_HUB_BASE = "/tmf-api/productOrderingManagement/v4"
 ORDER_BASE = f"{ORDER_HUB_BASE}/productOrder"
+CANCEL_BASE = f"{ORDER_HUB_BASE}/cancelProductOrder"
 TICKET_API = "troubleTicket/v4"
 TICKET_HUB_BASE = "/tmf-api/troubleTicket/v4"
 TICKET_BASE = f"{TICKET_HUB_BASE}/troubleTicket"
@@ -212,6 +221,56 @@ def order_milestone(envelope: Envelope, resolved: TicketResolved, items: Sequenc
     return _hub_event(envelope, ORDER_MILESTONE, resolved.origin_id, body, milestoneStatus=resolved.resolution)
 
 
+def order_updated(envelope: Envelope, update: OrderUpdated, items: Sequence[Item]) -> HubEvent:
+    state = tmf_order_state(update.status)
+    po = product_order(update.order_id, state, items)
+    changed = ", ".join(update.changed)
+    body = _notification(envelope, ORDER_ATTRIBUTE_CHANGE, occurred=update.updated_at,
+                         title="Product order attribute value changed",
+                         description=f"product order {update.order_id}: {changed} changed")
+    body["event"] = {"productOrder": po}
+    return _hub_event(envelope, ORDER_ATTRIBUTE_CHANGE, update.order_id, body, **{"productOrder.state": state})
+
+
+def cancel_product_order(cancellation_id: str, order_id: str, state: str, **extra: Any) -> dict[str, Any]:
+    """A TMF622 CancelProductOrder as events carry it (absent fields omitted)."""
+    task: dict[str, Any] = {
+        "id": cancellation_id, "href": f"{CANCEL_BASE}/{cancellation_id}", "state": state,
+        "productOrder": {"id": order_id, "href": f"{ORDER_BASE}/{order_id}", "@referredType": "ProductOrder"},
+    }
+    task.update({k: v for k, v in extra.items() if v is not None})
+    task["@type"] = "CancelProductOrder"
+    return task
+
+
+def cancellation_created(envelope: Envelope, request: OrderCancellationRequested) -> HubEvent:
+    task = cancel_product_order(
+        request.cancellation_id, request.order_id, "acknowledged", cancellationReason=request.reason,
+        requestedCancellationDate=_iso(request.requested_cancellation_date)
+        if request.requested_cancellation_date else None)
+    body = _notification(envelope, CANCEL_CREATE, occurred=request.requested_at,
+                         title="Cancel product order created",
+                         description=f"cancellation {request.cancellation_id} of product order {request.order_id}")
+    body["event"] = {"cancelProductOrder": task}
+    return _hub_event(envelope, CANCEL_CREATE, request.order_id, body, **{"cancelProductOrder.state": "acknowledged"})
+
+
+def cancellation_state_changed(envelope: Envelope, change: OrderCancellationStateChanged) -> HubEvent:
+    state = TASK_STATE[CancellationState(change.to_state)]
+    extra: dict[str, Any] = {}
+    if state == "done":
+        extra["effectiveCancellationDate"] = _iso(change.changed_at)
+    if change.reason:
+        extra["cancellationReason"] = change.reason  # why a request was rejected
+    task = cancel_product_order(change.cancellation_id, change.order_id, state, **extra)
+    body = _notification(envelope, CANCEL_STATE_CHANGE, occurred=change.changed_at,
+                         title="Cancel product order state changed",
+                         description=f"cancellation {change.cancellation_id}: {state}"
+                                     + (f" ({change.reason})" if change.reason else ""))
+    body["event"] = {"cancelProductOrder": task}
+    return _hub_event(envelope, CANCEL_STATE_CHANGE, change.order_id, body, **{"cancelProductOrder.state": state})
+
+
 def _trouble_ticket(complaint_id: str, status: str, **extra: Any) -> dict[str, Any]:
     tt: dict[str, Any] = {"id": complaint_id, "href": f"{TICKET_BASE}/{complaint_id}", "status": status}
     tt.update({k: v for k, v in extra.items() if v is not None})
@@ -273,6 +332,20 @@ async def _on_status_changed(session: AsyncSession, event: Envelope) -> list[Hub
     return [mapped] if mapped is not None else []
 
 
+async def _on_updated(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    update = event.payload(OrderUpdated)
+    items = await _items(session, update.order_id)
+    return [order_updated(event, update, items)] if items else []
+
+
+async def _on_cancellation_requested(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    return [cancellation_created(event, event.payload(OrderCancellationRequested))]
+
+
+async def _on_cancellation_changed(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    return [cancellation_state_changed(event, event.payload(OrderCancellationStateChanged))]
+
+
 def _on_alert(payload: type[AlertContext]) -> Mapper:
     async def map_alert(session: AsyncSession, event: Envelope) -> list[HubEvent]:
         from crm.models import tickets
@@ -308,6 +381,9 @@ async def _on_complaint_status(session: AsyncSession, event: Envelope) -> list[H
 ORDER_MAPPERS: dict[str, Mapper] = {
     "crm.order.submitted": _on_submitted,
     "crm.order.status_changed": _on_status_changed,
+    "crm.order.updated": _on_updated,
+    "crm.order.cancellation_requested": _on_cancellation_requested,
+    "crm.order.cancellation_state_changed": _on_cancellation_changed,
     "sla.warning": _on_alert(SlaWarning),
     "sla.breached": _on_alert(SlaBreached),
     "sla.escalated": _on_alert(SlaEscalated),

@@ -15,9 +15,12 @@ from backbone.envelope import Envelope
 from backbone.events import (
     ComplaintCreated,
     ComplaintStatusChanged,
+    OrderCancellationRequested,
+    OrderCancellationStateChanged,
     OrderItem,
     OrderStatusChanged,
     OrderSubmitted,
+    OrderUpdated,
     SlaBreached,
     SlaEscalated,
     SlaWarning,
@@ -143,3 +146,26 @@ def test_the_conformance_check_can_fail() -> None:
     del bad["event"]["productOrder"]["productOrderItem"][0]["action"]
     with pytest.raises(AssertionError, match=r"state|action"):
         check(bad, "ProductOrderCreateEvent")
+
+
+def test_patches_and_cancellation_requests_are_tmf622_events() -> None:
+    update = OrderUpdated(order_id="ord_1", customer_id="cus_1", status="draft", changed=["description"], updated_at=AT)
+    event = te.order_updated(envelope(update), update, ITEMS)
+    check(event.body, "ProductOrderAttributeValueChangeEvent")
+    assert event.event_type == "productOrderAttributeValueChangeEvent"
+
+    request = OrderCancellationRequested(cancellation_id="cpo_1", order_id="ord_1", customer_id="cus_1",
+                                         reason="budget cut", requested_cancellation_date=AT, requested_at=AT)
+    event = te.cancellation_created(envelope(request), request)
+    check(event.body, "CancelProductOrderCreateEvent")
+    task = event.body["event"]["cancelProductOrder"]
+    assert task["state"] == "acknowledged" and task["productOrder"]["id"] == "ord_1" and event.entity_id == "ord_1"
+
+    for to_state, tmf, reason in (("in_progress", "inProgress", None), ("done", "done", None),
+                                  ("rejected", "terminatedWithError", "the order is completed")):
+        change = OrderCancellationStateChanged(cancellation_id="cpo_1", order_id="ord_1", customer_id="cus_1",
+                                               to_state=to_state, order_state="cancelled", reason=reason,
+                                               changed_at=AT)
+        event = te.cancellation_state_changed(envelope(change), change)
+        check(event.body, "CancelProductOrderStateChangeEvent")
+        assert event.body["event"]["cancelProductOrder"]["state"] == tmf
