@@ -7,12 +7,13 @@ then 08:00) instead of waiting for the morning.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone.workers import Backoff, Worker
 from stats.domain.roster import Roster
+from stats.domain.schedule import days_to_plan
 from stats.services.reports import run_pass
 
 
@@ -35,9 +36,12 @@ class DailyReportScheduler(Worker):
         self.interval_s = interval_s
         self.instance_id = instance_id
         self.clock = clock
+        self.planned: list[date] | None = None  # the days whose rows this instance has made sure of
 
     async def step(self) -> float:
+        now = self.clock()
         async with self.session_factory() as session, session.begin():
-            await run_pass(session, self.clock(), self.roster, at=self.at, catch_up_days=self.catch_up_days,
-                           generated_by=self.instance_id)
+            await run_pass(session, now, self.roster, at=self.at, catch_up_days=self.catch_up_days,
+                           generated_by=self.instance_id, planned=self.planned)
+        self.planned = days_to_plan(now, catch_up_days=self.catch_up_days, at=self.at)
         return self.interval_s

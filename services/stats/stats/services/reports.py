@@ -102,9 +102,14 @@ async def generate_due(session: AsyncSession, now: datetime, roster: Roster, *, 
 
 
 async def run_pass(session: AsyncSession, now: datetime, roster: Roster, *, at: time, catch_up_days: int,
-                   generated_by: str) -> list[date]:
-    """One scheduler pass (in the caller's transaction): plan, then generate what is due."""
-    await plan(session, now, at=at, catch_up_days=catch_up_days)
+                   generated_by: str, planned: list[date] | None = None) -> list[date]:
+    """One scheduler pass (in the caller's transaction): plan, then generate what is due.
+
+    `planned`: the days this instance planned last (their rows exist): the inserts are skipped while the days
+    to plan stay the same (an idle pass is then one indexed SELECT).
+    """
+    if planned != days_to_plan(now, catch_up_days=catch_up_days, at=at):
+        await plan(session, now, at=at, catch_up_days=catch_up_days)
     return await generate_due(session, now, roster, generated_by=generated_by)
 
 
