@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from backbone.api import create_service_app
 from eoms_bridge import __version__
-from eoms_bridge.api import callbacks, queues, tickets, tmf, workflows
+from eoms_bridge.api import assignments, callbacks, queues, tickets, tmf, workflows
 from eoms_bridge.bootstrap import bootstrap
 from eoms_bridge.settings import EomsSettings
 
@@ -16,7 +16,7 @@ def build_app(settings: EomsSettings | None = None) -> FastAPI:
         settings=settings or EomsSettings(),
         bootstrap=bootstrap,
         routers=[tickets.router, queues.router, workflows.router, workflows.work_router, callbacks.router,
-                 tmf.router],
+                 tmf.router, assignments.router],
         title="EOMS bridge",
         version=__version__,
         description="Turns orders and complaints into network tickets and walks them through their workflow nodes.",

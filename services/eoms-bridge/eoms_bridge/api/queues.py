@@ -7,6 +7,8 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.labels import LocalText
 from backbone.pagination import Page, fetch_page
@@ -15,6 +17,7 @@ from backbone.vocabulary import NodeRole
 from eoms_bridge.api.deps import QueueReaderDep, SessionDep, StoreDep, actor_of, ticket_scope
 from eoms_bridge.api.titles import node_title
 from eoms_bridge.models import tickets
+from eoms_bridge.services.workflows import WorkflowStore
 
 router = APIRouter(prefix="/api/v1/queues", tags=["queues"])
 
@@ -63,15 +66,17 @@ async def role_queue(
         q = q.where(t.assignee == assignee)
     q = q.where(*ticket_scope(principal).conditions())
     rows, nxt = await fetch_page(session, q, key=(t.node_entered_at, t.id), cursor=cursor, limit=limit)
-    items = []
-    for r in (row._mapping for row in rows):
-        wf = await store.get(session, r["workflow_id"], r["workflow_version"])
-        items.append(TaskOut(
-            ticket_id=r["id"], ticket_kind=r["kind"], business_type=r["business_type"], node=r["current_node"],
-            node_title=node_title(wf.ticket(r["kind"]) if wf.has_ticket(r["kind"]) else None, r["current_node"]),
-            role=r["current_role"], state=r["state"], assignee=r["assignee"], partner=r["partner"],
-            node_entered_at=r["node_entered_at"],
-            customer_id=r["customer_id"], customer_name=r["customer_name"], customer_tier=r["customer_tier"],
-            customer_region=r["customer_region"], origin=r["origin"], origin_id=r["origin_id"],
-            version=r["version"]))
+    items = [await task_out(store, session, row._mapping) for row in rows]
     return QueuePage(role=role.value, items=items, next_cursor=nxt)
+
+
+async def task_out(store: WorkflowStore, session: AsyncSession, r: RowMapping) -> TaskOut:
+    """One open node task of a ticket row (the queues, "tasks assigned to me")."""
+    wf = await store.get(session, r["workflow_id"], r["workflow_version"])
+    return TaskOut(
+        ticket_id=r["id"], ticket_kind=r["kind"], business_type=r["business_type"], node=r["current_node"],
+        node_title=node_title(wf.ticket(r["kind"]) if wf.has_ticket(r["kind"]) else None, r["current_node"]),
+        role=r["current_role"], state=r["state"], assignee=r["assignee"], partner=r["partner"],
+        node_entered_at=r["node_entered_at"], customer_id=r["customer_id"], customer_name=r["customer_name"],
+        customer_tier=r["customer_tier"], customer_region=r["customer_region"], origin=r["origin"],
+        origin_id=r["origin_id"], version=r["version"])

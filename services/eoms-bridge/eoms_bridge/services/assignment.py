@@ -52,6 +52,23 @@ async def on_node_entered(session: AsyncSession, org: Organisation | None, t: Ti
     return t.dispatch(actor=DISPATCH, now=now, to=person)
 
 
+async def dispatch_on_duty(session: AsyncSession, org: Organisation, t: Ticket, *, actor: Actor,
+                           region: str | None, now: datetime) -> list[dom.DomainEvent]:
+    """Dispatch the unclaimed current node now to the on-duty person of its role in ``region`` (the role's
+    strategy, round robin without a rule): what happens on entering a node, asked for by a dispatcher.
+    ``Invalid`` (422) when nobody is on duty for the role there."""
+    node = t.node
+    if node is None or TicketAction.REASSIGN not in t.allowed_actions():
+        raise IllegalTransitionError(f"ticket {t.id}: cannot dispatch in state {t.state.value}",
+                                     from_state=t.state.value, action="dispatch")
+    candidates = org.on_duty(node.role, region, now)
+    if not candidates:
+        raise Invalid(f"nobody is on duty for role {node.role.value!r} in region {region or '-'!r}", field="unit")
+    rule = org.rule(node.role)
+    person = await pick(session, rule.strategy if rule else Strategy.ROUND_ROBIN, node.role, region, candidates)
+    return t.dispatch(actor=actor, now=now, to=person)
+
+
 async def dispatch_to_unit(session: AsyncSession, org: Organisation, t: Ticket, *, unit: str, actor: Actor,
                            region: str | None, now: datetime) -> list[dom.DomainEvent]:
     """Hand the current node to a unit (department): one of its people holding the node's role, the

@@ -194,7 +194,7 @@ async def act(
     now: datetime, outcome: str | None = None, data: Mapping[str, Any] | None = None, reason: str | None = None,
     to: Actor | None = None, expected_version: int | None = None, forward: bool = False,
     account_manager: str | None = None, partner: str | None = None, org: Organisation | None = None,
-    to_unit: str | None = None, eoms_partner: str | None = None,
+    to_unit: str | None = None, eoms_partner: str | None = None, dispatch: bool = False,
 ) -> RowMapping:
     """Apply one action to a ticket under a row lock; returns the stored row after the change.
 
@@ -202,7 +202,8 @@ async def act(
     sees the node taken and fails with IllegalTransitionError (409). With `account_manager` (an account
     manager's own customers) or `partner` (a partner user: the tickets whose current node is its
     partner's), any other ticket is not found: its existence is not disclosed. With `org`, a node the
-    action enters gets its partner and is dispatched; `to_unit` reassigns to a unit (department).
+    action enters gets its partner and is dispatched; `to_unit` reassigns to a unit (department);
+    `dispatch` (with REASSIGN) dispatches the unclaimed node to the on-duty person (or of `to_unit`).
     """
     row = (await session.execute(
         select(tickets).where(tickets.c.id == ticket_id).with_for_update())).mappings().first()
@@ -214,11 +215,15 @@ async def act(
     wf = await store.get(session, row["workflow_id"], row["workflow_version"])
     t = from_snapshot(row["snapshot"], wf)
     origin = Origin.of_row(row)
-    if action is TicketAction.REASSIGN and to_unit is not None:
+    if action is TicketAction.REASSIGN and (to_unit is not None or dispatch):
         if org is None:
             raise Invalid("no organisation is loaded: reassign to a person", field="to_unit")
-        events = await assignment.dispatch_to_unit(session, org, t, unit=to_unit, actor=actor,
-                                                   region=origin.customer_region, now=now)
+        if to_unit is not None:
+            events = await assignment.dispatch_to_unit(session, org, t, unit=to_unit, actor=actor,
+                                                       region=origin.customer_region, now=now)
+        else:
+            events = await assignment.dispatch_on_duty(session, org, t, actor=actor, region=origin.customer_region,
+                                                       now=now)
     else:
         events = _dispatch(t, action, actor=actor, now=now, outcome=outcome, data=data, reason=reason, to=to)
     if any(isinstance(e, dom.NodeEntered) for e in events):

@@ -1,0 +1,92 @@
+"""/api/v1/assignments: who works what (docs/eoms.md, "Dispatch").
+
+- `GET /api/v1/assignments/mine`: the open node tasks assigned to (dispatched to, claimed by) the caller,
+  oldest first;
+- `GET /api/v1/assignments/involved`: the tickets the caller took part in (any action in a ticket's
+  history: a claim, an outcome, a reassignment, a dispatch they asked for), newest first;
+- `POST /api/v1/assignments/{ticket_id}/dispatch`: dispatch the unclaimed current node now to the
+  on-duty person of its role in the ticket's region (or of `unit`), by the role's strategy (dispatchers,
+  supervisors, admins; recorded as `how=auto`, the dispatcher as the actor).
+
+Reassigning to a named person or unit is the ticket action `reassign` (`to` or `to_unit`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from backbone.auth import Principal
+from backbone.authz import authorize
+from backbone.pagination import Page, fetch_page
+from backbone.problems import Problem
+from eoms_bridge.api.deps import (
+    DISPATCHERS,
+    TICKET_ROLES,
+    ContextDep,
+    SessionDep,
+    StoreDep,
+    actor_of,
+    ticket_scope,
+)
+from eoms_bridge.api.queues import QUEUE_STATES, TaskOut, task_out
+from eoms_bridge.api.tickets import TicketOut, ticket_out
+from eoms_bridge.domain.ticket import TicketAction
+from eoms_bridge.models import ticket_history, tickets
+from eoms_bridge.services import tickets as ticket_service
+
+router = APIRouter(prefix="/api/v1/assignments", tags=["assignments"])
+
+MineDep = Annotated[Principal, authorize(
+    *TICKET_ROLES, partners=True, scope="the caller's own tasks and tickets (a partner user: of its partner's nodes)")]
+DispatcherDep = Annotated[Principal, authorize(
+    *DISPATCHERS, scope="every open ticket (another's does not exist for these roles)",
+    checks="a node nobody on duty (or in the unit) can work is 422")]
+
+
+@router.get("/mine", response_model=Page[TaskOut], summary="Open node tasks assigned to me, oldest first")
+async def my_tasks(principal: MineDep, session: SessionDep, store: StoreDep,
+                   limit: int = Query(50, ge=1, le=200), cursor: str | None = None) -> Page[TaskOut]:
+    t = tickets.c
+    q = select(tickets).where(t.assignee == principal.subject, t.state.in_(QUEUE_STATES),
+                              *ticket_scope(principal).conditions())
+    rows, nxt = await fetch_page(session, q, key=(t.node_entered_at, t.id), cursor=cursor, limit=limit)
+    return Page[TaskOut](items=[await task_out(store, session, r._mapping) for r in rows], next_cursor=nxt)
+
+
+@router.get("/involved", response_model=Page[TicketOut],
+            summary="Tickets I took part in (any action of mine in their history), newest first")
+async def my_tickets(principal: MineDep, session: SessionDep, store: StoreDep,
+                     limit: int = Query(50, ge=1, le=200), cursor: str | None = None) -> Page[TicketOut]:
+    mine = select(ticket_history.c.ticket_id).where(ticket_history.c.actor == principal.subject)
+    q = select(tickets).where(tickets.c.id.in_(mine), *ticket_scope(principal).conditions())
+    rows, nxt = await fetch_page(session, q, key=(tickets.c.id,), cursor=cursor, limit=limit, descending=True)
+    actor = actor_of(principal)
+    items = [await ticket_out(store, session, r._mapping, history=False, actor=actor) for r in rows]
+    return Page[TicketOut](items=items, next_cursor=nxt)
+
+
+class DispatchIn(BaseModel):
+    unit: str | None = Field(default=None, max_length=60, description=(
+        "a unit (department): one of its people holding the node's role (the on-duty ones first)"))
+
+
+@router.post("/{ticket_id}/dispatch", response_model=TicketOut,
+             summary="Dispatch the unclaimed current node to the on-duty person of its role in the ticket's region")
+async def dispatch_now(ticket_id: str, principal: DispatcherDep, session: SessionDep, store: StoreDep,
+                       context: ContextDep, body: DispatchIn | None = None) -> TicketOut:
+    body = body or DispatchIn()
+    org = context.organisation
+    if org is None:
+        raise Problem(409, "Conflict", "no organisation is loaded: nobody to dispatch to")
+    actor = actor_of(principal)
+    async with session.begin():
+        row = await ticket_service.act(
+            session, store=store, ticket_id=ticket_id, action=TicketAction.REASSIGN, actor=actor,
+            now=datetime.now(UTC), org=org, dispatch=True, to_unit=body.unit, forward=context.forwarding,
+            eoms_partner=context.eoms_partner)
+    return await ticket_out(store, session, row, history=False, actor=actor)
