@@ -55,7 +55,8 @@ class KafkaAccess:
 KAFKA_ACCESS: dict[str, KafkaAccess] = {
     "crm": KafkaAccess(produces=(CRM_ORDERS, CRM_COMPLAINTS, CRM_CUSTOMERS, CRM_OPPORTUNITIES),
                        consumes=CRM_CONSUMES, group="crm"),
-    "eoms-bridge": KafkaAccess(produces=(EOMS_TICKETS,), consumes=(CRM_ORDERS, CRM_COMPLAINTS), group="eoms-bridge"),
+    "eoms-bridge": KafkaAccess(produces=(EOMS_TICKETS,), consumes=(CRM_ORDERS, CRM_COMPLAINTS, EOMS_TICKETS),
+                               group="eoms-bridge"),  # eoms.tickets: the TMF621 hub's fan-out
     "sla": KafkaAccess(produces=(SLA_ALERTS,), consumes=(EOMS_TICKETS, CRM_CUSTOMERS), group="sla"),
     "notify": KafkaAccess(produces=(NOTIFY_DELIVERIES,), consumes=(SLA_ALERTS, STATS_REPORTS), group="notify"),
     "stats": KafkaAccess(produces=(STATS_REPORTS,),

@@ -3,17 +3,19 @@ with the consumer of the CRM's streams, the catalog sync at start and, in adapte
 
 from __future__ import annotations
 
+from backbone.hub.delivery import hub_workers
+from backbone.hub.fanout import fan_out_handlers, merge_handlers
 from backbone.runtime import Infra, ServiceRuntime
-from backbone.topics import CRM_COMPLAINTS, CRM_ORDERS
+from backbone.topics import CRM_COMPLAINTS, CRM_ORDERS, EOMS_TICKETS
 from backbone.vocabulary import TicketKind
-from eoms_bridge import consumers
+from eoms_bridge import consumers, tmf_events
 from eoms_bridge.adapter.client import CircuitBreaker, EomsClient
 from eoms_bridge.adapter.forwarder import Forwarder
 from eoms_bridge.context import EomsContext
 from eoms_bridge.domain.dispatch import load_organisation
 from eoms_bridge.domain.errors import WorkflowDefinitionError, WorkflowNotFoundError
 from eoms_bridge.domain.workflow import WorkflowCatalog
-from eoms_bridge.models import metadata
+from eoms_bridge.models import hub, metadata
 from eoms_bridge.services.workflows import WorkflowStore
 from eoms_bridge.settings import EomsSettings
 from eoms_bridge.workflows_loader import load_catalog
@@ -61,7 +63,14 @@ def bootstrap(settings: EomsSettings) -> ServiceRuntime[EomsContext]:
         await store.sync(session_factory)
 
     runtime.on_start(sync_catalog)
-    runtime.add_consumer(topics=[CRM_ORDERS, CRM_COMPLAINTS], handlers=consumers.make_handlers(context))
+    # The TMF621 hub's fan-out reads the bridge's own ticket stream on the same consumer (backbone.hub).
+    handlers = merge_handlers(consumers.make_handlers(context),
+                              fan_out_handlers(hub, tmf_events.TICKET_API, tmf_events.TICKET_MAPPERS))
+    runtime.add_consumer(topics=[CRM_ORDERS, CRM_COMPLAINTS, EOMS_TICKETS], handlers=handlers)
+    for worker in hub_workers(runtime.engine, session_factory, hub, settings,
+                              retention_interval_s=settings.retention_interval_s,
+                              retention_batch_size=settings.retention_batch_size):
+        runtime.add_worker(worker)
     if context.client is not None:
         runtime.add_worker(Forwarder(
             session_factory, context.client, batch_size=settings.eoms_forward_batch,

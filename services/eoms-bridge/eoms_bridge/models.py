@@ -15,6 +15,7 @@ from backbone.db import (
     timestamp,
     timestamps,
 )
+from backbone.hub.model import hub_tables
 
 metadata = sa.MetaData(schema="eoms")
 
@@ -158,3 +159,5 @@ eoms_callback_signatures = sa.Table(
 )
 
 outbox, inbox = event_tables(metadata)
+# The TMF621 hub's registrations and per-subscriber delivery queue (backbone.hub, docs/tmf.md).
+hub = hub_tables(metadata)

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
+from backbone.hub.settings import HubSettings
 from backbone.settings import ServiceSettings
 from backbone.vocabulary import GENERIC_COMPLAINT
 from eoms_bridge.adapter.signing import PARTNER_ID_RE
@@ -17,7 +18,7 @@ DEV_EOMS_CALLBACK_SECRET = "dev-eoms-callback-secret-not-for-production"
 MIN_CALLBACK_SECRET_LENGTH = 32
 
 
-class EomsSettings(ServiceSettings):
+class EomsSettings(ServiceSettings, HubSettings):
     service_name: str = "eoms-bridge"
     # Folder of workflow YAML files, validated and synced into the definitions table at start
     # (default: the catalog shipped in eoms_bridge/workflows/).

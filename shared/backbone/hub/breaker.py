@@ -38,6 +38,8 @@ class Breaker:
     def record_failure(self, now: float) -> bool:
         """Count a failure; True when this failure opened (or re-opened) the breaker."""
         self.failures += 1
+        if self.opened_at is not None and now - self.opened_at < self.reset_s:
+            return False  # already open (a callback that was in flight failed too)
         half_open = self.opened_at is not None
         if half_open or self.failures >= self.failure_threshold:
             self.opened_at = now
