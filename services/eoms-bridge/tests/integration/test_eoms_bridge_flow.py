@@ -181,9 +181,9 @@ async def test_full_dedicated_line_opening_walks_every_node_with_events_on_kafka
     assigned = [e for e in evs if e.type == "eoms.ticket.node_assigned"]
     claimed = {e.data["assignee"] for e in assigned if e.data["how"] != "auto"}
     assert claimed == {"ns_li", "sup_wang", AM} and {e.data["how"] for e in assigned} == {"claim", "auto"}
-    # network resource and field engineer nodes are dispatched to the on-duty person (organisation.yaml)
+    # field engineer nodes are dispatched to the on-duty person (organisation.yaml); the others are claimed
     auto = [e for e in assigned if e.data["how"] == "auto"]
-    assert auto and {e.data["role"] for e in auto} == {"network_resource", "field_engineer"}
+    assert auto and {e.data["role"] for e in auto} == {"field_engineer"}
     completed = [e for e in evs if e.type == "eoms.ticket.node_completed"]
     assert len(completed) == len(entered), "every node entered is left (a return counts as leaving)"
     assert any(e.data["outcome"] == "$return" for e in completed)
