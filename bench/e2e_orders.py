@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from backbone.envelope import parse_envelope
 from backbone.topics import CRM_ORDERS, EOMS_TICKETS
-from bench.common import BenchEnv, percentiles, write_result
+from bench.common import BenchEnv, CpuMeter, percentiles, write_result
 from bench.http_load import build_post, open_loop
 
 
@@ -74,7 +74,8 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or set()
 
 
-async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, seconds: float) -> dict[str, Any]:
+async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, seconds: float,
+                   cpu_roots: dict[str, int] | None = None) -> dict[str, Any]:
     samples_by_order: dict[str, Sample] = {}
     stop, ready = asyncio.Event(), asyncio.Event()
     watcher = asyncio.create_task(_watch(bootstrap, samples_by_order, stop, ready))
@@ -83,6 +84,9 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
             "items": [{"product": "dedicated_line_data", "business_kind": "opening",
                        "attributes": {"bandwidth_mbps": 100, "a_end_address": "A", "z_end_address": "Z"}}]}
     make = build_post(crm_url, "/api/v1/orders", body, {"Authorization": f"Bearer {token}"})
+    # CPU of every process of the chain (CRM and its workers, EOMS bridge, PostgreSQL with its backends,
+    # Kafka) from the first request until the last ticket of the window is in: CPU-ms per order.
+    meter = CpuMeter(cpu_roots or {}).start()
     replies = await open_loop(crm_url, make, rate, seconds)
     for reply in replies:
         if reply.status == 201:
@@ -96,6 +100,7 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
     deadline = time.time() + 60
     while time.time() < deadline and any(s.ticket_at is None for s in samples_by_order.values() if s.status):
         await asyncio.sleep(0.2)
+    used = meter.stop()
     stop.set()
     await watcher
 
@@ -106,7 +111,7 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
     relay = [(s.published - s.replied) * 1000 for s in done if s.published]  # type: ignore[operator]
     cons = [(s.ticket_at - s.published) * 1000 for s in done if s.published]  # type: ignore[operator]
     first = min(s.sent for s in done) if done else 0
-    last = max(s.ticket_at for s in done) if done else 0  # type: ignore[type-var]
+    last = max(s.ticket_at or 0.0 for s in done) if done else 0.0
     return {
         "offered_rate_per_s": rate,
         "offered_seconds": seconds,
@@ -118,6 +123,8 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
         "throughput_orders_per_s": round(len(done) / (last - first), 1) if done and last > first else 0,
         "e2e_ms": percentiles(e2e),
         "breakdown_ms": {"rest": percentiles(rest), "relay": percentiles(relay), "consumer": percentiles(cons)},
+        "cpu_ms_per_order": round(sum(used.values()) * 1000 / max(1, len(done)), 2) if used else None,
+        "cpu_ms_per_order_by_process": {k: round(v * 1000 / max(1, len(done)), 2) for k, v in sorted(used.items())},
     }
 
 
@@ -176,9 +183,10 @@ def main() -> None:
         runs = []
         for rate in [float(r) for r in args.rates.split(",")]:
             res = asyncio.run(run_load(env.url("crm"), env.token("am_zhang", "account_manager"),
-                                       env.infra.kafka_bootstrap, rate, args.seconds))
+                                       env.infra.kafka_bootstrap, rate, args.seconds, env.cpu_roots()))
             print(f"rate {rate:>6.0f}/s → {res['throughput_orders_per_s']}/s, e2e {res['e2e_ms']}, "
-                  f"breakdown {res['breakdown_ms']}, errors {res['errors']}", flush=True)
+                  f"breakdown {res['breakdown_ms']}, errors {res['errors']}, CPU-ms/order "
+                  f"{res['cpu_ms_per_order']} {res['cpu_ms_per_order_by_process']}", flush=True)
             runs.append(res)
         results["runs"] = runs
         results["crm_workers"] = args.crm_workers

@@ -1,7 +1,7 @@
 """The outbox relay alone: publish latency at a steady write rate, and the raw rate.
 
-- latency: writers commit one event per transaction at `--rate` events/s (open loop, each
-  transaction as `backbone.outbox.emit` writes it: the row and its `pg_notify`) while a standalone
+- latency: writers commit one event per transaction at `--rate` events/s (open loop; after each
+  commit a `pg_notify`, as a service whose relay stands by wakes the leader) while a standalone
   relay (`python -m backbone.outbox`, its own process, LISTENing) publishes them; the publish
   latency is the Kafka record's timestamp (taken by the relay's producer at send) minus the
   writer's commit time, and the arrival latency is when this process's consumer received it. The
@@ -102,10 +102,13 @@ async def latency(env: BenchEnv, rate: float, seconds: float, writers: int = 8,
         envelopes = [_envelope(i) for i in range(int(rate * seconds))]
 
         async def write(e: Envelope) -> None:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute(insert, uuid.UUID(str(e.id)), TOPIC, e.subject, e.type, e.to_bytes())
-                await conn.execute("SELECT pg_notify($1, '')", channel)
-            committed[str(e.id)] = time.time()
+            async with pool.acquire() as conn:
+                async with conn.transaction():
+                    await conn.execute(insert, uuid.UUID(str(e.id)), TOPIC, e.subject, e.type, e.to_bytes())
+                committed[str(e.id)] = time.time()
+                # As a service process whose relay stands by wakes the leader (OutboxRelay.notify_leader).
+                await conn.execute(f"BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('{channel}', '');"
+                                   " COMMIT")
 
         # Warm-up: the relay has started, taken the lock, LISTENs and published (not counted).
         for probe in [_envelope(-1) for _ in range(20)]:

@@ -10,10 +10,13 @@ again on restart: duplicates, never losses; the consumers' inbox absorbs them.
 One relay per schema is active at a time (a PostgreSQL advisory lock), so two service instances
 never interleave one aggregate's events out of order; the others stand by and take over.
 
-Wake on commit: `emit` (and `add_event(s)`) also runs `pg_notify('outbox_<schema>', '')` in the
-caller's transaction, once per transaction; PostgreSQL delivers it only if the transaction commits.
-The leader LISTENs on its lock connection and a notification cuts its wait short, so an event is
-published a few milliseconds after its commit. Polling is only the fallback: every
+Wake on commit: a session that wrote outbox rows wakes the relay once its transaction commits
+(`after_commit`; nothing on a rollback): the relay of the same process directly when it leads,
+else that process's standing-by relay sends `pg_notify('outbox_<schema>', '')` in a transaction of
+its own. The leader LISTENs on its lock connection and a notification cuts its wait short, so an
+event is published a few milliseconds after its commit. (Not a NOTIFY inside the business
+transaction: PostgreSQL would serialise every such commit of the database on its WAL flush.)
+Polling is only the fallback: every
 `fallback_poll_s` (5 s) while listening, for rows written without a notification (by hand, by an
 older writer), or every `poll_interval_s` where LISTEN is unavailable (a transaction-mode pooler).
 The lock connection runs in autocommit: a pass is one fenced read and one mark-sent statement.
@@ -44,6 +47,7 @@ import contextlib
 import logging
 import os
 import time
+import weakref
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,8 +61,9 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from pydantic import BaseModel
-from sqlalchemy import Boolean, Select, Table, func, select, text, true, tuple_, update
+from sqlalchemy import Boolean, Select, Table, event, func, select, text, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from backbone import metrics
 from backbone.envelope import Envelope
@@ -84,40 +89,59 @@ def wake_channel(outbox: Table) -> str:
     return f"outbox_{outbox.schema or 'public'}"
 
 
-_NOTIFIED = "backbone.outbox.notified"  # session.info: the transaction that already queued the wake-up
+_PENDING_WAKE = "backbone.outbox.wake"  # session.info: outbox channels this transaction wrote to
+
+# The relays of this process by channel (a process runs one per schema; the drills run two).
+_RELAYS: dict[str, weakref.WeakSet[OutboxRelay]] = {}
 
 
-async def _wake_relay_on_commit(session: AsyncSession, outbox: Table) -> None:
-    """`pg_notify` in the caller's transaction: PostgreSQL delivers it at commit (never on a rollback), so
-    the relay, LISTENing on its lock connection, publishes at once instead of at its next poll.
+def _wake_relay_on_commit(session: AsyncSession, outbox: Table) -> None:
+    """Wake the schema's relay once this transaction commits (nothing on a rollback).
 
-    Once per transaction and table (PostgreSQL folds equal notifications of one transaction anyway; this
-    saves the round trips when a consumer's run emits for many events). Inside a savepoint it is sent
-    every time: a savepoint rolled back takes its notification with it.
+    After the commit, never inside it: a NOTIFY in the transaction would take PostgreSQL's
+    database-wide notify lock at commit and hold it through the WAL flush, serialising every
+    emitting commit of the database on fsync (measured: notify fell from 89 to 8 messages/s).
+    The relay of this process is woken directly when it leads; otherwise it sends the leader (in
+    another process) a `pg_notify` of its own, one round trip outside any business transaction.
     """
-    sync = session.sync_session
-    txn = sync.get_transaction()
-    nested = sync.get_nested_transaction() is not None
-    marks: dict[str, Any] = session.info.setdefault(_NOTIFIED, {})
-    channel = wake_channel(outbox)
-    if not nested and txn is not None and marks.get(channel) is txn:
-        return
-    await session.execute(select(func.pg_notify(channel, "")))
-    if not nested:
-        marks[channel] = txn
+    pending: set[str] = session.info.setdefault(_PENDING_WAKE, set())
+    pending.add(wake_channel(outbox))
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    for channel in session.info.pop(_PENDING_WAKE, ()):
+        wake_relays(channel)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    if not session.in_transaction():
+        session.info.pop(_PENDING_WAKE, None)
+
+
+def wake_relays(channel: str) -> None:
+    """Rows were committed to the outbox behind `channel`: wake the leading relay of this process, or
+    let a standing-by one notify the leader elsewhere."""
+    relays = list(_RELAYS.get(channel, ()))
+    leaders = [r for r in relays if r.is_leader]
+    for relay in leaders:
+        relay.wake()
+    if not leaders and relays:
+        relays[0].notify_leader()
 
 
 async def add_event(session: AsyncSession, outbox: Table, envelope: Envelope, *, topic: str | None = None) -> None:
     """Write an event row in the caller's transaction; it is published only if that transaction commits."""
     await session.execute(outbox.insert().values(**_row(envelope, topic)))
-    await _wake_relay_on_commit(session, outbox)
+    _wake_relay_on_commit(session, outbox)
 
 
 async def add_events(session: AsyncSession, outbox: Table, envelopes: Sequence[Envelope]) -> None:
     """Several events in one statement; `seq` keeps their order, so one aggregate's stay in order."""
     if envelopes:
         await session.execute(outbox.insert(), [_row(e) for e in envelopes])
-        await _wake_relay_on_commit(session, outbox)
+        _wake_relay_on_commit(session, outbox)
 
 
 # --- the service-facing API: the session carries the service's outbox and identity -----------------
@@ -161,7 +185,7 @@ async def emit_envelopes(session: AsyncSession, envelopes: Sequence[Envelope], *
     if envelopes:
         table = binding_of(session).table
         await session.execute(table.insert(), [_row(e, topic) for e in envelopes])
-        await _wake_relay_on_commit(session, table)
+        _wake_relay_on_commit(session, table)
 
 
 # A row the broker rejects for what it is, not for the broker's state: no retry can publish it.
@@ -204,6 +228,9 @@ class OutboxRelay(Worker):
         self.channel = wake_channel(outbox)
         self._listening: Any = None  # the asyncpg connection our wake-up listener is on
         self._query_cache: tuple[frozenset[int], Select[Any], Select[Any]] | None = None
+        self._notify_task: asyncio.Task[None] | None = None
+        self._notify_again = False
+        _RELAYS.setdefault(self.channel, weakref.WeakSet()).add(self)
         self._lock_key = zlib.crc32(f"outbox-relay:{self.schema}".encode())
         self._lock_conn: AsyncConnection | None = None
         self._counted_at = 0.0
@@ -267,6 +294,30 @@ class OutboxRelay(Worker):
 
     def _on_notify(self, *_: object) -> None:
         self.wake()
+
+    def notify_leader(self) -> None:
+        """Tell the leading relay (another process) that rows were committed: a `pg_notify` in a
+        transaction of its own, without waiting for the WAL flush (a lost wake-up costs one fallback
+        poll, never an event). Coalesced: one in flight, at most one more queued behind it."""
+        if self._notify_task is not None and not self._notify_task.done():
+            self._notify_again = True
+            return
+        self._notify_task = asyncio.get_running_loop().create_task(self._notify_leader())
+
+    async def _notify_leader(self) -> None:
+        channel = self.channel.replace("'", "''")
+        while True:
+            self._notify_again = False
+            try:
+                async with self.engine.connect() as conn:
+                    driver = (await conn.get_raw_connection()).driver_connection
+                    # Simple query protocol: the four statements in one round trip.
+                    await driver.execute(  # type: ignore[union-attr]
+                        f"BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('{channel}', ''); COMMIT")
+            except Exception as exc:  # noqa: BLE001 - the leader's fallback poll still finds the rows
+                log.debug("outbox wake-up not sent: %r", exc)
+            if not self._notify_again:
+                return
 
     async def _stop_listening(self) -> None:
         driver, self._listening = self._listening, None

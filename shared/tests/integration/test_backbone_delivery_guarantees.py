@@ -306,10 +306,10 @@ async def test_a_relay_whose_lock_connection_is_terminated_steps_down_and_stops_
 
 
 async def test_a_relay_publishes_on_commit_without_waiting_for_its_poll(infra):
-    """The relay LISTENs on its lock connection and `emit`'s pg_notify wakes it at commit: with both polls
-    set to an hour, the only way the events reach Kafka is the wake-up. A rolled-back transaction wakes
-    nothing and publishes nothing; a transaction that emits many events notifies once (PostgreSQL folds
-    them) and publishes them all, in order."""
+    """A commit that wrote outbox rows wakes the relay: with both polls set to an hour, the only way the
+    events reach Kafka is the wake-up. In-process (the session's commit wakes the leading relay), and
+    across processes (a relay standing by elsewhere sends the leader, LISTENing on its lock connection,
+    a pg_notify). A rolled-back transaction publishes nothing; all events go out in order."""
     async with scratch(infra, "bb_wake") as (outbox, _, _, topic, sf, producer):
         engine = make_engine(infra.database_url, pool_size=2)
         relay = OutboxRelay(engine, outbox, producer, poll_interval_s=3600, fallback_poll_s=3600)
@@ -334,8 +334,22 @@ async def test_a_relay_publishes_on_commit_without_waiting_for_its_poll(infra):
             async with sf() as session, session.begin():
                 await add_event(session, outbox, second, topic=topic)
             await eventually(lambda: _has(published, [str(second.id)]), what="a second wake-up")
+            # Another process: its rows come through a plain connection (no session to wake anyone), and
+            # its relay, standing by, notifies the leader through PostgreSQL.
+            other_engine = make_engine(infra.database_url, pool_size=1)
+            standby = OutboxRelay(other_engine, outbox, producer, poll_interval_s=3600, fallback_poll_s=3600)
+            try:
+                third = _cancelled("ord_wake", 5)
+                async with other_engine.begin() as conn:
+                    await conn.execute(outbox.insert().values(
+                        event_id=third.id, topic=topic, key=third.subject, event_type=third.type,
+                        payload=third.to_bytes()))
+                standby.notify_leader()
+                await eventually(lambda: _has(published, [str(third.id)]), what="a wake-up across processes")
+            finally:
+                await other_engine.dispose()
             events = await read_events(infra.kafka_bootstrap, topic)
-            assert [e.payload(OrderCancelled).reason for e in events] == ["#1", "#2", "#3", "#4"]
+            assert [e.payload(OrderCancelled).reason for e in events] == ["#1", "#2", "#3", "#4", "#5"]
         finally:
             relay.stop()
             await asyncio.wait_for(task, 10)
