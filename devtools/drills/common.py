@@ -173,9 +173,27 @@ def table(results: list[Result]) -> str:
     return f"Measured by `python -m devtools.drill` on {stamp}.\n\n" + "\n".join(lines) + "\n"
 
 
+def _rows(block: str) -> dict[str, str]:
+    """The drill name → its row, of a table `table` wrote."""
+    rows = [line for line in block.splitlines() if line.startswith("| ") and not line.startswith("| drill |")]
+    return {line.split("|")[1].strip(): line for line in rows}
+
+
 def write_table(path: Path, results: list[Result]) -> None:
+    """Rewrite the table between the markers: the rows of `results` replace the rows of the same drills,
+    the others stay (a `--only` run updates its own rows), each row saying when it was measured."""
     text_ = path.read_text() if path.exists() else ""
-    block = f"{TABLE_BEGIN}\n{table(results)}{TABLE_END}"
+    ours = table(results)
+    if TABLE_BEGIN in text_ and TABLE_END in text_:
+        old = _rows(text_.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0])
+        new = _rows(ours)
+        if set(old) - set(new):
+            header = [line for line in ours.splitlines() if line.startswith("|")][:2]
+            merged = [new.get(name, row) for name, row in old.items()] + [r for n, r in new.items() if n not in old]
+            stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            ours = (f"Measured by `python -m devtools.drill`; last run on {stamp}, rows {', '.join(new)}"
+                    " (the other rows from an earlier run).\n\n" + "\n".join(header + merged) + "\n")
+    block = f"{TABLE_BEGIN}\n{ours}{TABLE_END}"
     if TABLE_BEGIN in text_ and TABLE_END in text_:
         head, rest = text_.split(TABLE_BEGIN, 1)
         tail = rest.split(TABLE_END, 1)[1]
