@@ -40,6 +40,8 @@ REALM = "groupsuite"
 ADMIN_USER, ADMIN_PASSWORD = "kc-admin", "kc-admin-password"  # the master realm's bootstrap admin (dev only)
 TEST_CLIENT = ("suite-tests", "suite-tests-secret")
 CRM_ONLY_CLIENT = ("crm-only", "crm-only-secret")
+#: Fault management, a machine caller (the `integration` role) whose tokens name the EOMS bridge only.
+FAULT_MANAGEMENT_CLIENT = ("fault-management", "fault-management-secret")
 JAVA_CANDIDATES = ("/usr/lib/jvm/temurin-25-jdk-amd64", "/usr/lib/jvm/temurin-21-jdk-amd64")
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from backbone.auth import SUBJECT_MAX_LENGTH, issue_token
 from backbone.settings import DEV_JWT_SECRET
-from devtools.keycloak import CRM_ONLY_CLIENT
+from devtools.keycloak import CRM_ONLY_CLIENT, FAULT_MANAGEMENT_CLIENT
 
 # A read every role below may make, one per service.
 ENDPOINTS = {
@@ -85,6 +85,17 @@ async def test_a_token_for_another_audience_is_refused(oidc_apps: dict[str, Fast
     crm_only = keycloak.client_token(CRM_ONLY_CLIENT)  # an admin, but its tokens name the CRM only
     assert claims_of(crm_only)["aud"] == "crm"
     assert await statuses(oidc_apps, crm_only) == {"crm": 200, "eoms-bridge": 401, "sla": 401, "notify": 401}
+
+
+async def test_fault_management_is_a_machine_client_of_the_bridge(oidc_apps: dict[str, FastAPI], keycloak: Any) -> None:
+    """Client credentials of an integrating system: the `integration` role, the bridge's audience only; it
+    reads TMF621 there (the tickets it opened) and nothing else (docs/tmf.md, "TMF621 Trouble Ticket")."""
+    token = keycloak.client_token(FAULT_MANAGEMENT_CLIENT)
+    claims = claims_of(token)
+    assert claims["aud"] == "eoms-bridge" and "integration" in claims["roles"]
+    assert await statuses(oidc_apps, token) == {"crm": 401, "eoms-bridge": 403, "sla": 401, "notify": 401}
+    r = await call(oidc_apps["eoms-bridge"], "/tmf-api/troubleTicket/v4/troubleTicket", token)
+    assert r.status_code == 200 and r.headers["X-Total-Count"] == "0", r.text
 
 
 async def test_forged_and_dev_tokens_are_refused(oidc_apps: dict[str, FastAPI], keycloak: Any) -> None:
