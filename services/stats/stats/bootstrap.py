@@ -5,7 +5,7 @@ scheduler."""
 from __future__ import annotations
 
 from backbone.runtime import Infra, ServiceRuntime
-from stats.consumers import make_handlers
+from stats.consumers import make_batch_applier, make_handlers
 from stats.context import StatsContext
 from stats.domain.roster import load_roster
 from stats.models import metadata
@@ -18,7 +18,7 @@ def bootstrap(settings: StatsSettings | None = None) -> ServiceRuntime[StatsCont
     settings = settings or StatsSettings()
     context = StatsContext(settings=settings, roster=load_roster(settings.stats_roster_file))
     runtime = ServiceRuntime(Infra.create(settings, metadata), context)
-    runtime.add_consumer(topics=list(TOPICS), handlers=make_handlers())
+    runtime.add_consumer(topics=list(TOPICS), handlers=make_handlers(), apply_run=make_batch_applier())
     if settings.run_report_scheduler:
         runtime.add_worker(DailyReportScheduler(
             runtime.session_factory, context.roster, at=settings.report_time,

@@ -29,7 +29,7 @@ from backbone.envelope import MalformedEvent, parse_envelope
 from backbone.kafka import PLAINTEXT, KafkaSecurity
 from backbone.topics import CRM_COMPLAINTS, CRM_OPPORTUNITIES, CRM_ORDERS, EOMS_TICKETS, SLA_ALERTS
 from stats.models import FACT_TABLES
-from stats.services.facts import record
+from stats.services.facts import ROWS, Rows, insert_rows
 
 log = logging.getLogger("stats.rebuild")
 
@@ -69,17 +69,23 @@ async def rebuild(session_factory: async_sessionmaker[AsyncSession], bootstrap: 
             await reader.position(tp)  # the seek resolved before the first fetch (else a fetch may race it)
         while pending:
             batch = await reader.getmany(*pending, timeout_ms=1000, max_records=batch_size)
+            rows: Rows = []
+            for tp, msgs in batch.items():
+                for msg in msgs:
+                    if msg.offset >= ends[tp]:
+                        continue
+                    records += 1
+                    try:
+                        envelope = parse_envelope(msg.value)
+                        rows_of = ROWS.get(envelope.type)
+                        if rows_of is not None:
+                            rows += rows_of(envelope)
+                            recorded += 1
+                    except MalformedEvent as exc:
+                        skipped += 1
+                        log.warning("skipped %s[%d]@%d: %s", tp.topic, tp.partition, msg.offset, exc)
             async with session_factory() as session, session.begin():
-                for tp, msgs in batch.items():
-                    for msg in msgs:
-                        if msg.offset >= ends[tp]:
-                            continue
-                        records += 1
-                        try:
-                            recorded += await record(session, parse_envelope(msg.value))
-                        except MalformedEvent as exc:
-                            skipped += 1
-                            log.warning("skipped %s[%d]@%d: %s", tp.topic, tp.partition, msg.offset, exc)
+                await insert_rows(session, rows)
             for tp in list(pending):
                 if await reader.position(tp) >= ends[tp]:
                     pending.discard(tp)
