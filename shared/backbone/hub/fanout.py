@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -30,13 +31,25 @@ def body_bytes(body: Mapping[str, object]) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
 
 
-async def fan_out(session: AsyncSession, tables: HubTables, api: str, events: Sequence[HubEvent]) -> int:
-    """Queue `events` for every active subscription of `api` whose query matches; returns rows added."""
+#: A subscription gets the events that occurred after it was registered (less this much: clocks differ).
+REGISTRATION_SLACK = timedelta(seconds=5)
+
+
+async def fan_out(session: AsyncSession, tables: HubTables, api: str, events: Sequence[HubEvent], *,
+                  occurred_at: datetime | None = None) -> int:
+    """Queue `events` for every active subscription of `api` whose query matches; returns rows added.
+
+    With `occurred_at` (the source event's time), subscriptions registered later than that (beyond
+    `REGISTRATION_SLACK`) are left out: a consumer replaying old events (a new consumer group, a rewind)
+    does not flood a new listener with history.
+    """
     if not events:
         return 0
     s, d = tables.subscription, tables.delivery
-    subs = (await session.execute(
-        select(s.c.id, s.c.query).where(s.c.api == api, s.c.state == ACTIVE))).all()
+    where = [s.c.api == api, s.c.state == ACTIVE]
+    if occurred_at is not None:
+        where.append(s.c.created_at <= occurred_at + REGISTRATION_SLACK)
+    subs = (await session.execute(select(s.c.id, s.c.query).where(*where))).all()
     rows = []
     for sub in subs:
         query = parse_query(sub.query)
@@ -62,7 +75,7 @@ def fan_out_handlers(tables: HubTables, api: str, mappers: Mapping[str, Mapper])
 
     def handler_for(mapper: Mapper) -> Handler:
         async def handle(session: AsyncSession, event: Envelope) -> None:
-            await fan_out(session, tables, api, await mapper(session, event))
+            await fan_out(session, tables, api, await mapper(session, event), occurred_at=event.time)
 
         return handle
 
