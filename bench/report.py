@@ -113,6 +113,17 @@ def _console(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _stats(r: dict[str, Any]) -> list[str]:
+    live, rb = r["live"], r["rebuild"]
+    return [f"_Measured {r['at']}._", "",
+            f"{r['orders']:,} orders (two items each, and a ticket node entered, assigned, completed and its "
+            f"`sla.met` per order: {r['events']:,} events, {r['facts']:,} facts): recorded by the live consumer "
+            f"**{live['events_per_s']:g} events/s** ({live['seconds']} s from the first event produced); "
+            f"rebuilt from offset zero (`stats.services.rebuild`) **{rb['events_per_s']:g} events/s** "
+            f"({rb['records']:,} records in {rb['seconds']} s), "
+            + ("the same figures." if rb["same_figures"] else "**figures differ**.")]
+
+
 SECTIONS = [
     ("e2e_orders", "End to end: REST order → ticket created", _e2e),
     ("crm_orders", "CRM: order creation over REST", _crm),
@@ -120,6 +131,7 @@ SECTIONS = [
     ("sla_timers", "SLA: firing at a million open timers, start/stop throughput", _sla),
     ("notify_messages", "Notify: messages to the SMTP server and the SMSC", _notify),
     ("console_board", "Ops console: the SLA board in Chromium", _console),
+    ("stats_read_model", "Statistics: the read model's consumer and its rebuild", _stats),
 ]
 
 
