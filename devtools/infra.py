@@ -82,7 +82,7 @@ class InfraProfile:
         # keep it from binding again.
         # "test-browser": `make test` runs the console and browser tests beside the others (devtools.testrun).
         ports = {"run": (55432, 9092, 9093), "test": (55433, 19092, 19093), "bench": (55434, 29092, 29093),
-                 "drill": (25436, 26092, 26093), "test-browser": (55437, 59092, 59093)}
+                 "drill": (25436, 26092, 26093), "test-browser": (25437, 27092, 27093)}
         pg, kafka, ctrl = ports.get(name, (55435, 39092, 39093))
         # Two checkouts on one machine (or a busy port) can move a profile: GS_PORT_OFFSET=100.
         offset = int(os.environ.get("GS_PORT_OFFSET", "0"))
