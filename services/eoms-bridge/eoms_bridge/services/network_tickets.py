@@ -153,7 +153,7 @@ async def open_network_ticket(
         customer_region=region,
     )
     tid = await ticket_service._open(session, wf=wf, kind=KIND, origin=origin, now=now, forward=forward, org=org,
-                                     eoms_partner=eoms_partner)
+                                     eoms_partner=eoms_partner, actor=reporter_actor(request.reporter))
     if tid is None:  # a concurrent retry of the same externalId got there first
         found = await find_by_external_id(session, reporter=request.reporter, external_id=origin_id)
         assert found is not None

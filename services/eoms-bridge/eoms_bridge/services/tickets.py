@@ -144,10 +144,10 @@ async def _complaint_workflow(session: AsyncSession, store: WorkflowStore, compl
 
 async def _open(
     session: AsyncSession, *, wf: WorkflowDefinition, kind: TicketKind, origin: Origin, now: datetime,
-    forward: bool, org: Organisation | None = None, eoms_partner: str | None = None,
+    forward: bool, org: Organisation | None = None, eoms_partner: str | None = None, actor: Actor = CRM,
 ) -> str | None:
     ticket, events = Ticket.open(
-        ticket_id=new_id("tkt"), workflow=wf, kind=kind, subject_id=origin.origin_id, now=now, actor=CRM,
+        ticket_id=new_id("tkt"), workflow=wf, kind=kind, subject_id=origin.origin_id, now=now, actor=actor,
         customer_tier=origin.customer_tier,
     )
     node, visit = ticket.node, ticket.visit

@@ -169,6 +169,8 @@ async def test_fault_management_opens_a_ticket_once_and_people_work_it(infra: An
             "network", ext, "complaint_fault")
         assert (created.data["node"], created.data["customer_tier"]) == ("complaint_registration", "A")
         await events_of(infra, tid, "eoms.ticket.node_entered")
+        history = (await http.get(f"/api/v1/tickets/{tid}", headers=SUP)).json()["history"]
+        assert (history[0]["event_type"], history[0]["actor"]) == ("eoms.ticket.created", "tmf:fm-huawei-u2000")
 
         # Fault management works no node: taking it in hand is a person's (403, the domain says why).
         error_of(await patch(http, tid, FM, status="inProgress"), 403)
