@@ -124,12 +124,25 @@ def _stats(r: dict[str, Any]) -> list[str]:
             + ("the same figures." if rb["same_figures"] else "**figures differ**.")]
 
 
+def _hub(r: dict[str, Any]) -> list[str]:
+    down = r["down_subscriber"]
+    return [f"_Measured {r['at']}: {r['subscribers']} subscribers ({r['down_subscribers']} down throughout) x "
+            f"{r['events']:,} events ({r['orders']} orders placed and cancelled)._", "",
+            f"{r['deliveries']:,} of {r['deliveries_expected']:,} deliveries: "
+            f"**{r['deliveries_per_s']:g} deliveries/s** while delivering "
+            f"({r['deliveries_per_s_overall']:g}/s from the first order); event → callback "
+            f"**{_pct(r['event_to_callback_ms'])}**; {r['order_violations']} order violations, "
+            f"{r['duplicates']} duplicates, {r['bad_signatures']} bad of {r['signatures_checked']} signatures "
+            f"checked; the down subscriber: {down['queued']:,} queued, {down['delivered']} delivered."]
+
+
 SECTIONS = [
     ("e2e_orders", "End to end: REST order → ticket created", _e2e),
     ("crm_orders", "CRM: order creation over REST", _crm),
     ("eoms_tickets", "EOMS bridge: tickets and node transitions", _eoms),
     ("sla_timers", "SLA: firing at a million open timers, start/stop throughput", _sla),
     ("notify_messages", "Notify: messages to the SMTP server and the SMSC", _notify),
+    ("hub_fanout", "TMF hub: fan-out to 100 subscribers, one down", _hub),
     ("console_board", "Ops console: the SLA board in Chromium", _console),
     ("stats_read_model", "Statistics: the read model's consumer and its rebuild", _stats),
 ]
