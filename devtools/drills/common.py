@@ -188,14 +188,14 @@ def write_table(path: Path, results: list[Result]) -> None:
     if TABLE_BEGIN in text_ and TABLE_END in text_:
         old_block = text_.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0]
         old = _rows(old_block)
-        earlier = re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", old_block)
+        earlier = sorted(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", old_block))
         new = _rows(ours)
         if set(old) - set(new):
             header = [line for line in ours.splitlines() if line.startswith("|")][:2]
             merged = [new.get(name, row) for name, row in old.items()] + [r for n, r in new.items() if n not in old]
             stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
             ours = (f"Measured by `python -m devtools.drill`; last run on {stamp}, rows {', '.join(new)}"
-                    f" (the other rows from the run of {earlier.group(0) if earlier else 'an earlier run'}).\n\n"
+                    f" (the other rows from earlier runs{f', the first on {earlier[0]}' if earlier else ''}).\n\n"
                     + "\n".join(header + merged) + "\n")
     block = f"{TABLE_BEGIN}\n{ours}{TABLE_END}"
     if TABLE_BEGIN in text_ and TABLE_END in text_:
