@@ -63,9 +63,10 @@ def trouble_ticket(t: TicketContext, status: str | None = None, **extra: Any) ->
     tt.update({
         "name": f"{t.ticket_kind} {t.business_type}", "ticketType": t.ticket_kind,
         "relatedEntity": [{"id": t.origin_id, "role": t.origin, "@referredType": ORIGIN_TYPE.get(t.origin, "Entity")}],
-        "relatedParty": [{"id": t.customer_id, "name": t.customer_name, "role": "customer",
-                          "@referredType": "Organization"}],
     })
+    if t.customer_id:  # a network-originated ticket may name no customer (docs/tmf.md, TMF621 Trouble Ticket)
+        tt["relatedParty"] = [{"id": t.customer_id, "name": t.customer_name, "role": "customer",
+                               "@referredType": "Organization"}]
     tt.update({k: v for k, v in extra.items() if v is not None})
     tt["@type"] = "TroubleTicket"
     return tt

@@ -74,3 +74,10 @@ def test_every_mapped_source_event_type_exists() -> None:
     from backbone.events import registry
 
     assert set(te.TICKET_MAPPERS) <= set(registry())
+
+
+def test_a_network_ticket_naming_no_customer_has_no_related_party() -> None:
+    created = TicketCreated(**{**CTX, "customer_id": "", "customer_name": ""}, state="acknowledged",
+                            node="complaint_registration", role="complaint_desk", created_at=AT)
+    tt = shaped(te.ticket_created(wrap(created), created), "troubleTicketCreateEvent")
+    assert "relatedParty" not in tt
