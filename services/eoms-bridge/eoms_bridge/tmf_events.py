@@ -6,7 +6,9 @@ bridge's own `eoms.ticket.*` events to TMF621 event bodies, and the mappers the 
   pending, held, resolved, closed, rejected, cancelled);
 - `eoms.ticket.resolved` with resolution "resolved" → `troubleTicketResolvedEvent` too;
 - `eoms.ticket.node_entered` / `eoms.ticket.node_assigned` → `troubleTicketAttributeValueChangeEvent`
-  (the characteristics `current_node`, `current_role`, `assignee` changed).
+  (the characteristics `current_node`, `current_role`, `assignee` changed);
+- `eoms.ticket.attributes_changed` (a TMF621 PATCH) → `troubleTicketAttributeValueChangeEvent` (the
+  `description`, `severity` with its `priority`, or the `note` appended).
 
 Event ids are `hub_event_id(source event id, TMF event type)`: a redelivery carries the same eventId.
 """
@@ -19,11 +21,19 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.envelope import Envelope
-from backbone.events import TicketContext, TicketCreated, TicketNodeAssigned, TicketNodeEntered, TicketResolved
+from backbone.events import (
+    TicketAttributesChanged,
+    TicketContext,
+    TicketCreated,
+    TicketNodeAssigned,
+    TicketNodeEntered,
+    TicketResolved,
+)
 from backbone.events import TicketStateChanged as WireStateChanged
 from backbone.hub.fanout import Mapper
 from backbone.hub.model import HubEvent, HubTables, hub_event_id
 from backbone.hub.service import HubApi
+from eoms_bridge.domain.tmf621 import priority_of
 
 TICKET_API = "troubleTicket/v4"
 TICKET_HUB_BASE = "/tmf-api/troubleTicket/v4"
@@ -130,6 +140,15 @@ def ticket_node_changed(envelope: Envelope, t: TicketNodeEntered | TicketNodeAss
                   description=f"ticket {t.ticket_id} {what} {t.node}")
 
 
+def ticket_attributes_changed(envelope: Envelope, t: TicketAttributesChanged) -> HubEvent:
+    note = [{"text": t.note, "author": t.actor, "date": _iso(t.changed_at)}] if t.note else None
+    tt = trouble_ticket(t, description=t.description, severity=t.severity, priority=priority_of(t.severity),
+                        note=note, lastUpdate=_iso(t.changed_at))
+    return _event(envelope, TICKET_ATTRIBUTE_CHANGE, t, tt, occurred=t.changed_at,
+                  title="Trouble ticket attribute changed",
+                  description=f"ticket {t.ticket_id}: {', '.join(t.changed)} changed")
+
+
 # ---------------------------------------------------------------------------------------------------
 # The consumer side (the bridge's own eoms.tickets stream).
 
@@ -156,10 +175,15 @@ async def _assigned(session: AsyncSession, event: Envelope) -> list[HubEvent]:
     return [ticket_node_changed(event, event.payload(TicketNodeAssigned))]
 
 
+async def _attributes(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    return [ticket_attributes_changed(event, event.payload(TicketAttributesChanged))]
+
+
 TICKET_MAPPERS: dict[str, Mapper] = {
     "eoms.ticket.created": _created,
     "eoms.ticket.state_changed": _state,
     "eoms.ticket.resolved": _resolved,
     "eoms.ticket.node_entered": _entered,
     "eoms.ticket.node_assigned": _assigned,
+    "eoms.ticket.attributes_changed": _attributes,
 }

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backbone.envelope import Envelope
-from backbone.events import TicketCreated, TicketNodeAssigned, TicketNodeEntered, TicketResolved, TicketStateChanged
+from backbone.events import (
+    TicketAttributesChanged,
+    TicketCreated,
+    TicketNodeAssigned,
+    TicketNodeEntered,
+    TicketResolved,
+    TicketStateChanged,
+)
 from backbone.hub.fanout import body_bytes
 from backbone.hub.model import hub_event_id
 from eoms_bridge import tmf_events as te
@@ -81,3 +88,13 @@ def test_a_network_ticket_naming_no_customer_has_no_related_party() -> None:
                             node="complaint_registration", role="complaint_desk", created_at=AT)
     tt = shaped(te.ticket_created(wrap(created), created), "troubleTicketCreateEvent")
     assert "relatedParty" not in tt
+
+
+def test_a_tmf621_patch_of_attributes_is_an_attribute_value_change() -> None:
+    changed = TicketAttributesChanged(**CTX, changed=["severity", "note"], changed_at=AT, actor="tmf:fm-1",
+                                      severity="minor", note="flapping")
+    tt = shaped(te.ticket_attributes_changed(wrap(changed), changed), "troubleTicketAttributeValueChangeEvent")
+    assert (tt["severity"], tt["priority"], tt["note"][0]["text"], tt["note"][0]["author"]) == (
+        "minor", "low", "flapping", "tmf:fm-1")
+    assert "description" not in tt and "status" not in tt
+    assert "eoms.ticket.attributes_changed" in te.TICKET_MAPPERS
