@@ -23,6 +23,7 @@ from backbone.topics import EOMS_TICKETS
 from devtools.infra import free_port
 from devtools.infra import test_profile as infra_profile
 from devtools.suite import ServiceProcess, spec
+from tests.support.hub_listener import Listener
 from tests.support.kafka_tools import eventually, read_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -97,7 +98,7 @@ def error_of(r: httpx.Response, status: int) -> dict[str, Any]:
 def bridge(infra: Any) -> Iterator[str]:
     logs = infra_profile().data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**infra.env(), "ENVIRONMENT": "test", "CONSUMER_GROUP": "eoms-bridge-tmf621-it"}
+    env = {**infra.env(), "ENVIRONMENT": "test", "CONSUMER_GROUP": "eoms-bridge-tmf621-it", "HUB_POLL_S": "0.05"}
     proc = ServiceProcess(spec("eoms-bridge"), env, free_port(), logs / "eoms-bridge-tmf621-it.log").start()
     try:
         yield proc.url
@@ -273,3 +274,46 @@ async def test_malformed_bodies_and_statuses_are_tmf_errors_naming_the_field(inf
         error_of(await patch(http, "tkt_nope", FM, status="cancelled"), 404)
         listed = await http.get(BASE, params={"status": "nonsense"}, headers=SUP)
         assert error_of(listed, 400)["message"].startswith("status:")
+
+
+async def test_a_subscriber_sees_fault_management_s_ticket_signed_and_in_order(infra: Any, bridge: str) -> None:
+    """As an integrator would: a listener on the bridge's hub (network tickets only), a fault opened by fault
+    management, its severity changed, held, cancelled: the events arrive signed, created first, in order."""
+    listener = await Listener().start()
+    try:
+        async with httpx.AsyncClient(base_url=bridge, timeout=20) as http:
+            admin = auth("oss_admin", "admin")
+            r = await http.post("/tmf-api/troubleTicket/v4/hub", headers=admin,
+                                json={"callback": listener.url, "query": "troubleTicket.origin=network"})
+            assert r.status_code == 201, r.text
+            listener.secret = r.json()["secret"]
+            tid = ticket_of(await http.post(BASE, json=fault(new_id("alm")[:40]), headers=FM), 201)["id"]
+            ticket_of(await patch(http, tid, FM, severity="minor", note=[{"text": "flapping"}]))
+            ticket_of(await patch(http, tid, FM, status="held", statusChangeReason="maintenance window"))
+            ticket_of(await patch(http, tid, FM, status="cancelled", statusChangeReason="alarm cleared"))
+
+            def mine(lst: Listener) -> list[Any]:
+                return [c for c in lst.accepted() if c.json["event"]["troubleTicket"]["id"] == tid]
+
+            def statuses(lst: Listener) -> list[str]:
+                return [c.json["event"]["troubleTicket"]["status"] for c in mine(lst)
+                        if c.json["eventType"] == "troubleTicketStatusChangeEvent"]
+
+            await listener.wait_for(lambda lst: statuses(lst)[-1:] == ["cancelled"], within_s=90)
+            calls = mine(listener)
+            assert all(c.signature_ok for c in calls)
+            assert calls[0].json["eventType"] == "troubleTicketCreateEvent"
+            assert calls[0].json["event"]["troubleTicket"]["relatedEntity"][0] == {
+                "id": calls[0].json["event"]["troubleTicket"]["relatedEntity"][0]["id"], "role": "network",
+                "@referredType": "Alarm"}
+            assert statuses(listener) == ["held", "cancelled"]
+            (severity,) = [c.json["event"]["troubleTicket"] for c in calls
+                           if c.json["eventType"] == "troubleTicketAttributeValueChangeEvent"
+                           and "severity" in c.json["event"]["troubleTicket"]]
+            assert (severity["severity"], severity["priority"], severity["note"][0]["text"]) == ("minor", "low",
+                                                                                                  "flapping")
+            severity_at = next(i for i, c in enumerate(calls) if "severity" in c.json["event"]["troubleTicket"])
+            held_at = next(i for i, c in enumerate(calls) if c.json["eventType"] == "troubleTicketStatusChangeEvent")
+            assert 0 < severity_at < held_at  # per ticket, in the order the PATCHes happened
+    finally:
+        await listener.stop()
