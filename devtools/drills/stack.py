@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -38,7 +39,7 @@ from backbone.auth import issue_token
 from backbone.release import migrate_all
 from backbone.settings import DEV_JWT_SECRET
 from devtools import infra as infra_mod
-from devtools.drills.common import Result, kafka_freeze, kafka_kill, kafka_start, say
+from devtools.drills.common import Result, kafka_freeze, kafka_kill, kafka_start, pg_start, pg_stop, say
 from devtools.infra import PROJECT_ROOT, Infra, free_port
 from devtools.smsc import SmscThread, start_in_thread
 from devtools.smtp import SmtpServer
@@ -497,6 +498,16 @@ async def _rebalance(stack: Stack, load: OrderLoad, audit: Auditor, result: Resu
     return await recovery_after(audit, load, time.monotonic())
 
 
+async def _stop_database(stack: Stack, load: OrderLoad, audit: Auditor, result: Result) -> float | None:
+    profile = infra_mod.InfraProfile.named("drill")
+    say("stack-pg-stop: PostgreSQL stopped (SIGINT, fast shutdown) 20 s")
+    await asyncio.to_thread(pg_stop, profile, signal.SIGINT)
+    await asyncio.sleep(20)
+    await asyncio.to_thread(pg_start, profile)
+    say("stack-pg-stop: PostgreSQL back")
+    return await recovery_after(audit, load, time.monotonic())
+
+
 async def _mail_and_smsc_down(stack: Stack, load: OrderLoad, audit: Auditor, result: Result) -> float | None:
     say("smtp-smsc-down: SMTP server and SMSC down 30 s")
     assert stack.smsc is not None
@@ -524,5 +535,7 @@ def stack_drills(infra: Infra, profile: infra_mod.InfraProfile) -> dict[str, Cal
         "rebalance": drill("rebalance", "a consumer replica joins and another is killed -9 mid-rebalance"
                            " (eoms-bridge, sla)", _rebalance,
                            replicas={"eoms-bridge": 2, "sla": 2}),
+        "stack-pg-stop": drill("stack-pg-stop", "PostgreSQL stopped (SIGINT, fast shutdown) 20 s under the four"
+                               " services, restarted", _stop_database),
         "smtp-smsc-down": drill("smtp-smsc-down", "the SMTP server and the SMSC down 30 s", _mail_and_smsc_down),
     }
