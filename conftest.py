@@ -10,7 +10,6 @@ as real subprocesses, wired to a real SMTP server and a real SMPP server on loop
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,9 +46,7 @@ def infra() -> Iterator[Infra]:
     profile = devinfra.test_profile()
     fresh = bool(os.environ.get("GS_TEST_FRESH_INFRA"))
     if fresh:
-        devinfra.stop(profile.name)
-        for part in ("pg", "pg-sock", "kafka"):
-            shutil.rmtree(profile.data_dir / part, ignore_errors=True)
+        devinfra.reset(profile.name)
     started = devinfra.start(profile.name, fast=True)
     from backbone.release import migrate_all
 

@@ -323,6 +323,14 @@ def start(profile_name: str = "run", *, fast: bool = False) -> Infra:
     return infra
 
 
+def reset(profile_name: str) -> None:
+    """Stop the profile's servers and wipe their data: the next `start` begins from empty ones."""
+    profile = InfraProfile.named(profile_name)
+    stop(profile_name)
+    for part in ("pg", "pg-sock", "kafka"):
+        shutil.rmtree(profile.data_dir / part, ignore_errors=True)
+
+
 def _ours(pid: int, data_dir: Path) -> bool:
     """Alive and still one of our servers (its command line names our data folder): pids get reused."""
     try:
@@ -364,9 +372,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Start or stop the suite's PostgreSQL and Kafka")
     parser.add_argument("action", choices=["up", "down", "env"])
     parser.add_argument("--profile", default="run")
+    parser.add_argument("--fresh", action="store_true", help="up: wipe the profile's data first")
+    parser.add_argument("--fast", action="store_true", help="up: PostgreSQL without fsync (tests only)")
     args = parser.parse_args()
     if args.action == "up":
-        infra = start(args.profile)
+        if args.fresh:
+            reset(args.profile)
+        infra = start(args.profile, fast=args.fast)
         for key, value in infra.env().items():
             print(f"{key}={value}")
     elif args.action == "down":

@@ -4,17 +4,18 @@ Most of the suite waits on PostgreSQL, Kafka and its own subprocesses; the conso
 tests and the browser tests mostly burn Node's and Chromium's CPU. Run one after the other they took
 13 minutes on two cores; beside each other they share the machine instead of leaving a core idle.
 
-- lane `services`: pytest over every test but the browser ones and Keycloak's, on the `test`
-  infrastructure profile (GS_TEST_FRESH_INFRA=1: wiped PostgreSQL and Kafka). Its output streams.
-- lane `console`: the console's dependencies and build (devtools.console_build), the OpenAPI snapshot
+- lane `services`: wiped PostgreSQL and Kafka of the `test` profile started (outside any test's
+  timeout), then pytest over every test but the browser ones and Keycloak's. Its output streams.
+- lane `console`: PostgreSQL and Kafka of its own (profile `test-browser`, so the lanes never see each
+  other's data), the console's dependencies and build (devtools.console_build), the OpenAPI snapshot
   check, the console's unit tests (vitest), Debian's Chromium when missing, Keycloak's realm database
-  template (its slow first start, outside any test's timeout), then pytest over
-  tests/browser and the Keycloak tests on a profile of its own (`test-browser`: its own PostgreSQL,
-  Kafka and services, so the lanes never see each other's data). Its output is kept in
-  .data/test-browser/lane.log and printed after the first lane's, each step timed.
+  template (its slow first start, outside any test's timeout), then pytest over tests/browser and the
+  Keycloak tests. Its output is kept in .data/test-browser/lane.log and printed after the first
+  lane's, each step timed.
 
-The exit status is the first failing lane's. `python -m devtools.testrun --lane services|console`
-runs one lane; extra arguments after `--` go to both pytest runs (e.g. `-x`).
+Each lane stops its servers at the end, passed or failed. The exit status is the first failing lane's.
+`python -m devtools.testrun --lane services|console` runs one lane; extra arguments after `--` go to
+both pytest runs (e.g. `-x`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from devtools.infra import PROJECT_ROOT, InfraProfile
 
@@ -50,6 +52,7 @@ class Lane:
     name: str
     steps: list[Step]
     log_path: Path | None = None  # None: stream to this terminal
+    cleanup: list[Step] = field(default_factory=list)  # run whatever happened (stop the servers)
     timings: list[tuple[str, float, int]] = field(default_factory=list)
     returncode: int = 0
 
@@ -57,22 +60,28 @@ class Lane:
         out = open(self.log_path, "w", encoding="utf-8") if self.log_path else None  # noqa: SIM115
         try:
             for step in self.steps:
-                started = time.monotonic()
-                if out:
-                    out.write(f"\n==== [{self.name}] {step.name}: {' '.join(step.argv)}\n")
-                    out.flush()
-                rc = subprocess.call(step.argv, cwd=step.cwd, env={**os.environ, **step.env},
-                                     stdout=out or None, stderr=subprocess.STDOUT if out else None)
-                took = time.monotonic() - started
-                self.timings.append((step.name, took, rc))
-                print(f"[{self.name}] {step.name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {took:.0f} s",
-                      file=sys.stderr, flush=True)
+                rc = self._step(step, out)
                 if rc != 0:
                     self.returncode = rc
-                    return
+                    break
+            for step in self.cleanup:
+                self._step(step, out)
         finally:
             if out:
                 out.close()
+
+    def _step(self, step: Step, out: TextIO | None) -> int:
+        started = time.monotonic()
+        if out:
+            out.write(f"\n==== [{self.name}] {step.name}: {' '.join(step.argv)}\n")
+            out.flush()
+        rc = subprocess.call(step.argv, cwd=step.cwd, env={**os.environ, **step.env},
+                             stdout=out or None, stderr=subprocess.STDOUT if out else None)
+        took = time.monotonic() - started
+        self.timings.append((step.name, took, rc))
+        print(f"[{self.name}] {step.name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {took:.0f} s",
+              file=sys.stderr, flush=True)
+        return rc
 
 
 def ensure_chromium() -> None:
@@ -86,23 +95,36 @@ def ensure_chromium() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-wqy-zenhei"], check=True, env=env)
 
 
+def infra_up(profile: str) -> Step:
+    """Wiped PostgreSQL and Kafka for the lane, started before pytest: on a fresh machine resolving Kafka's
+    jars and a first start on a busy machine can take minutes, which no test's timeout should pay."""
+    return Step(f"infrastructure ({profile})",
+                [PY, "-m", "devtools.infra", "up", "--profile", profile, "--fresh", "--fast"])
+
+
+def infra_down(profile: str) -> Step:
+    return Step(f"stop infrastructure ({profile})", [PY, "-m", "devtools.infra", "down", "--profile", profile])
+
+
 def services_lane(extra: list[str]) -> Lane:
     ignores = [f"--ignore={t}" for t in CONSOLE_LANE_TESTS]
-    return Lane("services", [Step("pytest", [*PYTEST, *ignores, *extra], env={"GS_TEST_FRESH_INFRA": "1"})])
+    return Lane("services", [infra_up("test"), Step("pytest", [*PYTEST, *ignores, *extra])],
+                cleanup=[infra_down("test")])
 
 
 def console_lane(extra: list[str], *, log: bool) -> Lane:
     profile = InfraProfile.named("test-browser")
     profile.data_dir.mkdir(parents=True, exist_ok=True)
-    env = {"GS_TEST_FRESH_INFRA": "1", "GS_TEST_PROFILE": profile.name}
+    env = {"GS_TEST_PROFILE": profile.name}
     return Lane("console", [
+        infra_up(profile.name),
         Step("console build", [PY, "-m", "devtools.console_build"]),
         Step("OpenAPI snapshots", [PY, "console/scripts/openapi.py", "--check"]),
         Step("console unit tests", ["npm", "test"], cwd=PROJECT_ROOT / "console"),
         Step("chromium", [PY, "-m", "devtools.testrun", "--ensure-chromium"]),
         Step("keycloak template", [PY, "-m", "devtools.keycloak", "prepare", "--profile", profile.name]),
         Step("pytest (browser, keycloak)", [*PYTEST, *CONSOLE_LANE_TESTS, *extra], env=env),
-    ], log_path=profile.data_dir / "lane.log" if log else None)
+    ], log_path=profile.data_dir / "lane.log" if log else None, cleanup=[infra_down(profile.name)])
 
 
 def main(argv: list[str] | None = None) -> int:
