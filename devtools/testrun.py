@@ -36,7 +36,8 @@ from devtools.infra import PROJECT_ROOT, InfraProfile
 PY = sys.executable
 #: Tests the console lane runs (the services lane leaves them out).
 CONSOLE_LANE_TESTS = ("tests/browser", "tests/security/test_security_keycloak.py")
-PYTEST = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+#: The slowest tests are listed at the end of each run: where the next minute of `make test` is.
+PYTEST = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=15"]
 
 
 @dataclass
