@@ -71,8 +71,11 @@ class HubDeliveryWorker(Worker):
         self.backoff = Backoff(initial_s=settings.hub_retry_initial_s, max_s=settings.hub_retry_max_s, jitter=0.3)
         self.breakers: dict[str, Breaker] = {}
         self.inflight: dict[str, asyncio.Task[None]] = {}
-        self.client: httpx.AsyncClient | None = None
+        # One small connection pool per subscriber (httpcore's pool work grows with the requests it holds:
+        # one shared pool for every subscriber cost more CPU per callback than the callback itself).
+        self.clients: dict[str, httpx.AsyncClient] = {}
         self._slots: asyncio.Semaphore | None = None
+        self._ready = False
 
     def breaker(self, subscription_id: str) -> Breaker:
         b = self.breakers.get(subscription_id)
@@ -82,13 +85,19 @@ class HubDeliveryWorker(Worker):
         return b
 
     async def setup(self) -> None:
-        n = self.settings.hub_concurrency
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.settings.hub_timeout_s), follow_redirects=False, trust_env=False,
-            limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-            headers={"User-Agent": "groupsuite-hub/1"},
-        )
-        self._slots = asyncio.Semaphore(n)
+        self._slots = asyncio.Semaphore(self.settings.hub_concurrency)
+        self._ready = True
+
+    def client(self, subscription_id: str) -> httpx.AsyncClient:
+        client = self.clients.get(subscription_id)
+        if client is None:
+            n = self.settings.hub_subscriber_concurrency
+            client = self.clients[subscription_id] = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.settings.hub_timeout_s), follow_redirects=False, trust_env=False,
+                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                headers={"User-Agent": "groupsuite-hub/1"},
+            )
+        return client
 
     async def teardown(self) -> None:
         tasks = list(self.inflight.values())
@@ -100,13 +109,14 @@ class HubDeliveryWorker(Worker):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         self.inflight.clear()
-        client, self.client = self.client, None
-        if client is not None:
+        clients, self.clients = list(self.clients.values()), {}
+        for client in clients:
             await client.aclose()
+        self._ready = False
 
     # -- one pass ----------------------------------------------------------------------------------
     async def step(self) -> float:
-        if self.client is None:
+        if not self._ready:
             await self.setup()
         for sid, task in list(self.inflight.items()):
             if task.done():
@@ -185,7 +195,6 @@ class HubDeliveryWorker(Worker):
         await self._record(sub, rows, outcomes)
 
     async def _attempt(self, sub: Subscriber, row: Any) -> Outcome:
-        assert self.client is not None
         try:
             await check_callback(sub.callback, self.policy)
         except CallbackRefused as exc:
@@ -195,7 +204,7 @@ class HubDeliveryWorker(Worker):
         headers[DELIVERY_HEADER] = str(row.id)
         headers[ATTEMPT_HEADER] = str(row.attempts + 1)
         try:
-            response = await self.client.post(sub.callback, content=body, headers=headers)
+            response = await self.client(sub.id).post(sub.callback, content=body, headers=headers)
         except httpx.HTTPError as exc:
             return Outcome("error", None, f"{type(exc).__name__}: {exc}"[:500])
         if 200 <= response.status_code < 300:
@@ -255,6 +264,8 @@ class HubDeliveryWorker(Worker):
             if n:
                 metrics.HUB_DELIVERIES.labels(self.schema, outcome).inc(n)
         if gone:
+            if (client := self.clients.pop(sub.id, None)) is not None:
+                await client.aclose()
             metrics.HUB_DELIVERIES.labels(self.schema, "unsubscribed").inc()
             log.info("hub: subscription %s ended (410 Gone)", sub.id)
         if failed:
