@@ -109,10 +109,10 @@ class Stack:
             raise
         return self
 
-    def add(self, service: str, *, wait: bool = True) -> ServiceProcess:
+    def add(self, service: str, *, wait: bool = True, env: dict[str, str] | None = None) -> ServiceProcess:
         procs = self.procs.setdefault(service, [])
         log = self.logs / f"{service}-{len(procs)}.log"
-        p = ServiceProcess(spec(service), self.env, free_port(), log).start(wait=wait, timeout=90)
+        p = ServiceProcess(spec(service), self.env | (env or {}), free_port(), log).start(wait=wait, timeout=90)
         procs.append(p)
         return p
 
@@ -191,6 +191,7 @@ class Counts:
     alerts_missing: int = 0
     alerts_duplicated: int = 0
     alerts_unnotified: int = 0
+    alerts_early: int = 0  # fired before they were due, by the database's clock
     deliveries_sent: int = 0
     deliveries_pending: int = 0
     deliveries_failed: int = 0
@@ -264,6 +265,10 @@ class Auditor:
                 " ON tm.ticket_id = t.id AND tm.node = t.current_node WHERE t.id = ANY(:ids)"),
                 {"ids": tickets})).scalars())
             c.alerts_missing = sum(len(REQUIRED_ACTIONS - fired.get(t, set())) for t in timer_ids)
+            c.alerts_early = int((await conn.execute(text(
+                "SELECT count(*) FROM sla.alerts WHERE ticket_id = ANY(:ids) AND event_type = ANY(:types)"
+                " AND due_at IS NOT NULL AND fired_at < due_at"),
+                {"ids": tickets, "types": list(ALERT_TYPES)})).scalar_one())
             c.alerts_unnotified = int((await conn.execute(text(
                 "SELECT count(*) FROM sla.alerts a WHERE a.ticket_id = ANY(:ids) AND a.event_type = ANY(:types)"
                 " AND NOT EXISTS (SELECT 1 FROM notify.decisions d WHERE d.source_event_id = a.event_id::text)"),
@@ -395,6 +400,8 @@ async def run_stack_drill(infra: Infra, profile: infra_mod.InfraProfile, name: s
                        f" processes{f' ({reps})' if reps else ''}")
         counts, settled = await audit.settle(list(load.acknowledged))
         _fill(result, load, counts)
+        if counts.alerts_early:
+            result.failed_checks.append(f"{counts.alerts_early} alerts fired before they were due")
         if not settled:
             result.notes.append("not settled: still missing when nothing had moved for 45 s (or after 300 s)")
         result.dead_lettered = await dead_letters(infra.kafka_bootstrap, audit.started_at)
@@ -414,7 +421,8 @@ def _fill(result: Result, load: OrderLoad, c: Counts) -> None:
     result.notes.append(
         f"tickets {len(c.ticket_ids)} (missing {c.tickets_missing}, twice {c.tickets_duplicated}),"
         f" timers missing {c.timers_missing} / twice {c.timers_duplicated},"
-        f" alerts missing {c.alerts_missing} / twice {c.alerts_duplicated} / not notified {c.alerts_unnotified},"
+        f" alerts missing {c.alerts_missing} / twice {c.alerts_duplicated} / early {c.alerts_early}"
+        f" / not notified {c.alerts_unnotified},"
         f" deliveries sent {c.deliveries_sent} (pending {c.deliveries_pending}, failed {c.deliveries_failed}),"
         f" received {c.mails} e-mails + {c.sms} SMS (missing {c.received_missing}, twice {c.received_duplicated},"
         f" twice inside the flagged window {c.received_duplicated_flagged})")
@@ -508,6 +516,18 @@ async def _stop_database(stack: Stack, load: OrderLoad, audit: Auditor, result: 
     return await recovery_after(audit, load, time.monotonic())
 
 
+SKEW_DIR = PROJECT_ROOT / "devtools" / "drills" / "skew"
+
+
+async def _skewed_replica(stack: Stack, load: OrderLoad, audit: Auditor, result: Result) -> float | None:
+    say("clock-skew: a second sla replica whose clock runs 120 s ahead joins")
+    await asyncio.to_thread(stack.add, "sla", wait=True,
+                            env={"PYTHONPATH": str(SKEW_DIR), "DRILL_CLOCK_SKEW_S": "120"})
+    result.notes.append("sla: 2 replicas, the second's wall clock 120 s ahead (devtools/drills/skew) from"
+                        " its start (8 s into the load) to the end")
+    return None
+
+
 async def _mail_and_smsc_down(stack: Stack, load: OrderLoad, audit: Auditor, result: Result) -> float | None:
     say("smtp-smsc-down: SMTP server and SMSC down 30 s")
     assert stack.smsc is not None
@@ -537,5 +557,7 @@ def stack_drills(infra: Infra, profile: infra_mod.InfraProfile) -> dict[str, Cal
                            replicas={"eoms-bridge": 2, "sla": 2}),
         "stack-pg-stop": drill("stack-pg-stop", "PostgreSQL stopped (SIGINT, fast shutdown) 20 s under the four"
                                " services, restarted", _stop_database),
+        "clock-skew": drill("clock-skew", "a second sla replica whose clock runs 120 s ahead, both scanning and"
+                            " consuming", _skewed_replica, after_s=20),
         "smtp-smsc-down": drill("smtp-smsc-down", "the SMTP server and the SMSC down 30 s", _mail_and_smsc_down),
     }
