@@ -34,7 +34,9 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    # The load average matters on a shared machine: figures at load 15 are not figures at load 1.
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "load_average": [round(x, 1) for x in os.getloadavg()]}
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:

@@ -38,7 +38,33 @@ def _e2e(r: dict[str, Any]) -> list[str]:
                    f"{_pct(run['e2e_ms'])} | {_pct(b['rest'])} | {_pct(b['relay'])} | {_pct(b['consumer'])} |")
     raw = r["relay_raw"]
     out += ["", f"Outbox relay alone: {raw['events_per_s']:g} events/s ({raw['rows']} rows in {raw['seconds']} s)."]
+    cpu = [run for run in r["runs"] if run.get("cpu_ms_per_order") is not None]
+    if cpu:
+        names = sorted({k for run in cpu for k in run["cpu_ms_per_order_by_process"]})
+        out += ["", "| offered orders/s | CPU-ms per order, all processes | " + " | ".join(names) + " |",
+                "|---|---|" + "---|" * len(names)]
+        for run in cpu:
+            by = run["cpu_ms_per_order_by_process"]
+            out.append(f"| {run['offered_rate_per_s']:g} | **{run['cpu_ms_per_order']:g}** | "
+                       + " | ".join(f"{by.get(n, 0):g}" for n in names) + " |")
     return out
+
+
+def _relay(r: dict[str, Any]) -> list[str]:
+    lat, raw = r["latency"], r["raw"]
+    return [f"_Measured {r['at']}: a standalone relay (LISTEN, wake on commit)._", "",
+            f"{lat['events']:,} events committed at {lat['offered_per_s']:g}/s, one per transaction: publish "
+            f"latency (commit → record timestamp) **{_pct(lat['publish_ms'])}**; arrival at a consumer "
+            f"{_pct(lat['arrival_ms'])}; relay CPU {lat['relay_cpu_ms_per_event']:g} ms per event. "
+            f"Raw: **{raw['events_per_s']:g} events/s** ({raw['rows']:,} rows in {raw['seconds']} s)."]
+
+
+def _idle(r: dict[str, Any]) -> list[str]:
+    per = r["percent_of_a_core"]
+    return [f"_Measured {r['at']}: the four services, PostgreSQL and Kafka idle for {r['idle_s']:g} s._", "",
+            "| " + " | ".join(per) + " | services | **all** |", "|" + "---|" * (len(per) + 2),
+            "| " + " | ".join(f"{v:g} %" for v in per.values()) + f" | {r['services_percent']:g} % | "
+            f"**{r['total_percent']:g} %** |"]
 
 
 def _crm(r: dict[str, Any]) -> list[str]:
@@ -80,11 +106,13 @@ def _sla(r: dict[str, Any]) -> list[str]:
 
 
 def _notify(r: dict[str, Any]) -> list[str]:
-    return [f"_Measured {r['at']}._", "",
+    cpu = r.get("cpu_ms_per_message")
+    cpu_line = ["", "CPU-ms per message: " + ", ".join(f"{k} {v:g}" for k, v in cpu.items()) + "."] if cpu else []
+    return [f"_Measured {r['at']}, {r.get('workers_per_channel', 4)} dispatch workers per channel._", "",
             f"{r['events']} `sla.breached` events → {r['messages_expected']} messages "
             f"({r['emails_received']} e-mails at the SMTP server, {r['sms_received']} SMS at the SMSC): "
             f"**{r['messages_per_s']} messages/s**; arrival after the first event p50 / p90 / p99 / max: "
-            f"{_pct(r['arrival_s'], 's')}."]
+            f"{_pct(r['arrival_s'], 's')}.", *cpu_line]
 
 
 def _console(r: dict[str, Any]) -> list[str]:
@@ -138,6 +166,8 @@ def _hub(r: dict[str, Any]) -> list[str]:
 
 SECTIONS = [
     ("e2e_orders", "End to end: REST order → ticket created", _e2e),
+    ("relay", "Outbox relay: publish latency and raw rate", _relay),
+    ("idle", "Idle: the whole suite's CPU when nothing happens (% of one core)", _idle),
     ("crm_orders", "CRM: order creation over REST", _crm),
     ("eoms_tickets", "EOMS bridge: tickets and node transitions", _eoms),
     ("sla_timers", "SLA: firing at a million open timers, start/stop throughput", _sla),
