@@ -120,10 +120,12 @@ class OrderUpdated(Payload):
 
 @event("crm.order.discarded", topic=topics.CRM_ORDERS)
 class OrderDiscarded(Payload):
-    """A draft order was deleted (TMF622 DELETE): it never reached the EOMS."""
+    """A draft order was deleted (TMF622 DELETE): it never reached the EOMS. `items` as they were (the
+    rows are gone when a consumer sees the event)."""
 
     order_id: str
     customer_id: str
+    items: list[OrderItem] = Field(default_factory=list)
     discarded_at: datetime
 
 

@@ -17,7 +17,8 @@ What a TMF router uses, so that each convention has one implementation:
 
 - `TmfResponse` / `resource_response` / `list_response`: `application/json;charset=utf-8` bodies with
   absent fields omitted (never `null`: `omit_absent`), the `fields=` attribute selection
-  (`select_fields`; `id`, `href` and `@type` always stay), and on lists `X-Total-Count` (all matches)
+  (`select_fields`; `id`, `href`, `@type` and the members the resource's schema requires, `keep=`,
+  always stay), and on lists `X-Total-Count` (all matches)
   and `X-Result-Count` (this page);
 - `PagingDep` (`offset`, `limit`), `FieldsQuery`, `StatesQuery` (`state=a,b` or repeated) and
   `DateRange` / `date_range(...)` (`<attribute>.gt|gte|lt|lte=`; TMF630 filtering by dates);
@@ -159,15 +160,17 @@ def parse_fields(fields: str | None) -> list[str] | None:
     return names or None
 
 
-def select_fields(resource: Mapping[str, Any], fields: str | Iterable[str] | None) -> dict[str, Any]:
+def select_fields(resource: Mapping[str, Any], fields: str | Iterable[str] | None,
+                  keep: Sequence[str] = ()) -> dict[str, Any]:
     """TMF630 attribute selection: only the named members (a dotted name keeps that member's member, in
-    every element of a list), plus `id`, `href` and `@type`. A name the resource does not have selects
+    every element of a list), plus `id`, `href`, `@type` and the members in `keep` (those the resource's
+    schema requires, so that a selection still validates). A name the resource does not have selects
     nothing."""
     names = parse_fields(fields) if isinstance(fields, str) or fields is None else list(fields)
     if names is None:
         return dict(resource)
     tree: dict[str, Any] = {}
-    for name in [*ALWAYS_SELECTED, *names]:
+    for name in [*ALWAYS_SELECTED, *keep, *names]:
         node = tree
         parts = name.split(".")
         for i, part in enumerate(parts):
@@ -194,16 +197,16 @@ def _select(value: Any, tree: dict[str, Any]) -> Any:
 
 
 def resource_response(resource: BaseModel | Mapping[str, Any], *, fields: str | None = None, status_code: int = 200,
-                      headers: Mapping[str, str] | None = None) -> TmfResponse:
-    """One resource: absent members omitted, `fields=` applied."""
-    return TmfResponse(select_fields(dump(resource), fields), status_code=status_code,
+                      headers: Mapping[str, str] | None = None, keep: Sequence[str] = ()) -> TmfResponse:
+    """One resource: absent members omitted, `fields=` applied (`keep`: members it never drops)."""
+    return TmfResponse(select_fields(dump(resource), fields, keep), status_code=status_code,
                        headers=dict(headers) if headers else None)
 
 
 def list_response(resources: Sequence[BaseModel | Mapping[str, Any]], *, total: int,
-                  fields: str | None = None) -> TmfResponse:
+                  fields: str | None = None, keep: Sequence[str] = ()) -> TmfResponse:
     """A page of resources with `X-Total-Count` (all that match) and `X-Result-Count` (this page)."""
-    body = [select_fields(dump(r), fields) for r in resources]
+    body = [select_fields(dump(r), fields, keep) for r in resources]
     return TmfResponse(body, headers={"X-Total-Count": str(total), "X-Result-Count": str(len(body))})
 
 

@@ -64,6 +64,9 @@ KIND_TO_ACTION = {v: k for k, v in ACTION_TO_KIND.items()}
 ORDER_STATES = ("acknowledged", "rejected", "pending", "held", "inProgress", "cancelled", "completed", "failed",
                 "partial", "assessingCancellation", "pendingCancellation")
 TASK_STATES = ("acknowledged", "terminatedWithError", "inProgress", "done")
+#: what the specification's schemas require: `fields=` never drops it
+ORDER_REQUIRED = ("productOrderItem",)
+CANCEL_REQUIRED = ("productOrder",)
 
 
 # ---------------------------------------------------------------------------------------------- bodies in
@@ -325,7 +328,7 @@ async def list_product_orders(session: SessionDep, principal: WorkReaderDep, pag
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
     rows = (await session.execute(stmt.order_by(orders.c.created_at.desc(), orders.c.id.desc())
                                   .offset(paging.offset).limit(paging.limit))).all()
-    return list_response(await _orders_out(session, rows), total=total, fields=fields)
+    return list_response(await _orders_out(session, rows), total=total, fields=fields, keep=ORDER_REQUIRED)
 
 
 @router.get(f"{ORDER_BASE}/{{id}}", response_model=ProductOrder, response_model_exclude_none=True,
@@ -333,7 +336,7 @@ async def list_product_orders(session: SessionDep, principal: WorkReaderDep, pag
 async def get_product_order(id: str, session: SessionDep, principal: WorkReaderDep,
                             fields: FieldsQuery = None) -> JSONResponse:
     row = await _load(session, access.work_reader(principal), id)
-    return resource_response((await _orders_out(session, [row]))[0], fields=fields)
+    return resource_response((await _orders_out(session, [row]))[0], fields=fields, keep=ORDER_REQUIRED)
 
 
 async def _load(session: SessionDep, scope: Any, order_id: str) -> Any:
@@ -455,7 +458,7 @@ async def list_cancel_product_orders(session: SessionDep, principal: WorkReaderD
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
     rows = (await session.execute(stmt.order_by(k.created_at.desc(), k.id.desc())
                                   .offset(paging.offset).limit(paging.limit))).all()
-    return list_response([cancel_product_order(r) for r in rows], total=total, fields=fields)
+    return list_response([cancel_product_order(r) for r in rows], total=total, fields=fields, keep=CANCEL_REQUIRED)
 
 
 @router.get(f"{CANCEL_BASE}/{{id}}", response_model=CancelProductOrder, response_model_exclude_none=True,
@@ -463,5 +466,5 @@ async def list_cancel_product_orders(session: SessionDep, principal: WorkReaderD
 async def get_cancel_product_order(id: str, session: SessionDep, principal: WorkReaderDep,
                                    fields: FieldsQuery = None) -> JSONResponse:
     row = await cancellation_service.load(session, access.work_reader(principal), id)
-    return resource_response(cancel_product_order(row), fields=fields)
+    return resource_response(cancel_product_order(row), fields=fields, keep=CANCEL_REQUIRED)
 

@@ -58,6 +58,8 @@ router = APIRouter(tags=["TMF621 trouble ticket (complaints)"])
 
 TICKET_STATUS = {"created": "acknowledged", "dispatched": "inProgress", "resolved": "resolved",
                  "revisited": "resolved", "archived": "closed"}
+#: what TMF621's TroubleTicket requires: `fields=` never drops it
+TICKET_REQUIRED = ("description", "severity", "ticketType")
 STATUSES = ("acknowledged", "rejected", "pending", "held", "inProgress", "cancelled", "closed", "resolved")
 SEVERITY = {"critical": "critical", "major": "high", "high": "high", "minor": "medium", "medium": "medium",
             "low": "low", "warning": "low"}
@@ -213,14 +215,15 @@ async def list_trouble_tickets(session: SessionDep, principal: WorkReaderDep, pa
     rows = (await session.execute(stmt.order_by(complaints.c.created_at.desc(), complaints.c.id.desc())
                                   .offset(paging.offset).limit(paging.limit))).all()
     return list_response([trouble_ticket(c) for c in await complaints_out(session, rows)], total=total,
-                         fields=fields)
+                         fields=fields, keep=TICKET_REQUIRED)
 
 
 @router.get(f"{TICKET_BASE}/{{id}}", response_model=TroubleTicket, summary="TMF621: a complaint as a trouble ticket")
 async def get_trouble_ticket(id: str, session: SessionDep, principal: WorkReaderDep,
                              fields: FieldsQuery = None) -> JSONResponse:
     row = await complaint_service.load_complaint(session, access.work_reader(principal), id)
-    return resource_response(trouble_ticket((await complaints_out(session, [row]))[0]), fields=fields)
+    return resource_response(trouble_ticket((await complaints_out(session, [row]))[0]), fields=fields,
+                             keep=TICKET_REQUIRED)
 
 
 @router.patch(f"{TICKET_BASE}/{{id}}", response_model=TroubleTicket,

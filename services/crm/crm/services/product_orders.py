@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.events import OrderDiscarded, OrderUpdated
+from backbone.events import OrderDiscarded, OrderItem, OrderUpdated
 from backbone.ids import new_id
 from backbone.outbox import emit
 from crm.domain.cancellation import check_delete, check_patch
@@ -79,8 +79,12 @@ async def discard_order(session: AsyncSession, *, scope: Scope, order_id: str) -
     """Delete a draft order (409 in any other state)."""
     row = await _locked(session, scope, order_id)
     check_delete(OrderState(row.status))
+    items = [OrderItem(item_id=i.id, product=i.product, business_kind=i.business_kind,
+                       business_type=f"{i.product}.{i.business_kind}", attributes=i.attributes)
+             for i in (await session.execute(select(order_items).where(order_items.c.order_id == order_id)
+                                             .order_by(order_items.c.position))).all()]
     await session.execute(delete(order_cancellations).where(order_cancellations.c.order_id == order_id))
     await session.execute(delete(order_items).where(order_items.c.order_id == order_id))
     await session.execute(delete(orders).where(orders.c.id == order_id))
-    await emit(session, OrderDiscarded(order_id=order_id, customer_id=row.customer_id,
+    await emit(session, OrderDiscarded(order_id=order_id, customer_id=row.customer_id, items=items,
                                        discarded_at=datetime.now(UTC)), subject=order_id)

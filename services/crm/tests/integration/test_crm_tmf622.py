@@ -93,11 +93,11 @@ async def test_create_read_fields_paging_and_filters_conform(crm, am):
     assert "cancellationDate" not in po and "completionDate" not in po  # absent, never null
     got = (await crm.http.get(f"{PO}/{po['id']}", headers=me)).json()
     assert conforms(got, "ProductOrder")["state"] == "acknowledged"
-    # fields=: only what is asked for, plus id, href and @type
-    sel = (await crm.http.get(f"{PO}/{po['id']}", params={"fields": "state,productOrderItem.action"},
-                              headers=me)).json()
+    # fields=: only what is asked for, plus id, href, @type and what the schema requires (productOrderItem)
+    sel = conforms((await crm.http.get(f"{PO}/{po['id']}", params={"fields": "state,orderDate"},
+                                       headers=me)).json(), "ProductOrder")
     assert sel == {"id": po["id"], "href": po["href"], "@type": "ProductOrder", "state": "acknowledged",
-                   "productOrderItem": [{"action": "add"}]}
+                   "orderDate": po["orderDate"], "productOrderItem": po["productOrderItem"]}
     # paging: X-Total-Count is every match, X-Result-Count this page
     await crm.http.post(PO, json=tmf_body(c["id"]), headers=me)
     page = await crm.http.get(PO, params={"limit": 1, "offset": 0}, headers=me)
@@ -182,6 +182,7 @@ async def test_patch_and_delete_follow_the_order_lifecycle(crm, am):
     assert_tmf_error(await crm.http.get(f"{PO}/{other['id']}", headers=me), 404)
     events = await events_of(crm.infra.kafka_bootstrap, CRM_ORDERS, other["id"], {"crm.order.discarded"})
     assert [e.type for e in events] == ["crm.order.discarded"]
+    assert [i["product"] for i in events[0].data["items"]] == ["dedicated_line_data"]  # the rows are gone
     updated = await events_of(crm.infra.kafka_bootstrap, CRM_ORDERS, draft["id"], {"crm.order.updated"})
     assert sorted(updated[0].data["changed"]) == ["channel", "description", "productOrderItem"]
     # another manager's order: 404, never 403 or data
@@ -228,7 +229,8 @@ async def test_cancellation_moves_through_pending_to_cancelled(crm, am, kafka):
     order = conforms((await crm.http.get(f"{PO}/{po['id']}", headers=me)).json(), "ProductOrder")
     assert order["state"] == "cancelled" and order["cancellationReason"] == "客户撤单"
     listed = await crm.http.get(CANCEL, params={"state": "done", "fields": "state"}, headers=me)
-    assert {"id": task["id"], "href": task["href"], "@type": "CancelProductOrder", "state": "done"} in listed.json()
+    assert {"id": task["id"], "href": task["href"], "@type": "CancelProductOrder", "state": "done",
+            "productOrder": task["productOrder"]} in listed.json()
     assert int(listed.headers["x-total-count"]) >= 1
     events = await events_of(crm.infra.kafka_bootstrap, CRM_ORDERS, po["id"])
     steps = [(e.type, e.data.get("to_state"), e.data.get("order_state")) for e in events
@@ -311,4 +313,5 @@ async def test_tmf621_trouble_ticket_is_a_complaint(crm, am):
     native = (await crm.http.get(f"/api/v1/complaints/{tt['id']}", headers=me)).json()
     assert native["status"] == "archived" and native["satisfaction"] == 4
     listed = await crm.http.get(TT, params={"status": "closed", "fields": "status"}, headers=me)
-    assert {"id": tt["id"], "href": url, "@type": "TroubleTicket", "status": "closed"} in listed.json()
+    assert {"id": tt["id"], "href": url, "@type": "TroubleTicket", "status": "closed", "description": "专线中断",
+            "severity": "high", "ticketType": "fault"} in listed.json()
