@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from backbone.inputs import TimezoneName
 from backbone.problems import field_error
+from backbone.tabular import CSV_RESPONSE, csv_response, wants_csv
 from sla.api.deps import ReaderDep, SessionDep
 from sla.services import reports
 
@@ -19,8 +18,6 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 DEFAULT_PERIOD = timedelta(days=30)
 MAX_DAYS = 366  # breaches per day: one row per day (and group)
-CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-             "description": "the rows as JSON, or as CSV with `format=csv` (a header line, one line per row)"}}
 
 
 class _Report(BaseModel):
@@ -85,64 +82,55 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     return start, end
 
 
-def _csv(name: str, rows: list[dict[str, Any]], columns: list[str]) -> Response:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-
-
 FROM = Query(None, alias="from", description="period start (RFC 3339), default: 30 days before 'to'")
 TO = Query(None, alias="to", description="period end, exclusive (RFC 3339), default: now")
 
 
-@router.get("/compliance", response_model=ComplianceReport, responses=CSV,
+@router.get("/compliance", response_model=ComplianceReport, responses=CSV_RESPONSE,
             summary="SLA compliance % per node, business type, tier, account manager or role")
 async def compliance(
-    session: SessionDep, _: ReaderDep,
+    request: Request, session: SessionDep, _: ReaderDep,
     group_by: reports.GroupBy = "node",
     start: datetime | None = FROM, end: datetime | None = TO,
-    format: Literal["json", "csv"] = "json",
+    format: Literal["json", "csv"] | None = None,
 ) -> ComplianceReport | Response:
     start, end = _period(start, end)
     rows = await reports.compliance(session, group_by=group_by, start=start, end=end)
-    if format == "csv":
-        return _csv(f"sla-compliance-{group_by}", rows, list(ComplianceRow.model_fields))
+    if wants_csv(request, format):
+        return csv_response(f"sla-compliance-{group_by}", rows, list(ComplianceRow.model_fields))
     return ComplianceReport(from_=start, to=end, group_by=group_by, rows=[ComplianceRow(**r) for r in rows])
 
 
-@router.get("/node-times", response_model=NodeTimeReport, responses=CSV,
+@router.get("/node-times", response_model=NodeTimeReport, responses=CSV_RESPONSE,
             summary="Business time (and wall time) used per node: count, mean, p50, p90")
 async def node_times(
-    session: SessionDep, _: ReaderDep,
+    request: Request, session: SessionDep, _: ReaderDep,
     group_by: reports.GroupBy = "node",
     start: datetime | None = FROM, end: datetime | None = TO,
-    format: Literal["json", "csv"] = "json",
+    format: Literal["json", "csv"] | None = None,
 ) -> NodeTimeReport | Response:
     start, end = _period(start, end)
     rows = await reports.node_times(session, group_by=group_by, start=start, end=end)
-    if format == "csv":
-        return _csv(f"sla-node-times-{group_by}", rows, list(NodeTimeRow.model_fields))
+    if wants_csv(request, format):
+        return csv_response(f"sla-node-times-{group_by}", rows, list(NodeTimeRow.model_fields))
     return NodeTimeReport(from_=start, to=end, group_by=group_by, rows=[NodeTimeRow(**r) for r in rows])
 
 
-@router.get("/breaches", response_model=BreachReport, responses=CSV,
+@router.get("/breaches", response_model=BreachReport, responses=CSV_RESPONSE,
             summary="Breaches and escalations fired per day (in a time zone), optionally per group")
 async def breaches(
-    session: SessionDep, _: ReaderDep,
+    request: Request, session: SessionDep, _: ReaderDep,
     start: datetime | None = FROM, end: datetime | None = TO,
     bucket: Literal["day"] = Query("day", description="the bucket (one day of `tz`)"),
     tz: Annotated[TimezoneName, Query(max_length=60, description="the IANA zone the days are of")] = "Asia/Shanghai",
     group_by: reports.GroupBy | None = Query(None, description="also split by node, business type, tier…"),
-    format: Literal["json", "csv"] = "json",
+    format: Literal["json", "csv"] | None = None,
 ) -> BreachReport | Response:
     start, end = _period(start, end)
     if end - start > timedelta(days=MAX_DAYS):
         raise field_error("from", f"a period of at most {MAX_DAYS} days")
     rows = await reports.breaches_per_day(session, start=start, end=end, tz=tz, group_by=group_by)
-    if format == "csv":
-        return _csv(f"sla-breaches-{group_by or 'day'}", rows, list(BreachDay.model_fields))
+    if wants_csv(request, format):
+        return csv_response(f"sla-breaches-{group_by or 'day'}", rows, list(BreachDay.model_fields))
     return BreachReport(from_=start, to=end, bucket=bucket, tz=tz, group_by=group_by,
                         rows=[BreachDay(**r) for r in rows])

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -13,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from backbone.errors import NotFound
 from backbone.problems import field_error
+from backbone.tabular import CSV_RESPONSE, csv_response, wants_csv
 from stats.api.deps import (
     BusinessReaderDep,
     ContextDep,
@@ -36,9 +35,6 @@ router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
-CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
-    "content": {"text/csv": {"schema": {"type": "string"}}},
-    "description": "JSON, or CSV (a header line, one line per row) with `format=csv` or `Accept: text/csv`"}}
 FROM = Query(None, alias="from", description="first local day (Asia/Shanghai), default: 29 days before 'to'")
 TO = Query(None, alias="to", description="last local day, included; default: today (Asia/Shanghai)")
 FORMAT = Query(description="json (default) or csv; `Accept: text/csv` asks for CSV too")
@@ -137,21 +133,6 @@ def period_of(start: date | None, end: date | None) -> Period:
     if (end - start).days + 1 > MAX_DAYS:
         raise field_error("from", f"a range of at most {MAX_DAYS} days")
     return Period(start, end)
-
-
-def wants_csv(request: Request, fmt: str | None) -> bool:
-    if fmt is not None:
-        return fmt == "csv"
-    return "text/csv" in request.headers.get("accept", "")
-
-
-def csv_response(name: str, rows: list[dict[str, Any]], columns: list[str]) -> Response:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
 def own_scope(principal: Principal) -> str | None:
