@@ -168,3 +168,16 @@ def test_least_loaded_levels_the_load(candidates: list[str], loads: list[int], r
         assert max(load.values()) - min(load.values()) <= max(spread0, 1)
     if rounds >= deficit:
         assert max(load.values()) - min(load.values()) <= 1
+
+
+def test_a_broken_organisation_fails_the_start(tmp_path: Any) -> None:
+    """Business configuration is validated at load: the bridge does not start on a mistake, and says where."""
+    from eoms_bridge.bootstrap import bootstrap
+    from eoms_bridge.settings import EomsSettings
+
+    data = raw()
+    data["people"][1]["department"] = "nowhere"
+    bad = tmp_path / "organisation.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(OrganisationError, match=r"people\[1\]\.department: unknown department 'nowhere'"):
+        bootstrap(EomsSettings(environment="test", organisation_file=str(bad)))
