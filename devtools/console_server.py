@@ -1,4 +1,4 @@
-"""Serves the built ops console and the four gateways behind one origin (`make run`, the browser tests).
+"""Serves the built ops console and the five gateways behind one origin (`make run`, the browser tests).
 
     GET /config.json            the console's runtime configuration, generated (services under /svc/)
     *   /svc/<service>/<path>   reverse proxy to that service's gateway, streamed both ways (the SLA
@@ -37,7 +37,8 @@ from devtools.infra import PROJECT_ROOT
 DIST = PROJECT_ROOT / "console" / "dist"
 #: The console's service names (console/src/config.ts) and the suite's gateways (`make run` ports).
 DEFAULT_UPSTREAMS = {"crm": "http://127.0.0.1:8001", "eoms": "http://127.0.0.1:8002",
-                     "sla": "http://127.0.0.1:8003", "notify": "http://127.0.0.1:8004"}
+                     "sla": "http://127.0.0.1:8003", "notify": "http://127.0.0.1:8004",
+                     "stats": "http://127.0.0.1:8005"}
 #: Connection-level headers (RFC 9110 7.6.1) are never forwarded; Host is the upstream's own.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
                         b"trailer", b"transfer-encoding", b"upgrade", b"host"})
@@ -206,7 +207,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("CONSOLE_PORT", "8080")))
     parser.add_argument("--dist", type=Path, default=DIST)
     parser.add_argument("--service", action="append", default=[], metavar="NAME=URL",
-                        help="a gateway (default: crm, eoms, sla, notify on 127.0.0.1:8001-8004)")
+                        help="a gateway (default: crm, eoms, sla, notify, stats on 127.0.0.1:8001-8005)")
     parser.add_argument("--no-dev-login", action="store_true", help="hide the persona picker (config.json)")
     args = parser.parse_args()
     upstreams = _parse_services(args.service)

@@ -43,7 +43,7 @@ SERVICES = [
 
 
 #: The console's name for each gateway (console/src/config.ts) → the suite's service.
-CONSOLE_SERVICES = {"crm": "crm", "eoms": "eoms-bridge", "sla": "sla", "notify": "notify"}
+CONSOLE_SERVICES = {"crm": "crm", "eoms": "eoms-bridge", "sla": "sla", "notify": "notify", "stats": "stats"}
 
 
 def spec(name: str) -> ServiceSpec:

@@ -11,6 +11,7 @@ import { AuthCallback, Login } from "./pages/Login";
 
 const Board = lazy(() => import("./pages/Board"));
 const Reports = lazy(() => import("./pages/Reports"));
+const Stats = lazy(() => import("./pages/Stats"));
 const TicketPage = lazy(() => import("./pages/Ticket"));
 const Queue = lazy(() => import("./pages/Queue"));
 const Workbench = lazy(() => import("./pages/Workbench"));
@@ -59,6 +60,7 @@ export function App() {
         <Route index element={<Home />} />
         <Route path="board" element={<Lazy><Board /></Lazy>} />
         <Route path="reports" element={<Lazy><Reports /></Lazy>} />
+        <Route path="stats" element={<Lazy><Stats /></Lazy>} />
         <Route path="tickets/:id" element={<Lazy><TicketPage /></Lazy>} />
         <Route path="queue" element={<Lazy><Queue /></Lazy>} />
         <Route path="workbench" element={<Lazy><Workbench /></Lazy>} />

@@ -1,6 +1,6 @@
 // Runtime configuration: /config.json served beside the app (one build, any environment).
-export type ServiceName = "crm" | "eoms" | "sla" | "notify";
-export const SERVICES: readonly ServiceName[] = ["crm", "eoms", "sla", "notify"];
+export type ServiceName = "crm" | "eoms" | "sla" | "notify" | "stats";
+export const SERVICES: readonly ServiceName[] = ["crm", "eoms", "sla", "notify", "stats"];
 
 export interface OidcConfig {
   /** issuer URL; its /.well-known/openid-configuration names the endpoints */
@@ -20,7 +20,7 @@ export interface RuntimeConfig {
 }
 
 export const DEFAULT_CONFIG: RuntimeConfig = {
-  services: { crm: "/svc/crm", eoms: "/svc/eoms", sla: "/svc/sla", notify: "/svc/notify" },
+  services: { crm: "/svc/crm", eoms: "/svc/eoms", sla: "/svc/sla", notify: "/svc/notify", stats: "/svc/stats" },
   devLogin: true,
   oidc: null,
 };

@@ -348,7 +348,7 @@ def test_the_ingress_publishes_the_apis_only() -> None:
                 return found.expand(re.sub(r"\$(\d)", r"\\\1", rewrite))
         return None
 
-    for svc in ("crm", "eoms", "sla", "notify"):
+    for svc in ("crm", "eoms", "sla", "notify", "stats"):
         assert route(f"/svc/{svc}/api/v1/me") == "/api/v1/me"
         assert route(f"/svc/{svc}/readyz") == "/readyz"
         for hidden in ("metrics", "docs", "openapi.json", "healthz", "readyz/x", "redoc", "Metrics", "api/metrics"):

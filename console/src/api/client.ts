@@ -6,12 +6,14 @@ import type { paths as CrmPaths } from "./generated/crm";
 import type { paths as EomsPaths } from "./generated/eoms";
 import type { paths as SlaPaths } from "./generated/sla";
 import type { paths as NotifyPaths } from "./generated/notify";
+import type { paths as StatsPaths } from "./generated/stats";
 
 export interface ServicePaths {
   crm: CrmPaths;
   eoms: EomsPaths;
   sla: SlaPaths;
   notify: NotifyPaths;
+  stats: StatsPaths;
 }
 
 type Method = "get" | "post" | "put" | "patch" | "delete";

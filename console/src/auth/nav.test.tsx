@@ -10,9 +10,15 @@ const paths = (roles: Parameters<typeof navFor>[0]) => navFor(roles).map((i) => 
 describe("role-based navigation", () => {
   it("offers each role only its screens; a network worker sees no admin page", () => {
     expect(paths(["network_staff"])).toEqual(["/board", "/reports", "/queue"]);
-    expect(paths(["account_manager"])).toEqual(["/queue", "/workbench"]);
-    expect(paths(["supervisor"])).toEqual(["/board", "/reports", "/queue", "/workbench", "/admin"]);
-    expect(paths(["admin"])).toEqual(["/board", "/reports", "/queue", "/workbench", "/admin"]);
+    expect(paths(["account_manager"])).toEqual(["/stats", "/queue", "/workbench"]);
+    expect(paths(["supervisor"])).toEqual(["/board", "/reports", "/stats", "/queue", "/workbench", "/admin"]);
+    expect(paths(["admin"])).toEqual(["/board", "/reports", "/stats", "/queue", "/workbench", "/admin"]);
+    expect(paths(["department_head"])).toEqual(["/stats"]);
+    for (const worker of ["network_resource", "field_engineer", "partner_si", "dispatcher"] as const) {
+      expect(paths([worker])).toEqual(["/queue"]);
+    }
+    expect(canOpen("/stats", ["network_staff"])).toBe(false);
+    expect(canOpen("/stats", ["department_head"])).toBe(true);
     expect(canOpen("/admin/policies", ["network_staff"])).toBe(false);
     expect(canOpen("/admin/policies", ["admin"])).toBe(true);
     expect(canOpen("/workbench", ["network_staff"])).toBe(false);
@@ -23,6 +29,8 @@ describe("role-based navigation", () => {
     expect(homeFor(["supervisor"])).toBe("/board");
     expect(homeFor(["network_staff"])).toBe("/queue");
     expect(homeFor(["account_manager"])).toBe("/workbench");
+    expect(homeFor(["department_head"])).toBe("/stats");
+    expect(homeFor(["partner_si"])).toBe("/queue");
   });
 
   it("renders the menu for the signed-in user", () => {

@@ -10,10 +10,16 @@ export interface NavItem {
   children?: NavItem[];
 }
 
+/** The roles that work nodes from the queue (a partner's engineer sees its partner's tasks only: the
+ * EOMS bridge filters; a dispatcher works none but dispatches them). */
+const WORKERS: readonly Role[] = ["network_staff", "network_resource", "data_production", "field_engineer", "noc_tester",
+  "transmission", "core_network", "complaint_desk", "partner_si"];
+
 export const NAV: readonly NavItem[] = [
   { path: "/board", label: "nav.board", roles: ["supervisor", "admin", "network_staff"] },
   { path: "/reports", label: "nav.reports", roles: ["supervisor", "admin", "network_staff"] },
-  { path: "/queue", label: "nav.queue", roles: ["network_staff", "supervisor", "admin", "account_manager"] },
+  { path: "/stats", label: "nav.stats", roles: ["supervisor", "department_head", "admin", "account_manager"] },
+  { path: "/queue", label: "nav.queue", roles: [...WORKERS, "dispatcher", "supervisor", "admin", "account_manager"] },
   { path: "/workbench", label: "nav.workbench", roles: ["account_manager", "supervisor", "admin"] },
   {
     path: "/admin", label: "nav.admin", roles: ["admin", "supervisor"], children: [
@@ -40,10 +46,11 @@ export function canOpen(path: string, roles: readonly Role[]): boolean {
   return !item || allowed(item, roles);
 }
 
-/** Where a user lands: supervisors and admins on the board, network staff on their queue,
- * account managers on their workbench. */
+/** Where a user lands: supervisors and admins on the board, department heads on the statistics,
+ * node workers and dispatchers on their queue, account managers on their workbench. */
 export function homeFor(roles: readonly Role[]): string {
   if (roles.includes("supervisor") || roles.includes("admin")) return "/board";
+  if (roles.includes("department_head")) return "/stats";
   if (roles.includes("network_staff")) return "/queue";
   if (roles.includes("account_manager")) return "/workbench";
   return "/queue";

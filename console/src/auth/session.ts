@@ -1,7 +1,11 @@
 // The signed-in user: a bearer token and who the services say it is (GET /api/v1/me: subject, roles,
 // name, partner, the workflow node roles it works), with the token's expiry.
-export type Role = "account_manager" | "network_staff" | "supervisor" | "admin";
-export const ROLES: readonly Role[] = ["account_manager", "network_staff", "supervisor", "admin"];
+// The token roles of backbone.vocabulary.TokenRole the console has screens for (`integration` and
+// `agent` are machine or CRM-only callers: no screen here).
+export const ROLES = ["account_manager", "network_staff", "supervisor", "admin", "department_head", "dispatcher",
+  "complaint_desk", "network_resource", "data_production", "field_engineer", "noc_tester", "transmission",
+  "core_network", "partner_si"] as const;
+export type Role = (typeof ROLES)[number];
 
 export interface Session {
   token: string;

@@ -20,6 +20,16 @@ export const NODE_ROLES: Record<Role, string[]> = {
   supervisor: ["complaint_desk", "partner_si", "supervisor"],
   admin: ["account_manager", "complaint_desk", "core_network", "data_production", "field_engineer",
     "network_resource", "network_staff", "noc_tester", "partner_si", "supervisor", "transmission"],
+  department_head: [],
+  dispatcher: [],
+  complaint_desk: ["complaint_desk"],
+  network_resource: ["network_resource"],
+  data_production: ["data_production"],
+  field_engineer: ["field_engineer"],
+  noc_tester: ["noc_tester"],
+  transmission: ["transmission"],
+  core_network: ["core_network"],
+  partner_si: ["partner_si"],
 };
 
 export function meOf(sub: string, roles: Role[], name: string | null = null) {
@@ -32,7 +42,7 @@ export function signIn(sub: string, roles: Role[]): void {
 }
 
 export function useTestConfig(): void {
-  setConfig({ ...DEFAULT_CONFIG, services: { crm: "http://t/crm", eoms: "http://t/eoms", sla: "http://t/sla", notify: "http://t/notify" } });
+  setConfig({ ...DEFAULT_CONFIG, services: { crm: "http://t/crm", eoms: "http://t/eoms", sla: "http://t/sla", notify: "http://t/notify", stats: "http://t/stats" } });
 }
 
 export function renderApp(ui: ReactNode, { route = "/", lang = "zh-CN" as Lang } = {}) {
