@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -61,15 +62,14 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from pydantic import BaseModel
-from sqlalchemy import Boolean, Select, Table, event, func, select, text, true, tuple_, update
+from sqlalchemy import Boolean, Select, Table, func, select, text, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
-from sqlalchemy.orm import Session
 
 from backbone import metrics
 from backbone.envelope import Envelope
 from backbone.events import topic_of
 from backbone.kafka import KafkaSecurity, Producer
-from backbone.workers import Worker
+from backbone.workers import Worker, after_commit
 
 log = logging.getLogger("backbone.outbox")
 
@@ -89,8 +89,6 @@ def wake_channel(outbox: Table) -> str:
     return f"outbox_{outbox.schema or 'public'}"
 
 
-_PENDING_WAKE = "backbone.outbox.wake"  # session.info: outbox channels this transaction wrote to
-
 # The relays of this process by channel (a process runs one per schema; the drills run two).
 _RELAYS: dict[str, weakref.WeakSet[OutboxRelay]] = {}
 
@@ -105,20 +103,8 @@ def _wake_relay_on_commit(session: AsyncSession, outbox: Table) -> None:
     The relay of this process is woken directly when it leads; otherwise it sends the leader (in
     another process) a `pg_notify` of its own, one round trip outside any business transaction.
     """
-    pending: set[str] = session.info.setdefault(_PENDING_WAKE, set())
-    pending.add(wake_channel(outbox))
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    for channel in session.info.pop(_PENDING_WAKE, ()):
-        wake_relays(channel)
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    if not session.in_transaction():
-        session.info.pop(_PENDING_WAKE, None)
+    channel = wake_channel(outbox)
+    after_commit(session, ("outbox", channel), functools.partial(wake_relays, channel))
 
 
 def wake_relays(channel: str) -> None:

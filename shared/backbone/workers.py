@@ -12,6 +12,12 @@ or, for a plain function, `Worker.every(name, interval_s, pass_fn)`.
 The loop stops on `stop()`, sleeps interruptibly (`wake()` cuts a wait short), survives a failing
 pass (logged, counted, retried after a jittered backoff, `reset()` called so the worker can drop
 state it can no longer trust), and records a heartbeat and its state for /readyz and /metrics.
+
+Event-driven rather than polling: a transaction that queues work for a worker of the same process
+calls `wake_on_commit(session, worker)`; the worker is woken once that transaction commits (never
+on a rollback), so it can wait long between passes when idle (its poll is only the fallback, for
+work queued by other instances). `after_commit(session, key, fn)` is the general form (the outbox
+relay's wake-up uses it).
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import ColumnElement, Select, Table, select
+from sqlalchemy import ColumnElement, Select, Table, event, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 log = logging.getLogger("backbone.workers")
 
@@ -145,6 +153,37 @@ class _Periodic(Worker):
     async def step(self) -> float:
         await self.pass_fn()
         return self.interval_s
+
+
+_AFTER_COMMIT = "backbone.workers.after_commit"  # session.info: key -> callback for the current transaction
+
+
+def after_commit(session: AsyncSession | Session, key: object, fn: Callable[[], object]) -> None:
+    """Run `fn` once the session's current transaction commits; dropped if it rolls back. One per `key`
+    per transaction (a consumer's run that queues work for a hundred events wakes a worker once)."""
+    session.info.setdefault(_AFTER_COMMIT, {})[key] = fn
+
+
+def wake_on_commit(session: AsyncSession | Session, *workers: Worker) -> None:
+    """Wake `workers` (of this process) once the session's current transaction commits."""
+    for worker in workers:
+        after_commit(session, ("wake", id(worker)), worker.wake)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for fn in session.info.pop(_AFTER_COMMIT, {}).values():
+        try:
+            fn()
+        except Exception:  # a wake-up that fails costs a fallback poll, never the commit that happened
+            log.exception("after-commit callback failed")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_after_commit(session: Session, transaction: Any) -> None:
+    # The outermost transaction ended: committed (the callbacks already ran) or rolled back (dropped).
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop(_AFTER_COMMIT, None)
 
 
 def claim_due(table: Table, *where: ColumnElement[bool], order_by: Any, limit: Any,
