@@ -419,7 +419,8 @@ async def delete_product_order(id: str, session: SessionDep, principal: WriterDe
         except DomainError as exc:
             _name_tmf_fields(exc)
             raise
-    return Response(status_code=204)
+    # No body; the media type all the specification's operations declare (`produces`) all the same.
+    return Response(status_code=204, headers={"content-type": TMF_JSON})
 
 
 # ---------------------------------------------------------------------------------------------- cancelProductOrder
