@@ -174,11 +174,12 @@ def select_fields(resource: Mapping[str, Any], fields: str | Iterable[str] | Non
         node = tree
         parts = name.split(".")
         for i, part in enumerate(parts):
-            if node.get(part) is True:
+            if node.get(part) is True:  # the whole member is selected already
                 break
-            node = node.setdefault(part, True if i == len(parts) - 1 else {})
-            if node is True:
+            if i == len(parts) - 1:
+                node[part] = True  # the whole member (wins over a selection of its members)
                 break
+            node = node.setdefault(part, {})
     selected: dict[str, Any] = _select(resource, tree)
     return selected
 
