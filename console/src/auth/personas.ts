@@ -6,6 +6,8 @@ export interface Persona {
   subject: string;
   name: string;
   roles: Role[];
+  /** a partner SI engineer's partner (the token's `partner` claim: the EOMS bridge shows its tasks only) */
+  partner?: string;
 }
 
 export const PERSONAS: readonly Persona[] = [
@@ -15,5 +17,7 @@ export const PERSONAS: readonly Persona[] = [
   { subject: "p-sunhao", name: "孙浩", roles: ["network_staff"] },
   { subject: "p-liuyang", name: "刘洋", roles: ["supervisor"] },
   { subject: "p-lina", name: "李娜", roles: ["supervisor"] },
+  { subject: "p-zhoutao", name: "周涛", roles: ["department_head"] },
+  { subject: "p-liangyu", name: "梁宇", roles: ["partner_si"], partner: "huawei" },
   { subject: "p-caoyang", name: "曹阳", roles: ["admin"] },
 ];

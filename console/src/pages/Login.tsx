@@ -27,7 +27,7 @@ export async function sessionOf(token: string, via: Session["via"]): Promise<Ses
 export async function devLogin(p: Persona): Promise<Session> {
   const res = (await rawRequest("crm", "/api/v1/dev/token", {
     method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ subject: p.subject, roles: p.roles, name: p.name }),
+    body: JSON.stringify({ subject: p.subject, roles: p.roles, name: p.name, partner: p.partner }),
   })) as { access_token: string };
   const s = await sessionOf(res.access_token, "dev");
   setSession(s);
