@@ -6,6 +6,10 @@ import { I18nProvider } from "./i18n";
 import { App } from "./App";
 import "./styles.css";
 
+// The board (supervisors' home, issue 10's first-render target) is a lazy chunk: when the page opened
+// is the board, fetch its code while /config.json loads instead of after the first render.
+if (/\/board\/?$/.test(window.location.pathname)) void import("./pages/Board");
+
 void loadConfig().then(() => {
   createRoot(document.getElementById("root") as HTMLElement).render(
     <StrictMode>

@@ -4,8 +4,13 @@ import { api } from "../api/client";
 import type { AtRiskPage, BoardTimer } from "../api/types";
 
 export const MAX_ROWS = 10000;
+/** The first page is small (the rows at the top of the screen, nearest their deadline, arrive and render
+ * first: issue 10's first-render target), the rest come in pages of PAGE_ROWS. */
+export const FIRST_PAGE_ROWS = 100;
+export const PAGE_ROWS = 500;
 
-/** Every open timer nearest its deadline first (overdue first), up to `max` (pages of 500). */
+/** Every open timer nearest its deadline first (overdue first), up to `max` (a first page of 100, then
+ * pages of 500). */
 export async function fetchAtRisk(
   signal: AbortSignal, max = MAX_ROWS, onPage?: (items: BoardTimer[]) => void,
 ): Promise<BoardTimer[]> {
@@ -13,7 +18,7 @@ export async function fetchAtRisk(
   let cursor: string | null = null;
   do {
     const page: AtRiskPage = await api.get("sla", "/api/v1/at-risk", {
-      query: { limit: Math.min(500, max - out.length), cursor }, signal,
+      query: { limit: Math.min(out.length ? PAGE_ROWS : FIRST_PAGE_ROWS, max - out.length), cursor }, signal,
     });
     out.push(...page.items);
     cursor = page.next_cursor ?? null;
