@@ -1,4 +1,5 @@
-"""Authorization on every route of the four services (docs/security.md, item 2).
+"""Authorization on every route of the suite's services (docs/security.md, item 2): the four of issue 14
+and the stats service.
 
 The matrix is generated from each service's OpenAPI document: every operation declares its rule in
 `x-authz` (`backbone.authz`), and every operation is called by every kind of caller:
@@ -28,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,8 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from backbone.auth import issue_token
 from backbone.authz import OPENAPI_MEMBER
@@ -75,7 +78,7 @@ CALLERS = (
 
 
 def documents() -> dict[str, dict[str, Any]]:
-    """The four OpenAPI documents of the apps as they are built in test (dev routers mounted)."""
+    """The OpenAPI documents of the five services as they are built in test (dev routers mounted)."""
     from crm.main import build_app as crm_app
     from crm.settings import CrmSettings
     from eoms_bridge.main import build_app as eoms_app
@@ -84,10 +87,12 @@ def documents() -> dict[str, dict[str, Any]]:
     from notify.settings import NotifySettings
     from sla.main import build_app as sla_app
     from sla.settings import SlaSettings
+    from stats.main import build_app as stats_app
+    from stats.settings import StatsSettings
 
     builders: dict[str, tuple[Callable[..., FastAPI], type[Any]]] = {
         "crm": (crm_app, CrmSettings), "eoms-bridge": (eoms_app, EomsSettings),
-        "sla": (sla_app, SlaSettings), "notify": (notify_app, NotifySettings)}
+        "sla": (sla_app, SlaSettings), "notify": (notify_app, NotifySettings), "stats": (stats_app, StatsSettings)}
     return {name: build(settings(environment="test", log_level="CRITICAL")).openapi()
             for name, (build, settings) in builders.items()}
 
@@ -142,10 +147,30 @@ def rbac_database(infra: Any) -> str:
     return url
 
 
+def stats_app(database_url: str) -> tuple[FastAPI, AsyncEngine]:
+    """The stats service, built as tests/security/conftest.py builds the four others (bootstrapped, not
+    started: no consumer, relay or report scheduler)."""
+    from stats import bootstrap as stats_bootstrap
+    from stats.main import build_app
+    from stats.settings import StatsSettings
+
+    settings = StatsSettings(environment="test", database_url=database_url, run_relay=False, run_consumers=False,
+                             run_retention=False, run_report_scheduler=False, log_level="WARNING")
+    app = build_app(settings)
+    runtime = app.state.runtime = stats_bootstrap.bootstrap(settings)
+    engine = create_async_engine(database_url, poolclass=NullPool, hide_parameters=True, connect_args={
+        "server_settings": {"search_path": f"{runtime.infra.metadata.schema},public"}})
+    runtime.session_factory.configure(bind=engine)
+    return app, engine
+
+
 @pytest_asyncio.fixture(scope="session")
-async def rbac_apps(rbac_database: str, service_apps: Any) -> dict[str, FastAPI]:
+async def rbac_apps(rbac_database: str, service_apps: Any) -> AsyncIterator[dict[str, FastAPI]]:
     apps: dict[str, FastAPI] = service_apps(rbac_database)
-    return apps
+    stats, engine = stats_app(rbac_database)
+    yield {**apps, "stats": stats}
+    await stats.state.runtime.infra.engine.dispose()
+    await engine.dispose()
 
 
 def _sample(schema: dict[str, Any], doc: dict[str, Any]) -> Any:
@@ -214,7 +239,7 @@ def assert_no_data(r: httpx.Response, where: str) -> None:
 
 
 async def test_rbac_matrix(rbac_apps: dict[str, FastAPI]) -> None:
-    """Every operation of the four services × every kind of caller: the rule decides, never data leaks."""
+    """Every operation of the five services × every kind of caller: the rule decides, never data leaks."""
     docs = documents()
     failures: list[str] = []
     cells: Counter[str] = Counter()
