@@ -4,7 +4,7 @@ import react from "@vitejs/plugin-react";
 
 // `npm run dev` serves the console on :5173 and proxies /svc/<service>/… to the suite started by
 // `make run`, so the browser sees one origin (no CORS needed). public/config.json points there.
-const services: Record<string, number> = { crm: 8001, eoms: 8002, sla: 8003, notify: 8004 };
+const services: Record<string, number> = { crm: 8001, eoms: 8002, sla: 8003, notify: 8004, stats: 8005 };
 const proxy = Object.fromEntries(
   Object.entries(services).map(([name, port]) => [
     `/svc/${name}`,
