@@ -11,6 +11,8 @@ TMF622 event definitions); the second half are the consumer-side mappers that re
   `productOrderJeopardyAlertEvent`;
 - `eoms.ticket.resolved` of an order's ticket → extension `productOrderMilestoneEvent`;
 - `crm.order.updated` (TMF622 PATCH) → `productOrderAttributeValueChangeEvent` (the changed attributes named);
+- `crm.order.discarded` (TMF622 DELETE of a draft) → `productOrderDeleteEvent` (the order as it was, from the
+  event's own items: its rows are gone);
 - `crm.order.cancellation_requested` → `cancelProductOrderCreateEvent`; `crm.order.cancellation_state_changed`
   → `cancelProductOrderStateChangeEvent` (TaskStateType: inProgress, done, terminatedWithError with the reason);
   both keyed by the order, so they stay in order with the order's own events;
@@ -38,6 +40,7 @@ from backbone.events import (
     ComplaintStatusChanged,
     OrderCancellationRequested,
     OrderCancellationStateChanged,
+    OrderDiscarded,
     OrderStatusChanged,
     OrderSubmitted,
     OrderUpdated,
@@ -232,6 +235,15 @@ def order_updated(envelope: Envelope, update: OrderUpdated, items: Sequence[Item
     return _hub_event(envelope, ORDER_ATTRIBUTE_CHANGE, update.order_id, body, **{"productOrder.state": state})
 
 
+def order_deleted(envelope: Envelope, discarded: OrderDiscarded) -> HubEvent:
+    items = [Item(i.item_id, i.business_kind, i.product) for i in discarded.items]
+    po = product_order(discarded.order_id, "acknowledged", items)
+    body = _notification(envelope, ORDER_DELETE, occurred=discarded.discarded_at, title="Product order deleted",
+                         description=f"draft product order {discarded.order_id} deleted")
+    body["event"] = {"productOrder": po}
+    return _hub_event(envelope, ORDER_DELETE, discarded.order_id, body)
+
+
 def cancel_product_order(cancellation_id: str, order_id: str, state: str, **extra: Any) -> dict[str, Any]:
     """A TMF622 CancelProductOrder as events carry it (absent fields omitted)."""
     task: dict[str, Any] = {
@@ -338,6 +350,10 @@ async def _on_updated(session: AsyncSession, event: Envelope) -> list[HubEvent]:
     return [order_updated(event, update, items)] if items else []
 
 
+async def _on_discarded(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    return [order_deleted(event, event.payload(OrderDiscarded))]
+
+
 async def _on_cancellation_requested(session: AsyncSession, event: Envelope) -> list[HubEvent]:
     return [cancellation_created(event, event.payload(OrderCancellationRequested))]
 
@@ -382,6 +398,7 @@ ORDER_MAPPERS: dict[str, Mapper] = {
     "crm.order.submitted": _on_submitted,
     "crm.order.status_changed": _on_status_changed,
     "crm.order.updated": _on_updated,
+    "crm.order.discarded": _on_discarded,
     "crm.order.cancellation_requested": _on_cancellation_requested,
     "crm.order.cancellation_state_changed": _on_cancellation_changed,
     "sla.warning": _on_alert(SlaWarning),

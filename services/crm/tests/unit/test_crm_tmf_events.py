@@ -17,6 +17,7 @@ from backbone.events import (
     ComplaintStatusChanged,
     OrderCancellationRequested,
     OrderCancellationStateChanged,
+    OrderDiscarded,
     OrderItem,
     OrderStatusChanged,
     OrderSubmitted,
@@ -169,3 +170,15 @@ def test_patches_and_cancellation_requests_are_tmf622_events() -> None:
         event = te.cancellation_state_changed(envelope(change), change)
         check(event.body, "CancelProductOrderStateChangeEvent")
         assert event.body["event"]["cancelProductOrder"]["state"] == tmf
+
+
+def test_a_deleted_draft_is_a_delete_event_from_the_items_it_carried() -> None:
+    discarded = OrderDiscarded(order_id="ord_1", customer_id="cus_1", discarded_at=AT, items=[
+        OrderItem(item_id="itm_1", product="dedicated_line_data", business_kind="opening",
+                  business_type="dedicated_line_data.opening")])
+    source = envelope(discarded)
+    event = te.order_deleted(source, discarded)
+    check(event.body, "ProductOrderDeleteEvent")
+    assert event.event_type == "productOrderDeleteEvent" and event.entity_id == "ord_1"
+    assert [i["id"] for i in event.body["event"]["productOrder"]["productOrderItem"]] == ["itm_1"]
+    assert event.event_id == hub_event_id(source.id, "productOrderDeleteEvent")  # a redelivery: the same id
