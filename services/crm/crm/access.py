@@ -4,6 +4,11 @@
   another manager's customer answers 404 (its existence is not disclosed), never data;
 - network_staff: read-only on orders and complaints (all of them), nothing else but the catalogue;
 - supervisor: reads everything, changes nothing;
+- department_head: reads like a supervisor (everything, the tiering too), changes nothing;
+- complaint_desk: reads every customer and what hangs on it (key persons masked, as for a supervisor;
+  opportunities, the workbench) and the product catalogue, registers and reads complaints for any
+  customer; no orders, no changes, no complaint steps;
+- agent: not yet on the CRM (its customers-assigned-to-the-agent scope is issue 13's open part): 403;
 - admin: everything, the overrides included (the EOMS-driven steps, reassigning a customer).
 
 The policy checks the caller's roles (403) and hands the use cases a plain `Scope` (who acts, whose
@@ -23,17 +28,22 @@ from crm.domain.lifecycle import ComplaintAction, OrderAction
 from crm.domain.scope import Scope
 
 AM, NS, SUP, ADMIN = TokenRole.ACCOUNT_MANAGER, TokenRole.NETWORK_STAFF, TokenRole.SUPERVISOR, TokenRole.ADMIN
+DESK, HEAD = TokenRole.COMPLAINT_DESK, TokenRole.DEPARTMENT_HEAD
 
 #: may read customers, key persons (masked), opportunities, the workbench
-CUSTOMER_READERS = (AM, SUP, ADMIN)
+CUSTOMER_READERS = (AM, SUP, HEAD, DESK, ADMIN)
 #: may read orders and complaints
-WORK_READERS = (AM, NS, SUP, ADMIN)
+WORK_READERS = (AM, NS, SUP, HEAD, ADMIN)
+#: may read complaints (the desk too)
+COMPLAINT_READERS = (*WORK_READERS, DESK)
 #: may create and change customers' data, opportunities, orders and complaints
 WRITERS = (AM, ADMIN)
+#: may register a complaint (the desk takes them for any customer)
+COMPLAINT_REGISTRARS = (*WRITERS, DESK)
 #: may read the product catalogue
-CATALOGUE_READERS = (AM, NS, SUP, ADMIN)
+CATALOGUE_READERS = (AM, NS, SUP, HEAD, DESK, ADMIN)
 #: may read the tiering configuration and the customers per tier
-TIERING_READERS = (SUP, ADMIN)
+TIERING_READERS = (SUP, HEAD, ADMIN)
 
 #: order steps the EOMS tickets drive: by REST only an admin may take them (a manual override)
 FORCED_ORDER_ACTIONS = frozenset({OrderAction.START, OrderAction.OPEN, OrderAction.REJECT})
@@ -43,7 +53,7 @@ FORCED_COMPLAINT_ACTIONS = frozenset({ComplaintAction.DISPATCH, ComplaintAction.
 
 def sees_all(principal: Principal, *, customers_too: bool = False) -> bool:
     """True when the principal is not limited to its own customers for reading."""
-    return principal.has(SUP, ADMIN) or (not customers_too and principal.has(NS))
+    return principal.has(SUP, HEAD, ADMIN, DESK) or (not customers_too and principal.has(NS))
 
 
 def _scope(principal: Principal, *, everyone: bool) -> Scope:
@@ -60,6 +70,18 @@ def work_reader(principal: Principal) -> Scope:
     """Reading orders and complaints (network staff too)."""
     require(principal, *WORK_READERS)
     return _scope(principal, everyone=sees_all(principal))
+
+
+def complaint_reader(principal: Principal) -> Scope:
+    """Reading complaints: the work readers and the complaint desk (every customer's)."""
+    require(principal, *COMPLAINT_READERS)
+    return _scope(principal, everyone=sees_all(principal))
+
+
+def complaint_registrar(principal: Principal) -> Scope:
+    """Registering a complaint: the customer's account manager, an admin, or the complaint desk (any customer)."""
+    require(principal, *COMPLAINT_REGISTRARS)
+    return _scope(principal, everyone=principal.has(ADMIN, DESK))
 
 
 def writer(principal: Principal) -> Scope:

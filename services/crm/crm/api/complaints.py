@@ -20,7 +20,7 @@ from backbone.shapes import ClosedModel
 from backbone.vocabulary import ProductId, Tier
 from crm import access
 from crm.access import owner_filter
-from crm.api.deps import ActorDep, ContextDep, IdempotencyDep, SessionDep, WorkReaderDep, WriterDep
+from crm.api.deps import ActorDep, ComplaintReaderDep, ComplaintRegistrarDep, ContextDep, IdempotencyDep, SessionDep
 from crm.api.views import ComplaintOut, complaints_out
 from crm.domain.lifecycle import ComplaintAction, ComplaintState
 from crm.domain.vocabulary import ComplaintCategory, Severity
@@ -57,7 +57,7 @@ async def complaint_view(session: SessionDep, complaint_id: str) -> ComplaintOut
 
 @router.get("", response_model=Page[ComplaintOut], summary="Complaints (own customers' for an account manager)")
 async def list_complaints(
-    session: SessionDep, principal: WorkReaderDep,
+    session: SessionDep, principal: ComplaintReaderDep,
     status: Annotated[list[ComplaintState] | None, Query(description="one or more statuses")] = None,
     severity: Severity | None = None,
     category: ComplaintCategory | None = None,
@@ -70,7 +70,7 @@ async def list_complaints(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[ComplaintOut]:
-    scope = access.work_reader(principal)
+    scope = access.complaint_reader(principal)
     c = complaints.c
     conditions = [
         owner_filter(scope, c.account_manager_id),
@@ -91,13 +91,13 @@ async def list_complaints(
 
 @router.post("", status_code=201, response_model=ComplaintOut,
              summary="Record a complaint or fault (emits crm.complaint.created)")
-async def create_complaint(body: ComplaintIn, session: SessionDep, principal: WriterDep, ctx: ContextDep,
+async def create_complaint(body: ComplaintIn, session: SessionDep, principal: ComplaintRegistrarDep, ctx: ContextDep,
                            idem: IdempotencyDep) -> JSONResponse:
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
         complaint_id = await service.create(
-            session, scope=access.writer(principal), catalogue=ctx.catalogue, customer_id=body.customer_id,
+            session, scope=access.complaint_registrar(principal), catalogue=ctx.catalogue, customer_id=body.customer_id,
             category=body.category.value, severity=body.severity.value,
             product=body.product.value if body.product else None, service_ref=body.service_ref,
             description=body.description)
@@ -106,8 +106,8 @@ async def create_complaint(body: ComplaintIn, session: SessionDep, principal: Wr
 
 
 @router.get("/{complaint_id}", response_model=ComplaintOut, summary="A complaint with its history and ticket trail")
-async def get_complaint(complaint_id: str, session: SessionDep, principal: WorkReaderDep) -> ComplaintOut:
-    row = await service.load_complaint(session, access.work_reader(principal), complaint_id)
+async def get_complaint(complaint_id: str, session: SessionDep, principal: ComplaintReaderDep) -> ComplaintOut:
+    row = await service.load_complaint(session, access.complaint_reader(principal), complaint_id)
     return (await complaints_out(session, [row]))[0]
 
 

@@ -34,6 +34,9 @@ _OWN = "an account manager: own customers' only (another manager's customer, and
 CustomerReaderDep = Annotated[Principal, authorize(*access.CUSTOMER_READERS, scope=_OWN)]
 WorkReaderDep = Annotated[Principal, authorize(*access.WORK_READERS, scope=_OWN)]
 WriterDep = Annotated[Principal, authorize(*access.WRITERS, scope=_OWN)]
+_DESK = _OWN + "; the complaint desk: every customer's"
+ComplaintReaderDep = Annotated[Principal, authorize(*access.COMPLAINT_READERS, scope=_DESK)]
+ComplaintRegistrarDep = Annotated[Principal, authorize(*access.COMPLAINT_REGISTRARS, scope=_DESK)]
 _FORCED = "the steps the EOMS tickets drive (start/open/reject, dispatch/resolve): an admin's override only (403)"
 ActorDep = Annotated[Principal, authorize(*access.WRITERS, scope=_OWN, checks=_FORCED)]
 CatalogueReaderDep = Annotated[Principal, authorize(*access.CATALOGUE_READERS)]

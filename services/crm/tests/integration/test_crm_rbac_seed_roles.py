@@ -1,0 +1,79 @@
+"""The seed's roles on the CRM (issue 13, docs/crm.md "Roles"): the complaint desk and the department head.
+
+Real PostgreSQL and Kafka (the `crm` fixture). The complaint desk reads every customer (key persons
+masked) and registers and reads complaints for any customer, nothing else; the department head reads
+like a supervisor and changes nothing; an agent has no CRM part yet (403 everywhere).
+"""
+
+from __future__ import annotations
+
+import pytest
+from crm_testkit import DATA_LINE, auth
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+DESK = auth("desk_1", "complaint_desk")
+HEAD = auth("head_1", "department_head")
+AGENT = auth("agent_1", "agent")
+
+
+async def test_the_complaint_desk_takes_complaints_for_any_customer(crm, am):
+    c = await crm.customer(am)
+    await crm.http.post(f"/api/v1/customers/{c['id']}/key-persons", headers=auth(am, "account_manager"),
+                        json={"kind": "daily_contact", "name": "联系人", "phone": "13900001111"})
+    r = await crm.http.get(f"/api/v1/customers/{c['id']}", headers=DESK)
+    assert r.status_code == 200 and r.json()["id"] == c["id"]
+    people = (await crm.http.get(f"/api/v1/customers/{c['id']}/key-persons", headers=DESK)).json()
+    assert people and "13900001111" not in str(people)  # masked, as for a supervisor
+    r = await crm.http.post("/api/v1/complaints", headers=DESK, json={
+        "customer_id": c["id"], "category": "billing", "severity": "low", "description": "客户来电"})
+    assert r.status_code == 201, r.text
+    complaint = r.json()
+    assert complaint["account_manager_id"] == am  # the customer's manager still owns the work
+    assert (await crm.http.get(f"/api/v1/complaints/{complaint['id']}", headers=DESK)).status_code == 200
+    listed = (await crm.http.get("/api/v1/complaints", headers=DESK, params={"customer_id": c["id"]})).json()
+    assert [i["id"] for i in listed["items"]] == [complaint["id"]]
+    # a complaint for no customer names the field
+    r = await crm.http.post("/api/v1/complaints", headers=DESK, json={
+        "customer_id": "cus_none", "category": "billing", "severity": "low", "description": "x"})
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    # nothing else: no orders, no changes, no complaint steps
+    order = await crm.order(am, c["id"])
+    refused = [
+        await crm.http.get("/api/v1/orders", headers=DESK),
+        await crm.http.get(f"/api/v1/orders/{order['id']}", headers=DESK),
+        await crm.http.post("/api/v1/orders", headers=DESK, json={"customer_id": c["id"], "items": [DATA_LINE]}),
+        await crm.http.patch(f"/api/v1/customers/{c['id']}", headers=DESK, json={"region": "天津-河东区"}),
+        await crm.http.post(f"/api/v1/complaints/{complaint['id']}/archive", headers=DESK),
+        await crm.http.get("/api/v1/admin/tiering", headers=DESK),
+    ]
+    assert [r.status_code for r in refused] == [403] * len(refused), [r.text for r in refused]
+
+
+async def test_a_department_head_reads_like_a_supervisor_and_changes_nothing(crm, am):
+    c = await crm.customer(am)
+    order = await crm.order(am, c["id"])
+    complaint = await crm.complaint(am, c["id"])
+    for path in (f"/api/v1/customers/{c['id']}", f"/api/v1/orders/{order['id']}",
+                 f"/api/v1/complaints/{complaint['id']}", "/api/v1/customers", "/api/v1/orders",
+                 "/api/v1/complaints", "/api/v1/opportunities", "/api/v1/products", "/api/v1/admin/tiering"):
+        r = await crm.http.get(path, headers=HEAD)
+        assert r.status_code == 200, (path, r.text)
+    listed = (await crm.http.get("/api/v1/orders", headers=HEAD, params={"customer_id": c["id"]})).json()
+    assert [i["id"] for i in listed["items"]] == [order["id"]]
+    refused = [
+        await crm.http.post("/api/v1/orders", headers=HEAD, json={"customer_id": c["id"], "items": [DATA_LINE]}),
+        await crm.http.post("/api/v1/complaints", headers=HEAD, json={
+            "customer_id": c["id"], "category": "billing", "severity": "low", "description": "x"}),
+        await crm.http.patch(f"/api/v1/customers/{c['id']}", headers=HEAD, json={"region": "天津-河东区"}),
+        await crm.http.post(f"/api/v1/orders/{order['id']}/cancel", headers=HEAD, json={"reason": "x"}),
+    ]
+    assert [r.status_code for r in refused] == [403] * len(refused), [r.text for r in refused]
+
+
+async def test_an_agent_reaches_no_crm_route_yet(crm, am):
+    c = await crm.customer(am)
+    for path in ("/api/v1/customers", f"/api/v1/customers/{c['id']}", "/api/v1/orders", "/api/v1/complaints",
+                 "/api/v1/products"):
+        r = await crm.http.get(path, headers=AGENT)
+        assert r.status_code == 403 and c["name"] not in r.text, (path, r.text)
