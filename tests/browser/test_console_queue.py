@@ -56,19 +56,19 @@ def test_a_worker_claims_and_completes_while_a_colleague_sees_the_conflict(conso
     assert (first_node, role) == ("resource_check", "network_resource")
 
     wang = console.open_as("p-wanglei")
-    sun = console.open_as("p-sunhao")
+    zhao = console.open_as("p-zhaomin")  # a colleague working resource checks too
     show_in_queue(console, wang, ticket_id, role)
-    show_in_queue(console, sun, ticket_id, role)
+    show_in_queue(console, zhao, ticket_id, role)
     claim = f'[data-ticket="{ticket_id}"] button.primary'
 
     wang.click(claim)
     wang.wait_for_selector("[role=dialog]")
     console.shot(wang, "queue-dialog")
 
-    sun.click(claim)
-    conflict = sun.wait_for_selector(".conflict")
+    zhao.click(claim)
+    conflict = zhao.wait_for_selector(".conflict")
     assert conflict.text_content().startswith(t("queue.conflict", detail="")), conflict.text_content()
-    console.shot(sun, "queue-conflict")
+    console.shot(zhao, "queue-conflict")
 
     # complete the node with an outcome the workflow offers (a list when the role may read the
     # workflow, else the outcome typed in)

@@ -13,8 +13,9 @@ export interface Persona {
 export const PERSONAS: readonly Persona[] = [
   { subject: "am_zhang", name: "张伟", roles: ["account_manager"] },
   { subject: "am_li", name: "王芳", roles: ["account_manager"] },
-  { subject: "p-wanglei", name: "王磊", roles: ["network_staff"] },
-  { subject: "p-sunhao", name: "孙浩", roles: ["network_staff"] },
+  { subject: "p-wanglei", name: "王磊", roles: ["network_staff", "network_resource"] },
+  { subject: "p-zhaomin", name: "赵敏", roles: ["network_staff", "network_resource"] },
+  { subject: "p-sunhao", name: "孙浩", roles: ["network_staff", "field_engineer"] },
   { subject: "p-liuyang", name: "刘洋", roles: ["supervisor"] },
   { subject: "p-lina", name: "李娜", roles: ["supervisor"] },
   { subject: "p-zhoutao", name: "周涛", roles: ["department_head"] },
