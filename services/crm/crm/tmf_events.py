@@ -14,8 +14,11 @@ TMF622 event definitions); the second half are the consumer-side mappers that re
 - `crm.order.discarded` (TMF622 DELETE of a draft) → `productOrderDeleteEvent` (the order as it was, from the
   event's own items: its rows are gone);
 - `crm.order.cancellation_requested` → `cancelProductOrderCreateEvent`; `crm.order.cancellation_state_changed`
-  → `cancelProductOrderStateChangeEvent` (TaskStateType: inProgress, done, terminatedWithError with the reason);
-  both keyed by the order, so they stay in order with the order's own events;
+  → `cancelProductOrderStateChangeEvent` (TaskStateType: inProgress, done, terminatedWithError with the reason)
+  and the order's `productOrderStateChangeEvent` (assessingCancellation → pendingCancellation → cancelled, or
+  back to its own state when refused); all keyed by the order, so they stay in order with the order's own
+  events. The order's own `crm.order.status_changed` to cancelled, which a cancelProductOrder causes, is then
+  not mapped (its TMF state is pendingCancellation until the request is done);
 - `crm.complaint.created` / `crm.complaint.status_changed` → `troubleTicketCreateEvent` /
   `troubleTicketStatusChangeEvent` (+ `troubleTicketResolvedEvent`) on the CRM's troubleTicket/v4 hub.
 
@@ -52,7 +55,7 @@ from backbone.events import (
 from backbone.hub.fanout import Mapper
 from backbone.hub.model import HubEvent, HubTables, hub_event_id
 from backbone.hub.service import HubApi
-from crm.domain.cancellation import TASK_STATE, CancellationState
+from crm.domain.cancellation import TASK_STATE, CancellationState, tmf_order_state
 
 ORDER_API = "productOrderingManagement/v4"
 ORDER_HUB_BASE = "/tmf-api/productOrderingManagement/v4"
@@ -83,12 +86,9 @@ TICKET_RESOLVED = "troubleTicketResolvedEvent"
 TICKET_ATTRIBUTE_CHANGE = "troubleTicketAttributeValueChangeEvent"
 TICKET_EVENT_TYPES = frozenset({TICKET_CREATE, TICKET_STATUS_CHANGE, TICKET_RESOLVED, TICKET_ATTRIBUTE_CHANGE})
 
-#: order status → TMF622 ProductOrderStateType ("closed" is shown as the state it closed from).
-ORDER_STATE = {"draft": "acknowledged", "submitted": "acknowledged", "in_progress": "inProgress",
-               "opened": "completed", "rejected": "rejected", "cancelled": "cancelled",
-               "assessing_cancellation": "assessingCancellation", "pending_cancellation": "pendingCancellation"}
+#: an order item's business kind → its TMF622 item action (states: crm.domain.cancellation.tmf_order_state)
 KIND_TO_ACTION = {"opening": "add", "change": "modify", "cancellation": "delete"}
-#: complaint status → TMF621 TroubleTicketStatusType.
+#: complaint status → TMF621 TroubleTicketStatusType (the CRM's troubleTicket API shows the same)
 COMPLAINT_STATUS = {"created": "acknowledged", "dispatched": "inProgress", "resolved": "resolved",
                     "revisited": "resolved", "archived": "closed"}
 JEOPARDY_PRIORITY = {"sla.warning": "medium", "sla.breached": "high", "sla.escalated": "critical"}
@@ -100,13 +100,6 @@ def order_hub(tables: HubTables) -> HubApi:
 
 def ticket_hub(tables: HubTables) -> HubApi:
     return HubApi(TICKET_API, TICKET_HUB_BASE, TICKET_EVENT_TYPES, tables)
-
-
-def tmf_order_state(status: str) -> str:
-    if status in ORDER_STATE:
-        return ORDER_STATE[status]
-    head, *rest = status.split("_")
-    return head + "".join(w.capitalize() for w in rest)
 
 
 @dataclass(frozen=True)
@@ -283,6 +276,21 @@ def cancellation_state_changed(envelope: Envelope, change: OrderCancellationStat
     return _hub_event(envelope, CANCEL_STATE_CHANGE, change.order_id, body, **{"cancelProductOrder.state": state})
 
 
+def order_state_of_cancellation(envelope: Envelope, change: OrderCancellationStateChanged,
+                                items: Sequence[Item]) -> HubEvent:
+    """The order's TMF622 state as a cancellation request moves it (`order_state` of the event)."""
+    extra: dict[str, Any] = {}
+    if change.order_state == "cancelled":
+        extra = {"cancellationDate": _iso(change.changed_at)}
+    po = product_order(change.order_id, change.order_state, items, **extra)
+    body = _notification(envelope, ORDER_STATE_CHANGE, occurred=change.changed_at, title="Product order state changed",
+                         description=f"product order {change.order_id}: {change.order_state} "
+                                     f"(cancellation {change.cancellation_id})")
+    body["event"] = {"productOrder": po}
+    return _hub_event(envelope, ORDER_STATE_CHANGE, change.order_id, body,
+                      **{"productOrder.state": change.order_state})
+
+
 def _trouble_ticket(complaint_id: str, status: str, **extra: Any) -> dict[str, Any]:
     tt: dict[str, Any] = {"id": complaint_id, "href": f"{TICKET_BASE}/{complaint_id}", "status": status}
     tt.update({k: v for k, v in extra.items() if v is not None})
@@ -336,10 +344,16 @@ async def _on_submitted(session: AsyncSession, event: Envelope) -> list[HubEvent
 
 
 async def _on_status_changed(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    from crm.models import order_cancellations
+
     change = event.payload(OrderStatusChanged)
     items = await _items(session, change.order_id)
     if not items:  # not an order of this database
         return []
+    if change.to_status == "cancelled" and (await session.execute(select(order_cancellations.c.id).where(
+            order_cancellations.c.order_id == change.order_id,
+            order_cancellations.c.state.in_(("in_progress", "done"))).limit(1))).first() is not None:
+        return []  # a cancelProductOrder's: its own events carry the order's state
     mapped = order_state_changed(event, change, items)
     return [mapped] if mapped is not None else []
 
@@ -359,7 +373,10 @@ async def _on_cancellation_requested(session: AsyncSession, event: Envelope) -> 
 
 
 async def _on_cancellation_changed(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    return [cancellation_state_changed(event, event.payload(OrderCancellationStateChanged))]
+    change = event.payload(OrderCancellationStateChanged)
+    items = await _items(session, change.order_id)
+    task = cancellation_state_changed(event, change)
+    return [task, order_state_of_cancellation(event, change, items)] if items else [task]
 
 
 def _on_alert(payload: type[AlertContext]) -> Mapper:

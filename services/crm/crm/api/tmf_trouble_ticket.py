@@ -52,12 +52,11 @@ from crm.domain.lifecycle import ComplaintAction
 from crm.domain.vocabulary import ComplaintCategory
 from crm.models import complaints
 from crm.services import complaints as complaint_service
+from crm.tmf_events import COMPLAINT_STATUS
 
 TICKET_BASE = "/tmf-api/troubleTicket/v4/troubleTicket"
 router = APIRouter(tags=["TMF621 trouble ticket (complaints)"])
 
-TICKET_STATUS = {"created": "acknowledged", "dispatched": "inProgress", "resolved": "resolved",
-                 "revisited": "resolved", "archived": "closed"}
 #: what TMF621's TroubleTicket requires: `fields=` never drops it
 TICKET_REQUIRED = ("description", "severity", "ticketType")
 STATUSES = ("acknowledged", "rejected", "pending", "held", "inProgress", "cancelled", "closed", "resolved")
@@ -136,12 +135,12 @@ def trouble_ticket(c: ComplaintOut) -> TroubleTicket:
     entities += [{"id": t.ticket_id, "role": t.ticket_kind, "@referredType": "TroubleTicket"} for t in c.tickets]
     return TroubleTicket(
         id=c.id, href=f"{TICKET_BASE}/{c.id}", name=f"{c.category} complaint of {c.customer_id}",
-        description=c.description, severity=c.severity, ticketType=c.category, status=TICKET_STATUS[c.status],
+        description=c.description, severity=c.severity, ticketType=c.category, status=COMPLAINT_STATUS[c.status],
         creationDate=c.created_at, lastUpdate=c.updated_at,
         relatedParty=[{"id": c.customer_id, "role": "customer", "@referredType": "Organization"},
                       {"id": c.account_manager_id, "role": "accountManager", "@referredType": "Individual"}],
         relatedEntity=entities,
-        statusChange=[{"status": TICKET_STATUS.get(h["to"], h["to"]), "changeDate": h["at"],
+        statusChange=[{"status": COMPLAINT_STATUS.get(h["to"], h["to"]), "changeDate": h["at"],
                        "changeReason": h.get("reason") or h["action"]} for h in c.history],
         note=[{"text": c.revisit_note, "author": c.account_manager_id}] if c.revisit_note else [],
     )
@@ -207,7 +206,7 @@ async def list_trouble_tickets(session: SessionDep, principal: WorkReaderDep, pa
     wanted = check_values("status", split_values(status), STATUSES)
     conditions = created.conditions(complaints.c.created_at)
     if wanted:
-        conditions.append(complaints.c.status.in_([s for s, tmf in TICKET_STATUS.items() if tmf in wanted]))
+        conditions.append(complaints.c.status.in_([s for s, tmf in COMPLAINT_STATUS.items() if tmf in wanted]))
     if (mine := owner_filter(scope, complaints.c.account_manager_id)) is not None:
         conditions.append(mine)
     stmt = select(complaints).where(*conditions)

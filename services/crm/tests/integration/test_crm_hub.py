@@ -278,12 +278,25 @@ async def test_a_tmf622_cancellation_request_reaches_the_listener_in_order(crm: 
                     first.setdefault(c.event_id, c)
             return [c.json["eventType"] for c in first.values()]
 
+        def order_states(lst: Listener) -> list[str]:
+            first: dict[str, Callback] = {}
+            for c in lst.accepted():
+                if c.json["event"].get("productOrder", {}).get("id") == order["id"]:
+                    first.setdefault(c.event_id, c)
+            return [c.json["event"]["productOrder"]["state"] for c in first.values()]
+
         # The request's assessment goes on with the EOMS bridge (its tickets); the request itself is enough here.
-        await listener.wait_for(lambda lst: "cancelProductOrderCreateEvent" in types(lst), within_s=60)
+        await listener.wait_for(lambda lst: "cancelProductOrderCreateEvent" in types(lst)
+                                and "pendingCancellation" in order_states(lst), within_s=60)
         seen = types(listener)
         assert seen[0] == "productOrderCreateEvent", seen
         if "cancelProductOrderStateChangeEvent" in seen:
             assert seen.index("cancelProductOrderCreateEvent") < seen.index("cancelProductOrderStateChangeEvent")
+        # The order as TMF622 tells it: assessingCancellation -> pendingCancellation (-> cancelled once done),
+        # never cancelled before the request was accepted.
+        states = order_states(listener)
+        assert states[:3] == ["acknowledged", "assessingCancellation", "pendingCancellation"], states
+        assert "cancelled" not in states[:3], states
         assert all(c.signature_ok for c in listener.received)
         for c in listener.accepted():
             if c.json["eventType"].startswith("cancelProductOrder"):

@@ -80,7 +80,6 @@ def test_a_submitted_order_is_a_create_event_conformant_to_tmf622() -> None:
 @pytest.mark.parametrize(("old", "new", "state"), [
     ("submitted", "in_progress", "inProgress"), ("in_progress", "opened", "completed"),
     ("in_progress", "rejected", "rejected"), ("submitted", "cancelled", "cancelled"),
-    ("in_progress", "assessing_cancellation", "assessingCancellation"),
 ])
 def test_state_changes_are_state_change_events(old: str, new: str, state: str) -> None:
     change = OrderStatusChanged(order_id="ord_1", customer_id="cus_1", from_status=old, to_status=new,
@@ -182,3 +181,18 @@ def test_a_deleted_draft_is_a_delete_event_from_the_items_it_carried() -> None:
     assert event.event_type == "productOrderDeleteEvent" and event.entity_id == "ord_1"
     assert [i["id"] for i in event.body["event"]["productOrder"]["productOrderItem"]] == ["itm_1"]
     assert event.event_id == hub_event_id(source.id, "productOrderDeleteEvent")  # a redelivery: the same id
+
+
+@pytest.mark.parametrize(("to_state", "order_state"), [
+    ("acknowledged", "assessingCancellation"), ("in_progress", "pendingCancellation"), ("done", "cancelled"),
+    ("rejected", "completed"),
+])
+def test_a_cancellation_moves_the_orders_tmf_state(to_state: str, order_state: str) -> None:
+    change = OrderCancellationStateChanged(cancellation_id="cpo_1", order_id="ord_1", customer_id="cus_1",
+                                           to_state=to_state, order_state=order_state, changed_at=AT,
+                                           reason="the order is completed" if to_state == "rejected" else None)
+    source = envelope(change)
+    event = te.order_state_of_cancellation(source, change, ITEMS)
+    check(event.body, "ProductOrderStateChangeEvent")
+    assert event.body["event"]["productOrder"]["state"] == order_state
+    assert event.event_id != te.cancellation_state_changed(source, change).event_id  # two events of one source
