@@ -5,7 +5,7 @@ and the built bundle's size.
    started the way production starts them (`eoms.ticket.node_entered` events on Kafka, applied by the
    SLA service), the console served by devtools.console_server as `make run` serves it. A supervisor
    opens /board in a fresh browser context: time to the app shell, to the first row, to all 10,000
-   rows (the real `GET /api/v1/at-risk`, pages of 500), DOM rows (virtualized), scroll to the end.
+   rows (the real `GET /api/v1/at-risk`, first page 100 rows, then 500), DOM rows (virtualized), scroll to the end.
 2. **Mocked**: the same page with the API answered inside the browser (as console/e2e/board-10k.mjs),
    so the browser's share is seen apart from the services'.
 3. **Event → screen**: with the board open and live, timers of a 3-second rule breach one by one; for
