@@ -8,6 +8,7 @@ from backbone.api import create_service_app
 from backbone.hub.api import hub_router
 from crm import __version__, tmf_events
 from crm.api import (
+    agents,
     auth_config,
     complaints,
     customers,
@@ -24,7 +25,7 @@ from crm.bootstrap import bootstrap
 from crm.models import hub
 from crm.settings import CrmSettings
 
-ROUTERS = [customers.router, key_persons.router, products.router, opportunities.router, orders.router,
+ROUTERS = [customers.router, agents.router, key_persons.router, products.router, opportunities.router, orders.router,
            complaints.router, workbench.router, tmf.router, tiering.router, auth_config.router]
 # The TMF hubs (backbone.hub): productOrderingManagement (TMF622 events) and troubleTicket (complaints).
 ROUTERS += [hub_router(tmf_events.order_hub(hub), tag="TMF622 hub"),

@@ -32,6 +32,8 @@ customers = sa.Table(
     sa.Column("industry", sa.String(60), nullable=False),
     sa.Column("region", sa.String(60), nullable=False),
     sa.Column("account_manager_id", sa.String(60), nullable=False, index=True),
+    # the agent (代理商) serving the customer through the agent channel, if any (crm/services/agents.py)
+    sa.Column("agent_id", sa.String(60), nullable=True, index=True),
     sa.Column("tier", TierCode, nullable=False),
     sa.Column("key_customer", sa.Boolean, nullable=False, server_default="false"),
     sa.Column("tier_score", sa.Float, nullable=False, server_default="0"),

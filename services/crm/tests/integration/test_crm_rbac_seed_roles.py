@@ -2,13 +2,16 @@
 
 Real PostgreSQL and Kafka (the `crm` fixture). The complaint desk reads every customer (key persons
 masked) and registers and reads complaints for any customer, nothing else; the department head reads
-like a supervisor and changes nothing; an agent has no CRM part yet (403 everywhere).
+like a supervisor and changes nothing; an agent has no CRM route yet (403), but the customer's account
+manager or an admin assigns a customer's agent (PUT /api/v1/customers/{id}/agent).
 """
 
 from __future__ import annotations
 
 import pytest
 from crm_testkit import DATA_LINE, auth
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -77,3 +80,38 @@ async def test_an_agent_reaches_no_crm_route_yet(crm, am):
                  "/api/v1/products"):
         r = await crm.http.get(path, headers=AGENT)
         assert r.status_code == 403 and c["name"] not in r.text, (path, r.text)
+
+
+async def _agent_of(crm, customer_id: str) -> str | None:
+    engine = create_async_engine(crm.infra.database_url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text("SELECT agent_id FROM crm.customers WHERE id = :id"),
+                                       {"id": customer_id})).scalar_one()
+    finally:
+        await engine.dispose()
+
+
+async def test_the_account_manager_or_an_admin_assigns_a_customers_agent(crm, am):
+    c = await crm.customer(am)
+    path = f"/api/v1/customers/{c['id']}/agent"
+    r = await crm.http.put(path, headers=auth(am, "account_manager"), json={"agent_id": "agent_1"})
+    assert r.status_code == 200 and r.json() == {"customer_id": c["id"], "agent_id": "agent_1"}, r.text
+    assert await _agent_of(crm, c["id"]) == "agent_1"
+    r = await crm.http.put(path, headers=auth("root", "admin"), json={"agent_id": "agent_2"})
+    assert r.status_code == 200 and await _agent_of(crm, c["id"]) == "agent_2"
+    # another manager's customer is 404, never data; readers and agents may not assign
+    r = await crm.http.put(path, headers=auth(am + "_x", "account_manager"), json={"agent_id": "agent_9"})
+    assert r.status_code == 404 and c["name"] not in r.text
+    for caller in (auth("sup_1", "supervisor"), HEAD, DESK, AGENT):
+        assert (await crm.http.put(path, headers=caller, json={"agent_id": "agent_9"})).status_code == 403
+    assert await _agent_of(crm, c["id"]) == "agent_2"
+    # bad input names the field; null clears the assignment
+    r = await crm.http.put(path, headers=auth(am, "account_manager"), json={})
+    assert r.status_code == 422 and "agent_id" in r.text
+    r = await crm.http.put(path, headers=auth(am, "account_manager"), json={"agent_id": " "})
+    assert r.status_code == 422 and "agent_id" in r.text
+    r = await crm.http.put(path, headers=auth(am, "account_manager"), json={"agent_id": None})
+    assert r.status_code == 200 and r.json()["agent_id"] is None and await _agent_of(crm, c["id"]) is None
+    r = await crm.http.put("/api/v1/customers/cus_none/agent", headers=auth("root", "admin"), json={"agent_id": "a"})
+    assert r.status_code == 404
