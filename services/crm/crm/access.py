@@ -8,7 +8,9 @@
 - complaint_desk: reads every customer and what hangs on it (key persons masked, as for a supervisor;
   opportunities, the workbench) and the product catalogue, registers and reads complaints for any
   customer; no orders, no changes, no complaint steps;
-- agent: not yet on the CRM (its customers-assigned-to-the-agent scope is issue 13's open part): 403;
+- agent: reads the customers assigned to them (`customers.agent_id`) and those customers' orders, and
+  places orders for them through the `agent` channel only; any other customer, and its orders, is 404;
+  nothing else (403);
 - admin: everything, the overrides included (the EOMS-driven steps, reassigning a customer).
 
 The policy checks the caller's roles (403) and hands the use cases a plain `Scope` (who acts, whose
@@ -19,16 +21,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, false, select
 
 from backbone.auth import Principal, require
 from backbone.errors import Forbidden, Invalid
 from backbone.vocabulary import TokenRole
 from crm.domain.lifecycle import ComplaintAction, OrderAction
 from crm.domain.scope import Scope
+from crm.domain.vocabulary import Channel
+from crm.models import customers
 
 AM, NS, SUP, ADMIN = TokenRole.ACCOUNT_MANAGER, TokenRole.NETWORK_STAFF, TokenRole.SUPERVISOR, TokenRole.ADMIN
-DESK, HEAD = TokenRole.COMPLAINT_DESK, TokenRole.DEPARTMENT_HEAD
+DESK, HEAD, AGENT = TokenRole.COMPLAINT_DESK, TokenRole.DEPARTMENT_HEAD, TokenRole.AGENT
 
 #: may read customers, key persons (masked), opportunities, the workbench
 CUSTOMER_READERS = (AM, SUP, HEAD, DESK, ADMIN)
@@ -40,8 +44,12 @@ COMPLAINT_READERS = (*WORK_READERS, DESK)
 WRITERS = (AM, ADMIN)
 #: may register a complaint (the desk takes them for any customer)
 COMPLAINT_REGISTRARS = (*WRITERS, DESK)
+#: the agent channel's routes (customers: list, get; orders: list, get, create): these and the agents
+AGENT_CUSTOMER_READERS = (*CUSTOMER_READERS, AGENT)
+AGENT_WORK_READERS = (*WORK_READERS, AGENT)
+ORDER_PLACERS = (*WRITERS, AGENT)
 #: may read the product catalogue
-CATALOGUE_READERS = (AM, NS, SUP, HEAD, DESK, ADMIN)
+CATALOGUE_READERS = (AM, NS, SUP, HEAD, DESK, AGENT, ADMIN)
 #: may read the tiering configuration and the customers per tier
 TIERING_READERS = (SUP, HEAD, ADMIN)
 
@@ -90,6 +98,47 @@ def writer(principal: Principal) -> Scope:
     return _scope(principal, everyone=principal.has(ADMIN))
 
 
+def _as_agent(principal: Principal, others: tuple[str, ...]) -> bool:
+    """True when the principal acts as an agent: it holds the role and none of the route's other roles."""
+    require(principal, *others, AGENT)
+    return not principal.has(*others)
+
+
+def _agent_scope(principal: Principal) -> Scope:
+    return Scope(actor=principal.subject, agent=principal.subject)
+
+
+def agent_customer_reader(principal: Principal) -> Scope:
+    """Reading customers on the routes an agent may call: an agent's assigned customers only."""
+    if _as_agent(principal, CUSTOMER_READERS):
+        return _agent_scope(principal)
+    return customer_reader(principal)
+
+
+def agent_work_reader(principal: Principal) -> Scope:
+    """Reading orders on the routes an agent may call: the orders of an agent's assigned customers only."""
+    if _as_agent(principal, WORK_READERS):
+        return _agent_scope(principal)
+    return work_reader(principal)
+
+
+def order_placer(principal: Principal) -> Scope:
+    """Creating an order: its customer's account manager, an admin, or the customer's agent."""
+    if _as_agent(principal, WRITERS):
+        return _agent_scope(principal)
+    return writer(principal)
+
+
+def order_channel(scope: Scope, requested: str | None) -> str:
+    """The order's channel: an agent orders through the `agent` channel only (the default for them)."""
+    if scope.agent is None:
+        return requested or Channel.ACCOUNT_MANAGER.value
+    if requested not in (None, Channel.AGENT.value):
+        raise Forbidden("an agent orders through the agent channel only",
+                        errors=[{"field": "channel", "message": "must be agent"}])
+    return Channel.AGENT.value
+
+
 def catalogue_reader(principal: Principal) -> None:
     require(principal, *CATALOGUE_READERS)
 
@@ -103,8 +152,15 @@ def tiering_admin(principal: Principal) -> None:
     require(principal, ADMIN)
 
 
-def owner_filter(scope: Scope, column: Any) -> ColumnElement[bool] | None:
-    """None (no restriction) or `column == me` for an account manager: what a list may show."""
+def owner_filter(scope: Scope, column: Any, customer_column: Any = None) -> ColumnElement[bool] | None:
+    """None (no restriction) or `column == me` for an account manager: what a list may show. For an agent:
+    the rows whose `customer_column` is a customer assigned to them (nothing without one)."""
+    if scope.agent is not None:
+        if customer_column is None:
+            return false()
+        assigned: ColumnElement[bool] = customer_column.in_(
+            select(customers.c.id).where(customers.c.agent_id == scope.agent))
+        return assigned
     return None if scope.owner is None else column == scope.owner
 
 

@@ -15,7 +15,7 @@ from backbone.shapes import ClosedModel
 from backbone.vocabulary import Tier
 from crm import access
 from crm.access import owner_filter
-from crm.api.deps import ContextDep, CustomerReaderDep, IdempotencyDep, SessionDep, WriterDep
+from crm.api.deps import AgentCustomerReaderDep, ContextDep, IdempotencyDep, SessionDep, WriterDep
 from crm.api.views import CustomerOut, customer_out
 from crm.domain.vocabulary import Industry, UnifiedPayment
 from crm.models import customers
@@ -67,7 +67,7 @@ class CustomerPatch(ClosedModel):
 
 @router.get("", response_model=Page[CustomerOut], summary="Search customers (own ones for an account manager)")
 async def list_customers(
-    session: SessionDep, principal: CustomerReaderDep,
+    session: SessionDep, principal: AgentCustomerReaderDep,
     q: Annotated[str | None, Query(max_length=100, description="part of the name, or the USCC's start")] = None,
     tier: Tier | None = None,
     manager: Annotated[str | None, Query(description="account manager id")] = None,
@@ -79,11 +79,11 @@ async def list_customers(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[CustomerOut]:
-    scope = access.customer_reader(principal)
+    scope = access.agent_customer_reader(principal)
     c = customers.c
     stmt = select(customers)
     conditions = [
-        owner_filter(scope, c.account_manager_id),
+        owner_filter(scope, c.account_manager_id, c.id),
         c.tier == tier.value if tier else None,
         c.account_manager_id == manager if manager else None,
         c.industry == industry.value if industry else None,
@@ -114,8 +114,8 @@ async def create_customer(body: CustomerIn, session: SessionDep, principal: Writ
 
 
 @router.get("/{customer_id}", response_model=CustomerOut, summary="A customer, with why it has its tier")
-async def get_customer(customer_id: str, session: SessionDep, principal: CustomerReaderDep) -> CustomerOut:
-    return customer_out(await service.load_customer(session, access.customer_reader(principal), customer_id))
+async def get_customer(customer_id: str, session: SessionDep, principal: AgentCustomerReaderDep) -> CustomerOut:
+    return customer_out(await service.load_customer(session, access.agent_customer_reader(principal), customer_id))
 
 
 @router.patch("/{customer_id}", response_model=CustomerOut,

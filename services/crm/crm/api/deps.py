@@ -37,6 +37,11 @@ WriterDep = Annotated[Principal, authorize(*access.WRITERS, scope=_OWN)]
 _DESK = _OWN + "; the complaint desk: every customer's"
 ComplaintReaderDep = Annotated[Principal, authorize(*access.COMPLAINT_READERS, scope=_DESK)]
 ComplaintRegistrarDep = Annotated[Principal, authorize(*access.COMPLAINT_REGISTRARS, scope=_DESK)]
+_AGENT = _OWN + "; an agent: the customers assigned to them and their orders (any other: 404)"
+AgentCustomerReaderDep = Annotated[Principal, authorize(*access.AGENT_CUSTOMER_READERS, scope=_AGENT)]
+AgentWorkReaderDep = Annotated[Principal, authorize(*access.AGENT_WORK_READERS, scope=_AGENT)]
+_CHANNEL = "an agent orders through the agent channel only (403 naming channel)"
+OrderPlacerDep = Annotated[Principal, authorize(*access.ORDER_PLACERS, scope=_AGENT, checks=_CHANNEL)]
 _FORCED = "the steps the EOMS tickets drive (start/open/reject, dispatch/resolve): an admin's override only (403)"
 ActorDep = Annotated[Principal, authorize(*access.WRITERS, scope=_OWN, checks=_FORCED)]
 CatalogueReaderDep = Annotated[Principal, authorize(*access.CATALOGUE_READERS)]

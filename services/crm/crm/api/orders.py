@@ -20,7 +20,7 @@ from backbone.shapes import ClosedModel
 from backbone.vocabulary import BusinessKind, ProductId, Tier
 from crm import access
 from crm.access import owner_filter
-from crm.api.deps import ActorDep, ContextDep, IdempotencyDep, SessionDep, WorkReaderDep, WriterDep
+from crm.api.deps import ActorDep, AgentWorkReaderDep, ContextDep, IdempotencyDep, OrderPlacerDep, SessionDep
 from crm.api.views import OrderOut, new_order_out, orders_out
 from crm.domain.lifecycle import OrderAction, OrderState
 from crm.domain.vocabulary import Channel
@@ -60,7 +60,7 @@ async def order_view(session: SessionDep, order_id: str) -> OrderOut:
 
 @router.get("", response_model=Page[OrderOut], summary="Orders (own customers' for an account manager)")
 async def list_orders(
-    session: SessionDep, principal: WorkReaderDep,
+    session: SessionDep, principal: AgentWorkReaderDep,
     status: Annotated[list[OrderState] | None, Query(description="one or more statuses")] = None,
     customer_id: str | None = None,
     manager: Annotated[str | None, Query(description="account manager id")] = None,
@@ -72,10 +72,10 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[OrderOut]:
-    scope = access.work_reader(principal)
+    scope = access.agent_work_reader(principal)
     c = orders.c
     conditions = [
-        owner_filter(scope, c.account_manager_id),
+        owner_filter(scope, c.account_manager_id, c.customer_id),
         c.status.in_([s.value for s in status]) if status else None,
         c.customer_id == customer_id if customer_id else None,
         c.account_manager_id == manager if manager else None,
@@ -91,14 +91,16 @@ async def list_orders(
 
 
 @router.post("", status_code=201, response_model=OrderOut, summary="Create an order (optionally submit it)")
-async def create_order(body: OrderIn, session: SessionDep, principal: WriterDep, ctx: ContextDep,
+async def create_order(body: OrderIn, session: SessionDep, principal: OrderPlacerDep, ctx: ContextDep,
                        idem: IdempotencyDep) -> JSONResponse:
+    scope = access.order_placer(principal)
+    channel = access.order_channel(scope, body.channel.value if "channel" in body.model_fields_set else None)
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return replay
         created = await service.create_order(
-            session, scope=access.writer(principal), catalogue=ctx.catalogue, customer_id=body.customer_id,
-            channel=body.channel.value, items=[i.model_dump(mode="json") for i in body.items], submit=body.submit,
+            session, scope=scope, catalogue=ctx.catalogue, customer_id=body.customer_id,
+            channel=channel, items=[i.model_dump(mode="json") for i in body.items], submit=body.submit,
             note=body.note, opportunity_id=body.opportunity_id,
         )
         out = new_order_out(created.row, created.items, created.customer_name)
@@ -106,8 +108,8 @@ async def create_order(body: OrderIn, session: SessionDep, principal: WriterDep,
 
 
 @router.get("/{order_id}", response_model=OrderOut, summary="An order with its items, status history and ticket trail")
-async def get_order(order_id: str, session: SessionDep, principal: WorkReaderDep) -> OrderOut:
-    row = await service.load_order(session, access.work_reader(principal), order_id)
+async def get_order(order_id: str, session: SessionDep, principal: AgentWorkReaderDep) -> OrderOut:
+    row = await service.load_order(session, access.agent_work_reader(principal), order_id)
     return (await orders_out(session, [row]))[0]
 
 

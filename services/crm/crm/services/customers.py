@@ -49,7 +49,7 @@ async def load_customer(session: AsyncSession, scope: Scope, customer_id: str, *
     if lock:
         stmt = stmt.with_for_update()
     row = (await session.execute(stmt)).first()
-    if row is None or not scope.covers(row.account_manager_id):
+    if row is None or not scope.covers(row.account_manager_id, row.agent_id):
         raise EntityNotFound("customer", customer_id, field)
     return row
 

@@ -144,7 +144,11 @@ async def create_order(
 async def load_order(session: AsyncSession, scope: Scope, order_id: str) -> Any:
     """The order row if it is within the scope; 404 otherwise."""
     row = (await session.execute(select(orders).where(orders.c.id == order_id))).first()
-    if row is None or not scope.covers(row.account_manager_id):
+    agent = None  # an agent's scope reaches the orders of the customers assigned to them
+    if row is not None and scope.agent is not None:
+        agent = (await session.execute(
+            select(customers.c.agent_id).where(customers.c.id == row.customer_id))).scalar_one_or_none()
+    if row is None or not scope.covers(row.account_manager_id, agent):
         raise EntityNotFound("order", order_id)
     return row
 

@@ -2,8 +2,9 @@
 
 Real PostgreSQL and Kafka (the `crm` fixture). The complaint desk reads every customer (key persons
 masked) and registers and reads complaints for any customer, nothing else; the department head reads
-like a supervisor and changes nothing; an agent has no CRM route yet (403), but the customer's account
-manager or an admin assigns a customer's agent (PUT /api/v1/customers/{id}/agent).
+like a supervisor and changes nothing; the customer's account manager or an admin assigns a customer's
+agent (PUT /api/v1/customers/{id}/agent), who reads that customer and its orders and orders for it
+through the agent channel only (any other customer: 404, never data).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DESK = auth("desk_1", "complaint_desk")
 HEAD = auth("head_1", "department_head")
-AGENT = auth("agent_1", "agent")
 
 
 async def test_the_complaint_desk_takes_complaints_for_any_customer(crm, am):
@@ -74,12 +74,51 @@ async def test_a_department_head_reads_like_a_supervisor_and_changes_nothing(crm
     assert [r.status_code for r in refused] == [403] * len(refused), [r.text for r in refused]
 
 
-async def test_an_agent_reaches_no_crm_route_yet(crm, am):
-    c = await crm.customer(am)
-    for path in ("/api/v1/customers", f"/api/v1/customers/{c['id']}", "/api/v1/orders", "/api/v1/complaints",
-                 "/api/v1/products"):
-        r = await crm.http.get(path, headers=AGENT)
-        assert r.status_code == 403 and c["name"] not in r.text, (path, r.text)
+async def test_an_agent_works_only_the_customers_assigned_to_them(crm, am):
+    agent = f"agent_{crm.run}_{am[-4:]}"
+    me = auth(agent, "agent")
+    mine, other = await crm.customer(am), await crm.customer(am)
+    r = await crm.http.put(f"/api/v1/customers/{mine['id']}/agent", headers=auth(am, "account_manager"),
+                           json={"agent_id": agent})
+    assert r.status_code == 200, r.text
+    theirs = await crm.order(am, mine["id"])
+    not_theirs = await crm.order(am, other["id"])
+    # reads: the assigned customer and its orders; the other customer and its orders are 404, never data
+    assert (await crm.http.get(f"/api/v1/customers/{mine['id']}", headers=me)).json()["id"] == mine["id"]
+    assert (await crm.http.get(f"/api/v1/orders/{theirs['id']}", headers=me)).status_code == 200
+    for path in (f"/api/v1/customers/{other['id']}", f"/api/v1/orders/{not_theirs['id']}"):
+        r = await crm.http.get(path, headers=me)
+        assert r.status_code == 404 and other["name"] not in r.text, (path, r.text)
+    customers = (await crm.http.get("/api/v1/customers", headers=me, params={"limit": 200})).json()["items"]
+    assert [c["id"] for c in customers] == [mine["id"]]
+    orders = (await crm.http.get("/api/v1/orders", headers=me, params={"limit": 200})).json()["items"]
+    assert [o["id"] for o in orders] == [theirs["id"]]
+    # orders through the agent channel only, for the assigned customer only
+    r = await crm.http.post("/api/v1/orders", headers=me, json={"customer_id": mine["id"], "items": [DATA_LINE]})
+    assert r.status_code == 201 and r.json()["channel"] == "agent", r.text
+    assert r.json()["account_manager_id"] == am and r.json()["created_by"] == agent
+    r = await crm.http.post("/api/v1/orders", headers=me, json={"customer_id": mine["id"], "channel": "agent",
+                                                                "items": [DATA_LINE], "submit": True})
+    assert r.status_code == 201 and r.json()["channel"] == "agent", r.text
+    r = await crm.http.post("/api/v1/orders", headers=me, json={
+        "customer_id": mine["id"], "channel": "account_manager", "items": [DATA_LINE]})
+    assert r.status_code == 403 and "channel" in r.text
+    r = await crm.http.post("/api/v1/orders", headers=me, json={"customer_id": other["id"], "items": [DATA_LINE]})
+    assert r.status_code == 404 and other["name"] not in r.text
+    # nothing else: key persons, opportunities, complaints, order steps, the workbench
+    refused = [
+        await crm.http.get(f"/api/v1/customers/{mine['id']}/key-persons", headers=me),
+        await crm.http.get("/api/v1/opportunities", headers=me),
+        await crm.http.get("/api/v1/complaints", headers=me),
+        await crm.http.post(f"/api/v1/orders/{theirs['id']}/submit", headers=me),
+        await crm.http.patch(f"/api/v1/customers/{mine['id']}", headers=me, json={"region": "x"}),
+        await crm.http.get("/api/v1/me/workbench", headers=me),
+    ]
+    assert [r.status_code for r in refused] == [403] * len(refused), [r.text for r in refused]
+    # unassigned: the customer leaves the agent's reach at once
+    await crm.http.put(f"/api/v1/customers/{mine['id']}/agent", headers=auth("root", "admin"), json={"agent_id": None})
+    assert (await crm.http.get(f"/api/v1/orders/{theirs['id']}", headers=me)).status_code == 404
+    assert (await crm.http.get("/api/v1/customers", headers=me)).json()["items"] == []
 
 
 async def _agent_of(crm, customer_id: str) -> str | None:
@@ -103,7 +142,7 @@ async def test_the_account_manager_or_an_admin_assigns_a_customers_agent(crm, am
     # another manager's customer is 404, never data; readers and agents may not assign
     r = await crm.http.put(path, headers=auth(am + "_x", "account_manager"), json={"agent_id": "agent_9"})
     assert r.status_code == 404 and c["name"] not in r.text
-    for caller in (auth("sup_1", "supervisor"), HEAD, DESK, AGENT):
+    for caller in (auth("sup_1", "supervisor"), HEAD, DESK, auth("agent_1", "agent")):
         assert (await crm.http.put(path, headers=caller, json={"agent_id": "agent_9"})).status_code == 403
     assert await _agent_of(crm, c["id"]) == "agent_2"
     # bad input names the field; null clears the assignment
