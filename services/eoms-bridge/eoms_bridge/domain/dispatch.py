@@ -21,16 +21,17 @@ The organisation is business data (``eoms_bridge/data/organisation.yaml``, versi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, time
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backbone.inputs import TimezoneName
+from backbone.timeofday import DailyHours
 from backbone.vocabulary import NodeRole
 
 DEFAULT_ORGANISATION_FILE: Final = Path(__file__).resolve().parent.parent / "data" / "organisation.yaml"
@@ -64,38 +65,8 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def _hhmm(value: str) -> time:
-    hh, sep, mm = value.strip().partition(":")
-    if not sep or not hh.isdigit() or not mm.isdigit():
-        raise ValueError(f"a time is HH:MM, not {value!r}")
-    return time(int(hh), int(mm))
-
-
-class Hours(_Model):
-    """A daily time range like ``08:30-17:30`` or ``17:30-08:30`` (crossing midnight; end exclusive);
-    equal ends (``08:30-08:30``) are a full day."""
-
-    start: time
-    end: time
-
-    @model_validator(mode="before")
-    @classmethod
-    def _parse(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            a, sep, b = value.partition("-")
-            if not sep:
-                raise ValueError(f"hours look like 08:30-17:30, not {value!r}")
-            return {"start": _hhmm(a), "end": _hhmm(b)}
-        return value
-
-    @property
-    def crosses_midnight(self) -> bool:
-        return self.end <= self.start
-
-    def contains(self, t: time) -> bool:
-        if self.crosses_midnight:
-            return t >= self.start or t < self.end
-        return self.start <= t < self.end
+#: a shift's daily hours (``08:30-17:30``, ``17:30-08:30``; equal ends: a full day)
+Hours = DailyHours
 
 
 class Shift(_Model):

@@ -14,7 +14,7 @@ Who receives an alert is a pure function of (event type, alert data, directory, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +26,7 @@ from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_val
 
 from backbone.inputs import TimezoneName
 from backbone.shapes import FrozenModel
+from backbone.timeofday import DailyHours
 from backbone.vocabulary import Tier
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -40,39 +41,8 @@ class Channel(StrEnum):
     EMAIL = "email"
 
 
-def _parse_hhmm(value: str) -> time:
-    hh, _, mm = value.strip().partition(":")
-    return time(int(hh), int(mm or 0))
-
-
-class TimeRange(FrozenModel):
-    """A daily time range such as ``22:00-08:00`` (may cross midnight; end is exclusive)."""
-
-    start: time
-    end: time
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            start, sep, end = value.partition("-")
-            if not sep:
-                raise ValueError(f"time range must look like 22:00-08:00, not {value!r}")
-            return {"start": _parse_hhmm(start), "end": _parse_hhmm(end)}
-        return value
-
-    @property
-    def crosses_midnight(self) -> bool:
-        return self.end <= self.start
-
-    def contains(self, t: time) -> bool:
-        t = t.replace(tzinfo=None)
-        if self.crosses_midnight:
-            return t >= self.start or t < self.end
-        return self.start <= t < self.end
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+#: quiet hours and roster hours (``22:00-08:00``: crossing midnight, end exclusive)
+TimeRange = DailyHours
 
 
 class Person(FrozenModel):
