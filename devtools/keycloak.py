@@ -69,6 +69,9 @@ def prepare(profile: str = "test", timeout: float = 600) -> Path:
     home = ensure_distribution()
     template = _template_dir()
     if not (template / "keycloakdb.mv.db").exists():
+        # On an empty database: one left by an earlier run already holds the realm as it was then, and the
+        # import would skip the realm file as it is now.
+        shutil.rmtree(data_root() / profile / "keycloak", ignore_errors=True)
         _make_template(profile, template, timeout)
         shutil.rmtree(data_root() / profile / "keycloak", ignore_errors=True)
     return home

@@ -34,10 +34,14 @@ def build_service_app(name: str, database_url: str, **overrides: Any) -> tuple[F
     from sla import bootstrap as sla_bootstrap
     from sla.main import build_app as sla_app
     from sla.settings import SlaSettings
+    from stats import bootstrap as stats_bootstrap
+    from stats.main import build_app as stats_app
+    from stats.settings import StatsSettings
 
     parts: dict[str, tuple[Callable[..., FastAPI], type[Any], Any]] = {
         "crm": (crm_app, CrmSettings, crm_bootstrap), "eoms-bridge": (eoms_app, EomsSettings, eoms_bootstrap),
         "sla": (sla_app, SlaSettings, sla_bootstrap), "notify": (notify_app, NotifySettings, notify_bootstrap),
+        "stats": (stats_app, StatsSettings, stats_bootstrap),
     }
     build, settings_type, module = parts[name]
     settings = settings_type(**{"environment": "test", "database_url": database_url, "run_relay": False,
@@ -56,9 +60,9 @@ def build_service_app(name: str, database_url: str, **overrides: Any) -> tuple[F
 def service_apps() -> Iterator[Callable[..., dict[str, FastAPI]]]:
     built: list[tuple[FastAPI, AsyncEngine]] = []
 
-    def make(database_url: str, **overrides: Any) -> dict[str, FastAPI]:
+    def make(database_url: str, names: tuple[str, ...] = SERVICE_NAMES, **overrides: Any) -> dict[str, FastAPI]:
         apps = {}
-        for name in SERVICE_NAMES:
+        for name in names:
             app, engine = build_service_app(name, database_url, **overrides)
             built.append((app, engine))
             apps[name] = app

@@ -35,13 +35,15 @@ ENDPOINTS = {
     "eoms-bridge": "/api/v1/tickets",
     "sla": "/api/v1/timers?ticket_id=tkt_none",
     "notify": "/api/v1/deliveries",
+    "stats": "/api/v1/stats/orders",
 }
 
 
 @pytest_asyncio.fixture(scope="module")
 async def oidc_apps(infra: Any, keycloak: Any, service_apps: Any) -> dict[str, FastAPI]:
     apps: dict[str, FastAPI] = service_apps(
-        infra.database_url, oidc_issuer=keycloak.issuer, oidc_jwks_min_refresh_s=0, oidc_leeway_s=0,
+        infra.database_url, names=tuple(ENDPOINTS), oidc_issuer=keycloak.issuer, oidc_jwks_min_refresh_s=0,
+        oidc_leeway_s=0,
     )
     for app in apps.values():
         app.state.token_verifier.dev_secret = None  # as outside local/test: the dev issuer is off
@@ -78,13 +80,14 @@ async def test_a_keycloak_token_works_on_every_service(oidc_apps: dict[str, Fast
     # A partner user (partner_si + the partner claim) is authenticated everywhere, but reaches only the
     # tasks of its partner's nodes (docs/security.md, item 2): it used to read every ticket's SLA timers.
     got = await statuses(oidc_apps, partner)
-    assert got == {"crm": 403, "eoms-bridge": 200, "sla": 403, "notify": 403}, got
+    assert got == {"crm": 403, "eoms-bridge": 200, "sla": 403, "notify": 403, "stats": 403}, got
 
 
 async def test_a_token_for_another_audience_is_refused(oidc_apps: dict[str, FastAPI], keycloak: Any) -> None:
     crm_only = keycloak.client_token(CRM_ONLY_CLIENT)  # an admin, but its tokens name the CRM only
     assert claims_of(crm_only)["aud"] == "crm"
-    assert await statuses(oidc_apps, crm_only) == {"crm": 200, "eoms-bridge": 401, "sla": 401, "notify": 401}
+    assert await statuses(oidc_apps, crm_only) == {"crm": 200, "eoms-bridge": 401, "sla": 401, "notify": 401,
+                                                   "stats": 401}
 
 
 async def test_fault_management_is_a_machine_client_of_the_bridge(oidc_apps: dict[str, FastAPI], keycloak: Any) -> None:
@@ -93,7 +96,7 @@ async def test_fault_management_is_a_machine_client_of_the_bridge(oidc_apps: dic
     token = keycloak.client_token(FAULT_MANAGEMENT_CLIENT)
     claims = claims_of(token)
     assert claims["aud"] == "eoms-bridge" and "integration" in claims["roles"]
-    assert await statuses(oidc_apps, token) == {"crm": 401, "eoms-bridge": 403, "sla": 401, "notify": 401}
+    assert await statuses(oidc_apps, token) == {"crm": 401, "eoms-bridge": 403, "sla": 401, "notify": 401, "stats": 401}
     r = await call(oidc_apps["eoms-bridge"], "/tmf-api/troubleTicket/v4/troubleTicket", token)
     assert r.status_code == 200 and r.headers["X-Total-Count"] == "0", r.text
 
