@@ -50,8 +50,8 @@ browser: setup
 run: setup
 	$(PY) -m devtools.suite
 
-# Two lanes side by side (devtools/testrun.py): the services' tests, and the console's build, unit
-# tests and browser tests on infrastructure of their own.
+# Three lanes side by side, each on servers of its own (devtools/testrun.py): services/, shared/ + tests/,
+# and the console's build, unit tests, browser and Keycloak tests.
 test: setup
 	$(PY) -m devtools.testrun
 

@@ -80,9 +80,11 @@ class InfraProfile:
         # its ports lie below the kernel's ephemeral range (32768-60999): while a killed server is down,
         # its clients' reconnects can self-connect to its port (source port = destination port) and
         # keep it from binding again.
-        # "test-browser": `make test` runs the console and browser tests beside the others (devtools.testrun).
+        # "test-browser", "test-platform": `make test` runs its lanes side by side, each on its own servers
+        # (devtools.testrun).
         ports = {"run": (55432, 9092, 9093), "test": (55433, 19092, 19093), "bench": (55434, 29092, 29093),
-                 "drill": (25436, 26092, 26093), "test-browser": (25437, 27092, 27093)}
+                 "drill": (25436, 26092, 26093), "test-browser": (25437, 27092, 27093),
+                 "test-platform": (25438, 28092, 28093)}
         pg, kafka, ctrl = ports.get(name, (55435, 39092, 39093))
         # Two checkouts on one machine (or a busy port) can move a profile: GS_PORT_OFFSET=100.
         offset = int(os.environ.get("GS_PORT_OFFSET", "0"))

@@ -1,21 +1,25 @@
-"""`make test`: the whole test suite in two lanes that run side by side.
+"""`make test`: the whole test suite in three lanes that run side by side.
 
 Most of the suite waits on PostgreSQL, Kafka and its own subprocesses; the console's build, its unit
 tests and the browser tests mostly burn Node's and Chromium's CPU. Run one after the other they took
 13 minutes on two cores; beside each other they share the machine instead of leaving a core idle.
 
 - lane `services`: wiped PostgreSQL and Kafka of the `test` profile started (outside any test's
-  timeout), then pytest over every test but the browser ones and Keycloak's. Its output streams.
-- lane `console`: PostgreSQL and Kafka of its own (profile `test-browser`, so the lanes never see each
-  other's data), the console's dependencies and build (devtools.console_build), the OpenAPI snapshot
-  check, the console's unit tests (vitest), Debian's Chromium when missing, Keycloak's realm database
-  template (its slow first start, outside any test's timeout), then pytest over tests/browser and the
-  Keycloak tests. Its output is kept in .data/test-browser/lane.log and printed after the first
-  lane's, each step timed.
+  timeout), then pytest over services/ (each service's unit and integration tests). Its output streams.
+- lane `platform`: the same on a profile of its own (`test-platform`) for shared/ and tests/ (the backbone,
+  contract, end-to-end, security and drill tests) but the console lane's. Its output is kept in
+  .data/test-platform/lane.log and printed after the first lane's.
+- lane `console`: PostgreSQL and Kafka of its own (profile `test-browser`), the console's dependencies and
+  build (devtools.console_build), the OpenAPI snapshot check, the console's unit tests (vitest), Debian's
+  Chromium when missing, Keycloak's realm database template (its slow first start, outside any test's
+  timeout), then pytest over tests/browser and the Keycloak tests. Its output is kept in
+  .data/test-browser/lane.log.
 
+The lanes never see each other's data. Most of the suite waits (on servers, subprocesses, timers), so
+three lanes share two cores well: one after the other they left the machine half idle.
 Each lane stops its servers at the end, passed or failed. The exit status is the first failing lane's.
-`python -m devtools.testrun --lane services|console` runs one lane; extra arguments after `--` go to
-both pytest runs (e.g. `-x`).
+`python -m devtools.testrun --lane services|platform|console` runs one lane; extra arguments after `--` go
+to every pytest run (e.g. `-x`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ from typing import TextIO
 from devtools.infra import PROJECT_ROOT, InfraProfile
 
 PY = sys.executable
-#: Tests the console lane runs (the services lane leaves them out).
+#: Tests each lane runs (the platform lane leaves the console lane's out).
+SERVICES_LANE_TESTS = ("services",)
+PLATFORM_LANE_TESTS = ("shared", "tests")
 CONSOLE_LANE_TESTS = ("tests/browser", "tests/security/test_security_keycloak.py")
 #: The slowest tests are listed at the end of each run: where the next minute of `make test` is.
 PYTEST = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=15"]
@@ -108,9 +114,18 @@ def infra_down(profile: str) -> Step:
 
 
 def services_lane(extra: list[str]) -> Lane:
-    ignores = [f"--ignore={t}" for t in CONSOLE_LANE_TESTS]
-    return Lane("services", [infra_up("test"), Step("pytest", [*PYTEST, *ignores, *extra])],
+    return Lane("services", [infra_up("test"), Step("pytest", [*PYTEST, *SERVICES_LANE_TESTS, *extra])],
                 cleanup=[infra_down("test")])
+
+
+def platform_lane(extra: list[str], *, log: bool) -> Lane:
+    profile = InfraProfile.named("test-platform")
+    profile.data_dir.mkdir(parents=True, exist_ok=True)
+    ignores = [f"--ignore={t}" for t in CONSOLE_LANE_TESTS]
+    return Lane("platform", [
+        infra_up(profile.name),
+        Step("pytest", [*PYTEST, *PLATFORM_LANE_TESTS, *ignores, *extra], env={"GS_TEST_PROFILE": profile.name}),
+    ], log_path=profile.data_dir / "lane.log" if log else None, cleanup=[infra_down(profile.name)])
 
 
 def console_lane(extra: list[str], *, log: bool) -> Lane:
@@ -130,7 +145,8 @@ def console_lane(extra: list[str], *, log: bool) -> Lane:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lane", choices=("services", "console"), help="run one lane only (in this terminal)")
+    parser.add_argument("--lane", choices=("services", "platform", "console"),
+                        help="run one lane only (in this terminal)")
     parser.add_argument("--ensure-chromium", action="store_true", help="install Debian's chromium when missing")
     parser.add_argument("pytest_args", nargs="*", help="after --: passed to pytest")
     args = parser.parse_args(argv)
@@ -138,24 +154,31 @@ def main(argv: list[str] | None = None) -> int:
         ensure_chromium()
         return 0
     if args.lane:
-        lane = services_lane(args.pytest_args) if args.lane == "services" else console_lane(args.pytest_args, log=False)
+        lane = {"services": lambda: services_lane(args.pytest_args),
+                "platform": lambda: platform_lane(args.pytest_args, log=False),
+                "console": lambda: console_lane(args.pytest_args, log=False)}[args.lane]()
         lane.run()
         return lane.returncode
 
     started = time.monotonic()
-    services, console = services_lane(args.pytest_args), console_lane(args.pytest_args, log=True)
-    side = threading.Thread(target=console.run, name="console-lane")
-    side.start()
+    services = services_lane(args.pytest_args)
+    sides = [platform_lane(args.pytest_args, log=True), console_lane(args.pytest_args, log=True)]
+    threads = [threading.Thread(target=lane.run, name=f"{lane.name}-lane") for lane in sides]
+    for thread in threads:
+        thread.start()
     services.run()
-    side.join()
-    if console.log_path:
-        print(f"\n==== console lane output ({console.log_path})", flush=True)
-        print(console.log_path.read_text(encoding="utf-8", errors="replace"), flush=True)
+    for thread in threads:
+        thread.join()
+    for lane in sides:
+        if lane.log_path:
+            print(f"\n==== {lane.name} lane output ({lane.log_path})", flush=True)
+            print(lane.log_path.read_text(encoding="utf-8", errors="replace"), flush=True)
     print(f"\n==== make test: {time.monotonic() - started:.0f} s", flush=True)
-    for lane in (services, console):
+    lanes = [services, *sides]
+    for lane in lanes:
         for name, took, rc in lane.timings:
-            print(f"  {lane.name:<9} {name:<28} {took:6.0f} s  {'ok' if rc == 0 else f'FAILED ({rc})'}", flush=True)
-    return services.returncode or console.returncode
+            print(f"  {lane.name:<9} {name:<34} {took:6.0f} s  {'ok' if rc == 0 else f'FAILED ({rc})'}", flush=True)
+    return next((lane.returncode for lane in lanes if lane.returncode), 0)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from backbone.events import (
 )
 from backbone.kafka import Producer
 from backbone.settings import DEV_JWT_SECRET
-from devtools.infra import InfraProfile, free_port
+from devtools.infra import free_port, test_profile
 from devtools.suite import ServiceProcess, spec
 from stats.models import metadata, outbox
 from stats.services.rebuild import rebuild
@@ -171,7 +171,7 @@ async def stats_service(infra, tmp_path_factory) -> AsyncIterator[ServiceProcess
     roster.write_text(
         f"version: 1\ndepartments:\n  - {{id: {DEPT_A}, name: A部, head: {HEAD}}}\n  - {{id: {DEPT_B}, name: B部}}\n"
         f"people:\n  {PA}: {DEPT_A}\n  {PB}: {DEPT_B}\n", encoding="utf-8")
-    logs = InfraProfile.named("test").data_dir / "logs"
+    logs = test_profile().data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**infra.env(), "ENVIRONMENT": "test", "CONSUMER_GROUP": f"stats-test-{RUN}",
            "STATS_ROSTER_FILE": str(roster), "RUN_REPORT_SCHEDULER": "false", "CONSUMER_BACKOFF_INITIAL_S": "0.05"}
