@@ -13,23 +13,28 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from backbone.db import BusinessTypeCode, Id, NodeName, ProductCode, event_tables, timestamp
+from backbone.db import event_tables, timestamp
 
 metadata = sa.MetaData(schema="stats")
+
+#: What the facts keep of an event's fields (ids, roles, people, regions, channels): as long as the event carries
+#: them. The events' schemas bound none of them, so a bounded column made one long value a record the read model
+#: could not store (a rebuild stopped on it).
+Unbounded = sa.Text()
 
 # One row per item of a submitted order (crm.order.submitted): volumes per product, channel, region, day.
 order_items = sa.Table(
     "order_items",
     metadata,
-    sa.Column("order_id", Id, nullable=False),
-    sa.Column("item_id", Id, nullable=False),
+    sa.Column("order_id", Unbounded, nullable=False),
+    sa.Column("item_id", Unbounded, nullable=False),
     sa.Column("day", sa.Date, nullable=False),
-    sa.Column("product", ProductCode, nullable=False),
-    sa.Column("business_type", BusinessTypeCode, nullable=False),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("region", sa.String(60), nullable=True),
-    sa.Column("customer_id", Id, nullable=False),
-    sa.Column("account_manager_id", sa.String(60), nullable=False),
+    sa.Column("product", Unbounded, nullable=False),
+    sa.Column("business_type", Unbounded, nullable=False),
+    sa.Column("channel", Unbounded, nullable=False),
+    sa.Column("region", Unbounded, nullable=True),
+    sa.Column("customer_id", Unbounded, nullable=False),
+    sa.Column("account_manager_id", Unbounded, nullable=False),
     timestamp("submitted_at"),
     sa.PrimaryKeyConstraint("order_id", "item_id"),
     sa.Index("ix_stats_order_items_day", "day"),
@@ -39,14 +44,14 @@ order_items = sa.Table(
 complaints = sa.Table(
     "complaints",
     metadata,
-    sa.Column("complaint_id", Id, primary_key=True),
+    sa.Column("complaint_id", Unbounded, primary_key=True),
     sa.Column("day", sa.Date, nullable=False),
-    sa.Column("product", ProductCode, nullable=True),
-    sa.Column("category", sa.String(60), nullable=False),
+    sa.Column("product", Unbounded, nullable=True),
+    sa.Column("category", Unbounded, nullable=False),
     sa.Column("severity", sa.String(10), nullable=False),
-    sa.Column("region", sa.String(60), nullable=True),
-    sa.Column("customer_id", Id, nullable=False),
-    sa.Column("account_manager_id", sa.String(60), nullable=False),
+    sa.Column("region", Unbounded, nullable=True),
+    sa.Column("customer_id", Unbounded, nullable=False),
+    sa.Column("account_manager_id", Unbounded, nullable=False),
     timestamp("created_at"),
     sa.Index("ix_stats_complaints_day", "day"),
 )
@@ -56,7 +61,7 @@ revisits = sa.Table(
     "revisits",
     metadata,
     sa.Column("event_id", sa.String(80), primary_key=True),
-    sa.Column("complaint_id", Id, nullable=False, index=True),
+    sa.Column("complaint_id", Unbounded, nullable=False, index=True),
     sa.Column("day", sa.Date, nullable=False, index=True),
     sa.Column("satisfaction", sa.SmallInteger, nullable=False),
     timestamp("revisited_at"),
@@ -66,19 +71,19 @@ revisits = sa.Table(
 opportunities = sa.Table(
     "opportunities",
     metadata,
-    sa.Column("opportunity_id", Id, primary_key=True),
+    sa.Column("opportunity_id", Unbounded, primary_key=True),
     sa.Column("day", sa.Date, nullable=False, index=True),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("customer_id", Id, nullable=False),
-    sa.Column("account_manager_id", sa.String(60), nullable=False),
+    sa.Column("channel", Unbounded, nullable=False),
+    sa.Column("customer_id", Unbounded, nullable=False),
+    sa.Column("account_manager_id", Unbounded, nullable=False),
     timestamp("created_at"),
 )
 opportunity_changes = sa.Table(
     "opportunity_changes",
     metadata,
     sa.Column("event_id", sa.String(80), primary_key=True),
-    sa.Column("opportunity_id", Id, nullable=False, index=True),
-    sa.Column("to_status", sa.String(20), nullable=False),
+    sa.Column("opportunity_id", Unbounded, nullable=False, index=True),
+    sa.Column("to_status", Unbounded, nullable=False),
     timestamp("changed_at"),
 )
 
@@ -89,12 +94,12 @@ node_events = sa.Table(
     metadata,
     sa.Column("event_id", sa.String(80), primary_key=True),
     sa.Column("kind", sa.String(10), nullable=False),  # entered | completed | assigned
-    sa.Column("ticket_id", Id, nullable=False),
-    sa.Column("node", NodeName, nullable=False),
-    sa.Column("role", sa.String(40), nullable=False),
-    sa.Column("assignee", sa.String(60), nullable=True),
-    sa.Column("business_type", BusinessTypeCode, nullable=False),
-    sa.Column("region", sa.String(60), nullable=True),
+    sa.Column("ticket_id", Unbounded, nullable=False),
+    sa.Column("node", Unbounded, nullable=False),
+    sa.Column("role", Unbounded, nullable=False),
+    sa.Column("assignee", Unbounded, nullable=True),
+    sa.Column("business_type", Unbounded, nullable=False),
+    sa.Column("region", Unbounded, nullable=True),
     sa.Column("day", sa.Date, nullable=False),
     timestamp("at"),
     sa.Index("ix_stats_node_events_visit", "ticket_id", "node", "at"),
@@ -107,11 +112,11 @@ sla_alerts = sa.Table(
     metadata,
     sa.Column("event_id", sa.String(80), primary_key=True),
     sa.Column("kind", sa.String(10), nullable=False),  # met | breached | escalated
-    sa.Column("timer_id", Id, nullable=False),
-    sa.Column("ticket_id", Id, nullable=False),
-    sa.Column("node", NodeName, nullable=False),
-    sa.Column("role", sa.String(40), nullable=False),
-    sa.Column("assignee", sa.String(60), nullable=True),
+    sa.Column("timer_id", Unbounded, nullable=False),
+    sa.Column("ticket_id", Unbounded, nullable=False),
+    sa.Column("node", Unbounded, nullable=False),
+    sa.Column("role", Unbounded, nullable=False),
+    sa.Column("assignee", Unbounded, nullable=True),
     sa.Column("late", sa.Boolean, nullable=True),
     sa.Column("level", sa.Integer, nullable=True),
     sa.Column("day", sa.Date, nullable=False),
