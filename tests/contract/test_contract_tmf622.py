@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -36,10 +35,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from starlette.types import Receive, Scope, Send
 
 from backbone.auth import issue_token
 from backbone.settings import DEV_JWT_SECRET
+from tests.security.conftest import WithoutLifespan, build_service_app, migrated_database
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "specs" / "TMF622-ProductOrdering-v4.0.0.swagger.json"
 DB = "groupsuite_tmf622"
@@ -52,42 +51,13 @@ SERVER_SIDE = ("/productOrder", "/cancelProductOrder")
 BASE = "/tmf-api/productOrderingManagement/v4"
 
 
-class WithoutLifespan:
-    """The app without its lifespan: the runtime is bootstrapped, never started (no relay, no consumers)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        await self.app(scope, receive, send)
-
-
 @pytest.fixture(scope="module")
 def tmf_database(infra: Any) -> str:
-    from backbone.release import migrate_all
-
-    async def recreate() -> None:
-        conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-            await conn.execute(f"CREATE DATABASE {DB}")
-        finally:
-            await conn.close()
-
-    asyncio.run(recreate())
-    url = infra.database_url.rpartition("/")[0] + f"/{DB}"
-    migrate_all(url)
-    return url
+    return migrated_database(infra.database_url, DB)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def crm_app(tmf_database: str) -> AsyncIterator[FastAPI]:
-    from tests.security.conftest import build_service_app
 
     app, engine = build_service_app("crm", tmf_database)  # built in a running loop (its Kafka producer asks)
     yield app

@@ -13,10 +13,12 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import asyncpg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from starlette.types import Receive, Scope, Send
 
 SERVICE_NAMES = ("crm", "eoms-bridge", "sla", "notify")
 
@@ -84,3 +86,37 @@ def keycloak() -> Iterator[Any]:
         yield kc
     finally:
         kc.stop()
+
+
+def migrated_database(infra_url: str, name: str) -> str:
+    """A database of its own on the test PostgreSQL, dropped and created afresh, every service's schema migrated:
+    a test that fills tables with generated or every-role data keeps them away from the other tests'."""
+    from backbone.release import migrate_all
+
+    async def recreate() -> None:
+        conn = await asyncpg.connect(infra_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            await conn.execute(f"CREATE DATABASE {name}")
+        finally:
+            await conn.close()
+
+    asyncio.run(recreate())
+    url = f"{infra_url.rpartition('/')[0]}/{name}"
+    migrate_all(url)
+    return url
+
+
+class WithoutLifespan:
+    """An app without its lifespan: the runtime is bootstrapped, never started (no relay, consumers or workers)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await self.app(scope, receive, send)

@@ -10,13 +10,11 @@ relays, consumers or tests. /readyz (503 by design: the runtime is not started) 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections import Counter
 from typing import Any
 
-import asyncpg
 import pytest
 import pytest_asyncio
 import schemathesis
@@ -24,11 +22,11 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
-from starlette.types import Receive, Scope, Send
 
 from backbone.auth import issue_token
 from backbone.settings import DEV_JWT_SECRET
 from backbone.vocabulary import TOKEN_ROLES
+from tests.security.conftest import WithoutLifespan, migrated_database
 
 EXAMPLES = int(os.environ.get("GS_FUZZ_EXAMPLES", "2"))
 FUZZ_DB = "groupsuite_fuzz"
@@ -37,42 +35,9 @@ TOKEN = issue_token("fuzz_all_roles", sorted(TOKEN_ROLES), secret=DEV_JWT_SECRET
 EXCLUDED_PATHS = ("/readyz", "/api/v1/stream")
 
 
-class WithoutLifespan:
-    """The app without its lifespan: the runtime is bootstrapped, never started (no workers)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        await self.app(scope, receive, send)
-
-
-def _with_database(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
-
-
 @pytest.fixture(scope="session")
 def fuzz_database(infra: Any) -> str:
-    from backbone.release import migrate_all
-
-    async def recreate() -> None:
-        conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {FUZZ_DB} WITH (FORCE)")
-            await conn.execute(f"CREATE DATABASE {FUZZ_DB}")
-        finally:
-            await conn.close()
-
-    asyncio.run(recreate())
-    url = _with_database(infra.database_url, FUZZ_DB)
-    migrate_all(url)
-    return url
+    return migrated_database(infra.database_url, FUZZ_DB)
 
 
 @pytest_asyncio.fixture(scope="session")

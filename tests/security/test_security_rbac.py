@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -46,6 +45,7 @@ from backbone.auth import issue_token
 from backbone.authz import OPENAPI_MEMBER
 from backbone.settings import DEV_JWT_SECRET
 from backbone.vocabulary import TOKEN_ROLES
+from tests.security.conftest import migrated_database
 
 RBAC_DB = "groupsuite_rbac"
 #: What may answer without a token: probes, metrics, the dev token issuer (local/test only) and how a
@@ -124,27 +124,9 @@ def test_every_operation_declares_a_rule() -> None:
 # The matrix, on running apps
 
 
-def _with_database(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
-
-
 @pytest.fixture(scope="session")
 def rbac_database(infra: Any) -> str:
-    from backbone.release import migrate_all
-
-    async def recreate() -> None:
-        conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {RBAC_DB} WITH (FORCE)")
-            await conn.execute(f"CREATE DATABASE {RBAC_DB}")
-        finally:
-            await conn.close()
-
-    asyncio.run(recreate())
-    url = _with_database(infra.database_url, RBAC_DB)
-    migrate_all(url)
-    return url
+    return migrated_database(infra.database_url, RBAC_DB)
 
 
 def stats_app(database_url: str) -> tuple[FastAPI, AsyncEngine]:
