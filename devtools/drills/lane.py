@@ -118,6 +118,13 @@ class Lane:
             inbox=self.inbox, producer=producer, retry=RetryPolicy(max_attempts=5, initial_s=0.2),
         )
 
+    def next_event(self, subject: str) -> Envelope:
+        """The aggregate's next event: its `n` (the reason) grows by one, so the consumer side can check order."""
+        n = self.seq.get(subject, 0) + 1
+        self.seq[subject] = n
+        payload = OrderCancelled(order_id=subject, customer_id="c1", reason=str(n), cancelled_at=datetime.now(UTC))
+        return Envelope.wrap(payload, source="drill", subject=subject)
+
     async def write_load(self, seconds: float, rate: float = RATE_PER_S) -> None:
         """One committed transaction per event; an aggregate's `n` grows with its commit order."""
         sf = make_session_factory(self.engine(4))
@@ -127,10 +134,7 @@ class Lane:
             started = time.monotonic()
             subject = f"ord-{i % AGGREGATES:03d}"
             i += 1
-            n = self.seq.get(subject, 0) + 1
-            self.seq[subject] = n
-            payload = OrderCancelled(order_id=subject, customer_id="c1", reason=str(n), cancelled_at=datetime.now(UTC))
-            envelope = Envelope.wrap(payload, source="drill", subject=subject)
+            envelope = self.next_event(subject)
             try:
                 async with sf() as session, session.begin():
                     await add_event(session, self.outbox, envelope, topic=self.topic)
@@ -149,10 +153,7 @@ class Lane:
             started = time.monotonic()
             subject = f"ext-{i % 10:03d}"
             i += 1
-            n = self.seq.get(subject, 0) + 1
-            self.seq[subject] = n
-            payload = OrderCancelled(order_id=subject, customer_id="c1", reason=str(n), cancelled_at=datetime.now(UTC))
-            envelope = Envelope.wrap(payload, source="drill", subject=subject)
+            envelope = self.next_event(subject)
             try:
                 await producer.send_and_wait(self.topic, envelope.to_bytes(), key=subject.encode())
                 self.acknowledged.add(str(envelope.id))
