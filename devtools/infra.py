@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,21 +208,43 @@ def ensure_postgres(profile: InfraProfile, *, fast: bool = False) -> tuple[str, 
 # ---------------------------------------------------------------- Kafka
 
 
+@contextlib.contextmanager
+def _cache_lock(cache_dir: Path, name: str) -> Iterator[None]:
+    """One process at a time on a shared first-run step: `make test` starts three profiles at once, and
+    three `mvn` runs filling one empty local repository break each other's downloads."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _cached_classpath(cp_file: Path) -> str | None:
+    if not cp_file.exists():
+        return None
+    cp = cp_file.read_text().strip()
+    return cp if cp and all(Path(p).exists() for p in cp.split(os.pathsep)) else None
+
+
 def _kafka_classpath(cache_dir: Path) -> str:
     """Resolve the broker's jars with Maven once; the classpath file is cached by the pom's hash."""
     digest = hashlib.sha256(KAFKA_POM.read_bytes()).hexdigest()[:12]
     cp_file = cache_dir / f"kafka-classpath-{digest}.txt"
-    if cp_file.exists():
-        cp = cp_file.read_text().strip()
-        if all(Path(p).exists() for p in cp.split(os.pathsep)):
+    if cp := _cached_classpath(cp_file):
+        return cp
+    with _cache_lock(cache_dir, "kafka-classpath"):
+        if cp := _cached_classpath(cp_file):  # resolved by the process that held the lock
             return cp
-    log("resolving Apache Kafka jars with Maven (first run only)")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:build-classpath", f"-Dmdep.outputFile={cp_file}"],
-        check=True,
-    )
-    return cp_file.read_text().strip()
+        log("resolving Apache Kafka jars with Maven (first run only)")
+        partial = cp_file.with_suffix(".partial")
+        subprocess.run(
+            ["mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:build-classpath", f"-Dmdep.outputFile={partial}"],
+            check=True,
+        )
+        partial.replace(cp_file)  # readers never see a half-written classpath
+        return cp_file.read_text().strip()
 
 
 def _kafka_properties(profile: InfraProfile, log_dir: Path) -> str:
