@@ -94,6 +94,12 @@ class InfraProfile:
                    controller_port=ctrl + offset)
 
 
+def drill_proxy_ports(profile: InfraProfile) -> tuple[int, int]:
+    """The drill profile broker's PROXIED listener and the port it advertises (where the drills' TCP
+    proxy listens): the Kafka port + 2 and + 3."""
+    return profile.kafka_port + 2, profile.kafka_port + 3
+
+
 def test_profile() -> InfraProfile:
     """The profile the tests' `infra` fixture uses: `test`, or GS_TEST_PROFILE (devtools.testrun's second lane)."""
     return InfraProfile.named(os.environ.get("GS_TEST_PROFILE", "test"))
@@ -248,14 +254,25 @@ def _kafka_classpath(cache_dir: Path) -> str:
 
 
 def _kafka_properties(profile: InfraProfile, log_dir: Path) -> str:
+    listeners = f"PLAINTEXT://127.0.0.1:{profile.kafka_port},CONTROLLER://127.0.0.1:{profile.controller_port}"
+    advertised = f"PLAINTEXT://127.0.0.1:{profile.kafka_port}"
+    protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    if profile.name == "drill":
+        # A second listener advertised at a TCP proxy's port (devtools/drills/proxy.py): a client
+        # bootstrapped there reaches the broker only through the proxy, metadata and all, so a drill
+        # can cut ONE service off from Kafka.
+        proxied, proxy = drill_proxy_ports(profile)
+        listeners += f",PROXIED://127.0.0.1:{proxied}"
+        advertised += f",PROXIED://127.0.0.1:{proxy}"
+        protocols += ",PROXIED:PLAINTEXT"
     return "\n".join([
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.voters=1@127.0.0.1:{profile.controller_port}",
-        f"listeners=PLAINTEXT://127.0.0.1:{profile.kafka_port},CONTROLLER://127.0.0.1:{profile.controller_port}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{profile.kafka_port}",
+        f"listeners={listeners}",
+        f"advertised.listeners={advertised}",
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        f"listener.security.protocol.map={protocols}",
         "inter.broker.listener.name=PLAINTEXT",
         f"log.dirs={log_dir}",
         "num.partitions=4",
