@@ -150,12 +150,52 @@ class OrderCancellationStateChanged(Payload):
     cancellation_id: str
     order_id: str
     customer_id: str
-    from_state: Literal["acknowledged", "in_progress"] | None = None
+    from_state: Literal["acknowledged", "in_progress", "information_required"] | None = None
     to_state: Literal["acknowledged", "in_progress", "done", "rejected"]
     order_state: str = Field(description="the order's TMF622 state now: assessingCancellation, pendingCancellation, "
                                          "cancelled, or its own (a rejected request leaves it as it was)")
     reason: str | None = Field(default=None, description="why a request was rejected")
     changed_at: datetime
+
+
+class InformationItem(Payload):
+    field: str = Field(description="the missing field, natively named (items.0.attributes.sim_delivery_address, "
+                                   "cancellationReason)")
+    reason: str
+
+
+@event("crm.order.information_required", topic=topics.CRM_ORDERS)
+class OrderInformationRequired(Payload):
+    """An order lacks information fulfilment needs (crm/domain/information.py): it is held back as a draft (TMF622
+    state pending) until it is given. `created`: the order was just captured (no crm.order.submitted came before)."""
+
+    order_id: str
+    customer_id: str
+    missing: list[InformationItem] = Field(min_length=1)
+    created: bool = False
+    required_at: datetime
+
+
+@event("crm.order.information_provided", topic=topics.CRM_ORDERS)
+class OrderInformationProvided(Payload):
+    """The information an order lacked was given (TMF622 PATCH): it is submitted next (crm.order.submitted)."""
+
+    order_id: str
+    customer_id: str
+    provided: list[str] = Field(description="the fields given, natively named")
+    provided_at: datetime
+
+
+@event("crm.order.cancellation_information_required", topic=topics.CRM_ORDERS)
+class OrderCancellationInformationRequired(Payload):
+    """A cancellation request lacks what it needs to be assessed (e.g. the cancellationReason of an order in
+    progress): it waits (TMF622 task state acknowledged) until a new POST of the same order brings it."""
+
+    cancellation_id: str
+    order_id: str
+    customer_id: str
+    missing: list[InformationItem] = Field(min_length=1)
+    required_at: datetime
 
 
 @event("crm.complaint.created", topic=topics.CRM_COMPLAINTS)
