@@ -28,16 +28,15 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backbone.inputs import TimezoneName
-from backbone.timeofday import DailyHours
+from backbone.timeofday import WeeklyHours
 from backbone.vocabulary import NodeRole
 
 DEFAULT_ORGANISATION_FILE: Final = Path(__file__).resolve().parent.parent / "data" / "organisation.yaml"
 ORGANISATION_VERSION: Final = 1
 ANY_REGION: Final = "*"
-WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class OrganisationError(ValueError):
@@ -65,43 +64,8 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-#: a shift's daily hours (``08:30-17:30``, ``17:30-08:30``; equal ends: a full day)
-Hours = DailyHours
-
-
-class Shift(_Model):
-    days: tuple[int, ...] = Field(description="weekdays 0 (Monday) .. 6: given as mon-fri, sat,sun or daily")
-    hours: Hours
+class Shift(WeeklyHours, _Model):
     people: tuple[str, ...] = Field(min_length=1)
-
-    @field_validator("days", mode="before")
-    @classmethod
-    def _days(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        days: list[int] = []
-        for chunk in value.lower().replace(" ", "").split(","):
-            if chunk in ("daily", "*"):
-                days.extend(range(7))
-            elif "-" in chunk:
-                a, _, b = chunk.partition("-")
-                if a not in WEEKDAYS or b not in WEEKDAYS:
-                    raise ValueError(f"unknown weekday in {chunk!r} (mon..sun)")
-                i, j = WEEKDAYS.index(a), WEEKDAYS.index(b)
-                days.extend(range(i, j + 1) if i <= j else [*range(i, 7), *range(0, j + 1)])
-            elif chunk in WEEKDAYS:
-                days.append(WEEKDAYS.index(chunk))
-            else:
-                raise ValueError(f"unknown weekday {chunk!r} (mon..sun, daily)")
-        return tuple(sorted(set(days)))
-
-    def covers(self, local: datetime) -> bool:
-        t = local.time().replace(tzinfo=None)
-        if not self.hours.contains(t):
-            return False
-        if self.hours.crosses_midnight and t < self.hours.end:
-            return (local.weekday() - 1) % 7 in self.days  # the night shift of the day before
-        return local.weekday() in self.days
 
 
 class Region(_Model):

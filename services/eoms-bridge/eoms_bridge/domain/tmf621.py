@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from backbone.errors import Invalid
+from backbone.tmf import omit_absent
 from backbone.vocabulary import Tier
 from eoms_bridge.domain.errors import IllegalTransitionError
 from eoms_bridge.domain.ticket import Ticket, TicketAction, TicketState
@@ -264,14 +265,6 @@ def _status(state: str) -> str:
     return STATUS_OF_STATE[TicketState(state)].value if state in TicketState._value2member_map_ else state
 
 
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
-
-
 def trouble_ticket(row: Mapping[str, Any], *, href: str, changes: Sequence[StatusChange] = ()) -> dict[str, Any]:
     """A ticket row (`eoms.tickets`) as the TMF621 v4 `TroubleTicket` resource, absent members omitted.
 
@@ -325,5 +318,5 @@ def trouble_ticket(row: Mapping[str, Any], *, href: str, changes: Sequence[Statu
             for k in _FACTS if row.get(k) is not None],
         "@type": "TroubleTicket",
     }
-    out: dict[str, Any] = _drop_none(resource)
+    out: dict[str, Any] = omit_absent(resource)
     return out

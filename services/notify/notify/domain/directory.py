@@ -22,18 +22,17 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
 from backbone.inputs import TimezoneName
 from backbone.shapes import FrozenModel
-from backbone.timeofday import DailyHours
+from backbone.timeofday import DailyHours, WeeklyHours
 from backbone.vocabulary import Tier
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_DIRECTORY_FILE = DATA_DIR / "directory.yaml"
 
 Language = Literal["zh-CN", "en"]
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class Channel(StrEnum):
@@ -84,37 +83,11 @@ class Department(FrozenModel):
     head: str | None = None
 
 
-class Shift(FrozenModel):
+class Shift(WeeklyHours):
     """``days`` like ``mon-fri`` / ``sat,sun`` / ``daily``; a shift crossing midnight belongs to
     the day it starts (a ``mon 18:00-08:30`` shift covers Tuesday 07:00)."""
 
-    days: tuple[int, ...]
-    hours: TimeRange
     person: str
-
-    @field_validator("days", mode="before")
-    @classmethod
-    def _parse_days(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        days: list[int] = []
-        for chunk in value.lower().replace(" ", "").split(","):
-            if chunk in ("daily", "all", "*"):
-                days.extend(range(7))
-            elif "-" in chunk:
-                a, b = (WEEKDAYS.index(x) for x in chunk.split("-", 1))
-                days.extend(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
-            else:
-                days.append(WEEKDAYS.index(chunk))
-        return tuple(sorted(set(days)))
-
-    def covers(self, local: datetime) -> bool:
-        t = local.time()
-        if not self.hours.contains(t):
-            return False
-        if self.hours.crosses_midnight and t < self.hours.end:
-            return (local.weekday() - 1) % 7 in self.days
-        return local.weekday() in self.days
 
 
 class Roster(FrozenModel):
