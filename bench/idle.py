@@ -18,7 +18,7 @@ from bench.common import BenchEnv, CpuMeter, profiler, top_frames, write_result
 from bench.notify_messages import ServerProcess
 from devtools.infra import free_port
 
-SERVICES = ["crm", "eoms-bridge", "sla", "notify"]
+SERVICES = ["crm", "eoms-bridge", "sla", "notify", "stats"]
 
 
 def run(seconds: float, settle_s: float, profile_dir: str | None = None) -> dict[str, Any]:

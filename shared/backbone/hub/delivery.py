@@ -7,6 +7,13 @@ moved `HUB_LEASE_S` ahead) and the transaction ends at once: no database connect
 callback runs, and a process killed mid-callback leaves rows that are due again when the lease runs out
 (delivered at least once; the listener deduplicates on `X-Hub-Event-Id`).
 
+Waking: the worker sleeps between passes only until something can be claimed. The transaction that queues
+rows (`fan_out`, a redelivery) wakes the delivery workers of its process when it commits
+(`wake_after_commit`); a subscriber's task that ends wakes the worker (that subscriber's next rows are
+claimable again); when nothing was claimed, the worker sleeps until the earliest pending row of an
+unblocked subscriber is due (a retry, an expired lease) or an open breaker goes half-open, at least
+`HUB_POLL_S` and at most `HUB_IDLE_POLL_S` (the fallback for rows queued by another process).
+
 The rows of one subscriber go to one task (at most `HUB_SUBSCRIBER_CONCURRENCY` callbacks at a time,
 `HUB_CONCURRENCY` for all subscribers together, each bounded by `HUB_TIMEOUT_S`); while that task runs,
 the subscriber's rows are not claimed again, and the pass itself never waits for a callback. So a slow
@@ -30,8 +37,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from backbone import metrics
 from backbone.hub.breaker import OPEN, Breaker
@@ -40,7 +48,7 @@ from backbone.hub.settings import HubSettings
 from backbone.hub.signing import ATTEMPT_HEADER, DELIVERY_HEADER, signed_headers
 from backbone.hub.ssrf import CallbackPolicy, CallbackRefused, check_callback
 from backbone.retention import RetentionRule, RetentionWorker
-from backbone.workers import Backoff, Worker, claim_due
+from backbone.workers import Backoff, Worker, after_commit, claim_due
 
 log = logging.getLogger("backbone.hub")
 
@@ -57,6 +65,21 @@ class Subscriber:
     id: str
     callback: str
     secret: str
+
+
+#: The delivery workers of this process, by the schema of their tables (woken by the commits that queue rows).
+_LOCAL: dict[str, list[HubDeliveryWorker]] = {}
+
+
+def wake_after_commit(session: AsyncSession | Session, tables: HubTables) -> None:
+    """Wake this process's delivery workers of `tables` once the session's transaction commits (rows queued)."""
+    schema = tables.delivery.schema or "public"
+
+    def wake() -> None:
+        for worker in _LOCAL.get(schema, ()):
+            worker.wake()
+
+    after_commit(session, ("hub-delivery", schema), wake)
 
 
 class HubDeliveryWorker(Worker):
@@ -87,6 +110,9 @@ class HubDeliveryWorker(Worker):
     async def setup(self) -> None:
         self._slots = asyncio.Semaphore(self.settings.hub_concurrency)
         self._ready = True
+        local = _LOCAL.setdefault(self.schema, [])
+        if self not in local:
+            local.append(self)
 
     def client(self, subscription_id: str) -> httpx.AsyncClient:
         client = self.clients.get(subscription_id)
@@ -113,6 +139,8 @@ class HubDeliveryWorker(Worker):
         for client in clients:
             await client.aclose()
         self._ready = False
+        if self in (local := _LOCAL.get(self.schema, [])):
+            local.remove(self)
 
     # -- one pass ----------------------------------------------------------------------------------
     async def step(self) -> float:
@@ -136,21 +164,42 @@ class HubDeliveryWorker(Worker):
         claimed = await self._claim(blocked, trial)
         for sub, rows in claimed.items():
             self.inflight[sub.id] = asyncio.create_task(self._deliver_group(sub, rows), name=f"hub-{sub.id}")
-        n = sum(len(r) for r in claimed.values())
-        return 0.0 if n else self.settings.hub_poll_s
+        if any(claimed.values()):
+            return 0.0
+        return await self._idle_wait(blocked, now)
 
-    async def _claim(self, blocked: set[str], trial: set[str]) -> dict[Subscriber, list[Any]]:
+    def _claimable(self, blocked: set[str]) -> list[ColumnElement[bool]]:
+        """Pending rows of active, unblocked subscriptions that are first of their (subscription, entity)."""
         d, s = self.tables.delivery, self.tables.subscription
         earlier = d.alias("earlier")
         where = [
             d.c.status == PENDING,
-            d.c.next_attempt_at <= datetime.now(UTC),
             d.c.subscription_id.in_(select(s.c.id).where(s.c.state == ACTIVE)),
             ~exists().where(earlier.c.subscription_id == d.c.subscription_id, earlier.c.entity_id == d.c.entity_id,
                             earlier.c.status == PENDING, earlier.c.id < d.c.id),
         ]
         if blocked:
             where.append(d.c.subscription_id.notin_(sorted(blocked)))
+        return where
+
+    async def _idle_wait(self, blocked: set[str], now: float) -> float:
+        """Nothing claimable now: the seconds until a row is due or a breaker half-opens, within
+        [`hub_poll_s`, `hub_idle_poll_s`]. Rows queued in this process wake the worker sooner."""
+        d = self.tables.delivery
+        async with self.session_factory() as session:
+            due = (await session.execute(select(func.min(d.c.next_attempt_at)).where(*self._claimable(blocked))
+                                         )).scalar_one_or_none()
+        wait = self.settings.hub_idle_poll_s
+        if due is not None:
+            wait = min(wait, (due - datetime.now(UTC)).total_seconds())
+        for b in self.breakers.values():
+            if (reopens := b.reopens_at()) is not None and reopens > now:
+                wait = min(wait, reopens - now)
+        return max(self.settings.hub_poll_s, wait)
+
+    async def _claim(self, blocked: set[str], trial: set[str]) -> dict[Subscriber, list[Any]]:
+        d, s = self.tables.delivery, self.tables.subscription
+        where = [*self._claimable(blocked), d.c.next_attempt_at <= datetime.now(UTC)]
         per_sub = self.settings.hub_subscriber_batch
         async with self.session_factory() as session, session.begin():
             rows = (await session.execute(claim_due(d, *where, order_by=d.c.id,
@@ -191,8 +240,11 @@ class HubDeliveryWorker(Worker):
                 else:
                     breaker.record_success()
 
-        await asyncio.gather(*(one(r) for r in rows))
-        await self._record(sub, rows, outcomes)
+        try:
+            await asyncio.gather(*(one(r) for r in rows))
+            await self._record(sub, rows, outcomes)
+        finally:
+            self.wake()  # this subscriber's next rows (and retries due meanwhile) can be claimed now
 
     async def _attempt(self, sub: Subscriber, row: Any) -> Outcome:
         try:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backbone import metrics
 from backbone.consumer import Handler
 from backbone.envelope import Envelope
+from backbone.hub.delivery import wake_after_commit
 from backbone.hub.model import ACTIVE, HubEvent, HubTables, parse_query
 
 #: Maps one source event to its TMF events (none when the event means nothing to a listener).
@@ -65,6 +66,8 @@ async def fan_out(session: AsyncSession, tables: HubTables, api: str, events: Se
         result = await session.execute(
             insert(d).on_conflict_do_nothing(constraint=f"uq_{d.schema}_hub_delivery_event").returning(d.c.id), rows)
         added = len(result.all())
+        if added:
+            wake_after_commit(session, tables)
     for event in events:
         metrics.HUB_EVENTS.labels(d.schema or "", event.event_type).inc()
     return added

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.errors import Conflict, Invalid, NotFound
+from backbone.hub.delivery import wake_after_commit
 from backbone.hub.model import ACTIVE, DELIVERY_STATES, PENDING, HubTables, parse_query
 from backbone.hub.ssrf import CallbackPolicy, check_callback
 from backbone.ids import new_id
@@ -89,4 +90,5 @@ async def redeliver(session: AsyncSession, hub: HubApi, subscription_id: str, de
                                          finished_at=None, last_error=None).returning(*d.c))).first()
     if row is None:
         raise NotFound(f"no delivery {delivery_id} of subscription {subscription_id}", field="deliveryId")
+    wake_after_commit(session, hub.tables)
     return row

@@ -26,7 +26,8 @@ class HubSettings(BaseSettings):
     hub_subscriber_concurrency: int = Field(default=8, ge=1)  # callbacks in flight to one subscriber
     hub_batch_size: int = Field(default=500, ge=1)  # rows claimed per pass
     hub_subscriber_batch: int = Field(default=50, ge=1)  # rows of one subscriber per pass
-    hub_poll_s: float = Field(default=0.1, gt=0)
+    hub_poll_s: float = Field(default=0.1, gt=0)  # the shortest wait between passes that claimed nothing
+    hub_idle_poll_s: float = Field(default=5.0, gt=0)  # the longest: rows queued by another process (no wake)
     hub_lease_s: float = Field(default=120.0, gt=0)  # a claimed row is due again after this if the process died
     hub_breaker_failures: int = Field(default=5, ge=1)
     hub_breaker_reset_s: float = Field(default=30.0, gt=0)
