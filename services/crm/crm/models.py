@@ -94,6 +94,10 @@ orders = sa.Table(
     sa.Column("created_by", sa.String(60), nullable=False),
     # [{from, to, action, by, at, reason}]: the order's own status trail
     sa.Column("history", JsonB, nullable=False, server_default="[]"),
+    # [{field, reason}]: what a draft held back from fulfilment lacks (TMF622 pending; crm/domain/information.py);
+    # information_requested_at: when it was first held back (its TMF622 create event was sent then)
+    sa.Column("information_required", JsonB, nullable=True),
+    timestamp("information_requested_at", nullable=True),
     *timestamps(),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Index("ix_crm_orders_status_created", "status", "created_at"),
@@ -133,7 +137,8 @@ complaints = sa.Table(
     sa.Index("ix_crm_complaints_created", "created_at", "id"),
 )
 
-# TMF622 cancelProductOrder requests: acknowledged → in_progress → done, or rejected with the reason.
+# TMF622 cancelProductOrder requests: acknowledged (→ information_required) → in_progress → done, or rejected
+# with the reason.
 order_cancellations = sa.Table(
     "order_cancellations",
     metadata,
@@ -146,6 +151,8 @@ order_cancellations = sa.Table(
     timestamp("requested_cancellation_date", nullable=True),
     timestamp("effective_cancellation_date", nullable=True),
     sa.Column("order_status_before", sa.String(20), nullable=False),
+    # [{field, reason}] while the request waits for information (state information_required), else null
+    sa.Column("information_required", JsonB, nullable=True),
     sa.Column("created_by", sa.String(60), nullable=False),
     *timestamps(),
     sa.Index("ix_crm_order_cancellations_created", "created_at", "id"),

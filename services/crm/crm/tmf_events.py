@@ -13,6 +13,12 @@ TMF622 event definitions); the second half are the consumer-side mappers that re
 - `crm.order.updated` (TMF622 PATCH) → `productOrderAttributeValueChangeEvent` (the changed attributes named);
 - `crm.order.discarded` (TMF622 DELETE of a draft) → `productOrderDeleteEvent` (the order as it was, from the
   event's own items: its rows are gone);
+- `crm.order.information_required` → `productOrderInformationRequiredEvent` (state pending, `fieldPath` the TMF622
+  paths of the missing fields, comma-separated), preceded by the order's `productOrderCreateEvent` (state
+  pending) when the order was just captured; its later `crm.order.submitted` then maps to nothing (it was
+  announced); `crm.order.information_provided` → `productOrderStateChangeEvent` (pending → acknowledged);
+- `crm.order.cancellation_information_required` → `cancelProductOrderInformationRequiredEvent` (task state
+  acknowledged, `fieldPath`);
 - `crm.order.cancellation_requested` → `cancelProductOrderCreateEvent`; `crm.order.cancellation_state_changed`
   → `cancelProductOrderStateChangeEvent` (TaskStateType: inProgress, done, terminatedWithError with the reason)
   and the order's `productOrderStateChangeEvent` (assessingCancellation → pendingCancellation → cancelled, or
@@ -41,9 +47,12 @@ from backbone.events import (
     AlertContext,
     ComplaintCreated,
     ComplaintStatusChanged,
+    OrderCancellationInformationRequired,
     OrderCancellationRequested,
     OrderCancellationStateChanged,
     OrderDiscarded,
+    OrderInformationProvided,
+    OrderInformationRequired,
     OrderStatusChanged,
     OrderSubmitted,
     OrderUpdated,
@@ -55,7 +64,8 @@ from backbone.events import (
 from backbone.hub.fanout import Mapper
 from backbone.hub.model import HubEvent, HubTables, hub_event_id
 from backbone.hub.service import HubApi
-from crm.domain.cancellation import TASK_STATE, CancellationState, tmf_order_state
+from crm.domain.cancellation import PENDING, TASK_STATE, CancellationState, tmf_order_state
+from crm.domain.information import Missing, describe, field_path, tmf_field
 
 ORDER_API = "productOrderingManagement/v4"
 ORDER_HUB_BASE = "/tmf-api/productOrderingManagement/v4"
@@ -217,8 +227,9 @@ def order_milestone(envelope: Envelope, resolved: TicketResolved, items: Sequenc
     return _hub_event(envelope, ORDER_MILESTONE, resolved.origin_id, body, milestoneStatus=resolved.resolution)
 
 
-def order_updated(envelope: Envelope, update: OrderUpdated, items: Sequence[Item]) -> HubEvent:
-    state = tmf_order_state(update.status)
+def order_updated(envelope: Envelope, update: OrderUpdated, items: Sequence[Item], *,
+                  information_required: bool = False) -> HubEvent:
+    state = tmf_order_state(update.status, information_required=information_required)
     po = product_order(update.order_id, state, items)
     changed = ", ".join(update.changed)
     body = _notification(envelope, ORDER_ATTRIBUTE_CHANGE, occurred=update.updated_at,
@@ -235,6 +246,43 @@ def order_deleted(envelope: Envelope, discarded: OrderDiscarded) -> HubEvent:
                          description=f"draft product order {discarded.order_id} deleted")
     body["event"] = {"productOrder": po}
     return _hub_event(envelope, ORDER_DELETE, discarded.order_id, body)
+
+
+def order_information_required(envelope: Envelope, info: OrderInformationRequired, items: Sequence[Item],
+                               **created: Any) -> list[HubEvent]:
+    """`productOrderInformationRequiredEvent` (`fieldPath`: the missing fields' TMF622 paths), after the order's
+    `productOrderCreateEvent` when it was just captured (`created`: the members that event adds: channel,
+    relatedParty)."""
+    out: list[HubEvent] = []
+    if info.created:
+        po = product_order(info.order_id, PENDING, items, orderDate=_iso(info.required_at), **created)
+        body = _notification(envelope, ORDER_CREATE, occurred=info.required_at, title="Product order created",
+                             description=f"product order {info.order_id} created ({PENDING}: information required)")
+        body["event"] = {"productOrder": po}
+        out.append(_hub_event(envelope, ORDER_CREATE, info.order_id, body, **{"productOrder.state": PENDING}))
+    missing = [m.model_dump() for m in info.missing]
+    body = _notification(envelope, ORDER_INFORMATION_REQUIRED, occurred=info.required_at,
+                         title="Product order information required",
+                         description=f"product order {info.order_id}: "
+                                     + describe([Missing(m["field"], m["reason"]) for m in missing]))
+    body["fieldPath"] = field_path(missing)
+    body["event"] = {"productOrder": product_order(info.order_id, PENDING, items)}
+    out.append(_hub_event(envelope, ORDER_INFORMATION_REQUIRED, info.order_id, body,
+                          **{"productOrder.state": PENDING}))
+    return out
+
+
+def order_information_provided(envelope: Envelope, provided: OrderInformationProvided,
+                               items: Sequence[Item]) -> HubEvent:
+    """The held-back order got what it lacked: pending → acknowledged (it is submitted to fulfilment)."""
+    state = "acknowledged"
+    po = product_order(provided.order_id, state, items)
+    body = _notification(envelope, ORDER_STATE_CHANGE, occurred=provided.provided_at,
+                         title="Product order state changed",
+                         description=f"product order {provided.order_id}: {PENDING} -> {state} (information "
+                                     f"provided: {', '.join(tmf_field(f) for f in provided.provided)})")
+    body["event"] = {"productOrder": po}
+    return _hub_event(envelope, ORDER_STATE_CHANGE, provided.order_id, body, **{"productOrder.state": state})
 
 
 def cancel_product_order(cancellation_id: str, order_id: str, state: str, **extra: Any) -> dict[str, Any]:
@@ -274,6 +322,21 @@ def cancellation_state_changed(envelope: Envelope, change: OrderCancellationStat
                                      + (f" ({change.reason})" if change.reason else ""))
     body["event"] = {"cancelProductOrder": task}
     return _hub_event(envelope, CANCEL_STATE_CHANGE, change.order_id, body, **{"cancelProductOrder.state": state})
+
+
+def cancellation_information_required(envelope: Envelope, info: OrderCancellationInformationRequired) -> HubEvent:
+    """`cancelProductOrderInformationRequiredEvent`: the request waits (task state acknowledged) for `fieldPath`."""
+    state = TASK_STATE[CancellationState.INFORMATION_REQUIRED]
+    missing = [m.model_dump() for m in info.missing]
+    text = describe([Missing(m["field"], m["reason"]) for m in missing])
+    task = cancel_product_order(info.cancellation_id, info.order_id, state)
+    body = _notification(envelope, CANCEL_INFORMATION_REQUIRED, occurred=info.required_at,
+                         title="Cancel product order information required",
+                         description=f"cancellation {info.cancellation_id} of product order {info.order_id}: {text}")
+    body["fieldPath"] = field_path(missing)
+    body["event"] = {"cancelProductOrder": task}
+    return _hub_event(envelope, CANCEL_INFORMATION_REQUIRED, info.order_id, body,
+                      **{"cancelProductOrder.state": state})
 
 
 def order_state_of_cancellation(envelope: Envelope, change: OrderCancellationStateChanged,
@@ -340,7 +403,14 @@ async def _items(session: AsyncSession, order_id: str) -> list[Item]:
 
 
 async def _on_submitted(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    return [order_created(event, event.payload(OrderSubmitted))]
+    from crm.models import orders
+
+    order = event.payload(OrderSubmitted)
+    held = (await session.execute(select(orders.c.information_requested_at).where(
+        orders.c.id == order.order_id))).scalar_one_or_none()
+    if held is not None:  # announced when it was captured (pending); information_provided says it went on
+        return []
+    return [order_created(event, order)]
 
 
 async def _on_status_changed(session: AsyncSession, event: Envelope) -> list[HubEvent]:
@@ -359,9 +429,45 @@ async def _on_status_changed(session: AsyncSession, event: Envelope) -> list[Hub
 
 
 async def _on_updated(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    from crm.models import orders
+
     update = event.payload(OrderUpdated)
     items = await _items(session, update.order_id)
-    return [order_updated(event, update, items)] if items else []
+    if not items:
+        return []
+    held = update.status == "draft" and (await session.execute(select(orders.c.information_required).where(
+        orders.c.id == update.order_id))).scalar_one_or_none() is not None
+    return [order_updated(event, update, items, information_required=held)]
+
+
+async def _on_information_required(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    from crm.models import customers, orders
+
+    info = event.payload(OrderInformationRequired)
+    items = await _items(session, info.order_id)
+    if not items:  # not an order of this database (or discarded since)
+        return []
+    created: dict[str, Any] = {}
+    if info.created:
+        row = (await session.execute(
+            select(orders.c.channel, orders.c.account_manager_id, customers.c.name)
+            .join(customers, customers.c.id == orders.c.customer_id).where(orders.c.id == info.order_id))).one()
+        created = {"channel": [{"id": row.channel, "name": row.channel}],
+                   "relatedParty": [{"id": info.customer_id, "name": row.name, "role": "customer",
+                                     "@referredType": "Organization"},
+                                    {"id": row.account_manager_id, "role": "accountManager",
+                                     "@referredType": "Individual"}]}
+    return order_information_required(event, info, items, **created)
+
+
+async def _on_information_provided(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    provided = event.payload(OrderInformationProvided)
+    items = await _items(session, provided.order_id)
+    return [order_information_provided(event, provided, items)] if items else []
+
+
+async def _on_cancellation_information_required(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+    return [cancellation_information_required(event, event.payload(OrderCancellationInformationRequired))]
 
 
 async def _on_discarded(session: AsyncSession, event: Envelope) -> list[HubEvent]:
@@ -418,6 +524,9 @@ ORDER_MAPPERS: dict[str, Mapper] = {
     "crm.order.discarded": _on_discarded,
     "crm.order.cancellation_requested": _on_cancellation_requested,
     "crm.order.cancellation_state_changed": _on_cancellation_changed,
+    "crm.order.information_required": _on_information_required,
+    "crm.order.information_provided": _on_information_provided,
+    "crm.order.cancellation_information_required": _on_cancellation_information_required,
     "sla.warning": _on_alert(SlaWarning),
     "sla.breached": _on_alert(SlaBreached),
     "sla.escalated": _on_alert(SlaEscalated),

@@ -6,8 +6,14 @@ the TMF630 conventions (TMF `Error` bodies, absent fields omitted, `fields=`, `o
 X-Total-Count / X-Result-Count, filters) come from `backbone.tmf`. States: `crm.domain.cancellation`
 (`tmf_order_state`): draft/submitted → acknowledged, in_progress → inProgress, opened → completed,
 rejected → rejected, cancelled → cancelled, closed → the state it closed from; while a cancellation request
-is acknowledged / in progress, assessingCancellation / pendingCancellation. Item action add / modify /
+is acknowledged (or waits for information) / in progress, assessingCancellation / pendingCancellation; a draft
+held back for information fulfilment needs (`crm.domain.information`), pending. Item action add / modify /
 delete ↔ business kind opening / change / cancellation.
+
+Information required: a POSTed order lacking what fulfilment needs is `pending` (extension member
+`informationRequired`: `fieldPath` and `reason` of each missing field) until a PATCH gives it; a cancellation
+request lacking what its assessment needs stays `acknowledged` (`informationRequired`, `stateReason`) until
+a new POST for the same order brings it (the specification has no PATCH on cancelProductOrder): docs/tmf.md.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import String, case, func, literal, select
+from sqlalchemy import String, and_, case, func, literal, select
 
 from backbone.errors import DomainError
 from backbone.tmf import (
@@ -43,11 +49,13 @@ from crm.api.views import OrderOut, new_order_out, orders_out
 from crm.domain.cancellation import (
     ORDER_STATE_OF_CANCELLATION,
     ORDER_TMF_STATE,
+    PENDING,
     TASK_STATE,
     CancellationState,
     tmf_order_state,
 )
 from crm.domain.errors import EntityNotFound
+from crm.domain.information import tmf_field
 from crm.domain.vocabulary import Channel
 from crm.models import order_cancellations, orders
 from crm.services import cancellations as cancellation_service
@@ -161,11 +169,13 @@ class ProductOrder(_Out):
     channel: list[dict[str, str]]
     productOrderItem: list[dict[str, Any]]
     relatedParty: list[dict[str, str]]
+    informationRequired: list[dict[str, str]] | None = None
     type_: str = Field(default="ProductOrder", alias="@type")
 
 
 class CancelProductOrder(_Out):
-    """TMF622 CancelProductOrder (`stateReason`, why a request was rejected, and `creationDate` are extensions)."""
+    """TMF622 CancelProductOrder (`stateReason`, why a request was rejected or waits, `informationRequired`, what
+    it waits for, and `creationDate` are extensions)."""
 
     id: str
     href: str
@@ -175,6 +185,7 @@ class CancelProductOrder(_Out):
     requestedCancellationDate: datetime | None = None
     effectiveCancellationDate: datetime | None = None
     stateReason: str | None = None
+    informationRequired: list[dict[str, str]] | None = None
     creationDate: datetime
     type_: str = Field(default="CancelProductOrder", alias="@type")
 
@@ -189,8 +200,15 @@ def _reached(o: OrderOut, status: str) -> datetime | None:
     return datetime.fromisoformat(at[-1]) if at else None
 
 
-def product_order(o: OrderOut, cancellation: CancellationState | None = None) -> ProductOrder:
-    state = tmf_order_state(o.status, _closed_from(o), cancellation)
+def _information(missing: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
+    """The missing fields as the extension member `informationRequired` shows them (None: nothing missing)."""
+    return [{"fieldPath": tmf_field(m["field"]), "reason": m["reason"]} for m in missing] if missing else None
+
+
+def product_order(o: OrderOut, cancellation: CancellationState | None = None,
+                  information: list[dict[str, str]] | None = None) -> ProductOrder:
+    held = bool(information) and o.status == "draft"
+    state = tmf_order_state(o.status, _closed_from(o), cancellation, information_required=held)
     cancelled = o.status == "cancelled" or _closed_from(o) == "cancelled"
     return ProductOrder(
         id=o.id, href=f"{ORDER_BASE}/{o.id}", description=o.note, state=state, orderDate=o.created_at,
@@ -209,6 +227,7 @@ def product_order(o: OrderOut, cancellation: CancellationState | None = None) ->
         } for i in o.items],
         relatedParty=[{"id": o.customer_id, "role": "customer", "@referredType": "Organization"},
                       {"id": o.account_manager_id, "role": "accountManager", "@referredType": "Individual"}],
+        informationRequired=_information(information) if held else None,
     )
 
 
@@ -218,34 +237,24 @@ def cancel_product_order(row: Any) -> CancelProductOrder:
         productOrder={"id": row.order_id, "href": f"{ORDER_BASE}/{row.order_id}", "@referredType": "ProductOrder"},
         cancellationReason=row.reason, requestedCancellationDate=row.requested_cancellation_date,
         effectiveCancellationDate=row.effective_cancellation_date, stateReason=row.state_reason,
-        creationDate=row.created_at,
+        informationRequired=_information(row.information_required), creationDate=row.created_at,
     )
 
 
 async def _orders_out(session: SessionDep, rows: Sequence[Any]) -> list[ProductOrder]:
     states = await cancellation_service.latest_states(session, [r.id for r in rows])
-    return [product_order(o, states.get(o.id)) for o in await orders_out(session, rows)]
+    information = {r.id: r.information_required for r in rows}
+    return [product_order(o, states.get(o.id), information.get(o.id)) for o in await orders_out(session, rows)]
 
 
 # ---------------------------------------------------------------------------------------------- field names
 
-def _tmf_field(field: str) -> str:
-    """items.0.attributes.x → productOrderItem.0.product.productCharacteristic.x (and the like)."""
-    parts = field.split(".", 3)
-    if parts[0] != "items" or len(parts) < 3:
-        return {"customer_id": "relatedParty", "order_id": "id"}.get(field, field)
-    head = f"productOrderItem.{parts[1]}"
-    rest = {"product": "product.productSpecification.id", "business_kind": "action",
-            "attributes": "product.productCharacteristic"}.get(parts[2], parts[2])
-    return ".".join([head, rest, *parts[3:]])
-
-
 def _name_tmf_fields(exc: DomainError) -> None:
     """The fields an order use case names (`items.0.product`, `customer_id`) as TMF paths, in place."""
     if exc.field:
-        exc.field = _tmf_field(exc.field)
+        exc.field = tmf_field(exc.field)
     for entry in exc.errors or []:  # an explicit list is the error's own: renamed where it is
-        entry["field"] = _tmf_field(entry["field"])
+        entry["field"] = tmf_field(entry["field"])
 
 
 def _customer_of(parties: list[RelatedParty]) -> str:
@@ -278,7 +287,9 @@ def _tmf_state_sql() -> Any:
     c = orders.c
     effective = case((c.status == "closed",
                       func.coalesce(c.history.op("->")(-1).op("->>")("from"), "opened")), else_=c.status)
-    native = case(*[(effective == status, literal(tmf)) for status, tmf in ORDER_TMF_STATE.items()],
+    held = and_(c.status == "draft", func.jsonb_typeof(c.information_required) == "array")
+    native = case((held, literal(PENDING)),
+                  *[(effective == status, literal(tmf)) for status, tmf in ORDER_TMF_STATE.items()],
                   else_=literal("acknowledged"))
     k = order_cancellations.c
     latest = (select(k.state).where(k.order_id == c.id).order_by(k.created_at.desc(), k.id.desc()).limit(1)
@@ -288,7 +299,8 @@ def _tmf_state_sql() -> Any:
 
 
 @router.post(ORDER_BASE, status_code=201, response_model=ProductOrder, response_model_exclude_none=True,
-             summary="TMF622: create a product order (it is submitted at once: state acknowledged)")
+             summary="TMF622: create a product order (submitted at once: state acknowledged; pending, with "
+                     "informationRequired, while it lacks what fulfilment needs)")
 async def create_product_order(body: ProductOrderCreate, session: SessionDep, principal: WriterDep,
                                ctx: ContextDep, idem: IdempotencyDep) -> JSONResponse:
     customer_id = _customer_of(body.relatedParty)
@@ -300,11 +312,12 @@ async def create_product_order(body: ProductOrderCreate, session: SessionDep, pr
         try:
             created = await order_service.create_order(
                 session, scope=access.writer(principal), catalogue=ctx.catalogue, customer_id=customer_id,
-                channel=channel, items=items, submit=True, note=body.description)
+                channel=channel, items=items, submit=True, note=body.description, hold_for_information=True)
         except DomainError as exc:
             _name_tmf_fields(exc)
             raise
-        out = dump(product_order(new_order_out(created.row, created.items, created.customer_name)))
+        out = dump(product_order(new_order_out(created.row, created.items, created.customer_name),
+                                 information=created.row.information_required))
         return _tmf_json(await idem.finish(session, 201, out, {"Location": out["href"]}))
 
 
@@ -427,7 +440,8 @@ async def delete_product_order(id: str, session: SessionDep, principal: WriterDe
 
 @router.post(CANCEL_BASE, status_code=201, response_model=CancelProductOrder, response_model_exclude_none=True,
              summary="TMF622: ask to cancel a product order (accepted: inProgress then done; too late: "
-                     "terminatedWithError with the reason)")
+                     "terminatedWithError with the reason; lacking information: acknowledged with "
+                     "informationRequired, and a new POST for the order completes it)")
 async def create_cancel_product_order(body: CancelProductOrderCreate, session: SessionDep, principal: WriterDep,
                                       idem: IdempotencyDep) -> JSONResponse:
     async with session.begin():

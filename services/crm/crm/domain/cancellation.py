@@ -5,10 +5,14 @@ A cancellation request (a task resource of its own) walks
     acknowledged -> in_progress -> done          (accepted: the order is cancelled, then its open EOMS
                                                   tickets are; done once none is left open)
     acknowledged -> rejected                     (too late, or nothing to cancel: with the reason)
+    acknowledged -> information_required         (it lacks what it needs to be assessed, e.g. the
+                                                  cancellationReason of an order in progress:
+                                                  `crm.domain.information`)
+    information_required -> in_progress | rejected   (completed by a new POST: assessed as above)
 
-and the order's TMF622 state follows it: assessingCancellation while the request is acknowledged,
-pendingCancellation while it is in progress, cancelled when it is done. A rejected request leaves the
-order's state as it was.
+and the order's TMF622 state follows it: assessingCancellation while the request is acknowledged or
+waits for information (its TMF622 task state is then acknowledged too), pendingCancellation while it is
+in progress, cancelled when it is done. A rejected request leaves the order's state as it was.
 
 `assess` decides from the order's lifecycle state (`crm.domain.lifecycle`): an order that has not
 completed (draft, submitted, in_progress) may be cancelled; an opened order is completed (too late: a
@@ -38,15 +42,18 @@ class CancellationState(StrEnum):
     IN_PROGRESS = "in_progress"
     DONE = "done"
     REJECTED = "rejected"
+    INFORMATION_REQUIRED = "information_required"
 
 
 #: cancellation state -> TMF622 TaskStateType
 TASK_STATE = {CancellationState.ACKNOWLEDGED: "acknowledged", CancellationState.IN_PROGRESS: "inProgress",
-              CancellationState.DONE: "done", CancellationState.REJECTED: "terminatedWithError"}
+              CancellationState.DONE: "done", CancellationState.REJECTED: "terminatedWithError",
+              CancellationState.INFORMATION_REQUIRED: "acknowledged"}
 #: cancellation state -> the order's TMF622 state while it is the order's latest request (rejected: none)
 ORDER_STATE_OF_CANCELLATION = {CancellationState.ACKNOWLEDGED: "assessingCancellation",
                                CancellationState.IN_PROGRESS: "pendingCancellation",
-                               CancellationState.DONE: "cancelled"}
+                               CancellationState.DONE: "cancelled",
+                               CancellationState.INFORMATION_REQUIRED: "assessingCancellation"}
 #: the order states a cancellation may still stop
 CANCELLABLE = frozenset(s for s in OrderState if ORDER.is_allowed(s, OrderAction.CANCEL))
 #: EOMS ticket states (as the CRM records them) in which a ticket is no longer open
@@ -81,9 +88,13 @@ def settled(order_status_before: OrderState, *, known_tickets: int, open_tickets
 
 
 def cancellation_transition(state: CancellationState, to: CancellationState) -> CancellationState:
-    """The one legal path: acknowledged -> in_progress | rejected, in_progress -> done."""
+    """The legal paths: acknowledged -> in_progress | rejected | information_required, information_required ->
+    in_progress | rejected, in_progress -> done."""
     legal = {(CancellationState.ACKNOWLEDGED, CancellationState.IN_PROGRESS),
              (CancellationState.ACKNOWLEDGED, CancellationState.REJECTED),
+             (CancellationState.ACKNOWLEDGED, CancellationState.INFORMATION_REQUIRED),
+             (CancellationState.INFORMATION_REQUIRED, CancellationState.IN_PROGRESS),
+             (CancellationState.INFORMATION_REQUIRED, CancellationState.REJECTED),
              (CancellationState.IN_PROGRESS, CancellationState.DONE)}
     if (state, to) not in legal:
         raise errors.IllegalTransition(f"a cancellation in state {state.value} cannot become {to.value}",
@@ -144,12 +155,22 @@ ORDER_TMF_STATE = {"draft": "acknowledged", "submitted": "acknowledged", "in_pro
                    "opened": "completed", "rejected": "rejected", "cancelled": "cancelled"}
 
 
+#: the TMF622 state of a draft held back from fulfilment until the information it lacks is given
+PENDING = "pending"
+#: cancellation states that show in the order's TMF622 state
+_OPEN_CANCELLATION = frozenset({CancellationState.ACKNOWLEDGED, CancellationState.INFORMATION_REQUIRED,
+                                CancellationState.IN_PROGRESS})
+
+
 def tmf_order_state(status: str, closed_from: str | None = None,
-                    cancellation: CancellationState | None = None) -> str:
-    """The order's TMF622 state: its latest cancellation request's while one is acknowledged or in progress,
+                    cancellation: CancellationState | None = None, *, information_required: bool = False) -> str:
+    """The order's TMF622 state: its latest cancellation request's while one is acknowledged, waiting for
+    information or in progress; `pending` for a draft held back for information (`crm.domain.information`);
     else its status's (a closed order shows the state it closed from)."""
-    if cancellation in (CancellationState.ACKNOWLEDGED, CancellationState.IN_PROGRESS):
+    if cancellation is not None and cancellation in _OPEN_CANCELLATION:
         return ORDER_STATE_OF_CANCELLATION[cancellation]
+    if information_required and status == OrderState.DRAFT.value:
+        return PENDING
     if status == OrderState.CLOSED.value:
         status = closed_from or OrderState.OPENED.value
     return ORDER_TMF_STATE.get(status, "acknowledged")

@@ -2,9 +2,10 @@
 
 ``crm/data/products.yaml`` holds, per product: bearer mode, the business kinds it supports and a
 JSON Schema (draft 2020-12) of its order-item attributes, with per-kind overrides of top-level
-keywords (``required`` differs for a change or a cancellation). Each schema is checked against the
-draft 2020-12 meta-schema at load. A product's names (en, zh) are the suite's labels of its id
-(``backbone.labels``).
+keywords (``required`` differs for a change or a cancellation) and ``x-fulfilment-required``, the
+attributes an order may be captured without but fulfilment needs (`crm.domain.information`). Each
+schema is checked against the draft 2020-12 meta-schema at load. A product's names (en, zh) are the
+suite's labels of its id (``backbone.labels``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from crm.domain.errors import DomainError
 from crm.domain.vocabulary import BearerMode, Platform
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+#: annotation keyword of a product's schema: attributes an order may be captured without but fulfilment needs
+FULFILMENT_REQUIRED = "x-fulfilment-required"
 
 #: products delivered on either platform (the ``platform`` attribute). Seed 001's "nine typical
 #: group products" are VPMN, switchboard, group SMS (MAS, ADC), industry OTA, M2M, mobile mailbox
@@ -115,7 +118,20 @@ class Product(FrozenClosedModel):
                 raise ValueError(f"{self.id} ({kind}): invalid JSON Schema: {exc.message}") from exc
         if self.attributes_schema.get("type") != "object":
             raise ValueError(f"{self.id}: attributes schema must be of type object")
+        for kind in self.business_kinds:
+            schema = self.schema_for(kind)
+            names = schema.get(FULFILMENT_REQUIRED, [])
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"{self.id} ({kind}): {FULFILMENT_REQUIRED} must be a list of attribute names")
+            for name in names:
+                if name not in schema.get("properties", {}) or name in schema.get("required", []):
+                    raise ValueError(f"{self.id} ({kind}): {FULFILMENT_REQUIRED} names {name!r}, which must be "
+                                     "a property that capture does not require")
         return self
+
+    def fulfilment_required(self, kind: BusinessKind = BusinessKind.OPENING) -> tuple[str, ...]:
+        """The attributes capture may go without but fulfilment needs (``x-fulfilment-required``)."""
+        return tuple(self.schema_for(kind).get(FULFILMENT_REQUIRED, ()))
 
     def schema_for(self, kind: BusinessKind = BusinessKind.OPENING) -> dict[str, Any]:
         """The effective schema for one business kind (a fresh copy)."""

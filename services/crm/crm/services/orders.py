@@ -1,7 +1,9 @@
 """Order use cases: each runs in the caller's transaction and writes its events to the outbox.
 
 Every status change emits `crm.order.status_changed`; a submit emits `crm.order.submitted` first
-(the EOMS bridge opens tickets from it) and a cancel emits `crm.order.cancelled` first.
+(the EOMS bridge opens tickets from it) and a cancel emits `crm.order.cancelled` first. An order to submit
+that lacks information fulfilment needs (`crm.domain.information`) is, when the caller holds it back for
+information (the TMF622 face), kept a draft with the missing items (`crm.order.information_required`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,20 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.events import OrderCancelled, OrderItem, OrderStatusChanged, OrderSubmitted
+from backbone.events import (
+    InformationItem,
+    OrderCancelled,
+    OrderInformationRequired,
+    OrderItem,
+    OrderStatusChanged,
+    OrderSubmitted,
+)
 from backbone.ids import new_id
 from backbone.outbox import emit
 from backbone.vocabulary import TokenRole
 from crm.domain.errors import DomainError, EntityNotFound, InvalidField
 from crm.domain.history import history_entry
+from crm.domain.information import missing_for_fulfilment
 from crm.domain.lifecycle import (
     OpportunityState,
     OrderAction,
@@ -101,8 +111,13 @@ async def create_order(
     submit: bool,
     note: str | None = None,
     opportunity_id: str | None = None,
+    hold_for_information: bool = False,
 ) -> CreatedOrder:
     """Create a draft order, or a submitted one with `submit` (draft → submitted in the same transaction).
+
+    With `hold_for_information`, an order to submit that lacks what fulfilment needs stays a draft with the
+    missing items (`information_required`; TMF622 state pending) and `crm.order.information_required` is
+    emitted instead: it is submitted when they are given (`product_orders.update_order`).
 
     A submitted order is inserted in its final state (both history entries, version 2: what the
     insert and the submit's update left before), with the same events; nobody else can see the row
@@ -114,12 +129,13 @@ async def create_order(
         raise InvalidOrderItems(errors)
     if opportunity_id is not None:
         await _check_opportunity(session, scope, opportunity_id, customer_id)
+    missing = missing_for_fulfilment(items, catalogue) if submit and hold_for_information else []
     order_id = new_id("ord")
     now = datetime.now(UTC)
     actor = scope.actor
     history = [history_entry(None, OrderState.DRAFT.value, "create", actor, now)]
     status, version = OrderState.DRAFT, 1
-    if submit:
+    if submit and not missing:
         status = transition(OrderState.DRAFT, OrderAction.SUBMIT)
         history.append(history_entry(OrderState.DRAFT.value, status.value, OrderAction.SUBMIT.value, actor, now))
         version = 2
@@ -127,7 +143,8 @@ async def create_order(
         "id": order_id, "customer_id": customer_id, "account_manager_id": customer.account_manager_id,
         "channel": channel, "status": status.value, "status_reason": None, "opportunity_id": opportunity_id,
         "note": note, "created_by": actor, "history": history, "created_at": now, "updated_at": now,
-        "version": version,
+        "version": version, "information_required": [m.as_dict() for m in missing] or None,
+        "information_requested_at": now if missing else None,
     })).one()
     rows = [
         {"id": new_id("itm"), "order_id": order_id, "position": i, "product": item["product"],
@@ -135,7 +152,12 @@ async def create_order(
         for i, item in enumerate(items)
     ]
     item_rows = (await session.execute(_INSERT_ITEMS, rows)).all()
-    if submit:
+    if missing:
+        await emit(session, OrderInformationRequired(
+            order_id=order_id, customer_id=customer_id, created=True, required_at=now,
+            missing=[InformationItem(field=m.field, reason=m.reason) for m in missing]), subject=order_id)
+        log.info("order %s held back: %s", order_id, ", ".join(m.field for m in missing), extra={"order_id": order_id})
+    elif submit:
         await _emit_transition(session, row, OrderState.DRAFT, status, OrderAction.SUBMIT, actor, now,
                                known=(customer, rows))
     return CreatedOrder(row=row, items=list(item_rows), customer_name=customer.name)

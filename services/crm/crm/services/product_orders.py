@@ -3,7 +3,10 @@
 `update_order` applies the changes a merge-patch amounts to (the router works out which attributes
 really change): `description` (the order's note) until the order is closed; the items, the channel
 and the customer only on a draft; `submit` takes a draft on to submitted (TMF state acknowledged)
-through the order lifecycle. It emits `crm.order.updated` naming the changed TMF622 attributes.
+through the order lifecycle. It emits `crm.order.updated` naming the changed TMF622 attributes. A draft
+held back for information (TMF622 pending, `crm.domain.information`) is checked again after the change:
+complete, it emits `crm.order.information_provided` and is submitted (→ `crm.order.submitted`, the EOMS);
+still lacking something else, it emits `crm.order.information_required` with what is left.
 `discard_order` deletes a draft (it never reached the EOMS) and emits `crm.order.discarded`.
 """
 
@@ -15,11 +18,19 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.events import OrderDiscarded, OrderItem, OrderUpdated
+from backbone.events import (
+    InformationItem,
+    OrderDiscarded,
+    OrderInformationProvided,
+    OrderInformationRequired,
+    OrderItem,
+    OrderUpdated,
+)
 from backbone.ids import new_id
 from backbone.outbox import emit
 from crm.domain.cancellation import check_delete, check_patch
 from crm.domain.errors import EntityNotFound
+from crm.domain.information import missing_for_fulfilment
 from crm.domain.lifecycle import OrderAction, OrderState
 from crm.domain.products import Catalogue
 from crm.domain.scope import Scope
@@ -70,9 +81,37 @@ async def update_order(
     if attributes:
         await emit(session, OrderUpdated(order_id=order_id, customer_id=values.get("customer_id", row.customer_id),
                                          status=row.status, changed=attributes, updated_at=now), subject=order_id)
+    held = row.information_required is not None and row.status == OrderState.DRAFT.value
+    if held and await _recheck_information(session, catalogue, order_id, row.information_required, now, scope.actor):
+        return
     if submit:
         await order_service.apply_action(session, order_id=order_id, action=OrderAction.SUBMIT, actor=scope.actor,
                                          at=now)
+
+
+async def _recheck_information(session: AsyncSession, catalogue: Catalogue, order_id: str,
+                               before: list[dict[str, str]], at: datetime, actor: str) -> bool:
+    """A held-back draft after a change: submitted if nothing is missing any more (True), else what is left
+    recorded (and announced when it changed)."""
+    order = (await session.execute(select(orders).where(orders.c.id == order_id))).one()
+    items = [{"product": i.product, "business_kind": i.business_kind, "attributes": i.attributes}
+             for i in (await session.execute(select(order_items).where(order_items.c.order_id == order_id)
+                                             .order_by(order_items.c.position))).all()]
+    missing = missing_for_fulfilment(items, catalogue)
+    if missing:
+        left = [m.as_dict() for m in missing]
+        if left != before:
+            await session.execute(update(orders).where(orders.c.id == order_id).values(information_required=left))
+            await emit(session, OrderInformationRequired(
+                order_id=order_id, customer_id=order.customer_id, required_at=at,
+                missing=[InformationItem(field=m.field, reason=m.reason) for m in missing]), subject=order_id)
+        return False
+    await session.execute(update(orders).where(orders.c.id == order_id).values(information_required=None))
+    await emit(session, OrderInformationProvided(order_id=order_id, customer_id=order.customer_id,
+                                                 provided=[m["field"] for m in before], provided_at=at),
+               subject=order_id)
+    await order_service.apply_action(session, order_id=order_id, action=OrderAction.SUBMIT, actor=actor, at=at)
+    return True
 
 
 async def discard_order(session: AsyncSession, *, scope: Scope, order_id: str) -> None:

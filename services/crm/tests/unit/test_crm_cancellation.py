@@ -51,6 +51,9 @@ def test_settled(before: OrderState, known: int, open_: int, done: bool) -> None
 def test_cancellation_transitions_every_pair() -> None:
     legal = {(CancellationState.ACKNOWLEDGED, CancellationState.IN_PROGRESS),
              (CancellationState.ACKNOWLEDGED, CancellationState.REJECTED),
+             (CancellationState.ACKNOWLEDGED, CancellationState.INFORMATION_REQUIRED),
+             (CancellationState.INFORMATION_REQUIRED, CancellationState.IN_PROGRESS),
+             (CancellationState.INFORMATION_REQUIRED, CancellationState.REJECTED),
              (CancellationState.IN_PROGRESS, CancellationState.DONE)}
     for a, b in itertools.product(CancellationState, repeat=2):
         if (a, b) in legal:
