@@ -299,18 +299,15 @@ class OidcVerifier:
         return principal_from_claims(claims, roles_claim=self.roles_claim)
 
 
+@dataclass(kw_only=True, eq=False)
 class TokenVerifier:
     """What a service trusts: its OIDC provider, and the HS256 dev issuer in local/test only."""
 
-    def __init__(
-        self, *, audience: str, oidc: OidcVerifier | None = None, dev_secret: str | None = None,
-        dev_issuer: str = "groupsuite", leeway_s: int = 30,
-    ) -> None:
-        self.audience = audience
-        self.oidc = oidc
-        self.dev_secret = dev_secret
-        self.dev_issuer = dev_issuer
-        self.leeway_s = leeway_s
+    audience: str
+    oidc: OidcVerifier | None = None
+    dev_secret: str | None = None
+    dev_issuer: str = "groupsuite"
+    leeway_s: int = 30
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings, *, client: httpx.AsyncClient | None = None) -> TokenVerifier:

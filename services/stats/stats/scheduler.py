@@ -7,6 +7,7 @@ then 08:00) instead of waiting for the morning.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,22 +22,23 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(eq=False)
 class DailyReportScheduler(Worker):
     name = "stats-daily-report"
     error_backoff = Backoff(initial_s=1.0, max_s=30.0)
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], roster: Roster, *, at: time,
-                 catch_up_days: int, interval_s: float, instance_id: str,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    session_factory: async_sessionmaker[AsyncSession]
+    roster: Roster
+    _: KW_ONLY
+    at: time
+    catch_up_days: int
+    interval_s: float
+    instance_id: str
+    clock: Callable[[], datetime] = utc_now
+    planned: list[date] | None = field(default=None, init=False)  # the days whose rows this instance has made sure of
+
+    def __post_init__(self) -> None:
         super().__init__()
-        self.session_factory = session_factory
-        self.roster = roster
-        self.at = at
-        self.catch_up_days = catch_up_days
-        self.interval_s = interval_s
-        self.instance_id = instance_id
-        self.clock = clock
-        self.planned: list[date] | None = None  # the days whose rows this instance has made sure of
 
     async def step(self) -> float:
         now = self.clock()

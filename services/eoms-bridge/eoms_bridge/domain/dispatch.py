@@ -53,13 +53,6 @@ class Strategy(StrEnum):
     LEAST_LOADED = "least_loaded"
 
 
-class HowAssigned(StrEnum):
-    AUTO = "auto"
-    MANUAL = "manual"
-    CLAIM = "claim"
-    OVERRIDE = "override"
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
