@@ -18,8 +18,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from backbone.envelope import Envelope
 from backbone.events import (
     TicketAttributesChanged,
@@ -30,7 +28,7 @@ from backbone.events import (
     TicketResolved,
 )
 from backbone.events import TicketStateChanged as WireStateChanged
-from backbone.hub.fanout import Mapper
+from backbone.hub.fanout import Mapper, from_payload
 from backbone.hub.model import HubEvent, HubTables, hub_event_id
 from backbone.hub.service import HubApi
 from eoms_bridge.domain.tmf621 import priority_of
@@ -153,37 +151,11 @@ def ticket_attributes_changed(envelope: Envelope, t: TicketAttributesChanged) ->
 # The consumer side (the bridge's own eoms.tickets stream).
 
 
-async def _created(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    return [ticket_created(event, event.payload(TicketCreated))]
-
-
-async def _state(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    mapped = ticket_status_changed(event, event.payload(WireStateChanged))
-    return [mapped] if mapped else []
-
-
-async def _resolved(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    mapped = ticket_resolved(event, event.payload(TicketResolved))
-    return [mapped] if mapped else []
-
-
-async def _entered(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    return [ticket_node_changed(event, event.payload(TicketNodeEntered))]
-
-
-async def _assigned(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    return [ticket_node_changed(event, event.payload(TicketNodeAssigned))]
-
-
-async def _attributes(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    return [ticket_attributes_changed(event, event.payload(TicketAttributesChanged))]
-
-
 TICKET_MAPPERS: dict[str, Mapper] = {
-    "eoms.ticket.created": _created,
-    "eoms.ticket.state_changed": _state,
-    "eoms.ticket.resolved": _resolved,
-    "eoms.ticket.node_entered": _entered,
-    "eoms.ticket.node_assigned": _assigned,
-    "eoms.ticket.attributes_changed": _attributes,
+    "eoms.ticket.created": from_payload(TicketCreated, ticket_created),
+    "eoms.ticket.state_changed": from_payload(WireStateChanged, ticket_status_changed),
+    "eoms.ticket.resolved": from_payload(TicketResolved, ticket_resolved),
+    "eoms.ticket.node_entered": from_payload(TicketNodeEntered, ticket_node_changed),
+    "eoms.ticket.node_assigned": from_payload(TicketNodeAssigned, ticket_node_changed),
+    "eoms.ticket.attributes_changed": from_payload(TicketAttributesChanged, ticket_attributes_changed),
 }

@@ -3,6 +3,8 @@ per matching subscription, in the consumer's transaction (with its inbox row).
 
     handlers = merge_handlers(consumers.HANDLERS, fan_out_handlers(tables, API, {"crm.order.submitted": map_fn}))
 
+A mapper that needs only the event's payload is `from_payload(PayloadModel, to_tmf_event)`.
+
 A redelivered source event maps to the same TMF event ids (`hub_event_id`), and `(subscription_id,
 event_id)` is unique: it never queues twice, even past the inbox.
 """
@@ -12,7 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +29,22 @@ from backbone.hub.model import ACTIVE, HubEvent, HubTables, parse_query
 
 #: Maps one source event to its TMF events (none when the event means nothing to a listener).
 Mapper = Callable[[AsyncSession, Envelope], Awaitable[Sequence[HubEvent]]]
+
+P = TypeVar("P", bound=BaseModel)
+
+
+def from_payload(payload: type[P], to_event: Callable[[Envelope, P], HubEvent | None]) -> Mapper:
+    """The `Mapper` of a source event whose TMF event is made from its payload alone (no read);
+    `to_event` answering `None` maps the event to nothing.
+
+        {"eoms.ticket.created": from_payload(TicketCreated, ticket_created), ...}
+    """
+
+    async def mapper(session: AsyncSession, event: Envelope) -> list[HubEvent]:
+        mapped = to_event(event, event.payload(payload))
+        return [mapped] if mapped is not None else []
+
+    return mapper
 
 
 def body_bytes(body: Mapping[str, object]) -> str:
