@@ -3,7 +3,7 @@ inbox and idempotency-key tables each service owns."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -30,6 +30,14 @@ def make_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args,
         hide_parameters=True,
     )
+
+
+async def db_now(session: AsyncSession) -> datetime:
+    """The database's clock (`clock_timestamp()`, in UTC): the time a service stamps what it records and
+    publishes (a ticket's node entered or completed, a timer's fire time), so every instance agrees on
+    it; never one instance's own clock, which may run ahead or behind (docs/reliability.md, clock-skew)."""
+    now: datetime = (await session.execute(sa.select(sa.func.clock_timestamp()))).scalar_one()
+    return now.astimezone(UTC)
 
 
 def make_session_factory(

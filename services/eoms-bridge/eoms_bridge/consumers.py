@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.consumer import Handler, PermanentError
+from backbone.db import db_now
 from backbone.envelope import Envelope
 from backbone.events import ComplaintCreated, OrderCancelled, OrderSubmitted
 from eoms_bridge.context import EomsContext
@@ -21,7 +20,7 @@ def make_handlers(context: EomsContext) -> dict[str, Handler]:
     async def on_order_submitted(session: AsyncSession, event: Envelope) -> None:
         order = event.payload(OrderSubmitted)
         try:
-            await tickets.open_tickets_for_order(session, store=store, order=order, now=datetime.now(UTC),
+            await tickets.open_tickets_for_order(session, store=store, order=order, now=await db_now(session),
                                                  forward=forward, org=org, eoms_partner=eoms_partner)
         except WorkflowNotFoundError as exc:
             raise PermanentError(str(exc)) from exc  # no retry makes a workflow appear: DLQ with the reason
@@ -29,13 +28,13 @@ def make_handlers(context: EomsContext) -> dict[str, Handler]:
     async def on_order_cancelled(session: AsyncSession, event: Envelope) -> None:
         c = event.payload(OrderCancelled)
         await tickets.cancel_tickets_for_order(session, store=store, order_id=c.order_id, reason=c.reason,
-                                               now=datetime.now(UTC), forward=forward)
+                                               now=await db_now(session), forward=forward)
 
     async def on_complaint_created(session: AsyncSession, event: Envelope) -> None:
         complaint = event.payload(ComplaintCreated)
         try:
             await tickets.open_ticket_for_complaint(
-                session, store=store, complaint=complaint, now=datetime.now(UTC),
+                session, store=store, complaint=complaint, now=await db_now(session),
                 generic_business_type=context.settings.generic_complaint_business_type, forward=forward, org=org,
                 eoms_partner=eoms_partner)
         except WorkflowNotFoundError as exc:  # pragma: no cover - the start checks the generic workflow is there

@@ -7,13 +7,15 @@
 - `POST /api/v1/assignments/{ticket_id}/dispatch`: dispatch the unclaimed current node now to the
   on-duty person of its role in the ticket's region (or of `unit`), by the role's strategy (dispatchers,
   supervisors, admins; recorded as `how=auto`, the dispatcher as the actor).
+- `GET /api/v1/assignments/people?role=&region=`: whom a task of that node role can go to (the
+  organisation's active people holding it, on duty in the region now first, with their open tasks):
+  the dispatcher's choice of a named person (the console's dispatch screen).
 
 Reassigning to a named person or unit is the ticket action `reassign` (`to` or `to_unit`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -22,8 +24,10 @@ from sqlalchemy import select
 
 from backbone.auth import Principal
 from backbone.authz import authorize
+from backbone.db import db_now
 from backbone.pagination import Page, fetch_page
 from backbone.problems import Problem
+from backbone.vocabulary import NodeRole
 from eoms_bridge.api.deps import (
     DISPATCHERS,
     TICKET_ROLES,
@@ -38,6 +42,7 @@ from eoms_bridge.api.tickets import TicketOut, ticket_out
 from eoms_bridge.domain.ticket import TicketAction
 from eoms_bridge.models import ticket_history, tickets
 from eoms_bridge.services import tickets as ticket_service
+from eoms_bridge.services.assignment import open_tasks
 
 router = APIRouter(prefix="/api/v1/assignments", tags=["assignments"])
 
@@ -46,6 +51,8 @@ MineDep = Annotated[Principal, authorize(
 DispatcherDep = Annotated[Principal, authorize(
     *DISPATCHERS, scope="every open ticket (another's does not exist for these roles)",
     checks="a node nobody on duty (or in the unit) can work is 422")]
+PeopleReaderDep = Annotated[Principal, authorize(
+    *DISPATCHERS, scope="the organisation's people of a node role: names, units, duty, load (no contact details)")]
 
 
 @router.get("/mine", response_model=Page[TaskOut], summary="Open node tasks assigned to me, oldest first")
@@ -70,6 +77,41 @@ async def my_tickets(principal: MineDep, session: SessionDep, store: StoreDep,
     return Page[TicketOut](items=items, next_cursor=nxt)
 
 
+class CandidateOut(BaseModel):
+    id: str = Field(description="the person's user id (the `to` of a reassign)")
+    name: str
+    department: str
+    department_name: str | None
+    partner: str | None
+    on_duty: bool = Field(description="on shift now in the rosters of the role for the region (or of any region)")
+    open_tasks: int = Field(description="open node tasks assigned to them now")
+
+
+class CandidatesOut(BaseModel):
+    role: str
+    region: str | None
+    items: list[CandidateOut]
+
+
+@router.get("/people", response_model=CandidatesOut,
+            summary="Whom a task of a node role can be dispatched to: on duty in the region first, then by id")
+async def candidates(principal: PeopleReaderDep, session: SessionDep, context: ContextDep,
+                     role: NodeRole = Query(description="the node role of the task"),
+                     region: str | None = Query(None, max_length=60, description="the ticket's customer region"),
+                     ) -> CandidatesOut:
+    org = context.organisation
+    if org is None:
+        return CandidatesOut(role=role.value, region=region, items=[])
+    people = [p for p in org.people if p.active and role in p.roles]
+    duty = set(org.on_duty(role, region, await db_now(session)))
+    load = await open_tasks(session, [p.id for p in people]) if people else {}
+    units = {d.id: d.name for d in org.departments}
+    items = [CandidateOut(id=p.id, name=p.name, department=p.department, department_name=units.get(p.department),
+                          partner=p.partner, on_duty=p.id in duty, open_tasks=load.get(p.id, 0)) for p in people]
+    items.sort(key=lambda c: (not c.on_duty, c.id))
+    return CandidatesOut(role=role.value, region=region, items=items)
+
+
 class DispatchIn(BaseModel):
     unit: str | None = Field(default=None, max_length=60, description=(
         "a unit (department): one of its people holding the node's role (the on-duty ones first)"))
@@ -87,6 +129,6 @@ async def dispatch_now(ticket_id: str, principal: DispatcherDep, session: Sessio
     async with session.begin():
         row = await ticket_service.act(
             session, store=store, ticket_id=ticket_id, action=TicketAction.REASSIGN, actor=actor,
-            now=datetime.now(UTC), org=org, dispatch=True, to_unit=body.unit, forward=context.forwarding,
+            now=await db_now(session), org=org, dispatch=True, to_unit=body.unit, forward=context.forwarding,
             eoms_partner=context.eoms_partner)
     return await ticket_out(store, session, row, history=False, actor=actor)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -28,6 +28,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from backbone.authz import signed
+from backbone.db import db_now
 from backbone.problems import Problem
 from backbone.vocabulary import NodeRole
 from eoms_bridge.adapter.signing import SignatureError, SignedRequest, verify
@@ -136,7 +137,7 @@ async def eoms_callback(
         if first is None:
             return CallbackOut(status="duplicate", ticket_id=row.id, actor=partner.actor_id)
         out = await ticket_service.act(
-            session, store=store, ticket_id=row.id, action=body.action, actor=actor, now=datetime.now(UTC),
+            session, store=store, ticket_id=row.id, action=body.action, actor=actor, now=await db_now(session),
             outcome=body.outcome, data=data, reason=body.reason, to=to, forward=context.forwarding,
             org=context.organisation, eoms_partner=context.eoms_partner)
     log.info("callback %s from partner %s applied to %s", body.callback_id, partner.partner, row.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
 
+from backbone.db import db_now
 from backbone.labels import LocalText
 from backbone.pagination import Page, fetch_page
 from backbone.problems import Problem, field_error
@@ -218,7 +219,7 @@ async def ticket_action(
                 roles = [NodeRole(current)] if current else []
             to = Actor.person(body.to, *roles)
         row = await ticket_service.act(
-            session, store=store, ticket_id=ticket_id, action=action, actor=actor, now=datetime.now(UTC),
+            session, store=store, ticket_id=ticket_id, action=action, actor=actor, now=await db_now(session),
             outcome=body.outcome, data=data, reason=body.reason, to=to, to_unit=body.to_unit,
             expected_version=body.expected_version, forward=context.forwarding, org=org,
             eoms_partner=context.eoms_partner,

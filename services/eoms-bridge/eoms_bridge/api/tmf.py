@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import RowMapping
 
 from backbone.authz import authorize
+from backbone.db import db_now
 from backbone.tmf import (
     DateRange,
     FieldsQuery,
@@ -361,7 +362,7 @@ async def create_trouble_ticket(body: TroubleTicketCreate, request: Request, pri
     )
     async with session.begin():
         row, created = await network_tickets.open_network_ticket(
-            session, store=store, request=req, now=datetime.now(UTC),
+            session, store=store, request=req, now=await db_now(session),
             generic_business_type=context.settings.generic_complaint_business_type, forward=context.forwarding,
             org=context.organisation, eoms_partner=context.eoms_partner)
         resource = await _one(request, session, row)
@@ -383,7 +384,7 @@ async def patch_trouble_ticket(ticket_id: str, body: TroubleTicketUpdate, reques
     async with session.begin():
         row = await network_tickets.update_ticket(
             session, store=store, ticket_id=ticket_id, change=change, actor=_actor(principal),
-            now=datetime.now(UTC), visible=_visible(principal), forward=context.forwarding,
+            now=await db_now(session), visible=_visible(principal), forward=context.forwarding,
             org=context.organisation, eoms_partner=context.eoms_partner)
         resource = await _one(request, session, row)
     return resource_response(resource)

@@ -16,15 +16,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
-from sqlalchemy import and_, bindparam, func, select, tuple_, update
+from sqlalchemy import and_, bindparam, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backbone.db import db_now
 from backbone.envelope import Envelope
 from backbone.events import (
     SlaBreached,
@@ -100,13 +101,6 @@ _CLAIM_DUE = claim_due(timers, timers.c.next_fire_at <= bindparam("now"), order_
 
 def _save_params(timer_id: str, t: SlaTimer, at: datetime) -> dict[str, Any]:
     return {"tid": timer_id, **{f"v_{k}": v for k, v in state_columns(t).items()}, "v_updated_at": at}
-
-
-async def db_now(session: AsyncSession) -> datetime:
-    """The database's clock: the time every SLA record and event is stamped with (recorded, fired,
-    met), as the due-timer scan decides "due" by it; never one instance's clock, which may run ahead."""
-    now: datetime = (await session.execute(select(func.clock_timestamp()))).scalar_one()
-    return now.astimezone(UTC)
 
 
 async def _save(session: AsyncSession, timer_id: str, t: SlaTimer) -> None:
