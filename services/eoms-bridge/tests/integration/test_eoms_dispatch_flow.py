@@ -216,3 +216,36 @@ async def test_a_partner_node_is_seen_and_worked_by_its_partner_only(
     # the node is left: the ticket is no longer the partner's to see
     assert (await http.get(f"/api/v1/tickets/{tid}", headers=huawei)).status_code == 404
     assert (await ticket(http, tid))["partner"] is None
+
+
+async def test_whom_a_dispatcher_can_dispatch_to_on_duty_first_with_their_load(
+        infra: Any, bridge: tuple[httpx.AsyncClient, Any, str]) -> None:
+    http, runtime, region = bridge
+    dispatcher = auth(new_id("disp"), "dispatcher")
+
+    async def people(role: str, where: str) -> list[dict[str, Any]]:
+        r = await http.get("/api/v1/assignments/people", headers=dispatcher, params={"role": role, "region": where})
+        assert r.status_code == 200, r.text
+        assert (r.json()["role"], r.json()["region"]) == (role, where)
+        return r.json()["items"]  # type: ignore[no-any-return]
+
+    # a region without a roster of its own: the "*" roster's ns_s is on duty around the clock, first
+    south = await people("network_staff", f"{region}-south")
+    assert [(p["id"], p["on_duty"]) for p in south] == [
+        ("ns_s", True), ("ns_a", False), ("ns_b", False), ("ns_c", False)]
+    assert south[0]["department"] == "south-unit" and south[0]["department_name"] == "南部分部"
+    assert all("phone" not in p and "email" not in p for p in south)
+    assert [p["id"] for p in await people("network_resource", region)] == ["nr_1"]
+    assert (await people("network_resource", region))[0]["on_duty"] is True  # a 24-hour shift
+    # the load is the open tasks assigned now: one more for ns_s once a task is handed to them
+    before = {p["id"]: p["open_tasks"] for p in south}
+    tid = await open_ticket(runtime, "dedicated_line_data.opening", f"{region}-south", WEDNESDAY_10H)
+    assert (await ticket(http, tid))["assignee"] == "ns_s"
+    after = {p["id"]: p["open_tasks"] for p in await people("network_staff", f"{region}-south")}
+    assert after == {**before, "ns_s": before["ns_s"] + 1}
+    # only who dispatches reads it; a role that is not a node role is a 422 naming it
+    r = await http.get("/api/v1/assignments/people", headers=auth("ns_a", "network_staff"),
+                       params={"role": "network_staff"})
+    assert r.status_code == 403
+    r = await http.get("/api/v1/assignments/people", headers=dispatcher, params={"role": "wizard"})
+    assert r.status_code == 422 and "role" in r.text
