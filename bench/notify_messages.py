@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -100,7 +101,8 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
     await producer.start()
     envelopes = [event(i, run_id) for i in range(events)]
     smtp_before, smsc_before = smtp.count, smsc.count
-    roots = bench.cpu_roots()
+    roots = {**bench.cpu_roots(), "smtp-server": smtp.proc.pid, "smsc": smsc.proc.pid}
+    load_before = [round(x, 1) for x in os.getloadavg()]
     meter = CpuMeter(roots).start()
     spy = profiler(roots["notify"], profile, 600)
     started = time.monotonic()
@@ -115,6 +117,7 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
     arrivals = sorted(t - started for t in smtp.arrivals[smtp_before:] + smsc.arrivals[smsc_before:])
     elapsed = arrivals[-1] if len(arrivals) >= target else time.monotonic() - started
     used = meter.stop()
+    load_after = [round(x, 1) for x in os.getloadavg()]
     if spy is not None:
         spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
         spy.wait(30)
@@ -137,13 +140,18 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
         "produce_s": round(produced, 2),
         "elapsed_s": round(elapsed, 2),
         "messages_per_s": round((emails + sms) / elapsed, 1),
+        # first to last message at the servers (the consumer still queuing meanwhile)
+        "sending_messages_per_s": round((len(arrivals) - 1) / max(1e-9, arrivals[-1] - arrivals[0]), 1)
+        if len(arrivals) > 1 else 0.0,
         "arrival_s": percentiles(arrivals),
         "delivered_dlr_first_page": delivered,
         "cpu_ms_per_message": {name: round(s * 1000 / max(1, emails + sms), 2) for name, s in sorted(used.items())},
+        "load_average_before_after": [load_before, load_after],
     }
 
 
-def run(events: int, workers: int, profile: str | None = None) -> dict[str, Any]:
+def run(events: int, workers: int, profile: str | None = None, batch: int = 16, binds: int = 2,
+        connections: int = 8) -> dict[str, Any]:
     smtp_port, smsc_port = free_port(), free_port()
     smtp = ServerProcess(["-m", "devtools.smtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
     try:
@@ -158,7 +166,8 @@ def run(events: int, workers: int, profile: str | None = None) -> dict[str, Any]
         "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "SMPP_URL": f"smpp://notify:secret@127.0.0.1:{smsc_port}",
         "DIRECTORY_FILE": str(tmp / "directory.yaml"),
         "RATE_LIMIT": "1000", "DIGEST_THRESHOLD": "1000", "EMAIL_WORKERS": str(workers),
-        "SMS_WORKERS": str(workers),
+        "SMS_WORKERS": str(workers), "DISPATCH_BATCH": str(batch), "SMPP_BINDS": str(binds),
+        "SMTP_CONNECTIONS": str(connections),
     }
     try:
         with BenchEnv(services=["notify"], env=env) as bench:
@@ -166,7 +175,8 @@ def run(events: int, workers: int, profile: str | None = None) -> dict[str, Any]
     finally:
         smtp.stop()
         smsc.stop()
-    result = {"events": events, "workers_per_channel": workers, **figures}
+    result = {"events": events, "workers_per_channel": workers, "dispatch_batch": batch, "smpp_binds": binds,
+              "smtp_connections": connections, **figures}
     print(result, flush=True)
     return result
 
@@ -174,10 +184,14 @@ def run(events: int, workers: int, profile: str | None = None) -> dict[str, Any]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4, help="dispatch workers per channel")
+    parser.add_argument("--batch", type=int, default=16, help="DISPATCH_BATCH: rows per claim")
+    parser.add_argument("--binds", type=int, default=2, help="SMPP_BINDS")
+    parser.add_argument("--connections", type=int, default=8, help="SMTP_CONNECTIONS")
     parser.add_argument("--profile", help="py-spy the notify process while the messages go out, into this file")
     args = parser.parse_args()
-    write_result("notify_messages", run(args.events, args.workers, args.profile))
+    write_result("notify_messages", run(args.events, args.workers, args.profile, args.batch, args.binds,
+                                        args.connections))
     if args.profile:
         for frame, share in top_frames(args.profile, 40):
             print(f"{share:5.1f}%  {frame}")

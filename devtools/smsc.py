@@ -111,6 +111,7 @@ class SmscSimulator:
         self._sessions: set[_Session] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending: dict[tuple[str, str, int, int], dict[int, ReceivedPart]] = {}
+        self._unacknowledged: dict[tuple[str, int], SentReceipt] = {}  # (peer, sequence): no scan per ack
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
 
@@ -228,9 +229,9 @@ class SmscSimulator:
             return False
         if req.is_response:  # deliver_sm_resp, enquire_link_resp, ...
             if isinstance(req, P.DeliverSmResp):
-                for r in self.receipts:
-                    if r.peer == session.peer and r.sequence == req.sequence:
-                        r.acknowledged = True
+                receipt = self._unacknowledged.pop((session.peer, req.sequence), None)
+                if receipt is not None:
+                    receipt.acknowledged = True
                 await self._notify()
             return True
         if session.system_id is None:
@@ -314,13 +315,9 @@ class SmscSimulator:
             received_at=parts[-1].received_at,
         )
         self.messages.append(msg)
-        log.debug(
-            "message to %s (%d part%s): %s",
-            mask_phone(msg.destination),
-            msg.parts,
-            "" if msg.parts == 1 else "s",
-            mask_pii(msg.text),
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("message to %s (%d part%s): %s", mask_phone(msg.destination), msg.parts,
+                      "" if msg.parts == 1 else "s", mask_pii(msg.text))
         if self.on_message is not None:
             self.on_message(msg)
 
@@ -349,10 +346,12 @@ class SmscSimulator:
         )
         sent = SentReceipt(part.message_id, part.destination, self.dlr_stat, session.peer, dlr.sequence)
         self.receipts.append(sent)
+        self._unacknowledged[(session.peer, dlr.sequence)] = sent
         try:
             await self._send(session, dlr)
         except ConnectionError:
             self.receipts.remove(sent)
+            self._unacknowledged.pop((session.peer, dlr.sequence), None)
             return
         await self._notify()
 

@@ -32,12 +32,14 @@ from notify.smpp.keeper import SmppSessionKeeper
 
 def build_dispatch(infra: Infra, settings: NotifySettings) -> DispatchParts:
     receipts = Receipts(infra.session_factory)
-    # One long-lived SMPP session per process; its receipts update the delivery rows.
-    smpp = (
-        SmppClient(settings.smpp_url, on_dlr=receipts.on_dlr, submit_timeout=settings.smpp_submit_timeout_s)
-        if settings.smpp_url else None
-    )
-    smtp = SmtpSender(settings.smtp_url, settings.mail_from)
+    # SMPP_BINDS long-lived, windowed SMPP sessions per process; their receipts update the delivery rows.
+    url = settings.smpp_url
+    smpp = tuple(
+        SmppClient(url, on_dlr=receipts.on_dlr, submit_timeout=settings.smpp_submit_timeout_s,
+                   window=settings.smpp_window)
+        for _ in range(settings.smpp_binds)
+    ) if url else ()
+    smtp = SmtpSender(settings.smtp_url, settings.mail_from, connections=settings.smtp_connections)
     channels: dict[str, Channel] = {"email": EmailChannel(smtp), "sms": SmsChannel(smpp, infra.engine)}
     outcomes = Outcomes(
         infra.session_factory, max_attempts=settings.max_send_attempts,
@@ -69,11 +71,11 @@ def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime[NotifyCo
             # Worker 0 of a channel also polls (rows of other instances, retries coming due).
             runtime.add_worker(DispatchWorker(
                 channel, index, parts=dispatch, engine=infra.engine,
-                poll_s=settings.dispatch_interval_s if index == 0 else None,
+                poll_s=settings.dispatch_interval_s if index == 0 else None, batch=settings.dispatch_batch,
             ))
-    if dispatch.smpp is not None:
-        runtime.add_worker(SmppSessionKeeper(dispatch.smpp))
-        runtime.on_stop(dispatch.smpp.close)
+    for i, client in enumerate(dispatch.smpp):
+        runtime.add_worker(SmppSessionKeeper(client, name=f"notify-smpp-session-{i}"))
+        runtime.on_stop(client.close)
     runtime.add_worker(DigestWorker(
         infra.session_factory, directory=context.directory, templates=context.templates, settings=settings,
         on_queued=wake,

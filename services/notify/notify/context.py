@@ -27,7 +27,7 @@ class DispatchParts:
     outcomes: Outcomes  # sent / retrying / failed, with their events
     receipts: Receipts  # SMSC delivery receipts
     smtp: SmtpSender
-    smpp: SmppClient | None  # None without SMPP_URL (SMS then fail for good)
+    smpp: tuple[SmppClient, ...]  # SMPP_BINDS sessions; none without SMPP_URL (SMS then fail for good)
 
 
 @dataclass(frozen=True)

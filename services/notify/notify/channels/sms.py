@@ -1,4 +1,7 @@
-"""SMS over the process's one SMPP session: a delivery row's text, part by part.
+"""SMS over the process's SMPP sessions (SMPP_BINDS binds, each windowed): a delivery row's text, part by part.
+
+Each message goes to the bound session with the fewest submits outstanding; its parts go one after the
+other on it (many messages are in flight at once: the dispatch workers send their batches concurrently).
 
 Each part's SMSC message id is committed as soon as the SMSC acknowledges it (`sms_parts`), so a
 resend after a crash never submits an acknowledged part again, and the concatenation reference
@@ -9,6 +12,7 @@ part's id is recorded with the `sent` commit (`Sent.last_part`).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
@@ -35,13 +39,20 @@ class SmsChannel:
     name: ChannelName = "sms"
     permanent_errors: tuple[type[Exception], ...] = (PermanentSendError, SmppSubmitError)
 
-    def __init__(self, client: SmppClient | None, engine: AsyncEngine) -> None:
-        self.client = client  # None: no SMPP_URL configured, every SMS fails for good
+    def __init__(self, clients: SmppClient | Sequence[SmppClient] | None, engine: AsyncEngine) -> None:
+        # None / empty: no SMPP_URL configured, every SMS fails for good
+        self.clients = (clients,) if isinstance(clients, SmppClient) else tuple(clients or ())
         self.engine = engine
 
+    def session(self) -> SmppClient:
+        """The bound session with the fewest submits outstanding (any session while none is bound: it waits)."""
+        bound = [c for c in self.clients if c.bound] or list(self.clients)
+        return min(bound, key=lambda c: c.outstanding)
+
     async def send(self, row: Row) -> Sent:
-        if self.client is None:
+        if not self.clients:
             raise PermanentSendError("no SMPP_URL configured")
+        client = self.session()
         message = segment(row["body"], ref=sms_ref(row["id"]))
         done: dict[int, str] = {}
         if int(row["attempts"]) > 1:  # parts exist only if an earlier attempt submitted some
@@ -53,7 +64,7 @@ class SmsChannel:
             if no in done:
                 ids.append(done[no])  # acknowledged before a crash: never submitted twice
                 continue
-            (message_id,) = await self.client.submit(row["address"], [part])
+            (message_id,) = await client.submit(row["address"], [part])
             ids.append(message_id)
             if no < total:
                 async with self.engine.begin() as conn:

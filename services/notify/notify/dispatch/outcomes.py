@@ -2,7 +2,10 @@
 
 - `sent`: committed right after the server's answer, with `synchronous_commit=off` (our crash
   cannot undo a commit PostgreSQL acknowledged; skipping the WAL flush wait narrows the window
-  between the server's acceptance and this commit, see `notify.dispatch`).
+  between the server's acceptance and this commit, see `notify.dispatch`). Group commit: the `sent`
+  outcomes that become ready while one `sent` transaction is in flight are committed together in
+  the next one (one UPDATE for all rows, one insert of their events); a row never waits for
+  anything but the transaction in flight and its own, and `sent()` returns once its row is committed.
 - `uncertain`: the server accepted the message but `sent` could not be committed (the database
   away past the worker's retries): the row goes back to the queue flagged `uncertain` (it may be
   sent twice; the copy is recognisable, see `notify.dispatch`).
@@ -13,17 +16,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, bindparam, func, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backbone.outbox import emit_envelopes
 from backbone.workers import Backoff
 from notify.channels.base import Row, Sent
 from notify.models import deliveries, sms_parts
-from notify.services.deliveries import record
+from notify.services.deliveries import delivery_envelope, record
 
 log = logging.getLogger("notify.dispatch")
 
@@ -36,6 +41,15 @@ _MARK_SENT = (
             updated_at=func.now())
 )
 _INSERT_LAST_PART = insert(sms_parts).on_conflict_do_nothing()
+# Many rows `sent` in one statement; the ids of the rows still `sending` (not yet `delivered` by a receipt).
+_MARK_SENT_MANY = text(f"""
+    UPDATE {_d.fullname} AS d
+       SET status = 'sent', provider_message_id = v.provider, claimed_by = NULL, reason = NULL, updated_at = now()
+      FROM unnest(:ids, :providers) AS v(id, provider)
+     WHERE d.id = v.id AND d.status = 'sending'
+ RETURNING d.id
+""").bindparams(bindparam("ids", type_=ARRAY(String)), bindparam("providers", type_=ARRAY(String)))
+SENT_GROUP_MAX = 500  # rows per `sent` transaction
 _REQUEUE_UNCERTAIN = (
     update(_d)
     .where(_d.c.id == bindparam("uncertain_id"), _d.c.status == "sending")
@@ -53,18 +67,50 @@ class Outcomes:
         self.session_factory = session_factory
         self.max_attempts = max_attempts
         self.backoff = backoff
+        self._ready: list[tuple[Row, Sent, asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def sent(self, row: Row, sent: Sent) -> None:
+        """Commit `sent` (+ the last SMS part, + the event); returns once committed, raises if the commit failed."""
+        done = asyncio.get_running_loop().create_future()
+        self._ready.append((row, sent, done))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_ready(), name="notify-sent-commits")
+        await done
+
+    async def _commit_ready(self) -> None:
+        while self._ready:
+            group, self._ready = self._ready[:SENT_GROUP_MAX], self._ready[SENT_GROUP_MAX:]
+            try:
+                await self._commit_sent([(row, sent) for row, sent, _ in group])
+            except Exception as exc:  # noqa: BLE001 - each waiting worker retries / settles its own row
+                for *_, done in group:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for *_, done in group:
+                    if not done.done():
+                        done.set_result(None)
+
+    async def _commit_sent(self, group: list[tuple[Row, Sent]]) -> None:
         async with self.session_factory() as session, session.begin():
             await session.execute(_ASYNC_COMMIT)
-            if sent.last_part is not None:
-                await session.execute(
-                    _INSERT_LAST_PART, {"delivery_id": row["id"], "part_no": sent.last_part[0],
-                                        "message_id": sent.last_part[1]}
-                )
-            result = await session.execute(_MARK_SENT, {"sent_id": row["id"], "provider_id": sent.provider_id[:200]})
-            if getattr(result, "rowcount", 0):  # not when a receipt already made it `delivered`
-                await record(session, row, "sent")
+            last_parts = [{"delivery_id": row["id"], "part_no": sent.last_part[0], "message_id": sent.last_part[1]}
+                          for row, sent in group if sent.last_part is not None]
+            if last_parts:
+                await session.execute(_INSERT_LAST_PART, last_parts)
+            if len(group) == 1:
+                row, sent = group[0]
+                result = await session.execute(_MARK_SENT, {"sent_id": row["id"],
+                                                            "provider_id": sent.provider_id[:200]})
+                if getattr(result, "rowcount", 0):  # not when a receipt already made it `delivered`
+                    await record(session, row, "sent")
+                return
+            marked = set((await session.execute(_MARK_SENT_MANY, {
+                "ids": [row["id"] for row, _ in group], "providers": [sent.provider_id[:200] for _, sent in group],
+            })).scalars())
+            await emit_envelopes(session, [delivery_envelope(session, row, "sent", None)
+                                           for row, _ in group if row["id"] in marked])
 
     async def uncertain(self, row: Row, reason: str) -> None:
         """Accepted by the server, `sent` not committed: back to the queue, flagged `uncertain`."""

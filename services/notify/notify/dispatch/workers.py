@@ -1,8 +1,12 @@
-"""The dispatch workers: claim one due row of a channel, send it, commit the outcome; wait when idle.
+"""The dispatch workers: claim a batch of due rows of a channel, send them concurrently, commit each
+outcome as soon as its server answered; wait when idle.
 
 EMAIL_WORKERS / SMS_WORKERS `DispatchWorker`s per process, one per (channel, index). A claim is
-one committed statement: the row goes `sending` with `claimed_by` = this instance
-(`claim_due`: `FOR UPDATE SKIP LOCKED`, two workers or instances never take one row).
+one committed statement for up to DISPATCH_BATCH rows: they go `sending` with `claimed_by` = this
+instance (`claim_due`: `FOR UPDATE SKIP LOCKED`, two workers or instances never take one row). The
+rows of a batch are sent concurrently (the channel bounds it: pooled SMTP sessions, the SMPP window
+of each bind); each row's outcome is committed right after its own server answer (`Outcomes.sent`
+groups the `sent` commits that are ready at the same moment into one transaction).
 
 Idle workers do not poll: they wait for `Wakeup.wake()` (`wakeup.py`), which the consumer calls after a commit
 that queued rows in this process (and the digest worker after queuing a summary). Only worker 0 of
@@ -12,6 +16,7 @@ coming due. A worker that got a row wakes one more sibling (there may be more).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,12 +40,12 @@ _d = deliveries
 # Prebuilt (parameters bound per call): the claim is the hot path of every message.
 _CLAIM = (
     update(_d)
-    .where(_d.c.id == claim_due(
+    .where(_d.c.id.in_(claim_due(
         _d,
         _d.c.status.in_(["queued", "retrying"]), _d.c.channel == bindparam("claim_channel"),
         _d.c.next_attempt_at <= func.now(),
-        order_by=_d.c.next_attempt_at, limit=1, columns=(_d.c.id,),
-    ).scalar_subquery())
+        order_by=_d.c.next_attempt_at, limit=bindparam("claim_limit"), columns=(_d.c.id,),
+    )))
     .values(status="sending", claimed_by=bindparam("claim_instance"), attempts=_d.c.attempts + 1, updated_at=func.now())
     .returning(*_d.c)
 )
@@ -55,20 +60,24 @@ class DispatchWorker(Worker):
         parts: DispatchParts,
         engine: AsyncEngine,
         poll_s: float | None,
+        batch: int = 1,
     ) -> None:
         super().__init__(f"notify-dispatch-{channel.name}-{index}")
         self.channel = channel
         self.engine = engine
         self.lease, self.wakeup, self.outcomes = parts.lease, parts.wakeup, parts.outcomes
         self.poll_s = poll_s  # None: wait for a wake-up only
+        self.batch = batch  # rows claimed in one statement, sent concurrently
         self.unsettled: list[Callable[[], Awaitable[None]]] = []  # outcomes not committed yet
 
-    async def claim(self) -> dict[str, Any] | None:
+    async def claim(self) -> list[dict[str, Any]]:
+        """Up to `batch` due rows, now `sending` under this instance (one statement, committed)."""
         async with self.engine.begin() as conn:
-            row = (await conn.execute(
-                _CLAIM, {"claim_channel": self.channel.name, "claim_instance": self.lease.instance}
-            )).first()
-        return dict(row._mapping) if row else None
+            rows = (await conn.execute(
+                _CLAIM, {"claim_channel": self.channel.name, "claim_instance": self.lease.instance,
+                         "claim_limit": self.batch}
+            )).all()
+        return [dict(row._mapping) for row in rows]
 
     async def step(self) -> float:
         name = self.channel.name
@@ -79,15 +88,19 @@ class DispatchWorker(Worker):
         if not self.lease.alive.is_set():
             return LEASE_WAIT_S  # no lock, no claim
         generation = self.wakeup.generation[name]
-        row = await self.claim()
-        if row is None:
+        rows = await self.claim()
+        if not rows:
             if self.wakeup.generation[name] != generation:
                 return 0.0  # rows were queued while we claimed: look again
             self.wakeup.idle(name, self)
             return self.poll_s if self.poll_s is not None else IDLE_WAIT_S
-        self.wakeup.wake(name, count=1)  # there may be more: get a sibling going
+        if len(rows) == self.batch:
+            self.wakeup.wake(name, count=1)  # there may be more: get a sibling going
         async with self.lease.sending():
-            await self.send(row)
+            if len(rows) == 1:
+                await self.send(rows[0])
+            else:  # `send` never raises for a row's failure: one row cannot abort its batch
+                await asyncio.gather(*(self.send(row) for row in rows))
         return 0.0
 
     async def send(self, row: dict[str, Any]) -> None:

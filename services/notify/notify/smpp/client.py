@@ -12,6 +12,10 @@ simulator.
     ids = await client.submit("13800000000", segment("…").parts)
     await client.close()
 
+Windowed: submits of concurrent callers go out without waiting for each other's submit_sm_resp
+(at most ``window`` outstanding on the session, each matched back by its sequence number); the
+parts of one message still go one after the other, in order.
+
 URL query options: ``bind=transceiver|transmitter`` (default transceiver),
 ``source=<source address>`` (default ``10658000``).
 """
@@ -140,6 +144,7 @@ class SmppClient:
         reconnect_min: float = 0.5,
         reconnect_max: float = 30.0,
         registered_delivery: bool = True,
+        window: int = 64,
     ) -> None:
         self.url = SmppUrl.parse(url)
         self.on_dlr = on_dlr
@@ -148,6 +153,9 @@ class SmppClient:
         self.submit_timeout = submit_timeout
         self.reconnect_backoff = Backoff(initial_s=reconnect_min, max_s=reconnect_max)
         self.registered_delivery = registered_delivery
+        self.window = window
+        self._window = asyncio.Semaphore(window)  # submit_sm outstanding on the session
+        self._outstanding = 0
         self.reconnects = 0
         self._conn: _Connection | None = None
         self._bound = asyncio.Event()
@@ -162,6 +170,11 @@ class SmppClient:
     @property
     def bound(self) -> bool:
         return self._bound.is_set()
+
+    @property
+    def outstanding(self) -> int:
+        """submit_sm sent (or waiting for a window slot) without their response yet."""
+        return self._outstanding
 
     async def connect(self) -> None:
         """Open and bind once (raises on failure), then keep the session up in the background."""
@@ -434,8 +447,10 @@ class SmppClient:
                 data_coding=part.data_coding,
                 short_message=part.payload,
             )
+            self._outstanding += 1
             try:
-                resp = await self._request(conn, request)
+                async with self._window:
+                    resp = await self._request(conn, request)
             except (ConnectionError, OSError):
                 await asyncio.sleep(0.05)
                 continue
@@ -444,6 +459,8 @@ class SmppClient:
                 conn.lost.set()
                 conn.abort()
                 continue
+            finally:
+                self._outstanding -= 1
             if resp.status == P.Status.ESME_ROK and isinstance(resp, P.SubmitSmResp):
                 return resp.message_id
             if resp.status in _RETRY_STATUSES:

@@ -18,8 +18,9 @@ BOUND_CHECK_S = 60.0  # nothing to do once bound: the client reconnects by itsel
 
 
 class SmppSessionKeeper(Worker):
-    def __init__(self, client: SmppClient, *, backoff: Backoff | None = None) -> None:
-        super().__init__("notify-smpp-session")
+    def __init__(self, client: SmppClient, *, backoff: Backoff | None = None,
+                 name: str = "notify-smpp-session") -> None:
+        super().__init__(name)
         self.client = client
         self.backoff = backoff or Backoff(initial_s=0.5, max_s=30.0)
         self.attempts = 0

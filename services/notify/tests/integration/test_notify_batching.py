@@ -1,0 +1,182 @@
+"""The storm-speed sending parts against real servers: the windowed SMPP client on the SMSC simulator,
+the pooled SMTP sessions on aiosmtpd, and the grouped `sent` / receipt commits on PostgreSQL (the
+notify schema of the test database; rows with ids of their own)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backbone.db import make_engine, make_session_factory
+from backbone.envelope import Envelope
+from backbone.workers import Backoff
+from devtools.infra import free_port
+from devtools.smsc import SmscSimulator
+from devtools.smtp import SmtpServer
+from notify.channels.base import Sent
+from notify.channels.email import SmtpSender
+from notify.dispatch.outcomes import Outcomes
+from notify.dispatch.receipts import Receipts
+from notify.models import deliveries, metadata, sms_parts
+from notify.smpp.client import DeliveryReport, SmppClient
+
+pytestmark = [pytest.mark.timeout(60)]
+
+
+async def test_one_bind_carries_many_submits_at_once_each_matched_by_sequence_number() -> None:
+    sim = SmscSimulator("127.0.0.1", 0, {"notify": "secret"}, dlr_delay=0.01)
+    await sim.start()
+    dlrs: list[DeliveryReport] = []
+    try:
+        async with SmppClient(f"smpp://notify:secret@127.0.0.1:{sim.port}", on_dlr=dlrs.append, window=16) as client:
+            release = asyncio.Event()
+            answer = sim._submit
+
+            async def held(session: Any, req: Any) -> None:  # the SMSC answers nothing until released
+                await release.wait()
+                await answer(session, req)
+
+            sim._submit = held  # type: ignore[method-assign]
+            numbers = [f"1390000{i:04d}" for i in range(40)]
+            tasks = [asyncio.create_task(client.send_text(n, f"message {i}")) for i, n in enumerate(numbers)]
+            for _ in range(500):
+                if client.outstanding == 40:
+                    break
+                await asyncio.sleep(0.01)
+            # every caller is in flight at once (16 on the wire, the rest waiting for a window slot)
+            assert client.outstanding == 40 and not any(t.done() for t in tasks)
+            release.set()
+            ids = await asyncio.gather(*tasks)
+            assert client.outstanding == 0
+            assert len({i for (i,) in ids}) == 40
+            by_id = {p.message_id: p for p in sim.parts}
+            # each answer went back to its own caller: the id names the part that went to that number
+            assert all(by_id[i].destination == n and by_id[i].text == f"message {k}"
+                       for k, ((i,), n) in enumerate(zip(ids, numbers, strict=True)))
+            assert len(sim.binds) == 1
+            await sim.wait_for(lambda: sum(r.acknowledged for r in sim.receipts) == 40)
+            assert sorted(d.message_id for d in dlrs) == sorted(i for (i,) in ids)
+    finally:
+        await sim.stop()
+
+
+async def test_pooled_smtp_sessions_send_many_messages_each_and_never_more_sessions_than_the_pool() -> None:
+    server = SmtpServer(port=free_port(), echo=False).start()
+    sender = SmtpSender(server.url, "sla@groupsuite.example", connections=3)
+    try:
+        ids = await asyncio.gather(*(
+            sender.send(to=f"p{i}@example.com", subject=f"告警 {i} — breach", text=f"正文 {i}\nline 2",
+                        html=f"<p>html {i}</p>", delivery_id=f"dlv_pool_{i}")
+            for i in range(30)))
+        assert ids == [f"<dlv_pool_{i}@groupsuite.example>" for i in range(30)]
+        mails = {m.headers["X-Delivery-Id"]: m for m in server.handler.messages}
+        assert len(mails) == 30
+        m = mails["dlv_pool_7"]
+        assert m.subject == "告警 7 — breach" and m.text == "正文 7\nline 2" and m.html == "<p>html 7</p>"
+        assert m.rcpt_tos == ["p7@example.com"] and m.headers["Message-ID"] == "<dlv_pool_7@groupsuite.example>"
+        assert sender._idle.qsize() <= 3  # the pool's sessions, reused (30 messages, at most 3 connections)
+    finally:
+        await sender.close()
+        server.stop()
+
+
+# ------------------------------------------------------------------ grouped commits on PostgreSQL
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sessions(infra: Any) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(infra.database_url, pool_size=4, schema="notify")
+    yield make_session_factory(engine, outbox=metadata.tables["notify.outbox"], source="notify")
+    await engine.dispose()
+
+
+def _row(did: str, channel: str = "sms", status: str = "sending", parts: int = 1) -> dict[str, Any]:
+    return {"id": did, "source_event_id": f"ev-{did}", "source_event_type": "sla.breached", "ticket_id": f"T-{did}",
+            "recipient_id": "nt-batch", "channel": channel, "address": "13900000000", "body": "x",
+            "status": status, "attempts": 1, "claimed_by": "ins_test", "meta": {"parts": parts}}
+
+
+async def _statuses(sf: async_sessionmaker[AsyncSession], ids: list[str]) -> dict[str, str]:
+    async with sf() as session:
+        rows = await session.execute(select(deliveries.c.id, deliveries.c.status).where(deliveries.c.id.in_(ids)))
+        return {r.id: r.status for r in rows}
+
+
+async def _events(sf: async_sessionmaker[AsyncSession], ids: list[str]) -> list[tuple[str, str, str]]:
+    """(delivery id, status, topic) of each event the outbox holds for these deliveries."""
+    outbox = metadata.tables["notify.outbox"]
+    async with sf() as session:
+        rows = (await session.execute(select(outbox.c.key, outbox.c.topic, outbox.c.payload)
+                                      .where(outbox.c.key.in_(ids)))).all()
+    return sorted((key, Envelope.model_validate_json(payload).data["status"], topic) for key, topic, payload in rows)
+
+
+async def test_sent_outcomes_ready_together_commit_in_one_group(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    run = uuid.uuid4().hex[:8]
+    ids = [f"dlv_g{run}_{i}" for i in range(4)]
+    rows = [_row(ids[0]), _row(ids[1]), _row(ids[2], status="delivered"), _row(ids[3])]
+    async with sessions() as session, session.begin():
+        await session.execute(insert(deliveries), rows)
+    outcomes = Outcomes(sessions, max_attempts=3, backoff=Backoff(initial_s=1, max_s=1))
+    groups: list[int] = []
+    commit = outcomes._commit_sent
+
+    async def counting(group: list[tuple[Any, Sent]]) -> None:
+        groups.append(len(group))
+        await commit(group)
+
+    outcomes._commit_sent = counting  # type: ignore[method-assign]
+    await asyncio.gather(*(outcomes.sent(r, Sent(f"smsc-{r['id']}", "s", last_part=(1, f"m-{r['id']}")))
+                           for r in rows))
+    assert groups == [4]  # ready at the same moment: one transaction
+    # a receipt had already made row 2 `delivered`: it stays so, and only rows still `sending` emit `sent`
+    assert await _statuses(sessions, ids) == {ids[0]: "sent", ids[1]: "sent", ids[2]: "delivered", ids[3]: "sent"}
+    async with sessions() as session:
+        parts = (await session.execute(select(sms_parts.c.delivery_id).where(sms_parts.c.delivery_id.in_(ids)))).all()
+    assert len(parts) == 4
+    assert await _events(sessions, ids) == sorted((i, "sent", "notify.deliveries") for i in (ids[0], ids[1], ids[3]))
+
+
+async def test_receipts_of_one_group_deliver_fail_and_wait_for_unknown_parts(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    run = uuid.uuid4().hex[:8]
+    two, one, bad, gone = (f"dlv_r{run}_{k}" for k in ("two", "one", "bad", "gone"))
+    async with sessions() as session, session.begin():
+        await session.execute(insert(deliveries), [_row(two, status="sent", parts=2), _row(one, status="sent"),
+                                                    _row(bad, status="sent"), _row(gone, status="failed")])
+        await session.execute(insert(sms_parts), [
+            {"delivery_id": two, "part_no": 1, "message_id": f"{run}-2a"},
+            {"delivery_id": two, "part_no": 2, "message_id": f"{run}-2b"},
+            {"delivery_id": one, "part_no": 1, "message_id": f"{run}-1"},
+            {"delivery_id": bad, "part_no": 1, "message_id": f"{run}-x"},
+            {"delivery_id": gone, "part_no": 1, "message_id": f"{run}-g"},
+        ])
+
+    def report(mid: str, stat: str = "DELIVRD") -> DeliveryReport:
+        return DeliveryReport(mid, "13900000000", stat, "000" if stat == "DELIVRD" else "005", None, None, "raw")
+
+    receipts = Receipts(sessions)
+    known = await receipts.apply_group([report(f"{run}-2a"), report(f"{run}-1"), report(f"{run}-x", "UNDELIV"),
+                                        report(f"{run}-g"), report(f"{run}-unknown")])
+    assert known == {f"{run}-2a", f"{run}-1", f"{run}-x", f"{run}-g"}  # the unknown one is tried again later
+    ids = [two, one, bad, gone]
+    assert await _statuses(sessions, ids) == {two: "sent", one: "delivered", bad: "failed", gone: "failed"}
+    found = await receipts.apply(report(f"{run}-2b"))  # the second part: now every part is DELIVRD
+    assert found and (await _statuses(sessions, [two]))[two] == "delivered"
+    assert not await receipts.apply(report(f"{run}-never"))
+    async with sessions() as session:
+        query = select(sms_parts.c.message_id, sms_parts.c.dlr_stat).where(sms_parts.c.delivery_id.in_(ids))
+        stats: dict[str, str] = {mid: stat for mid, stat in await session.execute(query)}
+    assert stats == {f"{run}-2a": "DELIVRD", f"{run}-2b": "DELIVRD", f"{run}-1": "DELIVRD",
+                     f"{run}-x": "UNDELIV", f"{run}-g": "DELIVRD"}
+    assert await _events(sessions, ids) == sorted([
+        (two, "delivered", "notify.deliveries"), (one, "delivered", "notify.deliveries"),
+        (bad, "failed", "notify.deliveries"), (bad, "failed", "notify.deliveries.dlq")])
