@@ -4,7 +4,8 @@ from the specification for every server-side productOrder and cancelProductOrder
 GET, PATCH, DELETE; POST, GET list, GET), valid and invalid, calls the CRM in-process and validates each
 answer against the specification: no 5xx, a status the operation declares, its media type, its headers,
 and its body against the declared schema (`Error` included). Then the same checks on real resources (a
-created order, its patch, a draft deleted, a cancellation), which generated ids rarely reach.
+created order, its patch, a draft deleted, a cancellation; an order pending for information and PATCHed, a
+cancellation waiting for its reason and completed by a second POST), which generated ids rarely reach.
 
 The hub (`/hub`) has its own tests (backbone.hub); `/listener/*` are the client's side.
 The CRM runs against a database of its own (`groupsuite_tmf622`, migrated afresh each session), as the
@@ -201,6 +202,32 @@ def test_real_resources_conform(spec: Any, crm_app: FastAPI) -> None:
     draft = asyncio.run(_draft(crm_app, customer))
     call("DELETE /productOrder/{id}", 204, path_parameters={"id": draft})
     call("GET /productOrder/{id}", 404, path_parameters={"id": draft})
+    # information required (docs/tmf.md): an M2M order without sim_delivery_address is pending until PATCHed
+    m2m = [{"name": "sim_count", "value": 20}, {"name": "apn", "value": "tj.m2m"}]
+    body = {**_order_body(customer), "productOrderItem": [{"id": "1", "action": "add", "product": {
+        "productSpecification": {"id": "m2m"}, "productCharacteristic": m2m}}]}
+    pending = call("POST /productOrder", 201, body=body, media_type="application/json")
+    assert pending["state"] == "pending" and pending["informationRequired"]
+    call("GET /productOrder", 200, query={"state": "pending", "limit": 5})
+    body["productOrderItem"][0]["product"]["productCharacteristic"] = [*m2m, {"name": "sim_delivery_address",
+                                                                               "value": "天津港"}]
+    given_ = call("PATCH /productOrder/{id}", 200, path_parameters={"id": pending["id"]},
+                  body={"productOrderItem": body["productOrderItem"]}, media_type="application/json")
+    assert given_["state"] == "acknowledged"
+    # a cancellation of an order in progress without a reason waits (acknowledged); a new POST completes it
+    asyncio.run(_start(crm_app, pending["id"]))
+    waiting = call("POST /cancelProductOrder", 201, body={"productOrder": {"id": pending["id"]}},
+                   media_type="application/json")
+    assert waiting["state"] == "acknowledged" and waiting["informationRequired"][0]["fieldPath"] == "cancellationReason"
+    went_on = call("POST /cancelProductOrder", 201, body={"productOrder": {"id": pending["id"]},
+                                                          "cancellationReason": "x"}, media_type="application/json")
+    assert went_on["id"] == waiting["id"] and went_on["state"] == "inProgress"
+
+
+async def _start(app: FastAPI, order_id: str) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://crm") as http:
+        r = await http.post(f"/api/v1/orders/{order_id}/start", headers=HEADERS)
+        assert r.status_code == 200, r.text
 
 
 async def _draft(app: FastAPI, customer: str) -> str:
