@@ -38,6 +38,14 @@ every other aggregate flows. The set-aside list lives in the relay process: a re
 leader tries the row again once (a durable `failed_at` column is the follow-up, docs/reliability.md);
 an operator discards it with `UPDATE <schema>.outbox SET sent_at = now() WHERE seq = …`.
 Any other send failure (the broker away) is transient: the pass fails and is retried with backoff.
+
+A leader cut off from Kafka while its database is reachable (a network partition between one
+instance and the broker) sees no failure for the producer's request timeout: its sends just wait.
+So a batch not acknowledged within `ack_timeout_s` (10 s) fails the pass (`PublishTimeout`, nothing
+marked sent past the acknowledged prefix), and a failed pass gives up the lock (`reset`): an instance
+that reaches the broker takes over within its stand-by poll instead of the outbox waiting for the
+partition to heal (the drill partition-one, docs/reliability.md). The deposed leader's sends still
+queued in its producer may reach the broker once it heals: duplicates, which the inbox absorbs.
 """
 
 from __future__ import annotations
@@ -187,6 +195,15 @@ class LostLeadership(Exception):
     """The relay's lock connection no longer holds the schema's relay lock (or is dead)."""
 
 
+class PublishTimeout(Exception):
+    """A batch's sends were not acknowledged within the relay's `ack_timeout_s` (the broker unreachable)."""
+
+
+def _retrieved(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # retrieved: no "exception was never retrieved" for a send the relay gave up on
+
+
 class OutboxRelay(Worker):
     """A `Worker` whose pass publishes one batch, while it holds the schema's relay lock."""
 
@@ -201,6 +218,7 @@ class OutboxRelay(Worker):
         pending_count_interval_s: float = 1.0,
         listen: bool = True,
         fallback_poll_s: float = 5.0,
+        ack_timeout_s: float = 10.0,
     ) -> None:
         self.schema = outbox.schema or "public"
         super().__init__(f"outbox-relay-{self.schema}")
@@ -212,6 +230,7 @@ class OutboxRelay(Worker):
         self.pending_count_interval_s = pending_count_interval_s
         self.listen = listen
         self.fallback_poll_s = fallback_poll_s  # between passes while LISTENing: only a safety net
+        self.ack_timeout_s = ack_timeout_s  # a batch unacknowledged this long fails the pass (and the lock)
         self.channel = wake_channel(outbox)
         self._listening: Any = None  # the asyncpg connection our wake-up listener is on
         self._query_cache: tuple[frozenset[int], Select[Any], Select[Any]] | None = None
@@ -465,17 +484,23 @@ class OutboxRelay(Worker):
             except Exception as exc:  # noqa: BLE001 - classified below; the prefix still goes out
                 failure = exc
                 break
-        results = await asyncio.gather(*futures, return_exceptions=True)  # acks=all
+        if futures:  # acks=all; bounded, so a leader cut off from the broker gives way (module docstring)
+            await asyncio.wait(futures, timeout=self.ack_timeout_s)
         done = 0
-        for result in results:
-            if isinstance(result, BaseException):
-                failure = result
+        for fut in futures:
+            if not fut.done():
+                failure = PublishTimeout(f"not acknowledged within {self.ack_timeout_s:g} s")
+                break
+            if (err := fut.exception()) is not None:
+                failure = err
                 break
             done += 1
+        for fut in futures:  # still in the producer: its outcome no longer matters here
+            fut.add_done_callback(_retrieved)
         if failure is None:
             return done, None, None
         row = rows[done]
-        if await self._row_is_poison(row, failure):
+        if not isinstance(failure, PublishTimeout) and await self._row_is_poison(row, failure):
             return done, row, failure
         return done, None, failure
 

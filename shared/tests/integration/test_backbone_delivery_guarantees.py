@@ -33,7 +33,7 @@ from backbone.db import inbox_table, make_engine, make_session_factory, outbox_t
 from backbone.envelope import Envelope
 from backbone.events import OrderCancelled
 from backbone.kafka import Producer
-from backbone.outbox import OutboxRelay, add_event
+from backbone.outbox import OutboxRelay, PublishTimeout, add_event
 from backbone.release import ensure_topics
 from backbone.topics import TopicSpec, dlq
 from tests.support.kafka_tools import eventually, read_events, read_topic
@@ -301,6 +301,39 @@ async def test_a_relay_whose_lock_connection_is_terminated_steps_down_and_stops_
         finally:
             await a.teardown()
             await b.teardown()
+            await engine_a.dispose()
+            await engine_b.dispose()
+
+
+async def test_a_leader_whose_sends_go_unacknowledged_gives_up_the_lock_and_another_relay_takes_over(infra):
+    """A leader cut off from the broker while its database is reachable: its sends just wait (here a real
+    producer that lingers 60 s before sending anything). The pass fails after `ack_timeout_s`, the failed
+    pass gives up the lock (`reset`, as `Worker.run` does), and the other relay takes over and publishes
+    (the drill partition-one runs the same on a TCP proxy that blackholes one service's Kafka traffic)."""
+    async with scratch(infra, "bb_ack_timeout") as (outbox, _, _, topic, sf, producer):
+        stuck = Producer(infra.kafka_bootstrap, linger_ms=60_000)
+        await stuck.start()
+        engine_a, engine_b = make_engine(infra.database_url, pool_size=2), make_engine(infra.database_url, pool_size=2)
+        a, b = OutboxRelay(engine_a, outbox, stuck, ack_timeout_s=0.5), OutboxRelay(engine_b, outbox, producer)
+        try:
+            await a.step()
+            await b.step()
+            assert a.is_leader and not b.is_leader
+            event = _cancelled("ord_ack_timeout", 1)
+            async with sf() as session, session.begin():
+                await add_event(session, outbox, event, topic=topic)
+            with pytest.raises(PublishTimeout):
+                await a.step()
+            await a.reset()
+            assert not a.is_leader and a.published_total == 0
+            await b.step()  # the lock is free: the other relay takes it and publishes the row
+            await b.step()
+            assert b.is_leader and b.published_total == 1
+            assert str(event.id) in [str(e.id) for e in await read_events(infra.kafka_bootstrap, topic)]
+        finally:
+            await a.teardown()
+            await b.teardown()
+            await stuck.stop()
             await engine_a.dispose()
             await engine_b.dispose()
 
