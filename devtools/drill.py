@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from functools import partial
@@ -56,11 +57,13 @@ async def run(only: list[str] | None, fast: bool) -> list[Result]:
         if fast and not is_fast:
             continue
         say(f"== {name}")
+        began = time.monotonic()
         try:
             result = await drill()
         except Exception as exc:  # one broken drill must not lose the others' rows
             log.exception("drill %s crashed", name)
             result = Result(name, "(the drill itself crashed)", "", failed_checks=[f"drill crashed: {exc!r}"[:300]])
+        result.notes.append(f"drill time {(time.monotonic() - began) / 60:.1f} min")
         say(f"{name}: {json.dumps(asdict(result))}")
         results.append(result)
     return results
@@ -75,10 +78,14 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=os.environ.get("DRILL_LOG_LEVEL", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    began = time.monotonic()
     results = asyncio.run(run(args.only, args.fast))
-    print(table(results))
+    took = (f"{len(results)} drills in {(time.monotonic() - began) / 60:.1f} min, load average"
+            f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    say(took)
+    print(table(results, took))
     if args.table:
-        write_table(args.table, results)
+        write_table(args.table, results, took)
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
     sys.exit(0 if all(r.ok for r in results) else 1)

@@ -10,10 +10,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
+from backbone.auth import issue_token
+from backbone.settings import DEV_JWT_SECRET
 from backbone.workers import Backoff
 from devtools.drill import FAST_DRILLS
+from devtools.drills.proxy import TcpProxy
+from devtools.drills.stack import SKEW_DIR
 from devtools.infra import PROJECT_ROOT, free_port
 from devtools.suite import ServiceProcess, ServiceSpec, Supervisor, spec
 
@@ -72,3 +80,71 @@ async def test_the_supervisor_backs_off_a_crash_loop(tmp_path: Path) -> None:
     assert supervisor.restarts == {"broken": 4}
     assert proc.proc is not None
     proc.proc.wait(60)
+
+
+async def test_an_eoms_bridge_whose_clock_runs_120_s_ahead_stamps_tickets_by_the_database(
+        infra: Any, tmp_path: Path) -> None:
+    """The clock-skew drill's EOMS half: a bridge process whose wall clock runs 120 s ahead (the drills'
+    sitecustomize shim) opens a ticket; its node is entered at the database's time, not the instance's."""
+    env = {**infra.env(), "ENVIRONMENT": "test", "CONSUMER_GROUP": "eoms-bridge-skewed-it",
+           "PYTHONPATH": str(SKEW_DIR), "DRILL_CLOCK_SKEW_S": "120"}
+    proc = ServiceProcess(spec("eoms-bridge"), env, free_port(), tmp_path / "eoms-bridge.log")
+    await asyncio.to_thread(proc.start, True, 90)
+    engine = create_async_engine(infra.database_url, poolclass=NullPool)
+    try:
+        token = issue_token("fm-skewed", ["integration"], secret=DEV_JWT_SECRET)
+        async with httpx.AsyncClient(base_url=proc.url, timeout=30) as http:
+            r = await http.post("/tmf-api/troubleTicket/v4/troubleTicket", headers={"Authorization": f"Bearer {token}"},
+                                json={"externalId": f"ALM-skew-{free_port()}", "ticketType": "incident",
+                                      "description": "LOS on NE TJ-HX-OLT-07", "severity": "Critical",
+                                      "@type": "TroubleTicket"})
+        assert r.status_code == 201, r.text
+        async with engine.connect() as conn:
+            entered, db_now = (await conn.execute(text(
+                "SELECT node_entered_at, clock_timestamp() FROM eoms.tickets WHERE id = :id"),
+                {"id": r.json()["id"]})).one()
+        assert entered <= db_now  # the instance's clock would have put it 120 s into the future
+    finally:
+        await engine.dispose()
+        proc.stop()
+
+
+async def test_the_tcp_proxy_holds_traffic_while_cut_and_delivers_it_in_order_once_healed() -> None:
+    """The partition-one drill's proxy (devtools.drills.proxy) between a client and a real echo server:
+    cut, nothing reaches either side (no reset, no refusal; a new connection is accepted and left
+    silent); healed, everything held arrives, in order."""
+    received = bytearray()
+    got = asyncio.Event()
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(1024):
+            received.extend(data)
+            got.set()
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    upstream = server.sockets[0].getsockname()[1]
+    proxy = await TcpProxy(free_port(), ("127.0.0.1", upstream)).start()
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", proxy.listen_port), 10)
+        writer.write(b"one;")
+        assert await asyncio.wait_for(reader.readexactly(4), 10) == b"one;"
+        proxy.cut()
+        writer.write(b"two;")
+        late_reader, late_writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", proxy.listen_port), 10)
+        late_writer.write(b"three;")
+        got.clear()
+        with pytest.raises(TimeoutError):  # held: the echo server never saw it
+            await asyncio.wait_for(got.wait(), 1.0)
+        assert bytes(received) == b"one;"
+        proxy.heal()
+        assert await asyncio.wait_for(reader.readexactly(4), 10) == b"two;"
+        assert await asyncio.wait_for(late_reader.readexactly(6), 10) == b"three;"
+        assert proxy.connections == 2 and proxy.cut_s > 0
+        writer.close()
+        late_writer.close()
+    finally:
+        await proxy.stop()
+        server.close()

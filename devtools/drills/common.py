@@ -157,7 +157,7 @@ def _n(v: int | None) -> str:
     return "—" if v is None else str(v)
 
 
-def table(results: list[Result]) -> str:
+def table(results: list[Result], took: str = "") -> str:
     lines = [
         "| drill | fault | load | acknowledged | lost | duplicated effects | reordered | DLQ | relay duplicates"
         " (inbox-absorbed) | refused (503) | 500 | recovery | notes |",
@@ -171,7 +171,8 @@ def table(results: list[Result]) -> str:
             f" | {rec} | {'; '.join(r.notes + [f'FAILED: {c}' for c in r.failed_checks])} |"
         )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"Measured by `python -m devtools.drill` on {stamp}.\n\n" + "\n".join(lines) + "\n"
+    return (f"Measured by `python -m devtools.drill` on {stamp}{f' ({took})' if took else ''}.\n\n"
+            + "\n".join(lines) + "\n")
 
 
 def _rows(block: str) -> dict[str, str]:
@@ -180,11 +181,11 @@ def _rows(block: str) -> dict[str, str]:
     return {line.split("|")[1].strip(): line for line in rows}
 
 
-def write_table(path: Path, results: list[Result]) -> None:
+def write_table(path: Path, results: list[Result], took: str = "") -> None:
     """Rewrite the table between the markers: the rows of `results` replace the rows of the same drills,
     the others stay (a `--only` run updates its own rows), each row saying when it was measured."""
     text_ = path.read_text() if path.exists() else ""
-    ours = table(results)
+    ours = table(results, took)
     if TABLE_BEGIN in text_ and TABLE_END in text_:
         old_block = text_.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0]
         old = _rows(old_block)
@@ -194,7 +195,8 @@ def write_table(path: Path, results: list[Result]) -> None:
             header = [line for line in ours.splitlines() if line.startswith("|")][:2]
             merged = [new.get(name, row) for name, row in old.items()] + [r for n, r in new.items() if n not in old]
             stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            ours = (f"Measured by `python -m devtools.drill`; last run on {stamp}, rows {', '.join(new)}"
+            ours = (f"Measured by `python -m devtools.drill`; last run on {stamp}{f' ({took})' if took else ''},"
+                    f" rows {', '.join(new)}"
                     f" (the other rows from earlier runs{f', the first on {earlier[0]}' if earlier else ''}).\n\n"
                     + "\n".join(header + merged) + "\n")
     block = f"{TABLE_BEGIN}\n{ours}{TABLE_END}"

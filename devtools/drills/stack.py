@@ -39,8 +39,10 @@ from backbone.auth import issue_token
 from backbone.release import migrate_all
 from backbone.settings import DEV_JWT_SECRET
 from devtools import infra as infra_mod
+from devtools.drills.callbacks import CallbackCounts, HubTap
 from devtools.drills.common import Result, kafka_freeze, kafka_kill, kafka_start, pg_start, pg_stop, say
-from devtools.infra import PROJECT_ROOT, Infra, free_port
+from devtools.drills.proxy import TcpProxy
+from devtools.infra import PROJECT_ROOT, Infra, drill_proxy_ports, free_port
 from devtools.smsc import SmscThread, start_in_thread
 from devtools.smtp import SmtpServer
 from devtools.suite import ServiceProcess, spec
@@ -70,6 +72,9 @@ def stack_env(infra: Infra) -> dict[str, str]:
         "RATE_LIMIT": "10000",
         "DIGEST_WINDOW_S": "3",
         "DEDUP_WINDOW_S": "3",
+        # A TMF callback whose answer the hub never recorded (the CRM killed mid-call) is due again after
+        # this lease (120 s by default): the drills wait for it, not for the default.
+        "HUB_LEASE_S": "10",
     }
 
 
@@ -88,6 +93,7 @@ class Stack:
         self.smsc: SmscThread | None = None
         self.env = stack_env(infra)
         self.procs: dict[str, list[ServiceProcess]] = {}
+        self.service_env: dict[str, dict[str, str]] = {}  # one service's own settings (a proxied broker)
 
     def start(self, replicas: dict[str, int] | None = None) -> Stack:
         from devtools.demo import seed
@@ -112,7 +118,8 @@ class Stack:
     def add(self, service: str, *, wait: bool = True, env: dict[str, str] | None = None) -> ServiceProcess:
         procs = self.procs.setdefault(service, [])
         log = self.logs / f"{service}-{len(procs)}.log"
-        p = ServiceProcess(spec(service), self.env | (env or {}), free_port(), log).start(wait=wait, timeout=90)
+        env = self.env | self.service_env.get(service, {}) | (env or {})
+        p = ServiceProcess(spec(service), env, free_port(), log).start(wait=wait, timeout=90)
         procs.append(p)
         return p
 
@@ -204,15 +211,17 @@ class Counts:
     dead_lettered: int = 0
     unpublished: dict[str, int] = field(default_factory=dict)  # outbox rows of this drill unsent at the count
     ticket_ids: list[str] = field(default_factory=list)
+    callbacks: CallbackCounts = field(default_factory=CallbackCounts)  # TMF622 callbacks at the listener
 
     @property
     def lost(self) -> int:
         return (self.tickets_missing + self.timers_missing + self.alerts_missing + self.alerts_unnotified
-                + self.deliveries_pending + self.deliveries_failed + self.received_missing)
+                + self.deliveries_pending + self.deliveries_failed + self.received_missing + self.callbacks.missing)
 
     @property
     def duplicated(self) -> int:
-        return self.tickets_duplicated + self.timers_duplicated + self.alerts_duplicated + self.received_duplicated
+        return (self.tickets_duplicated + self.timers_duplicated + self.alerts_duplicated + self.received_duplicated
+                + self.callbacks.duplicated)
 
     @property
     def settled(self) -> bool:
@@ -220,9 +229,10 @@ class Counts:
 
 
 class Auditor:
-    def __init__(self, database_url: str, stack: Stack) -> None:
+    def __init__(self, database_url: str, stack: Stack, hub: HubTap | None = None) -> None:
         self.engine: AsyncEngine = create_async_engine(database_url, poolclass=NullPool)
         self.stack = stack
+        self.hub = hub
         self.started_at: Any = None  # the database's clock when the drill began: scopes the deliveries
 
     async def begin(self) -> None:
@@ -234,6 +244,19 @@ class Auditor:
             return int((await conn.execute(text(
                 "SELECT count(DISTINCT origin_id) FROM eoms.tickets WHERE origin_id = ANY(:ids)"),
                 {"ids": orders})).scalar_one())
+
+    async def timers_for(self, orders: list[str]) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(text(
+                "SELECT count(*) FROM sla.timers tm JOIN eoms.tickets t ON tm.ticket_id = t.id"
+                " WHERE t.origin_id = ANY(:ids)"), {"ids": orders})).scalar_one())
+
+    async def unsent(self, schema: str) -> int:
+        """Outbox rows of `schema` written since the drill began and not yet published."""
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(text(
+                f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL AND created_at >= :t0"),
+                {"t0": self.started_at})).scalar_one())
 
     async def count(self, orders: list[str]) -> Counts:
         c = Counts(orders=len(orders))
@@ -284,6 +307,8 @@ class Auditor:
                     {"t0": self.started_at})).scalar_one())
                 if n:
                     c.unpublished[schema] = n
+            if self.hub is not None:
+                c.callbacks = await self.hub.count(conn, orders)
         mails = Counter(m.headers.get("X-Delivery-Id", "") for m in list(self.stack.smtp.handler.messages))
         sms = Counter((m.destination, m.text) for m in (self.stack.smsc.messages if self.stack.smsc else []))
         # Every part the SMSC took, by the message id it answered with (notify keeps them all).
@@ -337,7 +362,8 @@ class Auditor:
                 await asyncio.sleep(1)
                 continue
             now = time.monotonic()
-            progress = (counts.lost, counts.deliveries_sent, counts.mails, counts.sms, sum(counts.unpublished.values()))
+            progress = (counts.lost, counts.deliveries_sent, counts.mails, counts.sms, sum(counts.unpublished.values()),
+                        counts.callbacks.received)
             if progress != last:
                 last, moved = progress, now
             if counts.settled or now - moved > quiet_s or now - started > within_s:
@@ -348,13 +374,15 @@ class Auditor:
         await self.engine.dispose()
 
 
-async def recovery_after(audit: Auditor, load: OrderLoad, since: float, within_s: float = 120) -> float | None:
-    """Seconds from `since` (the fault's end) until an order acknowledged after it has its ticket."""
+async def recovery_after(audit: Auditor, load: OrderLoad, since: float, within_s: float = 120,
+                         *, timer: bool = False) -> float | None:
+    """Seconds from `since` (the fault's end) until an order acknowledged after it has its ticket (with
+    `timer`: its SLA timer, one hop further: the ticket's event relayed and consumed)."""
     while time.monotonic() - since < within_s:
         after = load.since(since)
         if after:
             with contextlib.suppress(Exception):
-                if await audit.tickets_for(after) > 0:
+                if await (audit.timers_for(after) if timer else audit.tickets_for(after)) > 0:
                     return time.monotonic() - since
         await asyncio.sleep(0.25)
     return None
@@ -377,15 +405,20 @@ Fault = Callable[["Stack", "OrderLoad", "Auditor", Result], Awaitable[float | No
 
 async def run_stack_drill(infra: Infra, profile: infra_mod.InfraProfile, name: str, fault_text: str,
                           fault: Fault, *, before_s: float = 8, after_s: float = 8,
-                          replicas: dict[str, int] | None = None, rate: float = ORDERS_PER_S) -> Result:
-    """Start the stack, post orders, run `fault` `before_s` into the load (it returns the recovery time,
-    measured while the load goes on), post `after_s` more, settle and count."""
+                          replicas: dict[str, int] | None = None, rate: float = ORDERS_PER_S,
+                          service_env: dict[str, dict[str, str]] | None = None) -> Result:
+    """Start the stack (`service_env`: one service's own settings), register the TMF listener, post
+    orders, run `fault` `before_s` into the load (it returns the recovery time, measured while the load
+    goes on), post `after_s` more, settle and count."""
     stack = Stack(infra, profile, name)
+    stack.service_env = service_env or {}
     await asyncio.to_thread(stack.start, replicas)
-    audit = Auditor(infra.database_url, stack)
+    hub = HubTap()
+    audit = Auditor(infra.database_url, stack, hub)
     reps = ", ".join(f"{n} × {s}" for s, n in (replicas or {}).items() if n > 1)
-    result = Result(name, fault_text, "", reordered=None, relay_duplicates=None)
+    result = Result(name, fault_text, "", relay_duplicates=None)
     try:
+        await hub.start(stack.url("crm"))
         await audit.begin()
         load = OrderLoad(lambda: stack.url("crm"), rate)
         stop = asyncio.Event()
@@ -402,11 +435,14 @@ async def run_stack_drill(infra: Infra, profile: infra_mod.InfraProfile, name: s
         _fill(result, load, counts)
         if counts.alerts_early:
             result.failed_checks.append(f"{counts.alerts_early} alerts fired before they were due")
+        if counts.callbacks.bad_signatures:
+            result.failed_checks.append(f"{counts.callbacks.bad_signatures} TMF callbacks with a bad signature")
         if not settled:
             result.notes.append("not settled: still missing when nothing had moved for 45 s (or after 300 s)")
         result.dead_lettered = await dead_letters(infra.kafka_bootstrap, audit.started_at)
     finally:
         await audit.close()
+        await hub.stop()
         await asyncio.to_thread(stack.stop)
     return result
 
@@ -415,6 +451,7 @@ def _fill(result: Result, load: OrderLoad, c: Counts) -> None:
     result.acknowledged = len(load.acknowledged)
     result.lost = c.lost
     result.duplicated_effects = c.duplicated
+    result.reordered = c.callbacks.reordered
     result.refused_503 = load.statuses.get("503", 0)
     result.http_500 = sum(n for s, n in load.statuses.items() if s.isdigit() and int(s) >= 500 and s != "503")
     unanswered = sum(n for s, n in load.statuses.items() if not s.isdigit())
@@ -425,7 +462,10 @@ def _fill(result: Result, load: OrderLoad, c: Counts) -> None:
         f" / not notified {c.alerts_unnotified},"
         f" deliveries sent {c.deliveries_sent} (pending {c.deliveries_pending}, failed {c.deliveries_failed}),"
         f" received {c.mails} e-mails + {c.sms} SMS (missing {c.received_missing}, twice {c.received_duplicated},"
-        f" twice inside the flagged window {c.received_duplicated_flagged})")
+        f" twice inside the flagged window {c.received_duplicated_flagged});"
+        f" TMF callbacks {c.callbacks.received} of {c.callbacks.queued} queued (missing {c.callbacks.missing},"
+        f" twice {c.callbacks.duplicated}, resent inside the hub's lease window {c.callbacks.resent},"
+        f" orders out of order {c.callbacks.reordered})")
     if c.sms_garbled:
         result.notes.append(f"SMS whose parts all reached the SMSC but never reassembled whole: {c.sms_garbled}"
                             " (two multi-part messages to one phone with the same concatenation reference)")
@@ -519,6 +559,72 @@ async def _stop_database(stack: Stack, load: OrderLoad, audit: Auditor, result: 
 SKEW_DIR = PROJECT_ROOT / "devtools" / "drills" / "skew"
 
 
+#: How long the partition-one drill cuts one service off from Kafka.
+PARTITION_S = 30.0
+
+
+async def relay_leaders(stack: Stack, service: str, schema: str) -> list[int]:
+    """The replicas of `service` whose /metrics report leading `schema`'s outbox relay."""
+    leading = f'outbox_relay_leader{{schema="{schema}"}} 1.0'
+    out: list[int] = []
+    async with httpx.AsyncClient(timeout=5) as http:
+        for i, p in enumerate(stack.procs.get(service, [])):
+            with contextlib.suppress(httpx.HTTPError):
+                if leading in (await http.get(f"{p.url}/metrics")).text:
+                    out.append(i)
+    return out
+
+
+def _partition_one(infra: Infra, profile: infra_mod.InfraProfile) -> Callable[[], Awaitable[Result]]:
+    """eoms-bridge replica 0 reaches Kafka only through a TCP proxy (`devtools.drills.proxy`, the
+    broker's PROXIED listener advertised at the proxy), replica 1 directly; the proxy blackholes
+    replica 0's Kafka traffic for `PARTITION_S` under load while its PostgreSQL stays reachable,
+    then heals. Replica 0 started alone, so it leads the eoms outbox relay when the cut comes."""
+    proxied, proxy_port = drill_proxy_ports(profile)
+    proxy = TcpProxy(proxy_port, ("127.0.0.1", proxied))
+
+    async def fault(stack: Stack, load: OrderLoad, audit: Auditor, result: Result) -> float | None:
+        say("partition-one: a second eoms-bridge replica joins, straight to the broker")
+        await asyncio.to_thread(stack.add, "eoms-bridge", wait=True,
+                                env={"KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap})
+        await asyncio.sleep(3)  # the group rebalances over both replicas
+        leaders = await relay_leaders(stack, "eoms-bridge", "eoms")
+        before = len(load.acknowledged)
+        say(f"partition-one: replica 0 cut off from Kafka {PARTITION_S:.0f} s (relay leaders: {leaders})")
+        proxy.cut()
+        cut_at = time.monotonic()
+        await asyncio.sleep(PARTITION_S)
+        during = load.since(cut_at)
+        tickets_during = await audit.tickets_for(during) if during else 0
+        unsent = await audit.unsent("eoms")
+        leaders_at_heal = await relay_leaders(stack, "eoms-bridge", "eoms")
+        proxy.heal()
+        say("partition-one: healed")
+        result.notes.append(
+            f"eoms-bridge: replica 0 via the proxy (cut {PARTITION_S:.0f} s: {proxy.connections} connections"
+            f" through it), replica 1 direct; eoms relay leader at the cut: replica {leaders or 'none'},"
+            f" at the heal: {leaders_at_heal or 'none'}; orders acknowledged during the cut {len(during)},"
+            f" their tickets made during it {tickets_during} (replica 1 took the partitions);"
+            f" eoms outbox rows unpublished at the heal: {unsent}; orders before the cut {before}")
+        return await recovery_after(audit, load, time.monotonic(), timer=True)
+
+    async def drill() -> Result:
+        if not infra_mod.port_open("127.0.0.1", proxied):
+            raise RuntimeError(f"the drill broker has no PROXIED listener on {proxied} (started before it had"
+                               " one): stop it with `python -m devtools.infra down --profile drill` and rerun")
+        await proxy.start()
+        try:
+            return await run_stack_drill(
+                infra, profile, "partition-one",
+                f"one eoms-bridge replica (of 2; the relay leader) cut off from Kafka {PARTITION_S:.0f} s by a TCP"
+                " proxy that blackholes its traffic (connections open, nothing delivered), then healed",
+                fault, service_env={"eoms-bridge": {"KAFKA_BOOTSTRAP_SERVERS": proxy.address}})
+        finally:
+            await proxy.stop()
+
+    return drill
+
+
 async def _skewed_replica(stack: Stack, load: OrderLoad, audit: Auditor, result: Result) -> float | None:
     say("clock-skew: a second sla replica whose clock runs 120 s ahead joins")
     await asyncio.to_thread(stack.add, "sla", wait=True,
@@ -552,6 +658,7 @@ def stack_drills(infra: Infra, profile: infra_mod.InfraProfile) -> dict[str, Cal
         "broker-kill": drill("broker-kill", "Kafka broker killed -9, restarted 5 s later", _kill_broker),
         "partition": drill("partition", "Kafka broker frozen (SIGSTOP) 15 s: every client cut off, connections"
                            " open, then SIGCONT", _freeze_broker),
+        "partition-one": _partition_one(infra, profile),
         "rebalance": drill("rebalance", "a consumer replica joins and another is killed -9 mid-rebalance"
                            " (eoms-bridge, sla)", _rebalance,
                            replicas={"eoms-bridge": 2, "sla": 2}),
