@@ -3,7 +3,8 @@
     GET /config.json            the console's runtime configuration, generated (services under /svc/)
     *   /svc/<service>/<path>   reverse proxy to that service's gateway, streamed both ways (the SLA
                                 board's Server-Sent Events pass as they are written: no buffering)
-    GET /assets/...             console/dist files (hashed names: cached for a year)
+    GET /assets/...             console/dist files (hashed names: cached for a year; gzip when the browser
+                                takes it, compressed once per file and kept in memory)
     GET anything else           the file in console/dist, else index.html (the app's own routes)
 
 One origin means no CORS: the browser only ever talks to this server. A console served elsewhere
@@ -17,6 +18,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import gzip
+import mimetypes
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -43,6 +47,39 @@ DEFAULT_UPSTREAMS = {"crm": "http://127.0.0.1:8001", "eoms": "http://127.0.0.1:8
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
                         b"trailer", b"transfer-encoding", b"upgrade", b"host"})
 PROBLEM_JSON = "application/problem+json"
+#: What is worth compressing (deploy/console/nginx.conf's gzip_types; its gzip_min_length too).
+COMPRESSIBLE = frozenset({".js", ".css", ".html", ".json", ".svg", ".map", ".txt"})
+GZIP_MIN_BYTES = 1024
+
+
+@functools.lru_cache(maxsize=256)
+def _gzipped(path: Path, mtime_ns: int, size: int) -> bytes:
+    """A static file gzipped, once per version of it (path, mtime and size name the version)."""
+    return gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header takes gzip (RFC 9110 12.5.3: `gzip;q=0` refuses it)."""
+    for item in accept_encoding.lower().split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip() in ("gzip", "*"):
+            q = params.strip().removeprefix("q=").strip()
+            return q == "" or q.strip("0.") != ""  # q=0, q=0.0, q=0.000: refused
+    return False
+
+
+def static_file(request: Request, target: Path, headers: Mapping[str, str]) -> Response:
+    """A file of console/dist, gzipped when it is worth it and the browser takes it."""
+    stat = target.stat()
+    if target.suffix in COMPRESSIBLE and stat.st_size >= GZIP_MIN_BYTES \
+            and accepts_gzip(request.headers.get("accept-encoding", "")):
+        body = _gzipped(target, stat.st_mtime_ns, stat.st_size)
+        media_type = mimetypes.guess_type(target.name)[0] or "text/plain"
+        return Response(body if request.method != "HEAD" else b"", media_type=media_type,
+                        headers={**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding",
+                                 "Content-Length": str(len(body))})
+    return FileResponse(target, headers={**headers, "Vary": "Accept-Encoding"}
+                        if target.suffix in COMPRESSIBLE else dict(headers))
 
 
 def runtime_config(services: list[str], *, dev_login: bool = True,
@@ -170,9 +207,9 @@ def create_app(dist: Path, upstreams: Mapping[str, str], config: Mapping[str, An
         target = (dist / rel).resolve()
         if rel and target.is_file() and target.is_relative_to(dist) and target.name != ".gs-build.sha256":
             if target.is_relative_to(dist / "assets"):
-                return FileResponse(target, headers={"Cache-Control": "public, max-age=31536000, immutable",
+                return static_file(request, target, {"Cache-Control": "public, max-age=31536000, immutable",
                                                      "X-Content-Type-Options": "nosniff"})
-            return FileResponse(target, headers=page_headers)
+            return static_file(request, target, page_headers)
         if rel.startswith("assets/") or rel.startswith("svc/"):
             return Response("not found", status_code=404, media_type="text/plain")
         index = dist / "index.html"
@@ -180,7 +217,7 @@ def create_app(dist: Path, upstreams: Mapping[str, str], config: Mapping[str, An
             return Response(f"the console is not built: {index} is missing (python -m devtools.console_build)",
                             status_code=503, media_type="text/plain")
         # The app's own routes (/board, /tickets/…): the app shell, never cached (it names the bundle).
-        return FileResponse(index, headers=page_headers)
+        return static_file(request, index, page_headers)
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     return Starlette(lifespan=lifespan, routes=[

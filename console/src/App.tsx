@@ -6,10 +6,14 @@ import { Loading } from "./components/common";
 import { useI18n } from "./i18n";
 import { useSession } from "./lib/hooks";
 import { LabelsProvider } from "./lib/labels";
+import { preloadable } from "./lib/preload";
 import { ProductsProvider } from "./lib/products";
 import { AuthCallback, Login } from "./pages/Login";
 
-const Board = lazy(() => import("./pages/Board"));
+/** The board (supervisors' home, issue 10's first-render target): main.tsx loads its code before the
+ * first render when the page opened is the board. */
+export const boardPage = preloadable(() => import("./pages/Board"));
+const Board = boardPage.Component;
 const Reports = lazy(() => import("./pages/Reports"));
 const Stats = lazy(() => import("./pages/Stats"));
 const TicketPage = lazy(() => import("./pages/Ticket"));

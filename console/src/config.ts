@@ -56,7 +56,8 @@ let current: RuntimeConfig = DEFAULT_CONFIG;
 
 export async function loadConfig(fetchImpl: typeof fetch = fetch): Promise<RuntimeConfig> {
   try {
-    const res = await fetchImpl(`${import.meta.env.BASE_URL}config.json`, { cache: "no-store" });
+    // served `no-store`; asked without a cache mode so that index.html's preload of it is used
+    const res = await fetchImpl(`${import.meta.env.BASE_URL}config.json`);
     current = parseConfig(res.ok ? await res.json() : null);
   } catch {
     current = DEFAULT_CONFIG;

@@ -72,6 +72,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (dist / "index.html").write_text("<!doctype html><div id=root></div>")
     (dist / "assets").mkdir()
     (dist / "assets" / "app-abc123.js").write_text("console.log(1)")
+    (dist / "assets" / "big-def456.js").write_text("export const rows = [" + ",".join(["'row'"] * 2000) + "];")
     (tmp_path_factory.getbasetemp() / "secret.txt").write_text("not served")
     upstream = Starlette(routes=[Route("/api/v1/stream", stream), Route("/{p:path}", echo, methods=["GET", "POST"])])
     with Server(upstream) as gateway:
@@ -93,6 +94,21 @@ def test_the_app_shell_answers_its_own_routes_and_assets_are_immutable(console):
     assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
     assert httpx.get(console + "/assets/gone-123.js").status_code == 404
     assert "not served" not in httpx.get(console + "/..%2Fsecret.txt").text
+
+
+def test_assets_are_gzipped_for_a_browser_that_takes_it(console):
+    plain = httpx.get(console + "/assets/big-def456.js", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    for accept in ("gzip, deflate, br, zstd", "br;q=1, gzip;q=0.5"):
+        packed = httpx.get(console + "/assets/big-def456.js", headers={"Accept-Encoding": accept})
+        assert packed.headers["content-encoding"] == "gzip" and packed.headers["vary"] == "Accept-Encoding"
+        assert int(packed.headers["content-length"]) < len(plain.content) / 10  # the wire size, compressed
+        assert packed.text == plain.text and "immutable" in packed.headers["cache-control"]
+        assert packed.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    refused = httpx.get(console + "/assets/big-def456.js", headers={"Accept-Encoding": "gzip;q=0, br"})
+    assert "content-encoding" not in refused.headers and refused.content == plain.content
+    tiny = httpx.get(console + "/assets/app-abc123.js", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in tiny.headers and tiny.text == "console.log(1)"  # not worth it under 1 kB
 
 
 def test_config_json_points_every_service_at_this_origin(console):

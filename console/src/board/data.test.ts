@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { json, mockFetch, useTestConfig } from "../test/helpers";
-import { FIRST_PAGE_ROWS, PAGE_ROWS, fetchAtRisk } from "./data";
+import { FIRST_PAGE_ROWS, PAGE_ROWS, PREFETCH_MAX_AGE_MS, fetchAtRisk, prefetchFirstPage, takePrefetched } from "./data";
 
 describe("the board's at-risk snapshot", () => {
   afterEach(() => vi.restoreAllMocks());
@@ -24,5 +24,40 @@ describe("the board's at-risk snapshot", () => {
     const capped = await fetchAtRisk(new AbortController().signal, 150);
     expect(capped).toHaveLength(150);
     expect(calls.slice(4).map((c) => Number(c.url.searchParams.get("limit")))).toEqual([FIRST_PAGE_ROWS, 50]);
+  });
+
+  it("uses the first page asked before the board mounted, once, and asks again when it failed or is stale", async () => {
+    useTestConfig();
+    let n = 0;
+    let fail = false;
+    const { calls } = mockFetch({
+      "GET /sla/api/v1/at-risk": (url) => {
+        if (fail) return json({ title: "down" }, 503);
+        const limit = Number(url.searchParams.get("limit"));
+        const items = Array.from({ length: limit }, () => ({ timer_id: `t${n++}` }));
+        return json({ items, next_cursor: n < 600 ? `c${n}` : null });
+      },
+    });
+    const limits = () => calls.map((c) => Number(c.url.searchParams.get("limit")));
+    prefetchFirstPage();
+    expect(limits()).toEqual([FIRST_PAGE_ROWS]); // asked at once, before anything takes it
+    const pages: number[] = [];
+    const rows = await fetchAtRisk(new AbortController().signal, 10000, (items) => pages.push(items.length), takePrefetched());
+    expect(rows).toHaveLength(600);
+    expect(limits()).toEqual([FIRST_PAGE_ROWS, PAGE_ROWS]); // the prefetched page was not asked twice
+    expect(pages).toEqual([FIRST_PAGE_ROWS]);
+    expect(calls[1]?.url.searchParams.get("cursor")).toBe(`c${FIRST_PAGE_ROWS}`);
+    expect(takePrefetched()).toBeUndefined(); // once
+
+    fail = true;
+    prefetchFirstPage();
+    const failed = takePrefetched();
+    fail = false;
+    n = 0;
+    expect(await fetchAtRisk(new AbortController().signal, 10000, undefined, failed)).toHaveLength(600);
+    expect(limits().slice(2)).toEqual([FIRST_PAGE_ROWS, FIRST_PAGE_ROWS, PAGE_ROWS]); // failed, then asked again
+
+    prefetchFirstPage(Date.now() - PREFETCH_MAX_AGE_MS - 1);
+    expect(takePrefetched()).toBeUndefined(); // too old: the board asks afresh
   });
 });

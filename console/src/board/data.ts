@@ -9,17 +9,40 @@ export const MAX_ROWS = 10000;
 export const FIRST_PAGE_ROWS = 100;
 export const PAGE_ROWS = 500;
 
+/** A first page asked before the board mounts is used only while this fresh. */
+export const PREFETCH_MAX_AGE_MS = 10000;
+
+let prefetched: { page: Promise<AtRiskPage>; at: number } | null = null;
+
+/** Ask the first page now (main.tsx, when the page opened is the board: in parallel with the board's
+ * code and the first render, not after them). The board takes it once (`takePrefetched`). */
+export function prefetchFirstPage(now = Date.now()): void {
+  const page = api.get("sla", "/api/v1/at-risk", { query: { limit: FIRST_PAGE_ROWS } });
+  page.catch(() => undefined); // the board asks again if it failed
+  prefetched = { page, at: now };
+}
+
+/** The prefetched first page, once, if still fresh; else undefined (then the board asks it itself). */
+export function takePrefetched(now = Date.now()): Promise<AtRiskPage> | undefined {
+  const p = prefetched;
+  prefetched = null;
+  return p && now - p.at < PREFETCH_MAX_AGE_MS ? p.page : undefined;
+}
+
 /** Every open timer nearest its deadline first (overdue first), up to `max` (a first page of 100, then
- * pages of 500). */
+ * pages of 500). `first`: the first page already asked (`takePrefetched`); asked again if it failed. */
 export async function fetchAtRisk(
-  signal: AbortSignal, max = MAX_ROWS, onPage?: (items: BoardTimer[]) => void,
+  signal: AbortSignal, max = MAX_ROWS, onPage?: (items: BoardTimer[]) => void, first?: Promise<AtRiskPage>,
 ): Promise<BoardTimer[]> {
   const out: BoardTimer[] = [];
   let cursor: string | null = null;
+  let given = max >= FIRST_PAGE_ROWS ? await first?.catch(() => undefined) : undefined;
+  signal.throwIfAborted();
   do {
-    const page: AtRiskPage = await api.get("sla", "/api/v1/at-risk", {
+    const page: AtRiskPage = given ?? await api.get("sla", "/api/v1/at-risk", {
       query: { limit: Math.min(out.length ? PAGE_ROWS : FIRST_PAGE_ROWS, max - out.length), cursor }, signal,
     });
+    given = undefined;
     out.push(...page.items);
     cursor = page.next_cursor ?? null;
     if (cursor) onPage?.(page.items);

@@ -7,7 +7,7 @@ import { serviceUrl } from "../api/client";
 import { openStream, type StreamState } from "../api/sse";
 import type { FeedEvent } from "../api/types";
 import { currentSession } from "../auth/session";
-import { fetchAtRisk } from "../board/data";
+import { fetchAtRisk, takePrefetched } from "../board/data";
 import {
   boardReducer, emptyBoard, facet, noFilters, secondsLeft, visibleRows, type BoardFilters, type BoardRow, type Sort,
 } from "../board/model";
@@ -76,7 +76,7 @@ export default function Board() {
       const startedAt = Date.now();
       try {
         const items = await fetchAtRisk(controller.signal, undefined, (page) =>
-          dispatch({ type: "snapshot", items: page, startedAt, now: Date.now(), partial: true }));
+          dispatch({ type: "snapshot", items: page, startedAt, now: Date.now(), partial: true }), takePrefetched());
         dispatch({ type: "snapshot", items, startedAt, now: Date.now() });
         setSnapshotError(null);
       } catch (e) {
