@@ -12,14 +12,15 @@ the same request. Every callback is signed and conforms to the specification's l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from crm_testkit import Crm, assert_tmf_error, auth, events_of
 from jsonschema import Draft4Validator
-from test_crm_hub import crm, subscribe  # noqa: F401  (the hub tests' CRM: fast retries, consumer at the end)
+from test_crm_hub import ADMIN, HUB, crm, subscribe  # noqa: F401  (the hub tests' CRM: fast retries)
 
 from backbone.topics import CRM_ORDERS
 from tests.support.hub_listener import Callback, Listener
@@ -78,13 +79,27 @@ def has(listener: Listener, order_id: str, event_type: str, state: str) -> Calla
     return lambda lst: (event_type, state) in seen(lst, order_id)
 
 
-async def test_an_order_lacking_what_fulfilment_needs_is_pending_until_patched(crm: Crm) -> None:  # noqa: F811
+@asynccontextmanager
+async def subscribed(crm: Crm) -> AsyncIterator[Listener]:  # noqa: F811
+    """A real listener registered on the hub for the test, unregistered and stopped after it."""
     listener = await Listener().start()
     try:
         sub = await subscribe(crm, listener)
-        manager = crm.manager("info")
-        me = auth(manager, "account_manager")
-        customer = await crm.customer(manager)
+        yield listener
+        await crm.http.delete(f"{HUB}/{sub['id']}", headers=ADMIN)
+    finally:
+        await listener.stop()
+
+
+async def customer_of(crm: Crm, name: str) -> tuple[str, dict[str, str], dict[str, Any]]:  # noqa: F811
+    """A fresh account manager, their token headers and a customer of theirs."""
+    manager = crm.manager(name)
+    return manager, auth(manager, "account_manager"), await crm.customer(manager)
+
+
+async def test_an_order_lacking_what_fulfilment_needs_is_pending_until_patched(crm: Crm) -> None:  # noqa: F811
+    async with subscribed(crm) as listener:
+        _, me, customer = await customer_of(crm, "info")
         r = await crm.http.post(PO, json=m2m_body(customer["id"]), headers=me)
         assert r.status_code == 201, r.text
         po = conforms(r.json(), "ProductOrder")
@@ -129,19 +144,11 @@ async def test_an_order_lacking_what_fulfilment_needs_is_pending_until_patched(c
         types = [e.type for e in await events_of(crm.infra.kafka_bootstrap, CRM_ORDERS, po["id"])]
         assert types == ["crm.order.information_required", "crm.order.updated", "crm.order.updated",
                          "crm.order.information_provided", "crm.order.submitted", "crm.order.status_changed"]
-        await crm.http.delete(f"/tmf-api/productOrderingManagement/v4/hub/{sub['id']}",
-                              headers=auth("integration-bss", "admin"))
-    finally:
-        await listener.stop()
 
 
 async def test_a_cancellation_waits_for_its_reason_then_the_same_request_goes_on(crm: Crm) -> None:  # noqa: F811
-    listener = await Listener().start()
-    try:
-        sub = await subscribe(crm, listener)
-        manager = crm.manager("infoc")
-        me = auth(manager, "account_manager")
-        customer = await crm.customer(manager)
+    async with subscribed(crm) as listener:
+        manager, me, customer = await customer_of(crm, "infoc")
         order = await crm.order(manager, customer["id"], submit=True)
         root = auth("root", "admin")
         assert (await crm.http.post(f"/api/v1/orders/{order['id']}/start", headers=root)).status_code == 200
@@ -184,7 +191,3 @@ async def test_a_cancellation_waits_for_its_reason_then_the_same_request_goes_on
         assert info[0].json["event"]["cancelProductOrder"]["id"] == task["id"]
         assert all(c.signature_ok for c in listener.received)
         assert all(event_conforms(c) for c in of(listener, order["id"]))
-        await crm.http.delete(f"/tmf-api/productOrderingManagement/v4/hub/{sub['id']}",
-                              headers=auth("integration-bss", "admin"))
-    finally:
-        await listener.stop()

@@ -4,17 +4,14 @@ pending order's create and state change events) checked against the official TMF
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from jsonschema import Draft4Validator
+from test_crm_tmf_events import check, envelope  # the official listener bodies; absent fields never null
 
-from backbone.envelope import Envelope
 from backbone.events import (
     InformationItem,
     OrderCancellationInformationRequired,
@@ -36,19 +33,9 @@ from crm.domain.information import (
 from crm.domain.lifecycle import OrderState
 from crm.domain.products import FULFILMENT_REQUIRED, load_catalogue, parse_catalogue
 
-SPEC = json.loads((Path(__file__).resolve().parents[4] / ".." / "shared" / "specs" /
-                   "TMF622-ProductOrdering-v4.0.0.swagger.json").read_text())
 AT = datetime(2026, 12, 2, 3, 30, tzinfo=UTC)
 CATALOGUE = load_catalogue()
-M2M = {"sim_count": 2000, "apn": "tjport.m2m"}
 SIM_PATH = "productOrderItem.0.product.productCharacteristic.sim_delivery_address"
-
-
-def check(body: dict[str, Any], definition: str) -> None:
-    schema = {"$ref": f"#/definitions/{definition}", "definitions": SPEC["definitions"]}
-    errors = sorted(Draft4Validator(schema).iter_errors(body), key=lambda e: list(e.path))
-    assert not errors, [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors]
-    assert None not in json.loads(body_bytes(body)).values()
 
 
 # ------------------------------------------------------------------------------------ fulfilment needs
@@ -124,10 +111,6 @@ def test_native_fields_are_named_as_tmf622_names_them() -> None:
 
 # ------------------------------------------------------------------------------------ the events
 
-def _envelope(payload: Any) -> Envelope:
-    return Envelope.wrap(payload, source="crm", subject="ord_1", correlation_id="corr-1")
-
-
 ITEMS = [te.Item("itm_1", "opening", "m2m")]
 MISSING = [InformationItem(field="items.0.attributes.sim_delivery_address",
                            reason="m2m opening: fulfilment needs sim_delivery_address")]
@@ -136,7 +119,7 @@ MISSING = [InformationItem(field="items.0.attributes.sim_delivery_address",
 def test_a_captured_order_that_lacks_information_is_created_pending_then_asks_for_it() -> None:
     info = OrderInformationRequired(order_id="ord_1", customer_id="cus_1", missing=MISSING, created=True,
                                     required_at=AT)
-    env = _envelope(info)
+    env = envelope(info)
     created, required = te.order_information_required(
         env, info, ITEMS, channel=[{"id": "agent", "name": "agent"}],
         relatedParty=[{"id": "cus_1", "name": "天津港", "role": "customer", "@referredType": "Organization"}])
@@ -152,14 +135,14 @@ def test_a_captured_order_that_lacks_information_is_created_pending_then_asks_fo
     assert created.event_id != required.event_id
     # asked again later (a PATCH left something out): no second create event
     again = OrderInformationRequired(order_id="ord_1", customer_id="cus_1", missing=MISSING, required_at=AT)
-    assert [e.event_type for e in te.order_information_required(_envelope(again), again, ITEMS)] == [
+    assert [e.event_type for e in te.order_information_required(envelope(again), again, ITEMS)] == [
         "productOrderInformationRequiredEvent"]
 
 
 def test_the_information_given_moves_the_order_from_pending_to_acknowledged() -> None:
     provided = OrderInformationProvided(order_id="ord_1", customer_id="cus_1", provided_at=AT,
                                         provided=["items.0.attributes.sim_delivery_address"])
-    event = te.order_information_provided(_envelope(provided), provided, ITEMS)
+    event = te.order_information_provided(envelope(provided), provided, ITEMS)
     check(event.body, "ProductOrderStateChangeEvent")
     assert event.event_type == "productOrderStateChangeEvent"
     assert event.body["event"]["productOrder"]["state"] == "acknowledged"
@@ -170,7 +153,7 @@ def test_a_cancellation_waiting_for_its_reason_is_a_conformant_information_requi
     info = OrderCancellationInformationRequired(
         cancellation_id="cnl_1", order_id="ord_1", customer_id="cus_1", required_at=AT,
         missing=[InformationItem(field="cancellationReason", reason="the order's EOMS tickets are being worked")])
-    env = _envelope(info)
+    env = envelope(info)
     event = te.cancellation_information_required(env, info)
     check(event.body, "CancelProductOrderInformationRequiredEvent")
     assert event.event_type == "cancelProductOrderInformationRequiredEvent" and event.entity_id == "ord_1"
