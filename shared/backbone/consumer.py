@@ -40,7 +40,7 @@ from backbone.inbox import claim, claim_many
 from backbone.kafka import PLAINTEXT, KafkaSecurity, Producer, make_consumer
 from backbone.masking import mask_pii
 from backbone.topics import dlq
-from backbone.workers import Backoff, Worker
+from backbone.workers import Backoff, Worker, wake_on_commit
 
 log = logging.getLogger("backbone.consumer")
 
@@ -146,6 +146,13 @@ class ConsumerRunner(Worker):
         self._consumer: AIOKafkaConsumer | None = None
         # Partitions held on a record by a transient failure: "topic[partition]" → why (for /readyz).
         self.paused: dict[str, str] = {}
+        self._wakes: list[Worker] = []
+
+    def wake_on_commit(self, *workers: Worker) -> None:
+        """Wake `workers` (of this process) after every transaction of this consumer that applied events:
+        the service's worker that acts on what its handlers write (the SLA scanner on timers) can then
+        sleep long when idle instead of polling."""
+        self._wakes.extend(workers)
 
     async def setup(self) -> None:
         self._consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.group_id, client_id=self.group_name,
@@ -225,6 +232,8 @@ class ConsumerRunner(Worker):
         try:
             async with self.session_factory() as session, session.begin():
                 fresh = await claim_many(session, self.inbox, known, self.group_id)
+                if fresh:
+                    wake_on_commit(session, *self._wakes)
                 if self.apply_run is not None:
                     await self.apply_run(session, fresh)
                 else:
@@ -318,6 +327,7 @@ class ConsumerRunner(Worker):
                         self._resume(msg)
                         return
                     await handler(session, envelope)
+                    wake_on_commit(session, *self._wakes)
                 metrics.EVENTS_CONSUMED.labels(self.group_id, envelope.type, "applied").inc()
                 metrics.EVENT_HANDLE_SECONDS.labels(self.group_id, envelope.type).observe(
                     time.perf_counter() - started

@@ -55,12 +55,14 @@ def bootstrap(settings: SlaSettings | None = None) -> ServiceRuntime[SlaContext]
 
     runtime.on_start(seed)
     handlers = make_handlers(context)
-    runtime.add_consumer(
+    consumer = runtime.add_consumer(
         topics=[EOMS_TICKETS, CRM_CUSTOMERS], handlers=handlers,
         apply_run=make_batch_applier(context, handlers) if settings.set_based_consumer else None,
     )
-    runtime.add_worker(DueTimerScanner(
+    scanner = DueTimerScanner(
         runtime.session_factory, context.policies, batch_size=settings.scan_batch_size,
-        interval_s=settings.scan_interval_s, fired_by=context.instance_id,
-    ))
+        interval_s=settings.scan_interval_s, idle_s=settings.scan_idle_s, fired_by=context.instance_id,
+    )
+    consumer.wake_on_commit(scanner)  # a timer started or moved sooner: the scanner re-reads the next due
+    runtime.add_worker(scanner)
     return runtime

@@ -1,7 +1,13 @@
-"""The due-timer scanner: an indexed scan of `next_fire_at`, in batches, every `scan_interval_s`.
+"""The due-timer scanner: an indexed scan of `next_fire_at`, in batches, when the next timer is due.
 
 Each batch is one transaction (rows claimed with FOR UPDATE SKIP LOCKED, fired marks, alert rows
 and outbox rows committed together). A full batch means more is due: the next one starts at once.
+Otherwise the same transaction reads the earliest `next_fire_at` left (the partial index's first
+entry) and the scanner sleeps until then, at most `scan_idle_s` (the fallback for timers written
+without a wake-up). The consumer that writes timers wakes the scanner when its transaction commits
+(`ConsumerRunner.wake_on_commit`), so a timer that is due sooner than the scanner's sleep is not missed.
+Passes that do not end in a full batch start at least `scan_interval_s` apart, however often the
+scanner is woken (under load, due timers are taken in batches, as before).
 
 "Due" is decided by the database's clock (`clock_timestamp()`), never the instance's: an instance
 whose clock runs ahead does not fire early, one behind does not fire late.
@@ -15,7 +21,9 @@ others fire. A database outage is not isolated: the pass fails and the worker ba
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
@@ -23,6 +31,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone.consumer import is_transient
+from backbone.db import db_now
 from backbone.workers import Backoff, Worker
 from sla.models import timers
 from sla.services.policies import PolicyCatalog
@@ -49,36 +58,53 @@ class DueTimerScanner(Worker):
         batch_size: int,
         interval_s: float,
         fired_by: str,
+        idle_s: float | None = None,
     ) -> None:
         super().__init__()
         self.session_factory = session_factory
         self.catalog = catalog
         self.batch_size = batch_size
         self.interval_s = interval_s
+        self.idle_s = max(interval_s, idle_s if idle_s is not None else interval_s)
         self.fired_by = fired_by
+        self._last_pass = -float("inf")  # monotonic end of the last pass
 
     @staticmethod
-    async def db_now(session: AsyncSession) -> datetime:
-        now: datetime = (await session.execute(select(func.clock_timestamp()))).scalar_one()
-        return now
+    async def next_due(session: AsyncSession) -> datetime | None:
+        """The earliest `next_fire_at` of an open timer (the first entry of the partial index), or None."""
+        first: datetime | None = (await session.execute(
+            select(func.min(timers.c.next_fire_at)).where(timers.c.next_fire_at.is_not(None)))).scalar_one()
+        return first
 
     async def step(self) -> float:
+        # Woken often (a consumer writing timers under load), passes that end short of a full batch stay
+        # `interval_s` apart; after a full batch the next one starts at once.
+        gap = self.interval_s - (time.monotonic() - self._last_pass)
+        if gap > 0 and not self.stopping:
+            await asyncio.sleep(gap)
+        self._last_pass = -float("inf")
         try:
             async with self.session_factory() as session, session.begin():
-                taken = await fire_due_timers(session, self.catalog, now=await self.db_now(session),
-                                              batch_size=self.batch_size, fired_by=self.fired_by)
+                now = await db_now(session)
+                taken = await fire_due_timers(session, self.catalog, now=now, batch_size=self.batch_size,
+                                              fired_by=self.fired_by)
+                if taken >= self.batch_size:
+                    return 0.0
+                first = await self.next_due(session)
         except Exception as exc:
             if is_transient(exc):
                 raise  # the database away: the worker backs off and tries the batch again
             log.warning("a batch of due timers failed (%r); firing them one by one", exc)
             return await self.fire_one_by_one()
-        return 0.0 if taken >= self.batch_size else self.interval_s
+        self._last_pass = time.monotonic()
+        # By the database's clock read at the pass's start: the pass's own time makes it wake a bit early.
+        return self.idle_s if first is None else min(self.idle_s, max(0.0, (first - now).total_seconds()))
 
     async def fire_one_by_one(self) -> float:
         """Fire up to `batch_size` due timers, each in a savepoint; defer one that fails alone."""
         for _ in range(self.batch_size):
             async with self.session_factory() as session, session.begin():
-                now = await self.db_now(session)
+                now = await db_now(session)
                 try:
                     async with session.begin_nested():
                         taken = await fire_due_timers(session, self.catalog, now=now, batch_size=1,

@@ -22,8 +22,10 @@ class SlaSettings(ServiceSettings):
     # Apply a partition's run of events set-based (ConsumerRunner's apply_run); false: the
     # handlers one by one, still in the run's one transaction.
     set_based_consumer: bool = True
-    # How often the due-timer scanner looks for timers to fire, and how many it takes per transaction.
+    # The due-timer scanner sleeps until the next timer is due (woken by the consumer's commits), its
+    # passes at least scan_interval_s apart, at most scan_idle_s; and how many it takes per transaction.
     scan_interval_s: float = 0.1
+    scan_idle_s: float = 2.0
     scan_batch_size: int = 500
     # Live feed (SSE): how often it polls the alert table, and the keep-alive comment interval.
     stream_poll_s: float = 0.25
