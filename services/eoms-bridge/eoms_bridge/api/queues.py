@@ -54,6 +54,7 @@ async def role_queue(
     limit: int = Query(50, ge=1, le=200), cursor: str | None = None,
     unassigned: bool = Query(False, description="only tasks nobody has claimed yet"),
     assignee: str | None = Query(None, description="only tasks claimed by (or dispatched to) this user"),
+    region: str | None = Query(None, max_length=60, description="only tasks of customers in this region"),
 ) -> QueuePage:
     actor = actor_of(principal)
     if not (actor.can_work(role) or (principal.partner is None and actor.may_dispatch)):
@@ -64,6 +65,8 @@ async def role_queue(
         q = q.where(t.assignee.is_(None))
     if assignee:
         q = q.where(t.assignee == assignee)
+    if region:
+        q = q.where(t.customer_region == region)
     q = q.where(*ticket_scope(principal).conditions())
     rows, nxt = await fetch_page(session, q, key=(t.node_entered_at, t.id), cursor=cursor, limit=limit)
     items = [await task_out(store, session, row._mapping) for row in rows]

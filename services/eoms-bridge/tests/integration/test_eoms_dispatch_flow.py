@@ -243,6 +243,12 @@ async def test_whom_a_dispatcher_can_dispatch_to_on_duty_first_with_their_load(
     assert (await ticket(http, tid))["assignee"] == "ns_s"
     after = {p["id"]: p["open_tasks"] for p in await people("network_staff", f"{region}-south")}
     assert after == {**before, "ns_s": before["ns_s"] + 1}
+    # the dispatcher's view of a region: the queue filtered by the customers' region
+    for where, present in ((f"{region}-south", True), (region, False)):
+        page = (await http.get("/api/v1/queues/network_staff", headers=dispatcher,
+                               params={"region": where, "limit": 200})).json()
+        assert (tid in [x["ticket_id"] for x in page["items"]]) is present, where
+        assert {x["customer_region"] for x in page["items"]} <= {where}
     # only who dispatches reads it; a role that is not a node role is a 422 naming it
     r = await http.get("/api/v1/assignments/people", headers=auth("ns_a", "network_staff"),
                        params={"role": "network_staff"})
