@@ -61,7 +61,7 @@ from backbone.events import (
     SlaWarning,
     TicketResolved,
 )
-from backbone.hub.fanout import Mapper
+from backbone.hub.fanout import Mapper, from_payload
 from backbone.hub.model import HubEvent, HubTables, hub_event_id
 from backbone.hub.service import HubApi
 from crm.domain.cancellation import PENDING, TASK_STATE, CancellationState, tmf_order_state
@@ -466,18 +466,6 @@ async def _on_information_provided(session: AsyncSession, event: Envelope) -> li
     return [order_information_provided(event, provided, items)] if items else []
 
 
-async def _on_cancellation_information_required(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    return [cancellation_information_required(event, event.payload(OrderCancellationInformationRequired))]
-
-
-async def _on_discarded(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    return [order_deleted(event, event.payload(OrderDiscarded))]
-
-
-async def _on_cancellation_requested(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    return [cancellation_created(event, event.payload(OrderCancellationRequested))]
-
-
 async def _on_cancellation_changed(session: AsyncSession, event: Envelope) -> list[HubEvent]:
     change = event.payload(OrderCancellationStateChanged)
     items = await _items(session, change.order_id)
@@ -508,10 +496,6 @@ async def _on_ticket_resolved(session: AsyncSession, event: Envelope) -> list[Hu
     return [order_milestone(event, resolved, items)] if items else []
 
 
-async def _on_complaint_created(session: AsyncSession, event: Envelope) -> list[HubEvent]:
-    return [complaint_created(event, event.payload(ComplaintCreated))]
-
-
 async def _on_complaint_status(session: AsyncSession, event: Envelope) -> list[HubEvent]:
     return complaint_status_changed(event, event.payload(ComplaintStatusChanged))
 
@@ -521,18 +505,19 @@ ORDER_MAPPERS: dict[str, Mapper] = {
     "crm.order.submitted": _on_submitted,
     "crm.order.status_changed": _on_status_changed,
     "crm.order.updated": _on_updated,
-    "crm.order.discarded": _on_discarded,
-    "crm.order.cancellation_requested": _on_cancellation_requested,
+    "crm.order.discarded": from_payload(OrderDiscarded, order_deleted),
+    "crm.order.cancellation_requested": from_payload(OrderCancellationRequested, cancellation_created),
     "crm.order.cancellation_state_changed": _on_cancellation_changed,
     "crm.order.information_required": _on_information_required,
     "crm.order.information_provided": _on_information_provided,
-    "crm.order.cancellation_information_required": _on_cancellation_information_required,
+    "crm.order.cancellation_information_required": from_payload(OrderCancellationInformationRequired,
+                                                                cancellation_information_required),
     "sla.warning": _on_alert(SlaWarning),
     "sla.breached": _on_alert(SlaBreached),
     "sla.escalated": _on_alert(SlaEscalated),
     "eoms.ticket.resolved": _on_ticket_resolved,
 }
 TICKET_MAPPERS: dict[str, Mapper] = {
-    "crm.complaint.created": _on_complaint_created,
+    "crm.complaint.created": from_payload(ComplaintCreated, complaint_created),
     "crm.complaint.status_changed": _on_complaint_status,
 }
