@@ -7,6 +7,8 @@ the GIL); messages are counted from the one line each server prints per message.
 recipient (a generated directory, no supervisor, limits far above the load), so every event is
 exactly one e-mail + one SMS and the policy never digests. The clock runs from the first produced
 event to the last message received at the servers; receipts (DLR → `delivered`) are counted too.
+`last_row_queued_s` (when the consumer committed the last delivery row) splits the time between the
+consumer and the sending.
 
 `python -m bench.notify_messages --events 1000`
 """
@@ -29,6 +31,8 @@ from typing import Any
 
 import httpx
 import yaml
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from backbone.envelope import Envelope
 from backbone.events import SlaBreached
@@ -105,7 +109,7 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
     load_before = [round(x, 1) for x in os.getloadavg()]
     meter = CpuMeter(roots).start()
     spy = profiler(roots["notify"], profile, 600)
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     futures = [await producer.send(SLA_ALERTS, e.to_bytes(), key=e.subject.encode()) for e in envelopes]
     await asyncio.gather(*futures)
     produced = time.monotonic() - started
@@ -122,6 +126,12 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
         spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
         spy.wait(30)
     await producer.stop()
+    engine = create_async_engine(bench.infra.database_url)
+    async with engine.connect() as conn:  # the consumer's share: when the last row was queued
+        last_queued = (await conn.execute(text(
+            "SELECT extract(epoch FROM max(created_at)) FROM notify.deliveries WHERE ticket_id LIKE :t"
+        ), {"t": f"T-BENCH-{run_id}-%"})).scalar()
+    await engine.dispose()
     token = bench.token("bench-admin", "admin")
     delivered = 0
     async with httpx.AsyncClient(base_url=bench.url("notify"), timeout=30) as http:
@@ -144,7 +154,10 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
         "sending_messages_per_s": round((len(arrivals) - 1) / max(1e-9, arrivals[-1] - arrivals[0]), 1)
         if len(arrivals) > 1 else 0.0,
         "arrival_s": percentiles(arrivals),
+        "arrival_s_by_server": {"smtp": percentiles([t - started for t in smtp.arrivals[smtp_before:]]),
+                                "smsc": percentiles([t - started for t in smsc.arrivals[smsc_before:]])},
         "delivered_dlr_first_page": delivered,
+        "last_row_queued_s": round(float(last_queued) - started_wall, 2) if last_queued is not None else None,
         "cpu_ms_per_message": {name: round(s * 1000 / max(1, emails + sms), 2) for name, s in sorted(used.items())},
         "load_average_before_after": [load_before, load_after],
     }

@@ -14,7 +14,7 @@ from backbone.workers import Backoff
 from notify.channels.base import Channel
 from notify.channels.email import EmailChannel, SmtpSender
 from notify.channels.sms import SmsChannel
-from notify.consumers import make_handlers
+from notify.consumers import make_handlers, make_run_applier
 from notify.context import DispatchParts, NotifyContext
 from notify.digests import DigestWorker
 from notify.dispatch.lease import Lease, LeaseHolder, recovery_worker
@@ -61,7 +61,10 @@ def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime[NotifyCo
     )
     runtime = ServiceRuntime(infra, context)
     wake = dispatch.wakeup.wake
-    runtime.add_consumer(topics=[SLA_ALERTS, STATS_REPORTS], handlers=make_handlers(context, on_queued=wake))
+    handlers = make_handlers(context, on_queued=wake)
+    runtime.add_consumer(topics=[SLA_ALERTS, STATS_REPORTS], handlers=handlers,
+                         apply_run=make_run_applier(context, handlers, on_queued=wake)
+                         if settings.set_based_consumer else None)
 
     runtime.add_worker(LeaseHolder(infra.engine, dispatch.lease))
     runtime.add_worker(recovery_worker(infra.engine, dispatch.lease, settings.recovery_interval_s))

@@ -3,24 +3,25 @@ the daily statistics report (stats.report.generated: an e-mail with its CSV atta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.consumer import Handler
+from backbone.consumer import BatchApplier, Handler
 from backbone.envelope import Envelope
 from backbone.events import SlaBreached, SlaEscalated, SlaMet, SlaWarning
 from notify.context import NotifyContext
+from notify.services.alert_runs import queue_alert_run
 from notify.services.deliveries import queue_alert_messages
 from notify.services.reports import queue_report_mail
 
+_ALERTS: dict[str, type[BaseModel]] = {"sla.warning": SlaWarning, "sla.breached": SlaBreached,
+                                       "sla.escalated": SlaEscalated}
 
-def make_handlers(context: NotifyContext, on_queued: Callable[[], None] | None = None) -> dict[str, Handler]:
-    """`on_queued` runs once after a commit that queued messages (wakes this process's dispatch workers)."""
-    settings, directory, templates = context.settings, context.directory, context.templates
 
+def _waker(on_queued: Callable[[], None] | None) -> Callable[[AsyncSession], None]:
     def wake_after_commit(session: AsyncSession) -> None:
         sync = session.sync_session
         if on_queued is None or sync.info.get("notify.wake"):
@@ -36,6 +37,38 @@ def make_handlers(context: NotifyContext, on_queued: Callable[[], None] | None =
 
         sa_event.listen(sync, "after_commit", after_commit, once=True)
         sa_event.listen(sync, "after_soft_rollback", after_rollback, once=True)
+
+    return wake_after_commit
+
+
+def make_run_applier(context: NotifyContext, handlers: dict[str, Handler],
+                     on_queued: Callable[[], None] | None = None) -> BatchApplier:
+    """The consumer's `apply_run`: a run's alerts queued set-based (`services/alert_runs.py`), any other
+    event through its handler. A broken alert payload raises: the run falls back to event by event."""
+    wake_after_commit = _waker(on_queued)
+
+    async def apply_run(session: AsyncSession, events: Sequence[Envelope]) -> None:
+        alerts = []
+        for event in events:
+            model = _ALERTS.get(event.type)
+            if model is None:
+                await handlers[event.type](session, event)
+            else:
+                event.payload(model)  # schema check
+                alerts.append(event)
+        if alerts:
+            _, current = await context.directory.current(session)
+            if await queue_alert_run(session, events=alerts, directory=current, templates=context.templates,
+                                     settings=context.settings):
+                wake_after_commit(session)
+
+    return apply_run
+
+
+def make_handlers(context: NotifyContext, on_queued: Callable[[], None] | None = None) -> dict[str, Handler]:
+    """`on_queued` runs once after a commit that queued messages (wakes this process's dispatch workers)."""
+    settings, directory, templates = context.settings, context.directory, context.templates
+    wake_after_commit = _waker(on_queued)
 
     def alert_handler(model: type[BaseModel]) -> Handler:
         async def handle(session: AsyncSession, event: Envelope) -> None:
@@ -58,8 +91,6 @@ def make_handlers(context: NotifyContext, on_queued: Callable[[], None] | None =
 
     return {
         "stats.report.generated": on_report,
-        "sla.warning": alert_handler(SlaWarning),
-        "sla.breached": alert_handler(SlaBreached),
-        "sla.escalated": alert_handler(SlaEscalated),
+        **{event_type: alert_handler(model) for event_type, model in _ALERTS.items()},
         "sla.met": on_met,
     }

@@ -19,6 +19,8 @@ class NotifySettings(ServiceSettings):
     directory_file: str | None = None
     templates_dir: str | None = None
     max_sms_parts: int = 3
+    # A partition's run of alerts queued set-based (notify.services.alert_runs); false: event by event.
+    set_based_consumer: bool = True
     # Dispatch: workers per channel, retries with exponential backoff, then failed + DLQ.
     dispatch_interval_s: float = 0.1
     email_workers: int = Field(default=4, ge=1)

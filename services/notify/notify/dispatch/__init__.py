@@ -23,7 +23,8 @@ Each instance holds a PostgreSQL advisory lock for its lifetime; PostgreSQL drop
 process dies. `recover()` hands `sending` rows of instances whose lock is free back to the queue
 at once (no timeout to wait out), marked `uncertain`. Those rows are the window: killed after the
 server accepted a message and before its `sent` commit (a commit or two: milliseconds), it is sent
-again; at most one claimed batch per worker (DISPATCH_BATCH rows) is in `sending` at a kill. The copy is recognisable: e-mail keeps its Message-ID (derived from the delivery id), SMS
-parts already acknowledged are not submitted again. Everywhere else a crash loses nothing and
+again; at most one claimed batch per worker (DISPATCH_BATCH rows) is in `sending` at a kill. The
+copy is recognisable: e-mail keeps its Message-ID (derived from the delivery id), SMS parts already
+acknowledged are not submitted again. Everywhere else a crash loses nothing and
 doubles nothing.
 """

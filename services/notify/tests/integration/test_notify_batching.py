@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone.db import make_engine, make_session_factory
 from backbone.envelope import Envelope
+from backbone.events import SlaBreached
 from backbone.workers import Backoff
 from devtools.infra import free_port
 from devtools.smsc import SmscSimulator
@@ -24,7 +26,12 @@ from notify.channels.base import Sent
 from notify.channels.email import SmtpSender
 from notify.dispatch.outcomes import Outcomes
 from notify.dispatch.receipts import Receipts
+from notify.domain.templates import load_templates
 from notify.models import deliveries, metadata, sms_parts
+from notify.services.alert_runs import queue_alert_run
+from notify.services.deliveries import queue_alert_messages
+from notify.services.directory import validate_directory
+from notify.settings import NotifySettings
 from notify.smpp.client import DeliveryReport, SmppClient
 
 pytestmark = [pytest.mark.timeout(60)]
@@ -180,3 +187,60 @@ async def test_receipts_of_one_group_deliver_fail_and_wait_for_unknown_parts(
     assert await _events(sessions, ids) == sorted([
         (two, "delivered", "notify.deliveries"), (one, "delivered", "notify.deliveries"),
         (bad, "failed", "notify.deliveries"), (bad, "failed", "notify.deliveries.dlq")])
+
+
+# ------------------------------------------------------------------ the set-based run of alerts
+
+
+def _breach(ticket: str, assignee: str, tier: str) -> Envelope:
+    return Envelope.wrap(SlaBreached(
+        timer_id=f"tmr-{ticket}", ticket_id=ticket, ticket_kind="service_opening", business_type="vpmn.opening",
+        node="nt_node", role="nt_role", assignee=assignee, customer_id="nt-nocust", customer_name="Customer",
+        customer_tier=tier, account_manager_id="nt-nobody", deadline=datetime.now(UTC) - timedelta(minutes=5),
+        policy_version="t1", lateness_seconds=300,
+    ), source="sla", subject=ticket)
+
+
+async def _decided(sf: async_sessionmaker[AsyncSession], person: str) -> list[tuple[str, str, str]]:
+    """(ticket, channel, status) of a person's deliveries, in decision order."""
+    async with sf() as session:
+        rows = await session.execute(
+            select(deliveries.c.ticket_id, deliveries.c.channel, deliveries.c.status)
+            .where(deliveries.c.recipient_id == person)
+            .order_by(deliveries.c.next_attempt_at.nulls_last(), deliveries.c.created_at, deliveries.c.ticket_id,
+                      deliveries.c.channel))
+        return [(t.rpartition("-")[2], c, s) for t, c, s in rows]
+
+
+async def test_a_run_of_alerts_set_based_decides_what_event_by_event_decides(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    run = uuid.uuid4().hex[:8]
+    a, b = f"nt-run-{run}-a", f"nt-run-{run}-b"
+    directory = validate_directory({
+        "departments": [{"id": "nt-field", "name": "NT"}],
+        "people": [{"id": p, "name": p, "roles": ["nt_role"], "department": "nt-field", "phone": f"1390000{i:04d}",
+                    "email": f"{p}@nt.example.com", "language": "en"} for i, p in enumerate((a, b))],
+    })
+    templates = load_templates(max_sms_parts=3)
+    settings = NotifySettings(environment="test", digest_threshold=2, digest_window_s=600, rate_limit=50,
+                              dedup_window_s=600)
+    tickets = [(f"T-{run}-{k}", tier) for k, tier in (("1", "B"), ("2", "B"), ("3", "B"), ("4", "A"), ("5", "B"))]
+    # the same alerts: person a's as one run, person b's one by one
+    async with sessions() as session, session.begin():
+        queued = await queue_alert_run(session, events=[_breach(t, a, tier) for t, tier in tickets],
+                                       directory=directory, templates=templates, settings=settings)
+    one_by_one = 0
+    for t, tier in tickets:
+        async with sessions() as session, session.begin():
+            one_by_one += await queue_alert_messages(session, event=_breach(t, b, tier), directory=directory,
+                                                     templates=templates, settings=settings)
+    set_based, event_by_event = await _decided(sessions, a), await _decided(sessions, b)
+    assert set_based == event_by_event and queued == one_by_one
+    statuses = {s for *_, s in set_based}
+    assert statuses == {"queued", "digested"}, "the policy decided something other than send (digest threshold 2)"
+    assert len(set_based) == 2 * len(tickets)
+    async with sessions() as session:
+        events = (await session.execute(select(metadata.tables["notify.outbox"].c.key).where(
+            metadata.tables["notify.outbox"].c.key.in_(
+                select(deliveries.c.id).where(deliveries.c.recipient_id.in_([a, b])))))).all()
+    assert len(events) == 4 * len(tickets)  # one `notify.delivery.recorded` per delivery row, either way
