@@ -94,9 +94,10 @@ orders = sa.Table(
     sa.Column("created_by", sa.String(60), nullable=False),
     # [{from, to, action, by, at, reason}]: the order's own status trail
     sa.Column("history", JsonB, nullable=False, server_default="[]"),
-    # [{field, reason}]: what a draft held back from fulfilment lacks (TMF622 pending; crm/domain/information.py);
+    # [{field, reason}]: what a draft held back from fulfilment lacks (TMF622 pending; crm/domain/information.py),
+    # else SQL NULL (none_as_null);
     # information_requested_at: when it was first held back (its TMF622 create event was sent then)
-    sa.Column("information_required", JsonB, nullable=True),
+    sa.Column("information_required", JSONB(none_as_null=True), nullable=True),
     timestamp("information_requested_at", nullable=True),
     *timestamps(),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
@@ -152,7 +153,7 @@ order_cancellations = sa.Table(
     timestamp("effective_cancellation_date", nullable=True),
     sa.Column("order_status_before", sa.String(20), nullable=False),
     # [{field, reason}] while the request waits for information (state information_required), else null
-    sa.Column("information_required", JsonB, nullable=True),
+    sa.Column("information_required", JSONB(none_as_null=True), nullable=True),
     sa.Column("created_by", sa.String(60), nullable=False),
     *timestamps(),
     sa.Index("ix_crm_order_cancellations_created", "created_at", "id"),
