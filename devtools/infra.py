@@ -286,6 +286,13 @@ def _kafka_properties(profile: InfraProfile, log_dir: Path) -> str:
         "share.coordinator.state.topic.min.isr=1",
         # A single developer machine: rebalance at once instead of waiting for more members.
         "group.initial.rebalance.delay.ms=0",
+        # Idle cost (docs/benchmarks.md, idle): the single controller appends no no-op record to the
+        # metadata log every 500 ms (a liveness signal for other controllers; there are none here).
+        "metadata.max.idle.interval.ms=0",
+        # Each request-handler and network thread wakes about three times a second when idle; the
+        # defaults (8 and 3 per listener) are sized for many cores, this machine has two.
+        "num.io.threads=2",
+        "num.network.threads=1",
         "",
     ])
 
