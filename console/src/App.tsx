@@ -18,6 +18,8 @@ const Reports = lazy(() => import("./pages/Reports"));
 const Stats = lazy(() => import("./pages/Stats"));
 const TicketPage = lazy(() => import("./pages/Ticket"));
 const Queue = lazy(() => import("./pages/Queue"));
+const Dispatch = lazy(() => import("./pages/Dispatch"));
+const Mine = lazy(() => import("./pages/Mine"));
 const Workbench = lazy(() => import("./pages/Workbench"));
 const OrderPage = lazy(() => import("./pages/OrderPage"));
 const ComplaintPage = lazy(() => import("./pages/ComplaintPage"));
@@ -67,6 +69,8 @@ export function App() {
         <Route path="stats" element={<Lazy><Stats /></Lazy>} />
         <Route path="tickets/:id" element={<Lazy><TicketPage /></Lazy>} />
         <Route path="queue" element={<Lazy><Queue /></Lazy>} />
+        <Route path="dispatch" element={<Lazy><Dispatch /></Lazy>} />
+        <Route path="mine" element={<Lazy><Mine /></Lazy>} />
         <Route path="workbench" element={<Lazy><Workbench /></Lazy>} />
         <Route path="orders/:id" element={<Lazy><OrderPage /></Lazy>} />
         <Route path="complaints/:id" element={<Lazy><ComplaintPage /></Lazy>} />

@@ -9,14 +9,17 @@ const paths = (roles: Parameters<typeof navFor>[0]) => navFor(roles).map((i) => 
 
 describe("role-based navigation", () => {
   it("offers each role only its screens; a network worker sees no admin page", () => {
-    expect(paths(["network_staff"])).toEqual(["/board", "/reports", "/queue"]);
+    expect(paths(["network_staff"])).toEqual(["/board", "/reports", "/queue", "/mine"]);
     expect(paths(["account_manager"])).toEqual(["/stats", "/queue", "/workbench"]);
-    expect(paths(["supervisor"])).toEqual(["/board", "/reports", "/stats", "/queue", "/workbench", "/admin"]);
-    expect(paths(["admin"])).toEqual(["/board", "/reports", "/stats", "/queue", "/workbench", "/admin"]);
+    expect(paths(["supervisor"])).toEqual(["/board", "/reports", "/stats", "/dispatch", "/queue", "/workbench", "/admin"]);
+    expect(paths(["admin"])).toEqual(["/board", "/reports", "/stats", "/dispatch", "/queue", "/workbench", "/admin"]);
     expect(paths(["department_head"])).toEqual(["/stats"]);
-    for (const worker of ["network_resource", "field_engineer", "partner_si", "dispatcher"] as const) {
-      expect(paths([worker])).toEqual(["/queue"]);
+    for (const worker of ["network_resource", "field_engineer", "partner_si"] as const) {
+      expect(paths([worker])).toEqual(["/queue", "/mine"]);
     }
+    expect(paths(["dispatcher"])).toEqual(["/dispatch"]); // works no node: no queue of its own
+    expect(canOpen("/dispatch", ["network_staff"])).toBe(false);
+    expect(canOpen("/dispatch", ["dispatcher"])).toBe(true);
     expect(canOpen("/stats", ["network_staff"])).toBe(false);
     expect(canOpen("/stats", ["department_head"])).toBe(true);
     expect(canOpen("/admin/policies", ["network_staff"])).toBe(false);
@@ -31,6 +34,7 @@ describe("role-based navigation", () => {
     expect(homeFor(["account_manager"])).toBe("/workbench");
     expect(homeFor(["department_head"])).toBe("/stats");
     expect(homeFor(["partner_si"])).toBe("/queue");
+    expect(homeFor(["dispatcher"])).toBe("/dispatch");
   });
 
   it("renders the menu for the signed-in user", () => {

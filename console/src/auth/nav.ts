@@ -10,8 +10,8 @@ export interface NavItem {
   children?: NavItem[];
 }
 
-/** The roles that work nodes from the queue (a partner's engineer sees its partner's tasks only: the
- * EOMS bridge filters; a dispatcher works none but dispatches them). */
+/** The roles that work nodes from the queue and get tasks assigned (a partner's engineer sees its
+ * partner's tasks only: the EOMS bridge filters; a dispatcher works none but dispatches them). */
 const WORKERS: readonly Role[] = ["network_staff", "network_resource", "data_production", "field_engineer", "noc_tester",
   "transmission", "core_network", "complaint_desk", "partner_si"];
 
@@ -19,7 +19,9 @@ export const NAV: readonly NavItem[] = [
   { path: "/board", label: "nav.board", roles: ["supervisor", "admin", "network_staff"] },
   { path: "/reports", label: "nav.reports", roles: ["supervisor", "admin", "network_staff"] },
   { path: "/stats", label: "nav.stats", roles: ["supervisor", "department_head", "admin", "account_manager"] },
-  { path: "/queue", label: "nav.queue", roles: [...WORKERS, "dispatcher", "supervisor", "admin", "account_manager"] },
+  { path: "/dispatch", label: "nav.dispatch", roles: ["dispatcher", "supervisor", "admin"] },
+  { path: "/queue", label: "nav.queue", roles: [...WORKERS, "supervisor", "admin", "account_manager"] },
+  { path: "/mine", label: "nav.mine", roles: WORKERS },
   { path: "/workbench", label: "nav.workbench", roles: ["account_manager", "supervisor", "admin"] },
   {
     path: "/admin", label: "nav.admin", roles: ["admin", "supervisor"], children: [
@@ -47,10 +49,11 @@ export function canOpen(path: string, roles: readonly Role[]): boolean {
 }
 
 /** Where a user lands: supervisors and admins on the board, department heads on the statistics,
- * node workers and dispatchers on their queue, account managers on their workbench. */
+ * dispatchers on the dispatch screen, node workers on their queue, account managers on their workbench. */
 export function homeFor(roles: readonly Role[]): string {
   if (roles.includes("supervisor") || roles.includes("admin")) return "/board";
   if (roles.includes("department_head")) return "/stats";
+  if (roles.includes("dispatcher")) return "/dispatch";
   if (roles.includes("network_staff")) return "/queue";
   if (roles.includes("account_manager")) return "/workbench";
   return "/queue";

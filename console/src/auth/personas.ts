@@ -19,6 +19,7 @@ export const PERSONAS: readonly Persona[] = [
   { subject: "p-liuyang", name: "刘洋", roles: ["supervisor"] },
   { subject: "p-lina", name: "李娜", roles: ["supervisor"] },
   { subject: "p-zhoutao", name: "周涛", roles: ["department_head"] },
+  { subject: "p-majun", name: "马骏", roles: ["dispatcher"] },
   { subject: "p-liangyu", name: "梁宇", roles: ["partner_si"], partner: "huawei" },
   { subject: "p-caoyang", name: "曹阳", roles: ["admin"] },
 ];

@@ -1,0 +1,77 @@
+// Tasks assigned to me (every role that works nodes): the open node tasks dispatched to or claimed by
+// the caller, across their roles, oldest first (GET /api/v1/assignments/mine); each opens on its ticket,
+// where the action dialog offers what the node allows.
+import { useState } from "react";
+import { Link } from "react-router";
+import { api } from "../api/client";
+import type { QueueTask } from "../api/types";
+import { Badge, ErrorBox, Loading } from "../components/common";
+import { useI18n } from "../i18n";
+import { useAsync, useNow } from "../lib/hooks";
+import { useLabels } from "../lib/labels";
+import { useProducts } from "../lib/products";
+import { formatDateTime, formatDuration } from "../lib/time";
+
+export default function Mine() {
+  const { t, lang } = useI18n();
+  const labels = useLabels();
+  const { name: productName } = useProducts();
+  const [extra, setExtra] = useState<QueueTask[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const now = useNow(5000);
+  const mine = useAsync(async (signal) => {
+    const page = await api.get("eoms", "/api/v1/assignments/mine", { query: { limit: 100 }, signal });
+    setExtra([]);
+    setCursor(page.next_cursor ?? null);
+    return page;
+  }, []);
+  const more = async () => {
+    if (!cursor) return;
+    const page = await api.get("eoms", "/api/v1/assignments/mine", { query: { limit: 100, cursor } });
+    setExtra((x) => [...x, ...page.items]);
+    setCursor(page.next_cursor ?? null);
+  };
+  const items = [...(mine.data?.items ?? []), ...extra];
+  return (
+    <div>
+      <div className="page-head">
+        <h1>{t("mine.title")}</h1>
+        <button type="button" onClick={mine.reload}>{t("app.refresh")}</button>
+      </div>
+      <ErrorBox error={mine.error} />
+      {mine.loading && !mine.data && <Loading />}
+      {mine.data && items.length === 0 && <p className="muted">{t("mine.empty")}</p>}
+      {items.length > 0 && (
+        <table className="table">
+          <thead>
+            <tr>
+              <th>{t("queue.col.ticket")}</th><th>{t("queue.col.node")}</th><th>{t("queue.role")}</th>
+              <th>{t("queue.col.customer")}</th><th>{t("dispatch.region")}</th><th>{t("queue.col.state")}</th>
+              <th>{t("queue.waiting")}</th><th />
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((i) => (
+              <tr key={`${i.ticket_id}-${i.node}`} data-ticket={i.ticket_id}>
+                <td>
+                  <Link to={`/tickets/${i.ticket_id}`}>{i.ticket_id}</Link>
+                  <div className="muted small">{labels.ticketKind(i.ticket_kind)} · {labels.businessType(i.business_type, productName)}</div>
+                </td>
+                <td>{labels.text(i.node_title, labels.node(i.node))}</td>
+                <td>{labels.role(i.role)}</td>
+                <td>{i.customer_name} <Badge kind={`tier-${i.customer_tier}`}>{i.customer_tier}</Badge></td>
+                <td>{i.customer_region ?? "—"}</td>
+                <td><Badge kind={i.state}>{labels.state(i.state)}</Badge></td>
+                <td title={formatDateTime(i.node_entered_at, lang)}>
+                  {formatDuration(Math.max(0, (now - Date.parse(i.node_entered_at)) / 1000), lang)}
+                </td>
+                <td className="buttons"><Link className="button" to={`/tickets/${i.ticket_id}`}>{t("mine.work")}</Link></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {cursor && <button type="button" onClick={() => void more()}>{t("app.more")}</button>}
+    </div>
+  );
+}
