@@ -5,6 +5,7 @@ Product order. Capture needs what a product's schema `required`s; fulfilment nee
 shipped to `sim_delivery_address`). An order that lacks one of them is accepted but held back from
 fulfilment: it stays a draft (the EOMS has not seen it) whose TMF622 state is `pending`, the missing items
 listed, until a PATCH brings them; then it is submitted as any order (`crm/services/product_orders.py`).
+Submitting it before (the native face's submit) is a 409 (`check_submit`).
 
 Cancellation request. An order whose EOMS tickets are being worked (in_progress: field work may have
 started) is cancelled only with a reason the network can act on and report against: a request without a
@@ -21,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from backbone import errors
 from crm.domain.lifecycle import OrderState
 from crm.domain.products import Catalogue
 
@@ -48,6 +50,21 @@ def missing_for_fulfilment(items: Sequence[Mapping[str, Any]], catalogue: Catalo
                 out.append(Missing(f"items.{i}.attributes.{name}",
                                    f"{product.id} {item['business_kind']}: fulfilment needs {name}"))
     return out
+
+
+class AwaitingInformation(errors.Conflict):
+    """A draft held back for information may not be submitted before it is given (409 naming the first missing
+    field): submitting it anyway would send the EOMS an order it cannot fulfil."""
+
+    code = "information_required"
+
+
+def check_submit(information_required: Sequence[Mapping[str, str]] | None) -> None:
+    """Raise AwaitingInformation while the order still lacks what fulfilment needs."""
+    if information_required:
+        missing = [Missing(m["field"], m["reason"]) for m in information_required]
+        raise AwaitingInformation(f"the order waits for {describe(missing).removeprefix('information required: ')}; "
+                                  "give it first (TMF622 PATCH of productOrderItem)", field=missing[0].field)
 
 
 #: order states in which a cancellation needs a cancellationReason before it is assessed

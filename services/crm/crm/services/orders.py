@@ -31,7 +31,7 @@ from backbone.outbox import emit
 from backbone.vocabulary import TokenRole
 from crm.domain.errors import DomainError, EntityNotFound, InvalidField
 from crm.domain.history import history_entry
-from crm.domain.information import missing_for_fulfilment
+from crm.domain.information import check_submit, missing_for_fulfilment
 from crm.domain.lifecycle import (
     OpportunityState,
     OrderAction,
@@ -191,6 +191,8 @@ async def apply_action(session: AsyncSession, *, order_id: str, action: OrderAct
         raise EntityNotFound("order", order_id)
     old = OrderState(row.status)
     new = transition(old, action)
+    if action is OrderAction.SUBMIT:
+        check_submit(row.information_required)
     entry = history_entry(old.value, new.value, action.value, actor, at, reason, ticket_id=ticket_id)
     await session.execute(update(orders).where(orders.c.id == order_id).values(
         status=new.value, status_reason=reason if reason else row.status_reason, updated_at=at,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crm_testkit import Crm, assert_tmf_error, auth, events_of
+from crm_testkit import Crm, assert_problem, assert_tmf_error, auth, events_of
 from jsonschema import Draft4Validator
 from test_crm_hub import ADMIN, HUB, crm, subscribe  # noqa: F401  (the hub tests' CRM: fast retries)
 
@@ -115,6 +115,9 @@ async def test_an_order_lacking_what_fulfilment_needs_is_pending_until_patched(c
         required = [c for c in of(listener, po["id"]) if c.json["eventType"] == "productOrderInformationRequiredEvent"]
         assert required[0].json["fieldPath"] == SIM_PATH
 
+        # the native face may not submit it before the information is given (409 naming the field)
+        assert_problem(await crm.http.post(f"/api/v1/orders/{po['id']}/submit", headers=me), 409,
+                       "items.0.attributes.sim_delivery_address")
         # a PATCH that gives something else: still pending, nothing goes to fulfilment
         r = await crm.http.patch(url, json={"description": "港区物联网卡"}, headers=me)
         assert r.status_code == 200 and r.json()["state"] == "pending", r.text

@@ -24,6 +24,8 @@ from crm import tmf_events as te
 from crm.domain.cancellation import CancellationState, tmf_order_state
 from crm.domain.config import InvalidConfiguration, read_data_file
 from crm.domain.information import (
+    AwaitingInformation,
+    check_submit,
     describe,
     field_path,
     missing_for_cancellation,
@@ -72,6 +74,17 @@ def test_a_wrong_fulfilment_list_is_refused_at_load(names: Any, match: str) -> N
             p["schema"][FULFILMENT_REQUIRED] = names
     with pytest.raises(InvalidConfiguration, match=match):
         parse_catalogue(data)
+
+
+def test_a_held_back_draft_is_not_submitted_before_the_information_is_given() -> None:
+    check_submit(None)
+    check_submit([])
+    missing = [m.as_dict() for m in missing_for_fulfilment(
+        [{"product": "m2m", "business_kind": "opening", "attributes": {"sim_count": 1, "apn": "a"}}], CATALOGUE)]
+    with pytest.raises(AwaitingInformation) as exc:
+        check_submit(missing)
+    assert exc.value.field == "items.0.attributes.sim_delivery_address" and exc.value.code == "information_required"
+    assert SIM_PATH in exc.value.message
 
 
 # ------------------------------------------------------------------------------------ cancellation needs
