@@ -7,12 +7,20 @@ Each part's SMSC message id is committed as soon as the SMSC acknowledges it (`s
 resend after a crash never submits an acknowledged part again, and the concatenation reference
 derives from the delivery id, so the handset still reassembles the parts of a resend. The last
 part's id is recorded with the `sent` commit (`Sent.last_part`).
+
+The reference has 8 bits, and a handset joins parts by sender, phone and reference: two multi-part
+messages to one phone whose references collide (1 in 256) and whose parts interleave would reach it
+as two garbled texts. So a process sends one multi-part message per phone at a time (`_alone_to`):
+their parts never interleave, whatever their references (docs/reliability.md: across notify replicas
+the 1-in-256 window remains).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import zlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
@@ -43,6 +51,20 @@ class SmsChannel:
         # None / empty: no SMPP_URL configured, every SMS fails for good
         self.clients = (clients,) if isinstance(clients, SmppClient) else tuple(clients or ())
         self.engine = engine
+        self._phones: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # phone → its lock, the senders using it
+
+    @contextlib.asynccontextmanager
+    async def _alone_to(self, phone: str) -> AsyncIterator[None]:
+        """One multi-part message in flight to `phone` from this process (the module docstring)."""
+        lock, users = self._phones.setdefault(phone, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._phones[phone]
 
     def session(self) -> SmppClient:
         """The bound session with the fewest submits outstanding (any session while none is bound: it waits)."""
@@ -60,16 +82,17 @@ class SmsChannel:
                 done = {r.part_no: r.message_id for r in await conn.execute(_PARTS_OF, {"delivery_id": row["id"]})}
         total = len(message.parts)
         ids: list[str] = []
-        for no, part in enumerate(message.parts, start=1):
-            if no in done:
-                ids.append(done[no])  # acknowledged before a crash: never submitted twice
-                continue
-            (message_id,) = await client.submit(row["address"], [part])
-            ids.append(message_id)
-            if no < total:
-                async with self.engine.begin() as conn:
-                    await conn.execute(_INSERT_PART,
-                                       {"delivery_id": row["id"], "part_no": no, "message_id": message_id})
+        async with self._alone_to(row["address"]) if total > 1 else contextlib.nullcontext():
+            for no, part in enumerate(message.parts, start=1):
+                if no in done:
+                    ids.append(done[no])  # acknowledged before a crash: never submitted twice
+                    continue
+                (message_id,) = await client.submit(row["address"], [part])
+                ids.append(message_id)
+                if no < total:
+                    async with self.engine.begin() as conn:
+                        await conn.execute(_INSERT_PART,
+                                           {"delivery_id": row["id"], "part_no": no, "message_id": message_id})
         return Sent(
             ",".join(ids),
             summary=f"to {mask_phone(row['address'])} ({total} part(s))",
