@@ -41,10 +41,11 @@ Any other send failure (the broker away) is transient: the pass fails and is ret
 
 A leader cut off from Kafka while its database is reachable (a network partition between one
 instance and the broker) sees no failure for the producer's request timeout: its sends just wait.
-So a batch not acknowledged within `ack_timeout_s` (10 s) fails the pass (`PublishTimeout`, nothing
-marked sent past the acknowledged prefix), and a failed pass gives up the lock (`reset`): an instance
-that reaches the broker takes over within its stand-by poll instead of the outbox waiting for the
-partition to heal (the drill partition-one, docs/reliability.md). The deposed leader's sends still
+So a batch not queued and acknowledged within `ack_timeout_s` (10 s) fails the pass (`PublishTimeout`,
+nothing marked sent past the acknowledged prefix), a failed pass gives up the lock (`reset`), and the
+relay then stands by for `ack_timeout_s` before competing again: an instance that reaches the broker
+takes over within its 1 s stand-by poll instead of the outbox waiting for the partition to heal (the
+drill partition-one, docs/reliability.md). The deposed leader's sends still
 queued in its producer may reach the broker once it heals: duplicates, which the inbox absorbs.
 """
 
@@ -231,6 +232,7 @@ class OutboxRelay(Worker):
         self.listen = listen
         self.fallback_poll_s = fallback_poll_s  # between passes while LISTENing: only a safety net
         self.ack_timeout_s = ack_timeout_s  # a batch unacknowledged this long fails the pass (and the lock)
+        self._gave_way_until = 0.0  # monotonic: no competing for the lock before (after a PublishTimeout)
         self.channel = wake_channel(outbox)
         self._listening: Any = None  # the asyncpg connection our wake-up listener is on
         self._query_cache: tuple[frozenset[int], Select[Any], Select[Any]] | None = None
@@ -253,6 +255,8 @@ class OutboxRelay(Worker):
 
     async def step(self) -> float:
         if self._lock_conn is None:
+            if (giving_way := self._gave_way_until - time.monotonic()) > 0:
+                return giving_way  # an instance that reaches the broker takes the lock meanwhile
             conn = await self.engine.connect()
             try:
                 # Autocommit: each read or mark is one statement, no BEGIN / COMMIT round trips, and the
@@ -283,6 +287,11 @@ class OutboxRelay(Worker):
             log.warning("outbox relay lost its lock (%s); standing by", exc, extra={"topic": self.schema})
             await self._step_down()
             return 1.0
+        except PublishTimeout:
+            # The failed pass gives up the lock (`reset`); stand by for as long, so that another instance's
+            # 1 s stand-by poll takes it rather than this one again.
+            self._gave_way_until = time.monotonic() + self.ack_timeout_s
+            raise
         if sent >= self.batch_size:
             return 0.0
         return self.fallback_poll_s if self._listening is not None else self.poll_interval_s
@@ -478,14 +487,21 @@ class OutboxRelay(Worker):
         """Send `rows` in order. Returns (acknowledged prefix length, the poison row or None, the error)."""
         futures: list[asyncio.Future[Any]] = []
         failure: BaseException | None = None
+        # Queueing and acknowledgement (acks=all) are bounded together, so a leader cut off from the broker
+        # gives way (module docstring): its producer may wait on metadata or buffer space, not only on acks.
+        deadline = time.monotonic() + self.ack_timeout_s
         for r in rows:
             try:
-                futures.append(await self.producer.send(r.topic, r.payload, key=r.key.encode()))
+                futures.append(await asyncio.wait_for(self.producer.send(r.topic, r.payload, key=r.key.encode()),
+                                                      max(0.0, deadline - time.monotonic())))
+            except TimeoutError:
+                failure = PublishTimeout(f"not queued within {self.ack_timeout_s:g} s")
+                break
             except Exception as exc:  # noqa: BLE001 - classified below; the prefix still goes out
                 failure = exc
                 break
-        if futures:  # acks=all; bounded, so a leader cut off from the broker gives way (module docstring)
-            await asyncio.wait(futures, timeout=self.ack_timeout_s)
+        if futures:
+            await asyncio.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
         done = 0
         for fut in futures:
             if not fut.done():
