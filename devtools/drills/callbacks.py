@@ -10,8 +10,12 @@ acknowledged orders:
 - each event received once; a second copy of the *same delivery row* is the hub's documented window
   (at least once: a callback whose answer the hub never recorded, e.g. the CRM killed -9 mid-call, is
   sent again when its lease ends), counted apart and flagged; a copy from another row is a duplicate;
-- per order, the events received in the order the hub queued them (its delivery ids): any order whose
-  first copies arrived out of that order counts as reordered.
+- per order and event type (one source stream: the CRM's orders, the SLA's alerts, the bridge's tickets),
+  the events received in the order the hub queued them (its delivery ids): any order whose first copies
+  of one type arrived out of that order counts as reordered. Across types the hub's order is not an
+  order of events: a delivery id is taken at insert, so a consumer run of one source topic that began
+  first but committed last has lower ids than rows of another topic delivered before it (counted apart,
+  `cross_stream`, not a failure).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ class CallbackCounts:
     missing: int = 0  # queued rows not delivered or never received, orders with no create event queued
     duplicated: int = 0  # copies from another row than the first
     resent: int = 0  # copies of the same row: the hub's at-least-once window (flagged)
-    reordered: int = 0  # orders whose events arrived out of the hub's queue order
+    reordered: int = 0  # orders whose events of one type arrived out of the hub's queue order
+    cross_stream: int = 0  # orders whose events of different types arrived out of delivery-id order
     bad_signatures: int = 0
 
 
@@ -80,14 +85,21 @@ class HubTap:
         c.missing += sum(1 for r in rows if r.status != "delivered" or r.event_id not in rows_per_event)
         c.resent = sum(n - 1 for n in copies.values())
         c.duplicated = sum(n - 1 for n in rows_per_event.values())
-        # Per order: the delivery ids of the first copies, in arrival order, must be ascending.
-        first: dict[str, list[int]] = {}
+        # Per order (and per order and type): the delivery ids of the first copies, in arrival order, ascending.
+        first: dict[str, list[tuple[str, int]]] = {}
         seen: set[str] = set()
-        entity_of = {r.event_id: r.entity_id for r in rows}
+        row_of = {r.event_id: r for r in rows}
         for cb in got:
-            if cb.event_id in seen or cb.event_id not in entity_of:
+            if cb.event_id in seen or cb.event_id not in row_of:
                 continue
             seen.add(cb.event_id)
-            first.setdefault(entity_of[cb.event_id], []).append(int(cb.headers.get("x-hub-delivery-id", "0")))
-        c.reordered = sum(1 for ids in first.values() if ids != sorted(ids))
+            r = row_of[cb.event_id]
+            first.setdefault(r.entity_id, []).append((r.event_type, int(cb.headers.get("x-hub-delivery-id", "0"))))
+        for arrived in first.values():
+            ids = [i for _, i in arrived]
+            per_type = [[i for t, i in arrived if t == kind] for kind in {t for t, _ in arrived}]
+            if any(one != sorted(one) for one in per_type):
+                c.reordered += 1
+            elif ids != sorted(ids):
+                c.cross_stream += 1
         return c

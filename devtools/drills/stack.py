@@ -465,7 +465,8 @@ def _fill(result: Result, load: OrderLoad, c: Counts) -> None:
         f" twice inside the flagged window {c.received_duplicated_flagged});"
         f" TMF callbacks {c.callbacks.received} of {c.callbacks.queued} queued (missing {c.callbacks.missing},"
         f" twice {c.callbacks.duplicated}, resent inside the hub's lease window {c.callbacks.resent},"
-        f" orders out of order {c.callbacks.reordered})")
+        f" orders out of order {c.callbacks.reordered}, out of delivery-id order across event types"
+        f" {c.callbacks.cross_stream})")
     if c.sms_garbled:
         result.notes.append(f"SMS whose parts all reached the SMSC but never reassembled whole: {c.sms_garbled}"
                             " (two multi-part messages to one phone with the same concatenation reference)")
