@@ -5,18 +5,16 @@
 // task's region first, with their open tasks) with `reassign`. A task that changed meanwhile is a 409,
 // shown plainly.
 import { useState } from "react";
-import { Link } from "react-router";
 import { api, isApiError } from "../api/client";
 import type { QueueTask } from "../api/types";
 import { Badge, ErrorBox, Loading } from "../components/common";
 import {
   DISPATCH_ROLES, candidatesFor, dispatchRows, regionsOf, type Candidate, type DispatchRole, type Show,
 } from "../dispatch/model";
+import { TaskCells, TaskHeads, WaitingCell } from "../components/TaskCells";
 import { useI18n } from "../i18n";
 import { useAsync, useNow } from "../lib/hooks";
 import { useLabels } from "../lib/labels";
-import { useProducts } from "../lib/products";
-import { formatDateTime, formatDuration } from "../lib/time";
 
 const REGION_KEY = "console.dispatch.region";
 const PAGE = 200;
@@ -30,9 +28,8 @@ function storedRegion(): string {
 }
 
 export default function Dispatch() {
-  const { t, lang } = useI18n();
+  const { t } = useI18n();
   const labels = useLabels();
-  const { name: productName } = useProducts();
   const [role, setRole] = useState<DispatchRole>(DISPATCH_ROLES[0]);
   const [region, setRegionState] = useState(storedRegion);
   const [show, setShow] = useState<Show>("unassigned");
@@ -141,24 +138,19 @@ export default function Dispatch() {
         <table className="table">
           <thead>
             <tr>
-              <th>{t("queue.col.ticket")}</th><th>{t("queue.col.node")}</th><th>{t("queue.col.customer")}</th>
+              <TaskHeads />
               <th>{t("dispatch.region")}</th><th>{t("queue.col.state")}</th><th>{t("queue.col.assignee")}</th>
               <th>{t("queue.waiting")}</th><th />
             </tr>
           </thead>
           <tbody>
-            {rows.map(({ task: i, assignee, waiting }) => (
+            {rows.map(({ task: i, assignee }) => (
               <tr key={`${i.ticket_id}-${i.node}`} data-ticket={i.ticket_id}>
-                <td>
-                  <Link to={`/tickets/${i.ticket_id}`}>{i.ticket_id}</Link>
-                  <div className="muted small">{labels.ticketKind(i.ticket_kind)} · {labels.businessType(i.business_type, productName)}</div>
-                </td>
-                <td>{labels.text(i.node_title, labels.node(i.node))}</td>
-                <td>{i.customer_name} <Badge kind={`tier-${i.customer_tier}`}>{i.customer_tier}</Badge></td>
+                <TaskCells task={i} />
                 <td>{i.customer_region ?? "—"}</td>
                 <td><Badge kind={i.state}>{labels.state(i.state)}</Badge></td>
                 <td data-col="assignee">{assignee ?? <span className="muted">{t("board.unassigned")}</span>}</td>
-                <td title={formatDateTime(i.node_entered_at, lang)}>{formatDuration(waiting, lang)}</td>
+                <WaitingCell since={i.node_entered_at} now={now} />
                 <td className="buttons">
                   {i.assignee === null && (
                     <button type="button" className="primary" disabled={busy} onClick={() => void autoDispatch(i)}>

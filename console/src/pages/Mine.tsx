@@ -6,16 +6,14 @@ import { Link } from "react-router";
 import { api } from "../api/client";
 import type { QueueTask } from "../api/types";
 import { Badge, ErrorBox, Loading } from "../components/common";
+import { TaskCells, TaskHeads, WaitingCell } from "../components/TaskCells";
 import { useI18n } from "../i18n";
 import { useAsync, useNow } from "../lib/hooks";
 import { useLabels } from "../lib/labels";
-import { useProducts } from "../lib/products";
-import { formatDateTime, formatDuration } from "../lib/time";
 
 export default function Mine() {
-  const { t, lang } = useI18n();
+  const { t } = useI18n();
   const labels = useLabels();
-  const { name: productName } = useProducts();
   const [extra, setExtra] = useState<QueueTask[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const now = useNow(5000);
@@ -45,26 +43,18 @@ export default function Mine() {
         <table className="table">
           <thead>
             <tr>
-              <th>{t("queue.col.ticket")}</th><th>{t("queue.col.node")}</th><th>{t("queue.role")}</th>
-              <th>{t("queue.col.customer")}</th><th>{t("dispatch.region")}</th><th>{t("queue.col.state")}</th>
+              <TaskHeads /><th>{t("queue.role")}</th><th>{t("dispatch.region")}</th><th>{t("queue.col.state")}</th>
               <th>{t("queue.waiting")}</th><th />
             </tr>
           </thead>
           <tbody>
             {items.map((i) => (
               <tr key={`${i.ticket_id}-${i.node}`} data-ticket={i.ticket_id}>
-                <td>
-                  <Link to={`/tickets/${i.ticket_id}`}>{i.ticket_id}</Link>
-                  <div className="muted small">{labels.ticketKind(i.ticket_kind)} · {labels.businessType(i.business_type, productName)}</div>
-                </td>
-                <td>{labels.text(i.node_title, labels.node(i.node))}</td>
+                <TaskCells task={i} />
                 <td>{labels.role(i.role)}</td>
-                <td>{i.customer_name} <Badge kind={`tier-${i.customer_tier}`}>{i.customer_tier}</Badge></td>
                 <td>{i.customer_region ?? "—"}</td>
                 <td><Badge kind={i.state}>{labels.state(i.state)}</Badge></td>
-                <td title={formatDateTime(i.node_entered_at, lang)}>
-                  {formatDuration(Math.max(0, (now - Date.parse(i.node_entered_at)) / 1000), lang)}
-                </td>
+                <WaitingCell since={i.node_entered_at} now={now} />
                 <td className="buttons"><Link className="button" to={`/tickets/${i.ticket_id}`}>{t("mine.work")}</Link></td>
               </tr>
             ))}

@@ -2,7 +2,6 @@
 // service's timers of the page's tickets); claim (accept), then the action dialog; a claim someone
 // else won is a 409, shown plainly; then the next item.
 import { useMemo, useState } from "react";
-import { Link } from "react-router";
 import { api, isApiError } from "../api/client";
 import type { BoardTimer, QueueTask, Ticket, TicketActionName } from "../api/types";
 import { hasRole } from "../auth/session";
@@ -10,11 +9,10 @@ import { openTimersOf } from "../board/data";
 import { rowOf, secondsLeft } from "../board/model";
 import { ActionDialog } from "../components/ActionDialog";
 import { Badge, ErrorBox, Loading } from "../components/common";
+import { TaskCells, TaskHeads, WaitingCell } from "../components/TaskCells";
 import { useI18n } from "../i18n";
 import { useAsync, useNow, useSession } from "../lib/hooks";
 import { useLabels } from "../lib/labels";
-import { useProducts } from "../lib/products";
-import { formatDateTime, formatDuration } from "../lib/time";
 import { TimeLeft } from "./Board";
 
 type Filter = "all" | "unassigned" | "mine";
@@ -22,7 +20,6 @@ type Filter = "all" | "unassigned" | "mine";
 export default function Queue() {
   const { t, lang } = useI18n();
   const labels = useLabels();
-  const { name: productName } = useProducts();
   const session = useSession();
   const roles = session?.nodeRoles ?? [];
   const readsSla = hasRole(session, "network_staff", "supervisor", "admin");
@@ -128,7 +125,7 @@ export default function Queue() {
         <table className="table">
           <thead>
             <tr>
-              <th>{t("queue.col.ticket")}</th><th>{t("queue.col.node")}</th><th>{t("queue.col.customer")}</th>
+              <TaskHeads />
               <th>{t("queue.col.state")}</th><th>{t("queue.col.assignee")}</th><th>{t("queue.waiting")}</th>
               {readsSla && <th>{t("queue.timeLeft")}</th>}<th />
             </tr>
@@ -136,15 +133,10 @@ export default function Queue() {
           <tbody>
             {items.map((i) => (
               <tr key={`${i.ticket_id}-${i.node}`} data-ticket={i.ticket_id}>
-                <td>
-                  <Link to={`/tickets/${i.ticket_id}`}>{i.ticket_id}</Link>
-                  <div className="muted small">{labels.ticketKind(i.ticket_kind)} · {labels.businessType(i.business_type, productName)}</div>
-                </td>
-                <td>{labels.text(i.node_title, labels.node(i.node))}</td>
-                <td>{i.customer_name} <Badge kind={`tier-${i.customer_tier}`}>{i.customer_tier}</Badge></td>
+                <TaskCells task={i} />
                 <td><Badge kind={i.state}>{labels.state(i.state)}</Badge></td>
                 <td>{i.assignee ?? <span className="muted">{t("board.unassigned")}</span>}</td>
-                <td title={formatDateTime(i.node_entered_at, lang)}>{formatDuration((now - Date.parse(i.node_entered_at)) / 1000, lang)}</td>
+                <WaitingCell since={i.node_entered_at} now={now} />
                 {readsSla && (
                   <td data-col="time-left">
                     {(() => {
