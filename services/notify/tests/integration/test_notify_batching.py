@@ -5,9 +5,11 @@ notify schema of the test database; rows with ids of their own)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
@@ -21,7 +23,7 @@ from backbone.events import SlaBreached
 from backbone.workers import Backoff
 from devtools.infra import free_port
 from devtools.smsc import SmscSimulator
-from devtools.smtp import SmtpServer
+from devtools.smtp import LeanSmtpServer, SmtpServer, _subject
 from notify.channels.base import Sent
 from notify.channels.email import SmtpSender
 from notify.dispatch.outcomes import Outcomes
@@ -244,3 +246,43 @@ async def test_a_run_of_alerts_set_based_decides_what_event_by_event_decides(
             metadata.tables["notify.outbox"].c.key.in_(
                 select(deliveries.c.id).where(deliveries.c.recipient_id.in_([a, b])))))).all()
     assert len(events) == 4 * len(tickets)  # one `notify.delivery.recorded` per delivery row, either way
+
+
+class _Keeping(LeanSmtpServer):
+    def __init__(self, port: int) -> None:
+        super().__init__("127.0.0.1", port)
+        self.kept: list[tuple[str, list[str], bytes]] = []
+
+    def received(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> None:
+        self.kept.append((mail_from, rcpt_tos, content))
+
+
+async def test_the_lean_smtp_server_of_the_benchmarks_speaks_smtp_to_the_pooled_client() -> None:
+    port = free_port()
+    lean = _Keeping(port)
+    serving = asyncio.create_task(lean.serve())
+    sender = SmtpSender(f"smtp://127.0.0.1:{port}", "sla@groupsuite.example", connections=2)
+    try:
+        for _ in range(100):  # until it listens
+            try:
+                _, probe = await asyncio.open_connection("127.0.0.1", port)
+                probe.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        csv = [{"filename": "r.csv", "content_type": "text/csv", "content": ".starts with a dot\r\n..two\r\n.\r\n"}]
+        await asyncio.gather(*(sender.send(to=f"p{i}@example.com", subject=f"告警 {i}", text="正文", html=None,
+                                           delivery_id=f"dlv_lean_{i}", attachments=csv if i == 0 else ())
+                               for i in range(5)))
+        assert sorted(rcpt for _, (rcpt,), _ in lean.kept) == [f"p{i}@example.com" for i in range(5)]
+        assert {m for m, _, _ in lean.kept} == {"sla@groupsuite.example"}
+        first = next(c for _, (r,), c in lean.kept if r == "p0@example.com")
+        msg = message_from_bytes(first, policy=policy.default)
+        assert str(msg["Subject"]) == "告警 0" and _subject(first) == "告警 0"
+        (attachment,) = list(msg.iter_attachments())
+        assert attachment.get_content().replace("\r\n", "\n") == ".starts with a dot\n..two\n.\n"  # dots unstuffed
+    finally:
+        await sender.close()
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
