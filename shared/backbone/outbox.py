@@ -274,6 +274,9 @@ class OutboxRelay(Worker):
             # A lock connection left inside a transaction (a relay cancelled mid-read, a leaked
             # connection) is ended by the server, and the session's advisory lock with it.
             await conn.execute(text("SET idle_in_transaction_session_timeout = '30s'"))
+            # Mark-sent does not wait for the WAL flush: a mark lost in a database crash republishes its rows
+            # (at least once, as a relay crash does; the inbox absorbs them), and a pass is one fsync shorter.
+            await conn.execute(text("SET synchronous_commit = off"))
             await conn.commit()
             self._lock_conn = conn
             metrics.RELAY_LEADER.labels(self.schema).set(1)
@@ -357,6 +360,7 @@ class OutboxRelay(Worker):
         try:
             await self._stop_listening()  # the connection goes back to the pool: no LISTEN left on it
             await conn.rollback()
+            await conn.execute(text("RESET synchronous_commit"))  # nor the relay's asynchronous commits
             await conn.execute(select(func.pg_advisory_unlock(self._lock_key)))
             await conn.commit()
             await conn.close()
@@ -489,17 +493,20 @@ class OutboxRelay(Worker):
         failure: BaseException | None = None
         # Queueing and acknowledgement (acks=all) are bounded together, so a leader cut off from the broker
         # gives way (module docstring): its producer may wait on metadata or buffer space, not only on acks.
+        # One timeout around the whole loop, not one `wait_for` per row: that made a task per row and
+        # yielded to the event loop between rows, so the producer sent a request per row instead of the
+        # batch (no linger: backbone.kafka.Producer).
         deadline = time.monotonic() + self.ack_timeout_s
-        for r in rows:
-            try:
-                futures.append(await asyncio.wait_for(self.producer.send(r.topic, r.payload, key=r.key.encode()),
-                                                      max(0.0, deadline - time.monotonic())))
-            except TimeoutError:
-                failure = PublishTimeout(f"not queued within {self.ack_timeout_s:g} s")
-                break
-            except Exception as exc:  # noqa: BLE001 - classified below; the prefix still goes out
-                failure = exc
-                break
+        try:
+            async with asyncio.timeout(self.ack_timeout_s):
+                for r in rows:
+                    try:
+                        futures.append(await self.producer.send(r.topic, r.payload, key=r.key.encode()))
+                    except Exception as exc:  # noqa: BLE001 - classified below; the prefix still goes out
+                        failure = exc
+                        break
+        except TimeoutError:
+            failure = PublishTimeout(f"not queued within {self.ack_timeout_s:g} s")
         if futures:
             await asyncio.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
         done = 0
