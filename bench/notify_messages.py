@@ -164,7 +164,7 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
 
 
 def run(events: int, workers: int, profile: str | None = None, batch: int = 16, binds: int = 2,
-        connections: int = 8) -> dict[str, Any]:
+        connections: int = 32) -> dict[str, Any]:
     smtp_port, smsc_port = free_port(), free_port()
     smtp = ServerProcess(["-m", "devtools.smtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
     try:
@@ -200,7 +200,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="dispatch workers per channel")
     parser.add_argument("--batch", type=int, default=16, help="DISPATCH_BATCH: rows per claim")
     parser.add_argument("--binds", type=int, default=2, help="SMPP_BINDS")
-    parser.add_argument("--connections", type=int, default=8, help="SMTP_CONNECTIONS")
+    parser.add_argument("--connections", type=int, default=32, help="SMTP_CONNECTIONS")
     parser.add_argument("--profile", help="py-spy the notify process while the messages go out, into this file")
     args = parser.parse_args()
     write_result("notify_messages", run(args.events, args.workers, args.profile, args.batch, args.binds,

@@ -28,7 +28,7 @@ class NotifySettings(ServiceSettings):
     # Rows one worker claims in one statement and sends concurrently (also the most rows per worker that a
     # crash can leave accepted-but-not-recorded: the documented window, docs/notify.md).
     dispatch_batch: int = Field(default=16, ge=1, le=500)
-    smtp_connections: int = Field(default=8, ge=1)  # pooled SMTP sessions (one message at a time each)
+    smtp_connections: int = Field(default=32, ge=1)  # pooled SMTP sessions (one message at a time each)
     smpp_binds: int = Field(default=2, ge=1)  # SMPP sessions (binds) of the process
     smpp_window: int = Field(default=64, ge=1)  # submit_sm outstanding per bind (matched by sequence number)
     max_send_attempts: int = Field(default=5, ge=1)

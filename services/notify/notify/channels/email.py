@@ -33,7 +33,7 @@ from notify.channels.base import ChannelName, PermanentSendError, Row, Sent
 class SmtpSender:
     idle_reconnect_s = 30.0  # servers drop idle sessions; don't find out by failing a message
 
-    def __init__(self, url: str, mail_from: str, *, connections: int = 8) -> None:
+    def __init__(self, url: str, mail_from: str, *, connections: int = 32) -> None:
         u = urlparse(url)
         self.host = u.hostname or "127.0.0.1"
         self.use_tls = u.scheme == "smtps"
