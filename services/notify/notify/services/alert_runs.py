@@ -26,13 +26,20 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.envelope import Envelope
-from backbone.ids import new_id
 from backbone.outbox import emit_envelopes
 from notify.domain.directory import AlertData, Directory, Recipient, resolve_recipients
 from notify.domain.policy import Decision, DecisionKind, HistoryEntry, PolicyAlert, decide
 from notify.domain.templates import TemplateStore, alert_context
-from notify.models import decisions, deliveries
-from notify.services.deliveries import _STATUS_OF, _address, _key, delivery_envelope, render
+from notify.models import decisions
+from notify.services.deliveries import (
+    _INSERT_DELIVERY,
+    _STATUS_OF,
+    _key,
+    alert_delivery_row,
+    decision_row,
+    delivery_envelope,
+    render,
+)
 from notify.settings import NotifySettings
 
 # The same lock class and keys as `lock_people`; taken in the order of the (sorted) array.
@@ -48,12 +55,6 @@ _HISTORY_ALL = select(
 _INSERT_DECISIONS = (
     insert(decisions).on_conflict_do_nothing()
     .returning(decisions.c.source_event_id, decisions.c.recipient_id)
-)
-_INSERT_DELIVERIES = (
-    insert(deliveries)
-    .on_conflict_do_nothing(index_elements=["source_event_id", "recipient_id", "channel"],
-                            index_where=text("resend_of IS NULL"))
-    .returning(deliveries.c.id)
 )
 
 
@@ -93,11 +94,7 @@ async def queue_alert_run(
             person = recipient.person
             decision = decide(person, policy_alert, history[person.id], at, config)
             history[person.id].append(HistoryEntry(at, event.type, alert.ticket_id, decision.kind, alert.level))
-            decision_rows.append({
-                "source_event_id": str(event.id), "recipient_id": person.id, "event_type": event.type,
-                "ticket_id": alert.ticket_id, "level": alert.level, "outcome": decision.kind.value,
-                "reason": decision.reason, "alert": alert.model_dump(mode="json"), "decided_at": at,
-            })
+            decision_rows.append(decision_row(event, alert, person.id, decision, at))
             planned.append((event, alert, at, recipient, decision))
     inserted = {(r.source_event_id, r.recipient_id) for r in await session.execute(_INSERT_DECISIONS, decision_rows)}
 
@@ -111,16 +108,10 @@ async def queue_alert_run(
         reason = f"{decision.reason} ({recipient.reason})" if decision.kind is DecisionKind.SEND else decision.reason
         for channel in recipient.channels:
             content = render(templates, event.type, channel.value, person, context)
-            rows.append({
-                "id": new_id("dlv"), "source_event_id": str(event.id), "source_event_type": event.type,
-                "ticket_id": alert.ticket_id, "recipient_id": person.id, "channel": channel.value,
-                "address": _address(person, channel.value), "lang": person.language, "status": status,
-                "reason": reason, "next_attempt_at": at if status == "queued" else None,
-                "subject": None, "body_html": None, "meta": {}, **content,
-            })
+            rows.append(alert_delivery_row(event, alert, person, channel.value, status, reason, at, content))
     if not rows:
         return 0
-    written = set((await session.execute(_INSERT_DELIVERIES, rows)).scalars())
+    written = set((await session.execute(_INSERT_DELIVERY, rows)).scalars())
     done = [row for row in rows if row["id"] in written]
     await emit_envelopes(session, [delivery_envelope(session, row, row["status"], row["reason"]) for row in done])
     return sum(row["status"] == "queued" for row in done)

@@ -173,30 +173,38 @@ async def queue_alert_messages(
         reason = f"{decision.reason} ({recipient.reason})" if decision.kind is DecisionKind.SEND else decision.reason
         for channel in recipient.channels:
             content = render(templates, event.type, channel.value, person, context)
-            row: dict[str, Any] = {
-                "id": new_id("dlv"),
-                "source_event_id": str(event.id),
-                "source_event_type": event.type,
-                "ticket_id": alert.ticket_id,
-                "recipient_id": person.id,
-                "channel": channel.value,
-                "address": _address(person, channel.value),
-                "lang": person.language,
-                "status": status,
-                "reason": reason,
-                "next_attempt_at": now if status == "queued" else None,
-                **content,
-            }
+            row = alert_delivery_row(event, alert, person, channel.value, status, reason, now, content)
             if await _insert_delivery(session, row):
                 await record(session, row, status, reason)
                 queued += status == "queued"
     return queued
 
 
-async def _insert_decision(
-    session: AsyncSession, event: Envelope, alert: AlertData, person_id: str, decision: Decision, now: datetime
-) -> bool:
-    params = {
+def alert_delivery_row(event: Envelope, alert: AlertData, person: Person, channel: str, status: str, reason: str,
+                       now: datetime, content: Mapping[str, Any]) -> dict[str, Any]:
+    """The `deliveries` row of one alert for one person and channel (every column set: multi-row inserts)."""
+    return {
+        "id": new_id("dlv"),
+        "source_event_id": str(event.id),
+        "source_event_type": event.type,
+        "ticket_id": alert.ticket_id,
+        "recipient_id": person.id,
+        "channel": channel,
+        "address": _address(person, channel),
+        "lang": person.language,
+        "status": status,
+        "reason": reason,
+        "next_attempt_at": now if status == "queued" else None,
+        "subject": None, "body_html": None, "meta": {},
+        **content,
+    }
+
+
+def decision_row(
+    event: Envelope, alert: AlertData, person_id: str, decision: Decision, now: datetime
+) -> dict[str, Any]:
+    """The `decisions` row of one alert for one person."""
+    return {
         "source_event_id": str(event.id),
         "recipient_id": person_id,
         "event_type": event.type,
@@ -207,7 +215,13 @@ async def _insert_decision(
         "alert": alert.model_dump(mode="json"),
         "decided_at": now,
     }
-    return (await session.execute(_INSERT_DECISION, params)).first() is not None
+
+
+async def _insert_decision(
+    session: AsyncSession, event: Envelope, alert: AlertData, person_id: str, decision: Decision, now: datetime
+) -> bool:
+    row = decision_row(event, alert, person_id, decision, now)
+    return (await session.execute(_INSERT_DECISION, row)).first() is not None
 
 
 # ------------------------------------------------------------------ digests
