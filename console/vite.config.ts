@@ -62,5 +62,8 @@ export default defineConfig({
     pool: "threads",
     maxWorkers: 2,
     css: false,
+    // vitest's 5 s default timed out rendering tests when the machine ran at a load of 20 (make test's
+    // three lanes beside other work); a hung test still fails, later.
+    testTimeout: 30_000,
   },
 });
