@@ -61,7 +61,8 @@ def _relay(r: dict[str, Any]) -> list[str]:
 
 def _idle(r: dict[str, Any]) -> list[str]:
     per = r["percent_of_a_core"]
-    return [f"_Measured {r['at']}: the four services, PostgreSQL and Kafka idle for {r['idle_s']:g} s._", "",
+    services = ", ".join(k for k in per if k not in ("kafka", "postgresql"))
+    return [f"_Measured {r['at']}: the services ({services}), PostgreSQL and Kafka idle for {r['idle_s']:g} s._", "",
             "| " + " | ".join(per) + " | services | **all** |", "|" + "---|" * (len(per) + 2),
             "| " + " | ".join(f"{v:g} %" for v in per.values()) + f" | {r['services_percent']:g} % | "
             f"**{r['total_percent']:g} %** |"]
