@@ -6,6 +6,7 @@
   outcomes that become ready while one `sent` transaction is in flight are committed together in
   the next one (one UPDATE for all rows, one insert of their events); a row never waits for
   anything but the transaction in flight and its own, and `sent()` returns once its row is committed.
+  A group that fails is committed again row by row: a row that cannot be committed fails only itself.
 - `uncertain`: the server accepted the message but `sent` could not be committed (the database
   away past the worker's retries): the row goes back to the queue flagged `uncertain` (it may be
   sent twice; the copy is recognisable, see `notify.dispatch`).
@@ -60,6 +61,14 @@ _REQUEUE_UNCERTAIN = (
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if not done.done():  # its worker may have been cancelled (stopping)
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+
 class Outcomes:
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], *, max_attempts: int, backoff: Backoff
@@ -84,13 +93,19 @@ class Outcomes:
             try:
                 await self._commit_sent([(row, sent) for row, sent, _ in group])
             except Exception as exc:  # noqa: BLE001 - each waiting worker retries / settles its own row
-                for *_, done in group:
-                    if not done.done():
-                        done.set_exception(exc)
+                if len(group) == 1:
+                    _settle(group[0][2], exc)
+                    continue
+                for row, sent, done in group:  # one row alone: a row that cannot commit fails only itself
+                    try:
+                        await self._commit_sent([(row, sent)])
+                    except Exception as alone:  # noqa: BLE001 - as above
+                        _settle(done, alone)
+                    else:
+                        _settle(done, None)
             else:
                 for *_, done in group:
-                    if not done.done():
-                        done.set_result(None)
+                    _settle(done, None)
 
     async def _commit_sent(self, group: list[tuple[Row, Sent]]) -> None:
         async with self.session_factory() as session, session.begin():

@@ -8,7 +8,8 @@ its `notify.delivery.recorded` event in the same transaction.
 Group commit: the receipts that arrive while one receipt transaction is in flight are stored
 together in the next one (a few set-based statements for all of them, one durable commit);
 `on_dlr` returns once its receipt is committed (the client acknowledges it to the SMSC only then)
-and raises when that transaction failed (the client refuses it, the SMSC delivers it again).
+and raises when it could not be stored (the client refuses it, the SMSC delivers it again); a group
+that fails is stored again receipt by receipt, so one receipt that cannot be stored refuses only itself.
 """
 
 from __future__ import annotations
@@ -94,12 +95,22 @@ class Receipts:
             group, self._ready = self._ready[:GROUP_MAX], self._ready[GROUP_MAX:]
             try:
                 known = await self.apply_group([report for report, _ in group])
-            except Exception as exc:  # noqa: BLE001 - every receipt of the group is refused, the SMSC resends
-                for _, done in group:
-                    if not done.done():
-                        done.set_exception(exc)
+            except Exception as exc:  # noqa: BLE001 - refused: the SMSC delivers it again
+                if len(group) == 1:
+                    if not group[0][1].done():
+                        group[0][1].set_exception(exc)
+                    continue
+                for report, done in group:  # one by one: a receipt that cannot be stored refuses only itself
+                    try:
+                        alone = await self.apply_group([report])
+                    except Exception as error:  # noqa: BLE001 - as above
+                        if not done.done():
+                            done.set_exception(error)
+                    else:
+                        if not done.done():
+                            done.set_result(report.message_id in alone)
             else:
-                for (report, done) in group:
+                for report, done in group:
                     if not done.done():
                         done.set_result(report.message_id in known)
 

@@ -286,3 +286,18 @@ async def test_the_lean_smtp_server_of_the_benchmarks_speaks_smtp_to_the_pooled_
         serving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await serving
+
+
+async def test_a_receipt_that_cannot_be_stored_refuses_only_itself(sessions: async_sessionmaker[AsyncSession]) -> None:
+    run = uuid.uuid4().hex[:8]
+    good, bad = f"dlv_p{run}_good", f"dlv_p{run}_bad"
+    async with sessions() as session, session.begin():
+        await session.execute(insert(deliveries), [_row(good, status="sent"), _row(bad, status="sent")])
+        await session.execute(insert(sms_parts), [{"delivery_id": good, "part_no": 1, "message_id": f"{run}-ok"},
+                                                  {"delivery_id": bad, "part_no": 1, "message_id": f"{run}-no"}])
+    receipts = Receipts(sessions)
+    ok = DeliveryReport(f"{run}-ok", "13900000000", "DELIVRD", "000", None, None, "raw")
+    too_long = DeliveryReport(f"{run}-no", "13900000000", "UNDELIV", "x" * 40, None, None, "raw")  # dlr_err: 10
+    results = await asyncio.gather(receipts.apply(ok), receipts.apply(too_long), return_exceptions=True)
+    assert results[0] is True and isinstance(results[1], Exception)
+    assert await _statuses(sessions, [good, bad]) == {good: "delivered", bad: "sent"}

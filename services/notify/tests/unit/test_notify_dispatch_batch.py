@@ -110,6 +110,22 @@ async def test_a_failed_group_commit_fails_every_row_of_the_group() -> None:
     assert all(isinstance(r, ConnectionError) for r in results)
 
 
+async def test_a_row_that_cannot_commit_fails_only_itself_not_its_group() -> None:
+    outcomes = _outcomes()
+    committed: list[str] = []
+
+    async def commit(group: list[tuple[Any, Sent]]) -> None:
+        if any(row["id"] == "bad" for row, _ in group):
+            raise ValueError("value too long")
+        committed.extend(row["id"] for row, _ in group)
+
+    outcomes._commit_sent = commit  # type: ignore[method-assign]
+    results = await asyncio.gather(*(outcomes.sent({"id": i}, Sent("m", "s")) for i in ("a", "bad", "c")),
+                                   return_exceptions=True)
+    assert results[0] is None and isinstance(results[1], ValueError) and results[2] is None
+    assert sorted(committed) == ["a", "c"]
+
+
 _LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines' line ends: not inside a line
 _text = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters=_LINE_BREAKS), max_size=300)
 
