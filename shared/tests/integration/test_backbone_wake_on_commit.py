@@ -39,3 +39,76 @@ async def test_a_commit_wakes_the_worker_and_a_rollback_does_not(infra):
             assert not rolled_back._wake.is_set()
     finally:
         await engine.dispose()
+
+
+async def test_a_consumer_wakes_its_workers_after_it_applied_events(infra):
+    """`ConsumerRunner.wake_on_commit`: the SLA scanner sleeps until its next timer and is woken this way
+    when the consumer writes one (a run of events, the batch path, and a single event, the one-by-one path)."""
+    import asyncio
+    import uuid
+    from datetime import UTC, datetime
+
+    from sqlalchemy import Column, MetaData, String, Table, func, select
+
+    from backbone.consumer import ConsumerRunner, RetryPolicy
+    from backbone.db import inbox_table
+    from backbone.envelope import Envelope
+    from backbone.events import OrderCancelled
+    from backbone.kafka import Producer
+    from backbone.release import ensure_topics
+    from backbone.topics import TopicSpec, dlq
+    from tests.support.kafka_tools import eventually
+
+    schema = f"bb_wake_{uuid.uuid4().hex[:8]}"
+    md = MetaData(schema=schema)
+    effects = Table("effects", md, Column("event_id", String(40)))
+    inbox = inbox_table(md)
+    engine = make_engine(infra.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(md.create_all)
+    topic = f"test.wake.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(infra.kafka_bootstrap, [TopicSpec(topic, 1), TopicSpec(dlq(topic), 1)])
+    producer = Producer(infra.kafka_bootstrap)
+    await producer.start()
+    sf = make_session_factory(engine)
+
+    async def record(session, event: Envelope) -> None:
+        await session.execute(effects.insert().values(event_id=str(event.id)))
+
+    runner = ConsumerRunner(name=schema, bootstrap=infra.kafka_bootstrap, topics=[topic], group_id=schema,
+                            handlers={"crm.order.cancelled": record}, session_factory=sf, inbox=inbox,
+                            producer=producer, retry=RetryPolicy(max_attempts=2, initial_s=0.05))
+    woken = Worker("woken")
+    runner.wake_on_commit(woken)
+    task = asyncio.create_task(runner.run())
+
+    async def applied(n: int) -> bool:
+        async with sf() as s:
+            return int((await s.execute(select(func.count()).select_from(effects))).scalar_one()) >= n
+
+    async def is_set(worker: Worker) -> bool:
+        return worker._wake.is_set()
+
+    def event(n: int) -> bytes:
+        return Envelope.wrap(OrderCancelled(order_id="o1", customer_id="c1", reason=f"#{n}",
+                                            cancelled_at=datetime.now(UTC)), source="test", subject="o1").to_bytes()
+
+    try:
+        assert not woken._wake.is_set()
+        await producer.send(topic, event(1), key=b"o1")
+        await producer.send_and_wait(topic, event(2), key=b"o1")
+        await eventually(lambda: applied(2), what="a run of two events applied")
+        # The rows are visible the moment PostgreSQL commits; the hook runs when the consumer sees the reply.
+        await eventually(lambda: is_set(woken), what="the worker woken by the run's commit")
+        woken._wake.clear()
+        await producer.send_and_wait(topic, event(3), key=b"o1")
+        await eventually(lambda: applied(3), what="a single event applied")
+        await eventually(lambda: is_set(woken), what="the worker woken by the event's commit")
+    finally:
+        runner.stop()
+        await task
+        await producer.stop()
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await engine.dispose()
