@@ -129,6 +129,15 @@ def _console(r: dict[str, Any]) -> list[str]:
         busy = f"{m.get('main_thread_cpu_to_first_row_ms', 0):g} / {m.get('main_thread_cpu_to_all_rows_ms', 0):g}"
         out.append(f"| {label} | {m['shell_ms']:g} ms | **{m['first_row_ms']:g} ms** | {m['all_rows_ms']:g} ms | "
                    f"{m['dom_rows']:g} | {m['scroll_to_end_ms']:g} ms | {busy} ms |")
+    if r["first_render_real"]["median"].get("first_row_in_page_ms") is not None:
+        out += ["", "On the page's own clock (ms from navigation start, medians; no driver round trips): "
+                "shell / **first row** / first at-risk page asked → answered / board code arrived / first "
+                "contentful paint:"]
+        for key, label in (("first_render_real", "real API"), ("first_render_mocked", "answered in the browser")):
+            m = r[key]["median"]
+            out.append(f"{label} {m['shell_in_page_ms']:g} / **{m['first_row_in_page_ms']:g}** / "
+                       f"{m['first_page_asked_ms']:g} → {m['first_page_answered_ms']:g} / {m['board_code_ms']:g} / "
+                       f"{m['fcp_ms']:g} ms" + (";" if key == "first_render_real" else "."))
     lat = r["latency"]
     out += ["", f"Alert → row on screen ({lat['seen']} of {lat['breaches']} breaches seen), p50 / p90 / p99 / max: "
             f"scanner fired → row **{_pct(lat['fired_to_screen_ms'])}**; deadline → row "
