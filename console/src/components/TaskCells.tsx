@@ -1,12 +1,13 @@
-// The cells every list of node tasks starts with (work queue, dispatch, my tasks): the ticket (link,
-// kind and business type), the node's title, the customer with tier; and how long the task has waited.
+// What every list of node tasks shows (work queue, dispatch, my tasks): its state (error, loading,
+// empty), the cells each row starts with (the ticket: link, kind and business type; the node's title;
+// the customer with tier) and how long the task has waited.
 import { Link } from "react-router";
 import type { QueueTask } from "../api/types";
 import { useI18n } from "../i18n";
 import { useLabels } from "../lib/labels";
 import { useProducts } from "../lib/products";
 import { formatDateTime, formatDuration } from "../lib/time";
-import { Badge } from "./common";
+import { Badge, ErrorBox, Loading } from "./common";
 
 export function TaskHeads() {
   const { t } = useI18n();
@@ -32,4 +33,17 @@ export function TaskCells({ task }: { task: QueueTask }) {
 export function WaitingCell({ since, now }: { since: string; now: number }) {
   const { lang } = useI18n();
   return <td title={formatDateTime(since, lang)}>{formatDuration(Math.max(0, (now - Date.parse(since)) / 1000), lang)}</td>;
+}
+
+/** A task list's error, its first load, or "nothing here" once loaded and empty. */
+export function ListStatus({ error, loading, loaded, count, empty }: {
+  error: unknown; loading: boolean; loaded: boolean; count: number; empty: string;
+}) {
+  return (
+    <>
+      <ErrorBox error={error} />
+      {loading && !loaded && <Loading />}
+      {loaded && count === 0 && <p className="muted">{empty}</p>}
+    </>
+  );
 }

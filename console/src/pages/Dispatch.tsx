@@ -11,7 +11,7 @@ import { Badge, ErrorBox, Loading } from "../components/common";
 import {
   DISPATCH_ROLES, candidatesFor, dispatchRows, regionsOf, type Candidate, type DispatchRole, type Show,
 } from "../dispatch/model";
-import { TaskCells, TaskHeads, WaitingCell } from "../components/TaskCells";
+import { ListStatus, TaskCells, TaskHeads, WaitingCell } from "../components/TaskCells";
 import { useI18n } from "../i18n";
 import { useAsync, useNow } from "../lib/hooks";
 import { useLabels } from "../lib/labels";
@@ -131,9 +131,8 @@ export default function Dispatch() {
       <p className="muted small">{t("dispatch.hint")}</p>
       {conflict && <p className="error conflict" role="alert">{t("dispatch.conflict", { detail: conflict })}</p>}
       {notice && <p className="ok" role="status">{notice}</p>}
-      <ErrorBox error={error ?? queue.error ?? people.error} />
-      {queue.loading && !queue.data && <Loading />}
-      {queue.data && rows.length === 0 && <p className="muted">{t("dispatch.empty")}</p>}
+      <ListStatus error={error ?? queue.error ?? people.error} loading={queue.loading} loaded={!!queue.data}
+        count={rows.length} empty={t("dispatch.empty")} />
       {rows.length > 0 && (
         <table className="table">
           <thead>

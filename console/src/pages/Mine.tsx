@@ -5,8 +5,8 @@ import { useState } from "react";
 import { Link } from "react-router";
 import { api } from "../api/client";
 import type { QueueTask } from "../api/types";
-import { Badge, ErrorBox, Loading } from "../components/common";
-import { TaskCells, TaskHeads, WaitingCell } from "../components/TaskCells";
+import { Badge } from "../components/common";
+import { ListStatus, TaskCells, TaskHeads, WaitingCell } from "../components/TaskCells";
 import { useI18n } from "../i18n";
 import { useAsync, useNow } from "../lib/hooks";
 import { useLabels } from "../lib/labels";
@@ -36,9 +36,7 @@ export default function Mine() {
         <h1>{t("mine.title")}</h1>
         <button type="button" onClick={mine.reload}>{t("app.refresh")}</button>
       </div>
-      <ErrorBox error={mine.error} />
-      {mine.loading && !mine.data && <Loading />}
-      {mine.data && items.length === 0 && <p className="muted">{t("mine.empty")}</p>}
+      <ListStatus error={mine.error} loading={mine.loading} loaded={!!mine.data} count={items.length} empty={t("mine.empty")} />
       {items.length > 0 && (
         <table className="table">
           <thead>

@@ -8,8 +8,8 @@ import { hasRole } from "../auth/session";
 import { openTimersOf } from "../board/data";
 import { rowOf, secondsLeft } from "../board/model";
 import { ActionDialog } from "../components/ActionDialog";
-import { Badge, ErrorBox, Loading } from "../components/common";
-import { TaskCells, TaskHeads, WaitingCell } from "../components/TaskCells";
+import { Badge } from "../components/common";
+import { ListStatus, TaskCells, TaskHeads, WaitingCell } from "../components/TaskCells";
 import { useI18n } from "../i18n";
 import { useAsync, useNow, useSession } from "../lib/hooks";
 import { useLabels } from "../lib/labels";
@@ -118,9 +118,8 @@ export default function Queue() {
       </div>
       {conflict && <p className="error conflict" role="alert">{t("queue.conflict", { detail: conflict })}</p>}
       {notice && <p className="ok" role="status">{notice}</p>}
-      <ErrorBox error={error ?? queue.error} />
-      {queue.loading && !queue.data && <Loading />}
-      {queue.data && items.length === 0 && <p className="muted">{t("queue.empty")}</p>}
+      <ListStatus error={error ?? queue.error} loading={queue.loading} loaded={!!queue.data} count={items.length}
+        empty={t("queue.empty")} />
       {items.length > 0 && (
         <table className="table">
           <thead>
