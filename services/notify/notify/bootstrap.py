@@ -44,6 +44,7 @@ def build_dispatch(infra: Infra, settings: NotifySettings) -> DispatchParts:
     outcomes = Outcomes(
         infra.session_factory, max_attempts=settings.max_send_attempts,
         backoff=Backoff(initial_s=settings.send_backoff_initial_s, max_s=settings.send_backoff_max_s),
+        unreachable_window_s=settings.send_unreachable_window_s,
     )
     return DispatchParts(lease=Lease(), wakeup=Wakeup(tuple(channels)), channels=channels, outcomes=outcomes,
                          receipts=receipts, smtp=smtp, smpp=smpp)

@@ -32,6 +32,8 @@ class NotifySettings(ServiceSettings):
     smpp_binds: int = Field(default=2, ge=1)  # SMPP sessions (binds) of the process
     smpp_window: int = Field(default=64, ge=1)  # submit_sm outstanding per bind (matched by sequence number)
     max_send_attempts: int = Field(default=5, ge=1)
+    # An unreachable SMTP server or SMSC does not use up attempts: its rows wait this long after they were queued.
+    send_unreachable_window_s: float = Field(default=86_400.0, gt=0)
     send_backoff_initial_s: float = 2.0
     send_backoff_max_s: float = 300.0
     recovery_interval_s: float = 5.0

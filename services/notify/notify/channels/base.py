@@ -3,7 +3,10 @@
 A channel (`email.py`: SMTP, `sms.py`: SMPP) turns a claimed `deliveries` row into a message at
 its server and answers with what the server accepted (`Sent`). It raises one of its
 `permanent_errors` when the server refused for good (retrying cannot help: the row fails at once);
-any other exception is transient (the row is retried later, with backoff).
+one of its `unreachable_errors` when its server could not be reached (refused, dropped, timed out:
+the message is not to blame, so the try does not count against MAX_SEND_ATTEMPTS and the row waits
+out the outage, up to SEND_UNREACHABLE_WINDOW_S after it was queued); any other exception is
+transient (the row is retried later, with backoff, at most MAX_SEND_ATTEMPTS times).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Sent:
 class Channel(Protocol):
     name: ChannelName
     permanent_errors: tuple[type[Exception], ...]
+    unreachable_errors: tuple[type[BaseException], ...]
 
     async def send(self, row: Row) -> Sent:
         """Send the message of one claimed row (status `sending`); returns once the server accepted it."""

@@ -160,6 +160,8 @@ class EmailChannel:
 
     name: ChannelName = "email"
     permanent_errors: tuple[type[Exception], ...] = (PermanentSendError,)
+    # aiosmtplib's connect/disconnect/timeout errors are ConnectionError or TimeoutError (both OSError)
+    unreachable_errors: tuple[type[BaseException], ...] = (OSError,)
 
     def __init__(self, sender: SmtpSender) -> None:
         self.sender = sender

@@ -46,6 +46,8 @@ def sms_ref(delivery_id: str) -> int:
 class SmsChannel:
     name: ChannelName = "sms"
     permanent_errors: tuple[type[Exception], ...] = (PermanentSendError, SmppSubmitError)
+    # no bound session within the timeout (SmppUnavailable is a TimeoutError), the connection lost
+    unreachable_errors: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
     def __init__(self, clients: SmppClient | Sequence[SmppClient] | None, engine: AsyncEngine) -> None:
         # None / empty: no SMPP_URL configured, every SMS fails for good
@@ -77,7 +79,9 @@ class SmsChannel:
         client = self.session()
         message = segment(row["body"], ref=sms_ref(row["id"]))
         done: dict[int, str] = {}
-        if int(row["attempts"]) > 1:  # parts exist only if an earlier attempt submitted some
+        # Parts exist only if an earlier try submitted some: a counted attempt, or an uncounted one that
+        # failed (unreachable tries give their attempt back but leave their reason on the row).
+        if int(row["attempts"]) > 1 or row.get("reason") is not None:
             async with self.engine.connect() as conn:
                 done = {r.part_no: r.message_id for r in await conn.execute(_PARTS_OF, {"delivery_id": row["id"]})}
         total = len(message.parts)

@@ -13,12 +13,17 @@
 - `failed`: a transient failure goes back to the queue as `retrying`, due after the `Backoff`
   delay of its attempt (SEND_BACKOFF_INITIAL_S … SEND_BACKOFF_MAX_S); a permanent one, or the
   MAX_SEND_ATTEMPTS-th, is `failed` with its reason and a copy on the DLQ (same transaction).
+  An unreachable server (the channel's `unreachable_errors`) is no fault of the message: the try
+  gives its attempt back and the row waits out the outage, due again after half its age (between
+  SEND_BACKOFF_INITIAL_S and SEND_BACKOFF_MAX_S, jittered: a queue of thousands does not stampede
+  the server when it returns), and fails only SEND_UNREACHABLE_WINDOW_S after it was queued.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import String, bindparam, func, text, update
@@ -71,11 +76,13 @@ def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
 
 class Outcomes:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], *, max_attempts: int, backoff: Backoff
+        self, session_factory: async_sessionmaker[AsyncSession], *, max_attempts: int, backoff: Backoff,
+        unreachable_window_s: float = 86_400.0,
     ) -> None:
         self.session_factory = session_factory
         self.max_attempts = max_attempts
         self.backoff = backoff
+        self.unreachable_window_s = unreachable_window_s
         self._ready: list[tuple[Row, Sent, asyncio.Future[None]]] = []
         self._committer: asyncio.Task[None] | None = None
 
@@ -135,21 +142,33 @@ class Outcomes:
         log.error("delivery %s: accepted by the server, `sent` not committed (%s); requeued as uncertain",
                   row["id"], reason)
 
-    async def failed(self, row: Row, reason: str, *, permanent: bool) -> None:
+    def retry_after(self, row: Row, *, unreachable: bool, now: datetime) -> float | None:
+        """Seconds until the row's next try, or None when it has failed for good (permanent aside)."""
+        if not unreachable:
+            return None if int(row["attempts"]) >= self.max_attempts else self.backoff.delay(int(row["attempts"]))
+        age_s = max(0.0, (now - row["created_at"]).total_seconds())
+        if age_s >= self.unreachable_window_s:
+            return None
+        half_age = min(self.backoff.max_s, max(self.backoff.initial_s, age_s / 2))
+        return float(half_age * random.uniform(0.8, 1.2))  # jitter, not secrecy
+
+    async def failed(self, row: Row, reason: str, *, permanent: bool, unreachable: bool = False) -> None:
         attempts = int(row["attempts"])
-        final = permanent or attempts >= self.max_attempts
-        delay = self.backoff.delay(attempts)
         now = datetime.now(UTC)
+        delay = None if permanent else self.retry_after(row, unreachable=unreachable, now=now)
+        final = delay is None
         async with self.session_factory() as session, session.begin():
             await session.execute(
                 update(deliveries)
                 .where(deliveries.c.id == row["id"])
                 .values(
+                    # an unreachable server's try is not one of the message's MAX_SEND_ATTEMPTS
+                    attempts=deliveries.c.attempts - (1 if unreachable and not final else 0),
                     status="failed" if final else "retrying",
                     reason=reason if not final else f"{reason} (after {attempts} attempt(s))",
                     claimed_by=None,
                     updated_at=now,
-                    next_attempt_at=None if final else now + timedelta(seconds=delay),
+                    next_attempt_at=None if delay is None else now + timedelta(seconds=delay),
                 )
             )
             if final:

@@ -118,6 +118,10 @@ class DispatchWorker(Worker):
             reason = f"{type(exc).__name__}: {exc}"
             await self._settle(row, lambda: self.outcomes.failed(row, reason, permanent=True))
             return
+        except self.channel.unreachable_errors as exc:  # the server away: the message is not to blame
+            reason = f"{type(exc).__name__}: {exc}"
+            await self._settle(row, lambda: self.outcomes.failed(row, reason, permanent=False, unreachable=True))
+            return
         except Exception as exc:  # noqa: BLE001 - any other failure is transient: retry with backoff
             reason = f"{type(exc).__name__}: {exc}"
             await self._settle(row, lambda: self.outcomes.failed(row, reason, permanent=False))

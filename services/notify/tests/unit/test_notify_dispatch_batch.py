@@ -33,7 +33,7 @@ class RecordingOutcomes:
     async def uncertain(self, row: Any, reason: str) -> None:
         self.calls.append(("uncertain", row["id"]))
 
-    async def failed(self, row: Any, reason: str, *, permanent: bool) -> None:
+    async def failed(self, row: Any, reason: str, *, permanent: bool, unreachable: bool = False) -> None:
         self.calls.append(("failed", row["id"]))
 
 
@@ -42,6 +42,7 @@ class TogetherChannel:
 
     name = "sms"
     permanent_errors: tuple[type[Exception], ...] = (ValueError,)
+    unreachable_errors: tuple[type[BaseException], ...] = (ConnectionRefusedError,)
 
     def __init__(self, batch: int, bad: str) -> None:
         self.barrier = asyncio.Barrier(batch)

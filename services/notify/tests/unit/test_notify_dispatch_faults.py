@@ -38,7 +38,7 @@ class FakeOutcomes:
     async def uncertain(self, row: Any, reason: str) -> None:
         self.calls.append("uncertain")
 
-    async def failed(self, row: Any, reason: str, *, permanent: bool) -> None:
+    async def failed(self, row: Any, reason: str, *, permanent: bool, unreachable: bool = False) -> None:
         self.calls.append("failed?")
         if self.failed_fails:
             self.failed_fails -= 1
@@ -49,6 +49,7 @@ class FakeOutcomes:
 class FakeChannel:
     name = "email"
     permanent_errors: tuple[type[Exception], ...] = (ValueError,)
+    unreachable_errors: tuple[type[BaseException], ...] = (ConnectionRefusedError,)
 
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
