@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { json, mockFetch, useTestConfig } from "../test/helpers";
-import { FIRST_PAGE_ROWS, PAGE_ROWS, PREFETCH_MAX_AGE_MS, fetchAtRisk, prefetchFirstPage, takePrefetched } from "./data";
+import {
+  FIRST_PAGE_ROWS, PAGE_ROWS, PREFETCH_MAX_AGE_MS, arrivedFirstPage, fetchAtRisk, prefetchFirstPage, takePrefetched,
+} from "./data";
 
 describe("the board's at-risk snapshot", () => {
   afterEach(() => vi.restoreAllMocks());
@@ -41,6 +43,9 @@ describe("the board's at-risk snapshot", () => {
     const limits = () => calls.map((c) => Number(c.url.searchParams.get("limit")));
     prefetchFirstPage();
     expect(limits()).toEqual([FIRST_PAGE_ROWS]); // asked at once, before anything takes it
+    expect(arrivedFirstPage()).toBeUndefined(); // not here yet
+    await vi.waitFor(() => expect(arrivedFirstPage()?.items).toHaveLength(FIRST_PAGE_ROWS)); // here: the first render shows it
+    expect(arrivedFirstPage(Date.now() + PREFETCH_MAX_AGE_MS)).toBeUndefined(); // too old
     const pages: number[] = [];
     const rows = await fetchAtRisk(new AbortController().signal, 10000, (items) => pages.push(items.length), takePrefetched());
     expect(rows).toHaveLength(600);
@@ -48,6 +53,7 @@ describe("the board's at-risk snapshot", () => {
     expect(pages).toEqual([FIRST_PAGE_ROWS]);
     expect(calls[1]?.url.searchParams.get("cursor")).toBe(`c${FIRST_PAGE_ROWS}`);
     expect(takePrefetched()).toBeUndefined(); // once
+    expect(arrivedFirstPage()).toBeUndefined();
 
     fail = true;
     prefetchFirstPage();

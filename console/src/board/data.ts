@@ -12,14 +12,22 @@ export const PAGE_ROWS = 500;
 /** A first page asked before the board mounts is used only while this fresh. */
 export const PREFETCH_MAX_AGE_MS = 10000;
 
-let prefetched: { page: Promise<AtRiskPage>; at: number } | null = null;
+let prefetched: { page: Promise<AtRiskPage>; at: number; arrived?: AtRiskPage } | null = null;
 
 /** Ask the first page now (main.tsx, when the page opened is the board: in parallel with the board's
  * code and the first render, not after them). The board takes it once (`takePrefetched`). */
 export function prefetchFirstPage(now = Date.now()): void {
-  const page = api.get("sla", "/api/v1/at-risk", { query: { limit: FIRST_PAGE_ROWS } });
-  page.catch(() => undefined); // the board asks again if it failed
-  prefetched = { page, at: now };
+  const entry: NonNullable<typeof prefetched> = {
+    page: api.get("sla", "/api/v1/at-risk", { query: { limit: FIRST_PAGE_ROWS } }), at: now,
+  };
+  entry.page.then((p) => { entry.arrived = p; }, () => undefined); // failed: the board asks again
+  prefetched = entry;
+}
+
+/** The prefetched first page if it has already arrived and is fresh, without taking it: the board's
+ * first render shows its rows at once (no effect, no second render before the first row). */
+export function arrivedFirstPage(now = Date.now()): AtRiskPage | undefined {
+  return prefetched && now - prefetched.at < PREFETCH_MAX_AGE_MS ? prefetched.arrived : undefined;
 }
 
 /** The prefetched first page, once, if still fresh; else undefined (then the board asks it itself). */

@@ -7,7 +7,7 @@ import { serviceUrl } from "../api/client";
 import { openStream, type StreamState } from "../api/sse";
 import type { FeedEvent } from "../api/types";
 import { currentSession } from "../auth/session";
-import { fetchAtRisk, takePrefetched } from "../board/data";
+import { arrivedFirstPage, fetchAtRisk, takePrefetched } from "../board/data";
 import {
   boardReducer, emptyBoard, facet, noFilters, secondsLeft, visibleRows, type BoardFilters, type BoardRow, type Sort,
 } from "../board/model";
@@ -61,7 +61,14 @@ export default function Board() {
   const { t, lang } = useI18n();
   const labels = useLabels();
   const { name: productName } = useProducts();
-  const [board, dispatch] = useReducer(boardReducer, undefined, emptyBoard);
+  // the first page asked before React mounted (main.tsx), when it is already here: in the first render
+  const [board, dispatch] = useReducer(boardReducer, undefined, () => {
+    const first = arrivedFirstPage();
+    const now = Date.now();
+    return first
+      ? boardReducer(emptyBoard(), { type: "snapshot", items: first.items, startedAt: now, now, partial: true })
+      : emptyBoard();
+  });
   const [stream, setStream] = useState<StreamState>({ kind: "connecting" });
   const [snapshotError, setSnapshotError] = useState<unknown>(null);
   const [filters, setFilters] = useState<BoardFilters>(noFilters);
