@@ -76,6 +76,7 @@ def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime[NotifyCo
             runtime.add_worker(DispatchWorker(
                 channel, index, parts=dispatch, engine=infra.engine,
                 poll_s=settings.dispatch_interval_s if index == 0 else None, batch=settings.dispatch_batch,
+                idle_poll_s=settings.dispatch_idle_poll_s,
             ))
     for i, client in enumerate(dispatch.smpp):
         runtime.add_worker(SmppSessionKeeper(client, name=f"notify-smpp-session-{i}"))

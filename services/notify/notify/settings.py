@@ -23,6 +23,8 @@ class NotifySettings(ServiceSettings):
     set_based_consumer: bool = True
     # Dispatch: workers per channel, retries with exponential backoff, then failed + DLQ.
     dispatch_interval_s: float = 0.1
+    # Worker 0 of a channel with nothing to claim sleeps until the earliest due row, at most this long.
+    dispatch_idle_poll_s: float = Field(default=5.0, gt=0)
     email_workers: int = Field(default=4, ge=1)
     sms_workers: int = Field(default=4, ge=1)
     # Rows one worker claims in one statement and sends concurrently (also the most rows per worker that a

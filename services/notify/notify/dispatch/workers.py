@@ -10,8 +10,11 @@ groups the `sent` commits that are ready at the same moment into one transaction
 
 Idle workers do not poll: they wait for `Wakeup.wake()` (`wakeup.py`), which the consumer calls after a commit
 that queued rows in this process (and the digest worker after queuing a summary). Only worker 0 of
-a channel also polls, every DISPATCH_INTERVAL_S, for rows queued by other instances and retries
-coming due. A worker that got a row wakes one more sibling (there may be more).
+a channel also looks by itself, for retries coming due and rows queued by other instances: when it
+found nothing it sleeps until the channel's earliest due row (`next_attempt_at`), at least
+DISPATCH_INTERVAL_S and at most DISPATCH_IDLE_POLL_S (5 s: how late a row another instance queued
+may be seen here when that instance's own workers cannot take it). A worker that got a row wakes one
+more sibling (there may be more).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbone.workers import Backoff, Worker, claim_due
@@ -49,6 +52,11 @@ _CLAIM = (
     .values(status="sending", claimed_by=bindparam("claim_instance"), attempts=_d.c.attempts + 1, updated_at=func.now())
     .returning(*_d.c)
 )
+# Seconds until the channel's earliest row waiting to be claimed is due (None: no row waits).
+_NEXT_DUE_IN = (
+    select(func.extract("epoch", func.min(_d.c.next_attempt_at) - func.now()))
+    .where(_d.c.status.in_(["queued", "retrying"]), _d.c.channel == bindparam("claim_channel"))
+)
 
 
 class DispatchWorker(Worker):
@@ -61,12 +69,14 @@ class DispatchWorker(Worker):
         engine: AsyncEngine,
         poll_s: float | None,
         batch: int = 1,
+        idle_poll_s: float | None = None,
     ) -> None:
         super().__init__(f"notify-dispatch-{channel.name}-{index}")
         self.channel = channel
         self.engine = engine
         self.lease, self.wakeup, self.outcomes = parts.lease, parts.wakeup, parts.outcomes
         self.poll_s = poll_s  # None: wait for a wake-up only
+        self.idle_poll_s = max(poll_s or 0.0, idle_poll_s if idle_poll_s is not None else poll_s or 0.0)
         self.batch = batch  # rows claimed in one statement, sent concurrently
         self.unsettled: list[Callable[[], Awaitable[None]]] = []  # outcomes not committed yet
 
@@ -93,7 +103,7 @@ class DispatchWorker(Worker):
             if self.wakeup.generation[name] != generation:
                 return 0.0  # rows were queued while we claimed: look again
             self.wakeup.idle(name, self)
-            return self.poll_s if self.poll_s is not None else IDLE_WAIT_S
+            return await self.idle_wait() if self.poll_s is not None else IDLE_WAIT_S
         if len(rows) == self.batch:
             self.wakeup.wake(name, count=1)  # there may be more: get a sibling going
         async with self.lease.sending():
@@ -102,6 +112,16 @@ class DispatchWorker(Worker):
             else:  # `send` never raises for a row's failure: one row cannot abort its batch
                 await asyncio.gather(*(self.send(row) for row in rows))
         return 0.0
+
+    async def idle_wait(self) -> float:
+        """Worker 0 found nothing: sleep until the channel's earliest due row, within its poll bounds."""
+        assert self.poll_s is not None
+        if self.idle_poll_s <= self.poll_s:
+            return self.poll_s
+        async with self.engine.connect() as conn:
+            due_in = (await conn.execute(_NEXT_DUE_IN, {"claim_channel": self.channel.name})).scalar()
+        wait = self.idle_poll_s if due_in is None else float(due_in)
+        return min(self.idle_poll_s, max(self.poll_s, wait))
 
     async def send(self, row: dict[str, Any]) -> None:
         """Send one claimed row and commit the outcome (a failure is the row's, never the worker's).
@@ -121,10 +141,12 @@ class DispatchWorker(Worker):
         except self.channel.unreachable_errors as exc:  # the server away: the message is not to blame
             reason = f"{type(exc).__name__}: {exc}"
             await self._settle(row, lambda: self.outcomes.failed(row, reason, permanent=False, unreachable=True))
+            self.wakeup.wake(self.channel.name)  # a retry now waits: the idle poller re-times its sleep
             return
         except Exception as exc:  # noqa: BLE001 - any other failure is transient: retry with backoff
             reason = f"{type(exc).__name__}: {exc}"
             await self._settle(row, lambda: self.outcomes.failed(row, reason, permanent=False))
+            self.wakeup.wake(self.channel.name)
             return
         failure = await self._try(lambda: self.outcomes.sent(row, sent))
         if failure is not None:
