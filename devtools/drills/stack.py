@@ -635,12 +635,15 @@ async def _skewed_replica(stack: Stack, load: OrderLoad, audit: Auditor, result:
     return None
 
 
+MAIL_DOWN_S = 60  # the "down for a minute": longer than notify's 5 counted attempts (~30 s)
+
+
 async def _mail_and_smsc_down(stack: Stack, load: OrderLoad, audit: Auditor, result: Result) -> float | None:
-    say("smtp-smsc-down: SMTP server and SMSC down 30 s")
+    say(f"smtp-smsc-down: SMTP server and SMSC down {MAIL_DOWN_S} s")
     assert stack.smsc is not None
     stack.smtp_down()
     stack.smsc.call(stack.smsc.simulator.go_down())
-    await asyncio.sleep(30)
+    await asyncio.sleep(MAIL_DOWN_S)
     before = len(stack.smtp.handler.messages) + len(stack.smsc.messages)
     stack.smtp_up()
     stack.smsc.call(stack.smsc.simulator.come_up())
@@ -667,5 +670,6 @@ def stack_drills(infra: Infra, profile: infra_mod.InfraProfile) -> dict[str, Cal
                                " services, restarted", _stop_database),
         "clock-skew": drill("clock-skew", "a second sla replica whose clock runs 120 s ahead, both scanning and"
                             " consuming", _skewed_replica, after_s=20),
-        "smtp-smsc-down": drill("smtp-smsc-down", "the SMTP server and the SMSC down 30 s", _mail_and_smsc_down),
+        "smtp-smsc-down": drill("smtp-smsc-down", f"the SMTP server and the SMSC down {MAIL_DOWN_S} s",
+                                _mail_and_smsc_down),
     }
