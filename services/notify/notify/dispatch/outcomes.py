@@ -21,9 +21,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import String, bindparam, func, text, update
@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backbone.outbox import emit_envelopes
 from backbone.workers import Backoff
 from notify.channels.base import Row, Sent
+from notify.dispatch.group_commit import GroupCommit
 from notify.models import deliveries, sms_parts
 from notify.services.deliveries import delivery_envelope, record
 
@@ -40,15 +41,9 @@ log = logging.getLogger("notify.dispatch")
 
 _d = deliveries
 # Prebuilt statements (parameters bound per call): no per-message statement building / cache keys.
-_MARK_SENT = (
-    update(_d)
-    .where(_d.c.id == bindparam("sent_id"), _d.c.status == "sending")
-    .values(status="sent", provider_message_id=bindparam("provider_id"), claimed_by=None, reason=None,
-            updated_at=func.now())
-)
 _INSERT_LAST_PART = insert(sms_parts).on_conflict_do_nothing()
-# Many rows `sent` in one statement; the ids of the rows still `sending` (not yet `delivered` by a receipt).
-_MARK_SENT_MANY = text(f"""
+# The rows of a group `sent` in one statement; the ids of the rows still `sending` (not yet `delivered` by a receipt).
+_MARK_SENT = text(f"""
     UPDATE {_d.fullname} AS d
        SET status = 'sent', provider_message_id = v.provider, claimed_by = NULL, reason = NULL, updated_at = now()
       FROM unnest(:ids, :providers) AS v(id, provider)
@@ -66,14 +61,6 @@ _REQUEUE_UNCERTAIN = (
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
-    if not done.done():  # its worker may have been cancelled (stopping)
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)
-
-
 class Outcomes:
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], *, max_attempts: int, backoff: Backoff,
@@ -83,36 +70,16 @@ class Outcomes:
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.unreachable_window_s = unreachable_window_s
-        self._ready: list[tuple[Row, Sent, asyncio.Future[None]]] = []
-        self._committer: asyncio.Task[None] | None = None
+        self._sent: GroupCommit[tuple[Row, Sent], None] = GroupCommit(
+            self._commit_group, max_group=SENT_GROUP_MAX, name="notify-sent-commits")
 
     async def sent(self, row: Row, sent: Sent) -> None:
         """Commit `sent` (+ the last SMS part, + the event); returns once committed, raises if the commit failed."""
-        done = asyncio.get_running_loop().create_future()
-        self._ready.append((row, sent, done))
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_ready(), name="notify-sent-commits")
-        await done
+        await self._sent.submit((row, sent))
 
-    async def _commit_ready(self) -> None:
-        while self._ready:
-            group, self._ready = self._ready[:SENT_GROUP_MAX], self._ready[SENT_GROUP_MAX:]
-            try:
-                await self._commit_sent([(row, sent) for row, sent, _ in group])
-            except Exception as exc:  # noqa: BLE001 - each waiting worker retries / settles its own row
-                if len(group) == 1:
-                    _settle(group[0][2], exc)
-                    continue
-                for row, sent, done in group:  # one row alone: a row that cannot commit fails only itself
-                    try:
-                        await self._commit_sent([(row, sent)])
-                    except Exception as alone:  # noqa: BLE001 - as above
-                        _settle(done, alone)
-                    else:
-                        _settle(done, None)
-            else:
-                for *_, done in group:
-                    _settle(done, None)
+    async def _commit_group(self, group: Sequence[tuple[Row, Sent]]) -> list[None]:
+        await self._commit_sent(list(group))
+        return [None] * len(group)
 
     async def _commit_sent(self, group: list[tuple[Row, Sent]]) -> None:
         async with self.session_factory() as session, session.begin():
@@ -121,14 +88,8 @@ class Outcomes:
                           for row, sent in group if sent.last_part is not None]
             if last_parts:
                 await session.execute(_INSERT_LAST_PART, last_parts)
-            if len(group) == 1:
-                row, sent = group[0]
-                result = await session.execute(_MARK_SENT, {"sent_id": row["id"],
-                                                            "provider_id": sent.provider_id[:200]})
-                if getattr(result, "rowcount", 0):  # not when a receipt already made it `delivered`
-                    await record(session, row, "sent")
-                return
-            marked = set((await session.execute(_MARK_SENT_MANY, {
+            # only the rows still `sending`: not one a receipt already made `delivered`
+            marked = set((await session.execute(_MARK_SENT, {
                 "ids": [row["id"] for row, _ in group], "providers": [sent.provider_id[:200] for _, sent in group],
             })).scalars())
             await emit_envelopes(session, [delivery_envelope(session, row, "sent", None)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone.envelope import Envelope
 from backbone.outbox import emit_envelopes
+from notify.dispatch.group_commit import GroupCommit
 from notify.models import deliveries, sms_parts
 from notify.services.deliveries import DLQ_TOPIC, delivery_envelope
 from notify.smpp.client import DeliveryReport
@@ -72,8 +73,8 @@ class Receipts:
         self.session_factory = session_factory
         self.attempts = attempts
         self.retry_s = retry_s
-        self._ready: list[tuple[DeliveryReport, asyncio.Future[bool]]] = []
-        self._committer: asyncio.Task[None] | None = None
+        self._group: GroupCommit[DeliveryReport, bool] = GroupCommit(
+            self._commit_group, max_group=GROUP_MAX, name="notify-receipt-commits")
 
     async def on_dlr(self, report: DeliveryReport) -> None:
         for _ in range(self.attempts):  # the receipt may overtake our commit of the part id
@@ -84,35 +85,11 @@ class Receipts:
 
     async def apply(self, report: DeliveryReport) -> bool:
         """Record one receipt (with the others ready now); False when its part is not known (yet)."""
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._ready.append((report, done))
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_ready(), name="notify-receipt-commits")
-        return await done
+        return await self._group.submit(report)
 
-    async def _commit_ready(self) -> None:
-        while self._ready:
-            group, self._ready = self._ready[:GROUP_MAX], self._ready[GROUP_MAX:]
-            try:
-                known = await self.apply_group([report for report, _ in group])
-            except Exception as exc:  # noqa: BLE001 - refused: the SMSC delivers it again
-                if len(group) == 1:
-                    if not group[0][1].done():
-                        group[0][1].set_exception(exc)
-                    continue
-                for report, done in group:  # one by one: a receipt that cannot be stored refuses only itself
-                    try:
-                        alone = await self.apply_group([report])
-                    except Exception as error:  # noqa: BLE001 - as above
-                        if not done.done():
-                            done.set_exception(error)
-                    else:
-                        if not done.done():
-                            done.set_result(report.message_id in alone)
-            else:
-                for report, done in group:
-                    if not done.done():
-                        done.set_result(report.message_id in known)
+    async def _commit_group(self, reports: Sequence[DeliveryReport]) -> list[bool]:
+        known = await self.apply_group(reports)
+        return [report.message_id in known for report in reports]
 
     async def apply_group(self, reports: Sequence[DeliveryReport]) -> set[str]:
         """Store receipts in one transaction; the message ids whose part was known."""
