@@ -514,7 +514,8 @@ class OutboxRelay(Worker):
             if not fut.done():
                 failure = PublishTimeout(f"not acknowledged within {self.ack_timeout_s:g} s")
                 break
-            if (err := fut.exception()) is not None:
+            # a send the producer cancelled (it was stopping) failed, as `gather(return_exceptions=True)` had it
+            if (err := asyncio.CancelledError() if fut.cancelled() else fut.exception()) is not None:
                 failure = err
                 break
             done += 1

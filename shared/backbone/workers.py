@@ -186,6 +186,12 @@ def _drop_after_commit(session: Session, transaction: Any) -> None:
         session.info.pop(_AFTER_COMMIT, None)
 
 
+def until_due(due_in_s: float | None, *, at_least_s: float, at_most_s: float) -> float:
+    """How long an idle worker sleeps: until its next item is due (`due_in_s`; None: nothing waits), at least
+    `at_least_s` (passes stay that far apart) and at most `at_most_s` (the fallback for work it is not woken for)."""
+    return max(at_least_s, at_most_s if due_in_s is None else min(at_most_s, due_in_s))
+
+
 def claim_due(table: Table, *where: ColumnElement[bool], order_by: Any, limit: Any,
               columns: tuple[Any, ...] | None = None) -> Select[Any]:
     """Rows that are due, locked for this transaction, skipping rows another worker or instance holds.

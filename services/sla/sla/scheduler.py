@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone.consumer import is_transient
 from backbone.db import db_now
-from backbone.workers import Backoff, Worker
+from backbone.workers import Backoff, Worker, until_due
 from sla.models import timers
 from sla.services.policies import PolicyCatalog
 from sla.services.timers import fire_due_timers
@@ -98,7 +98,8 @@ class DueTimerScanner(Worker):
             return await self.fire_one_by_one()
         self._last_pass = time.monotonic()
         # By the database's clock read at the pass's start: the pass's own time makes it wake a bit early.
-        return self.idle_s if first is None else min(self.idle_s, max(0.0, (first - now).total_seconds()))
+        return until_due(None if first is None else (first - now).total_seconds(), at_least_s=0.0,
+                         at_most_s=self.idle_s)
 
     async def fire_one_by_one(self) -> float:
         """Fire up to `batch_size` due timers, each in a savepoint; defer one that fails alone."""

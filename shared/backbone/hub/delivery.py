@@ -48,7 +48,7 @@ from backbone.hub.settings import HubSettings
 from backbone.hub.signing import ATTEMPT_HEADER, DELIVERY_HEADER, signed_headers
 from backbone.hub.ssrf import CallbackPolicy, CallbackRefused, check_callback
 from backbone.retention import RetentionRule, RetentionWorker
-from backbone.workers import Backoff, Worker, after_commit, claim_due
+from backbone.workers import Backoff, Worker, after_commit, claim_due, until_due
 
 log = logging.getLogger("backbone.hub")
 
@@ -189,13 +189,11 @@ class HubDeliveryWorker(Worker):
         async with self.session_factory() as session:
             due = (await session.execute(select(func.min(d.c.next_attempt_at)).where(*self._claimable(blocked))
                                          )).scalar_one_or_none()
-        wait = self.settings.hub_idle_poll_s
-        if due is not None:
-            wait = min(wait, (due - datetime.now(UTC)).total_seconds())
-        for b in self.breakers.values():
-            if (reopens := b.reopens_at()) is not None and reopens > now:
-                wait = min(wait, reopens - now)
-        return max(self.settings.hub_poll_s, wait)
+        due_in = [(due - datetime.now(UTC)).total_seconds()] if due is not None else []
+        due_in += [reopens - now for b in self.breakers.values() if (reopens := b.reopens_at()) is not None
+                   and reopens > now]
+        return until_due(min(due_in, default=None), at_least_s=self.settings.hub_poll_s,
+                         at_most_s=self.settings.hub_idle_poll_s)
 
     async def _claim(self, blocked: set[str], trial: set[str]) -> dict[Subscriber, list[Any]]:
         d, s = self.tables.delivery, self.tables.subscription

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from backbone.api import create_app
 from backbone.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound, Unavailable
-from backbone.workers import Backoff, Worker
+from backbone.workers import Backoff, Worker, until_due
 
 
 @given(
@@ -138,3 +138,22 @@ def test_the_problem_names_the_field_and_carries_the_transition():
     assert (body["entity"], body["from_state"], body["action"]) == ("order", "closed", "submit")
     assert body["errors"][0]["field"] == "status"
     assert [e["field"] for e in c.get("/raise/several").json()["errors"]] == ["a", "b"]
+
+
+# -- until_due: an idle worker's sleep, until its next item is due, within its bounds
+
+_seconds = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+_bound = st.floats(min_value=0, max_value=3600, allow_nan=False)
+
+
+def test_nothing_due_sleeps_the_longest() -> None:
+    assert until_due(None, at_least_s=0.1, at_most_s=5.0) == 5.0
+
+
+@given(_seconds, _bound, _bound)
+def test_the_sleep_is_the_due_time_clamped_to_the_bounds(due_in: float, a: float, b: float) -> None:
+    at_least, at_most = min(a, b), max(a, b)
+    wait = until_due(due_in, at_least_s=at_least, at_most_s=at_most)
+    assert at_least <= wait <= at_most
+    if at_least <= due_in <= at_most:
+        assert wait == due_in

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backbone.workers import Backoff, Worker, claim_due
+from backbone.workers import Backoff, Worker, claim_due, until_due
 from notify.channels.base import Channel
 from notify.context import DispatchParts
 from notify.models import deliveries
@@ -76,7 +76,7 @@ class DispatchWorker(Worker):
         self.engine = engine
         self.lease, self.wakeup, self.outcomes = parts.lease, parts.wakeup, parts.outcomes
         self.poll_s = poll_s  # None: wait for a wake-up only
-        self.idle_poll_s = max(poll_s or 0.0, idle_poll_s if idle_poll_s is not None else poll_s or 0.0)
+        self.idle_poll_s = idle_poll_s if idle_poll_s is not None else poll_s  # the longest sleep when idle
         self.batch = batch  # rows claimed in one statement, sent concurrently
         self.unsettled: list[Callable[[], Awaitable[None]]] = []  # outcomes not committed yet
 
@@ -115,13 +115,13 @@ class DispatchWorker(Worker):
 
     async def idle_wait(self) -> float:
         """Worker 0 found nothing: sleep until the channel's earliest due row, within its poll bounds."""
-        assert self.poll_s is not None
+        assert self.poll_s is not None and self.idle_poll_s is not None
         if self.idle_poll_s <= self.poll_s:
             return self.poll_s
         async with self.engine.connect() as conn:
             due_in = (await conn.execute(_NEXT_DUE_IN, {"claim_channel": self.channel.name})).scalar()
-        wait = self.idle_poll_s if due_in is None else float(due_in)
-        return min(self.idle_poll_s, max(self.poll_s, wait))
+        return until_due(None if due_in is None else float(due_in), at_least_s=self.poll_s,
+                         at_most_s=self.idle_poll_s)
 
     async def send(self, row: dict[str, Any]) -> None:
         """Send one claimed row and commit the outcome (a failure is the row's, never the worker's).
