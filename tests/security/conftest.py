@@ -88,10 +88,8 @@ def keycloak() -> Iterator[Any]:
         kc.stop()
 
 
-def migrated_database(infra_url: str, name: str) -> str:
-    """A database of its own on the test PostgreSQL, dropped and created afresh, every service's schema migrated:
-    a test that fills tables with generated or every-role data keeps them away from the other tests'."""
-    from backbone.release import migrate_all
+def recreate_database(infra_url: str, name: str) -> str:
+    """A database of its own on the test PostgreSQL, dropped and created afresh (empty); its URL."""
 
     async def recreate() -> None:
         conn = await asyncpg.connect(infra_url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -102,7 +100,15 @@ def migrated_database(infra_url: str, name: str) -> str:
             await conn.close()
 
     asyncio.run(recreate())
-    url = f"{infra_url.rpartition('/')[0]}/{name}"
+    return f"{infra_url.rpartition('/')[0]}/{name}"
+
+
+def migrated_database(infra_url: str, name: str) -> str:
+    """`recreate_database` with every service's schema migrated: a test that fills tables with generated or
+    every-role data keeps them away from the other tests'."""
+    from backbone.release import migrate_all
+
+    url = recreate_database(infra_url, name)
     migrate_all(url)
     return url
 

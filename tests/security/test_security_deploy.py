@@ -27,6 +27,7 @@ import yaml
 
 from backbone.release import acl_bindings
 from backbone.topics import ALL_TOPICS, KAFKA_ACCESS
+from tests.security.conftest import recreate_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -279,17 +280,7 @@ def test_each_service_role_owns_only_its_schema(infra: Any) -> None:
 
     from backbone.release import migrate_all
 
-    admin = _url(infra.database_url, db="postgres")
-
-    async def recreate() -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {ROLES_DB} WITH (FORCE)")
-            await conn.execute(f"CREATE DATABASE {ROLES_DB}")
-        finally:
-            await conn.close()
-
-    asyncio.run(recreate())
+    recreate_database(infra.database_url, ROLES_DB)
     sql = str(DEPLOY / "postgres" / "init-roles.sql")
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DB_PASSWORD")}
     refused = subprocess.run([_psql(), "-X", "-q", _url(infra.database_url), "-f", sql], env=env,
