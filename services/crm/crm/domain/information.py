@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backbone import errors
+from backbone.events import InformationItem
 from crm.domain.lifecycle import OrderState
 from crm.domain.products import Catalogue
 
@@ -36,6 +37,10 @@ class Missing:
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "reason": self.reason}
+
+    def as_item(self) -> InformationItem:
+        """As the events carry it (`crm.order.information_required`, `..cancellation_information_required`)."""
+        return InformationItem(field=self.field, reason=self.reason)
 
 
 def missing_for_fulfilment(items: Sequence[Mapping[str, Any]], catalogue: Catalogue) -> list[Missing]:

@@ -22,7 +22,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.events import (
-    InformationItem,
     OrderCancellationInformationRequired,
     OrderCancellationRequested,
     OrderCancellationStateChanged,
@@ -115,7 +114,7 @@ async def _wait_for_information(session: AsyncSession, cancellation_id: str, ord
         state_reason=describe(missing), updated_at=now))
     await emit(session, OrderCancellationInformationRequired(
         cancellation_id=cancellation_id, order_id=order.id, customer_id=order.customer_id, required_at=now,
-        missing=[InformationItem(field=m.field, reason=m.reason) for m in missing]), subject=order.id)
+        missing=[m.as_item() for m in missing]), subject=order.id)
     log.info("cancellation %s of order %s waits for %s", cancellation_id, order.id,
              ", ".join(m.field for m in missing), extra={"order_id": order.id})
 

@@ -19,7 +19,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.events import (
-    InformationItem,
     OrderCancelled,
     OrderInformationRequired,
     OrderItem,
@@ -155,7 +154,7 @@ async def create_order(
     if missing:
         await emit(session, OrderInformationRequired(
             order_id=order_id, customer_id=customer_id, created=True, required_at=now,
-            missing=[InformationItem(field=m.field, reason=m.reason) for m in missing]), subject=order_id)
+            missing=[m.as_item() for m in missing]), subject=order_id)
         log.info("order %s held back: %s", order_id, ", ".join(m.field for m in missing), extra={"order_id": order_id})
     elif submit:
         await _emit_transition(session, row, OrderState.DRAFT, status, OrderAction.SUBMIT, actor, now,

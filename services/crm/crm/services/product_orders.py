@@ -19,7 +19,6 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.events import (
-    InformationItem,
     OrderDiscarded,
     OrderInformationProvided,
     OrderInformationRequired,
@@ -104,7 +103,7 @@ async def _recheck_information(session: AsyncSession, catalogue: Catalogue, orde
             await session.execute(update(orders).where(orders.c.id == order_id).values(information_required=left))
             await emit(session, OrderInformationRequired(
                 order_id=order_id, customer_id=order.customer_id, required_at=at,
-                missing=[InformationItem(field=m.field, reason=m.reason) for m in missing]), subject=order_id)
+                missing=[m.as_item() for m in missing]), subject=order_id)
         return False
     await session.execute(update(orders).where(orders.c.id == order_id).values(information_required=None))
     await emit(session, OrderInformationProvided(order_id=order_id, customer_id=order.customer_id,
