@@ -8,15 +8,18 @@ recipient (a generated directory, no supervisor, limits far above the load), so 
 exactly one e-mail + one SMS and the policy never digests. The clock runs from the first produced
 event to the last message received at the servers; receipts (DLR → `delivered`) are counted too.
 `last_row_queued_s` (when the consumer committed the last delivery row) splits the time between the
-consumer and the sending.
+consumer and the sending. `--instances 2` runs a second notify process on the same database and
+consumer group (the partitions split between them, the claims share the rows); the CPU breakdown
+names each (`notify`, `notify-2`).
 
-`python -m bench.notify_messages --events 1000`
+`python -m bench.notify_messages --events 1000 [--instances 2]`
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -39,7 +42,8 @@ from backbone.events import SlaBreached
 from backbone.kafka import Producer
 from backbone.topics import SLA_ALERTS
 from bench.common import BenchEnv, CpuMeter, percentiles, profiler, top_frames, write_result
-from devtools.infra import free_port
+from devtools.infra import InfraProfile, free_port
+from devtools.suite import ServiceProcess, spec
 
 
 def directory(n: int) -> dict[str, Any]:
@@ -99,13 +103,13 @@ class ServerProcess:
 
 
 async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, events: int,
-                  profile: str | None = None) -> dict[str, Any]:
+                  profile: str | None = None, others: dict[str, int] | None = None) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:6]
     producer = Producer(bench.infra.kafka_bootstrap)
     await producer.start()
     envelopes = [event(i, run_id) for i in range(events)]
     smtp_before, smsc_before = smtp.count, smsc.count
-    roots = {**bench.cpu_roots(), "smtp-server": smtp.proc.pid, "smsc": smsc.proc.pid}
+    roots = {**bench.cpu_roots(), **(others or {}), "smtp-server": smtp.proc.pid, "smsc": smsc.proc.pid}
     load_before = [round(x, 1) for x in os.getloadavg()]
     meter = CpuMeter(roots).start()
     spy = profiler(roots["notify"], profile, 600)
@@ -159,12 +163,13 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
         "delivered_dlr_first_page": delivered,
         "last_row_queued_s": round(float(last_queued) - started_wall, 2) if last_queued is not None else None,
         "cpu_ms_per_message": {name: round(s * 1000 / max(1, emails + sms), 2) for name, s in sorted(used.items())},
+        "cpu_ms_per_message_all": round(sum(used.values()) * 1000 / max(1, emails + sms), 2),
         "load_average_before_after": [load_before, load_after],
     }
 
 
 def run(events: int, workers: int, profile: str | None = None, batch: int = 16, binds: int = 2,
-        connections: int = 32) -> dict[str, Any]:
+        connections: int = 32, instances: int = 1) -> dict[str, Any]:
     smtp_port, smsc_port = free_port(), free_port()
     smtp = ServerProcess(["-m", "devtools.smtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
     try:
@@ -183,13 +188,22 @@ def run(events: int, workers: int, profile: str | None = None, batch: int = 16, 
         "SMTP_CONNECTIONS": str(connections),
     }
     try:
-        with BenchEnv(services=["notify"], env=env) as bench:
-            figures = asyncio.run(measure(bench, smtp, smsc, events, profile))
+        with BenchEnv(services=["notify"], env=env) as bench, contextlib.ExitStack() as more:
+            others: dict[str, int] = {}
+            for n in range(2, instances + 1):  # the same environment as BenchEnv's notify
+                extra = ServiceProcess(spec("notify"), {**bench.infra.env(), "ENVIRONMENT": "test",
+                                                        "LOG_LEVEL": "WARNING", **env},
+                                       free_port(), InfraProfile.named("bench").data_dir / "logs" / f"notify-{n}.log")
+                more.callback(extra.stop)
+                extra.start(wait=True, timeout=120)
+                assert extra.proc is not None
+                others[f"notify-{n}"] = extra.proc.pid
+            figures = asyncio.run(measure(bench, smtp, smsc, events, profile, others))
     finally:
         smtp.stop()
         smsc.stop()
-    result = {"events": events, "workers_per_channel": workers, "dispatch_batch": batch, "smpp_binds": binds,
-              "smtp_connections": connections, **figures}
+    result = {"events": events, "instances": instances, "workers_per_channel": workers, "dispatch_batch": batch,
+              "smpp_binds": binds, "smtp_connections": connections, **figures}
     print(result, flush=True)
     return result
 
@@ -201,10 +215,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16, help="DISPATCH_BATCH: rows per claim")
     parser.add_argument("--binds", type=int, default=2, help="SMPP_BINDS")
     parser.add_argument("--connections", type=int, default=32, help="SMTP_CONNECTIONS")
+    parser.add_argument("--instances", type=int, default=1, help="notify processes (same database and group)")
     parser.add_argument("--profile", help="py-spy the notify process while the messages go out, into this file")
     args = parser.parse_args()
     write_result("notify_messages", run(args.events, args.workers, args.profile, args.batch, args.binds,
-                                        args.connections))
+                                        args.connections, args.instances))
     if args.profile:
         for frame, share in top_frames(args.profile, 40):
             print(f"{share:5.1f}%  {frame}")

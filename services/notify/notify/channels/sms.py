@@ -79,9 +79,10 @@ class SmsChannel:
         client = self.session()
         message = segment(row["body"], ref=sms_ref(row["id"]))
         done: dict[int, str] = {}
-        # Parts exist only if an earlier try submitted some: a counted attempt, or an uncounted one that
-        # failed (unreachable tries give their attempt back but leave their reason on the row).
-        if int(row["attempts"]) > 1 or row.get("reason") is not None:
+        # Parts exist only if an earlier try submitted some: the row was claimed from `retrying` (a failed
+        # try, counted or not, a recovered or an uncertain one), never from `queued`. A row without
+        # `claimed_from` (not from a claim) is looked up.
+        if row.get("claimed_from", "retrying") != "queued":
             async with self.engine.connect() as conn:
                 done = {r.part_no: r.message_id for r in await conn.execute(_PARTS_OF, {"delivery_id": row["id"]})}
         total = len(message.parts)

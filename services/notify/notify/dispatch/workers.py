@@ -40,17 +40,21 @@ SETTLE_ATTEMPTS = 8  # commits of one outcome tried in the pass (about 10 s with
 SETTLE_BACKOFF = Backoff(initial_s=0.1, max_s=2.0)
 
 _d = deliveries
-# Prebuilt (parameters bound per call): the claim is the hot path of every message.
+# Prebuilt (parameters bound per call): the claim is the hot path of every message. Each row comes back
+# with `claimed_from`, its status before the claim: `retrying` means an earlier try (a failure, a
+# recovered or uncertain row), which alone can have left acknowledged SMS parts behind.
+_DUE = claim_due(
+    _d,
+    _d.c.status.in_(["queued", "retrying"]), _d.c.channel == bindparam("claim_channel"),
+    _d.c.next_attempt_at <= func.now(),
+    order_by=_d.c.next_attempt_at, limit=bindparam("claim_limit"),
+    columns=(_d.c.id, _d.c.status.label("claimed_from")),
+).cte("due")
 _CLAIM = (
     update(_d)
-    .where(_d.c.id.in_(claim_due(
-        _d,
-        _d.c.status.in_(["queued", "retrying"]), _d.c.channel == bindparam("claim_channel"),
-        _d.c.next_attempt_at <= func.now(),
-        order_by=_d.c.next_attempt_at, limit=bindparam("claim_limit"), columns=(_d.c.id,),
-    )))
+    .where(_d.c.id == _DUE.c.id)
     .values(status="sending", claimed_by=bindparam("claim_instance"), attempts=_d.c.attempts + 1, updated_at=func.now())
-    .returning(*_d.c)
+    .returning(*_d.c, _DUE.c.claimed_from)
 )
 # Seconds until the channel's earliest row waiting to be claimed is due (None: no row waits).
 _NEXT_DUE_IN = (
