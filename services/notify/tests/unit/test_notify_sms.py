@@ -9,8 +9,11 @@ from notify.domain.sms import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     SmsEncoding,
+    char_units,
     decode_part,
     detect_encoding,
+    encode_text,
+    is_gsm7,
     parse_udh,
     reassemble,
     segment,
@@ -108,3 +111,19 @@ def test_gsm_text_stays_gsm7(text: str) -> None:
 @given(cjk_emoji_text)
 def test_cjk_and_astral_text(text: str) -> None:
     _check(text, 200)
+
+
+@settings(max_examples=300)
+@given(st.one_of(any_text, gsm_text, cjk_emoji_text))
+def test_the_string_method_counts_and_encoding_match_the_per_character_rules(text: str) -> None:
+    # is_gsm7, unit_length and encode_text use str methods and tables; the rules are per character
+    assert is_gsm7(text) == all(ch in GSM_CHARS for ch in text)
+    for enc in SmsEncoding:
+        assert unit_length(text, enc) == sum(char_units(ch, enc) for ch in text)
+    if is_gsm7(text):
+        septets = b"".join(bytes((0x1B, GSM7_EXTENSION[ch])) if ch in GSM7_EXTENSION else bytes((GSM7_BASIC.index(ch),))
+                           for ch in text)
+        assert encode_text(text, SmsEncoding.GSM7) == septets
+    else:
+        with pytest.raises(ValueError, match=r"not in the GSM 03\.38 alphabet"):
+            encode_text(text, SmsEncoding.GSM7)
