@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated
@@ -213,6 +213,40 @@ def add_business_duration(
                 return cur + remaining
             remaining -= avail
         day += one_day
+    raise ValueError(f"calendar {calendar.name!r}: no working time within {MAX_SCAN_DAYS} days")
+
+
+def add_business_durations(
+    calendar: BusinessCalendar, start: dt.datetime, durations: Sequence[dt.timedelta]
+) -> list[dt.datetime]:
+    """``add_business_duration(calendar, start, d)`` for each ``d``, in one walk of the calendar: a
+    timer's deadline and every action's due time are offsets from the same start (in any order).
+    Each result is the one ``add_business_duration`` gives, to the microsecond."""
+    t = _utc(start)
+    if any(d < ZERO for d in durations):
+        raise ValueError(f"negative duration in {list(durations)}")
+    if calendar.mode is CalendarMode.ALWAYS:
+        return [t + d for d in durations]
+    out: list[dt.datetime] = [t] * len(durations)
+    todo = sorted((d, i) for i, d in enumerate(durations) if d != ZERO)
+    k, used = 0, ZERO  # todo[:k] placed; working time from t to the current period's start
+    day = calendar.local_date(t)
+    one_day = dt.timedelta(days=1)
+    for _ in range(MAX_SCAN_DAYS):
+        if k == len(todo):
+            return out
+        for s, e in calendar.periods_on(day):
+            if e <= t:
+                continue
+            cur = s if s > t else t
+            avail = e - cur
+            while k < len(todo) and todo[k][0] - used <= avail:
+                out[todo[k][1]] = cur + (todo[k][0] - used)
+                k += 1
+            used += avail
+        day += one_day
+    if k == len(todo):
+        return out
     raise ValueError(f"calendar {calendar.name!r}: no working time within {MAX_SCAN_DAYS} days")
 
 

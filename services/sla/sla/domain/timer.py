@@ -23,6 +23,7 @@ from sla.domain.calendar import (
     ZERO,
     CalendarMode,
     add_business_duration,
+    add_business_durations,
     business_duration_between,
     is_working_time,
     next_change,
@@ -143,6 +144,29 @@ def _build_schedule(policy: ResolvedPolicy) -> tuple[ScheduledAction, ...]:
     return tuple(sorted(uniq.values(), key=_order))
 
 
+# A policy's schedule (offsets, keys) is the same for every timer started under it: built once per
+# ResolvedPolicy object (the PolicyCatalog hands out one per version and rule). Keyed by identity, the
+# policy kept alive beside its schedule so an id is never reused for another; bounded.
+_SCHEDULES: dict[int, tuple[ResolvedPolicy, tuple[ScheduledAction, ...]]] = {}
+
+
+def _schedule_of(policy: ResolvedPolicy) -> tuple[ScheduledAction, ...]:
+    hit = _SCHEDULES.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    if len(_SCHEDULES) >= 1024:
+        _SCHEDULES.clear()
+    schedule = _build_schedule(policy)
+    _SCHEDULES[id(policy)] = (policy, schedule)
+    return schedule
+
+
+def _due_at(a: ScheduledAction, due_at: dt.datetime | None) -> ScheduledAction:
+    """`a` with another due time (validated in pydantic's core: faster than `model_copy`, and starts and
+    resumes do this for every action)."""
+    return ScheduledAction.model_validate({**a.__dict__, "due_at": due_at})
+
+
 def _order(a: ScheduledAction) -> tuple[dt.timedelta, int, int]:
     return (a.offset, _KIND_RANK[a.kind], a.level or 0)
 
@@ -236,11 +260,11 @@ def start_timer(
 ) -> SlaTimer:
     """Start a timer (on node_entered): computes the deadline and every action's due time."""
     at = _utc(at)
-    cal = policy.business_calendar()
-    schedule = tuple(
-        a.model_copy(update={"due_at": add_business_duration(cal, at, a.offset)})
-        for a in _build_schedule(policy)
-    )
+    template = _schedule_of(policy)
+    # The deadline and every due time in one walk of the calendar.
+    *dues, deadline = add_business_durations(
+        policy.business_calendar(), at, [*(a.offset for a in template), policy.limit])
+    schedule = tuple(_due_at(a, d) for a, d in zip(template, dues, strict=True))
     return SlaTimer(
         ticket_id=ticket_id,
         node=node,
@@ -249,7 +273,7 @@ def start_timer(
         started_at=at,
         anchor_at=at,
         consumed=ZERO,
-        deadline=add_business_duration(cal, at, policy.limit),
+        deadline=deadline,
         last_event_at=at,
         schedule=schedule,
         next_fire_at=_next_fire(schedule),
