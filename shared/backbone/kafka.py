@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class Producer:
             max_batch_size=256 * 1024,
             request_timeout_ms=30000,
         )
+        # (topic, partition count) -> key -> partition, for `send_many`
+        self._partition_cache: dict[tuple[str, int], dict[bytes, TopicPartition]] = {}
 
     async def start(self) -> None:
         await self._producer.start()
@@ -97,6 +101,44 @@ class Producer:
         self, topic: str, value: bytes, *, key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None
     ) -> Any:
         return await (await self.send(topic, value, key=key, headers=headers))
+
+    async def send_many(self, records: Iterable[tuple[str, bytes, bytes]], queued: list[asyncio.Future[Any]]) -> None:
+        """Queue keyed records `(topic, key, value)` in this order, each to its key's partition (the same one `send`
+        picks), appending each record's acknowledgement future to `queued` as soon as it is queued.
+
+        The outbox relay's bulk path (docs/benchmarks.md, relay): the topic's metadata is looked up once per run of
+        records to the same topic and a key's partition once per topic layout, not the key hashed (pure-Python
+        murmur2), the partitions listed and the record serialised per record as `send` does; the size check is
+        `send`'s. An error (a record over `max_request_size`, no metadata for a topic in time, the producer closed)
+        is raised at that record: `queued` then holds the futures of the records before it, which are on their way.
+        """
+        producer = self._producer
+        accumulator = producer._message_accumulator
+        timeout_s = producer._request_timeout_ms / 1000
+        size_guard = producer._max_request_size - DefaultRecordBatchBuilder.estimate_size_in_bytes(b"", b"", [])
+        topic_now: str | None = None
+        partitions: dict[bytes, TopicPartition] = {}
+        for topic, key, value in records:
+            if topic != topic_now:
+                layout = await producer.client._wait_on_metadata(topic)
+                partitions = self._partition_cache.get((topic, len(layout)), {})
+                if not partitions:  # first use, or the topic's partition count changed
+                    self._partition_cache = {k: v for k, v in self._partition_cache.items() if k[0] != topic}
+                    self._partition_cache[(topic, len(layout))] = partitions
+                topic_now = topic
+            if len(key) + len(value) > size_guard:
+                size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, [])
+                if size > producer._max_request_size:
+                    raise MessageSizeTooLargeError(
+                        f"The message is {size} bytes when serialized which is larger than the maximum request size"
+                        " you have configured with the max_request_size configuration")
+            tp = partitions.get(key)
+            if tp is None:
+                tp = partitions[key] = TopicPartition(topic, producer._partition(topic, None, key, value, key, value))
+                if len(partitions) > 100_000:  # keys are aggregates: bound the cache, it refills as it goes
+                    partitions.clear()
+                    partitions[key] = tp
+            queued.append(await accumulator.add_message(tp, key, value, timeout_s))
 
     async def partitions_for(self, topic: str) -> set[int]:
         return await self._producer.partitions_for(topic)  # type: ignore[no-any-return]

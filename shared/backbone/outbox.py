@@ -59,6 +59,7 @@ import os
 import time
 import weakref
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +72,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from pydantic import BaseModel
-from sqlalchemy import Boolean, Select, Table, func, select, text, true, tuple_, update
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from backbone import metrics
@@ -200,6 +201,11 @@ class PublishTimeout(Exception):
     """A batch's sends were not acknowledged within the relay's `ack_timeout_s` (the broker unreachable)."""
 
 
+async def _driver(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under a SQLAlchemy one (the relay's hot statements run on it directly)."""
+    return (await conn.get_raw_connection()).driver_connection
+
+
 def _retrieved(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled():
         fut.exception()  # retrieved: no "exception was never retrieved" for a send the relay gave up on
@@ -235,7 +241,7 @@ class OutboxRelay(Worker):
         self._gave_way_until = 0.0  # monotonic: no competing for the lock before (after a PublishTimeout)
         self.channel = wake_channel(outbox)
         self._listening: Any = None  # the asyncpg connection our wake-up listener is on
-        self._query_cache: tuple[frozenset[int], Select[Any], Select[Any]] | None = None
+        self._sql: dict[str, str] = {}  # the read and mark-sent statements, by kind
         self._notify_task: asyncio.Task[None] | None = None
         self._notify_again = False
         _RELAYS.setdefault(self.channel, weakref.WeakSet()).add(self)
@@ -303,8 +309,8 @@ class OutboxRelay(Worker):
         """LISTEN on the lock connection: a commit that wrote outbox rows (`emit`'s `pg_notify`) wakes
         this relay at once. Without it (a pooler that cannot LISTEN) the relay polls every `poll_interval_s`."""
         try:
-            driver = (await conn.get_raw_connection()).driver_connection
-            await driver.add_listener(self.channel, self._on_notify)  # type: ignore[union-attr]
+            driver = await _driver(conn)
+            await driver.add_listener(self.channel, self._on_notify)
             self._listening = driver
         except Exception as exc:  # noqa: BLE001 - polling still works
             log.warning("outbox relay cannot LISTEN (%r); polling every %.3fs", exc, self.poll_interval_s,
@@ -328,9 +334,9 @@ class OutboxRelay(Worker):
             self._notify_again = False
             try:
                 async with self.engine.connect() as conn:
-                    driver = (await conn.get_raw_connection()).driver_connection
+                    driver = await _driver(conn)
                     # Simple query protocol: the four statements in one round trip.
-                    await driver.execute(  # type: ignore[union-attr]
+                    await driver.execute(
                         f"BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('{channel}', ''); COMMIT")
             except Exception as exc:  # noqa: BLE001 - the leader's fallback poll still finds the rows
                 log.debug("outbox wake-up not sent: %r", exc)
@@ -382,11 +388,12 @@ class OutboxRelay(Worker):
             return f"{base}; {len(self.failed)} outbox rows set aside (their aggregates held)"
         return base
 
-    async def _count_pending(self, conn: AsyncConnection) -> None:
-        """The true backlog (not capped at the batch size), at most once per `pending_count_interval_s`."""
+    async def _count_pending(self, conn: AsyncConnection) -> bool:
+        """The true backlog (not capped at the batch size), at most once per `pending_count_interval_s`; whether
+        it counted."""
         now = time.monotonic()
         if now - self._counted_at < self.pending_count_interval_s:
-            return
+            return False
         self._counted_at = now
         o = self.outbox
         pending = (await conn.execute(select(func.count()).select_from(o).where(o.c.sent_at.is_(None)))).scalar_one()
@@ -401,32 +408,51 @@ class OutboxRelay(Worker):
         self.pending = int(pending)
         metrics.OUTBOX_PENDING.labels(self.schema).set(self.pending)
         metrics.OUTBOX_FAILED_PENDING.labels(self.schema).set(len(self.failed))
+        return True
 
-    def _fenced(self, query: Select[Any]) -> Select[Any]:
-        """`query` read only if this backend still holds the relay lock, in the same statement: one row
-        (held, NULL...) when nothing is unsent, no row at all when the lock is gone."""
-        held = text(
-            "SELECT true AS held FROM pg_locks WHERE locktype = 'advisory' AND granted"
-            " AND pid = pg_backend_pid() AND ((classid::bigint << 32) | objid::bigint) = :key LIMIT 1"
-        ).bindparams(key=self._lock_key).columns(held=Boolean).subquery("fence")
-        batch = query.where(held.c.held).lateral("batch")
-        return select(held.c.held, *batch.c).select_from(held.outerjoin(batch, true())).order_by(batch.c.seq)
+    def _read_sql(self, *, fenced: bool) -> str:
+        """The batch read as asyncpg runs it (prepared once per connection, asyncpg's statement cache): unsent rows
+        in `seq` order, but not the rows `$1` (set aside, or already in the producer) nor the aggregates `$2`/`$3`
+        (topics, keys) held behind a set-aside row, at most `$4` rows. Fenced: read only if this backend still holds
+        the relay lock `$5`, in the same statement: one row (held, NULL...) when nothing is unsent, no row at all
+        when the lock is gone."""
+        cache_key = "fenced" if fenced else "plain"
+        if (sql := self._sql.get(cache_key)) is None:
+            table = '"{}".outbox'.format(self.schema.replace('"', '""'))
+            batch = (f"SELECT seq, topic, key, payload FROM {table} WHERE sent_at IS NULL AND seq <> ALL($1::bigint[])"
+                     " AND (cardinality($2::text[]) = 0 OR (topic, key) NOT IN"
+                     " (SELECT * FROM unnest($2::text[], $3::text[])))")
+            if fenced:
+                sql = ("SELECT fence.held, batch.seq, batch.topic, batch.key, batch.payload FROM (SELECT true AS held"
+                       " FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
+                       " AND ((classid::bigint << 32) | objid::bigint) = $5::bigint LIMIT 1) AS fence"
+                       f" LEFT JOIN LATERAL ({batch} AND fence.held ORDER BY seq LIMIT $4) AS batch ON true"
+                       " ORDER BY batch.seq")
+            else:
+                sql = f"{batch} ORDER BY seq LIMIT $4"
+            self._sql[cache_key] = sql
+        return sql
 
-    def _queries(self) -> tuple[Select[Any], Select[Any]]:
-        """The batch read, plain and fenced; built once per set of rows set aside (a pass at 1,000 commits/s
-        should not spend its time constructing the same statement)."""
-        key = frozenset(self.failed)
-        if self._query_cache is None or self._query_cache[0] != key:
-            o = self.outbox
-            query: Select[Any] = select(o.c.seq, o.c.topic, o.c.key, o.c.payload).where(o.c.sent_at.is_(None))
-            if self.failed:
-                query = query.where(
-                    o.c.seq.not_in(list(self.failed)),
-                    tuple_(o.c.topic, o.c.key).not_in(list({(t, k) for t, k, _ in self.failed.values()})),
-                )
-            query = query.order_by(o.c.seq).limit(self.batch_size)
-            self._query_cache = (key, query, self._fenced(query))
-        return self._query_cache[1], self._query_cache[2]
+    def _mark_sql(self) -> str:
+        """Mark-sent: one statement for the acknowledged rows, their `seq`s as one array parameter."""
+        if (sql := self._sql.get("mark")) is None:
+            table = '"{}".outbox'.format(self.schema.replace('"', '""'))
+            sql = self._sql["mark"] = f"UPDATE {table} SET sent_at = now() WHERE seq = ANY($1::bigint[])"
+        return sql
+
+    async def _read(self, driver: Any, *, fenced: bool, skip: Sequence[int] = ()) -> list[Any]:
+        """One batch: `(seq, topic, key, payload)` records in `seq` order, skipping `skip` (rows in flight)."""
+        held = {(t, k) for t, k, _ in self.failed.values()}
+        args: list[Any] = [[*self.failed, *skip], [t for t, _ in held], [k for _, k in held], self.batch_size]
+        if not fenced:
+            return list(await driver.fetch(self._read_sql(fenced=False), *args))
+        try:
+            read = await driver.fetch(self._read_sql(fenced=True), *args, self._lock_key)
+        except Exception as exc:  # a dead lock connection is a lost lock
+            raise LostLeadership(f"lock connection failed: {exc!r}") from exc
+        if not read:
+            raise LostLeadership("the lock is no longer this backend's")
+        return [r[1:] for r in read if r[1] is not None]
 
     async def relay_once(self, conn: AsyncConnection | None = None, *, fenced: bool = False) -> int:
         """Publish one batch of unsent rows in order, then mark the acknowledged prefix sent.
@@ -434,81 +460,81 @@ class OutboxRelay(Worker):
         `conn` is the leader's lock connection; with `fenced`, the batch is read in the same statement
         that checks the lock is still this backend's (`LostLeadership` when it is not, or the connection
         is dead). Without one (tools and benchmarks that run a relay alone) a pooled connection is used.
-        Returns the rows marked sent plus those set aside.
+        The read and the mark-sent run on the asyncpg connection itself (autocommit: one statement each,
+        prepared once; no SQLAlchemy statement per pass). Returns the rows marked sent plus those set aside.
         """
-        o = self.outbox
-        query, fenced_query = self._queries()
         if conn is None:
             async with self.engine.connect() as own:
-                rows: Sequence[Any] = (await own.execute(query)).all()
+                rows = await self._read(await _driver(own), fenced=False)
                 await self._count_pending(own)
                 await own.rollback()
-        elif fenced:
-            try:
-                read = (await conn.execute(fenced_query)).all()
-            except Exception as exc:  # a dead lock connection is a lost lock
-                raise LostLeadership(f"lock connection failed: {exc!r}") from exc
-            if not read:
-                raise LostLeadership("the lock is no longer this backend's")
-            rows = [r for r in read if r.seq is not None]
-            await self._count_pending(conn)
-            await conn.commit()
         else:
-            rows = (await conn.execute(query)).all()
-            await self._count_pending(conn)
-            await conn.commit()
+            rows = await self._read(await _driver(conn), fenced=fenced)
+            if await self._count_pending(conn):
+                await conn.commit()
         if not rows:
             return 0
         done, poison, error = await self._publish(rows)
         if done:
-            for r in rows[:done]:
-                metrics.OUTBOX_PUBLISHED.labels(self.schema, r.topic).inc()
-            self.published_total += done
+            self._count_published(rows[:done])
             if self._pause_after_publish:
                 log.warning("relay published %d rows; pausing before mark-sent (fault injection)", done)
                 await asyncio.sleep(self._pause_after_publish)
-            acknowledged = [r.seq for r in rows[:done]]
-            mark_sent = update(o).where(o.c.seq.in_(acknowledged)).values(sent_at=func.now())
+            acknowledged = [r[0] for r in rows[:done]]
             if conn is not None:  # the lock connection, autocommit: one statement
-                await conn.execute(mark_sent)
-                await conn.commit()
+                await (await _driver(conn)).execute(self._mark_sql(), acknowledged)
             else:
-                async with self.engine.begin() as mark:
-                    await mark.execute(mark_sent)
+                async with self.engine.connect() as mark:
+                    await (await _driver(mark)).execute(self._mark_sql(), acknowledged)
         if poison is not None:
-            reason = f"{type(error).__name__}: {error}"[:500]
-            self.failed[poison.seq] = (poison.topic, poison.key, reason)
-            metrics.OUTBOX_ROWS_FAILED.labels(self.schema, poison.topic).inc()
-            metrics.OUTBOX_FAILED_PENDING.labels(self.schema).set(len(self.failed))
-            log.error("outbox row %d set aside (its aggregate's later rows wait behind it): %s",
-                      poison.seq, reason, extra={"topic": poison.topic})
+            self._set_aside(poison, error)
             return done + 1
         if error is not None:
             raise error  # transient: the pass fails, backs off, and the unacknowledged rows go again
         return done
 
-    async def _publish(self, rows: Sequence[Any]) -> tuple[int, Any, BaseException | None]:
-        """Send `rows` in order. Returns (acknowledged prefix length, the poison row or None, the error)."""
+    def _count_published(self, rows: Sequence[Any]) -> None:
+        for topic, n in Counter(r[1] for r in rows).items():  # one metric update per topic, not per row
+            metrics.OUTBOX_PUBLISHED.labels(self.schema, topic).inc(n)
+        self.published_total += len(rows)
+
+    def _set_aside(self, poison: Any, error: BaseException | None) -> None:
+        seq, topic, key = poison[0], poison[1], poison[2]
+        reason = f"{type(error).__name__}: {error}"[:500]
+        self.failed[seq] = (topic, key, reason)
+        metrics.OUTBOX_ROWS_FAILED.labels(self.schema, topic).inc()
+        metrics.OUTBOX_FAILED_PENDING.labels(self.schema).set(len(self.failed))
+        log.error("outbox row %d set aside (its aggregate's later rows wait behind it): %s",
+                  seq, reason, extra={"topic": topic})
+
+    async def _queue(self, rows: Sequence[Any]) -> tuple[list[asyncio.Future[Any]], BaseException | None]:
+        """Hand `rows` to the producer in order. Returns the futures of the rows queued (a prefix) and the error that
+        stopped the queueing at the next row (None: all queued)."""
         futures: list[asyncio.Future[Any]] = []
-        failure: BaseException | None = None
-        # Queueing and acknowledgement (acks=all) are bounded together, so a leader cut off from the broker
-        # gives way (module docstring): its producer may wait on metadata or buffer space, not only on acks.
-        # One timeout around the whole loop, not one `wait_for` per row: that made a task per row and
-        # yielded to the event loop between rows, so the producer sent a request per row instead of the
-        # batch (no linger: backbone.kafka.Producer).
-        deadline = time.monotonic() + self.ack_timeout_s
+        # Queueing is bounded with the acknowledgement (`_publish`), so a leader cut off from the broker gives way
+        # (module docstring): its producer may wait on metadata or buffer space, not only on acks. One timeout around
+        # the whole batch and no yield to the event loop between rows: the producer's sender then finds the batch
+        # queued and sends it per partition in one request (no linger: backbone.kafka.Producer).
         try:
             async with asyncio.timeout(self.ack_timeout_s):
-                for r in rows:
-                    try:
-                        futures.append(await self.producer.send(r.topic, r.payload, key=r.key.encode()))
-                    except Exception as exc:  # noqa: BLE001 - classified below; the prefix still goes out
-                        failure = exc
-                        break
+                await self.producer.send_many(((r[1], r[2].encode(), r[3]) for r in rows), futures)
         except TimeoutError:
-            failure = PublishTimeout(f"not queued within {self.ack_timeout_s:g} s")
-        if futures:
-            await asyncio.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+            return futures, PublishTimeout(f"not queued within {self.ack_timeout_s:g} s")
+        except Exception as exc:  # noqa: BLE001 - classified by the caller; the prefix still goes out
+            return futures, exc
+        return futures, None
+
+    async def _settle(self, rows: Sequence[Any], futures: list[asyncio.Future[Any]], failure: BaseException | None,
+                      deadline: float) -> tuple[int, Any, BaseException | None]:
+        """Wait (until `deadline`, on the event loop's monotonic clock) for the queued prefix's acks. Returns
+        (acknowledged prefix length, the poison row or None, the error)."""
+        # In order, and only the futures not done yet: a partition's records are acknowledged together, so this
+        # waits on about one future per produce batch (`asyncio.wait(futures)` put a callback on every row's).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                for fut in futures:
+                    if not fut.done():
+                        await asyncio.wait((fut,))
         done = 0
         for fut in futures:
             if not fut.done():
@@ -519,14 +545,20 @@ class OutboxRelay(Worker):
                 failure = err
                 break
             done += 1
-        for fut in futures:  # still in the producer: its outcome no longer matters here
-            fut.add_done_callback(_retrieved)
         if failure is None:
             return done, None, None
+        for fut in futures[done:]:  # still in the producer: its outcome no longer matters here
+            fut.add_done_callback(_retrieved)
         row = rows[done]
         if not isinstance(failure, PublishTimeout) and await self._row_is_poison(row, failure):
             return done, row, failure
         return done, None, failure
+
+    async def _publish(self, rows: Sequence[Any]) -> tuple[int, Any, BaseException | None]:
+        """Send `rows` in order. Returns (acknowledged prefix length, the poison row or None, the error)."""
+        deadline = asyncio.get_running_loop().time() + self.ack_timeout_s
+        futures, failure = await self._queue(rows)
+        return await self._settle(rows, futures, failure, deadline)
 
     async def _row_is_poison(self, row: Any, error: BaseException) -> bool:
         if isinstance(error, _ROW_PERMANENT):
@@ -540,7 +572,7 @@ class OutboxRelay(Worker):
                 cluster = await client.fetch_all_metadata()
             except Exception:  # noqa: BLE001 - the broker is away: transient
                 return False
-            return row.topic not in cluster.topics()
+            return row[1] not in cluster.topics()
         return False
 
 
