@@ -6,7 +6,9 @@ In-process (`SmtpServer`, the tests) and with `--mailbox` (`make run`) it is aio
 parsed and kept. The command line without `--mailbox` (the benchmarks) keeps nothing: `LeanSmtpServer`,
 a plain asyncio protocol speaking the same SMTP (EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing, RSET,
 NOOP, QUIT) that reads only the Subject for its line: aiosmtpd cost about 2 CPU-ms per message, so a
-benchmark at hundreds of e-mails a second measured this server, not the client.
+benchmark at hundreds of e-mails a second measured this server, not the client. It offers PIPELINING
+(RFC 2920: it answers every command in what it read, in order, in one write), as production MTAs do;
+`--no-pipelining` hides it (the client's one-command-at-a-time path).
 """
 
 from __future__ import annotations
@@ -130,13 +132,15 @@ class _LeanSession(asyncio.Protocol):
                 self.transport.close()
                 return
         if out and self.transport is not None:
+            self.server.writes += 1
             self.transport.write(b"".join(out))
 
     def command(self, line: str) -> str:
         verb, _, arg = line.partition(" ")
         verb = verb.upper()
         if verb == "EHLO":
-            return f"250-{self.server.hostname}\r\n250-8BITMIME\r\n250 HELP\r\n"
+            pipelining = "250-PIPELINING\r\n" if self.server.pipelining else ""
+            return f"250-{self.server.hostname}\r\n250-8BITMIME\r\n{pipelining}250 HELP\r\n"
         if verb == "HELO":
             return f"250 {self.server.hostname}\r\n"
         if verb == "MAIL":
@@ -145,6 +149,8 @@ class _LeanSession(asyncio.Protocol):
         if verb == "RCPT":
             if self.mail_from is None:
                 return "503 Error: need MAIL command\r\n"
+            if (refusal := self.server.refuse.get(_address(arg))) is not None:
+                return f"{refusal}\r\n"
             self.rcpt.append(_address(arg))
             return "250 OK\r\n"
         if verb == "DATA":
@@ -174,8 +180,11 @@ def _address(arg: str) -> str:
 class LeanSmtpServer:
     """The command line's server without a mailbox: prints one masked line per message, keeps nothing."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, pipelining: bool = True) -> None:
         self.host, self.port, self.hostname = host, port, "devtools.smtp"
+        self.pipelining = pipelining
+        self.refuse: dict[str, str] = {}  # recipient → the reply its RCPT gets (tests: "550 no such user")
+        self.writes = 0  # reply writes: one per round trip of a client
         self.count = 0
 
     def received(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> None:
@@ -221,10 +230,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2525)
     parser.add_argument("--mailbox", type=Path, default=None)
+    parser.add_argument("--no-pipelining", action="store_true", help="the lean server does not offer PIPELINING")
     args = parser.parse_args()
     if not args.mailbox:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(LeanSmtpServer(args.host, args.port).serve())
+            asyncio.run(LeanSmtpServer(args.host, args.port, pipelining=not args.no_pipelining).serve())
         return
     args.mailbox.parent.mkdir(parents=True, exist_ok=True)
     server = SmtpServer(args.host, args.port, args.mailbox).start()

@@ -24,8 +24,9 @@ from backbone.workers import Backoff
 from devtools.infra import free_port
 from devtools.smsc import SmscSimulator
 from devtools.smtp import LeanSmtpServer, SmtpServer, _subject
-from notify.channels.base import Sent
+from notify.channels.base import PermanentSendError, Sent
 from notify.channels.email import SmtpSender
+from notify.channels.smtp_session import SmtpReplyError
 from notify.dispatch.outcomes import Outcomes
 from notify.dispatch.receipts import Receipts
 from notify.domain.templates import load_templates
@@ -249,19 +250,19 @@ async def test_a_run_of_alerts_set_based_decides_what_event_by_event_decides(
 
 
 class _Keeping(LeanSmtpServer):
-    def __init__(self, port: int) -> None:
-        super().__init__("127.0.0.1", port)
+    def __init__(self, port: int, *, pipelining: bool = True) -> None:
+        super().__init__("127.0.0.1", port, pipelining=pipelining)
         self.kept: list[tuple[str, list[str], bytes]] = []
 
     def received(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> None:
         self.kept.append((mail_from, rcpt_tos, content))
 
 
-async def test_the_lean_smtp_server_of_the_benchmarks_speaks_smtp_to_the_pooled_client() -> None:
+@contextlib.asynccontextmanager
+async def _lean_server(*, pipelining: bool = True) -> AsyncIterator[_Keeping]:
     port = free_port()
-    lean = _Keeping(port)
+    lean = _Keeping(port, pipelining=pipelining)
     serving = asyncio.create_task(lean.serve())
-    sender = SmtpSender(f"smtp://127.0.0.1:{port}", "sla@groupsuite.example", connections=2)
     try:
         for _ in range(100):  # until it listens
             try:
@@ -270,6 +271,21 @@ async def test_the_lean_smtp_server_of_the_benchmarks_speaks_smtp_to_the_pooled_
                 break
             except OSError:
                 await asyncio.sleep(0.05)
+        yield lean
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+
+async def test_the_lean_smtp_server_of_the_benchmarks_speaks_smtp_to_the_pooled_client() -> None:
+    async with _lean_server() as lean:
+        await _five_mails_one_with_dotted_attachment(lean)
+
+
+async def _five_mails_one_with_dotted_attachment(lean: _Keeping) -> None:
+    sender = SmtpSender(f"smtp://127.0.0.1:{lean.port}", "sla@groupsuite.example", connections=2)
+    try:
         csv = [{"filename": "r.csv", "content_type": "text/csv", "content": ".starts with a dot\r\n..two\r\n.\r\n"}]
         await asyncio.gather(*(sender.send(to=f"p{i}@example.com", subject=f"告警 {i}", text="正文", html=None,
                                            delivery_id=f"dlv_lean_{i}", attachments=csv if i == 0 else ())
@@ -283,9 +299,45 @@ async def test_the_lean_smtp_server_of_the_benchmarks_speaks_smtp_to_the_pooled_
         assert attachment.get_content().replace("\r\n", "\n") == ".starts with a dot\n..two\n.\n"  # dots unstuffed
     finally:
         await sender.close()
-        serving.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_a_message_is_two_round_trips_with_pipelining_four_without(pipelining: bool) -> None:
+    async with _lean_server(pipelining=pipelining) as lean:
+        sender = SmtpSender(f"smtp://127.0.0.1:{lean.port}", "sla@groupsuite.example", connections=1)
+        try:
+            await sender.send(to="first@example.com", subject="s", text="t", html="<p>h</p>", delivery_id="dlv_rt_0")
+            before = lean.writes  # the session is open (greeting, EHLO): from here on, messages only
+            for i in range(1, 11):
+                await sender.send(to=f"p{i}@example.com", subject=f"s {i}", text="t", html=None,
+                                  delivery_id=f"dlv_rt_{i}")
+            assert (lean.writes - before) == (2 if pipelining else 4) * 10
+            assert sorted(r for _, (r,), _ in lean.kept)[-3:] == ["p7@example.com", "p8@example.com", "p9@example.com"]
+            assert len(lean.kept) == 11 and sender._idle.qsize() == 1  # one session carried them all
+        finally:
+            await sender.close()
+        lean.kept.clear()
+        await _five_mails_one_with_dotted_attachment(lean)  # the same messages arrive whole either way
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_a_refused_recipient_fails_its_message_only_and_the_session_goes_on(pipelining: bool) -> None:
+    async with _lean_server(pipelining=pipelining) as lean:
+        lean.refuse = {"gone@example.com": "550 5.1.1 no such user", "full@example.com": "452 4.2.2 mailbox full"}
+        sender = SmtpSender(f"smtp://127.0.0.1:{lean.port}", "sla@groupsuite.example", connections=1)
+        try:
+            with pytest.raises(PermanentSendError, match="550"):
+                await sender.send(to="gone@example.com", subject="s", text="t", html=None, delivery_id="dlv_r_1")
+            with pytest.raises(SmtpReplyError) as transient:  # 4xx: the channel retries it later
+                await sender.send(to="full@example.com", subject="s", text="t", html=None, delivery_id="dlv_r_2")
+            assert transient.value.code == 452 and transient.value.command == "RCPT TO"
+            await sender.send(to="ok@example.com", subject="after", text="t", html=None, delivery_id="dlv_r_3")
+            assert [(r, _subject(c)) for _, (r,), c in lean.kept] == [("ok@example.com", "after")]
+            assert sender._idle.qsize() == 1  # the refusals did not cost the session
+            with pytest.raises(PermanentSendError, match="address"):
+                await sender.send(to="a@b> NOTIFY=NEVER", subject="s", text="t", html=None, delivery_id="dlv_r_4")
+        finally:
+            await sender.close()
 
 
 async def test_a_receipt_that_cannot_be_stored_refuses_only_itself(sessions: async_sessionmaker[AsyncSession]) -> None:
