@@ -319,7 +319,7 @@ def _start_apache_kafka(profile: InfraProfile) -> int:
     if not (log_dir / "meta.properties").exists():
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         subprocess.run(
-            ["java", "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            ["java", "-cp", cp, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)],
             check=True, stdout=subprocess.DEVNULL, stderr=open(kdir / "format.log", "wb"),  # noqa: SIM115
         )
     heap = os.environ.get("KAFKA_HEAP", "-Xmx768m")
