@@ -16,9 +16,11 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
+import signal
 import tempfile
 import time
 import uuid
@@ -32,10 +34,11 @@ from backbone.envelope import Envelope
 from backbone.events import TicketNodeCompleted, TicketNodeEntered
 from backbone.kafka import Producer
 from backbone.topics import EOMS_TICKETS, SLA_ALERTS
-from bench.common import BenchEnv, percentiles, write_result
+from bench.common import BenchEnv, CpuMeter, percentiles, profiler, top_frames, write_result
 
 N_EVENTS = int(os.environ.get("SLA_BENCH_EVENTS", "20000"))  # per kind: N entered + N completed
 N_TIMERS = int(os.environ.get("SLA_BENCH_TIMERS", "1000000"))
+GROUP = "sla"  # the SLA service's consumer group (CONSUMER_GROUP unset)
 WINDOW_S = 30
 RATE = 1000  # timers due per second in the window
 POLICY = """
@@ -69,9 +72,23 @@ async def _count(pool: asyncpg.Pool, sql: str) -> int:
     return int(await pool.fetchval(sql))
 
 
-async def throughput(bootstrap: str, pool: asyncpg.Pool, n: int) -> dict[str, Any]:
+async def _caught_up(admin: Any, ends: dict[int, int]) -> bool:
+    committed = await admin.list_consumer_group_offsets(GROUP)
+    done = {tp.partition: om.offset for tp, om in committed.items() if tp.topic == EOMS_TICKETS}
+    return all(done.get(p, -1) >= end for p, end in ends.items())
+
+
+async def throughput(bootstrap: str, pool: asyncpg.Pool, n: int, roots: dict[str, int] | None = None,
+                     profile: str | None = None) -> dict[str, Any]:
+    """Starts then stops of `n` timers from Kafka; with `roots`, the CPU each process tree used per event
+    (the figure contention inflates least); with `profile`, py-spy on the SLA process (collapsed stacks,
+    `<profile>.<phase>.txt`)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
     producer = Producer(bootstrap, linger_ms=5)
     await producer.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
     run = uuid.uuid4().hex[:6]
     tickets = [f"tkt_bench_{run}_{i}" for i in range(n)]
     out: dict[str, Any] = {"events_per_kind": n}
@@ -88,21 +105,39 @@ async def throughput(bootstrap: str, pool: asyncpg.Pool, n: int) -> dict[str, An
                 for t in tickets
             ]
             envs = [Envelope.wrap(p, source="bench", subject=t) for p, t in zip(payloads, tickets, strict=True)]
+            meter = CpuMeter(roots or {}).start()
+            spy = profiler(roots["sla"], f"{profile}.{phase}.txt", 120) if profile and roots else None
             t0 = time.perf_counter()
             futures = [await producer.send(EOMS_TICKETS, e.to_bytes(), key=e.subject.encode()) for e in envs]
-            await asyncio.gather(*futures)
+            acks = await asyncio.gather(*futures)
             produced_s = time.perf_counter() - t0
-            while await _count(pool, sql) < n:
+            # Applied = the SLA's group committed past the last event of every partition (it commits after
+            # the transaction): asked of Kafka, so polling costs PostgreSQL nothing. Checked in the table after.
+            ends: dict[int, int] = {}
+            for ack in acks:
+                ends[ack.partition] = max(ends.get(ack.partition, 0), ack.offset + 1)
+            while not await _caught_up(admin, ends):
                 if time.perf_counter() - t0 > 300:
                     raise RuntimeError(f"{phase}: not all events applied within 300 s")
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.02)
             took = time.perf_counter() - t0
+            if (applied := await _count(pool, sql)) != n:
+                raise RuntimeError(f"{phase}: {applied} of {n} applied after the group committed them all")
+            used = meter.stop()
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(30)
             out[phase] = {"seconds": round(took, 2), "events_per_s": round(n / took),
                           "produce_seconds": round(produced_s, 2)}
-            print(f"  {phase}: {n} events applied in {took:.2f}s → {n / took:.0f}/s", flush=True)
+            if roots:
+                out[phase]["cpu_ms_per_event"] = {k: round(1000 * v / n, 3) for k, v in used.items()}
+                out[phase]["load_average"] = round(os.getloadavg()[0], 1)
+            print(f"  {phase}: {n} events applied in {took:.2f}s → {n / took:.0f}/s; CPU ms/event "
+                  f"{out[phase].get('cpu_ms_per_event')}", flush=True)
         out["combined_events_per_s"] = round(2 * n / (out["start"]["seconds"] + out["stop"]["seconds"]))
     finally:
         await producer.stop()
+        await admin.close()
     return out
 
 
@@ -110,11 +145,12 @@ def _row_template() -> tuple[dict[str, Any], Any]:
     """A timer exactly as the service writes it (the domain's own serialisation)."""
     import yaml
 
+    from backbone.vocabulary import Tier
     from sla.domain.policy import parse_policy_set, resolve
     from sla.domain.timer import start_timer
     from sla.services.timers import state_columns
 
-    rp = resolve(parse_policy_set(yaml.safe_load(POLICY)), "x.y", "k", "n", "B", "r")
+    rp = resolve(parse_policy_set(yaml.safe_load(POLICY)), "x.y", "k", "n", Tier.B, "r")
     t = start_timer("tkt", "resource_check", rp, datetime(2030, 1, 1, tzinfo=UTC))
     return state_columns(t), t
 
@@ -151,14 +187,14 @@ async def bulk_insert(conn: asyncpg.Connection, prefix: str, deadlines: list[dat
         await conn.copy_records_to_table("timers", schema_name="sla", columns=COLUMNS, records=rows)
 
 
-async def firing(database_url: str, bootstrap: str, pid: int) -> dict[str, Any]:
+async def firing(database_url: str, bootstrap: str, pid: int, n_timers: int) -> dict[str, Any]:
     from aiokafka import AIOKafkaConsumer
 
     conn = await asyncpg.connect(database_url)
-    out: dict[str, Any] = {"open_timers": N_TIMERS, "window_s": WINDOW_S, "due_per_s": RATE}
+    out: dict[str, Any] = {"open_timers": n_timers, "window_s": WINDOW_S, "due_per_s": RATE}
     out["rss_mb_before"] = rss_mb(pid)
     in_window = WINDOW_S * RATE
-    far = N_TIMERS - in_window
+    far = n_timers - in_window
     t0 = time.perf_counter()
     base = datetime.now(UTC) + timedelta(days=1)
     await bulk_insert(conn, "far_", [base + timedelta(seconds=30 * 86400 * i / far) for i in range(far)])
@@ -210,40 +246,63 @@ def _restart(env: BenchEnv, **extra: str) -> int:
     return p.proc.pid  # type: ignore[union-attr]
 
 
-async def run(env: BenchEnv) -> dict[str, Any]:
+async def run(env: BenchEnv, args: argparse.Namespace) -> dict[str, Any]:
     url = env.infra.database_url.replace("+asyncpg", "")
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    out: dict[str, Any] = {}
     tp: dict[str, Any] = {}
     try:
-        # The SLA's consumer applies a partition's run of events set-based (ConsumerRunner apply_run); for
-        # comparison, backbone's runner event by event in transactions of 100, and of 1.
-        print("throughput (start/stop from Kafka), set-based runs…", flush=True)
-        tp["set_based"] = await throughput(env.infra.kafka_bootstrap, pool, N_EVENTS)
-        print("throughput, backbone runner: event by event, 100 per transaction…", flush=True)
-        await asyncio.to_thread(_restart, env, SET_BASED_CONSUMER="false")
-        tp["event_by_event_100_per_tx"] = await throughput(env.infra.kafka_bootstrap, pool, max(500, N_EVENTS // 10))
-        print("throughput, backbone runner: one transaction per event…", flush=True)
-        await asyncio.to_thread(_restart, env, CONSUMER_BATCH_SIZE="1")
-        tp["one_tx_per_event"] = await throughput(env.infra.kafka_bootstrap, pool, max(500, N_EVENTS // 20))
+        if args.parts in ("all", "throughput"):
+            # The SLA's consumer applies a partition's run of events set-based (ConsumerRunner apply_run); for
+            # comparison, backbone's runner event by event in transactions of 100, and of 1.
+            print("throughput (start/stop from Kafka), set-based runs…", flush=True)
+            tp["set_based"] = await throughput(env.infra.kafka_bootstrap, pool, args.events, env.cpu_roots(),
+                                               args.profile)
+            if args.compare:
+                print("throughput, backbone runner: event by event, 100 per transaction…", flush=True)
+                await asyncio.to_thread(_restart, env, SET_BASED_CONSUMER="false")
+                tp["event_by_event_100_per_tx"] = await throughput(env.infra.kafka_bootstrap, pool,
+                                                                   max(500, args.events // 10), env.cpu_roots())
+                print("throughput, backbone runner: one transaction per event…", flush=True)
+                await asyncio.to_thread(_restart, env, CONSUMER_BATCH_SIZE="1")
+                tp["one_tx_per_event"] = await throughput(env.infra.kafka_bootstrap, pool,
+                                                          max(500, args.events // 20), env.cpu_roots())
+            out["throughput"] = tp
     finally:
         await pool.close()
-    pid = await asyncio.to_thread(_restart, env, SET_BASED_CONSUMER="true", CONSUMER_BATCH_SIZE="100")
-    print(f"{N_TIMERS} open timers, {RATE}/s due for {WINDOW_S}s…", flush=True)
-    fire = await firing(url, env.infra.kafka_bootstrap, pid)
-    return {"throughput": tp, "firing": fire}
+    if args.parts in ("all", "firing"):
+        pid = await asyncio.to_thread(_restart, env, SET_BASED_CONSUMER="true", CONSUMER_BATCH_SIZE="100")
+        print(f"{args.open_timers} open timers, {RATE}/s due for {WINDOW_S}s…", flush=True)
+        out["firing"] = await firing(url, env.infra.kafka_bootstrap, pid, args.open_timers)
+    return out
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=N_EVENTS, help="timers started then stopped (per kind)")
+    ap.add_argument("--open-timers", type=int, default=N_TIMERS, help="open timers while firing (e.g. 10000000)")
+    ap.add_argument("--parts", choices=("all", "throughput", "firing"), default="all")
+    ap.add_argument("--no-compare", dest="compare", action="store_false",
+                    help="skip the event-by-event consumers (set-based only)")
+    ap.add_argument("--profile", help="py-spy the SLA process during the set-based run: <PROFILE>.<phase>.txt")
+    ap.add_argument("--out", default="sla_timers", help="results file name under bench/results/")
+    args = ap.parse_args()
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
         fh.write(POLICY)
     try:
         env_vars = {"SLA_POLICY_FILE": fh.name, "LOG_LEVEL": "WARNING"}
         with BenchEnv(services=["sla"], env=env_vars) as env:
-            result = asyncio.run(run(env))
+            result = asyncio.run(run(env, args))
     finally:
         os.unlink(fh.name)
     print(json.dumps(result, indent=2), flush=True)
-    write_result("sla_timers", result)
+    if args.profile:
+        for phase in ("start", "stop"):
+            if os.path.exists(f"{args.profile}.{phase}.txt"):
+                print(f"--- py-spy, {phase} (inclusive share of samples)")
+                for frame, share in top_frames(f"{args.profile}.{phase}.txt", 40):
+                    print(f"{share:5.1f}%  {frame}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

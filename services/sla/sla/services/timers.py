@@ -19,10 +19,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel
-from pydantic_core import to_jsonable_python
-from sqlalchemy import and_, bindparam, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from pydantic_core import to_json
+from sqlalchemy import Column, Table, and_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.db import db_now
@@ -76,35 +77,121 @@ async def load_timer(session: AsyncSession, catalog: PolicyCatalog, row: TimerRo
 
 
 def state_columns(t: SlaTimer) -> dict[str, Any]:
-    """The row columns that follow from a domain timer (state_data is the timer itself)."""
+    """The row columns that follow from a domain timer (state_data is the timer itself, as JSON text:
+    serialised in pydantic's core, several times cheaper than a dict through json.dumps)."""
     return {
         "state": t.state.value, "deadline": t.deadline, "next_fire_at": t.next_fire_at,
         "escalation_level": t.escalation_level, "completed_at": t.completed_at, "cancelled_at": t.cancelled_at,
         "met_late": t.met_late, "elapsed_s": t.consumed.total_seconds() if t.completed_at else None,
-        "state_data": t.model_dump(mode="json", exclude={"policy"}),
+        "state_data": t.model_dump_json(exclude={"policy"}),
     }
 
 
-# Statements built once: the hot paths pass parameters only (no per-call statement building).
+def _json(data: Any) -> str:
+    return to_json(data).decode()
+
+
+# --------------------------------------------------------------------------- set-based statements
+# The hot paths (a run of starts or stops, a scanner batch) send each column as one array and let
+# PostgreSQL unnest them: one statement and one parameter per column whatever the number of rows, where
+# an executemany pays SQLAlchemy's parameter processing per row and value. Built once, from the tables.
+
+
+def _array_type(col: Column[Any]) -> str:
+    t = col.type
+    if isinstance(t, JSONB):
+        return "text"  # JSON text, cast to jsonb per element in the statement
+    if isinstance(t, UUID):
+        return "uuid"
+    if isinstance(t, sa.DateTime):
+        return "timestamptz"
+    if isinstance(t, sa.Boolean):
+        return "boolean"
+    if isinstance(t, sa.Float):
+        return "float8"
+    if isinstance(t, sa.Integer):
+        return "int8"
+    if isinstance(t, sa.String):
+        return "text"
+    raise TypeError(f"{col}: no array type for {t!r}")
+
+
+def _unnest(table: Table, names: Sequence[str], *, text_extra: Sequence[str] = (),
+            alias: str = "v") -> tuple[str, dict[str, str]]:
+    """`unnest(CAST(:a AS text[]), …) WITH ORDINALITY AS v(a, …, ord)` for `names` of `table` (and
+    `text_extra` parameters of type text), and per name the expression that reads the value as the column's
+    type."""
+    cols = [table.c[n] for n in names]
+    args = [f"CAST(:{c.name} AS {_array_type(c)}[])" for c in cols] + [f"CAST(:{n} AS text[])" for n in text_extra]
+    values = {c.name: f"CAST({alias}.{c.name} AS jsonb)" if isinstance(c.type, JSONB) else f"{alias}.{c.name}"
+              for c in cols}
+    return f"unnest({', '.join(args)}) WITH ORDINALITY AS {alias}({', '.join([*names, *text_extra])}, ord)", values
+
+
+def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+    return {n: [r[n] for r in rows] for n in names}
+
+
 _STATE_COLUMNS = ("state", "deadline", "next_fire_at", "escalation_level", "completed_at", "cancelled_at",
                   "met_late", "elapsed_s", "state_data", "updated_at")
-# Bind names must differ from column names in an UPDATE's SET: prefixed with v_.
-_SAVE = update(timers).where(timers.c.id == bindparam("tid")).values(
-    {c: bindparam(f"v_{c}") for c in _STATE_COLUMNS}
+_SAVE_FROM, _SAVE_VALUES = _unnest(timers, ("id", *_STATE_COLUMNS))
+_SAVE_MANY = text(
+    f"UPDATE {timers.fullname} AS t SET " + ", ".join(f"{c} = {_SAVE_VALUES[c]}" for c in _STATE_COLUMNS)
+    + f" FROM {_SAVE_FROM} WHERE t.id = v.id"
 )
-_INSERT = insert(timers).on_conflict_do_nothing().returning(timers.c.id)
-_INSERT_ALERT = insert(alerts).on_conflict_do_nothing().returning(alerts.c.event_id)
+
+_START_COLUMNS = ("id", "ticket_id", "node", "ticket_kind", "business_type", "role", "assignee", "customer_id",
+                  "customer_name", "customer_tier", "customer_region", "account_manager_id", "policy_version",
+                  "rule_id", "started_at", "correlation_id", *_STATE_COLUMNS[:-1])
+_START_FROM, _START_VALUES = _unnest(timers, _START_COLUMNS, text_extra=("feed",))
+# One statement per run of starts: the timers (a replayed entry, or one while the node's timer is still open,
+# is skipped: ON CONFLICT DO NOTHING) and, for those inserted, their `sla.timer_started` feed records.
+_START = text(
+    f"WITH v AS MATERIALIZED (SELECT * FROM {_START_FROM}), "
+    f"ins AS (INSERT INTO {timers.fullname} ({', '.join(_START_COLUMNS)}) "
+    f"SELECT {', '.join(_START_VALUES[c] for c in _START_COLUMNS)} FROM v ORDER BY v.ord "
+    "ON CONFLICT DO NOTHING RETURNING id), "
+    f"feed AS (INSERT INTO {alerts.fullname} (event_id, event_type, timer_id, action, ticket_id, fired_at, fired_by, "
+    "data) SELECT gen_random_uuid(), :event_type, v.id, 'started', v.ticket_id, statement_timestamp(), :recorded_by, "
+    "CAST(v.feed AS jsonb) FROM v JOIN ins ON ins.id = v.id ORDER BY v.ord) "
+    "SELECT id FROM ins"
+)
+
+_ALERT_COLUMNS = ("event_id", "event_type", "timer_id", "action", "ticket_id", "due_at", "fired_at", "fired_by", "data")
+_ALERTS_FROM, _ALERTS_VALUES = _unnest(alerts, _ALERT_COLUMNS)
+# Alert rows (and feed records); a (timer, action) or an event id already recorded is not written again.
+_INSERT_ALERTS = text(
+    f"INSERT INTO {alerts.fullname} ({', '.join(_ALERT_COLUMNS)}) "
+    f"SELECT {', '.join(_ALERTS_VALUES[c] for c in _ALERT_COLUMNS)} FROM {_ALERTS_FROM} ORDER BY v.ord "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+).columns(alerts.c.event_id)
+
+_ROW_SQL = ", ".join(f"t.{c.name}" for c in _ROW)
+# The open timers of (ticket, node) pairs, locked: an index probe of `ux_sla_timers_open` per pair.
+_LOCK_OPEN = text(
+    f"SELECT {_ROW_SQL} FROM {timers.fullname} AS t "
+    "JOIN unnest(CAST(:ticket_ids AS text[]), CAST(:nodes AS text[])) AS v(ticket_id, node) "
+    "ON t.ticket_id = v.ticket_id AND t.node = v.node "
+    "WHERE t.completed_at IS NULL AND t.cancelled_at IS NULL ORDER BY t.id FOR UPDATE OF t"
+).columns(*_ROW)
+
 # The scanner's claim: due rows, oldest due first, skipping rows another transaction holds.
 _CLAIM_DUE = claim_due(timers, timers.c.next_fire_at <= bindparam("now"), order_by=timers.c.next_fire_at,
                        limit=bindparam("batch_size"), columns=_ROW)
 
 
-def _save_params(timer_id: str, t: SlaTimer, at: datetime) -> dict[str, Any]:
-    return {"tid": timer_id, **{f"v_{k}": v for k, v in state_columns(t).items()}, "v_updated_at": at}
+def _save_row(timer_id: str, t: SlaTimer, at: datetime) -> dict[str, Any]:
+    return {"id": timer_id, **state_columns(t), "updated_at": at}
+
+
+async def _save_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write back the new state of several timers (distinct ids), one statement."""
+    if rows:
+        await session.execute(_SAVE_MANY, _columns(rows, ("id", *_STATE_COLUMNS)))
 
 
 async def _save(session: AsyncSession, timer_id: str, t: SlaTimer) -> None:
-    await session.execute(_SAVE, _save_params(timer_id, t, await db_now(session)))
+    await _save_many(session, [_save_row(timer_id, t, await db_now(session))])
 
 
 # --------------------------------------------------------------------------- alerts
@@ -153,12 +240,12 @@ async def write_outbox(session: AsyncSession, envelopes: Sequence[Envelope]) -> 
 
 
 async def record_fired(
-    session: AsyncSession, fired: Sequence[tuple[TimerRow, SlaTimer, Action, datetime]], fired_by: str
+    session: AsyncSession, fired: Sequence[tuple[TimerRow, SlaTimer, Action, datetime]], fired_by: str,
+    *, met: Sequence[Envelope] = (), met_at: datetime | None = None,
 ) -> int:
-    """Alert rows + outbox rows for fired actions. A (timer, action) already recorded is not
-    written again (the unique index): whatever raced us, an action is published once."""
-    if not fired:
-        return 0
+    """Alert rows + outbox rows for fired actions, and for completions (`met`: `sla.met`, recorded and
+    published), one statement each. A (timer, action) already recorded is not written again (the unique
+    index): whatever raced us, an action is published once. Returns how many fired actions were kept."""
     rows, envs = [], {}
     for row, t, action, now in fired:
         env = _envelope(session, row, alert_payload(row, t, action, now))
@@ -166,26 +253,38 @@ async def record_fired(
         rows.append({
             "event_id": env.id, "event_type": env.type, "timer_id": row.id, "action": action.key,
             "ticket_id": t.ticket_id, "due_at": action.due_at, "fired_at": now, "fired_by": fired_by,
-            "data": env.data,
+            "data": _json(env.data),
         })
         metrics.FIRE_LATENESS.observe(max(0.0, (now - action.due_at).total_seconds()))
-    kept = (await session.execute(_INSERT_ALERT, rows)).scalars().all()
-    if len(kept) < len(rows):
-        log.warning("%d alert(s) were already recorded; not published again", len(rows) - len(kept))
-    await write_outbox(session, [envs[i] for i in kept])
-    return len(kept)
+    if met:
+        if met_at is None:
+            raise ValueError("met_at: the database's time of the completions is required with them")
+        rows.extend(_feed_row(e.id, e.type, e.data["timer_id"], "met", e.subject, e.data, met_at, fired_by)
+                    for e in met)
+    if not rows:
+        return 0
+    kept = set((await session.execute(_INSERT_ALERTS, _columns(rows, _ALERT_COLUMNS))).scalars().all())
+    published = [e for i, e in envs.items() if i in kept]  # in firing order
+    if len(published) < len(envs):
+        log.warning("%d alert(s) were already recorded; not published again", len(envs) - len(published))
+    await write_outbox(session, [*published, *met])
+    return len(published)
 
 
 # --------------------------------------------------------------------------- ticket events
+
+_STARTED_KEYS = ("ticket_id", "node", "ticket_kind", "business_type", "role", "assignee", "customer_id",
+                 "customer_name", "customer_tier", "customer_region", "account_manager_id", "deadline",
+                 "policy_version", "rule_id", "started_at")
 
 
 async def start_timers(
     session: AsyncSession, catalog: PolicyCatalog, entries: Sequence[tuple[TicketNodeEntered, str | None]],
     recorded_by: str = "sla",
 ) -> int:
-    """Start each entered node's timer under the active policy, in one statement; returns how many
-    started. A replayed entry (same ticket, node and time) or an entry while the node's timer is
-    still open starts nothing (the unique indexes: ON CONFLICT DO NOTHING). The tier is the
+    """Start each entered node's timer under the active policy, in one statement with their feed records;
+    returns how many started. A replayed entry (same ticket, node and time) or an entry while the node's
+    timer is still open starts nothing (the unique indexes: ON CONFLICT DO NOTHING). The tier is the
     customer's at the entry (`tiers.effective_tiers`: a re-grading the CRM reported before the entry
     wins over the ticket's copy), and the row records the tier the timer runs under."""
     version = await policies.active_version_for_txn(session)
@@ -193,7 +292,7 @@ async def start_timers(
         log.error("no active SLA policy; %d node entries get no timer", len(entries))
         metrics.TIMERS_UNMATCHED.inc(len(entries))
         return 0
-    params = []
+    rows = []
     tiers_now = await tiers.effective_tiers(
         session, [(e.customer_id, e.entered_at, e.customer_tier.value) for e, _ in entries])
     for (entered, correlation_id), tier in zip(entries, tiers_now, strict=True):
@@ -206,7 +305,7 @@ async def start_timers(
             continue
         t = domain.start_timer(entered.ticket_id, entered.node, await catalog.resolved(session, version, rule_id),
                                entered.entered_at)
-        params.append({
+        row = {
             "id": new_id("tmr"), "ticket_id": entered.ticket_id, "node": entered.node,
             "ticket_kind": entered.ticket_kind, "business_type": entered.business_type, "role": entered.role,
             "assignee": entered.assignee, "customer_id": entered.customer_id, "customer_name": entered.customer_name,
@@ -214,18 +313,17 @@ async def start_timers(
             "account_manager_id": entered.account_manager_id,
             "policy_version": version, "rule_id": rule_id, "started_at": t.started_at,
             "correlation_id": correlation_id, **state_columns(t),
-        })
-    if not params:
+        }
+        row["feed"] = _json({"timer_id": row["id"], **{k: row[k] for k in _STARTED_KEYS}})
+        rows.append(row)
+    if not rows:
         return 0
-    inserted = set((await session.execute(_INSERT, params)).scalars().all())
-    started = len(inserted)
-    now = await db_now(session)
-    await _record_feed(session, [
-        _feed_row(uuid.uuid4(), TIMER_STARTED, p["id"], "started", p["ticket_id"], _started_data(p), now, recorded_by)
-        for p in params if p["id"] in inserted])
+    started = len((await session.execute(_START, {
+        **_columns(rows, (*_START_COLUMNS, "feed")), "event_type": TIMER_STARTED, "recorded_by": recorded_by,
+    })).scalars().all())
     metrics.TIMERS_STARTED.labels(version).inc(started)
-    if started < len(params):
-        metrics.TRANSITIONS_IGNORED.labels("node_already_timed").inc(len(params) - started)
+    if started < len(rows):
+        metrics.TRANSITIONS_IGNORED.labels("node_already_timed").inc(len(rows) - started)
     return started
 
 
@@ -233,12 +331,11 @@ async def complete_timers(
     session: AsyncSession, catalog: PolicyCatalog, completions: Sequence[TicketNodeCompleted], fired_by: str
 ) -> None:
     """Stop each node's open timer: `sla.met` (late or not), after any action that was already due.
-    The rows are locked and written with a few statements for the whole list, in its order."""
+    The rows are locked and written with a few statements for the whole list, in its order: the lock
+    (an index probe per pair), the alert rows, the outbox rows, the update."""
     pairs = list({(c.ticket_id, c.node) for c in completions})
     rows = (await session.execute(
-        select(*_ROW).where(tuple_(timers.c.ticket_id, timers.c.node).in_(pairs), IS_OPEN)
-        .order_by(timers.c.id).with_for_update()
-    )).all()
+        _LOCK_OPEN, {"ticket_ids": [p[0] for p in pairs], "nodes": [p[1] for p in pairs]})).all()
     open_rows = {(r.ticket_id, r.node): r for r in rows}  # at most one open timer per (ticket, node)
     now = await db_now(session)
     fired: list[tuple[TimerRow, SlaTimer, Action, datetime]] = []
@@ -262,13 +359,9 @@ async def complete_timers(
             continue
         fired.extend((row, t, a, now) for a in actions)
         met.append(_envelope(session, row, alert_payload(row, done, None, now)))
-        saves.append(_save_params(row.id, done, now))
-    await record_fired(session, fired, fired_by)
-    await write_outbox(session, met)
-    await _record_feed(session, [_feed_row(e.id, e.type, e.data["timer_id"], "met", e.subject, e.data, now, fired_by)
-                                 for e in met])
-    if saves:
-        await session.execute(_SAVE, saves)
+        saves.append(_save_row(row.id, done, now))
+    await record_fired(session, fired, fired_by, met=met, met_at=now)
+    await _save_many(session, saves)
 
 
 async def _transition_ticket(
@@ -318,33 +411,21 @@ async def cancel_ticket(
     now = await db_now(session)
     await _record_feed(session, [
         _feed_row(uuid.uuid4(), TIMER_CANCELLED, row.id, "cancelled", row.ticket_id,
-                  _jsonable({**_context(row, t), "cancelled_at": t.cancelled_at}), now, recorded_by)
+                  {**_context(row, t), "cancelled_at": t.cancelled_at}, now, recorded_by)
         for row, t in cancelled])
     return n
-
-
-def _started_data(p: dict[str, Any]) -> dict[str, Any]:
-    keys = ("ticket_id", "node", "ticket_kind", "business_type", "role", "assignee", "customer_id", "customer_name",
-            "customer_tier", "customer_region", "account_manager_id", "deadline", "policy_version", "rule_id",
-            "started_at")
-    return _jsonable({"timer_id": p["id"], **{k: p[k] for k in keys}})
-
-
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = to_jsonable_python(data)
-    return out
 
 
 def _feed_row(event_id: uuid.UUID, event_type: str, timer_id: str, action: str, ticket_id: str,
               data: dict[str, Any], at: datetime, by: str) -> dict[str, Any]:
     return {"event_id": event_id, "event_type": event_type, "timer_id": timer_id, "action": action,
-            "ticket_id": ticket_id, "due_at": None, "fired_at": at, "fired_by": by, "data": data}
+            "ticket_id": ticket_id, "due_at": None, "fired_at": at, "fired_by": by, "data": _json(data)}
 
 
 async def _record_feed(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Records for the live feed only (one statement); a replay is refused by `(timer_id, action)`."""
     if rows:
-        await session.execute(_INSERT_ALERT, rows)
+        await session.execute(_INSERT_ALERTS, _columns(rows, _ALERT_COLUMNS))
 
 
 def _ignored(exc: IllegalTransition) -> None:
@@ -373,7 +454,7 @@ async def fire_due_timers(
         at = now  # the database's clock, as the claim's (the scanner reads it per pass)
         new, actions = domain.fire_due(await load_timer(session, catalog, row), at)
         fired.extend((row, new, a, at) for a in actions)
-        updates.append(_save_params(row.id, new, at))
+        updates.append(_save_row(row.id, new, at))
     await record_fired(session, fired, fired_by)
-    await session.execute(_SAVE, updates)  # one executemany
+    await _save_many(session, updates)
     return len(rows)
