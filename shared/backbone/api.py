@@ -33,6 +33,7 @@ from backbone.inputs import guard_router
 from backbone.logging import configure_logging
 from backbone.problems import DEFAULT_RETRY_AFTER_S, PROBLEM_JSON, install_problem_handlers
 from backbone.runtime import ServiceRuntime
+from backbone.serving import quiet_main_loop
 from backbone.settings import ServiceSettings
 
 #: What a client may send as X-Correlation-ID: visible ASCII, at most 128 characters.
@@ -218,6 +219,7 @@ def create_service_app(
     root) when the app starts, and lives as long as the app. Domain errors map to problem+json here.
     `dev_routers` (the dev token issuer) exist only where ENVIRONMENT is local or test."""
     configure_logging(settings.service_name, settings.log_level)
+    quiet_main_loop()  # uvicorn ticks once a second, not ten times (backbone.serving)
     verifier = TokenVerifier.from_settings(settings)
 
     @asynccontextmanager

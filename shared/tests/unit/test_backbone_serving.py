@@ -1,0 +1,82 @@
+"""backbone.serving: uvicorn's idle tick, once a second, woken at once by a stop signal.
+
+A real uvicorn process (`python -m uvicorn`, as the services are launched) serves a small app that
+applies `quiet_main_loop` with a one-hour tick: it must still answer with a `Date` header, and SIGTERM
+must stop it gracefully, which without the signal's wake-up would take the hour.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backbone import serving
+from devtools.infra import free_port
+
+APP = textwrap.dedent('''
+    from backbone.serving import quiet_main_loop
+
+    quiet_main_loop(tick_s=3600)
+
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+''')
+
+
+def test_quiet_main_loop_is_idempotent_and_keeps_uvicorns_exit_handling() -> None:
+    from uvicorn.server import Server
+
+    serving.quiet_main_loop()
+    loop, handle_exit = Server.main_loop, Server.handle_exit
+    serving.quiet_main_loop()
+    assert Server.main_loop is loop and Server.handle_exit is handle_exit  # not wrapped twice
+    assert handle_exit.__wrapped__.__module__ == "uvicorn.server"  # type: ignore[attr-defined]
+    server = Server.__new__(Server)
+    server._captured_signals, server.should_exit, server.force_exit = [], False, False
+    Server.handle_exit(server, signal.SIGTERM, None)  # no loop yet: nothing to wake, no error
+    assert server.should_exit and server._captured_signals == [signal.SIGTERM]
+
+
+@pytest.mark.timeout(60)
+def test_a_uvicorn_process_with_an_hour_tick_serves_and_stops_at_once_on_sigterm(tmp_path: Path) -> None:
+    (tmp_path / "quietapp.py").write_text(APP)
+    port = free_port()
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "quietapp:app", "--host", "127.0.0.1", "--port", str(port),
+             "--lifespan", "off", "--log-level", "info"],
+            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        assert response.status_code == 200 and response.text == "ok"
+        assert response.headers.get("date", "").endswith(" GMT")  # set by the first tick
+        proc.send_signal(signal.SIGTERM)
+        # Without the wake-up the main loop would sleep out its hour: the timeout is the test's bound only.
+        # uvicorn re-raises the signal it captured once its graceful shutdown is done.
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert "Finished server process" in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
