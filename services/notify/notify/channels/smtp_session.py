@@ -41,8 +41,11 @@ class Reply:
 
 def data_block(content: bytes) -> bytes:
     """The message as it goes after DATA: CRLF line ends, leading dots doubled, the final `.` line."""
-    body = _BARE_LF.sub(b"\r\n", content)
-    body = _DOT_LINE.sub(b"..", body)
+    body = content
+    if body.count(b"\n") != body.count(b"\r\n"):  # (the counts: no regex pass over MIME we wrote with CRLF)
+        body = _BARE_LF.sub(b"\r\n", body)
+    if body.startswith(b".") or b"\n." in body:
+        body = _DOT_LINE.sub(b"..", body)
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     return body + b".\r\n"

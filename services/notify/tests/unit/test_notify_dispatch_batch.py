@@ -6,6 +6,7 @@ what was sent."""
 from __future__ import annotations
 
 import asyncio
+import re
 from email import message_from_bytes, policy
 from types import SimpleNamespace
 from typing import Any
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from backbone.workers import Backoff
 from notify.channels.base import Sent
 from notify.channels.email import SmtpSender
+from notify.channels.smtp_session import data_block
 from notify.dispatch.lease import Lease
 from notify.dispatch.outcomes import Outcomes
 from notify.dispatch.wakeup import Wakeup
@@ -154,3 +156,17 @@ def test_the_mime_bytes_read_back_as_the_message(subject: str, text: str, html: 
 def test_addresses_the_fast_path_cannot_write_go_through_the_email_package(to: str) -> None:
     sender = SmtpSender("smtp://127.0.0.1:25", "sla-alerts@groupsuite.example")
     assert sender.mime(to=to, subject="s", text="t", html=None, delivery_id="dlv_01") is None
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from([b"a", b".", b"..", b"\r\n", b"\n", b"\r", b"x.y", b" "]), max_size=40))
+def test_the_data_block_ends_lines_with_crlf_and_doubles_leading_dots(pieces: list[bytes]) -> None:
+    content = b"".join(pieces)
+    normalized = re.sub(rb"(?<!\r)\n", b"\r\n", content)
+    normalized += b"" if normalized.endswith(b"\r\n") else b"\r\n"
+    block = data_block(content)
+    assert block.endswith(b".\r\n") and block.count(b"\n") == block.count(b"\r\n")
+    # what a server reads back (RFC 5321 4.5.2): up to the end mark, each leading dot undoubled
+    lines = block[:-3].split(b"\r\n")[:-1]
+    assert not any(line.startswith(b".") and not line.startswith(b"..") for line in lines)
+    assert b"".join((line[1:] if line.startswith(b".") else line) + b"\r\n" for line in lines) == normalized
