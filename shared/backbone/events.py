@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from backbone import topics
-from backbone.vocabulary import BusinessKind, TicketKind, Tier
+from backbone.vocabulary import BusinessKind, ComplaintSeverity, SalesChannel, TicketKind, Tier
 
 # The vocabulary's enums spelled as literals of their members: payloads validate into the enum
 # members, and the JSON schema (hence docs/events.md) stays a plain enum of strings.
@@ -22,6 +22,10 @@ BusinessKindValue = Literal[BusinessKind.OPENING, BusinessKind.CHANGE, BusinessK
 TicketKindValue = Literal[
     TicketKind.SERVICE_OPENING, TicketKind.RESOURCE_CONFIRMATION, TicketKind.RESOURCE_PREOCCUPATION,
     TicketKind.COMPLAINT_FAULT,
+]
+SalesChannelValue = Literal[SalesChannel.ACCOUNT_MANAGER, SalesChannel.AGENT, SalesChannel.WEB_PORTAL]
+ComplaintSeverityValue = Literal[
+    ComplaintSeverity.LOW, ComplaintSeverity.MEDIUM, ComplaintSeverity.HIGH, ComplaintSeverity.CRITICAL,
 ]
 T = TypeVar("T", bound=type[BaseModel])
 
@@ -84,7 +88,7 @@ class OrderSubmitted(CustomerRef):
     """An order (受理单) left draft: the EOMS bridge opens its tickets."""
 
     order_id: str
-    channel: Literal["account_manager", "agent", "web_portal"]
+    channel: SalesChannelValue
     items: list[OrderItem] = Field(min_length=1)
     submitted_at: datetime
 
@@ -202,7 +206,7 @@ class OrderCancellationInformationRequired(Payload):
 class ComplaintCreated(CustomerRef):
     complaint_id: str
     category: str
-    severity: Literal["low", "medium", "high", "critical"]
+    severity: ComplaintSeverityValue
     product: str | None = None
     description: str
     created_at: datetime

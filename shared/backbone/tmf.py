@@ -15,6 +15,7 @@ the message names every wrong field first (`productOrderItem.0.action: ...`).
 
 What a TMF router uses, so that each convention has one implementation:
 
+- `TmfResource`: the base of a resource's response model (`id`, `href`; `@type` by alias);
 - `TmfResponse` / `resource_response` / `list_response`: `application/json;charset=utf-8` bodies with
   absent fields omitted (never `null`: `omit_absent`), the `fields=` attribute selection
   (`select_fields`; `id`, `href`, `@type` and the members the resource's schema requires, `keep=`,
@@ -38,7 +39,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from backbone.errors import Invalid
 
@@ -142,6 +143,16 @@ def omit_absent(value: Any) -> Any:
     if isinstance(value, list):
         return [omit_absent(v) for v in value]
     return value
+
+
+class TmfResource(BaseModel):
+    """The base of a resource a TMF face answers (its OpenAPI shape): every TMF630 resource has an `id` and an
+    `href`; the subclass adds its members and `type_` (alias `@type`, defaulting to its name). Aliases are the
+    member names on output (`dump`), and either is accepted on construction."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    id: str
+    href: str
 
 
 def dump(resource: BaseModel | Mapping[str, Any]) -> dict[str, Any]:

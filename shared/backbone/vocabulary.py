@@ -12,6 +12,9 @@ to, and serialise as, their plain value (JSON, events, database columns).
 - ``TicketKind``: the kinds of EOMS ticket a workflow opens; ``eoms.ticket.*`` events carry them as
   ``ticket_kind``, and the CRM, the SLA policies and notify's labels key on them.
 - ``Tier``: customer tier A/B/C (A is the most valuable).
+- ``SalesChannel``, ``ComplaintCategory``, ``ComplaintSeverity``, ``OpportunityState``: the CRM's words
+  that its events carry to the other services (an order's channel, a complaint's category, which the
+  EOMS complaint workflows route on, and severity; the opportunity states the statistics count).
 - ``TokenRole``: the roles a JWT carries (``backbone.auth``): the roles of the seed (account
   managers, agents, the complaint desk, dispatchers, the network department's roles, partner SI
   engineers, supervisors, department heads, admins).
@@ -111,6 +114,42 @@ class NodeRole(StrEnum):
     PARTNER_SI = "partner_si"
     SUPERVISOR = "supervisor"
     COMPLAINT_DESK = "complaint_desk"
+
+
+
+class SalesChannel(StrEnum):
+    """How an order or an opportunity reached the CRM (``OrderSubmitted.channel``)."""
+
+    ACCOUNT_MANAGER = "account_manager"
+    AGENT = "agent"
+    WEB_PORTAL = "web_portal"
+
+
+class ComplaintCategory(StrEnum):
+    """A complaint's category (``ComplaintCreated.category``): the EOMS complaint workflows route on it."""
+
+    FAULT = "fault"
+    SERVICE_QUALITY = "service_quality"
+    BILLING = "billing"
+    BUSINESS_HANDLING = "business_handling"
+    OTHER = "other"
+
+
+class ComplaintSeverity(StrEnum):
+    """A complaint's severity (``ComplaintCreated.severity``)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class OpportunityState(StrEnum):
+    """An opportunity's states (``OpportunityStatusChanged``): open, then confirmed or lost."""
+
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    LOST = "lost"
 
 
 PRODUCT_IDS: Final[frozenset[str]] = frozenset(p.value for p in ProductId)

@@ -7,9 +7,15 @@
 
 from __future__ import annotations
 
-from backbone.vocabulary import GENERIC_COMPLAINT, ProductId, TicketKind, business_type, business_type_of_complaint
+from backbone.vocabulary import (
+    GENERIC_COMPLAINT,
+    ComplaintCategory,
+    ProductId,
+    TicketKind,
+    business_type,
+    business_type_of_complaint,
+)
 from crm.domain.products import load_catalogue
-from crm.domain.vocabulary import ComplaintCategory
 from eoms_bridge.domain.routing import complaint_business_types, initial_tickets
 from eoms_bridge.settings import EomsSettings
 from eoms_bridge.workflows_loader import load_catalog

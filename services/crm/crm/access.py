@@ -25,10 +25,9 @@ from sqlalchemy import ColumnElement, false, select
 
 from backbone.auth import Principal, require
 from backbone.errors import Forbidden, Invalid
-from backbone.vocabulary import TokenRole
+from backbone.vocabulary import SalesChannel, TokenRole
 from crm.domain.lifecycle import ComplaintAction, OrderAction
 from crm.domain.scope import Scope
-from crm.domain.vocabulary import Channel
 from crm.models import customers
 
 AM, NS, SUP, ADMIN = TokenRole.ACCOUNT_MANAGER, TokenRole.NETWORK_STAFF, TokenRole.SUPERVISOR, TokenRole.ADMIN
@@ -132,11 +131,11 @@ def order_placer(principal: Principal) -> Scope:
 def order_channel(scope: Scope, requested: str | None) -> str:
     """The order's channel: an agent orders through the `agent` channel only (the default for them)."""
     if scope.agent is None:
-        return requested or Channel.ACCOUNT_MANAGER.value
-    if requested not in (None, Channel.AGENT.value):
+        return requested or SalesChannel.ACCOUNT_MANAGER.value
+    if requested not in (None, SalesChannel.AGENT.value):
         raise Forbidden("an agent orders through the agent channel only",
                         errors=[{"field": "channel", "message": "must be agent"}])
-    return Channel.AGENT.value
+    return SalesChannel.AGENT.value
 
 
 def catalogue_reader(principal: Principal) -> None:

@@ -17,13 +17,12 @@ from sqlalchemy import select
 
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from backbone.shapes import ClosedModel
-from backbone.vocabulary import ProductId, Tier
+from backbone.vocabulary import ComplaintCategory, ComplaintSeverity, ProductId, Tier
 from crm import access
 from crm.access import owner_filter
 from crm.api.deps import ActorDep, ComplaintReaderDep, ComplaintRegistrarDep, ContextDep, IdempotencyDep, SessionDep
 from crm.api.views import ComplaintOut, complaints_out
 from crm.domain.lifecycle import ComplaintAction, ComplaintState
-from crm.domain.vocabulary import ComplaintCategory, Severity
 from crm.models import complaints, customers
 from crm.services import complaints as service
 
@@ -36,7 +35,7 @@ SORTS = {"created_at": complaints.c.created_at, "updated_at": complaints.c.updat
 class ComplaintIn(ClosedModel):
     customer_id: str = Field(min_length=1, max_length=40)
     category: ComplaintCategory
-    severity: Severity
+    severity: ComplaintSeverity
     product: ProductId | None = Field(default=None, description=(
         "the affected product (EOMS picks its workflow); none: EOMS's generic complaint workflow, triaged at "
         "the complaint desk by the category"))
@@ -59,7 +58,7 @@ async def complaint_view(session: SessionDep, complaint_id: str) -> ComplaintOut
 async def list_complaints(
     session: SessionDep, principal: ComplaintReaderDep,
     status: Annotated[list[ComplaintState] | None, Query(description="one or more statuses")] = None,
-    severity: Severity | None = None,
+    severity: ComplaintSeverity | None = None,
     category: ComplaintCategory | None = None,
     customer_id: str | None = None,
     manager: str | None = None,

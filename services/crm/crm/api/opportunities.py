@@ -12,13 +12,12 @@ from sqlalchemy import select
 
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from backbone.shapes import ClosedModel
-from backbone.vocabulary import ProductId
+from backbone.vocabulary import OpportunityState, ProductId, SalesChannel
 from crm import access
 from crm.access import owner_filter
 from crm.api.deps import CustomerReaderDep, IdempotencyDep, SessionDep, WriterDep
 from crm.api.views import OpportunityOut, opportunity_out
-from crm.domain.lifecycle import OpportunityAction, OpportunityState
-from crm.domain.vocabulary import Channel
+from crm.domain.lifecycle import OpportunityAction
 from crm.models import opportunities
 from crm.services import opportunities as service
 
@@ -31,7 +30,7 @@ SORTS = {"created_at": opportunities.c.created_at, "updated_at": opportunities.c
 class OpportunityIn(ClosedModel):
     customer_id: str = Field(min_length=1, max_length=40)
     title: str = Field(min_length=1, max_length=200)
-    channel: Channel = Channel.ACCOUNT_MANAGER
+    channel: SalesChannel = SalesChannel.ACCOUNT_MANAGER
     products: list[ProductId] = Field(default_factory=list, max_length=20)
     expected_monthly_revenue: float | None = Field(default=None, ge=0)
     note: str | None = Field(default=None, max_length=2000)

@@ -17,13 +17,12 @@ from sqlalchemy import select
 
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from backbone.shapes import ClosedModel
-from backbone.vocabulary import BusinessKind, ProductId, Tier
+from backbone.vocabulary import BusinessKind, ProductId, SalesChannel, Tier
 from crm import access
 from crm.access import owner_filter
 from crm.api.deps import ActorDep, AgentWorkReaderDep, ContextDep, IdempotencyDep, OrderPlacerDep, SessionDep
 from crm.api.views import OrderOut, new_order_out, orders_out
 from crm.domain.lifecycle import OrderAction, OrderState
-from crm.domain.vocabulary import Channel
 from crm.models import customers, orders
 from crm.services import orders as service
 
@@ -41,7 +40,7 @@ class OrderItemIn(ClosedModel):
 
 class OrderIn(ClosedModel):
     customer_id: str = Field(min_length=1, max_length=40)
-    channel: Channel = Channel.ACCOUNT_MANAGER
+    channel: SalesChannel = SalesChannel.ACCOUNT_MANAGER
     items: list[OrderItemIn] = Field(min_length=1, max_length=50)
     opportunity_id: str | None = Field(default=None, max_length=40,
                                        description="optional; if given, a confirmed opportunity of the same customer")
@@ -65,7 +64,7 @@ async def list_orders(
     customer_id: str | None = None,
     manager: Annotated[str | None, Query(description="account manager id")] = None,
     tier: Tier | None = None,
-    channel: Channel | None = None,
+    channel: SalesChannel | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     sort: Annotated[str | None, Query(description=f"one of {', '.join(SORTS)}; - for descending")] = None,

@@ -34,6 +34,7 @@ from backbone.tmf import (
     FieldsQuery,
     PagingDep,
     StatesQuery,
+    TmfResource,
     check_values,
     date_range,
     dump,
@@ -42,6 +43,7 @@ from backbone.tmf import (
     split_values,
     tmf_error,
 )
+from backbone.vocabulary import SalesChannel
 from crm import access
 from crm.access import owner_filter
 from crm.api.deps import ContextDep, IdempotencyDep, SessionDep, WorkReaderDep, WriterDep
@@ -56,7 +58,6 @@ from crm.domain.cancellation import (
 )
 from crm.domain.errors import EntityNotFound
 from crm.domain.information import tmf_field
-from crm.domain.vocabulary import Channel
 from crm.models import order_cancellations, orders
 from crm.services import cancellations as cancellation_service
 from crm.services import orders as order_service
@@ -116,7 +117,7 @@ class ProductOrderItemIn(_Open):
 
 class RelatedChannel(_Open):
     id: str | None = Field(default=None, max_length=100)
-    name: Channel
+    name: SalesChannel
 
 
 class ProductOrderCreate(_Open):
@@ -150,15 +151,9 @@ class CancelProductOrderCreate(_Open):
 
 # ---------------------------------------------------------------------------------------------- bodies out
 
-class _Out(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
-
-
-class ProductOrder(_Out):
+class ProductOrder(TmfResource):
     """TMF622 ProductOrder (absent members omitted; `lastUpdate` is an extension)."""
 
-    id: str
-    href: str
     description: str | None = None
     state: str
     orderDate: datetime
@@ -173,12 +168,10 @@ class ProductOrder(_Out):
     type_: str = Field(default="ProductOrder", alias="@type")
 
 
-class CancelProductOrder(_Out):
+class CancelProductOrder(TmfResource):
     """TMF622 CancelProductOrder (`stateReason`, why a request was rejected or waits, `informationRequired`, what
     it waits for, and `creationDate` are extensions)."""
 
-    id: str
-    href: str
     state: str
     productOrder: dict[str, str]
     cancellationReason: str | None = None
@@ -305,7 +298,7 @@ async def create_product_order(body: ProductOrderCreate, session: SessionDep, pr
                                ctx: ContextDep, idem: IdempotencyDep) -> JSONResponse:
     customer_id = _customer_of(body.relatedParty)
     items = _items_of(body.productOrderItem)
-    channel = body.channel[0].name.value if body.channel else Channel.WEB_PORTAL.value
+    channel = body.channel[0].name.value if body.channel else SalesChannel.WEB_PORTAL.value
     async with session.begin():
         if (replay := await idem.begin(session)) is not None:
             return _tmf_json(replay)

@@ -36,6 +36,7 @@ from backbone.tmf import (
     FieldsQuery,
     PagingDep,
     StatesQuery,
+    TmfResource,
     check_values,
     date_range,
     dump,
@@ -44,12 +45,12 @@ from backbone.tmf import (
     split_values,
     tmf_error,
 )
+from backbone.vocabulary import ComplaintCategory
 from crm import access
 from crm.access import owner_filter
 from crm.api.deps import ActorDep, ContextDep, IdempotencyDep, SessionDep, WorkReaderDep, WriterDep
 from crm.api.views import ComplaintOut, complaints_out
 from crm.domain.lifecycle import ComplaintAction
-from crm.domain.vocabulary import ComplaintCategory
 from crm.models import complaints
 from crm.services import complaints as complaint_service
 from crm.tmf_events import COMPLAINT_STATUS
@@ -107,9 +108,7 @@ class TroubleTicketUpdate(_Open):
     satisfaction: int | None = Field(default=None, ge=1, le=5)
 
 
-class TroubleTicket(BaseModel):
-    id: str
-    href: str
+class TroubleTicket(TmfResource):
     name: str
     description: str
     severity: str
@@ -122,8 +121,6 @@ class TroubleTicket(BaseModel):
     statusChange: list[dict[str, Any]]
     note: list[dict[str, Any]]
     type_: str = Field(default="TroubleTicket", alias="@type")
-
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
 def trouble_ticket(c: ComplaintOut) -> TroubleTicket:

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Generic, TypeVar, overload
 
 from backbone import errors
-from backbone.vocabulary import TokenRole
+from backbone.vocabulary import OpportunityState, TokenRole
 from crm.domain.errors import DomainError
 
 S = TypeVar("S", bound=StrEnum)
@@ -63,12 +63,6 @@ class ComplaintAction(StrEnum):
     REOPEN = "reopen"
     REVISIT = "revisit"
     ARCHIVE = "archive"
-
-
-class OpportunityState(StrEnum):
-    OPEN = "open"
-    CONFIRMED = "confirmed"
-    LOST = "lost"
 
 
 class OpportunityAction(StrEnum):

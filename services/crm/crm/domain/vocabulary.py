@@ -1,8 +1,9 @@
 """CRM's own identifiers (keep the values exactly).
 
-The words shared with the other services (product ids, business kinds, tiers, roles) live in
-``backbone.vocabulary``. Every enum is a ``StrEnum`` so that its members serialise as their plain
-value in JSON, in events and in the database.
+The words shared with the other services (product ids, business kinds, tiers, roles, and the CRM's
+words its events carry: ``SalesChannel``, ``ComplaintCategory``, ``ComplaintSeverity``,
+``OpportunityState``) live in ``backbone.vocabulary``. Every enum is a ``StrEnum`` so that its members
+serialise as their plain value in JSON, in events and in the database.
 """
 
 from __future__ import annotations
@@ -22,12 +23,6 @@ class BearerMode(StrEnum):
     SMS = "sms"
     DATA = "data"
     ACCESS = "access"
-
-
-class Channel(StrEnum):
-    ACCOUNT_MANAGER = "account_manager"
-    AGENT = "agent"
-    WEB_PORTAL = "web_portal"
 
 
 class Industry(StrEnum):
@@ -56,23 +51,6 @@ class UnifiedPayment(StrEnum):
     NONE = "none"
     PARTIAL = "partial"
     FULL = "full"
-
-
-class ComplaintCategory(StrEnum):
-    FAULT = "fault"
-    SERVICE_QUALITY = "service_quality"
-    BILLING = "billing"
-    BUSINESS_HANDLING = "business_handling"
-    OTHER = "other"
-
-
-class Severity(StrEnum):
-    """Complaint severity; values match ``backbone.events.ComplaintCreated.severity``."""
-
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
 
 
 class KeyPersonKind(StrEnum):

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backbone.events import OpportunityCreated, OpportunityStatusChanged
 from backbone.ids import new_id
 from backbone.outbox import emit
+from backbone.vocabulary import OpportunityState
 from crm.domain.errors import EntityNotFound
-from crm.domain.lifecycle import OpportunityAction, OpportunityState, transition
+from crm.domain.lifecycle import OpportunityAction, transition
 from crm.domain.scope import Scope
 from crm.models import opportunities
 from crm.services.customers import load_customer

@@ -27,12 +27,11 @@ from backbone.events import (
 )
 from backbone.ids import new_id
 from backbone.outbox import emit
-from backbone.vocabulary import TokenRole
+from backbone.vocabulary import OpportunityState, TokenRole
 from crm.domain.errors import DomainError, EntityNotFound, InvalidField
 from crm.domain.history import history_entry
 from crm.domain.information import check_submit, missing_for_fulfilment
 from crm.domain.lifecycle import (
-    OpportunityState,
     OrderAction,
     OrderState,
     check_order_creation,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from backbone.vocabulary import OpportunityState
 from backbone.vocabulary import TokenRole as Role
 from crm.domain.lifecycle import (
     COMPLAINT,
@@ -19,7 +20,6 @@ from crm.domain.lifecycle import (
     InvalidSatisfaction,
     Lifecycle,
     OpportunityAction,
-    OpportunityState,
     OrderAction,
     OrderCreationNotAllowed,
     OrderState,

@@ -31,6 +31,7 @@ from backbone.tmf import (
     DateRange,
     FieldsQuery,
     PagingDep,
+    TmfResource,
     TmfResponse,
     check_values,
     date_range,
@@ -182,12 +183,9 @@ class CharacteristicOut(BaseModel):
     valueType: str | None = None
 
 
-class TroubleTicket(BaseModel):
+class TroubleTicket(TmfResource):
     """TMF621 v4 TroubleTicket (absent members are omitted, never null)."""
 
-    model_config = ConfigDict(populate_by_name=True)
-    id: str
-    href: str
     name: str
     description: str | None = None
     severity: str | None = None

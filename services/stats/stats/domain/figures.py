@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from backbone.vocabulary import OpportunityState
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -88,13 +90,10 @@ def satisfaction_summary(scores: dict[int, int]) -> dict[str, float | int | None
             "satisfied_pct": rate_pct(satisfied, n), **{f"score_{s}": scores.get(s, 0) for s in range(1, 6)}}
 
 
-CONFIRMED, LOST = "confirmed", "lost"
-
-
 def conversion_summary(by_status: dict[str, int]) -> dict[str, float | int | None]:
     """Opportunities of a cohort by current status -> created, confirmed, lost, open, conversion %."""
     created = sum(by_status.values())
-    confirmed, lost = by_status.get(CONFIRMED, 0), by_status.get(LOST, 0)
+    confirmed, lost = by_status.get(OpportunityState.CONFIRMED, 0), by_status.get(OpportunityState.LOST, 0)
     return {"created": created, "confirmed": confirmed, "lost": lost, "open": created - confirmed - lost,
             "conversion_pct": conversion_pct(confirmed, created)}
 
