@@ -128,14 +128,18 @@ def unit_length(text: str, encoding: SmsEncoding | None = None) -> int:
 def split_text(text: str, encoding: SmsEncoding | None = None) -> list[str]:
     """Split ``text`` into the texts of its parts (one element when it fits a single SMS)."""
     enc = encoding or detect_encoding(text)
-    if unit_length(text, enc) <= enc.single_limit:
+    units = unit_length(text, enc)
+    if units <= enc.single_limit:
         return [text]
+    limit = enc.part_limit
+    if units == len(text):  # one unit per character (no escape, no surrogate pair): plain slices
+        return [text[i:i + limit] for i in range(0, len(text), limit)]
     parts: list[str] = []
     current: list[str] = []
     used = 0
     for ch in text:  # iterating code points keeps surrogate pairs and escapes whole
         cost = char_units(ch, enc)
-        if used + cost > enc.part_limit:
+        if used + cost > limit:
             parts.append("".join(current))
             current, used = [], 0
         current.append(ch)

@@ -78,6 +78,8 @@ class RenderedEmail:
 Rendered = RenderedSms | RenderedEmail
 
 
+_LABELS_REMEMBERED = 10_000  # codes come from events: the memory of `TemplateStore.label` stays bounded
+
 # ------------------------------------------------------------------ filters
 
 
@@ -128,6 +130,7 @@ class TemplateStore:
         )
         self.env.filters["label"] = jinja2.pass_context(lambda ctx, v, cat: self.label(ctx.get("lang", "en"), cat, v))
         self._templates: dict[str, jinja2.Template] = {}
+        self._labels: dict[tuple[str, str, str | None], str] = {}
         self._load()
 
     # ------------------------------------------------------------ loading
@@ -203,8 +206,15 @@ class TemplateStore:
     # ------------------------------------------------------------ rendering
 
     def label(self, lang: str, category: str, code: str | None) -> str:
-        """The label of a code in ``lang`` (the suite's labels); an unknown code reads humanized, never raw."""
-        return self.labels.label(LabelCategory(category), code, lang)
+        """The label of a code in ``lang`` (the suite's labels); an unknown code reads humanized, never raw.
+        Remembered (the labels are immutable; every alert's templates ask for the same few codes)."""
+        key = (lang, category, code)
+        found = self._labels.get(key)
+        if found is None:
+            found = self.labels.label(LabelCategory(category), code, lang)
+            if len(self._labels) < _LABELS_REMEMBERED:
+                self._labels[key] = found
+        return found
 
     def reason_text(self, lang: str, whys: Sequence[Mapping[str, Any]], context: Mapping[str, Any]) -> str:
         """Why the recipient gets this alert (``alert_context``'s ``whys``), in ``lang``: the labels of the
