@@ -59,7 +59,7 @@ import os
 import time
 import weakref
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -211,6 +211,21 @@ def _retrieved(fut: asyncio.Future[Any]) -> None:
         fut.exception()  # retrieved: no "exception was never retrieved" for a send the relay gave up on
 
 
+@dataclass
+class _Flight:
+    """A batch in the producer, not yet marked sent: its rows, their futures, the task that awaits their acks."""
+
+    rows: list[Any]
+    futures: list[asyncio.Future[Any]]
+    settle: asyncio.Task[tuple[int, Any, BaseException | None]]
+
+    def abandon(self) -> None:
+        """Not to be marked sent (the pass failed or stopped before it): its rows go again (at least once)."""
+        self.settle.cancel()
+        for fut in self.futures:
+            fut.add_done_callback(_retrieved)
+
+
 class OutboxRelay(Worker):
     """A `Worker` whose pass publishes one batch, while it holds the schema's relay lock."""
 
@@ -226,6 +241,8 @@ class OutboxRelay(Worker):
         listen: bool = True,
         fallback_poll_s: float = 5.0,
         ack_timeout_s: float = 10.0,
+        window: int = 2,
+        pass_s: float = 1.0,
     ) -> None:
         self.schema = outbox.schema or "public"
         super().__init__(f"outbox-relay-{self.schema}")
@@ -238,6 +255,8 @@ class OutboxRelay(Worker):
         self.listen = listen
         self.fallback_poll_s = fallback_poll_s  # between passes while LISTENing: only a safety net
         self.ack_timeout_s = ack_timeout_s  # a batch unacknowledged this long fails the pass (and the lock)
+        self.window = window  # batches in the producer at once, awaiting their acks (the leader's pass)
+        self.pass_s = pass_s  # a pass that keeps finding work ends after this long (the worker's heartbeat)
         self._gave_way_until = 0.0  # monotonic: no competing for the lock before (after a PublishTimeout)
         self.channel = wake_channel(outbox)
         self._listening: Any = None  # the asyncpg connection our wake-up listener is on
@@ -291,7 +310,7 @@ class OutboxRelay(Worker):
             if self.listen:
                 await self._start_listening(conn)
         try:
-            sent = await self.relay_once(self._lock_conn, fenced=True)
+            more = await self._pass(self._lock_conn)
         except LostLeadership as exc:
             log.warning("outbox relay lost its lock (%s); standing by", exc, extra={"topic": self.schema})
             await self._step_down()
@@ -301,9 +320,78 @@ class OutboxRelay(Worker):
             # 1 s stand-by poll takes it rather than this one again.
             self._gave_way_until = time.monotonic() + self.ack_timeout_s
             raise
-        if sent >= self.batch_size:
+        if more:
             return 0.0
         return self.fallback_poll_s if self._listening is not None else self.poll_interval_s
+
+    async def _pass(self, conn: AsyncConnection) -> bool:
+        """The leader's pass, pipelined on wake-ups: read a batch (fenced), hand it to the producer, and while its
+        acks are awaited, if a commit has woken the relay meanwhile, read and hand over the rows it wrote, up to
+        `window` batches in the producer; each batch is marked sent once its acks are in, in order. A commit
+        arriving during a pass is so read as soon as the batch before it is queued, not after that batch's acks and
+        mark-sent. A backlog without wake-ups (a full batch read) goes one batch at a time, read after the previous
+        one's mark-sent. Guarantees as in `relay_once`: a row is marked sent only after its ack; a failed or
+        poisoned batch stops the pass, and the batches queued behind it are not marked (they go again: at least
+        once; a relay that dies mid-pass publishes again up to `window` batches, not one). Ends when nothing is in
+        the producer and no commit is waiting, or after `pass_s` (the heartbeat). Returns whether a full batch was
+        last read (more rows are waiting)."""
+        driver = await _driver(conn)
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + self.pass_s
+        flights: deque[_Flight] = deque()
+        more, woke = True, False  # more: the last read was a full batch; woke: commits notified since the last read
+        stalled = False  # a batch's queueing failed: read no further until it settles
+        woken: asyncio.Task[Any] | None = None
+        try:
+            while True:
+                room = len(flights) < self.window and not stalled and not self.stopping and loop.time() < ends
+                if room and (woke or (more and not flights)):
+                    woke = False
+                    self._wake.clear()  # this read sees every commit notified so far
+                    rows = await self._read(driver, fenced=True, skip=[r[0] for f in flights for r in f.rows])
+                    if await self._count_pending(conn):
+                        await conn.commit()
+                    more = len(rows) >= self.batch_size
+                    if rows:
+                        deadline = loop.time() + self.ack_timeout_s
+                        futures, failure = await self._queue(rows)
+                        settle = loop.create_task(self._settle(rows, futures, failure, deadline))
+                        flights.append(_Flight(rows, futures, settle))
+                        stalled = failure is not None
+                    continue
+                if not flights:
+                    return more
+                head = flights[0]
+                if not head.settle.done():
+                    if room and woken is None:
+                        woken = loop.create_task(self._wake.wait())
+                    await asyncio.wait([head.settle, woken] if room and woken else [head.settle],
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    if woken is not None and woken.done():
+                        woken, woke = None, True  # commits arrived: read them while the head's acks are awaited
+                    continue
+                flights.popleft()
+                done, poison, error = head.settle.result()
+                if done:
+                    await self._mark_sent(driver, head.rows[:done])
+                if poison is not None:
+                    self._set_aside(poison, error)
+                    return True  # the rest go again, the poisoned aggregate held
+                if error is not None:
+                    raise error  # transient: the pass fails, backs off, and the unacknowledged rows go again
+        finally:
+            if woken is not None:
+                woken.cancel()
+            for flight in flights:
+                flight.abandon()
+
+    async def _mark_sent(self, driver: Any, rows: Sequence[Any]) -> None:
+        """Mark acknowledged rows sent: one statement (autocommit on the lock connection)."""
+        self._count_published(rows)
+        if self._pause_after_publish:
+            log.warning("relay published %d rows; pausing before mark-sent (fault injection)", len(rows))
+            await asyncio.sleep(self._pause_after_publish)
+        await driver.execute(self._mark_sql(), [r[0] for r in rows])
 
     async def _start_listening(self, conn: AsyncConnection) -> None:
         """LISTEN on the lock connection: a commit that wrote outbox rows (`emit`'s `pg_notify`) wakes
@@ -454,38 +542,20 @@ class OutboxRelay(Worker):
             raise LostLeadership("the lock is no longer this backend's")
         return [r[1:] for r in read if r[1] is not None]
 
-    async def relay_once(self, conn: AsyncConnection | None = None, *, fenced: bool = False) -> int:
-        """Publish one batch of unsent rows in order, then mark the acknowledged prefix sent.
-
-        `conn` is the leader's lock connection; with `fenced`, the batch is read in the same statement
-        that checks the lock is still this backend's (`LostLeadership` when it is not, or the connection
-        is dead). Without one (tools and benchmarks that run a relay alone) a pooled connection is used.
-        The read and the mark-sent run on the asyncpg connection itself (autocommit: one statement each,
-        prepared once; no SQLAlchemy statement per pass). Returns the rows marked sent plus those set aside.
-        """
-        if conn is None:
-            async with self.engine.connect() as own:
-                rows = await self._read(await _driver(own), fenced=False)
-                await self._count_pending(own)
-                await own.rollback()
-        else:
-            rows = await self._read(await _driver(conn), fenced=fenced)
-            if await self._count_pending(conn):
-                await conn.commit()
+    async def relay_once(self) -> int:
+        """Publish one batch of unsent rows in order, then mark the acknowledged prefix sent, on pooled connections
+        and without the lock (tools and tests that run a relay alone; a service's relay runs `step`, the leader's
+        pipelined pass on its lock connection). Returns the rows marked sent plus those set aside."""
+        async with self.engine.connect() as own:
+            rows = await self._read(await _driver(own), fenced=False)
+            await self._count_pending(own)
+            await own.rollback()
         if not rows:
             return 0
         done, poison, error = await self._publish(rows)
         if done:
-            self._count_published(rows[:done])
-            if self._pause_after_publish:
-                log.warning("relay published %d rows; pausing before mark-sent (fault injection)", done)
-                await asyncio.sleep(self._pause_after_publish)
-            acknowledged = [r[0] for r in rows[:done]]
-            if conn is not None:  # the lock connection, autocommit: one statement
-                await (await _driver(conn)).execute(self._mark_sql(), acknowledged)
-            else:
-                async with self.engine.connect() as mark:
-                    await (await _driver(mark)).execute(self._mark_sql(), acknowledged)
+            async with self.engine.connect() as mark:
+                await self._mark_sent(await _driver(mark), rows[:done])
         if poison is not None:
             self._set_aside(poison, error)
             return done + 1
