@@ -73,3 +73,16 @@ def test_receipt_format_and_parse() -> None:
     assert not P.parse_receipt(text.replace("DELIVRD", "UNDELIV")).delivered
     with pytest.raises(ValueError):
         P.parse_receipt("hello")
+
+
+@pytest.mark.parametrize("value", ["2612020553", "261202055307", "0001010000", "6912312359", "9912312359",
+                                   "2602300000", "2613010000", "261202", "26120205531", "26x2020553",
+                                   "２６１２０２０５５３", "2612022460", ""])
+def test_receipt_dates_read_as_strptime_reads_them(value: str) -> None:
+    fmt = "%y%m%d%H%M%S" if len(value) == 12 else "%y%m%d%H%M"
+    try:
+        parsed = datetime.strptime(value, fmt) if len(value) in (10, 12) else None
+        expected = parsed.replace(tzinfo=UTC) if parsed is not None else None
+    except ValueError:
+        expected = None
+    assert P._parse_date(value) == expected
