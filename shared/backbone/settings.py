@@ -25,6 +25,17 @@ Environment = Literal["local", "test", "staging", "production"]
 _ORIGIN_RE = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
+def json_or_items(value: Any) -> Any:
+    """A setting that holds several values, as the environment gives it: JSON (an array or an object) or
+    comma-separated items (stripped, blank ones dropped); a value that is not a string is returned as it is."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith(("[", "{")):
+        return json.loads(text)
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
@@ -96,9 +107,7 @@ class ServiceSettings(BaseSettings):
     @field_validator("cors_allow_origins", mode="before")
     @classmethod
     def _origins(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            value = json.loads(text) if text.startswith("[") else text.split(",")
+        value = json_or_items(value)
         if isinstance(value, list):
             value = [o.strip().rstrip("/") if isinstance(o, str) else o for o in value]
             value = [o for o in value if o != ""]

@@ -8,11 +8,19 @@
 
 A model that needs more (aliases, whitespace stripping) adds only that in its own `model_config`;
 pydantic merges it with the base's.
+
+- `find(items, matches, missing)`: the one member of validated data (a catalogue's product, a workflow's
+  node, a policy's rule or calendar) that matches, or the caller's error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
 from pydantic import BaseModel, ConfigDict
+
+T = TypeVar("T")
 
 
 class FrozenModel(BaseModel):
@@ -27,4 +35,12 @@ class FrozenClosedModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-__all__ = ["ClosedModel", "FrozenClosedModel", "FrozenModel"]
+def find(items: Iterable[T], matches: Callable[[T], bool], missing: Exception) -> T:
+    """The first of `items` that `matches`; `missing` raised when none does."""
+    for item in items:
+        if matches(item):
+            return item
+    raise missing
+
+
+__all__ = ["ClosedModel", "FrozenClosedModel", "FrozenModel", "find"]

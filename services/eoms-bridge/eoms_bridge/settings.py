@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from backbone.hub.settings import HubSettings
-from backbone.settings import ServiceSettings
+from backbone.settings import ServiceSettings, json_or_items
 from backbone.vocabulary import GENERIC_COMPLAINT
 from eoms_bridge.adapter.signing import PARTNER_ID_RE
 
@@ -56,15 +55,12 @@ class EomsSettings(ServiceSettings, HubSettings):
     @field_validator("eoms_callback_partners", mode="before")
     @classmethod
     def _partners(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("{"):
-                value = json.loads(text)
-            else:
-                pairs = [p.partition("=") for p in text.split(",") if p.strip()]
-                if any(not sep for _, sep, _ in pairs):
-                    raise ValueError("EOMS_CALLBACK_PARTNERS takes JSON or partner=secret pairs separated by commas")
-                value = {k.strip(): v.strip() for k, _, v in pairs}
+        value = json_or_items(value)
+        if isinstance(value, list):
+            pairs = [p.partition("=") if isinstance(p, str) else ("", "", "") for p in value]
+            if any(not sep for _, sep, _ in pairs):
+                raise ValueError("EOMS_CALLBACK_PARTNERS takes JSON or partner=secret pairs separated by commas")
+            value = {k.strip(): v.strip() for k, _, v in pairs}
         if isinstance(value, dict):
             bad = [k for k in value if not isinstance(k, str) or not PARTNER_ID_RE.fullmatch(k)]
             if bad:

@@ -21,7 +21,7 @@ from jsonschema.exceptions import ValidationError as SchemaValidationError
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from backbone.labels import LabelCategory, labels
-from backbone.shapes import FrozenClosedModel, FrozenModel
+from backbone.shapes import FrozenClosedModel, FrozenModel, find
 from backbone.vocabulary import BusinessKind, ProductId
 from crm.domain.config import InvalidConfiguration, read_data_file
 from crm.domain.errors import DomainError
@@ -175,10 +175,7 @@ class Catalogue(FrozenClosedModel):
         return self
 
     def get(self, product_id: str) -> Product:
-        for p in self.products:
-            if p.id == product_id:
-                return p
-        raise UnknownProduct(product_id)
+        return find(self.products, lambda p: p.id == product_id, UnknownProduct(product_id))
 
     def __iter__(self) -> Iterator[Product]:  # type: ignore[override]
         return iter(self.products)

@@ -44,7 +44,7 @@ from typing import Any, Literal, NamedTuple
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from backbone.shapes import FrozenClosedModel
+from backbone.shapes import FrozenClosedModel, find
 from backbone.vocabulary import Tier
 from sla.domain.calendar import ALWAYS_SPEC, BusinessCalendar, CalendarSpec, calendar_for
 from sla.domain.errors import NoMatchingPolicy, PolicyError
@@ -212,16 +212,10 @@ class PolicySet(FrozenClosedModel):
         return self
 
     def calendar_spec(self, name: str) -> CalendarSpec:
-        for c in self.calendars:
-            if c.name == name:
-                return c
-        raise KeyError(name)
+        return find(self.calendars, lambda c: c.name == name, KeyError(name))
 
     def rule(self, rule_id: str) -> Rule:
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise KeyError(rule_id)
+        return find(self.rules, lambda r: r.id == rule_id, KeyError(rule_id))
 
 
 class ResolvedPolicy(FrozenClosedModel):

@@ -17,7 +17,7 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from backbone.shapes import FrozenClosedModel
+from backbone.shapes import FrozenClosedModel, find
 from backbone.vocabulary import (
     GENERIC_COMPLAINT,
     PRODUCT_IDS,
@@ -96,10 +96,7 @@ class TicketDefinition(FrozenClosedModel):
     nodes: tuple[NodeDefinition, ...] = Field(min_length=1)
 
     def node(self, name: str) -> NodeDefinition:
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise KeyError(name)
+        return find(self.nodes, lambda n: n.name == name, KeyError(name))
 
     def has_node(self, name: str) -> bool:
         return any(n.name == name for n in self.nodes)
