@@ -256,6 +256,7 @@ class OutboxRelay(Worker):
         self.fallback_poll_s = fallback_poll_s  # between passes while LISTENing: only a safety net
         self.ack_timeout_s = ack_timeout_s  # a batch unacknowledged this long fails the pass (and the lock)
         self.window = window  # batches in the producer at once, awaiting their acks (the leader's pass)
+        self._flights: deque[_Flight] = deque()  # those batches, oldest first
         self.pass_s = pass_s  # a pass that keeps finding work ends after this long (the worker's heartbeat)
         self._gave_way_until = 0.0  # monotonic: no competing for the lock before (after a PublishTimeout)
         self.channel = wake_channel(outbox)
@@ -273,6 +274,11 @@ class OutboxRelay(Worker):
         self.failed: dict[int, tuple[str, str, str]] = {}
         # Fault injection for the crash test: pause after publishing, before marking sent.
         self._pause_after_publish = float(os.environ.get("OUTBOX_RELAY_PAUSE_AFTER_PUBLISH_S", "0"))
+
+    @property
+    def in_flight(self) -> int:
+        """Rows handed to the producer and not yet marked sent (the leader's pass)."""
+        return sum(len(f.rows) for f in self._flights)
 
     @property
     def is_leader(self) -> bool:
@@ -338,7 +344,7 @@ class OutboxRelay(Worker):
         driver = await _driver(conn)
         loop = asyncio.get_running_loop()
         ends = loop.time() + self.pass_s
-        flights: deque[_Flight] = deque()
+        flights = self._flights = deque()
         more, woke = True, False  # more: the last read was a full batch; woke: commits notified since the last read
         stalled = False  # a batch's queueing failed: read no further until it settles
         woken: asyncio.Task[Any] | None = None
@@ -384,6 +390,7 @@ class OutboxRelay(Worker):
                 woken.cancel()
             for flight in flights:
                 flight.abandon()
+            flights.clear()
 
     async def _mark_sent(self, driver: Any, rows: Sequence[Any]) -> None:
         """Mark acknowledged rows sent: one statement (autocommit on the lock connection)."""
