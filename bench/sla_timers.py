@@ -38,7 +38,6 @@ from bench.common import BenchEnv, CpuMeter, percentiles, profiler, top_frames, 
 
 N_EVENTS = int(os.environ.get("SLA_BENCH_EVENTS", "20000"))  # per kind: N entered + N completed
 N_TIMERS = int(os.environ.get("SLA_BENCH_TIMERS", "1000000"))
-GROUP = "sla"  # the SLA service's consumer group (CONSUMER_GROUP unset)
 WINDOW_S = 30
 RATE = 1000  # timers due per second in the window
 POLICY = """
@@ -72,23 +71,13 @@ async def _count(pool: asyncpg.Pool, sql: str) -> int:
     return int(await pool.fetchval(sql))
 
 
-async def _caught_up(admin: Any, ends: dict[int, int]) -> bool:
-    committed = await admin.list_consumer_group_offsets(GROUP)
-    done = {tp.partition: om.offset for tp, om in committed.items() if tp.topic == EOMS_TICKETS}
-    return all(done.get(p, -1) >= end for p, end in ends.items())
-
-
 async def throughput(bootstrap: str, pool: asyncpg.Pool, n: int, roots: dict[str, int] | None = None,
                      profile: str | None = None) -> dict[str, Any]:
     """Starts then stops of `n` timers from Kafka; with `roots`, the CPU each process tree used per event
     (the figure contention inflates least); with `profile`, py-spy on the SLA process (collapsed stacks,
     `<profile>.<phase>.txt`)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
     producer = Producer(bootstrap, linger_ms=5)
     await producer.start()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     run = uuid.uuid4().hex[:6]
     tickets = [f"tkt_bench_{run}_{i}" for i in range(n)]
     out: dict[str, Any] = {"events_per_kind": n}
@@ -111,18 +100,21 @@ async def throughput(bootstrap: str, pool: asyncpg.Pool, n: int, roots: dict[str
             futures = [await producer.send(EOMS_TICKETS, e.to_bytes(), key=e.subject.encode()) for e in envs]
             acks = await asyncio.gather(*futures)
             produced_s = time.perf_counter() - t0
-            # Applied = the SLA's group committed past the last event of every partition (it commits after
-            # the transaction): asked of Kafka, so polling costs PostgreSQL nothing. Checked in the table after.
-            ends: dict[int, int] = {}
-            for ack in acks:
-                ends[ack.partition] = max(ends.get(ack.partition, 0), ack.offset + 1)
-            while not await _caught_up(admin, ends):
+            # Each partition is applied in order: once the last event of every partition is applied, all are.
+            # Polled on those few tickets (index probes), so polling costs PostgreSQL next to nothing.
+            last: dict[int, tuple[int, str]] = {}
+            for ack, ticket in zip(acks, tickets, strict=True):
+                if ack.offset >= last.get(ack.partition, (-1, ""))[0]:
+                    last[ack.partition] = (ack.offset, ticket)
+            probe = sql.replace(f"ticket_id LIKE 'tkt_bench_{run}_%'", "ticket_id = ANY($1::text[])")
+            lasts = [t for _, t in last.values()]
+            while await pool.fetchval(probe, lasts) < len(lasts):
                 if time.perf_counter() - t0 > 300:
                     raise RuntimeError(f"{phase}: not all events applied within 300 s")
                 await asyncio.sleep(0.02)
             took = time.perf_counter() - t0
             if (applied := await _count(pool, sql)) != n:
-                raise RuntimeError(f"{phase}: {applied} of {n} applied after the group committed them all")
+                raise RuntimeError(f"{phase}: {applied} of {n} applied after the last of each partition")
             used = meter.stop()
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
@@ -137,7 +129,6 @@ async def throughput(bootstrap: str, pool: asyncpg.Pool, n: int, roots: dict[str
         out["combined_events_per_s"] = round(2 * n / (out["start"]["seconds"] + out["stop"]["seconds"]))
     finally:
         await producer.stop()
-        await admin.close()
     return out
 
 

@@ -352,14 +352,23 @@ class CalendarSpec(FrozenClosedModel):
 ALWAYS_SPEC = CalendarSpec(name="24x7", mode=CalendarMode.ALWAYS)
 
 _built: dict[str, BusinessCalendar] = {}
+# The same spec object asks again for every timer of its rule: by identity first (the spec kept alive
+# beside its calendar, so an id is never reused for another), without serialising it to a key each time.
+_by_spec: dict[int, tuple[CalendarSpec, BusinessCalendar]] = {}
 
 
 def calendar_for(spec: CalendarSpec) -> BusinessCalendar:
     """Runtime calendar for a spec, memoised so its per-day caches are shared by timers."""
+    hit = _by_spec.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
     key = spec.model_dump_json()
     cal = _built.get(key)
     if cal is None:
         if len(_built) > 256:  # specs come from a few policy versions; just bound it
             _built.clear()
         cal = _built[key] = spec.build()
+    if len(_by_spec) > 1024:
+        _by_spec.clear()
+    _by_spec[id(spec)] = (spec, cal)
     return cal
