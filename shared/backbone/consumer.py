@@ -88,6 +88,10 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+# How long an idle consumer's poll waits: records (the fetcher hands them over as they arrive), a
+# coordination error (aiokafka aborts the waiting poll with it) or `stop()` end the wait sooner, so the bound
+# only decides how often an idle loop turns (it was once a second: docs/benchmarks.md, idle, pass 3).
+IDLE_POLL_S = 30.0
 DLQ_PENDING_PAUSED_AFTER_S = 2.0  # a DLQ send still unacknowledged after this reads as a paused partition
 
 
@@ -147,6 +151,8 @@ class ConsumerRunner(Worker):
         # Partitions held on a record by a transient failure: "topic[partition]" → why (for /readyz).
         self.paused: dict[str, str] = {}
         self._wakes: list[Worker] = []
+        self.idle_poll_s = IDLE_POLL_S
+        self._idle_poll: asyncio.Future[dict[TopicPartition, list[ConsumerRecord]]] | None = None
 
     def wake_on_commit(self, *workers: Worker) -> None:
         """Wake `workers` (of this process) after every transaction of this consumer that applied events:
@@ -165,9 +171,11 @@ class ConsumerRunner(Worker):
             await self.setup()
         consumer = self._consumer
         assert consumer is not None
-        # Blocks until records come (the fetcher hands them over at once) or a second passes: an idle
-        # consumer's loop turns once a second, and stop() waits at most that long.
-        batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+        # What the fetcher already holds, at once; when it holds nothing, wait for records (handed over as
+        # they arrive), at most `idle_poll_s`: an idle consumer's loop turns that rarely, and stop() ends it.
+        batches = await consumer.getmany(timeout_ms=0, max_records=500)
+        if not batches:
+            batches = await self._wait_for_records(consumer)
         self.started.set()
         if batches:
             # Every partition finishes (or fails) before the pass ends: a failed pass then rejoins from
@@ -179,6 +187,29 @@ class ConsumerRunner(Worker):
             if failures:
                 raise failures[0]
         return 0.0
+
+    async def _wait_for_records(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The idle poll, as a task `stop()` can cancel (a stopping service does not wait out `idle_poll_s`).
+        Records it had drained when cancelled are not committed: the next owner reads them again (inbox)."""
+        if self.stopping:  # stop() came while the pass waited for an assignment
+            return {}
+        poll = self._idle_poll = asyncio.ensure_future(
+            consumer.getmany(timeout_ms=int(self.idle_poll_s * 1000), max_records=500))
+        try:
+            batches: dict[TopicPartition, list[ConsumerRecord]] = await poll
+            return batches
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self.stopping and poll.cancelled() and not (task is not None and task.cancelling()):
+                return {}  # stop() cut the wait short; the loop ends
+            raise
+        finally:
+            self._idle_poll = None
+
+    def stop(self) -> None:
+        super().stop()
+        if self._idle_poll is not None:
+            self._idle_poll.cancel()
 
     def health(self) -> str:
         if self.paused:

@@ -160,6 +160,10 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str, client_id: str = 
         # The broker answers a fetch as soon as a record is there; the wait only bounds an idle fetch, so
         # an idle consumer sends one fetch every 5 s instead of two a second (docs/benchmarks.md, idle).
         fetch_max_wait_ms=5000,
+        # The fetcher's own loop waits on its fetches, on the records being consumed, on a rebalance, a resume
+        # or a metadata update (all futures); this timeout only bounds that wait. aiokafka's 200 ms woke an
+        # idle consumer five times a second for nothing (docs/benchmarks.md, idle, pass 3).
+        consumer_timeout_ms=5000,
         session_timeout_ms=10000,
         heartbeat_interval_ms=3000,
     )

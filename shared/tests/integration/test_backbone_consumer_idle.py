@@ -1,0 +1,93 @@
+"""An idle consumer waits long (`ConsumerRunner.idle_poll_s`) and yet misses nothing, on real Kafka and
+PostgreSQL: records produced while it waits are handed over as they arrive, `stop()` ends the wait at
+once, and a cancelled worker stays cancelled. Each runner here waits up to an hour: the tests' timeouts
+bound them, they measure nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Column, MetaData, String, Table, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backbone.consumer import ConsumerRunner
+from backbone.db import inbox_table, make_engine, make_session_factory
+from backbone.envelope import Envelope
+from backbone.events import OrderCancelled
+from backbone.kafka import Producer
+from backbone.release import ensure_topics
+from backbone.topics import TopicSpec, dlq
+from tests.support.kafka_tools import eventually
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SCHEMA = "bb_consumer_idle"
+
+
+async def _waiting(runner: ConsumerRunner) -> bool:
+    return runner._idle_poll is not None
+
+
+async def test_an_idle_consumer_gets_new_records_at_once_and_stops_at_once(infra) -> None:
+    md = MetaData(schema=SCHEMA)
+    effects = Table("effects", md, Column("event_id", String(40)))
+    inbox = inbox_table(md)
+    engine = make_engine(infra.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
+        await conn.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
+        await conn.run_sync(md.create_all)
+    topic = f"test.idle.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(infra.kafka_bootstrap, [TopicSpec(topic, 2), TopicSpec(dlq(topic), 1)])
+    sf = make_session_factory(engine)
+    producer = Producer(infra.kafka_bootstrap)
+    await producer.start()
+
+    async def record(session: AsyncSession, event: Envelope) -> None:
+        await session.execute(effects.insert().values(event_id=str(event.id)))
+
+    def runner(group: str) -> ConsumerRunner:
+        r = ConsumerRunner(name=group, bootstrap=infra.kafka_bootstrap, topics=[topic], group_id=group,
+                           handlers={"crm.order.cancelled": record}, session_factory=sf, inbox=inbox,
+                           producer=producer)
+        r.idle_poll_s = 3600.0
+        return r
+
+    async def effects_seen() -> list[str]:
+        async with sf() as s:
+            return [row[0] for row in (await s.execute(select(effects.c.event_id))).all()]
+
+    try:
+        consumer = runner("bb-idle")
+        task = asyncio.create_task(consumer.run())
+        await eventually(lambda: _waiting(consumer), what="the consumer waiting in its idle poll", timeout_s=60)
+        events = [Envelope.wrap(OrderCancelled(order_id=f"ord_idle_{n}", customer_id="c1", reason="idle",
+                                               cancelled_at=datetime.now(UTC)), source="test", subject=f"ord_idle_{n}")
+                  for n in range(3)]
+        for event in events:
+            await producer.send_and_wait(topic, event.to_bytes(), key=event.subject.encode())
+
+        async def all_applied() -> bool:
+            return sorted(await effects_seen()) == sorted(str(e.id) for e in events)
+
+        # Handed over while the poll waits (it would otherwise end only after its hour).
+        await eventually(all_applied, what="the records produced while the consumer idled", timeout_s=60)
+        await eventually(lambda: _waiting(consumer), what="the consumer idle again", timeout_s=60)
+        consumer.stop()
+        await asyncio.wait_for(task, timeout=30)  # stop() ends the hour's wait
+        assert consumer._consumer is None  # torn down: left its group
+
+        # A worker cancelled while it idles (the runtime's last resort) ends cancelled, not as a quiet stop.
+        cancelled = runner("bb-idle")  # the same group: its committed offsets, nothing to apply again
+        task = asyncio.create_task(cancelled.run())
+        await eventually(lambda: _waiting(cancelled), what="the second consumer idling", timeout_s=60)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=30)
+        assert len(await effects_seen()) == 3
+    finally:
+        await producer.stop()
+        await engine.dispose()
