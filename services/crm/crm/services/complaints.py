@@ -22,7 +22,7 @@ from crm.domain.lifecycle import ComplaintAction, ComplaintState, transition
 from crm.domain.products import Catalogue, UnknownProduct
 from crm.domain.scope import Scope
 from crm.models import complaints
-from crm.services.customers import load_customer
+from crm.services.customers import event_customer, load_customer
 
 log = logging.getLogger("crm.complaints")
 
@@ -45,9 +45,7 @@ async def create(session: AsyncSession, *, scope: Scope, catalogue: Catalogue, c
         history=[history_entry(None, state, "create", scope.actor, now)], created_at=now, updated_at=now,
     ))
     await emit(session, ComplaintCreated(
-        customer_id=customer.id, customer_name=customer.name, customer_tier=customer.tier,
-        customer_key=customer.key_customer, account_manager_id=customer.account_manager_id,
-        customer_region=customer.region, complaint_id=complaint_id, category=category, severity=severity,
+        **event_customer(customer), complaint_id=complaint_id, category=category, severity=severity,
         product=product, description=description, created_at=now,
     ), subject=complaint_id)
     return complaint_id

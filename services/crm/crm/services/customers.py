@@ -42,6 +42,13 @@ class UsccTaken(Conflict):
                          errors=[{"field": field, "message": "already registered"}])
 
 
+def event_customer(row: Any) -> dict[str, Any]:
+    """The customer row as every CRM event naming a customer carries it (`backbone.events.CustomerRef`)."""
+    return {"customer_id": row.id, "customer_name": row.name, "customer_tier": row.tier,
+            "customer_key": row.key_customer, "account_manager_id": row.account_manager_id,
+            "customer_region": row.region}
+
+
 async def load_customer(session: AsyncSession, scope: Scope, customer_id: str, *, field: str | None = None,
                         lock: bool = False) -> Any:
     """The customer row if it is within the scope; 404 otherwise (naming `field`, the path's unless told)."""

@@ -40,7 +40,7 @@ from crm.domain.lifecycle import (
 from crm.domain.products import Catalogue, UnknownProduct, UnsupportedBusinessKind, attribute_errors
 from crm.domain.scope import Scope
 from crm.models import customers, opportunities, order_items, orders
-from crm.services.customers import load_customer
+from crm.services.customers import event_customer, load_customer
 
 log = logging.getLogger("crm.orders")
 
@@ -231,12 +231,7 @@ async def _submitted(session: AsyncSession, row: Any, at: datetime,
             select(order_items).where(order_items.c.order_id == row.id).order_by(order_items.c.position))).all()]
     return OrderSubmitted(
         order_id=row.id,
-        customer_id=customer.id,
-        customer_name=customer.name,
-        customer_tier=customer.tier,
-        customer_key=customer.key_customer,
-        account_manager_id=customer.account_manager_id,
-        customer_region=customer.region,
+        **event_customer(customer),
         channel=row.channel,
         items=[OrderItem(item_id=i["id"], product=i["product"], business_kind=i["business_kind"],
                          business_type=f"{i['product']}.{i['business_kind']}", attributes=i["attributes"])
