@@ -19,7 +19,7 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import func, select
 
 from backbone.auth import require
@@ -32,13 +32,16 @@ from backbone.vocabulary import TokenRole
 router = APIRouter(prefix="/api/v1/ops", tags=["ops"])
 
 
-@dataclass(frozen=True)
-class PartitionLag:
+class PartitionLag(BaseModel):
+    """A consumer group's position on one partition (as `kafka_status` finds it and the status page shows it)."""
+
+    model_config = ConfigDict(frozen=True)
     topic: str
     partition: int
-    committed: int | None  # None: the group has committed nothing there yet
-    end: int  # the log end offset (the next offset to be written)
+    committed: int | None = Field(description="the group's committed offset (null: nothing committed yet)")
+    end: int = Field(description="the partition's log end offset")
 
+    @computed_field(description="records not yet committed by the group")  # type: ignore[prop-decorator]
     @property
     def lag(self) -> int:
         """Records the group has not committed yet (everything, when it committed nothing)."""
@@ -81,8 +84,8 @@ async def kafka_status(
             tps = [tp for t in topics for tp in sorted(partitions.get(t, []))]
             committed = await admin.list_consumer_group_offsets(group, partitions=tps) if tps else {}
             lags[group] = [
-                PartitionLag(tp.topic, tp.partition,
-                             committed[tp].offset if tp in committed and committed[tp].offset >= 0 else None, end[tp])
+                PartitionLag(topic=tp.topic, partition=tp.partition, end=end[tp],
+                             committed=committed[tp].offset if tp in committed and committed[tp].offset >= 0 else None)
                 for tp in tps
             ]
         count_tps = [tp for t in counted for tp in partitions.get(t, [])]
@@ -104,19 +107,11 @@ class OutboxStatus(BaseModel):
                                               "aggregates wait behind them); null where this process runs no relay")
 
 
-class PartitionLagOut(BaseModel):
-    topic: str
-    partition: int
-    committed: int | None = Field(description="the group's committed offset (null: nothing committed yet)")
-    end: int = Field(description="the partition's log end offset")
-    lag: int = Field(description="records not yet committed by the group")
-
-
 class ConsumerStatus(BaseModel):
     group: str
     topics: list[str]
     lag: int = Field(description="sum over the partitions")
-    partitions: list[PartitionLagOut]
+    partitions: list[PartitionLag]
     dead_letter_topics: list[str] = Field(description="where this consumer dead-letters (`<topic>.dlq`)")
 
 
@@ -156,8 +151,7 @@ async def status(principal: PrincipalDep, runtime: RuntimeDep) -> OpsStatus:
     if found is not None:
         records = found.records
         for group, topics in groups.items():
-            parts = [PartitionLagOut(topic=p.topic, partition=p.partition, committed=p.committed, end=p.end,
-                                     lag=p.lag) for p in found.lags.get(group, [])]
+            parts = found.lags.get(group, [])
             consumers.append(ConsumerStatus(group=group, topics=topics, lag=sum(p.lag for p in parts),
                                             partitions=parts, dead_letter_topics=[dlq(t) for t in topics]))
     return OpsStatus(
