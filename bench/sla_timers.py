@@ -1,17 +1,20 @@
 """SLA timers under load, on the bench infrastructure (real PostgreSQL + Kafka, the SLA service as a process).
 
 1. Start/stop throughput from Kafka: N `node_entered` then N `node_completed` events produced to
-   eoms.tickets; timed from the first send until the SLA service has applied the last one (rows in
-   its timers table). With the service's set-based consumer, then, for comparison, backbone's runner
-   event by event (100 per transaction, then 1).
-2. 1,000,000 open timers bulk-inserted with COPY (rows the service itself would write), ~1,000 of
-   them coming due per second during a 30 s window, the rest days ahead.
+   eoms.tickets; timed from the first send until the SLA service has applied the last one (the last
+   event of every partition, then all N checked in its timers table), with the CPU each process tree
+   (the SLA service, PostgreSQL, Kafka) used per event. With the service's set-based consumer, then, for
+   comparison (unless --no-compare), backbone's runner event by event (100 per transaction, then 1).
+2. --open-timers (default 1,000,000; 10,000,000 for the issue's target) open timers generated inside
+   PostgreSQL as the rows the service itself writes, then ANALYZE and the plan of the scanner's claim;
+   1,000 of them come due per second during a 30 s window, the rest over the next 30 days.
 3. Fire lateness (fired − due) of the window's breaches: as recorded by the scanner (alerts.fired_at,
    in the firing transaction) and as seen by a Kafka consumer of sla.alerts (end to end, relay
    included).
-4. RSS of the SLA process: before the load, with 1M open timers, peak while firing.
+4. RSS of the SLA process: before the load, with the timers open, peak while firing.
 
-`python -m bench.sla_timers` (about 5 minutes); figures printed and in bench/results/sla_timers.json.
+`python -m bench.sla_timers` (about 5 minutes; `--open-timers 10000000` about 15); `--profile PATH` samples
+the SLA process with py-spy during the set-based run. Figures printed and in bench/results/sla_timers.json.
 """
 
 from __future__ import annotations
@@ -132,50 +135,75 @@ async def throughput(bootstrap: str, pool: asyncpg.Pool, n: int, roots: dict[str
     return out
 
 
-def _row_template() -> tuple[dict[str, Any], Any]:
-    """A timer exactly as the service writes it (the domain's own serialisation)."""
+LIMIT_MIN, ESCALATE_AFTER_MIN = 60, 1440  # the bench policy's rule: breach after 60 min, level 1 a day later
+
+
+def _state_template() -> str:
+    """A timer's `state_data` exactly as the service writes it (the domain's own serialisation), with
+    placeholders for what differs per timer: @T@ ticket, @S@ start, @D@ deadline, @E@ escalation due."""
     import yaml
 
     from backbone.vocabulary import Tier
-    from sla.domain.policy import parse_policy_set, resolve
+    from sla.domain.policy import parse_policy_set, resolve, snapshot
     from sla.domain.timer import start_timer
     from sla.services.timers import state_columns
 
-    rp = resolve(parse_policy_set(yaml.safe_load(POLICY)), "x.y", "k", "n", Tier.B, "r")
-    t = start_timer("tkt", "resource_check", rp, datetime(2030, 1, 1, tzinfo=UTC))
-    return state_columns(t), t
+    ps = parse_policy_set(yaml.safe_load(POLICY))
+    rp = snapshot(ps, resolve(ps, "x.y", "k", "n", Tier.B, "r").rule_id)
+    t = start_timer("@T@", "resource_check", rp, datetime(2030, 1, 1, tzinfo=UTC))
+    assert [a.key for a in t.schedule] == ["breach", "escalation:1"]
+    d = json.loads(state_columns(t)["state_data"])
+    d.update(started_at="@S@", anchor_at="@S@", last_event_at="@S@", deadline="@D@", next_fire_at="@D@")
+    d["schedule"][0]["due_at"], d["schedule"][1]["due_at"] = "@D@", "@E@"
+    return json.dumps(d)
 
 
-COLUMNS = ("id", "ticket_id", "node", "state", "ticket_kind", "business_type", "role", "customer_id", "customer_name",
-           "customer_tier", "account_manager_id", "policy_version", "rule_id", "started_at", "deadline",
-           "next_fire_at", "state_data", "updated_at")
+def _iso(ts: str) -> str:
+    """SQL for a timestamptz as pydantic writes it (ISO 8601, UTC, "Z")."""
+    return f"""to_char(({ts}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 
 
-def _rows(prefix: str, deadlines: list[datetime]) -> list[tuple[Any, ...]]:
-    cols, _ = _row_template()
-    data = cols["state_data"]
-    limit = timedelta(minutes=60)
-    esc = timedelta(minutes=1440)
-    out = []
-    now = datetime.now(UTC)
-    for i, deadline in enumerate(deadlines):
-        started = deadline - limit
-        sched = [dict(a) for a in data["schedule"]]
-        sched[0]["due_at"] = deadline.isoformat()
-        sched[1]["due_at"] = (deadline + esc).isoformat()
-        d = {**data, "ticket_id": f"{prefix}{i}", "started_at": started.isoformat(), "anchor_at": started.isoformat(),
-             "deadline": deadline.isoformat(), "last_event_at": started.isoformat(), "schedule": sched,
-             "next_fire_at": deadline.isoformat()}
-        out.append((f"tmr_{prefix}{i}", f"{prefix}{i}", "resource_check", "running", "resource_confirmation",
-                    "dedicated_line_data.opening", "network_resource", "cus_bench", "bench", "B", "am_bench",
-                    "bench-1", "all", started, deadline, deadline, json.dumps(d), now))
-    return out
+# Open timers generated inside PostgreSQL (no rows through the client: 10M rows in minutes), each the row
+# the service writes for a `node_entered` of the bench policy: deadline $3 + i·$4 seconds. Ticket numbers are
+# zero-padded, so ids and tickets arrive in index order (appended to the b-trees, as the service's own are
+# mostly time-ordered); state_data is the template with its placeholders filled in one pass (format).
+_GENERATE = f"""
+INSERT INTO sla.timers (id, ticket_id, node, state, ticket_kind, business_type, role, customer_id, customer_name,
+                        customer_tier, account_manager_id, policy_version, rule_id, started_at, deadline,
+                        next_fire_at, state_data)
+SELECT 'tmr_' || t, t, 'resource_check', 'running', 'resource_confirmation', 'dedicated_line_data.opening',
+       'network_resource', 'cus_bench', 'bench', 'B', 'am_bench', 'bench-1', 'all',
+       d - interval '{LIMIT_MIN} min', d, d,
+       format($1, t, {_iso(f"d - interval '{LIMIT_MIN} min'")}, {_iso("d")},
+              {_iso(f"d + interval '{ESCALATE_AFTER_MIN} min'")})::jsonb
+FROM (SELECT $2 || lpad(i::text, 9, '0') AS t, $3::timestamptz + (i * $4::float8) * interval '1 second' AS d
+      FROM generate_series($5::int, $6::int) AS i) AS g
+"""
+async def bulk_insert(conn: asyncpg.Connection, prefix: str, first: datetime, step_s: float, n: int,
+                      chunk: int = 500_000) -> None:
+    """`n` open timers `prefix<i>` due at `first + i·step_s`, a transaction per `chunk`."""
+    # format() placeholders: %1$s ticket, %2$s start, %3$s deadline, %4$s escalation due.
+    template = _state_template().replace("%", "%%")
+    for mark, arg in (("@T@", "%1$s"), ("@S@", "%2$s"), ("@D@", "%3$s"), ("@E@", "%4$s")):
+        template = template.replace(mark, arg)
+    sql = _GENERATE
+    for s in range(0, n, chunk):
+        await conn.execute(sql, template, prefix, first, step_s, s, min(n, s + chunk) - 1)
 
 
-async def bulk_insert(conn: asyncpg.Connection, prefix: str, deadlines: list[datetime], chunk: int = 50_000) -> None:
-    for s in range(0, len(deadlines), chunk):
-        rows = _rows(f"{prefix}{s}_", deadlines[s:s + chunk])
-        await conn.copy_records_to_table("timers", schema_name="sla", columns=COLUMNS, records=rows)
+async def _check_row(conn: asyncpg.Connection, ticket_id: str) -> None:
+    """A generated row reads back as the service's own timer (the scanner will load it)."""
+    import yaml
+
+    from backbone.vocabulary import Tier
+    from sla.domain.policy import parse_policy_set, resolve, snapshot
+    from sla.domain.timer import SlaTimer
+
+    ps = parse_policy_set(yaml.safe_load(POLICY))
+    rp = snapshot(ps, resolve(ps, "x.y", "k", "n", Tier.B, "r").rule_id)
+    row = await conn.fetchrow("SELECT state_data::text AS d, deadline FROM sla.timers WHERE ticket_id = $1", ticket_id)
+    t = SlaTimer.model_validate({**json.loads(row["d"]), "policy": rp})
+    assert t.deadline == row["deadline"] and t.next_fire_at == row["deadline"], (t, row)
 
 
 async def firing(database_url: str, bootstrap: str, pid: int, n_timers: int) -> dict[str, Any]:
@@ -188,22 +216,40 @@ async def firing(database_url: str, bootstrap: str, pid: int, n_timers: int) -> 
     far = n_timers - in_window
     t0 = time.perf_counter()
     base = datetime.now(UTC) + timedelta(days=1)
-    await bulk_insert(conn, "far_", [base + timedelta(seconds=30 * 86400 * i / far) for i in range(far)])
+    await bulk_insert(conn, "far_", base, 30 * 86400 / far, far)
     far_s = time.perf_counter() - t0
     print(f"  {far} far-off timers inserted in {far_s:.1f}s", flush=True)
+    await _check_row(conn, "far_000000000")
+    # Statistics for the planner after a bulk load (autovacuum would get there, later).
+    t1 = time.perf_counter()
+    await conn.execute("ANALYZE sla.timers")
+    out["analyze_seconds"] = round(time.perf_counter() - t1, 1)
+    out["table_size_gb"] = round(await conn.fetchval("SELECT pg_total_relation_size('sla.timers')") / 2**30, 2)
+    # The scanner's claim (services/timers.py _CLAIM_DUE) at this size: must stay a range scan of the partial
+    # index on next_fire_at, read from its start.
+    plan = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT id FROM sla.timers "
+                            "WHERE next_fire_at <= now() ORDER BY next_fire_at LIMIT 500 FOR UPDATE SKIP LOCKED")
+    out["claim_plan"] = [r[0] for r in plan]
+    print("  " + "\n  ".join(out["claim_plan"]), flush=True)
 
     consumer = AIOKafkaConsumer(SLA_ALERTS, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest")
     await consumer.start()
     await consumer.seek_to_end()
-    start = datetime.now(UTC) + timedelta(seconds=5)
-    await bulk_insert(conn, "win_", [start + timedelta(seconds=i / RATE) for i in range(in_window)])
+    # The window's rows commit together: the first must not be due before they do (it would count the insert
+    # as lateness), so the window opens after twice the time the insert should take at the rate just seen.
+    lead_s = 5 + 2 * in_window * far_s / max(1, far)
+    start = datetime.now(UTC) + timedelta(seconds=lead_s)
+    await bulk_insert(conn, "win_", start, 1 / RATE, in_window)
+    out["window_committed_s_before_first_due"] = round((start - datetime.now(UTC)).total_seconds(), 1)
+    if out["window_committed_s_before_first_due"] <= 0:
+        raise RuntimeError("the window's timers committed after the first was due: lateness would be wrong")
     total = await conn.fetchval("SELECT count(*) FROM sla.timers WHERE next_fire_at IS NOT NULL")
     out["insert_seconds"] = round(time.perf_counter() - t0, 1)
-    out["rss_mb_at_1m_open"] = rss_mb(pid)
+    out["rss_mb_at_open"] = rss_mb(pid)
     print(f"  {total} open timers in the table; window opens at {start.time()}", flush=True)
 
     seen: dict[str, float] = {}
-    peak = out["rss_mb_at_1m_open"]
+    peak = out["rss_mb_at_open"]
     end = start + timedelta(seconds=WINDOW_S)
     while datetime.now(UTC) < end + timedelta(seconds=15) and len(seen) < in_window:
         batches = await consumer.getmany(timeout_ms=500, max_records=5000)
@@ -265,6 +311,7 @@ async def run(env: BenchEnv, args: argparse.Namespace) -> dict[str, Any]:
         pid = await asyncio.to_thread(_restart, env, SET_BASED_CONSUMER="true", CONSUMER_BATCH_SIZE="100")
         print(f"{args.open_timers} open timers, {RATE}/s due for {WINDOW_S}s…", flush=True)
         out["firing"] = await firing(url, env.infra.kafka_bootstrap, pid, args.open_timers)
+        out["claim_plan"] = out["firing"].pop("claim_plan")  # text lines, beside the table's figures
     return out
 
 
