@@ -156,6 +156,37 @@ class CorrelationMiddleware:
             reset_correlation_id(token)
 
 
+#: A path no route answers: `warm_up` asks it.
+WARM_UP_PATH = "/.warm-up"
+
+
+async def warm_up(app: FastAPI) -> int:
+    """Do at startup what a service's first request would otherwise pay for (0.3-0.5 s measured on the
+    SLA's at-risk list, issue 10's first render): FastAPI builds its routers' route state (dependants,
+    parameter and response fields) on the first request that looks through them, so a GET of a path no
+    route answers, sent to the router without the middleware (no metrics, no logs), builds all of it
+    and runs no endpoint; anyio's event-loop backend, imported on the first dependency with a `yield`,
+    is imported too. Returns the status it got (404)."""
+    import anyio
+
+    anyio.get_cancelled_exc_class()  # imports anyio's asyncio backend
+    status = 0
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+
+    scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                    "scheme": "http", "path": WARM_UP_PATH, "raw_path": WARM_UP_PATH.encode(), "root_path": "",
+                    "query_string": b"", "headers": [], "server": ("127.0.0.1", 0), "client": ("127.0.0.1", 0)}
+    await app.router(scope, receive, send)
+    return status
+
+
 def create_app(
     *,
     title: str,
@@ -227,6 +258,10 @@ def create_service_app(
         runtime = bootstrap(settings)
         app.state.runtime = runtime
         await runtime.start()
+        try:
+            await warm_up(app)
+        except Exception:  # the first request will meet it (and answer 4xx/503): not a reason not to start
+            logging.getLogger("backbone.api").exception("warm-up failed")
         try:
             yield
         finally:

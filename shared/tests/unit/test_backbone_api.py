@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import FastAPI, Header
+from fastapi import APIRouter, Depends, FastAPI, Header
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
@@ -87,3 +87,59 @@ def test_domain_conflicts_and_unknown_routes_are_problems():
 def test_readyz_without_a_runtime_is_503_and_metrics_are_exposed():
     assert client.get("/readyz").status_code == 503
     assert "http_request_seconds" in client.get("/metrics").text
+
+
+
+_ran: list[str] = []
+
+
+def _dependency() -> str:
+    _ran.append("dependency")
+    return "d"
+
+
+def _app_with_a_router() -> FastAPI:
+    app = create_app(title="t", version="0", description="d", lifespan=no_runtime, runtime_getter=lambda: None)
+    router = APIRouter(prefix="/api/v1")
+
+    @router.get("/items")
+    async def items(d: Annotated[str, Depends(_dependency)], limit: int = 10) -> dict[str, int]:
+        _ran.append("endpoint")
+        return {"limit": limit}
+
+    app.include_router(router)
+    return app
+
+
+def test_warm_up_builds_every_router_before_the_first_request_and_runs_no_endpoint(monkeypatch):
+    """FastAPI builds an included router's route state (dependants, fields) on the first request that
+    looks through it; `warm_up` (run by create_service_app at startup) makes that happen before any
+    client asks, without running an endpoint or a dependency."""
+    import asyncio
+
+    import fastapi.routing
+
+    from backbone.api import warm_up
+
+    built: list[str] = []
+    real = fastapi.routing.get_dependant
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        built.append(kwargs.get("path", ""))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "get_dependant", counting)
+
+    cold = _app_with_a_router()
+    built.clear()
+    assert TestClient(cold).get("/api/v1/items?limit=3").json() == {"limit": 3}
+    assert built, "FastAPI no longer builds route state on the first request: warm_up may be unneeded"
+
+    warm = _app_with_a_router()
+    built.clear()
+    _ran.clear()
+    assert asyncio.run(warm_up(warm)) == 404
+    assert "/api/v1/items" in built and _ran == []  # built, and nothing ran
+    built.clear()
+    assert TestClient(warm).get("/api/v1/items?limit=3").json() == {"limit": 3}
+    assert built == [] and _ran == ["dependency", "endpoint"]  # the first request found it all built
