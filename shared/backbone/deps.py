@@ -5,7 +5,7 @@ A service's own `api/deps.py` re-exports these and adds its settings type and it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
@@ -17,15 +17,18 @@ from backbone.runtime import ServiceRuntime
 C = TypeVar("C")
 
 
-def get_runtime(request: Request) -> ServiceRuntime[Any]:
+# The dependencies below are `async def` though they never await: FastAPI runs a plain `def`
+# dependency in its thread pool, a thread hop per request and dependency (about 8 % of the CRM's CPU
+# per order in the issue 16 profile, docs/benchmarks.md).
+async def get_runtime(request: Request) -> ServiceRuntime[Any]:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def context_of(context_type: type[C]) -> Callable[[Request], C]:
+def context_of(context_type: type[C]) -> Callable[[Request], Awaitable[C]]:
     """A dependency giving the service's typed context (what its bootstrap built):
     `ContextDep = Annotated[CrmContext, Depends(context_of(CrmContext))]`."""
 
-    def get_context(request: Request) -> C:
+    async def get_context(request: Request) -> C:
         context = request.app.state.runtime.context
         if not isinstance(context, context_type):
             raise TypeError(f"the runtime's context is a {type(context).__name__}, not a {context_type.__name__}")

@@ -4,7 +4,7 @@
     IdempotencyDep = Annotated[Idempotency, Depends(idempotency_dependency(idempotency_keys))]
 
     async with session.begin():
-        replay = await idem.begin(session)          # lock the key, look it up
+        replay = await idem.begin(session)          # claim the key, or read its reply
         if replay is not None:
             return replay                           # same body: the first reply, nothing new
         out = await do_the_work(session)            # the effect ...
@@ -13,8 +13,13 @@
 - same key + same request (method, path, canonical JSON body) → the first reply, status and body;
 - same key + another request → 422 problem+json naming the `Idempotency-Key` header;
 - a request that fails rolls back, key included: retrying it runs it again;
-- keys are per principal (two users may pick the same key); a transaction-scoped advisory lock
-  serialises concurrent requests carrying the same key, so the second one waits and replays.
+- keys are per principal (two users may pick the same key). `begin` claims the key with one
+  `INSERT … ON CONFLICT DO NOTHING` (a placeholder row nobody sees before the commit) and `finish`
+  fills in the reply (one UPDATE of that row): two round trips for a new request, where a lock, a
+  lookup and an insert were three (issue 16, docs/benchmarks.md). A concurrent request with the same
+  key waits on the uncommitted row's primary key, then finds it committed and replays (or claims the
+  key itself if the first rolled back). A transaction that claimed a key must `finish` before it
+  commits: committing without the reply fails the commit (a programming error, never a stored blank).
 - stored replies are forgotten after `idempotency_retention_h` (`backbone.retention`).
 """
 
@@ -30,14 +35,17 @@ from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, bindparam, event, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from backbone.deps import PrincipalDep
 from backbone.problems import Problem
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
+_CLAIMED = "backbone.idempotency.claimed"  # session.info: keys claimed in this transaction, reply not stored yet
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -50,6 +58,27 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
+class _Statements:
+    """One table's statements, built once: SQLAlchemy reuses their compiled form, asyncpg its prepared one."""
+
+    def __init__(self, t: Table) -> None:
+        self.claim = insert(t).on_conflict_do_nothing(index_elements=[t.c.key, t.c.principal]).returning(literal(True))
+        mine = (t.c.key == bindparam("b_key"), t.c.principal == bindparam("b_principal"))
+        self.stored = select(t.c.request_hash, t.c.status_code, t.c.response).where(*mine)
+        self.reply = update(t).where(*mine).values(status_code=bindparam("b_status"),
+                                                  response=bindparam("b_response", type_=t.c.response.type))
+
+
+_STATEMENTS: dict[Table, _Statements] = {}
+
+
+def _statements(table: Table) -> _Statements:
+    found = _STATEMENTS.get(table)
+    if found is None:
+        found = _STATEMENTS[table] = _Statements(table)
+    return found
+
+
 @dataclass
 class Idempotency:
     """One request's key (or None: the request is simply not idempotent) and fingerprint."""
@@ -60,23 +89,21 @@ class Idempotency:
     fingerprint: str
 
     async def begin(self, session: AsyncSession) -> JSONResponse | None:
-        """Inside the request's transaction: the stored reply of a replay, else None."""
+        """Inside the request's transaction: the stored reply of a replay, else None (the key is now ours)."""
         if self.key is None:
             return None
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-            {"k": f"idem:{self.table.fullname}:{self.principal}:{self.key}"},
-        )
-        t = self.table
-        row = (
-            await session.execute(
-                select(t.c.request_hash, t.c.status_code, t.c.response).where(
-                    t.c.key == self.key, t.c.principal == self.principal
-                )
-            )
-        ).first()
-        if row is None:
-            return None
+        ids = {"b_key": self.key, "b_principal": self.principal}
+        claim = {"key": self.key, "principal": self.principal, "request_hash": self.fingerprint, "status_code": 0,
+                 "response": {}}  # the placeholder nobody sees: `finish` writes the reply before the commit
+        st = _statements(self.table)
+        row = None
+        while row is None:
+            if (await session.execute(st.claim, claim)).first() is not None:
+                session.info.setdefault(_CLAIMED, set()).add((self.table.fullname, self.principal, self.key))
+                return None
+            # Taken by a committed request (a concurrent one was waited for by the claim): read in a new
+            # snapshot; gone again only if the retention purge took it meanwhile, then claim once more.
+            row = (await session.execute(st.stored, ids)).first()
         if row.request_hash != self.fingerprint:
             raise Problem(
                 422, "Idempotency key reused",
@@ -90,17 +117,32 @@ class Idempotency:
     async def finish(self, session: AsyncSession, status_code: int, body: BaseModel | Any,
                      headers: dict[str, str] | None = None) -> JSONResponse:
         """Store the reply (when there is a key) in the same transaction, and return it."""
-        content = jsonable_encoder(body)
+        # A model straight to JSON types (pydantic's core); jsonable_encoder walks the result again in Python.
+        content = body.model_dump(mode="json", by_alias=True) if isinstance(body, BaseModel) else jsonable_encoder(body)
         if self.key is not None:
-            await session.execute(
-                self.table.insert().values(
-                    key=self.key, principal=self.principal, request_hash=self.fingerprint,
-                    status_code=status_code, response={"body": content, "headers": headers or {}},
-                    created_at=func.now(),
-                )
-            )
+            await session.execute(_statements(self.table).reply, {
+                "b_key": self.key, "b_principal": self.principal, "b_status": status_code,
+                "b_response": {"body": content, "headers": headers or {}},
+            })
+            session.info.get(_CLAIMED, set()).discard((self.table.fullname, self.principal, self.key))
         return JSONResponse(content, status_code=status_code, headers=headers)
 
+
+class UnfinishedIdempotency(RuntimeError):
+    """A transaction claimed an Idempotency-Key and tried to commit without storing the reply."""
+
+
+@event.listens_for(Session, "before_commit")
+def _unfinished(session: Session) -> None:
+    # The outermost commit only: a savepoint released inside the request (`begin_nested`) is not the end.
+    if not session.in_nested_transaction() and (pending := session.info.get(_CLAIMED)):
+        raise UnfinishedIdempotency(f"{HEADER} claimed without a stored reply: {sorted(pending)!r}")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_claims(session: Session, transaction: Any) -> None:
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop(_CLAIMED, None)
 
 
 def idempotency_dependency(table: Table) -> Callable[..., Awaitable[Idempotency]]:

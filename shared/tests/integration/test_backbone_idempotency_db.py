@@ -1,0 +1,81 @@
+"""Idempotency-Key on real PostgreSQL: the claim (`INSERT … ON CONFLICT DO NOTHING`) and the reply.
+
+- a new key is claimed and its reply stored in the transaction of the effect; a later request with
+  the same key and body gets that reply, with another body a 422 naming the header;
+- concurrent first requests with one key: exactly one does the work, the others wait and replay it;
+- a request that fails rolls back, key included: the next one runs again;
+- a transaction that claimed a key cannot commit without storing the reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import MetaData, func, select, text
+
+from backbone.db import idempotency_table, make_engine, make_session_factory
+from backbone.idempotency import Idempotency, UnfinishedIdempotency
+from backbone.problems import Problem
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SCHEMA = "bb_idempotency"
+
+
+async def test_claim_reply_replay_and_concurrent_first_use(infra):
+    md = MetaData(schema=SCHEMA)
+    keys = idempotency_table(md)
+    engine = make_engine(infra.database_url, pool_size=8)
+    sessions = make_session_factory(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
+            await conn.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
+            await conn.run_sync(md.create_all)
+        work: list[str] = []
+
+        async def request(key: str, fingerprint: str, *, fail: bool = False, pause: float = 0.0) -> tuple[int, dict]:
+            idem = Idempotency(table=keys, key=key, principal="am_1", fingerprint=fingerprint)
+            async with sessions() as session, session.begin():
+                if (replay := await idem.begin(session)) is not None:
+                    assert replay.headers["idempotent-replayed"] == "true"
+                    return replay.status_code, json.loads(bytes(replay.body))
+                work.append(key)
+                async with session.begin_nested():  # a savepoint released before the reply is no commit
+                    await session.execute(select(1))
+                await asyncio.sleep(pause)  # the others arrive while this one holds the uncommitted claim
+                if fail:
+                    raise RuntimeError("the effect failed")
+                reply = await idem.finish(session, 201, {"n": len(work)}, {"Location": f"/x/{len(work)}"})
+                return reply.status_code, json.loads(bytes(reply.body))
+
+        assert await request("k1", "h1") == (201, {"n": 1})
+        assert await request("k1", "h1") == (201, {"n": 1}) and work == ["k1"]
+        with pytest.raises(Problem) as refused:
+            await request("k1", "h2")
+        assert refused.value.status == 422 and refused.value.errors[0]["field"] == "Idempotency-Key"
+
+        replies = await asyncio.gather(*[request("k2", "h1", pause=0.3 if i == 0 else 0.0) for i in range(6)])
+        assert work.count("k2") == 1, "concurrent first requests with one key: the work is done once"
+        assert len({json.dumps(r) for r in replies}) == 1
+
+        with pytest.raises(RuntimeError):
+            await request("k3", "h1", fail=True)
+        assert await request("k3", "h1") == (201, {"n": len(work)}) and work.count("k3") == 2
+
+        idem = Idempotency(table=keys, key="k4", principal="am_1", fingerprint="h1")
+        with pytest.raises(UnfinishedIdempotency):
+            async with sessions() as session, session.begin():
+                assert await idem.begin(session) is None
+        async with sessions() as session:
+            stored = (await session.execute(select(func.count()).select_from(keys).where(keys.c.key == "k4"))).scalar()
+            assert stored == 0, "nothing of a claim without its reply is committed"
+            rows = (await session.execute(select(keys.c.key, keys.c.status_code, keys.c.response))).all()
+            assert {r.key: r.status_code for r in rows} == {"k1": 201, "k2": 201, "k3": 201}
+            assert all(r.response["headers"]["Location"].startswith("/x/") for r in rows)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
+        await engine.dispose()
