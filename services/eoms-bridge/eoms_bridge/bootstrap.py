@@ -66,7 +66,8 @@ def bootstrap(settings: EomsSettings) -> ServiceRuntime[EomsContext]:
     # The TMF621 hub's fan-out reads the bridge's own ticket stream on the same consumer (backbone.hub).
     handlers = merge_handlers(consumers.make_handlers(context),
                               fan_out_handlers(hub, tmf_events.TICKET_API, tmf_events.TICKET_MAPPERS))
-    runtime.add_consumer(topics=[CRM_ORDERS, CRM_COMPLAINTS, EOMS_TICKETS], handlers=handlers)
+    runtime.add_consumer(topics=[CRM_ORDERS, CRM_COMPLAINTS, EOMS_TICKETS], handlers=handlers,
+                         apply_run=consumers.make_batch_applier(context, handlers))
     for worker in hub_workers(runtime.engine, session_factory, hub, settings,
                               retention_interval_s=settings.retention_interval_s,
                               retention_batch_size=settings.retention_batch_size):

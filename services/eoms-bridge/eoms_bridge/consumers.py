@@ -1,10 +1,21 @@
-"""What the bridge consumes: submitted / cancelled orders and new complaints from the CRM."""
+"""What the bridge consumes: submitted / cancelled orders and new complaints from the CRM.
+
+A partition's run of events is applied in one transaction (`make_batch_applier`, the consumer's
+`apply_run`): consecutive `crm.order.submitted` set-based (`tickets.open_tickets_for_orders`: one
+database clock read, one insert each for the tickets, their history and their events), the rest one by
+one through the handlers, in partition order. A run that fails is retried event by event (the runner),
+so a submitted order without a workflow still reaches the DLQ alone.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import groupby
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.consumer import Handler, PermanentError
+from backbone.consumer import BatchApplier, Handler, PermanentError
+from backbone.correlation import reset_correlation_id, set_correlation_id
 from backbone.db import db_now
 from backbone.envelope import Envelope
 from backbone.events import ComplaintCreated, OrderCancelled, OrderSubmitted
@@ -45,3 +56,26 @@ def make_handlers(context: EomsContext) -> dict[str, Handler]:
         "crm.order.cancelled": on_order_cancelled,
         "crm.complaint.created": on_complaint_created,
     }
+
+
+def make_batch_applier(context: EomsContext, handlers: dict[str, Handler]) -> BatchApplier:
+    """The consumer's `apply_run` over `handlers` (the merged ones: the TMF hub's fan-out included)."""
+    store, forward = context.store, context.forwarding
+    org, eoms_partner = context.organisation, context.eoms_partner
+
+    async def apply(session: AsyncSession, events: Sequence[Envelope]) -> None:
+        for etype, group in groupby(events, key=lambda e: e.type):
+            run = list(group)
+            if etype == "crm.order.submitted" and len(run) > 1:
+                await tickets.open_tickets_for_orders(
+                    session, store=store, orders=[(e.payload(OrderSubmitted), e.correlation_id) for e in run],
+                    now=await db_now(session), forward=forward, org=org, eoms_partner=eoms_partner)
+                continue
+            for e in run:
+                token = set_correlation_id(e.correlation_id)
+                try:
+                    await handlers[etype](session, e)
+                finally:
+                    reset_correlation_id(token)
+
+    return apply

@@ -19,10 +19,10 @@ from backbone import events as wire
 from backbone.errors import Invalid
 from backbone.events import ComplaintCreated, OrderSubmitted
 from backbone.ids import new_id
-from backbone.outbox import emit
+from backbone.outbox import emit, emit_envelopes, envelope_for
 from backbone.vocabulary import GENERIC_COMPLAINT, TicketKind
 from eoms_bridge.domain import events as dom
-from eoms_bridge.domain.dispatch import Organisation
+from eoms_bridge.domain.dispatch import Organisation, Strategy
 from eoms_bridge.domain.errors import (
     IllegalTransitionError,
     StaleTicketError,
@@ -85,24 +85,40 @@ async def open_tickets_for_order(
     entered node gets its partner and is dispatched (`services/assignment.py`); with `forward`, the
     ticket records `eoms_partner`, the external EOMS whose signed callbacks may act on it.
     """
-    created: list[str] = []
-    for item in order.items:
-        wf = await store.latest(session, item.business_type)
-        origin = Origin(
-            origin="order", origin_id=order.order_id, origin_item_id=item.item_id, customer_id=order.customer_id,
-            customer_name=order.customer_name, customer_tier=order.customer_tier,
-            account_manager_id=order.account_manager_id, severity=TIER_SEVERITY.get(order.customer_tier),
-            description=f"{wf.title_zh or wf.business_type} ({order.customer_name})",
-            data={"product": item.product, "business_kind": item.business_kind, "channel": order.channel,
-                  "attributes": item.attributes},
-            customer_region=order.customer_region,
-        )
-        for kind in initial_tickets(wf):
-            tid = await _open(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward, org=org,
-                              eoms_partner=eoms_partner)
-            if tid:
-                created.append(tid)
-    return created
+    return await open_tickets_for_orders(session, store=store, orders=[(order, None)], now=now, forward=forward,
+                                         org=org, eoms_partner=eoms_partner)
+
+
+async def open_tickets_for_orders(
+    session: AsyncSession, *, store: WorkflowStore, orders: Sequence[tuple[OrderSubmitted, str | None]],
+    now: datetime, forward: bool = False, org: Organisation | None = None, eoms_partner: str | None = None,
+) -> list[str]:
+    """`open_tickets_for_order` for a run of orders (each with the correlation id of its event; None: the
+    current one) in a few statements whatever their number: one multi-row insert of the tickets, one of
+    their history, one of their events (the bridge's consumer applies a partition's run this way)."""
+    prepared: list[_Prepared] = []
+    opened: list[str] = []
+    # A least-loaded dispatch counts the open tickets in the table: what it counts must be stored first.
+    counts_load = org is not None and any(r.auto and r.strategy is Strategy.LEAST_LOADED for r in org.dispatch)
+    for order, correlation_id in orders:
+        for item in order.items:
+            wf = await store.latest(session, item.business_type)
+            origin = Origin(
+                origin="order", origin_id=order.order_id, origin_item_id=item.item_id, customer_id=order.customer_id,
+                customer_name=order.customer_name, customer_tier=order.customer_tier,
+                account_manager_id=order.account_manager_id, severity=TIER_SEVERITY.get(order.customer_tier),
+                description=f"{wf.title_zh or wf.business_type} ({order.customer_name})",
+                data={"product": item.product, "business_kind": item.business_kind, "channel": order.channel,
+                      "attributes": item.attributes},
+                customer_region=order.customer_region,
+            )
+            for kind in initial_tickets(wf):
+                prepared.append(await _prepare(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward,
+                                               org=org, eoms_partner=eoms_partner, correlation_id=correlation_id))
+                if counts_load:
+                    opened += await _store(session, prepared, forward=forward)
+                    prepared = []
+    return opened + await _store(session, prepared, forward=forward)
 
 
 async def open_ticket_for_complaint(
@@ -142,10 +158,32 @@ async def _complaint_workflow(session: AsyncSession, store: WorkflowStore, compl
     return await store.latest(session, candidates[-1])
 
 
+@dataclass
+class _Prepared:
+    """A ticket opened in memory (its domain events, its row), not stored yet."""
+
+    ticket: Ticket
+    origin: Origin
+    wf: WorkflowDefinition
+    events: list[dom.DomainEvent]
+    row: dict[str, Any]
+    correlation_id: str | None = None
+
+
 async def _open(
     session: AsyncSession, *, wf: WorkflowDefinition, kind: TicketKind, origin: Origin, now: datetime,
     forward: bool, org: Organisation | None = None, eoms_partner: str | None = None, actor: Actor = CRM,
 ) -> str | None:
+    opened = await _store(session, [await _prepare(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward,
+                                                   org=org, eoms_partner=eoms_partner, actor=actor)], forward=forward)
+    return opened[0] if opened else None
+
+
+async def _prepare(
+    session: AsyncSession, *, wf: WorkflowDefinition, kind: TicketKind, origin: Origin, now: datetime,
+    forward: bool, org: Organisation | None = None, eoms_partner: str | None = None, actor: Actor = CRM,
+    correlation_id: str | None = None,
+) -> _Prepared:
     ticket, events = Ticket.open(
         ticket_id=new_id("tkt"), workflow=wf, kind=kind, subject_id=origin.origin_id, now=now, actor=actor,
         customer_tier=origin.customer_tier,
@@ -154,7 +192,7 @@ async def _open(
     assert node is not None and visit is not None
     events += await assignment.on_node_entered(session, org, ticket, region=origin.customer_region, now=now,
                                                dispatch=not forward)
-    inserted = (await session.execute(_INSERT_TICKET, {
+    row = {
         "id": ticket.id, "kind": kind.value, "business_type": wf.business_type, "origin": origin.origin,
         "origin_id": origin.origin_id, "origin_item_id": origin.origin_item_id, "customer_id": origin.customer_id,
         "customer_name": origin.customer_name, "customer_tier": origin.customer_tier,
@@ -164,14 +202,29 @@ async def _open(
         "partner": visit.partner, "eoms_partner": eoms_partner if forward else None,
         "node_entered_at": now, "severity": origin.severity, "description": origin.description, "data": origin.data,
         "snapshot": to_snapshot(ticket), "created_at": now, "updated_at": now, "version": 1,
-    })).first()
-    if inserted is None:
-        return None  # already opened (redelivery, or another consumer group got there first)
-    await _record(session, ticket, origin, events)
+    }
+    return _Prepared(ticket, origin, wf, events, row, correlation_id)
+
+
+async def _store(session: AsyncSession, prepared: Sequence[_Prepared], *, forward: bool) -> list[str]:
+    """Insert the tickets (one statement), then the history and the events of those that were new; a
+    ticket already opened for its (origin, item, kind) is skipped (redelivery, or another consumer group
+    got there first). Returns the new tickets' ids, in order."""
+    if not prepared:
+        return []
+    new = set((await session.execute(_INSERT_TICKET, [p.row for p in prepared])).scalars())
+    opened = [p for p in prepared if p.ticket.id in new]
+    history = [_history_row(e) for p in opened for e in p.events]
+    if history:
+        await session.execute(_INSERT_HISTORY, history)
+    envelopes = [envelope_for(session, payload, subject=p.ticket.id, correlation_id=p.correlation_id)
+                 for p in opened for payload in wire_events(p.ticket, p.origin, p.events)]
+    await emit_envelopes(session, envelopes)
     if forward:
-        await forwarding.enqueue(session, ticket_id=ticket.id, message_type="ticket.created",
-                                 payload=_forward_payload(ticket, origin, wf))
-    return ticket.id
+        for p in opened:
+            await forwarding.enqueue(session, ticket_id=p.ticket.id, message_type="ticket.created",
+                                     payload=_forward_payload(p.ticket, p.origin, p.wf))
+    return [p.ticket.id for p in opened]
 
 
 def _forward_payload(t: Ticket, origin: Origin, wf: WorkflowDefinition) -> dict[str, Any]:
