@@ -226,6 +226,11 @@ class _Flight:
             fut.add_done_callback(_retrieved)
 
 
+# The most acknowledged rows whose mark-sent rides on the next read: the read's snapshot still sees them unsent, so its
+# index scan walks past them (and checks each row against the array); a full batch is marked by a statement of its own.
+_MARK_WITH_READ = 64
+
+
 class OutboxRelay(Worker):
     """A `Worker` whose pass publishes one batch, while it holds the schema's relay lock."""
 
@@ -267,6 +272,7 @@ class OutboxRelay(Worker):
         _RELAYS.setdefault(self.channel, weakref.WeakSet()).add(self)
         self._lock_key = zlib.crc32(f"outbox-relay:{self.schema}".encode())
         self._lock_conn: AsyncConnection | None = None
+        self._lock_driver: Any = None  # the asyncpg connection under it (the pass's statements run on it)
         self._counted_at = 0.0
         self.pending: int | None = None  # the true backlog at the last count (leader only)
         self.published_total = 0  # rows this relay published (the drills compare relays by it)
@@ -309,7 +315,7 @@ class OutboxRelay(Worker):
             # (at least once, as a relay crash does; the inbox absorbs them), and a pass is one fsync shorter.
             await conn.execute(text("SET synchronous_commit = off"))
             await conn.commit()
-            self._lock_conn = conn
+            self._lock_conn, self._lock_driver = conn, await _driver(conn)
             metrics.RELAY_LEADER.labels(self.schema).set(1)
             metrics.RELAY_LEADERSHIP_CHANGES.labels(self.schema, "acquired").inc()
             log.info("outbox relay active", extra={"topic": self.schema})
@@ -335,26 +341,35 @@ class OutboxRelay(Worker):
         acks are awaited, if a commit has woken the relay meanwhile, read and hand over the rows it wrote, up to
         `window` batches in the producer; each batch is marked sent once its acks are in, in order. A commit
         arriving during a pass is so read as soon as the batch before it is queued, not after that batch's acks and
-        mark-sent. A backlog without wake-ups (a full batch read) goes one batch at a time, read after the previous
-        one's mark-sent. Guarantees as in `relay_once`: a row is marked sent only after its ack; a failed or
-        poisoned batch stops the pass, and the batches queued behind it are not marked (they go again: at least
-        once; a relay that dies mid-pass publishes again up to `window` batches, not one). Ends when nothing is in
-        the producer and no commit is waiting, or after `pass_s` (the heartbeat). Returns whether a full batch was
-        last read (more rows are waiting)."""
-        driver = await _driver(conn)
+        mark-sent. A backlog without wake-ups (a full batch read) goes one batch at a time, each read after the
+        previous one's acks. The mark-sent of a few acknowledged rows rides on the read that follows at once (one
+        round trip, `_read_sql`), else it is a statement of its own before that read or before the pass waits.
+        Guarantees as in `relay_once`: a row is marked sent only after its ack; a failed or poisoned batch stops the
+        pass, and the batches queued behind it are not marked (they go again: at least once; a relay that dies
+        mid-pass publishes again up to `window` batches, not one). Ends when nothing is in the producer and no commit
+        is waiting, or after `pass_s` (the heartbeat). Returns whether a full batch was last read (more are waiting)."""
+        driver = self._lock_driver
         loop = asyncio.get_running_loop()
         ends = loop.time() + self.pass_s
         flights = self._flights = deque()
         more, woke = True, False  # more: the last read was a full batch; woke: commits notified since the last read
         stalled = False  # a batch's queueing failed: read no further until it settles
         woken: asyncio.Task[Any] | None = None
+        to_mark: list[int] = []  # acknowledged rows, marked sent by the next statement on the lock connection
         try:
             while True:
                 room = len(flights) < self.window and not stalled and not self.stopping and loop.time() < ends
-                if room and (woke or (more and not flights)):
+                read_now = room and (woke or self._wake.is_set() or (more and not flights))
+                if to_mark and (not read_now or len(to_mark) > _MARK_WITH_READ):
+                    await driver.execute(self._mark_sql(), to_mark)
+                    to_mark = []
+                if read_now:
                     woke = False
                     self._wake.clear()  # this read sees every commit notified so far
-                    rows = await self._read(driver, fenced=True, skip=[r[0] for f in flights for r in f.rows])
+                    # The mark-sent of the rows acknowledged since the last read rides on this read: one round trip.
+                    marking, to_mark = to_mark, []
+                    rows = await self._read(driver, fenced=True, mark=marking,
+                                            skip=[*marking, *(r[0] for f in flights for r in f.rows)])
                     if await self._count_pending(conn):
                         await conn.commit()
                     more = len(rows) >= self.batch_size
@@ -379,7 +394,11 @@ class OutboxRelay(Worker):
                 flights.popleft()
                 done, poison, error = head.settle.result()
                 if done:
-                    await self._mark_sent(driver, head.rows[:done])
+                    await self._acknowledged(head.rows[:done])
+                    to_mark += [r[0] for r in head.rows[:done]]
+                if (poison is not None or error is not None) and to_mark:
+                    await driver.execute(self._mark_sql(), to_mark)
+                    to_mark = []
                 if poison is not None:
                     self._set_aside(poison, error)
                     return True  # the rest go again, the poisoned aggregate held
@@ -392,13 +411,12 @@ class OutboxRelay(Worker):
                 flight.abandon()
             flights.clear()
 
-    async def _mark_sent(self, driver: Any, rows: Sequence[Any]) -> None:
-        """Mark acknowledged rows sent: one statement (autocommit on the lock connection)."""
+    async def _acknowledged(self, rows: Sequence[Any]) -> None:
+        """Rows the broker acknowledged, about to be marked sent."""
         self._count_published(rows)
         if self._pause_after_publish:
             log.warning("relay published %d rows; pausing before mark-sent (fault injection)", len(rows))
             await asyncio.sleep(self._pause_after_publish)
-        await driver.execute(self._mark_sql(), [r[0] for r in rows])
 
     async def _start_listening(self, conn: AsyncConnection) -> None:
         """LISTEN on the lock connection: a commit that wrote outbox rows (`emit`'s `pg_notify`) wakes
@@ -454,7 +472,7 @@ class OutboxRelay(Worker):
         await self.teardown()  # give up leadership; the next pass competes for it again
 
     async def teardown(self) -> None:
-        conn, self._lock_conn = self._lock_conn, None
+        conn, self._lock_conn, self._lock_driver = self._lock_conn, None, None
         metrics.RELAY_LEADER.labels(self.schema).set(0)
         if conn is None:
             return
@@ -510,7 +528,9 @@ class OutboxRelay(Worker):
         in `seq` order, but not the rows `$1` (set aside, or already in the producer) nor the aggregates `$2`/`$3`
         (topics, keys) held behind a set-aside row, at most `$4` rows. Fenced: read only if this backend still holds
         the relay lock `$5`, in the same statement: one row (held, NULL...) when nothing is unsent, no row at all
-        when the lock is gone."""
+        when the lock is gone; and before it, the acknowledged rows `$6` are marked sent (a data-modifying `WITH`: the
+        read's snapshot does not see that update, hence those rows are in `$1` too; marking acknowledged rows is right
+        whoever holds the lock)."""
         cache_key = "fenced" if fenced else "plain"
         if (sql := self._sql.get(cache_key)) is None:
             table = '"{}".outbox'.format(self.schema.replace('"', '""'))
@@ -518,7 +538,8 @@ class OutboxRelay(Worker):
                      " AND (cardinality($2::text[]) = 0 OR (topic, key) NOT IN"
                      " (SELECT * FROM unnest($2::text[], $3::text[])))")
             if fenced:
-                sql = ("SELECT fence.held, batch.seq, batch.topic, batch.key, batch.payload FROM (SELECT true AS held"
+                sql = (f"WITH marked AS (UPDATE {table} SET sent_at = now() WHERE seq = ANY($6::bigint[]))"
+                       " SELECT fence.held, batch.seq, batch.topic, batch.key, batch.payload FROM (SELECT true AS held"
                        " FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
                        " AND ((classid::bigint << 32) | objid::bigint) = $5::bigint LIMIT 1) AS fence"
                        f" LEFT JOIN LATERAL ({batch} AND fence.held ORDER BY seq LIMIT $4) AS batch ON true"
@@ -535,14 +556,16 @@ class OutboxRelay(Worker):
             sql = self._sql["mark"] = f"UPDATE {table} SET sent_at = now() WHERE seq = ANY($1::bigint[])"
         return sql
 
-    async def _read(self, driver: Any, *, fenced: bool, skip: Sequence[int] = ()) -> list[Any]:
-        """One batch: `(seq, topic, key, payload)` records in `seq` order, skipping `skip` (rows in flight)."""
+    async def _read(self, driver: Any, *, fenced: bool, skip: Sequence[int] = (),
+                    mark: Sequence[int] = ()) -> list[Any]:
+        """One batch: `(seq, topic, key, payload)` records in `seq` order, skipping `skip` (rows in flight, and those
+        being marked). Fenced, the same statement first marks the acknowledged rows `mark` sent."""
         held = {(t, k) for t, k, _ in self.failed.values()}
         args: list[Any] = [[*self.failed, *skip], [t for t, _ in held], [k for _, k in held], self.batch_size]
         if not fenced:
             return list(await driver.fetch(self._read_sql(fenced=False), *args))
         try:
-            read = await driver.fetch(self._read_sql(fenced=True), *args, self._lock_key)
+            read = await driver.fetch(self._read_sql(fenced=True), *args, self._lock_key, mark)
         except Exception as exc:  # a dead lock connection is a lost lock
             raise LostLeadership(f"lock connection failed: {exc!r}") from exc
         if not read:
@@ -561,8 +584,9 @@ class OutboxRelay(Worker):
             return 0
         done, poison, error = await self._publish(rows)
         if done:
+            await self._acknowledged(rows[:done])
             async with self.engine.connect() as mark:
-                await self._mark_sent(await _driver(mark), rows[:done])
+                await (await _driver(mark)).execute(self._mark_sql(), [r[0] for r in rows[:done]])
         if poison is not None:
             self._set_aside(poison, error)
             return done + 1
