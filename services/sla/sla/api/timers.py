@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy import select
 
@@ -116,6 +116,10 @@ async def timer_alerts(timer_id: str, session: SessionDep, _: ReaderDep) -> list
 
 
 AtRiskItem = board.BoardTimer
+#: The at-risk page serialised once, straight from the models: FastAPI's way for a `response_model`
+#: (dump to dicts, validate them again, serialise) cost 2.7 times as much on 100 rows (issue 10's first
+#: render: the board's first page). The OpenAPI document still says `Page[AtRiskItem]`.
+_AT_RISK_PAGE = TypeAdapter(Page[AtRiskItem])
 
 _STATE_NAMES = frozenset(s.value for s in board.OPEN_STATES)
 _STATES = ", ".join(s.value for s in board.OPEN_STATES)
@@ -137,7 +141,7 @@ async def at_risk(
     region: str | None = Query(None, max_length=60, description="the customer's region"),
     ticket_id: Annotated[list[str] | None, Query(max_length=200, description=(
         "only these tickets' timers (repeat, at most 200): e.g. the SLA deadlines of a work queue's page"))] = None,
-) -> Page[AtRiskItem]:
+) -> Response:
     names = [n.strip() for v in state or () for n in v.split(",") if n.strip()]
     if bad := [n for n in names if n not in _STATE_NAMES]:
         raise field_error("state", f"{bad} are not open states; choose among {_STATES}")
@@ -146,4 +150,5 @@ async def at_risk(
         session, context.policies, now=datetime.now(UTC), states=states, limit=limit, cursor=cursor, node=node,
         role=role, account_manager_id=account_manager_id, tier=tier, business_type=business_type, region=region,
         ticket_ids=ticket_id or ())
-    return Page[AtRiskItem](items=items, next_cursor=next_cursor)
+    return Response(_AT_RISK_PAGE.dump_json(Page[AtRiskItem](items=items, next_cursor=next_cursor)),
+                    media_type="application/json")
