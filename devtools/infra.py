@@ -297,6 +297,15 @@ def _kafka_properties(profile: InfraProfile, log_dir: Path) -> str:
     ])
 
 
+#: The broker's JVM on a small shared machine (docs/benchmarks.md, idle, pass 3; KAFKA_JVM_OPTS replaces it):
+#: C1 only (`TieredStopAtLevel=1`): C2 compiled for minutes after every start, 1.5-2 % of a core at idle, and
+#: under load the broker used 32-66 us of CPU per message against 88-179 us with C2 still warming up
+#: (interleaved, same load); the serial collector (no G1 service and refinement threads on a 768 MB heap);
+#: no perf-data file updated every tick; no safepoint forced every second for cleanup that can wait for a GC.
+KAFKA_JVM_OPTS = ("-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData "
+                  "-XX:+UnlockDiagnosticVMOptions -XX:GuaranteedSafepointInterval=0")
+
+
 def ensure_kafka(profile: InfraProfile) -> tuple[str, str, list[int]]:
     if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         return servers, "external", []
@@ -323,9 +332,10 @@ def _start_apache_kafka(profile: InfraProfile) -> int:
             check=True, stdout=subprocess.DEVNULL, stderr=open(kdir / "format.log", "wb"),  # noqa: SIM115
         )
     heap = os.environ.get("KAFKA_HEAP", "-Xmx768m")
+    jvm = os.environ.get("KAFKA_JVM_OPTS", KAFKA_JVM_OPTS).split()
     logfile = open(kdir / "server.log", "ab")  # noqa: SIM115 - handed to the broker process
     proc = subprocess.Popen(
-        ["java", heap, "-XX:+UseG1GC", "-Djava.awt.headless=true", "-cp", cp, "kafka.Kafka", str(props)],
+        ["java", heap, *jvm, "-Djava.awt.headless=true", "-cp", cp, "kafka.Kafka", str(props)],
         stdout=logfile, stderr=logfile, start_new_session=True,
     )
     _wait_for(lambda: port_open("127.0.0.1", profile.kafka_port) or proc.poll() is not None, "Kafka", 90)
