@@ -63,9 +63,9 @@ def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime[NotifyCo
     runtime = ServiceRuntime(infra, context)
     wake = dispatch.wakeup.wake
     handlers = make_handlers(context, on_queued=wake)
-    runtime.add_consumer(topics=[SLA_ALERTS, STATS_REPORTS], handlers=handlers,
-                         apply_run=make_run_applier(context, handlers, on_queued=wake)
-                         if settings.set_based_consumer else None)
+    consumer = runtime.add_consumer(topics=[SLA_ALERTS, STATS_REPORTS], handlers=handlers,
+                                    apply_run=make_run_applier(context, handlers, on_queued=wake)
+                                    if settings.set_based_consumer else None)
 
     runtime.add_worker(LeaseHolder(infra.engine, dispatch.lease))
     runtime.add_worker(recovery_worker(infra.engine, dispatch.lease, settings.recovery_interval_s))
@@ -81,9 +81,11 @@ def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime[NotifyCo
     for i, client in enumerate(dispatch.smpp):
         runtime.add_worker(SmppSessionKeeper(client, name=f"notify-smpp-session-{i}"))
         runtime.on_stop(client.close)
-    runtime.add_worker(DigestWorker(
+    digests = DigestWorker(
         infra.session_factory, directory=context.directory, templates=context.templates, settings=settings,
         on_queued=wake,
-    ))
+    )
+    consumer.wake_on_commit(digests)  # an idle digest worker looks again once alerts were applied
+    runtime.add_worker(digests)
     runtime.on_stop(dispatch.smtp.close)
     return runtime

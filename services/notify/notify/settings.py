@@ -46,6 +46,8 @@ class NotifySettings(ServiceSettings):
     digest_window_s: float = 900
     dedup_window_s: float = 1800
     digest_interval_s: float = 1.0
+    # With no digested alert waiting, the digest worker sleeps this long (the consumer's commits wake it).
+    digest_idle_poll_s: float = Field(default=30.0, gt=0)
     # Who receives the daily statistics report (stats.report.generated) by e-mail: the directory's people
     # holding one of these roles (JSON list in the environment).
     report_recipient_roles: tuple[str, ...] = ("supervisor", "department_head")
