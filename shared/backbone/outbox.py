@@ -4,8 +4,17 @@
 state change. The session knows its service's outbox table and source name (`OutboxBinding`, put
 in `session.info` by the service's session factory), so no service keeps a copy of this helper. The relay
 publishes unsent rows in `seq` order with the idempotent producer (acks=all), waits for every
-acknowledgement, then marks them sent. A crash between publish and mark-sent publishes the batch
-again on restart: duplicates, never losses; the consumers' inbox absorbs them.
+acknowledgement, then marks them sent. A crash between publish and mark-sent publishes those rows
+again on restart (the batch, or the `window` batches of a pipelined pass, below): duplicates, never
+losses; the consumers' inbox absorbs them.
+
+The leader's pass (`OutboxRelay._pass`) runs its statements on the lock connection's asyncpg directly
+(prepared once, the `seq`s as one array; no SQLAlchemy statement per pass) and hands a batch to the
+producer in one call (`Producer.send_many`). It is pipelined on wake-ups: while a batch's acks are
+awaited, commits notified meanwhile are read and queued at once (at most `window`, 2, batches in the
+producer), each batch marked sent after its own acks, in order; a few acknowledged rows' mark-sent
+rides on the next read. A backlog without wake-ups goes one batch at a time. Figures and the profile
+that led here: docs/benchmarks.md (2d).
 
 One relay per schema is active at a time (a PostgreSQL advisory lock), so two service instances
 never interleave one aggregate's events out of order; the others stand by and take over.
