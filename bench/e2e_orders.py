@@ -9,7 +9,12 @@ Where the time goes, per order (all clocks are this machine's):
   relay     HTTP 201 → the crm.orders record's timestamp (outbox poll + publish, acks=all)
   consumer  that timestamp → ticket created_at in the bridge (broker fetch + inbox + ticket tx)
 
-`python -m bench.e2e_orders --rate 300 --seconds 20`
+`python -m bench.e2e_orders --rates 100,200 --seconds 15`
+
+Options: `--crm-workers N` (uvicorn workers of the CRM), `--bridge-instances N` (EOMS bridge processes in
+one consumer group: the partitions of crm.orders are shared among them), `--profile DIR` (py-spy on the
+CRM, its workers included, and on every bridge process during the first measured rate: collapsed stacks
+in DIR and the top frames printed).
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +35,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from backbone.envelope import parse_envelope
 from backbone.topics import CRM_ORDERS, EOMS_TICKETS
-from bench.common import BenchEnv, CpuMeter, percentiles, write_result
+from bench.common import BenchEnv, CpuMeter, percentiles, top_frames, write_result
 from bench.http_load import build_post, open_loop
 
 
@@ -87,6 +95,7 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
     # CPU of every process of the chain (CRM and its workers, EOMS bridge, PostgreSQL with its backends,
     # Kafka) from the first request until the last ticket of the window is in: CPU-ms per order.
     meter = CpuMeter(cpu_roots or {}).start()
+    load_before = [round(x, 1) for x in os.getloadavg()]
     replies = await open_loop(crm_url, make, rate, seconds)
     for reply in replies:
         if reply.status == 201:
@@ -114,6 +123,7 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
     last = max(s.ticket_at or 0.0 for s in done) if done else 0.0
     return {
         "offered_rate_per_s": rate,
+        "load_average": {"before": load_before, "after": [round(x, 1) for x in os.getloadavg()]},
         "offered_seconds": seconds,
         "requests": len(replies),
         "http_201": len(ok),
@@ -168,28 +178,76 @@ async def relay_raw(env: BenchEnv, rows: int = 20000) -> dict[str, Any]:
     return {"rows": sent, "seconds": round(elapsed, 2), "events_per_s": round(sent / elapsed, 1)}
 
 
+def start_extra_bridges(env: BenchEnv, count: int) -> dict[str, int]:
+    """`count` more EOMS bridge processes on the bench infrastructure (same consumer group): their pids."""
+    from devtools.infra import InfraProfile, free_port
+    from devtools.suite import ServiceProcess, spec
+
+    environ = {**env.infra.env(), "ENVIRONMENT": "test", "LOG_LEVEL": "WARNING"}
+    logs = InfraProfile.named("bench").data_dir / "logs"
+    extra = [ServiceProcess(spec("eoms-bridge"), environ, free_port(), logs / f"eoms-bridge-{i + 2}.log")
+             .start(wait=False) for i in range(count)]
+    for p in extra:
+        p.wait_ready(120)
+    env.procs.update({f"eoms-bridge-{i + 2}": p for i, p in enumerate(extra)})
+    return {f"eoms-bridge-{i + 2}": p.proc.pid for i, p in enumerate(extra) if p.proc is not None}
+
+
+def start_profiles(roots: dict[str, int], out_dir: str, seconds: float) -> dict[str, subprocess.Popen[bytes]]:
+    """py-spy (collapsed stacks, `--subprocesses`: uvicorn's workers) on each service's process tree."""
+    os.makedirs(out_dir, exist_ok=True)
+    spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    return {name: subprocess.Popen(
+        [spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-f", "raw", "-r", "200", "--subprocesses",
+         "--nonblocking", "-o", os.path.join(out_dir, f"{name}.txt")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name, pid in roots.items()}
+
+
+def report_profiles(procs: dict[str, subprocess.Popen[bytes]], out_dir: str) -> None:
+    for name, proc in procs.items():
+        proc.wait(60)
+        path = os.path.join(out_dir, f"{name}.txt")
+        if os.path.exists(path):
+            print(f"--- py-spy {name} (inclusive share of samples) ---", flush=True)
+            for frame, share in top_frames(path, 40):
+                print(f"{share:6.1f} %  {frame}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", default="50,100,150", help="offered orders/s, comma separated")
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--crm-workers", type=int, default=2)
+    parser.add_argument("--bridge-instances", type=int, default=1, help="EOMS bridge processes (one group)")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy the CRM and the bridges during the first rate")
+    parser.add_argument("--no-relay-raw", action="store_true", help="skip the raw relay measurement")
     args = parser.parse_args()
     with BenchEnv(services=["crm", "eoms-bridge"], crm_workers=args.crm_workers) as env:
-        results: dict[str, Any] = {"relay_raw": asyncio.run(relay_raw(env))}
-        print(f"relay raw: {results['relay_raw']}", flush=True)
+        if args.bridge_instances > 1:
+            start_extra_bridges(env, args.bridge_instances - 1)
+        results: dict[str, Any] = {}
+        if not args.no_relay_raw:
+            results["relay_raw"] = asyncio.run(relay_raw(env))
+            print(f"relay raw: {results['relay_raw']}", flush=True)
         # Warm-up (discarded): first requests pay for connection pools, statement caches, validators.
         asyncio.run(run_load(env.url("crm"), env.token("am_zhang", "account_manager"),
                              env.infra.kafka_bootstrap, 50, 4))
         runs = []
-        for rate in [float(r) for r in args.rates.split(",")]:
+        for n, rate in enumerate(float(r) for r in args.rates.split(",")):
+            spies = {}
+            if args.profile and n == 0:
+                spies = start_profiles({k: v for k, v in env.cpu_roots().items() if k.startswith(("crm", "eoms"))},
+                                       args.profile, args.seconds)
             res = asyncio.run(run_load(env.url("crm"), env.token("am_zhang", "account_manager"),
                                        env.infra.kafka_bootstrap, rate, args.seconds, env.cpu_roots()))
             print(f"rate {rate:>6.0f}/s → {res['throughput_orders_per_s']}/s, e2e {res['e2e_ms']}, "
                   f"breakdown {res['breakdown_ms']}, errors {res['errors']}, CPU-ms/order "
                   f"{res['cpu_ms_per_order']} {res['cpu_ms_per_order_by_process']}", flush=True)
             runs.append(res)
+            report_profiles(spies, args.profile or "")
         results["runs"] = runs
         results["crm_workers"] = args.crm_workers
+        results["bridge_instances"] = args.bridge_instances
     write_result("e2e_orders", results)
 
 
