@@ -326,7 +326,10 @@ def _start_apache_kafka(profile: InfraProfile) -> int:
     props = kdir / "server.properties"
     props.write_text(_kafka_properties(profile, log_dir))
     if not (log_dir / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # Never starting with "-": the storage tool would read the id as an option (1 start in 64 failed).
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         subprocess.run(
             ["java", "-cp", cp, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)],
             check=True, stdout=subprocess.DEVNULL, stderr=open(kdir / "format.log", "wb"),  # noqa: SIM115
