@@ -12,13 +12,17 @@ const proxy = Object.fromEntries(
   ]),
 );
 
-/** index.html asks for the board's code (the supervisors' home, issue 10's first-render target) while the
- * entry loads, not after the entry has run: a `modulepreload` of its chunk and the chunks it imports
- * (fetched and compiled, run only when the board is opened; 14 kB gzip for the other screens' users). */
-function preloadBoard(): Plugin {
+/** index.html asks for the app's code (src/boot.tsx, which the entry imports dynamically: the entry itself
+ * holds no React, so it runs at once and asks the board's first rows while React downloads) and the
+ * board's (the supervisors' home, issue 10's first-render target) while the entry loads, not after it has
+ * run: a `modulepreload` of those chunks and every chunk they import (fetched and compiled, run only when
+ * imported: the other screens' users download the board's 14 kB gzip for nothing). */
+const PRELOADED = ["/src/boot.tsx", "/src/pages/Board.tsx"];
+
+function preloadApp(): Plugin {
   let base = "/";
   return {
-    name: "gs-preload-board",
+    name: "gs-preload-app",
     apply: "build",
     configResolved(c) {
       base = c.base;
@@ -26,10 +30,19 @@ function preloadBoard(): Plugin {
     transformIndexHtml: {
       order: "post",
       handler(html, ctx) {
-        const chunks = Object.values(ctx.bundle ?? {});
-        const board = chunks.find((c) => c.type === "chunk" && c.facadeModuleId?.endsWith("/src/pages/Board.tsx"));
-        if (!board || board.type !== "chunk") throw new Error("gs-preload-board: no chunk for src/pages/Board.tsx");
-        return [board.fileName, ...board.imports]
+        const chunks = Object.values(ctx.bundle ?? {}).flatMap((c) => (c.type === "chunk" ? [c] : []));
+        const files: string[] = [];
+        const visit = (fileName: string) => {
+          if (files.includes(fileName)) return;
+          files.push(fileName);
+          for (const f of chunks.find((c) => c.fileName === fileName)?.imports ?? []) visit(f);
+        };
+        for (const module of PRELOADED) {
+          const chunk = chunks.find((c) => c.facadeModuleId?.endsWith(module));
+          if (!chunk) throw new Error(`gs-preload-app: no chunk for ${module}`);
+          visit(chunk.fileName);
+        }
+        return files
           .filter((f) => f.endsWith(".js") && !html.includes(`${base}${f}`))
           .map((f) => ({ tag: "link", attrs: { rel: "modulepreload", crossorigin: true, href: `${base}${f}` }, injectTo: "head" as const }));
       },
@@ -38,7 +51,7 @@ function preloadBoard(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [react(), preloadBoard()],
+  plugins: [react(), preloadApp()],
   server: { host: "127.0.0.1", port: 5173, proxy },
   preview: { host: "127.0.0.1", port: 4173, proxy },
   build: {

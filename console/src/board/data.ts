@@ -14,14 +14,15 @@ export const PREFETCH_MAX_AGE_MS = 10000;
 
 let prefetched: { page: Promise<AtRiskPage>; at: number; arrived?: AtRiskPage } | null = null;
 
-/** Ask the first page now (main.tsx, when the page opened is the board: in parallel with the board's
- * code and the first render, not after them). The board takes it once (`takePrefetched`). */
-export function prefetchFirstPage(now = Date.now()): void {
+/** Ask the first page now (main.tsx, when the page opened is the board: in parallel with the app's
+ * code, not after it). The board takes it once (`takePrefetched`). Resolves (never rejects) once the page
+ * has arrived (`arrivedFirstPage` gives it from then on) or failed (then the board asks again). */
+export function prefetchFirstPage(now = Date.now()): Promise<void> {
   const entry: NonNullable<typeof prefetched> = {
     page: api.get("sla", "/api/v1/at-risk", { query: { limit: FIRST_PAGE_ROWS } }), at: now,
   };
-  entry.page.then((p) => { entry.arrived = p; }, () => undefined); // failed: the board asks again
   prefetched = entry;
+  return entry.page.then((p) => { entry.arrived = p; }, () => undefined);
 }
 
 /** The prefetched first page if it has already arrived and is fresh, without taking it: the board's

@@ -1,42 +1,36 @@
 // Times are shown in Asia/Shanghai whatever the browser's zone; durations as countdowns.
+//
+// China Standard Time is UTC+08:00 all year and has been since 1991 (no daylight saving since), so a
+// Shanghai wall time is the UTC one eight hours on: plain arithmetic, exact for every instant this
+// suite records (src/lib/time.test.ts checks it against the browser's time-zone database). No
+// Intl.DateTimeFormat on the board's first render: building one for Asia/Shanghai loads ICU's zone and
+// locale data, 30-120 ms of the main thread on a cold page (issue 10's first-render target).
 import type { Lang } from "../i18n";
 
 export const TZ = "Asia/Shanghai";
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function fmt(lang: Lang, opts: Intl.DateTimeFormatOptions, key: string): Intl.DateTimeFormat {
-  const k = `${lang}|${key}`;
-  let f = formatters.get(k);
-  if (!f) {
-    f = new Intl.DateTimeFormat(lang, { timeZone: TZ, hourCycle: "h23", ...opts });
-    formatters.set(k, f);
-  }
-  return f;
-}
+const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000;
 
 function toMs(v: string | number | Date): number {
   return typeof v === "number" ? v : typeof v === "string" ? Date.parse(v) : v.getTime();
 }
 
-/** 2025-11-26 14:03:05 in Shanghai (numeric, so the same shape in both languages). */
-export function formatDateTime(v: string | number | Date | null | undefined, lang: Lang): string {
-  if (v === null || v === undefined) return "—";
-  const ms = toMs(v);
-  if (Number.isNaN(ms)) return "—";
-  const parts = fmt(lang, {
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
-  }, "dt").formatToParts(ms);
-  const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+/** "YYYY-MM-DDTHH:MM:SS" in Shanghai, or null for what is not an instant. */
+function shanghaiIso(v: string | number | Date): string | null {
+  const shifted = new Date(toMs(v) + SHANGHAI_OFFSET_MS);
+  const ms = shifted.getTime();
+  return Number.isNaN(ms) ? null : shifted.toISOString().slice(0, 19);
 }
 
-export function formatTime(v: string | number | Date, lang: Lang): string {
-  return fmt(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit" }, "t").format(toMs(v));
+/** 2025-11-26 14:03:05 in Shanghai (numeric: the same in both languages, so `lang` changes nothing). */
+export function formatDateTime(v: string | number | Date | null | undefined, _lang?: Lang): string {
+  if (v === null || v === undefined) return "—";
+  const iso = shanghaiIso(v);
+  return iso === null ? "—" : iso.replace("T", " ");
 }
 
 /** The Shanghai calendar date (YYYY-MM-DD) of an instant. */
 export function shanghaiDate(v: string | number | Date): string {
-  return formatDateTime(v, "en").slice(0, 10);
+  return formatDateTime(v).slice(0, 10);
 }
 
 /** A Shanghai wall time "YYYY-MM-DDTHH:MM" (an <input type=datetime-local> value) → RFC 3339. */
@@ -45,7 +39,7 @@ export function shanghaiInputToIso(value: string): string {
 }
 
 export function isoToShanghaiInput(v: string | number | Date): string {
-  return formatDateTime(v, "en").slice(0, 16).replace(" ", "T");
+  return formatDateTime(v).slice(0, 16).replace(" ", "T");
 }
 
 const pad = (n: number) => String(n).padStart(2, "0");
