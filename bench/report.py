@@ -129,6 +129,11 @@ def _console(r: dict[str, Any]) -> list[str]:
         busy = f"{m.get('main_thread_cpu_to_first_row_ms', 0):g} / {m.get('main_thread_cpu_to_all_rows_ms', 0):g}"
         out.append(f"| {label} | {m['shell_ms']:g} ms | **{m['first_row_ms']:g} ms** | {m['all_rows_ms']:g} ms | "
                    f"{m['dom_rows']:g} | {m['scroll_to_end_ms']:g} ms | {busy} ms |")
+    per_run = [f"{label} " + ", ".join(f"{x['first_row_ms']:g} / {x['first_row_in_page_ms']:g}" for x in runs)
+               for key, label in (("first_render_real", "real API"), ("first_render_mocked", "answered in the browser"))
+               if (runs := r[key]["runs"]) and runs[0].get("first_row_in_page_ms") is not None]
+    if per_run:
+        out += ["", "Each cold open, first row wall / page clock (ms): " + "; ".join(per_run) + "."]
     if r["first_render_real"]["median"].get("first_row_in_page_ms") is not None:
         out += ["", "On the page's own clock (ms from navigation start, medians; no driver round trips): "
                 "shell / **first row** / first at-risk page asked → answered / board code arrived / first "
