@@ -297,7 +297,8 @@ class SmppClient:
         conn.pending[pdu.sequence] = future
         try:
             await self._send(conn, pdu)
-            return await asyncio.wait_for(asyncio.shield(future), self.response_timeout)
+            async with asyncio.timeout(self.response_timeout):  # no task per request (wait_for made one)
+                return await future
         finally:
             conn.pending.pop(pdu.sequence, None)
 
@@ -431,7 +432,8 @@ class SmppClient:
             if remaining <= 0:
                 raise SmppUnavailable(f"no SMPP session to submit part {index} within timeout")
             try:
-                await asyncio.wait_for(self._bound.wait(), remaining)
+                if not self._bound.is_set():  # bound (the usual case): no wait, no task
+                    await asyncio.wait_for(self._bound.wait(), remaining)
             except TimeoutError as exc:
                 raise SmppUnavailable(f"no SMPP session to submit part {index} within timeout") from exc
             conn = self._conn
