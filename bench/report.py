@@ -108,8 +108,11 @@ def _sla(r: dict[str, Any]) -> list[str]:
 
 def _notify(r: dict[str, Any]) -> list[str]:
     cpu = r.get("cpu_ms_per_message")
-    cpu_line = ["", "CPU-ms per message: " + ", ".join(f"{k} {v:g}" for k, v in cpu.items()) + "."] if cpu else []
-    return [f"_Measured {r['at']}, {r.get('workers_per_channel', 4)} dispatch workers per channel._", "",
+    total = f"; all {r['cpu_ms_per_message_all']:g}" if "cpu_ms_per_message_all" in r else ""
+    per = ", ".join(f"{k} {v:g}" for k, v in cpu.items()) if cpu else ""
+    cpu_line = ["", f"CPU-ms per message: {per}{total}."] if cpu else []
+    return [f"_Measured {r['at']}, {r.get('instances', 1)} notify instance(s), "
+            f"{r.get('workers_per_channel', 4)} dispatch workers per channel each._", "",
             f"{r['events']} `sla.breached` events → {r['messages_expected']} messages "
             f"({r['emails_received']} e-mails at the SMTP server, {r['sms_received']} SMS at the SMSC): "
             f"**{r['messages_per_s']} messages/s**; arrival after the first event p50 / p90 / p99 / max: "
