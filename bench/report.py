@@ -36,8 +36,8 @@ def _e2e(r: dict[str, Any]) -> list[str]:
         b = run["breakdown_ms"]
         out.append(f"| {run['offered_rate_per_s']:g} | {run['throughput_orders_per_s']} | {run['errors']} | "
                    f"{_pct(run['e2e_ms'])} | {_pct(b['rest'])} | {_pct(b['relay'])} | {_pct(b['consumer'])} |")
-    raw = r["relay_raw"]
-    out += ["", f"Outbox relay alone: {raw['events_per_s']:g} events/s ({raw['rows']} rows in {raw['seconds']} s)."]
+    if raw := r.get("relay_raw"):  # absent with --no-relay-raw
+        out += ["", f"Outbox relay alone: {raw['events_per_s']:g} events/s ({raw['rows']} rows in {raw['seconds']} s)."]
     cpu = [run for run in r["runs"] if run.get("cpu_ms_per_order") is not None]
     if cpu:
         names = sorted({k for run in cpu for k in run["cpu_ms_per_order_by_process"]})
