@@ -162,12 +162,9 @@ def idempotency_dependency(table: Table) -> Callable[..., Awaitable[Idempotency]
             message = f"must have 1 to {MAX_KEY_LENGTH} characters"
             raise Problem(422, "Invalid request", f"{HEADER} {message}",
                           errors=[{"field": HEADER, "message": message}])
-        body = await request.body()
-        return Idempotency(
-            table=table,
-            key=key,
-            principal=principal.subject,
-            fingerprint=request_fingerprint(request.method, request.url.path, body),
-        )
+        # Without a key nothing is compared: no canonical JSON of the body to make (a parse and a dump).
+        fingerprint = "" if key is None else request_fingerprint(request.method, request.url.path,
+                                                                 await request.body())
+        return Idempotency(table=table, key=key, principal=principal.subject, fingerprint=fingerprint)
 
     return get_idempotency
