@@ -5,13 +5,21 @@ infrastructure, lets them settle, then counts the CPU time of every process tree
 PostgreSQL with all its backends, the Kafka broker) over an idle window. The target (issue 16) is
 the whole suite at or under 2 % of one core.
 
-`python -m bench.idle --seconds 60`
+`python -m bench.idle --seconds 60 [--settle N] [--profile DIR] [--wakeups DIR]`
+
+`--profile DIR` samples each service with py-spy; `--wakeups DIR` counts each service's event-loop wake-ups
+(`epoll_wait` calls, with strace: the tracing inflates the CPU figures of that run, so use it to find the
+wake-ups, not to measure).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import shutil
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.common import BenchEnv, CpuMeter, profiler, top_frames, write_result
@@ -21,7 +29,28 @@ from devtools.infra import free_port
 SERVICES = ["crm", "eoms-bridge", "sla", "notify", "stats"]
 
 
-def run(seconds: float, settle_s: float, profile_dir: str | None = None) -> dict[str, Any]:
+def wakeup_counter(pid: int, out: str, seconds: float) -> subprocess.Popen[bytes] | None:
+    """strace counting a service's epoll waits (one per event-loop iteration) for `seconds` into `out`."""
+    strace = shutil.which("strace")
+    if strace is None:
+        return None
+    return subprocess.Popen(["timeout", "-s", "INT", str(int(seconds)), strace, "-f", "-c", "-e",
+                             "trace=epoll_wait,epoll_pwait", "-p", str(pid), "-o", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wakeups_per_s(path: str, seconds: float) -> float | None:
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None
+    calls = [int(m.group(1)) for m in re.finditer(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?epoll_p?wait",
+                                                  text, re.M)]
+    return round(sum(calls) / seconds, 1) if calls else None
+
+
+def run(seconds: float, settle_s: float, profile_dir: str | None = None,
+        wakeups_dir: str | None = None) -> dict[str, Any]:
     smtp_port, smsc_port = free_port(), free_port()
     smtp = ServerProcess(["-m", "devtools.smtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
     try:
@@ -37,6 +66,8 @@ def run(seconds: float, settle_s: float, profile_dir: str | None = None) -> dict
             meter = CpuMeter(roots).start()
             spies = [profiler(roots[name], f"{profile_dir}/{name}.txt", seconds) for name in SERVICES] \
                 if profile_dir else []
+            spies += [wakeup_counter(roots[name], f"{wakeups_dir}/{name}.strace", seconds) for name in SERVICES] \
+                if wakeups_dir else []
             time.sleep(seconds)
             used = meter.stop()
             for spy in spies:
@@ -48,8 +79,11 @@ def run(seconds: float, settle_s: float, profile_dir: str | None = None) -> dict
     per_process = {name: round(100 * s / meter.wall_s, 2) for name, s in sorted(used.items())}
     total = round(sum(used.values()) * 100 / meter.wall_s, 2)
     services = round(sum(v for k, v in used.items() if k in SERVICES) * 100 / meter.wall_s, 2)
-    result = {"idle_s": round(meter.wall_s, 1), "settle_s": settle_s, "percent_of_a_core": per_process,
-              "services_percent": services, "total_percent": total}
+    result: dict[str, Any] = {"idle_s": round(meter.wall_s, 1), "settle_s": settle_s,
+                              "percent_of_a_core": per_process, "services_percent": services, "total_percent": total}
+    if wakeups_dir:
+        result["loop_wakeups_per_s"] = {name: wakeups_per_s(f"{wakeups_dir}/{name}.strace", seconds)
+                                        for name in SERVICES}
     print(result, flush=True)
     return result
 
@@ -59,8 +93,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--settle", type=float, default=20)
     parser.add_argument("--profile", help="py-spy every service over the idle window into this folder")
+    parser.add_argument("--wakeups", help="count every service's event-loop wake-ups (strace) into this folder")
     args = parser.parse_args()
-    write_result("idle", run(args.seconds, args.settle, args.profile))
+    write_result("idle", run(args.seconds, args.settle, args.profile, args.wakeups))
     if args.profile:
         for name in SERVICES:
             print(f"--- {name}")

@@ -7,7 +7,10 @@ instance (its lock is free) and hand them back to the queue at once, flagged `un
 at-least-once window (see `notify.dispatch`).
 
 Without its lock an instance must not claim (another instance could recover what it sends):
-`Lease.alive` is set only while the lock is held, and the dispatch workers wait for it.
+`Lease.alive` is set only while the lock is held, and the dispatch workers wait for it. The lock
+connection's end is seen at once (asyncpg's termination listener: PostgreSQL restarted, the backend
+terminated, the socket closed), not at the next ping; the ping every KEEPALIVE_S (30 s) is left for a
+connection that a middlebox dropped without a word.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import logging
 import zlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,7 +32,7 @@ from notify.models import deliveries
 log = logging.getLogger("notify.dispatch.lease")
 
 LOCK_CLASS = 7263  # advisory lock namespace of the instances' liveness locks
-KEEPALIVE_S = 2.0
+KEEPALIVE_S = 30.0
 _LOCK = text("SELECT pg_advisory_lock(:c, :k)")
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:c, :k)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:c, :k)")
@@ -77,12 +81,21 @@ class LeaseHolder(Worker):
 
     error_backoff = Backoff(initial_s=0.5, max_s=2.0)
 
-    def __init__(self, engine: AsyncEngine, lease: Lease, *, stop_grace_s: float = 2.5) -> None:
+    def __init__(self, engine: AsyncEngine, lease: Lease, *, stop_grace_s: float = 2.5,
+                 keepalive_s: float = KEEPALIVE_S) -> None:
         super().__init__("notify-lease")
         self.engine = engine
         self.lease = lease
         self.stop_grace_s = stop_grace_s
+        self.keepalive_s = keepalive_s
         self._conn: AsyncConnection | None = None
+        self._raw: Any = None  # the lock connection's asyncpg connection, watched for its end
+
+    def _lost(self, raw: Any) -> None:
+        """asyncpg's termination listener of the lock connection: stop claiming now, re-take the lock."""
+        if raw is self._raw:
+            self.lease.alive.clear()
+            self.wake()  # the next pass finds the connection closed: reset() and a new lock
 
     async def step(self) -> float:
         if self._conn is None:
@@ -95,12 +108,14 @@ class LeaseHolder(Worker):
                     await conn.invalidate()
                 raise
             self._conn = conn
+            self._raw = (await conn.get_raw_connection()).driver_connection
+            self._raw.add_termination_listener(self._lost)
             self.lease.alive.set()
             log.info("instance %s holds its liveness lock", self.lease.instance)
         else:
             await self._conn.execute(_PING)
             await self._conn.commit()
-        return KEEPALIVE_S
+        return self.keepalive_s
 
     async def reset(self) -> None:
         # The lock connection is gone: stop claiming first (another instance may recover our rows).
@@ -116,6 +131,10 @@ class LeaseHolder(Worker):
 
     async def _drop(self, *, unlock: bool) -> None:
         conn, self._conn = self._conn, None
+        raw, self._raw = self._raw, None
+        if raw is not None:  # the connection goes back to the pool: its end is no longer ours to watch
+            with contextlib.suppress(Exception):
+                raw.remove_termination_listener(self._lost)
         if conn is None:
             return
         try:
