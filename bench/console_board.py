@@ -212,16 +212,19 @@ def first_render(browser: Any, url: str, token: str, n: int, mock: list[dict[str
     first = time.perf_counter() - t0
     busy_first = busy_ms()
     # On the page's clock (ms after navigation start): the shell and the first row (RENDER_MARKS), and the
-    # waterfall to them: the first at-risk page asked and answered, the board's code arrived, the first
-    # paint with content.
+    # waterfall to them: /config.json in, the first at-risk page asked and answered, the app's code (boot
+    # chunk: React, the router) and the board's in, the first paint with content.
     marks = page.evaluate("""() => {
       const r = performance.getEntriesByType('resource'), at = (f) => r.find(f);
       const first = at(e => e.name.includes('/api/v1/at-risk')), code = at(e => /\\/Board-[^/]+\\.js$/.test(e.name));
+      const app = at(e => /\\/boot-[^/]+\\.js$/.test(e.name)), config = at(e => e.name.endsWith('/config.json'));
       const fcp = performance.getEntriesByName('first-contentful-paint')[0];
       return {shell_in_page_ms: Math.round(window.__shellAt), first_row_in_page_ms: Math.round(window.__firstRowAt),
               first_page_asked_ms: first ? Math.round(first.startTime) : null,
               first_page_answered_ms: first ? Math.round(first.responseEnd) : null,
               board_code_ms: code ? Math.round(code.responseEnd) : null,
+              app_code_ms: app ? Math.round(app.responseEnd) : null,
+              config_ms: config ? Math.round(config.responseEnd) : null,
               fcp_ms: fcp ? Math.round(fcp.startTime) : null};
     }""")
     page.wait_for_function("n => (document.querySelector('[data-testid=row-count]')?.textContent ?? '')"
