@@ -1,0 +1,124 @@
+"""The set-based statements of a run (services/timers.py: `_START`, `_LOCK_OPEN`, `_INSERT_ALERTS`,
+`_SAVE_MANY`) on real PostgreSQL, called as the consumer's applier calls them: a run of entries is one
+statement, a run of completions four; replays and entries of a node whose timer is open start nothing,
+every started timer has exactly one feed record, every completion one `sla.met` (recorded and in the
+outbox, after the actions that were due at the completion), and the stored timer reads back as the domain
+built it. Tickets of the product `slatest` (the short policy's rules), unique per run."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from backbone.db import make_engine, make_session_factory
+from backbone.events import TicketNodeCompleted, TicketNodeEntered
+from backbone.vocabulary import Tier
+from sla.domain import timer as domain
+from sla.models import alerts, outbox, timers
+from sla.services import policies
+from sla.services.policies import PolicyCatalog
+from sla.services.timers import _ROW, complete_timers, load_timer, start_timers
+from sla.workflow_catalog import DEFAULT_CATALOG_PATH, load_node_catalog
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ROOT = Path(__file__).resolve().parents[4]
+SHORT = ROOT / "tests" / "fixtures" / "sla_policy_short.yaml"
+SLATEST_WORKFLOWS = ROOT / "tests" / "fixtures" / "sla_catalog_slatest.yaml"
+RUN = uuid.uuid4().hex[:8]
+
+
+def _ctx(ticket_id: str) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket_id, "ticket_kind": "resource_confirmation", "business_type": "slatest.opening",
+        "origin": "order", "origin_id": f"ord_{ticket_id}", "customer_id": f"cus_{RUN}", "customer_name": "测试港务",
+        "customer_tier": "B", "account_manager_id": f"am_{RUN}", "workflow_id": "slatest.opening",
+        "workflow_version": 1, "node": "resource_check", "role": "network_resource", "customer_region": "r1",
+    }
+
+
+async def test_runs_of_starts_and_stops_apply_once_each(infra: Any) -> None:
+    engine = make_engine(infra.database_url, pool_size=2)
+    sf = make_session_factory(engine, outbox=outbox, source="sla")
+    catalog = PolicyCatalog()
+    a, b, late = f"tkt_runs_{RUN}_a", f"tkt_runs_{RUN}_b", f"tkt_runs_{RUN}_late"
+    tickets = [a, b, late]
+    try:
+        async with sf() as session, session.begin():
+            # The suite's short policy (a no-op when it is stored already; never switches the active one).
+            await policies.seed_from_file(session, SHORT, load_node_catalog(DEFAULT_CATALOG_PATH, (SLATEST_WORKFLOWS,)))
+            version = await policies.active_version(session)
+        assert version is not None
+        t0 = datetime.now(UTC).replace(microsecond=0)
+        long_ago = t0 - timedelta(hours=1)  # its deadline and escalations are all past
+        entries = [
+            (TicketNodeEntered(**_ctx(a), entered_at=t0), "corr-a"),
+            (TicketNodeEntered(**_ctx(a), entered_at=t0), "corr-a"),  # a replay: same ticket, node and time
+            (TicketNodeEntered(**_ctx(b), entered_at=t0), "corr-b"),
+            (TicketNodeEntered(**_ctx(a), entered_at=t0 + timedelta(seconds=1)), "corr-a2"),  # node still open
+            (TicketNodeEntered(**_ctx(late), entered_at=long_ago), None),
+        ]
+        async with sf() as session, session.begin():
+            assert await start_timers(session, catalog, entries, "test-runs") == 3
+
+        async with sf() as session:
+            rows = {r.ticket_id: r for r in (await session.execute(
+                select(*_ROW, timers.c.started_at, timers.c.deadline, timers.c.next_fire_at, timers.c.state)
+                .where(timers.c.ticket_id.in_(tickets)))).all()}
+            assert set(rows) == set(tickets)
+            assert rows[a].started_at == t0 and rows[a].correlation_id == "corr-a"
+            for ticket, entered in ((a, t0), (b, t0), (late, long_ago)):
+                row = rows[ticket]
+                rule = await catalog.rule_for(session, version, "slatest.opening", "resource_confirmation",
+                                              "resource_check", Tier.B, "network_resource")
+                expected = domain.start_timer(ticket, "resource_check",
+                                              await catalog.resolved(session, version, rule), entered)
+                assert await load_timer(session, catalog, row) == expected  # state_data reads back as built
+                assert (row.deadline, row.next_fire_at, row.state) == (
+                    expected.deadline, expected.next_fire_at, "running")
+            feed = (await session.execute(select(alerts.c.timer_id, alerts.c.data).where(
+                alerts.c.ticket_id.in_(tickets), alerts.c.event_type == "sla.timer_started"))).all()
+            assert sorted(f.timer_id for f in feed) == sorted(r.id for r in rows.values())
+            for f in feed:
+                row = next(r for r in rows.values() if r.id == f.timer_id)
+                assert f.data["ticket_id"] == row.ticket_id and f.data["rule_id"] == row.rule_id
+                assert datetime.fromisoformat(f.data["deadline"]) == row.deadline
+
+        done_at = t0 + timedelta(seconds=1)
+        completions = [
+            TicketNodeCompleted(**_ctx(late), outcome="done", completed_at=done_at),
+            TicketNodeCompleted(**_ctx(a), outcome="done", completed_at=done_at),
+            TicketNodeCompleted(**_ctx(a), outcome="done", completed_at=done_at),  # again: nothing more
+            TicketNodeCompleted(**_ctx(b), outcome="done", completed_at=done_at),
+            TicketNodeCompleted(**_ctx(f"tkt_runs_{RUN}_none"), outcome="done", completed_at=done_at),  # no timer
+        ]
+        async with sf() as session, session.begin():
+            await complete_timers(session, catalog, completions, "test-runs")
+
+        async with sf() as session:
+            state = {r.ticket_id: r for r in (await session.execute(
+                select(timers.c.ticket_id, timers.c.state, timers.c.completed_at, timers.c.met_late,
+                       timers.c.next_fire_at, timers.c.elapsed_s).where(timers.c.ticket_id.in_(tickets)))).all()}
+            assert state[a].state == "met" and state[a].met_late is False and state[a].completed_at == done_at
+            assert state[a].elapsed_s == 1.0 and state[a].next_fire_at is None
+            assert state[late].met_late is True and state[late].state == "escalated"
+            recorded = (await session.execute(select(alerts.c.ticket_id, alerts.c.action).where(
+                alerts.c.ticket_id.in_(tickets), alerts.c.event_type != "sla.timer_started"))).all()
+            assert sorted((r.ticket_id, r.action) for r in recorded) == sorted(
+                [(a, "met"), (b, "met"), (late, "breach"), (late, "escalation:1"), (late, "escalation:2"),
+                 (late, "met")])
+            published = [(r.key, json.loads(r.payload)["type"]) for r in (await session.execute(
+                select(outbox.c.key, outbox.c.payload).where(outbox.c.key.in_(tickets)).order_by(outbox.c.seq)
+            )).all()]
+            # Per ticket in firing order, the completion last; the warning due with the breach is superseded.
+            assert [t for k, t in published if k == late] == [
+                "sla.breached", "sla.escalated", "sla.escalated", "sla.met"]
+            assert [t for k, t in published if k in (a, b)] == ["sla.met", "sla.met"]
+    finally:
+        await engine.dispose()
