@@ -204,7 +204,7 @@ def first_render(browser: Any, url: str, token: str, n: int, mock: list[dict[str
         metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
         return round(float(metrics.get("TaskDuration", 0)) * 1000)
 
-    t0 = time.perf_counter()
+    t0, t0_epoch_ms = time.perf_counter(), time.time() * 1000
     page.goto(f"{url}/board")
     page.wait_for_selector(".board h1")
     shell = time.perf_counter() - t0
@@ -225,8 +225,12 @@ def first_render(browser: Any, url: str, token: str, n: int, mock: list[dict[str
               board_code_ms: code ? Math.round(code.responseEnd) : null,
               app_code_ms: app ? Math.round(app.responseEnd) : null,
               config_ms: config ? Math.round(config.responseEnd) : null,
-              fcp_ms: fcp ? Math.round(fcp.startTime) : null};
+              fcp_ms: fcp ? Math.round(fcp.startTime) : null, time_origin_epoch_ms: performance.timeOrigin};
     }""")
+    # The wall time's share outside the page: from the driver's goto to the navigation's start (same
+    # machine clock), and from the first row in the DOM to the driver seeing it.
+    marks["before_navigation_ms"] = round(marks.pop("time_origin_epoch_ms") - t0_epoch_ms)
+    marks["row_seen_after_ms"] = round(first * 1000) - marks["before_navigation_ms"] - marks["first_row_in_page_ms"]
     page.wait_for_function("n => (document.querySelector('[data-testid=row-count]')?.textContent ?? '')"
                            ".replace(/[\\s,]/g, '').includes(String(n))", arg=n, timeout=120_000)
     everything = time.perf_counter() - t0
