@@ -6,21 +6,19 @@ bound them, they measure nothing."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.consumer import ConsumerRunner
-from backbone.db import inbox_table, make_engine, make_session_factory
+from backbone.db import make_session_factory
 from backbone.envelope import Envelope
 from backbone.events import OrderCancelled
 from backbone.kafka import Producer
-from backbone.release import ensure_topics
-from backbone.topics import TopicSpec, dlq
 from tests.support.kafka_tools import eventually
+from tests.support.scratch import consumer_scratch
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -32,16 +30,7 @@ async def _waiting(runner: ConsumerRunner) -> bool:
 
 
 async def test_an_idle_consumer_gets_new_records_at_once_and_stops_at_once(infra) -> None:
-    md = MetaData(schema=SCHEMA)
-    effects = Table("effects", md, Column("event_id", String(40)))
-    inbox = inbox_table(md)
-    engine = make_engine(infra.database_url)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-        await conn.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
-        await conn.run_sync(md.create_all)
-    topic = f"test.idle.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(infra.kafka_bootstrap, [TopicSpec(topic, 2), TopicSpec(dlq(topic), 1)])
+    engine, effects, inbox, topic = await consumer_scratch(infra, SCHEMA, partitions=2)
     sf = make_session_factory(engine)
     producer = Producer(infra.kafka_bootstrap)
     await producer.start()

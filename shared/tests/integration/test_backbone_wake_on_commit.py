@@ -48,27 +48,17 @@ async def test_a_consumer_wakes_its_workers_after_it_applied_events(infra):
     import uuid
     from datetime import UTC, datetime
 
-    from sqlalchemy import Column, MetaData, String, Table, func, select
+    from sqlalchemy import func, select
 
     from backbone.consumer import ConsumerRunner, RetryPolicy
-    from backbone.db import inbox_table
     from backbone.envelope import Envelope
     from backbone.events import OrderCancelled
     from backbone.kafka import Producer
-    from backbone.release import ensure_topics
-    from backbone.topics import TopicSpec, dlq
     from tests.support.kafka_tools import eventually
+    from tests.support.scratch import consumer_scratch
 
     schema = f"bb_wake_{uuid.uuid4().hex[:8]}"
-    md = MetaData(schema=schema)
-    effects = Table("effects", md, Column("event_id", String(40)))
-    inbox = inbox_table(md)
-    engine = make_engine(infra.database_url)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(md.create_all)
-    topic = f"test.wake.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(infra.kafka_bootstrap, [TopicSpec(topic, 1), TopicSpec(dlq(topic), 1)])
+    engine, effects, inbox, topic = await consumer_scratch(infra, schema)
     producer = Producer(infra.kafka_bootstrap)
     await producer.start()
     sf = make_session_factory(engine)
