@@ -12,10 +12,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, true, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.events import (
@@ -83,19 +85,40 @@ async def _check_opportunity(session: AsyncSession, scope: Scope, opportunity_id
 
 @dataclass(frozen=True)
 class CreatedOrder:
-    """A new order as stored (INSERT … RETURNING): the order row and its item rows, by position."""
+    """A new order as stored (one statement's RETURNING): the order row and its items, by position."""
 
     row: Any
     items: list[Any]
     customer_name: str
 
 
-#: prebuilt hot-path statements: one RETURNING round trip each instead of insert-then-select
-_INSERT_ORDER = orders.insert().returning(*orders.c)
-_INSERT_ITEMS = order_items.insert().returning(
-    order_items.c.id, order_items.c.product, order_items.c.business_kind, order_items.c.attributes,
-    sort_by_parameter_order=True,
-)
+class _Item(NamedTuple):
+    """An item as stored (the statement's RETURNING): what the reply shows of it."""
+
+    id: str
+    product: str
+    business_kind: str
+    attributes: dict[str, Any]
+
+
+# The order and its items in one round trip (issue 16): two data-modifying CTEs, the items read from one
+# JSONB parameter; one row per item comes back, the order's columns with the item's. Built once.
+_ITEMS_IN = func.jsonb_to_recordset(bindparam("items", type_=JSONB)).table_valued(
+    sa.column("id", sa.Text), sa.column("position", sa.Integer), sa.column("product", sa.Text),
+    sa.column("business_kind", sa.Text), sa.column("attributes", JSONB),
+).render_derived(name="item", with_types=True)
+_NEW_ORDER = (orders.insert().values({c: bindparam(f"o_{c.name}", type_=c.type) for c in orders.c})
+              .returning(*orders.c).cte("new_order"))
+_NEW_ITEMS = (order_items.insert().from_select(
+    ["id", "order_id", "position", "product", "business_kind", "attributes"],
+    select(_ITEMS_IN.c.id, _NEW_ORDER.c.id, _ITEMS_IN.c.position, _ITEMS_IN.c.product, _ITEMS_IN.c.business_kind,
+           _ITEMS_IN.c.attributes))
+    .returning(order_items.c.id, order_items.c.position, order_items.c.product, order_items.c.business_kind,
+               order_items.c.attributes).cte("new_items"))
+_INSERT_ORDER_AND_ITEMS = (
+    select(_NEW_ORDER, _NEW_ITEMS.c.id.label("item_id"), _NEW_ITEMS.c.product.label("item_product"),
+           _NEW_ITEMS.c.business_kind.label("item_business_kind"), _NEW_ITEMS.c.attributes.label("item_attributes"))
+    .select_from(_NEW_ORDER.join(_NEW_ITEMS, true())).order_by(_NEW_ITEMS.c.position))
 
 
 async def create_order(
@@ -137,19 +160,21 @@ async def create_order(
         status = transition(OrderState.DRAFT, OrderAction.SUBMIT)
         history.append(history_entry(OrderState.DRAFT.value, status.value, OrderAction.SUBMIT.value, actor, now))
         version = 2
-    row = (await session.execute(_INSERT_ORDER, {
-        "id": order_id, "customer_id": customer_id, "account_manager_id": customer.account_manager_id,
-        "channel": channel, "status": status.value, "status_reason": None, "opportunity_id": opportunity_id,
-        "note": note, "created_by": actor, "history": history, "created_at": now, "updated_at": now,
-        "version": version, "information_required": [m.as_dict() for m in missing] or None,
-        "information_requested_at": now if missing else None,
-    })).one()
     rows = [
         {"id": new_id("itm"), "order_id": order_id, "position": i, "product": item["product"],
          "business_kind": item["business_kind"], "attributes": item.get("attributes", {})}
         for i, item in enumerate(items)
     ]
-    item_rows = (await session.execute(_INSERT_ITEMS, rows)).all()
+    stored = (await session.execute(_INSERT_ORDER_AND_ITEMS, {**{f"o_{k}": v for k, v in {
+        "id": order_id, "customer_id": customer_id, "account_manager_id": customer.account_manager_id,
+        "channel": channel, "status": status.value, "status_reason": None, "opportunity_id": opportunity_id,
+        "note": note, "created_by": actor, "history": history, "created_at": now, "updated_at": now,
+        "version": version, "information_required": [m.as_dict() for m in missing] or None,
+        "information_requested_at": now if missing else None,
+    }.items()}, "items": [{k: r[k] for k in ("id", "position", "product", "business_kind", "attributes")}
+                          for r in rows]})).all()
+    row = stored[0]
+    item_rows = [_Item(r.item_id, r.item_product, r.item_business_kind, r.item_attributes) for r in stored]
     if missing:
         await emit(session, OrderInformationRequired(
             order_id=order_id, customer_id=customer_id, created=True, required_at=now,
@@ -158,7 +183,7 @@ async def create_order(
     elif submit:
         await _emit_transition(session, row, OrderState.DRAFT, status, OrderAction.SUBMIT, actor, now,
                                known=(customer, rows))
-    return CreatedOrder(row=row, items=list(item_rows), customer_name=customer.name)
+    return CreatedOrder(row=row, items=item_rows, customer_name=customer.name)
 
 
 async def load_order(session: AsyncSession, scope: Scope, order_id: str) -> Any:
