@@ -8,8 +8,8 @@ the whole suite at or under 2 % of one core.
 `python -m bench.idle --seconds 60 [--settle N] [--profile DIR] [--wakeups DIR]`
 
 `--profile DIR` samples each service with py-spy; `--wakeups DIR` counts each service's event-loop wake-ups
-(`epoll_wait` calls, with strace: the tracing inflates the CPU figures of that run, so use it to find the
-wake-ups, not to measure).
+(`epoll_wait` calls, with strace: the tracing inflates the CPU figures of that run, so such a run only
+prints, it does not write bench/results/idle.json).
 """
 
 from __future__ import annotations
@@ -95,7 +95,11 @@ def main() -> None:
     parser.add_argument("--profile", help="py-spy every service over the idle window into this folder")
     parser.add_argument("--wakeups", help="count every service's event-loop wake-ups (strace) into this folder")
     args = parser.parse_args()
-    write_result("idle", run(args.seconds, args.settle, args.profile, args.wakeups))
+    result = run(args.seconds, args.settle, args.profile, args.wakeups)
+    if args.wakeups:  # strace inflated this run's CPU figures: a diagnostic, not a result
+        print(f"loop wake-ups per second: {result['loop_wakeups_per_s']} (bench/results/idle.json not written)")
+    else:
+        write_result("idle", result)
     if args.profile:
         for name in SERVICES:
             print(f"--- {name}")
