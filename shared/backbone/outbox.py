@@ -14,7 +14,7 @@ producer in one call (`Producer.send_many`). It is pipelined on wake-ups: while 
 awaited, commits notified meanwhile are read and queued at once (at most `window`, 2, batches in the
 producer), each batch marked sent after its own acks, in order; a few acknowledged rows' mark-sent
 rides on the next read. A backlog without wake-ups goes one batch at a time. Figures and the profile
-that led here: docs/benchmarks.md (2d).
+that led here: docs/benchmarks.md (2e).
 
 One relay per schema is active at a time (a PostgreSQL advisory lock), so two service instances
 never interleave one aggregate's events out of order; the others stand by and take over.
