@@ -140,6 +140,10 @@ def _console(r: dict[str, Any]) -> list[str]:
                if (runs := r[key]["runs"]) and runs[0].get("first_row_in_page_ms") is not None]
     if per_run:
         out += ["", "Each cold open, first row wall / page clock (ms): " + "; ".join(per_run) + "."]
+    if (fresh := r.get("fresh_browser_open")) is not None:
+        out += ["", "Not in the medians: the first open in a just-launched browser (it also pays for the browser's "
+                f"own start), first row wall / page clock {fresh['first_row_ms']:g} / "
+                f"{fresh['first_row_in_page_ms']:g} ms."]
     if r["first_render_real"]["median"].get("first_row_in_page_ms") is not None:
         out += ["", "On the page's own clock (ms from navigation start, medians; no driver round trips): "
                 "shell / **first row** / first at-risk page asked → answered / board code arrived / first "
