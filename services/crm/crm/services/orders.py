@@ -112,7 +112,7 @@ _NEW_ORDER = (orders.insert().values({c: bindparam(f"o_{c.name}", type_=c.type) 
 _NEW_ITEMS = (order_items.insert().from_select(
     ["id", "order_id", "position", "product", "business_kind", "attributes"],
     select(_ITEMS_IN.c.id, _NEW_ORDER.c.id, _ITEMS_IN.c.position, _ITEMS_IN.c.product, _ITEMS_IN.c.business_kind,
-           _ITEMS_IN.c.attributes))
+           _ITEMS_IN.c.attributes).select_from(_ITEMS_IN.join(_NEW_ORDER, true())))  # every item with the one order
     .returning(order_items.c.id, order_items.c.position, order_items.c.product, order_items.c.business_kind,
                order_items.c.attributes).cte("new_items"))
 _INSERT_ORDER_AND_ITEMS = (
