@@ -46,6 +46,8 @@ DEFAULT_UPSTREAMS = {"crm": "http://127.0.0.1:8001", "eoms": "http://127.0.0.1:8
 #: Connection-level headers (RFC 9110 7.6.1) are never forwarded; Host is the upstream's own.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
                         b"trailer", b"transfer-encoding", b"upgrade", b"host"})
+#: Requests a proxy may send again when the upstream dropped the connection before answering.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 PROBLEM_JSON = "application/problem+json"
 #: What is worth compressing (deploy/console/nginx.conf's gzip_types; its gzip_min_length too).
 COMPRESSIBLE = frozenset({".js", ".css", ".html", ".json", ".svg", ".map", ".txt"})
@@ -154,7 +156,9 @@ def create_app(dist: Path, upstreams: Mapping[str, str], config: Mapping[str, An
     upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
     # No read timeout: the event stream stays open for hours; connect and pool waits are bounded.
     timeout = httpx.Timeout(connect=5.0, read=None, write=30.0, pool=10.0)
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=40)
+    # Idle pooled connections are dropped after 2 s, before uvicorn closes its side (timeout_keep_alive 5 s):
+    # a request sent on a connection the service is closing at that moment fails without an answer.
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=40, keepalive_expiry=2.0)
     state: dict[str, httpx.AsyncClient] = {}
     page_headers = {"Cache-Control": "no-cache", "Content-Security-Policy": content_security_policy(config, issuers),
                     "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
@@ -187,6 +191,17 @@ def create_app(dist: Path, upstreams: Mapping[str, str], config: Mapping[str, An
                                         content=request.stream() if has_body else None)
         try:
             upstream = await client.send(outgoing, stream=True)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            # A pooled connection the service closed as we reused it: a request without a body that may be
+            # repeated (GET, HEAD, OPTIONS) goes once more, on a new connection, as a reverse proxy does.
+            if has_body or request.method not in IDEMPOTENT:
+                return _problem(502, "Bad gateway", f"{service} did not answer: {type(exc).__name__}",
+                                request.url.path)
+            try:
+                upstream = await client.send(client.build_request(request.method, url, headers=headers), stream=True)
+            except httpx.HTTPError as again:
+                return _problem(502, "Bad gateway", f"{service} did not answer: {type(again).__name__}",
+                                request.url.path)
         except httpx.HTTPError as exc:
             return _problem(502, "Bad gateway", f"{service} did not answer: {type(exc).__name__}", request.url.path)
         raw: list[tuple[bytes, bytes]] = []

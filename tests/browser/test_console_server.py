@@ -163,3 +163,46 @@ def test_an_unknown_or_unreachable_service_is_a_problem(console):
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
     down = httpx.get(console + "/svc/notify/readyz")
     assert down.status_code == 502 and down.json()["status"] == 502
+
+
+class DropsFirstConnection:
+    """A gateway on a raw socket that reads a request on each new connection; the first connection it closes
+    without an answer (as a service closing an idle keep-alive connection the proxy was reusing), the others
+    get a 200. It counts the requests it read, by method."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.seen: list[str] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        self.seen.append(head.split(b" ", 1)[0].decode())
+        if len(self.seen) > 1:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n"
+                         b"connection: close\r\n\r\n{\"ok\":true}")
+            await writer.drain()
+        writer.close()
+
+    def __enter__(self) -> DropsFirstConnection:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._serve, "127.0.0.1", self.port), self.loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def test_a_get_the_upstream_dropped_unanswered_goes_once_more_and_a_post_does_not(tmp_path):
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    for method, expected, requests in (("GET", 200, ["GET", "GET"]), ("POST", 502, ["POST"])):
+        with DropsFirstConnection() as gateway:
+            app = create_app(tmp_path, {"crm": f"http://127.0.0.1:{gateway.port}"}, runtime_config(["crm"]))
+            with Server(app) as server:
+                r = httpx.request(method, server.url + "/svc/crm/api/v1/orders",
+                                  content=b'{"a":1}' if method == "POST" else None)
+            assert r.status_code == expected, (method, r.text)
+            assert gateway.seen == requests, "a GET is sent once more on a new connection; a POST never twice"
