@@ -240,6 +240,32 @@ class _Flight:
 _MARK_WITH_READ = 64
 
 
+def _relay_statements(schema: str) -> tuple[str, str, str]:
+    """The relay's statements as asyncpg runs them (prepared once per connection, asyncpg's statement cache): the
+    batch read, plain and fenced, and the mark-sent.
+
+    The read: unsent rows in `seq` order, but not the rows `$1` (set aside, or already in the producer) nor the
+    aggregates `$2`/`$3` (topics, keys) held behind a set-aside row, at most `$4` rows. Fenced: read only if this
+    backend still holds the relay lock `$5`, in the same statement: one row (held, NULL...) when nothing is unsent,
+    no row at all when the lock is gone; and before it, the acknowledged rows `$6` are marked sent (a data-modifying
+    `WITH`: the read's snapshot does not see that update, hence those rows are in `$1` too; marking acknowledged rows
+    is right whoever holds the lock). Mark-sent: one statement for the acknowledged rows, their `seq`s as one array.
+    """
+    table = '"{}".outbox'.format(schema.replace('"', '""'))
+    batch = (f"SELECT seq, topic, key, payload FROM {table} WHERE sent_at IS NULL AND seq <> ALL($1::bigint[])"
+             " AND (cardinality($2::text[]) = 0 OR (topic, key) NOT IN"
+             " (SELECT * FROM unnest($2::text[], $3::text[])))")
+    plain = f"{batch} ORDER BY seq LIMIT $4"
+    fenced = (f"WITH marked AS (UPDATE {table} SET sent_at = now() WHERE seq = ANY($6::bigint[]))"
+              " SELECT fence.held, batch.seq, batch.topic, batch.key, batch.payload FROM (SELECT true AS held"
+              " FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
+              " AND ((classid::bigint << 32) | objid::bigint) = $5::bigint LIMIT 1) AS fence"
+              f" LEFT JOIN LATERAL ({batch} AND fence.held ORDER BY seq LIMIT $4) AS batch ON true"
+              " ORDER BY batch.seq")
+    mark = f"UPDATE {table} SET sent_at = now() WHERE seq = ANY($1::bigint[])"
+    return plain, fenced, mark
+
+
 class OutboxRelay(Worker):
     """A `Worker` whose pass publishes one batch, while it holds the schema's relay lock."""
 
@@ -275,7 +301,7 @@ class OutboxRelay(Worker):
         self._gave_way_until = 0.0  # monotonic: no competing for the lock before (after a PublishTimeout)
         self.channel = wake_channel(outbox)
         self._listening: Any = None  # the asyncpg connection our wake-up listener is on
-        self._sql: dict[str, str] = {}  # the read and mark-sent statements, by kind
+        self._read_plain_sql, self._read_fenced_sql, self._mark_sql = _relay_statements(self.schema)
         self._notify_task: asyncio.Task[None] | None = None
         self._notify_again = False
         _RELAYS.setdefault(self.channel, weakref.WeakSet()).add(self)
@@ -352,7 +378,7 @@ class OutboxRelay(Worker):
         arriving during a pass is so read as soon as the batch before it is queued, not after that batch's acks and
         mark-sent. A backlog without wake-ups (a full batch read) goes one batch at a time, each read after the
         previous one's acks. The mark-sent of a few acknowledged rows rides on the read that follows at once (one
-        round trip, `_read_sql`), else it is a statement of its own before that read or before the pass waits.
+        round trip, `_relay_statements`), else it is a statement of its own before that read or before the pass waits.
         Guarantees as in `relay_once`: a row is marked sent only after its ack; a failed or poisoned batch stops the
         pass, and the batches queued behind it are not marked (they go again: at least once; a relay that dies
         mid-pass publishes again up to `window` batches, not one). Ends when nothing is in the producer and no commit
@@ -370,7 +396,7 @@ class OutboxRelay(Worker):
                 room = len(flights) < self.window and not stalled and not self.stopping and loop.time() < ends
                 read_now = room and (woke or self._wake.is_set() or (more and not flights))
                 if to_mark and (not read_now or len(to_mark) > _MARK_WITH_READ):
-                    await driver.execute(self._mark_sql(), to_mark)
+                    await driver.execute(self._mark_sql, to_mark)
                     to_mark = []
                 if read_now:
                     woke = False
@@ -406,7 +432,7 @@ class OutboxRelay(Worker):
                     await self._acknowledged(head.rows[:done])
                     to_mark += [r[0] for r in head.rows[:done]]
                 if (poison is not None or error is not None) and to_mark:
-                    await driver.execute(self._mark_sql(), to_mark)
+                    await driver.execute(self._mark_sql, to_mark)
                     to_mark = []
                 if poison is not None:
                     self._set_aside(poison, error)
@@ -532,39 +558,6 @@ class OutboxRelay(Worker):
         metrics.OUTBOX_FAILED_PENDING.labels(self.schema).set(len(self.failed))
         return True
 
-    def _read_sql(self, *, fenced: bool) -> str:
-        """The batch read as asyncpg runs it (prepared once per connection, asyncpg's statement cache): unsent rows
-        in `seq` order, but not the rows `$1` (set aside, or already in the producer) nor the aggregates `$2`/`$3`
-        (topics, keys) held behind a set-aside row, at most `$4` rows. Fenced: read only if this backend still holds
-        the relay lock `$5`, in the same statement: one row (held, NULL...) when nothing is unsent, no row at all
-        when the lock is gone; and before it, the acknowledged rows `$6` are marked sent (a data-modifying `WITH`: the
-        read's snapshot does not see that update, hence those rows are in `$1` too; marking acknowledged rows is right
-        whoever holds the lock)."""
-        cache_key = "fenced" if fenced else "plain"
-        if (sql := self._sql.get(cache_key)) is None:
-            table = '"{}".outbox'.format(self.schema.replace('"', '""'))
-            batch = (f"SELECT seq, topic, key, payload FROM {table} WHERE sent_at IS NULL AND seq <> ALL($1::bigint[])"
-                     " AND (cardinality($2::text[]) = 0 OR (topic, key) NOT IN"
-                     " (SELECT * FROM unnest($2::text[], $3::text[])))")
-            if fenced:
-                sql = (f"WITH marked AS (UPDATE {table} SET sent_at = now() WHERE seq = ANY($6::bigint[]))"
-                       " SELECT fence.held, batch.seq, batch.topic, batch.key, batch.payload FROM (SELECT true AS held"
-                       " FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
-                       " AND ((classid::bigint << 32) | objid::bigint) = $5::bigint LIMIT 1) AS fence"
-                       f" LEFT JOIN LATERAL ({batch} AND fence.held ORDER BY seq LIMIT $4) AS batch ON true"
-                       " ORDER BY batch.seq")
-            else:
-                sql = f"{batch} ORDER BY seq LIMIT $4"
-            self._sql[cache_key] = sql
-        return sql
-
-    def _mark_sql(self) -> str:
-        """Mark-sent: one statement for the acknowledged rows, their `seq`s as one array parameter."""
-        if (sql := self._sql.get("mark")) is None:
-            table = '"{}".outbox'.format(self.schema.replace('"', '""'))
-            sql = self._sql["mark"] = f"UPDATE {table} SET sent_at = now() WHERE seq = ANY($1::bigint[])"
-        return sql
-
     async def _read(self, driver: Any, *, fenced: bool, skip: Sequence[int] = (),
                     mark: Sequence[int] = ()) -> list[Any]:
         """One batch: `(seq, topic, key, payload)` records in `seq` order, skipping `skip` (rows in flight, and those
@@ -572,9 +565,9 @@ class OutboxRelay(Worker):
         held = {(t, k) for t, k, _ in self.failed.values()}
         args: list[Any] = [[*self.failed, *skip], [t for t, _ in held], [k for _, k in held], self.batch_size]
         if not fenced:
-            return list(await driver.fetch(self._read_sql(fenced=False), *args))
+            return list(await driver.fetch(self._read_plain_sql, *args))
         try:
-            read = await driver.fetch(self._read_sql(fenced=True), *args, self._lock_key, mark)
+            read = await driver.fetch(self._read_fenced_sql, *args, self._lock_key, mark)
         except Exception as exc:  # a dead lock connection is a lost lock
             raise LostLeadership(f"lock connection failed: {exc!r}") from exc
         if not read:
@@ -595,7 +588,7 @@ class OutboxRelay(Worker):
         if done:
             await self._acknowledged(rows[:done])
             async with self.engine.connect() as mark:
-                await (await _driver(mark)).execute(self._mark_sql(), [r[0] for r in rows[:done]])
+                await (await _driver(mark)).execute(self._mark_sql, [r[0] for r in rows[:done]])
         if poison is not None:
             self._set_aside(poison, error)
             return done + 1
