@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -69,14 +70,9 @@ class _Statements:
                                                   response=bindparam("b_response", type_=t.c.response.type))
 
 
-_STATEMENTS: dict[Table, _Statements] = {}
-
-
+@functools.cache
 def _statements(table: Table) -> _Statements:
-    found = _STATEMENTS.get(table)
-    if found is None:
-        found = _STATEMENTS[table] = _Statements(table)
-    return found
+    return _Statements(table)
 
 
 @dataclass
