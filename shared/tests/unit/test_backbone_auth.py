@@ -26,6 +26,7 @@ from backbone.auth import (
     JwksCache,
     OidcVerifier,
     TokenVerifier,
+    VerifiedTokens,
     issue_token,
 )
 from backbone.problems import Problem
@@ -261,6 +262,81 @@ def test_provider_down_is_503_without_keys_and_stale_keys_are_kept() -> None:
         assert await status_of(v, provider.token()) == 200  # the cached key still verifies
 
     run(check())
+
+
+def test_a_verified_token_is_not_verified_again_until_its_exp_or_the_max_age(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VerifiedTokens: the same token's next requests skip the signature check; an expired one, one
+    older than the max age and one that failed are checked (and refused) again."""
+    provider = Provider()
+    v = verifier(provider, dev=True)
+    clock = Clock()
+    clock.now = time.time()
+    v.verified = VerifiedTokens(max_age_s=60, clock=clock)
+    decodes = 0
+    real_decode = jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+
+    async def check() -> None:
+        oidc, dev = provider.token(), issue_token("am_li", ["account_manager"], secret=DEV_JWT_SECRET, ttl_s=100)
+        for token, subject in ((oidc, "am_zhang"), (dev, "am_li")):
+            first = await v.principal(f"Bearer {token}")
+            again = await v.principal(f"bearer  {token} ")
+            assert first == again and first.subject == subject
+        assert decodes == 2 and len(v.verified) == 2
+        clock.now += 59
+        assert (await v.principal(f"Bearer {oidc}")).subject == "am_zhang" and decodes == 2
+        clock.now += 2  # past the max age: verified again (and remembered again)
+        assert await status_of(v, oidc) == 200 and decodes == 3
+        clock.now += 40  # past the dev token's exp on the cache's clock: not served from memory
+        assert await status_of(v, dev) == 200 and decodes == 4  # (PyJWT checks exp on the real clock)
+        forged = oidc[:-4] + ("AAAA" if not oidc.endswith("AAAA") else "BBBB")
+        assert await status_of(v, forged) == 401 and await status_of(v, forged) == 401  # never remembered
+        assert decodes == 6
+
+    run(check())
+
+
+def test_remembered_tokens_are_not_trusted_longer_than_the_providers_keys() -> None:
+    """A key the provider withdrew stops verifying when the JWKS is fetched again, remembered or not."""
+    provider = Provider()
+    clock = Clock()
+    v = verifier(provider, min_refresh_s=10, ttl_s=30, clock=clock)
+
+    async def check() -> None:
+        old = provider.token("k1")
+        assert await status_of(v, old) == 200 and await status_of(v, old) == 200
+        assert len(v.verified) == 1 and provider.jwks_fetches == 1
+        provider.add_rsa("k2")
+        del provider.keys["k1"]
+        clock.now += 20  # within the JWKS TTL: the keys in memory still hold k1, and so do the tokens
+        assert await status_of(v, old) == 200 and provider.jwks_fetches == 1
+        clock.now += 11  # the JWKS is stale: nothing from memory, the check fetches the keys: k1 is gone
+        assert await status_of(v, old) == 401 and provider.jwks_fetches == 2
+        assert await status_of(v, provider.token("k2")) == 200 and len(v.verified) == 1
+
+    run(check())
+
+
+def test_verified_tokens_are_bounded() -> None:
+    clock = Clock()
+    cache = VerifiedTokens(max_entries=3, max_age_s=60, clock=clock)
+    from backbone.auth import Principal
+
+    for i in range(3):
+        cache.put(f"t{i}", Principal(f"s{i}"), {"exp": clock.now + 10 * (i + 1)})
+    clock.now += 15  # t0 expired: it makes room first
+    cache.put("t3", Principal("s3"), {"exp": clock.now + 100})
+    assert cache.get("t0") is None and cache.get("t1") is not None and len(cache) == 3
+    cache.put("t4", Principal("s4"), {"exp": clock.now + 100})  # full, none expired: the oldest goes
+    assert cache.get("t1") is None and [cache.get(t) is not None for t in ("t2", "t3", "t4")] == [True] * 3
+    cache.put("t5", Principal("s5"), {})  # no exp (cannot happen after verification): not remembered
+    assert cache.get("t5") is None
 
 
 def test_the_subject_fits_every_actor_column() -> None:
