@@ -82,6 +82,10 @@ class _Session:
     system_id: str | None = None
     can_receive: bool = False
     seq: Callable[[], int] = field(default_factory=lambda: itertools.count(1).__next__)
+    out: P.PduWriter = field(init=False)  # the responses and receipts of one turn of the loop in one write
+
+    def __post_init__(self) -> None:
+        self.out = P.PduWriter(self.writer)
 
 
 class SmscSimulator:
@@ -191,8 +195,7 @@ class SmscSimulator:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, session: _Session, pdu: P.Pdu) -> None:
-        session.writer.write(P.encode(pdu))
-        await session.writer.drain()
+        await session.out.send(pdu)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str(writer.get_extra_info("peername"))

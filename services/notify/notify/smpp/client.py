@@ -127,6 +127,10 @@ class _Connection:
     pending: dict[int, asyncio.Future[P.Pdu]] = field(default_factory=dict)
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    out: P.PduWriter = field(init=False)  # the PDUs of one turn of the loop in one write
+
+    def __post_init__(self) -> None:
+        self.out = P.PduWriter(self.writer)
 
     def abort(self) -> None:
         self.writer.close()
@@ -288,8 +292,7 @@ class SmppClient:
     async def _send(self, conn: _Connection, pdu: P.Pdu) -> None:
         if conn.lost.is_set():
             raise ConnectionError("SMPP connection lost")
-        conn.writer.write(P.encode(pdu))
-        await conn.writer.drain()
+        await conn.out.send(pdu)
 
     async def _request(self, conn: _Connection, pdu: P.Pdu) -> P.Pdu:
         pdu.sequence = next(self._seq)

@@ -408,6 +408,35 @@ async def read_pdu(reader: asyncio.StreamReader) -> Pdu:
     return decode(header + body)
 
 
+class PduWriter:
+    """The PDUs written during one turn of the event loop go out in one `write` (one send(2)): a window of
+    concurrent submit_sm, a run of responses, the deliver_sm_resp of a group of stored receipts; one system
+    call and one wake-up of the peer instead of one per PDU. Order is kept; nothing waits longer than the
+    current turn of the loop. PDUs queued when the stream is already closing are dropped (as a write on a
+    closed transport is)."""
+
+    __slots__ = ("_queued", "writer")
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self._queued: list[bytes] = []
+
+    def write(self, pdu: Pdu) -> None:
+        if not self._queued:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._queued.append(encode(pdu))
+
+    def flush(self) -> None:
+        queued, self._queued = self._queued, []
+        if queued and not self.writer.is_closing():
+            self.writer.write(queued[0] if len(queued) == 1 else b"".join(queued))
+
+    async def send(self, pdu: Pdu) -> None:
+        """Queue `pdu`, then wait while the transport's buffer is full (flow control, as `drain`)."""
+        self.write(pdu)
+        await self.writer.drain()
+
+
 # ------------------------------------------------------------------ delivery receipts
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -86,3 +87,37 @@ def test_receipt_dates_read_as_strptime_reads_them(value: str) -> None:
     except ValueError:
         expected = None
     assert P._parse_date(value) == expected
+
+
+class _Writes:
+    """What a StreamWriter was asked to write (the PduWriter's side of it)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    async def drain(self) -> None:
+        return None
+
+
+async def test_the_pdus_of_one_turn_of_the_loop_go_out_in_one_write_in_order() -> None:
+
+    stream = _Writes()
+    out = P.PduWriter(stream)  # type: ignore[arg-type]
+    pdus = [P.EnquireLink(sequence=i) for i in range(1, 6)]
+    await asyncio.gather(*(out.send(pdu) for pdu in pdus))  # five senders in the same turn
+    await asyncio.sleep(0)
+    assert stream.writes == [b"".join(P.encode(p) for p in pdus)]
+    out.write(P.EnquireLinkResp(sequence=9))  # a later turn: a write of its own
+    await asyncio.sleep(0)
+    assert stream.writes[1:] == [P.encode(P.EnquireLinkResp(sequence=9))]
+    stream.closing = True  # queued on a closing stream: dropped, as a closed transport drops it
+    out.write(P.EnquireLink(sequence=10))
+    await asyncio.sleep(0)
+    assert len(stream.writes) == 2
