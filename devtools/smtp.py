@@ -7,8 +7,9 @@ parsed and kept. The command line without `--mailbox` (the benchmarks) keeps not
 a plain asyncio protocol speaking the same SMTP (EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing, RSET,
 NOOP, QUIT) that reads only the Subject for its line: aiosmtpd cost about 2 CPU-ms per message, so a
 benchmark at hundreds of e-mails a second measured this server, not the client. It offers PIPELINING
-(RFC 2920: it answers every command in what it read, in order, in one write), as production MTAs do;
-`--no-pipelining` hides it (the client's one-command-at-a-time path).
+(RFC 2920: it answers every command in what it read, in order, in one write) and CHUNKING (RFC 3030: BDAT,
+the message as a counted chunk after its command), as production MTAs do; `--no-chunking` hides CHUNKING
+(the client's DATA path), `--no-pipelining` both (the client's one-command-at-a-time path).
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ class _LeanSession(asyncio.Protocol):
         self.rcpt: list[str] = []
         self.mail_from: str | None = None
         self.transport: asyncio.Transport | None = None
+        self.chunk: tuple[int, bool] | None = None  # BDAT: (octets still to read, LAST), while reading a chunk
+        self.chunks: list[bytes] = []  # the message so far (BDAT without LAST)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -107,6 +110,23 @@ class _LeanSession(asyncio.Protocol):
         self.buffer += data
         out: list[bytes] = []
         while self.transport is not None:
+            if self.chunk is not None:
+                size, last = self.chunk
+                if len(self.buffer) < size:
+                    break
+                self.chunks.append(self.buffer[:size])
+                self.buffer, self.chunk = self.buffer[size:], None
+                if not self.rcpt:  # the chunk is read (RFC 3030) and refused
+                    self.chunks = []
+                    out.append(b"503 Error: need RCPT command\r\n")
+                elif last:
+                    content, self.chunks = b"".join(self.chunks), []
+                    self.server.received(self.mail_from or "", self.rcpt, content)
+                    self.mail_from, self.rcpt = None, []
+                    out.append(b"250 Message accepted for delivery\r\n")
+                else:
+                    out.append(f"250 {size} octets received\r\n".encode())
+                continue
             if self.in_data:
                 end = self.buffer.find(b"\r\n.\r\n")
                 if end < 0 and self.buffer.startswith(b".\r\n"):
@@ -140,7 +160,8 @@ class _LeanSession(asyncio.Protocol):
         verb = verb.upper()
         if verb == "EHLO":
             pipelining = "250-PIPELINING\r\n" if self.server.pipelining else ""
-            return f"250-{self.server.hostname}\r\n250-8BITMIME\r\n{pipelining}250 HELP\r\n"
+            chunking = "250-CHUNKING\r\n" if self.server.chunking else ""
+            return f"250-{self.server.hostname}\r\n250-8BITMIME\r\n{pipelining}{chunking}250 HELP\r\n"
         if verb == "HELO":
             return f"250 {self.server.hostname}\r\n"
         if verb == "MAIL":
@@ -158,8 +179,14 @@ class _LeanSession(asyncio.Protocol):
                 return "503 Error: need RCPT command\r\n"
             self.in_data = True
             return "354 End data with <CR><LF>.<CR><LF>\r\n"
+        if verb == "BDAT" and self.server.chunking:
+            size, _, last = arg.strip().partition(" ")
+            if not size.isdigit() or last.strip().upper() not in ("", "LAST"):
+                return "501 Syntax: BDAT <size> [LAST]\r\n"
+            self.chunk = (int(size), bool(last.strip()))  # its reply comes once the chunk is read
+            return ""
         if verb == "RSET":
-            self.mail_from, self.rcpt = None, []
+            self.mail_from, self.rcpt, self.chunks = None, [], []
             return "250 OK\r\n"
         if verb == "NOOP":
             return "250 OK\r\n"
@@ -180,9 +207,10 @@ def _address(arg: str) -> str:
 class LeanSmtpServer:
     """The command line's server without a mailbox: prints one masked line per message, keeps nothing."""
 
-    def __init__(self, host: str, port: int, *, pipelining: bool = True) -> None:
+    def __init__(self, host: str, port: int, *, pipelining: bool = True, chunking: bool = True) -> None:
         self.host, self.port, self.hostname = host, port, "devtools.smtp"
         self.pipelining = pipelining
+        self.chunking = chunking and pipelining  # offered together (the client chunks only when pipelining)
         self.refuse: dict[str, str] = {}  # recipient → the reply its RCPT gets (tests: "550 no such user")
         self.writes = 0  # reply writes: one per round trip of a client
         self.count = 0
@@ -230,11 +258,14 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2525)
     parser.add_argument("--mailbox", type=Path, default=None)
-    parser.add_argument("--no-pipelining", action="store_true", help="the lean server does not offer PIPELINING")
+    parser.add_argument("--no-pipelining", action="store_true",
+                        help="the lean server offers neither PIPELINING nor CHUNKING")
+    parser.add_argument("--no-chunking", action="store_true", help="the lean server does not offer CHUNKING")
     args = parser.parse_args()
     if not args.mailbox:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(LeanSmtpServer(args.host, args.port, pipelining=not args.no_pipelining).serve())
+            asyncio.run(LeanSmtpServer(args.host, args.port, pipelining=not args.no_pipelining,
+                                       chunking=not args.no_chunking).serve())
         return
     args.mailbox.parent.mkdir(parents=True, exist_ok=True)
     server = SmtpServer(args.host, args.port, args.mailbox).start()

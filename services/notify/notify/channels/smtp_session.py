@@ -3,7 +3,9 @@
 Connect (plain, implicit TLS, or STARTTLS), EHLO (HELO if refused), AUTH PLAIN / LOGIN, then any number
 of messages, one at a time. When the server offers PIPELINING (RFC 2920) a message costs two round trips
 instead of four: MAIL FROM, RCPT TO and DATA are written at once and their three replies read together,
-then the content and its final reply. Without it the commands go one by one. No QUIT on the hot path:
+then the content and its final reply. When it also offers CHUNKING (RFC 3030, as Postfix and Exim do), one:
+MAIL FROM, RCPT TO and `BDAT <size> LAST` with the content in one write, their three replies read together
+(no dot-stuffing, no 354 to wait for). Without PIPELINING the commands go one by one. No QUIT on the hot path:
 `close()` says QUIT when the pool lets a session go.
 
 A reply code ≥ 400 raises `SmtpReplyError` (the channel maps 5xx to a permanent failure, 4xx to a retry);
@@ -37,6 +39,16 @@ class SmtpReplyError(Exception):
 class Reply:
     code: int
     message: str
+
+
+def crlf_lines(content: bytes) -> bytes:
+    """The message with CRLF line ends, ending in CRLF (what BDAT carries as it is)."""
+    body = content
+    if body.count(b"\n") != body.count(b"\r\n"):  # (the counts: no regex pass over MIME we wrote with CRLF)
+        body = _BARE_LF.sub(b"\r\n", body)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body
 
 
 def data_block(content: bytes) -> bytes:
@@ -115,14 +127,22 @@ class SmtpSession:
                 reply = await self.command(base64.b64encode(value.encode()))
         _expect(reply, (235,), "AUTH")
 
+    @property
+    def chunking(self) -> bool:
+        """CHUNKING (RFC 3030) with PIPELINING: the whole message in one write and one round trip."""
+        return "CHUNKING" in self.extensions and self.pipelining
+
     async def send(self, mail_from: str, to: str, content: bytes) -> Reply:
         """One message to one recipient; returns the server's acceptance, raises `SmtpReplyError` otherwise."""
         _check_address(mail_from)
         _check_address(to)
+        if self.chunking:
+            return await self._send_chunked(mail_from, to, content)
         envelope = (b"MAIL FROM:<" + mail_from.encode() + b">", b"RCPT TO:<" + to.encode() + b">", b"DATA")
         if self.pipelining:
             self.writer.write(b"\r\n".join(envelope) + b"\r\n")
-            replies = [await self.read_reply() for _ in envelope]
+            async with asyncio.timeout(self.timeout_s):  # one deadline for the three replies
+                replies = [await self._read_reply() for _ in envelope]
         else:
             replies = []
             for line in envelope:
@@ -140,6 +160,24 @@ class SmtpSession:
         self.writer.write(data_block(content))
         return _expect(await self.read_reply(), (250,), "DATA")
 
+    async def _send_chunked(self, mail_from: str, to: str, content: bytes) -> Reply:
+        """MAIL FROM, RCPT TO and `BDAT <size> LAST` with the content (CRLF line ends, no dot-stuffing) in one
+        write, their three replies read together. A refused MAIL or RCPT makes the server refuse the BDAT
+        too (it still reads the chunk): the session is reset and the first refusal raised."""
+        body = crlf_lines(content)
+        commands = (b"MAIL FROM:<" + mail_from.encode() + b">", b"RCPT TO:<" + to.encode() + b">",
+                    b"BDAT %d LAST" % len(body))
+        self.writer.write(b"\r\n".join(commands) + b"\r\n" + body)
+        async with asyncio.timeout(self.timeout_s):  # one deadline for the exchange
+            replies = [await self._read_reply() for _ in commands]
+        failed = next(((name, r) for name, r in zip(("MAIL FROM", "RCPT TO", "BDAT"), replies, strict=True)
+                       if r.code >= 400), None)
+        if failed is not None:
+            await self.command(b"RSET")
+            name, reply = failed
+            raise SmtpReplyError(reply.code, reply.message, name)
+        return _expect(replies[2], (250,), "BDAT")
+
     async def command(self, line: bytes) -> Reply:
         if b"\r" in line or b"\n" in line:
             raise ValueError("a command holds no line break")
@@ -147,18 +185,22 @@ class SmtpSession:
         return await self.read_reply()
 
     async def read_reply(self) -> Reply:
-        code, lines = 0, []
         async with asyncio.timeout(self.timeout_s):
-            while True:
-                raw = await self.reader.readline()
-                if not raw.endswith(b"\n"):
-                    raise ConnectionResetError("the SMTP server closed the connection")
-                if len(raw) < 4 or not raw[:3].isdigit() or raw[3:4] not in (b" ", b"-", b"\r", b"\n"):
-                    raise ConnectionResetError(f"not an SMTP reply: {raw[:40]!r}")
-                code = int(raw[:3])
-                lines.append(raw[4:].rstrip(b"\r\n").decode("utf-8", "replace"))
-                if raw[3:4] != b"-":
-                    return Reply(code, "\n".join(lines))
+            return await self._read_reply()
+
+    async def _read_reply(self) -> Reply:
+        """One reply (its lines), without a deadline of its own: the caller's."""
+        code, lines = 0, []
+        while True:
+            raw = await self.reader.readline()
+            if not raw.endswith(b"\n"):
+                raise ConnectionResetError("the SMTP server closed the connection")
+            if len(raw) < 4 or not raw[:3].isdigit() or raw[3:4] not in (b" ", b"-", b"\r", b"\n"):
+                raise ConnectionResetError(f"not an SMTP reply: {raw[:40]!r}")
+            code = int(raw[:3])
+            lines.append(raw[4:].rstrip(b"\r\n").decode("utf-8", "replace"))
+            if raw[3:4] != b"-":
+                return Reply(code, "\n".join(lines))
 
     async def close(self) -> None:
         """QUIT and close (a broken session is just closed)."""

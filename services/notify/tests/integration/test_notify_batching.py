@@ -250,8 +250,8 @@ async def test_a_run_of_alerts_set_based_decides_what_event_by_event_decides(
 
 
 class _Keeping(LeanSmtpServer):
-    def __init__(self, port: int, *, pipelining: bool = True) -> None:
-        super().__init__("127.0.0.1", port, pipelining=pipelining)
+    def __init__(self, port: int, *, pipelining: bool = True, chunking: bool = True) -> None:
+        super().__init__("127.0.0.1", port, pipelining=pipelining, chunking=chunking)
         self.kept: list[tuple[str, list[str], bytes]] = []
 
     def received(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> None:
@@ -259,9 +259,9 @@ class _Keeping(LeanSmtpServer):
 
 
 @contextlib.asynccontextmanager
-async def _lean_server(*, pipelining: bool = True) -> AsyncIterator[_Keeping]:
+async def _lean_server(*, pipelining: bool = True, chunking: bool = True) -> AsyncIterator[_Keeping]:
     port = free_port()
-    lean = _Keeping(port, pipelining=pipelining)
+    lean = _Keeping(port, pipelining=pipelining, chunking=chunking)
     serving = asyncio.create_task(lean.serve())
     try:
         for _ in range(100):  # until it listens
@@ -301,9 +301,14 @@ async def _five_mails_one_with_dotted_attachment(lean: _Keeping) -> None:
         await sender.close()
 
 
-@pytest.mark.parametrize("pipelining", [True, False])
-async def test_a_message_is_two_round_trips_with_pipelining_four_without(pipelining: bool) -> None:
-    async with _lean_server(pipelining=pipelining) as lean:
+# What the server offers → round trips per message: CHUNKING (with PIPELINING) 1, PIPELINING alone 2, neither 4.
+_OFFERS = {"chunking": (True, True, 1), "pipelining": (True, False, 2), "neither": (False, False, 4)}
+
+
+@pytest.mark.parametrize("offer", list(_OFFERS))
+async def test_a_message_is_one_round_trip_with_chunking_two_with_pipelining_four_without(offer: str) -> None:
+    pipelining, chunking, round_trips = _OFFERS[offer]
+    async with _lean_server(pipelining=pipelining, chunking=chunking) as lean:
         sender = SmtpSender(f"smtp://127.0.0.1:{lean.port}", "sla@groupsuite.example", connections=1)
         try:
             await sender.send(to="first@example.com", subject="s", text="t", html="<p>h</p>", delivery_id="dlv_rt_0")
@@ -311,7 +316,7 @@ async def test_a_message_is_two_round_trips_with_pipelining_four_without(pipelin
             for i in range(1, 11):
                 await sender.send(to=f"p{i}@example.com", subject=f"s {i}", text="t", html=None,
                                   delivery_id=f"dlv_rt_{i}")
-            assert (lean.writes - before) == (2 if pipelining else 4) * 10
+            assert (lean.writes - before) == round_trips * 10
             assert sorted(r for _, (r,), _ in lean.kept)[-3:] == ["p7@example.com", "p8@example.com", "p9@example.com"]
             assert len(lean.kept) == 11 and sender._idle.qsize() == 1  # one session carried them all
         finally:
@@ -320,9 +325,10 @@ async def test_a_message_is_two_round_trips_with_pipelining_four_without(pipelin
         await _five_mails_one_with_dotted_attachment(lean)  # the same messages arrive whole either way
 
 
-@pytest.mark.parametrize("pipelining", [True, False])
-async def test_a_refused_recipient_fails_its_message_only_and_the_session_goes_on(pipelining: bool) -> None:
-    async with _lean_server(pipelining=pipelining) as lean:
+@pytest.mark.parametrize("offer", list(_OFFERS))
+async def test_a_refused_recipient_fails_its_message_only_and_the_session_goes_on(offer: str) -> None:
+    pipelining, chunking, _ = _OFFERS[offer]
+    async with _lean_server(pipelining=pipelining, chunking=chunking) as lean:
         lean.refuse = {"gone@example.com": "550 5.1.1 no such user", "full@example.com": "452 4.2.2 mailbox full"}
         sender = SmtpSender(f"smtp://127.0.0.1:{lean.port}", "sla@groupsuite.example", connections=1)
         try:
