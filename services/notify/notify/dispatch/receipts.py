@@ -45,8 +45,11 @@ _PARTS = (
     .order_by(_p.c.message_id, _p.c.submitted_at.desc())
     .ext(distinct_on(_p.c.message_id))
 )
+# What a receipt needs of its delivery (its state and what its event says), not the message it carried.
 _LOCK_DELIVERIES = (
-    select(_d).where(_d.c.id == func.any(bindparam("delivery_ids", type_=_IDS))).order_by(_d.c.id).with_for_update()
+    select(_d.c.id, _d.c.status, _d.c.meta, _d.c.source_event_id, _d.c.source_event_type, _d.c.recipient_id,
+           _d.c.channel, _d.c.ticket_id)
+    .where(_d.c.id == func.any(bindparam("delivery_ids", type_=_IDS))).order_by(_d.c.id).with_for_update()
 )
 _STORE_STATS = text(f"""
     UPDATE {_p.fullname} AS p SET dlr_stat = v.stat, dlr_err = v.err, dlr_at = now()
