@@ -68,6 +68,14 @@ def event(i: int, run: str) -> Envelope:
     return Envelope.wrap(payload, source="sla", subject=ticket)
 
 
+def by_second(arrivals: list[float]) -> list[int]:
+    """How many of `arrivals` (seconds after the start) fell in each whole second."""
+    counts = [0] * (int(max(arrivals)) + 1 if arrivals else 0)
+    for t in arrivals:
+        counts[int(t)] += 1
+    return counts
+
+
 class ServerProcess:
     """A message server as a subprocess; every stdout line starting with `marker` is one message."""
 
@@ -158,6 +166,8 @@ async def measure(bench: BenchEnv, smtp: ServerProcess, smsc: ServerProcess, eve
         "sending_messages_per_s": round((len(arrivals) - 1) / max(1e-9, arrivals[-1] - arrivals[0]), 1)
         if len(arrivals) > 1 else 0.0,
         "arrival_s": percentiles(arrivals),
+        # messages at the servers in each second after the first event (is the rate steady? the first second?)
+        "messages_by_second": by_second(arrivals),
         "arrival_s_by_server": {"smtp": percentiles([t - started for t in smtp.arrivals[smtp_before:]]),
                                 "smsc": percentiles([t - started for t in smsc.arrivals[smsc_before:]])},
         "delivered_dlr_first_page": delivered,
