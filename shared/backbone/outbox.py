@@ -81,7 +81,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from pydantic import BaseModel
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import ARRAY, Insert, Table, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from backbone import metrics
@@ -192,6 +192,41 @@ async def emit_envelopes(session: AsyncSession, envelopes: Sequence[Envelope], *
         table = binding_of(session).table
         await session.execute(table.insert(), [_row(e, topic) for e in envelopes])
         _wake_relay_on_commit(session, table)
+
+
+# --- the outbox rows as part of the caller's own statement (one round trip fewer) -------------------
+
+
+@functools.cache
+def rows_insert(table: Table) -> Insert:
+    """`INSERT INTO <outbox> … SELECT … FROM unnest(<five arrays>) WITH ORDINALITY ORDER BY ordinality`:
+    the rows of `rows_params`, in their order (`seq` keeps it), for a caller that writes them in a
+    statement of its own, e.g. as a data-modifying CTE next to its state change (`Select.add_cte`):
+    the same rows and bytes as `emit_envelopes`, without a round trip of their own. Built once per table."""
+    arrays = func.unnest(
+        bindparam(_ROWS_PARAMS[0], type_=ARRAY(table.c.event_id.type)),
+        *(bindparam(name, type_=ARRAY(table.c[column].type)) for name, column in zip(
+            _ROWS_PARAMS[1:], ("topic", "key", "event_type", "payload"), strict=True)),
+    ).table_valued("event_id", "topic", "key", "event_type", "payload", with_ordinality="ordinality").render_derived(
+        name="event")
+    return table.insert().from_select(
+        ["event_id", "topic", "key", "event_type", "payload"],
+        select(arrays.c.event_id, arrays.c.topic, arrays.c.key, arrays.c.event_type, arrays.c.payload)
+        .order_by(arrays.c.ordinality),
+    )
+
+
+_ROWS_PARAMS = ("outbox_event_ids", "outbox_topics", "outbox_keys", "outbox_event_types", "outbox_payloads")
+
+
+def rows_params(session: AsyncSession, envelopes: Sequence[Envelope]) -> dict[str, list[Any]]:
+    """The parameters of `rows_insert` for these envelopes, and the relay woken once this session's
+    transaction commits (as `emit` does): the caller executes the statement in that transaction."""
+    rows = [_row(e) for e in envelopes]
+    if rows:
+        _wake_relay_on_commit(session, binding_of(session).table)
+    return {name: [r[column] for r in rows] for name, column in zip(
+        _ROWS_PARAMS, ("event_id", "topic", "key", "event_type", "payload"), strict=True)}
 
 
 # A row the broker rejects for what it is, not for the broker's state: no retry can publish it.

@@ -28,7 +28,7 @@ from backbone.events import (
     OrderSubmitted,
 )
 from backbone.ids import new_id
-from backbone.outbox import emit
+from backbone.outbox import emit, envelope_for, rows_insert, rows_params
 from backbone.vocabulary import OpportunityState, TokenRole
 from crm.domain.errors import DomainError, EntityNotFound, InvalidField
 from crm.domain.history import history_entry
@@ -41,7 +41,7 @@ from crm.domain.lifecycle import (
 )
 from crm.domain.products import Catalogue, UnknownProduct, UnsupportedBusinessKind, attribute_errors
 from crm.domain.scope import Scope
-from crm.models import customers, opportunities, order_items, orders
+from crm.models import customers, opportunities, order_items, orders, outbox
 from crm.services.customers import event_customer, load_customer
 
 log = logging.getLogger("crm.orders")
@@ -101,8 +101,9 @@ class _Item(NamedTuple):
     attributes: dict[str, Any]
 
 
-# The order and its items in one round trip (issue 16): two data-modifying CTEs, the items read from one
-# JSONB parameter; one row per item comes back, the order's columns with the item's. Built once.
+# The order, its items and its events in one round trip (issue 16): three data-modifying CTEs, the items
+# read from one JSONB parameter, the outbox rows from backbone.outbox's arrays (`rows_insert`, the same
+# rows `emit` writes); one row per item comes back, the order's columns with the item's. Built once.
 _ITEMS_IN = func.jsonb_to_recordset(bindparam("items", type_=JSONB)).table_valued(
     sa.column("id", sa.Text), sa.column("position", sa.Integer), sa.column("product", sa.Text),
     sa.column("business_kind", sa.Text), sa.column("attributes", JSONB),
@@ -118,7 +119,16 @@ _NEW_ITEMS = (order_items.insert().from_select(
 _INSERT_ORDER_AND_ITEMS = (
     select(_NEW_ORDER, _NEW_ITEMS.c.id.label("item_id"), _NEW_ITEMS.c.product.label("item_product"),
            _NEW_ITEMS.c.business_kind.label("item_business_kind"), _NEW_ITEMS.c.attributes.label("item_attributes"))
-    .select_from(_NEW_ORDER.join(_NEW_ITEMS, true())).order_by(_NEW_ITEMS.c.position))
+    .select_from(_NEW_ORDER.join(_NEW_ITEMS, true())).order_by(_NEW_ITEMS.c.position)
+    .add_cte(rows_insert(outbox).cte("new_events")))
+
+
+class _OrderKeys(NamedTuple):
+    """What an order's events need of its row, known before the row is written."""
+
+    id: str
+    customer_id: str
+    channel: str
 
 
 async def create_order(
@@ -165,6 +175,15 @@ async def create_order(
          "business_kind": item["business_kind"], "attributes": item.get("attributes", {})}
         for i, item in enumerate(items)
     ]
+    events: list[BaseModel] = []
+    if missing:
+        events.append(OrderInformationRequired(
+            order_id=order_id, customer_id=customer_id, created=True, required_at=now,
+            missing=[m.as_item() for m in missing]))
+    elif submit:
+        events = await _transition_events(session, _OrderKeys(order_id, customer_id, channel), OrderState.DRAFT,
+                                          status, OrderAction.SUBMIT, now, known=(customer, rows))
+    envelopes = [envelope_for(session, e, subject=order_id) for e in events]
     stored = (await session.execute(_INSERT_ORDER_AND_ITEMS, {**{f"o_{k}": v for k, v in {
         "id": order_id, "customer_id": customer_id, "account_manager_id": customer.account_manager_id,
         "channel": channel, "status": status.value, "status_reason": None, "opportunity_id": opportunity_id,
@@ -172,17 +191,13 @@ async def create_order(
         "version": version, "information_required": [m.as_dict() for m in missing] or None,
         "information_requested_at": now if missing else None,
     }.items()}, "items": [{k: r[k] for k in ("id", "position", "product", "business_kind", "attributes")}
-                          for r in rows]})).all()
+                          for r in rows], **rows_params(session, envelopes)})).all()
     row = stored[0]
     item_rows = [_Item(r.item_id, r.item_product, r.item_business_kind, r.item_attributes) for r in stored]
     if missing:
-        await emit(session, OrderInformationRequired(
-            order_id=order_id, customer_id=customer_id, created=True, required_at=now,
-            missing=[m.as_item() for m in missing]), subject=order_id)
         log.info("order %s held back: %s", order_id, ", ".join(m.field for m in missing), extra={"order_id": order_id})
     elif submit:
-        await _emit_transition(session, row, OrderState.DRAFT, status, OrderAction.SUBMIT, actor, now,
-                               known=(customer, rows))
+        _log_transition(order_id, OrderState.DRAFT, status, OrderAction.SUBMIT, actor)
     return CreatedOrder(row=row, items=item_rows, customer_name=customer.name)
 
 
@@ -232,6 +247,20 @@ async def _emit_transition(session: AsyncSession, row: Any, old: OrderState, new
 
     `known`: the customer row and item rows when the caller has them already (saves two reads).
     """
+    await emit(session, *await _transition_events(session, row, old, new, action, at, reason=reason, known=known),
+               subject=row.id)
+    _log_transition(row.id, old, new, action, actor)
+
+
+def _log_transition(order_id: str, old: OrderState, new: OrderState, action: OrderAction, actor: str) -> None:
+    log.info("order %s: %s -> %s (%s by %s)", order_id, old.value, new.value, action.value, actor,
+             extra={"order_id": order_id})
+
+
+async def _transition_events(session: AsyncSession, row: Any, old: OrderState, new: OrderState, action: OrderAction,
+                             at: datetime, *, reason: str | None = None,
+                             known: tuple[Any, Sequence[Mapping[str, Any]]] | None = None) -> list[BaseModel]:
+    """The events of one status change, in their order (`row`: the order's id, customer_id, channel)."""
     order_id = row.id
     events: list[BaseModel] = []
     if action is OrderAction.SUBMIT:
@@ -241,9 +270,7 @@ async def _emit_transition(session: AsyncSession, row: Any, old: OrderState, new
                                      cancelled_at=at))
     events.append(OrderStatusChanged(order_id=order_id, customer_id=row.customer_id, from_status=old.value,
                                      to_status=new.value, reason=reason, changed_at=at))
-    await emit(session, *events, subject=order_id)
-    log.info("order %s: %s -> %s (%s by %s)", order_id, old.value, new.value, action.value, actor,
-             extra={"order_id": order_id})
+    return events
 
 
 async def _submitted(session: AsyncSession, row: Any, at: datetime,
