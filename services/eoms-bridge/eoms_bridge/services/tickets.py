@@ -98,7 +98,9 @@ async def open_tickets_for_orders(
     their history, one of their events (the bridge's consumer applies a partition's run this way)."""
     prepared: list[_Prepared] = []
     opened: list[str] = []
-    # A least-loaded dispatch counts the open tickets in the table: what it counts must be stored first.
+    # A least-loaded dispatch counts the open tickets assigned to its candidates in the table: a ticket of
+    # this run that was assigned must be stored before the next one is opened (it may count it). Tickets
+    # left unassigned count for nobody: they wait, and the run is stored in one statement each at the end.
     counts_load = org is not None and any(r.auto and r.strategy is Strategy.LEAST_LOADED for r in org.dispatch)
     for order, correlation_id in orders:
         for item in order.items:
@@ -113,11 +115,11 @@ async def open_tickets_for_orders(
                 customer_region=order.customer_region,
             )
             for kind in initial_tickets(wf):
-                prepared.append(await _prepare(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward,
-                                               org=org, eoms_partner=eoms_partner, correlation_id=correlation_id))
-                if counts_load:
+                if counts_load and any(p.row["assignee"] is not None for p in prepared):
                     opened += await _store(session, prepared, forward=forward)
                     prepared = []
+                prepared.append(await _prepare(session, wf=wf, kind=kind, origin=origin, now=now, forward=forward,
+                                               org=org, eoms_partner=eoms_partner, correlation_id=correlation_id))
     return opened + await _store(session, prepared, forward=forward)
 
 

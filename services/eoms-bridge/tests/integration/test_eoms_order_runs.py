@@ -1,7 +1,7 @@
 """A run of submitted orders applied set-based (the consumer's `apply_run`, issue 16) on real PostgreSQL:
 the same tickets, history and events as one order at a time, each event with its order's correlation id;
 an order submitted twice in one run opens its tickets once; an event of another type in the run is
-applied in partition order through its handler.
+applied in partition order through its handler; a least-loaded dispatch in a run counts the run's tickets.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from backbone.envelope import Envelope, parse_envelope
 from backbone.events import OrderCancelled, OrderItem, OrderSubmitted
 from backbone.ids import new_id
 from eoms_bridge import consumers
+from eoms_bridge.domain.dispatch import DispatchRule, Roster, Strategy, choose
 from eoms_bridge.main import build_app
-from eoms_bridge.models import ticket_history, tickets
+from eoms_bridge.models import dispatch_cursors, ticket_history, tickets
+from eoms_bridge.services import assignment
 from eoms_bridge.services import tickets as ticket_service
 from eoms_bridge.settings import EomsSettings
 
@@ -103,3 +105,36 @@ async def test_a_run_of_orders_opens_what_one_at_a_time_opens(runtime: Any) -> N
         "the cancel after the submit in the same run was applied after it"
     assert cancelled["events"][: len(one["events"])] == [(t, run[2].correlation_id, ids[2])
                                                          for t, _, _ in one["events"]]
+
+
+async def test_a_run_dispatched_least_loaded_counts_the_tickets_of_the_run(runtime: Any) -> None:
+    """A run stores its tickets in one statement each, but a least-loaded dispatch counts the open tickets
+    in the table: the run picks exactly who one order at a time would pick (each assigned ticket of the run
+    counted by the next pick), from the loads and the round-robin cursor before it."""
+    ctx = runtime.context
+    people = ["noc_wang", "p-wanglei"]
+    org = ctx.organisation.model_copy(update={
+        "dispatch": (DispatchRule(role="network_staff", strategy=Strategy.LEAST_LOADED),),
+        "rosters": (*ctx.organisation.rosters, Roster.model_validate(
+            {"role": "network_staff", "regions": ["*"],
+             "shifts": [{"days": "mon-sun", "hours": "00:00-00:00", "people": people}]})),
+    })
+    async with runtime.session_factory() as s:
+        load = await assignment.open_tasks(s, people)
+        last = (await s.execute(select(dispatch_cursors.c.last_assignee).where(
+            dispatch_cursors.c.role == "network_staff", dispatch_cursors.c.region == "天津-西青区"))).scalar()
+    ids = [new_id("ord") for _ in range(5)]
+    async with runtime.session_factory() as s, s.begin():
+        await ticket_service.open_tickets_for_orders(
+            s, store=ctx.store, orders=[(submitted(o), None) for o in ids], now=datetime.now(UTC), org=org)
+    async with runtime.session_factory() as s:
+        got = dict((await s.execute(select(tickets.c.origin_id, tickets.c.assignee).where(
+            tickets.c.origin_id.in_(ids), tickets.c.current_node == "order_acceptance_check"))).all())
+    expected = []
+    for _ in ids:
+        person = choose(Strategy.LEAST_LOADED, people, last=last, load=load)
+        assert person is not None
+        expected.append(person)
+        load[person] = load.get(person, 0) + 1
+        last = person
+    assert [got[o] for o in ids] == expected
