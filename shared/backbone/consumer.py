@@ -15,6 +15,8 @@
 - Partitions are worked concurrently, each strictly in order. A run of one partition's events is
   applied in one transaction (each event still claims its own inbox row): far fewer commits under
   load; if anything in the run fails, the run is rolled back and applied event by event instead.
+  The offsets of a pass's partitions go in one commit once every partition has applied (or failed):
+  a failed partition's offset is left out, the others are committed.
 """
 
 from __future__ import annotations
@@ -180,9 +182,13 @@ class ConsumerRunner(Worker):
         if batches:
             # Every partition finishes (or fails) before the pass ends: a failed pass then rejoins from
             # the committed offsets with no sibling still committing on the old consumer.
+            tps = list(batches)
             results = await asyncio.gather(
-                *(self._work_partition(consumer, tp, msgs) for tp, msgs in batches.items()), return_exceptions=True
+                *(self._apply_partition(consumer, tp, batches[tp]) for tp in tps), return_exceptions=True
             )
+            # One offset commit for the partitions that applied their records (the group coordinator takes a
+            # client's commits one at a time: a commit per partition made the pass wait for each in turn).
+            await self._commit(consumer, {tp: r for tp, r in zip(tps, results, strict=True) if isinstance(r, int)})
             failures = [r for r in results if isinstance(r, BaseException) and not isinstance(r, PartitionRevoked)]
             if failures:
                 raise failures[0]
@@ -227,22 +233,34 @@ class ConsumerRunner(Worker):
             await consumer.stop()
 
     async def _work_partition(self, consumer: object, tp: TopicPartition, msgs: list[ConsumerRecord]) -> None:
+        """One partition's records applied, then its offset committed."""
+        await self._commit(consumer, {tp: await self._apply_partition(consumer, tp, msgs)})
+
+    async def _apply_partition(self, consumer: object, tp: TopicPartition, msgs: list[ConsumerRecord]) -> int:
+        """Apply one partition's records in order (or dead-letter them); the offset to commit after them."""
         for start in range(0, len(msgs), self.batch_size):
             chunk = msgs[start:start + self.batch_size]
             leftover = chunk if len(chunk) == 1 else await self._apply_batch(chunk)
             for msg in leftover:
                 await self.process(msg, consumer, tp)
+        return int(msgs[-1].offset) + 1
+
+    async def _commit(self, consumer: object, offsets: dict[TopicPartition, int]) -> None:
+        """Commit offsets whose effects are durable, in one request; record each partition's lag."""
+        if not offsets:
+            return
         try:
-            await consumer.commit({tp: msgs[-1].offset + 1})  # type: ignore[attr-defined]
+            await consumer.commit(offsets)  # type: ignore[attr-defined]
         except (CommitFailedError, KafkaError) as exc:
             # Rebalanced away mid-batch: the new owner re-reads these; the inbox absorbs them.
-            log.warning("offset commit failed for %s: %r", tp, exc)
+            log.warning("offset commit failed for %s: %r", ", ".join(map(str, offsets)), exc)
             return
-        with contextlib.suppress(Exception):
-            highwater = consumer.highwater(tp)  # type: ignore[attr-defined]
-            if highwater is not None:
-                metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
-                    max(0, int(highwater) - (msgs[-1].offset + 1)))
+        for tp, offset in offsets.items():
+            with contextlib.suppress(Exception):
+                highwater = consumer.highwater(tp)  # type: ignore[attr-defined]
+                if highwater is not None:
+                    metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
+                        max(0, int(highwater) - offset))
 
     async def _apply_batch(self, chunk: list[ConsumerRecord]) -> list[ConsumerRecord]:
         """Apply a run of one partition's events in one transaction: one multi-row inbox claim, then

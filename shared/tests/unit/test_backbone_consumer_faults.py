@@ -217,3 +217,35 @@ async def test_a_data_error_is_bounded_and_dead_lettered() -> None:
     consumer = FakeConsumer()
     await runner._work_partition(consumer, TP, [_record(0, _event().to_bytes())])
     assert [t for t, _ in producer.sent] == ["t.orders.dlq"] and consumer.committed == {TP: 1}
+
+
+async def test_a_pass_commits_its_partitions_in_one_request_and_leaves_out_a_failed_one() -> None:
+    """The partitions of a pass are committed together once all of them applied: one request to the group
+    coordinator; a partition whose apply failed (here: revoked while retrying) is not committed."""
+    ok_a, ok_b, lost = TopicPartition("t.orders", 1), TopicPartition("t.orders", 2), TopicPartition("t.orders", 3)
+
+    class PassConsumer(FakeConsumer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.owned = {ok_a, ok_b}  # `lost` was revoked: its record cannot be retried here
+            self.commits: list[dict[TopicPartition, int]] = []
+
+        async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+            self.commits.append(dict(offsets))
+            await super().commit(offsets)
+
+        async def getmany(self, **_: Any) -> dict[TopicPartition, list[ConsumerRecord]]:  # type: ignore[type-arg]
+            def rec(tp: TopicPartition, offset: int) -> ConsumerRecord:  # type: ignore[type-arg]
+                value = _event().to_bytes()
+                return ConsumerRecord(tp.topic, tp.partition, offset, 0, 0, b"k", value, None, 1, len(value), [])
+            return {lost: [rec(lost, 2)], ok_a: [rec(ok_a, 4)], ok_b: [rec(ok_b, 9)]}
+
+    applied: list[str] = []
+    # The database is down for the first session (the first partition's): it holds its record, then finds
+    # itself revoked; the two others apply.
+    runner, consumer = _runner(FlakyDatabase(down_for=1), FakeProducer(), applied), PassConsumer()
+    runner._consumer = consumer  # type: ignore[assignment]
+    await runner.step()
+    assert len(applied) == 2
+    assert len(consumer.commits) == 1, "one commit for the pass"
+    assert consumer.committed == {ok_a: 5, ok_b: 10}
