@@ -22,9 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 from pydantic_core import to_json
-from sqlalchemy import Column, Table, and_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import Column, ColumnElement, Table, and_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from backbone.db import db_now
 from backbone.envelope import Envelope
@@ -94,86 +95,115 @@ def _json(data: Any) -> str:
 # --------------------------------------------------------------------------- set-based statements
 # The hot paths (a run of starts or stops, a scanner batch) send each column as one array and let
 # PostgreSQL unnest them: one statement and one parameter per column whatever the number of rows, where
-# an executemany pays SQLAlchemy's parameter processing per row and value. Built once, from the tables.
+# an executemany pays SQLAlchemy's parameter processing per row and value. Built once, from the tables, as
+# Core constructs: a table is rendered by SQLAlchemy, so an engine's `schema_translate_map` applies to them
+# as to every other statement. Each column's array is the parameter `p_<column>` (`_columns`): a parameter
+# named like a column of the table an INSERT or UPDATE writes is reserved by SQLAlchemy.
 
 
-def _array_type(col: Column[Any]) -> str:
+def _array_type(col: Column[Any]) -> sa.types.TypeEngine[Any]:
+    """The element type a column's values travel as (JSON as text, cast to jsonb per element)."""
     t = col.type
     if isinstance(t, JSONB):
-        return "text"  # JSON text, cast to jsonb per element in the statement
+        return sa.Text()
     if isinstance(t, UUID):
-        return "uuid"
+        return UUID(as_uuid=True)
     if isinstance(t, sa.DateTime):
-        return "timestamptz"
+        return sa.DateTime(timezone=True)
     if isinstance(t, sa.Boolean):
-        return "boolean"
+        return sa.Boolean()
     if isinstance(t, sa.Float):
-        return "float8"
+        return sa.Float()
     if isinstance(t, sa.Integer):
-        return "int8"
+        return sa.BigInteger()
     if isinstance(t, sa.String):
-        return "text"
+        return sa.Text()
     raise TypeError(f"{col}: no array type for {t!r}")
 
 
+def _param(name: str) -> str:
+    return f"p_{name}"
+
+
+def _array(name: str, item: sa.types.TypeEngine[Any]) -> ColumnElement[Any]:
+    """`CAST(:p_<name> AS <item>[])`."""
+    return sa.cast(bindparam(_param(name)), ARRAY(item))
+
+
 def _unnest(table: Table, names: Sequence[str], *, text_extra: Sequence[str] = (),
-            alias: str = "v") -> tuple[str, dict[str, str]]:
-    """`unnest(CAST(:a AS text[]), …) WITH ORDINALITY AS v(a, …, ord)` for `names` of `table` (and
+            alias: str = "v") -> tuple[TableValuedAlias, dict[str, ColumnElement[Any]]]:
+    """`unnest(CAST(:p_a AS text[]), …) WITH ORDINALITY AS v(a, …, ord)` for `names` of `table` (and
     `text_extra` parameters of type text), and per name the expression that reads the value as the column's
     type."""
-    cols = [table.c[n] for n in names]
-    args = [f"CAST(:{c.name} AS {_array_type(c)}[])" for c in cols] + [f"CAST(:{n} AS text[])" for n in text_extra]
-    values = {c.name: f"CAST({alias}.{c.name} AS jsonb)" if isinstance(c.type, JSONB) else f"{alias}.{c.name}"
-              for c in cols}
-    return f"unnest({', '.join(args)}) WITH ORDINALITY AS {alias}({', '.join([*names, *text_extra])}, ord)", values
+    items = [(n, _array_type(table.c[n])) for n in names] + [(n, sa.Text()) for n in text_extra]
+    v = sa.func.unnest(*(_array(n, item) for n, item in items)).table_valued(
+        *(sa.column(n, item) for n, item in items), with_ordinality="ord").render_derived(name=alias)
+    values: dict[str, ColumnElement[Any]] = {
+        n: sa.cast(v.c[n], JSONB) if isinstance(table.c[n].type, JSONB) else v.c[n] for n in names}
+    return v, values
 
 
 def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
-    return {n: [r[n] for r in rows] for n in names}
+    """The parameters of an unnest: per name, its values in row order."""
+    return {_param(n): [r[n] for r in rows] for n in names}
 
 
 _STATE_COLUMNS = ("state", "deadline", "next_fire_at", "escalation_level", "completed_at", "cancelled_at",
                   "met_late", "elapsed_s", "state_data", "updated_at")
 _SAVE_FROM, _SAVE_VALUES = _unnest(timers, ("id", *_STATE_COLUMNS))
-_SAVE_MANY = text(
-    f"UPDATE {timers.fullname} AS t SET " + ", ".join(f"{c} = {_SAVE_VALUES[c]}" for c in _STATE_COLUMNS)
-    + f" FROM {_SAVE_FROM} WHERE t.id = v.id"
+# `t.id = ANY(:p_id)` besides the join: the rows are found by the primary key (a bitmap index scan) whatever
+# the table's statistics say; without it a table whose statistics lag behind (filled minutes ago) was
+# joined by a sequential scan of every timer (docs/sla.md, "Performance").
+_SAVE_MANY = (
+    sa.update(timers).values({c: _SAVE_VALUES[c] for c in _STATE_COLUMNS})
+    .where(timers.c.id == _SAVE_FROM.c.id, timers.c.id == sa.any_(_array("id", sa.Text())))
 )
 
 _START_COLUMNS = ("id", "ticket_id", "node", "ticket_kind", "business_type", "role", "assignee", "customer_id",
                   "customer_name", "customer_tier", "customer_region", "account_manager_id", "policy_version",
                   "rule_id", "started_at", "correlation_id", *_STATE_COLUMNS[:-1])
 _START_FROM, _START_VALUES = _unnest(timers, _START_COLUMNS, text_extra=("feed",))
-# One statement per run of starts: the timers (a replayed entry, or one while the node's timer is still open,
-# is skipped: ON CONFLICT DO NOTHING) and, for those inserted, their `sla.timer_started` feed records.
-_START = text(
-    f"WITH v AS MATERIALIZED (SELECT * FROM {_START_FROM}), "
-    f"ins AS (INSERT INTO {timers.fullname} ({', '.join(_START_COLUMNS)}) "
-    f"SELECT {', '.join(_START_VALUES[c] for c in _START_COLUMNS)} FROM v ORDER BY v.ord "
-    "ON CONFLICT DO NOTHING RETURNING id), "
-    f"feed AS (INSERT INTO {alerts.fullname} (event_id, event_type, timer_id, action, ticket_id, fired_at, fired_by, "
-    "data) SELECT gen_random_uuid(), :event_type, v.id, 'started', v.ticket_id, statement_timestamp(), :recorded_by, "
-    "CAST(v.feed AS jsonb) FROM v JOIN ins ON ins.id = v.id ORDER BY v.ord) "
-    "SELECT id FROM ins"
-)
+
+
+def _start_statement() -> sa.Select[tuple[str]]:
+    """One statement per run of starts: the timers (a replayed entry, or one while the node's timer is still
+    open, is skipped: ON CONFLICT DO NOTHING) and, for those inserted, their `sla.timer_started` feed
+    records; returns the ids inserted."""
+    v = sa.select(*_START_FROM.c).cte("v").prefix_with("MATERIALIZED")
+    values = {n: sa.cast(v.c[n], JSONB) if isinstance(timers.c[n].type, JSONB) else v.c[n] for n in _START_COLUMNS}
+    ins = (
+        insert(timers).from_select(_START_COLUMNS, sa.select(*(values[c] for c in _START_COLUMNS)).order_by(v.c.ord))
+        .on_conflict_do_nothing().returning(timers.c.id).cte("ins")
+    )
+    feed = insert(alerts).from_select(
+        ("event_id", "event_type", "timer_id", "action", "ticket_id", "fired_at", "fired_by", "data"),
+        sa.select(sa.func.gen_random_uuid(), sa.cast(bindparam(_param("event_type")), sa.Text()), v.c.id,
+                  sa.literal_column("'started'"), v.c.ticket_id, sa.func.statement_timestamp(),
+                  sa.cast(bindparam(_param("recorded_by")), sa.Text()), sa.cast(v.c.feed, JSONB))
+        .select_from(v.join(ins, ins.c.id == v.c.id)).order_by(v.c.ord),
+    ).cte("feed")
+    return sa.select(ins.c.id).add_cte(feed)
+
+
+_START = _start_statement()
 
 _ALERT_COLUMNS = ("event_id", "event_type", "timer_id", "action", "ticket_id", "due_at", "fired_at", "fired_by", "data")
 _ALERTS_FROM, _ALERTS_VALUES = _unnest(alerts, _ALERT_COLUMNS)
 # Alert rows (and feed records); a (timer, action) or an event id already recorded is not written again.
-_INSERT_ALERTS = text(
-    f"INSERT INTO {alerts.fullname} ({', '.join(_ALERT_COLUMNS)}) "
-    f"SELECT {', '.join(_ALERTS_VALUES[c] for c in _ALERT_COLUMNS)} FROM {_ALERTS_FROM} ORDER BY v.ord "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
-).columns(alerts.c.event_id)
+_INSERT_ALERTS = (
+    insert(alerts).from_select(_ALERT_COLUMNS, sa.select(*(_ALERTS_VALUES[c] for c in _ALERT_COLUMNS))
+                               .select_from(_ALERTS_FROM).order_by(_ALERTS_FROM.c.ord))
+    .on_conflict_do_nothing().returning(alerts.c.event_id)
+)
 
-_ROW_SQL = ", ".join(f"t.{c.name}" for c in _ROW)
 # The open timers of (ticket, node) pairs, locked: an index probe of `ux_sla_timers_open` per pair.
-_LOCK_OPEN = text(
-    f"SELECT {_ROW_SQL} FROM {timers.fullname} AS t "
-    "JOIN unnest(CAST(:ticket_ids AS text[]), CAST(:nodes AS text[])) AS v(ticket_id, node) "
-    "ON t.ticket_id = v.ticket_id AND t.node = v.node "
-    "WHERE t.completed_at IS NULL AND t.cancelled_at IS NULL ORDER BY t.id FOR UPDATE OF t"
-).columns(*_ROW)
+_PAIRS = sa.func.unnest(_array("ticket_ids", sa.Text()), _array("nodes", sa.Text())).table_valued(
+    sa.column("ticket_id", sa.Text()), sa.column("node", sa.Text())).render_derived(name="v")
+_LOCK_OPEN = (
+    sa.select(*_ROW)
+    .join_from(timers, _PAIRS, and_(timers.c.ticket_id == _PAIRS.c.ticket_id, timers.c.node == _PAIRS.c.node))
+    .where(IS_OPEN).order_by(timers.c.id).with_for_update(of=timers)
+)
 
 # The scanner's claim: due rows, oldest due first, skipping rows another transaction holds.
 _CLAIM_DUE = claim_due(timers, timers.c.next_fire_at <= bindparam("now"), order_by=timers.c.next_fire_at,
@@ -319,7 +349,8 @@ async def start_timers(
     if not rows:
         return 0
     started = len((await session.execute(_START, {
-        **_columns(rows, (*_START_COLUMNS, "feed")), "event_type": TIMER_STARTED, "recorded_by": recorded_by,
+        **_columns(rows, (*_START_COLUMNS, "feed")), _param("event_type"): TIMER_STARTED,
+        _param("recorded_by"): recorded_by,
     })).scalars().all())
     metrics.TIMERS_STARTED.labels(version).inc(started)
     if started < len(rows):
@@ -335,7 +366,7 @@ async def complete_timers(
     (an index probe per pair), the alert rows, the outbox rows, the update."""
     pairs = list({(c.ticket_id, c.node) for c in completions})
     rows = (await session.execute(
-        _LOCK_OPEN, {"ticket_ids": [p[0] for p in pairs], "nodes": [p[1] for p in pairs]})).all()
+        _LOCK_OPEN, {_param("ticket_ids"): [p[0] for p in pairs], _param("nodes"): [p[1] for p in pairs]})).all()
     open_rows = {(r.ticket_id, r.node): r for r in rows}  # at most one open timer per (ticket, node)
     now = await db_now(session)
     fired: list[tuple[TimerRow, SlaTimer, Action, datetime]] = []

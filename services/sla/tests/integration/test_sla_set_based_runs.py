@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from backbone.db import make_engine, make_session_factory
 from backbone.events import TicketNodeCompleted, TicketNodeEntered
@@ -23,7 +23,7 @@ from sla.domain import timer as domain
 from sla.models import alerts, outbox, timers
 from sla.services import policies
 from sla.services.policies import PolicyCatalog
-from sla.services.timers import _ROW, complete_timers, load_timer, start_timers
+from sla.services.timers import _ROW, cancel_ticket, complete_timers, load_timer, start_timers
 from sla.workflow_catalog import DEFAULT_CATALOG_PATH, load_node_catalog
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -122,3 +122,50 @@ async def test_runs_of_starts_and_stops_apply_once_each(infra: Any) -> None:
             assert [t for k, t in published if k in (a, b)] == ["sla.met", "sla.met"]
     finally:
         await engine.dispose()
+
+
+async def test_runs_apply_in_a_translated_schema(infra: Any) -> None:
+    """The set-based statements are SQLAlchemy constructs: an engine's `schema_translate_map` sends a run of
+    starts, a run of stops and a cancellation to a copy of the SLA's tables, and nothing to `sla.*`."""
+    schema = f"sla_tr_{RUN}"
+    base = make_engine(infra.database_url, pool_size=2)
+    async with base.begin() as conn:
+        await conn.execute(text(f"CREATE SCHEMA {schema}"))
+        for table in ("policy_versions", "timers", "alerts", "customer_tiers", "outbox", "inbox"):
+            await conn.execute(text(f"CREATE TABLE {schema}.{table} (LIKE sla.{table} INCLUDING ALL)"))
+    engine = base.execution_options(schema_translate_map={"sla": schema})
+    sf = make_session_factory(engine, outbox=outbox, source="sla")  # type: ignore[arg-type]
+    catalog = PolicyCatalog()
+    a, b, gone = f"tkt_tr_{RUN}_a", f"tkt_tr_{RUN}_b", f"tkt_tr_{RUN}_gone"
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    try:
+        async with sf() as session, session.begin():
+            await policies.seed_from_file(session, SHORT, load_node_catalog(DEFAULT_CATALOG_PATH, (SLATEST_WORKFLOWS,)))
+        async with sf() as session, session.begin():
+            entries = [(TicketNodeEntered(**_ctx(t), entered_at=t0), f"corr-{t}") for t in (a, b, gone)]
+            assert await start_timers(session, catalog, [*entries, entries[0]], "test-tr") == 3
+        async with sf() as session, session.begin():
+            await complete_timers(session, catalog, [
+                TicketNodeCompleted(**_ctx(t), outcome="done", completed_at=t0 + timedelta(seconds=1)) for t in (a, b)
+            ], "test-tr")
+            assert await cancel_ticket(session, catalog, ticket_id=gone, at=t0 + timedelta(seconds=1)) == 1
+
+        async with base.connect() as conn:
+            rows = (await conn.execute(text(
+                f"SELECT ticket_id, state FROM {schema}.timers ORDER BY ticket_id"))).all()
+            assert [tuple(r) for r in rows] == [(a, "met"), (b, "met"), (gone, "cancelled")]
+            recorded = (await conn.execute(text(
+                f"SELECT ticket_id, action FROM {schema}.alerts ORDER BY ticket_id, action"))).all()
+            assert [tuple(r) for r in recorded] == [
+                (a, "met"), (a, "started"), (b, "met"), (b, "started"), (gone, "cancelled"), (gone, "started")]
+            published = (await conn.execute(text(f"SELECT key FROM {schema}.outbox ORDER BY seq"))).scalars().all()
+            assert published == [a, b]  # the two sla.met
+            in_sla = (await conn.execute(text(
+                "SELECT (SELECT count(*) FROM sla.timers WHERE ticket_id LIKE :p) "
+                "+ (SELECT count(*) FROM sla.alerts WHERE ticket_id LIKE :p) "
+                "+ (SELECT count(*) FROM sla.outbox WHERE key LIKE :p)"), {"p": f"tkt_tr_{RUN}_%"})).scalar_one()
+            assert in_sla == 0
+    finally:
+        async with base.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        await base.dispose()
