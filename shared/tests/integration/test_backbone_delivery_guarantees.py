@@ -307,12 +307,13 @@ async def test_a_relay_whose_lock_connection_is_terminated_steps_down_and_stops_
 
 async def test_a_leader_whose_sends_go_unacknowledged_gives_up_the_lock_and_another_relay_takes_over(infra):
     """A leader cut off from the broker while its database is reachable: its sends just wait (here a real
-    producer that lingers 60 s before sending anything). The pass fails after `ack_timeout_s`, the failed
-    pass gives up the lock (`reset`, as `Worker.run` does), the relay stands by instead of taking the free
-    lock back, and the other relay takes over and publishes
+    producer that lingers 5 s, ten times the relay's ack timeout, before sending anything: its stop() at the
+    end flushes the lingering batch, so the test waits the linger out once). The pass fails
+    after `ack_timeout_s`, the failed pass gives up the lock (`reset`, as `Worker.run` does), the relay
+    stands by instead of taking the free lock back, and the other relay takes over and publishes
     (the drill partition-one runs the same on a TCP proxy that blackholes one service's Kafka traffic)."""
     async with scratch(infra, "bb_ack_timeout") as (outbox, _, _, topic, sf, producer):
-        stuck = Producer(infra.kafka_bootstrap, linger_ms=60_000)
+        stuck = Producer(infra.kafka_bootstrap, linger_ms=5_000)
         await stuck.start()
         engine_a, engine_b = make_engine(infra.database_url, pool_size=2), make_engine(infra.database_url, pool_size=2)
         a, b = OutboxRelay(engine_a, outbox, stuck, ack_timeout_s=0.5), OutboxRelay(engine_b, outbox, producer)
