@@ -12,8 +12,8 @@ tests and the browser tests mostly burn Node's and Chromium's CPU. Run one after
 - lane `console`: PostgreSQL and Kafka of its own (profile `test-browser`), the console's dependencies and
   build (devtools.console_build), the OpenAPI snapshot check, the console's unit tests (vitest), Debian's
   Chromium when missing, Keycloak's realm database template (its slow first start, outside any test's
-  timeout), then pytest over tests/browser and the Keycloak tests. Its output is kept in
-  .data/test-browser/lane.log.
+  timeout), then pytest over tests/browser and the Keycloak tests (every test that starts Keycloak). Its
+  output is kept in .data/test-browser/lane.log.
 
 The lanes never see each other's data. Most of the suite waits (on servers, subprocesses, timers), so
 three lanes share two cores well: one after the other they left the machine half idle.
@@ -41,7 +41,12 @@ PY = sys.executable
 #: Tests each lane runs (the platform lane leaves the console lane's out).
 SERVICES_LANE_TESTS = ("services",)
 PLATFORM_LANE_TESTS = ("shared", "tests")
-CONSOLE_LANE_TESTS = ("tests/browser", "tests/security/test_security_keycloak.py")
+#: Every test that starts Keycloak runs in the console lane, after its "keycloak template" step and on one
+#: Keycloak per session (tests/security/conftest.py): in the platform lane the roles test started a second
+#: Keycloak of its own (80-170 s of a JVM's start on the critical path, and a timeout when the template was
+#: not made yet).
+CONSOLE_LANE_TESTS = ("tests/browser", "tests/security/test_security_keycloak.py",
+                      "tests/security/test_security_keycloak_roles.py")
 #: The slowest tests are listed at the end of each run: where the next minute of `make test` is.
 PYTEST = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=15"]
 
