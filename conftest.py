@@ -94,6 +94,9 @@ def suite_env() -> dict[str, str]:
         "RATE_LIMIT": "10000",
         "DIGEST_WINDOW_S": "3",
         "DEDUP_WINDOW_S": "3",
+        # The stats scheduler looks for a due daily report every second, not every 30 s: the report test
+        # (tests/e2e/test_stats_report_mail.py) waits for its pass (one indexed query).
+        "REPORT_CHECK_INTERVAL_S": "1",
     }
 
 

@@ -36,7 +36,8 @@ async def test_the_report_due_at_eight_is_mailed_with_its_csv_and_kept(suite) ->
     async def arrived() -> list:
         return mails()
 
-    # The scheduler looks every REPORT_CHECK_INTERVAL_S (30 s by default), then relay, notify, SMTP.
+    # The scheduler looks every REPORT_CHECK_INTERVAL_S (30 s by default; 1 s in the suite, conftest's
+    # suite_env), then relay, notify, SMTP.
     got = await eventually(arrived, timeout_s=120, interval_s=1.0, what="the daily report e-mail")
     name = f"daily-report-{day}.csv"
     assert name in got[0].attachments
