@@ -10,11 +10,17 @@ the whole suite at or under 2 % of one core.
 `--profile DIR` samples each service with py-spy; `--wakeups DIR` counts each service's event-loop wake-ups
 (`epoll_wait` calls, with strace: the tracing inflates the CPU figures of that run, so such a run only
 prints, it does not write bench/results/idle.json).
+
+Every run also splits the broker's CPU by JVM thread (`kafka_threads`: /proc/<pid>/task read at the window's
+two ends, the threads named from a `jstack` thread dump taken after the window, numbered threads of one pool
+summed under `<pool>-N`): where the broker's idle time goes, without disturbing the measured window.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -49,6 +55,57 @@ def wakeups_per_s(path: str, seconds: float) -> float | None:
     return round(sum(calls) / seconds, 1) if calls else None
 
 
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_ticks(pid: int) -> dict[int, int]:
+    """CPU clock ticks (user + system) of each live thread of `pid`."""
+    ticks: dict[int, int] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return ticks
+    for tid in tids:
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        ticks[int(tid)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def jvm_thread_names(pid: int) -> dict[int, str]:
+    """Native thread id -> Java thread name, from a thread dump (`jstack`); the kernel's 15-character names
+    (/proc comm) where jstack is missing or fails."""
+    names: dict[int, str] = {}
+    jstack = shutil.which("jstack")
+    if jstack is not None:
+        try:
+            dump = subprocess.run([jstack, str(pid)], capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            dump = ""
+        for m in re.finditer(r'^"([^"]*)".*? nid=(0x[0-9a-f]+)', dump, re.M):
+            names[int(m.group(2), 16)] = m.group(1)
+    for tid in thread_cpu_ticks(pid):
+        if tid not in names:
+            with contextlib.suppress(OSError):
+                names[tid] = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+    return names
+
+
+def thread_breakdown(pid: int, before: dict[int, int], after: dict[int, int], wall_s: float,
+                     top: int = 20) -> dict[str, float]:
+    """% of a core per thread (threads of one pool, `name-0`, `name-1`, summed as `name-N`), the `top` largest."""
+    names = jvm_thread_names(pid)
+    used: dict[str, int] = {}
+    for tid, ticks in after.items():
+        name = re.sub(r"-\d+$", "-N", names.get(tid, f"thread {tid}"))
+        used[name] = used.get(name, 0) + ticks - before.get(tid, 0)
+    ranked = sorted(((n, t) for n, t in used.items() if t > 0), key=lambda item: -item[1])[:top]
+    return {name: round(100 * t / _CLK_TCK / wall_s, 2) for name, t in ranked}
+
+
 def run(seconds: float, settle_s: float, profile_dir: str | None = None,
         wakeups_dir: str | None = None) -> dict[str, Any]:
     smtp_port, smsc_port = free_port(), free_port()
@@ -63,6 +120,8 @@ def run(seconds: float, settle_s: float, profile_dir: str | None = None,
         with BenchEnv(services=SERVICES, env=env) as bench:
             time.sleep(settle_s)  # consumer groups join, first passes, JIT warm-up of the broker
             roots = bench.cpu_roots()
+            kafka_pid = roots.get("kafka")
+            kafka_before = thread_cpu_ticks(kafka_pid) if kafka_pid else {}
             meter = CpuMeter(roots).start()
             spies = [profiler(roots[name], f"{profile_dir}/{name}.txt", seconds) for name in SERVICES] \
                 if profile_dir else []
@@ -70,9 +129,11 @@ def run(seconds: float, settle_s: float, profile_dir: str | None = None,
                 if wakeups_dir else []
             time.sleep(seconds)
             used = meter.stop()
+            kafka_after = thread_cpu_ticks(kafka_pid) if kafka_pid else {}
             for spy in spies:
                 if spy is not None:
                     spy.wait(30)
+            kafka_threads = thread_breakdown(kafka_pid, kafka_before, kafka_after, meter.wall_s) if kafka_pid else {}
     finally:
         smtp.stop()
         smsc.stop()
@@ -80,7 +141,8 @@ def run(seconds: float, settle_s: float, profile_dir: str | None = None,
     total = round(sum(used.values()) * 100 / meter.wall_s, 2)
     services = round(sum(v for k, v in used.items() if k in SERVICES) * 100 / meter.wall_s, 2)
     result: dict[str, Any] = {"idle_s": round(meter.wall_s, 1), "settle_s": settle_s,
-                              "percent_of_a_core": per_process, "services_percent": services, "total_percent": total}
+                              "percent_of_a_core": per_process, "services_percent": services, "total_percent": total,
+                              "kafka_threads": kafka_threads}
     if wakeups_dir:
         result["loop_wakeups_per_s"] = {name: wakeups_per_s(f"{wakeups_dir}/{name}.strace", seconds)
                                         for name in SERVICES}
