@@ -1,11 +1,14 @@
 """The due-timer scanner: an indexed scan of `next_fire_at`, in batches, when the next timer is due.
 
 Each batch is one transaction (rows claimed with FOR UPDATE SKIP LOCKED, fired marks, alert rows
-and outbox rows committed together). A full batch means more is due: the next one starts at once.
-Otherwise the same transaction reads the earliest `next_fire_at` left (the partial index's first
-entry) and the scanner sleeps until then, at most `scan_idle_s` (the fallback for timers written
-without a wake-up). The consumer that writes timers wakes the scanner when its transaction commits
-(`ConsumerRunner.wake_on_commit`), so a timer that is due sooner than the scanner's sleep is not missed.
+and outbox rows committed together). A pass opens with one statement that reads the database's clock
+and the earliest `next_fire_at` (the partial index's first entry): when nothing is due yet, that is
+the whole pass (a wake-up by a consumer's commit, the idle fallback), with no claim and no second
+read. A full batch means more is due: the next one starts at once. Otherwise the same transaction
+reads the earliest `next_fire_at` left and the scanner sleeps until then, at most `scan_idle_s`
+(the fallback for timers written without a wake-up). The consumer that writes timers wakes the
+scanner when its transaction commits (`ConsumerRunner.wake_on_commit`), so a timer that is due
+sooner than the scanner's sleep is not missed.
 Passes that do not end in a full batch start at least `scan_interval_s` apart, however often the
 scanner is woken (under load, due timers are taken in batches, as before).
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
 from sqlalchemy import func, select, update
@@ -39,6 +42,10 @@ from sla.services.timers import fire_due_timers
 
 log = logging.getLogger("sla.scheduler")
 
+# The partial index's first entry; with the database's clock, the statement a pass opens with.
+_NEXT_DUE = select(func.min(timers.c.next_fire_at)).where(timers.c.next_fire_at.is_not(None))
+_CLOCK_AND_NEXT_DUE = select(func.clock_timestamp(), func.min(timers.c.next_fire_at)).where(
+    timers.c.next_fire_at.is_not(None))
 QUARANTINE_S = 60.0  # a timer that failed to fire alone is tried again after this
 TIMER_FIRE_FAILURES = Counter("sla_timer_fire_failures_total", "Due timers that failed to fire alone (deferred)")
 
@@ -72,9 +79,14 @@ class DueTimerScanner(Worker):
     @staticmethod
     async def next_due(session: AsyncSession) -> datetime | None:
         """The earliest `next_fire_at` of an open timer (the first entry of the partial index), or None."""
-        first: datetime | None = (await session.execute(
-            select(func.min(timers.c.next_fire_at)).where(timers.c.next_fire_at.is_not(None)))).scalar_one()
+        first: datetime | None = (await session.execute(_NEXT_DUE)).scalar_one()
         return first
+
+    @staticmethod
+    async def clock_and_next_due(session: AsyncSession) -> tuple[datetime, datetime | None]:
+        """The database's clock (`clock_timestamp()`, as `db_now`) and the earliest `next_fire_at`, one statement."""
+        now, first = (await session.execute(_CLOCK_AND_NEXT_DUE)).one()
+        return now.astimezone(UTC), first
 
     async def step(self) -> float:
         # Woken often (a consumer writing timers under load), passes that end short of a full batch stay
@@ -85,12 +97,13 @@ class DueTimerScanner(Worker):
         self._last_pass = -float("inf")
         try:
             async with self.session_factory() as session, session.begin():
-                now = await db_now(session)
-                taken = await fire_due_timers(session, self.catalog, now=now, batch_size=self.batch_size,
-                                              fired_by=self.fired_by)
-                if taken >= self.batch_size:
-                    return 0.0
-                first = await self.next_due(session)
+                now, first = await self.clock_and_next_due(session)
+                if first is not None and first <= now:  # else nothing is due: no claim, no second read
+                    taken = await fire_due_timers(session, self.catalog, now=now, batch_size=self.batch_size,
+                                                  fired_by=self.fired_by)
+                    if taken >= self.batch_size:
+                        return 0.0
+                    first = await self.next_due(session)
         except Exception as exc:
             if is_transient(exc):
                 raise  # the database away: the worker backs off and tries the batch again

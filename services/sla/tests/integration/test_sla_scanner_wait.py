@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 
 from backbone.db import make_engine, make_session_factory
 from sla.models import timers
@@ -41,8 +42,19 @@ async def test_an_idle_scanner_sleeps_until_the_next_timer_is_due(infra):
                 state_data={}))
         async with base.connect() as conn:  # the copy holds it (the suite's sla.timers is left alone)
             assert (await conn.execute(text(f"SELECT count(*) FROM {schema}.timers"))).scalar_one() == 1
-        wait = await scanner.step()
+        statements: list[str] = []
+
+        def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            statements.append(statement)
+
+        event.listen(base.sync_engine, "before_cursor_execute", seen)
+        try:
+            wait = await scanner.step()
+        finally:
+            event.remove(base.sync_engine, "before_cursor_execute", seen)
         assert 0 < wait <= 3.0  # until that timer's warning, not the 30 s fallback
+        # Nothing due yet: the pass is the one statement that reads the clock and the first next_fire_at.
+        assert len(statements) == 1 and "clock_timestamp()" in statements[0], statements
     finally:
         async with base.begin() as conn:
             await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))

@@ -3,7 +3,7 @@ does not fire early."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,8 +15,13 @@ DB_NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 class _Result:
+    """The database's answers: its clock, and a timer due at that instant."""
+
     def scalar_one(self) -> datetime:
         return DB_NOW
+
+    def one(self) -> tuple[datetime, datetime]:
+        return DB_NOW, DB_NOW
 
 
 class _Session:
@@ -92,3 +97,30 @@ async def test_a_database_outage_is_not_isolated_row_by_row(monkeypatch: pytest.
                               batch_size=10, interval_s=1.0, fired_by="test")
     with pytest.raises(ConnectionRefusedError):
         await scanner.step()
+
+
+async def test_a_pass_with_nothing_due_is_one_statement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock and the earliest next_fire_at in one statement; nothing due yet: no claim, no second read, and
+    the scanner sleeps until that timer."""
+    claims: list[datetime] = []
+
+    async def fire(session: Any, catalog: Any, *, now: datetime, batch_size: int, fired_by: str) -> int:
+        claims.append(now)
+        return 0
+
+    class _Later(_Result):
+        def one(self) -> tuple[datetime, datetime]:
+            return DB_NOW, DB_NOW + timedelta(seconds=1.5)
+
+    class _LaterSession(_Session):
+        async def execute(self, stmt: Any) -> _Result:
+            self.statements.append(str(stmt))
+            return _Later()
+
+    monkeypatch.setattr(scheduler, "fire_due_timers", fire)
+    session = _LaterSession()
+    scanner = DueTimerScanner(lambda: session, catalog=None,  # type: ignore[arg-type]
+                              batch_size=10, interval_s=0.1, idle_s=30.0, fired_by="test")
+    assert await scanner.step() == 1.5
+    assert claims == []
+    assert len(session.statements) == 1 and "clock_timestamp()" in session.statements[0]
