@@ -11,7 +11,9 @@ It also measures the CPU the order costs: CPU-ms per 201 of the CRM's process tr
 workers, the relay inside them) and of PostgreSQL, from /proc, over the measured window (the relay's
 drain afterwards included). `--profile DIR` runs py-spy on the CRM during the window (collapsed stacks).
 
-`python -m bench.crm_orders [--clients 50] [--seconds 20] [--workers 1,2] [--profile DIR] [--out NAME]`;
+`python -m bench.crm_orders [--clients 50 | --rate R] [--seconds 20] [--workers 1,2] [--profile DIR] [--out NAME]`
+(`--rate`: open loop at R orders/s, the same offered load for runs to compare: CPU per order falls as
+the rate rises, the relay's and consumers' batches grow);
 figures in bench/results/crm_orders.json (or NAME.json).
 """
 
@@ -28,7 +30,7 @@ from typing import Any
 import asyncpg
 
 from bench.common import BenchEnv, CpuMeter, infra_roots, percentiles, write_result
-from bench.http_load import build_post, closed_loop
+from bench.http_load import build_post, closed_loop, open_loop
 
 BODY = {"customer_id": "cus_tj_port", "channel": "account_manager", "submit": True,
         "items": [{"product": "dedicated_line_data", "business_kind": "opening",
@@ -49,7 +51,8 @@ async def _outbox_backlog(database_url: str, timeout_s: float = 30) -> tuple[int
         await conn.close()
 
 
-async def run(env: BenchEnv, clients: int, seconds: float, profile: str | None = None) -> dict[str, Any]:
+async def run(env: BenchEnv, clients: int, seconds: float, profile: str | None = None,
+              rate: float | None = None) -> dict[str, Any]:
     url = env.url("crm")
     headers = {"Authorization": f"Bearer {env.token('am_zhang', 'account_manager')}"}
     make = build_post(url, "/api/v1/orders", BODY, headers)
@@ -60,7 +63,8 @@ async def run(env: BenchEnv, clients: int, seconds: float, profile: str | None =
     spy = start_profile(crm.pid, profile, seconds) if profile else None
     meter = CpuMeter({"crm": crm.pid, **infra_roots(env.infra)}).start()
     started = time.perf_counter()
-    replies = await closed_loop(url, make, clients, seconds)
+    # Open loop at `rate`: the same offered load for every run (CPU per order depends on the rate: batching).
+    replies = await (open_loop(url, make, rate, seconds) if rate else closed_loop(url, make, clients, seconds))
     elapsed = time.perf_counter() - started
     ok = [r for r in replies if r.status == 201]
     latency = [(r.received - r.sent) * 1000 for r in ok]
@@ -72,7 +76,8 @@ async def run(env: BenchEnv, clients: int, seconds: float, profile: str | None =
     for r in replies:
         statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
     return {
-        "clients": clients, "seconds": round(elapsed, 2), "requests": len(replies), "http_201": len(ok),
+        "clients": None if rate else clients, "offered_rate_per_s": rate, "seconds": round(elapsed, 2),
+        "requests": len(replies), "http_201": len(ok),
         "statuses": statuses, "orders_per_s": round(len(ok) / elapsed, 1), "latency_ms": percentiles(latency),
         "outbox_unsent_at_end": backlog, "outbox_drain_s": drain_s,
         "cpu_ms_per_order_by_process": {k: round(v * 1000 / max(1, len(ok)), 3) for k, v in sorted(used.items())},
@@ -96,12 +101,13 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="uvicorn workers of the CRM, one run each")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the CRM during the first run")
     parser.add_argument("--out", default="crm_orders", help="name of the results file under bench/results/")
+    parser.add_argument("--rate", type=float, help="open loop at this many orders/s instead of --clients closed loop")
     args = parser.parse_args()
     runs = []
     for workers in [int(w) for w in args.workers.split(",")]:
         with BenchEnv(services=["crm"], crm_workers=workers) as env:
             profile = args.profile if not runs else None
-            result = {"crm_workers": workers, **asyncio.run(run(env, args.clients, args.seconds, profile))}
+            result = {"crm_workers": workers, **asyncio.run(run(env, args.clients, args.seconds, profile, args.rate))}
         print(f"{workers} worker(s): {result['orders_per_s']} orders/s with {args.clients} clients; latency "
               f"{result['latency_ms']}; statuses {result['statuses']}; outbox backlog "
               f"{result['outbox_unsent_at_end']} drained in {result['outbox_drain_s']}s; CPU-ms per order "
