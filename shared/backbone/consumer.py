@@ -97,6 +97,22 @@ IDLE_POLL_S = 30.0
 DLQ_PENDING_PAUSED_AFTER_S = 2.0  # a DLQ send still unacknowledged after this reads as a paused partition
 
 
+def hold_fetches_while_records_wait(consumer: AIOKafkaConsumer) -> None:
+    """No fetch for a subset of partitions while fetched records wait for the pass that takes them all.
+
+    aiokafka's fetcher, once records have waited 0.1 s unconsumed (its `prefetch_backoff`, not a constructor
+    option), sends a fetch for the other partitions alone; that long poll can only end on records for those
+    (or after `fetch_max_wait_ms`, 5 s), and while it is out no other fetch goes to the broker. A runner's pass
+    takes every buffered record at once and lasts longer than 0.1 s under load: the next records of the
+    partitions it was working (crm.orders in the EOMS bridge) then waited behind a fetch of idle ones
+    (crm.complaints) for up to 5 s (docs/benchmarks.md, e2e orders, bridge stage). Held, the fetcher sends
+    its next fetch, for every partition, as soon as the pass has taken the records (it wakes on consumption).
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is not None and hasattr(fetcher, "_prefetch_backoff"):
+        fetcher._prefetch_backoff = IDLE_POLL_S
+
+
 class PartitionRevoked(Exception):
     """The partition left this consumer (or the worker is stopping) while a record was retried."""
 
@@ -166,6 +182,7 @@ class ConsumerRunner(Worker):
         self._consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.group_id, client_id=self.group_name,
                                        security=self.security)
         await self._consumer.start()
+        hold_fetches_while_records_wait(self._consumer)
         log.info("consumer %s started on %s", self.group_name, ",".join(self.topics))
 
     async def step(self) -> float:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.consumer import ConsumerRunner
+from backbone.consumer import IDLE_POLL_S, ConsumerRunner
 from backbone.db import make_session_factory
 from backbone.envelope import Envelope
 from backbone.events import OrderCancelled
@@ -79,4 +79,21 @@ async def test_an_idle_consumer_gets_new_records_at_once_and_stops_at_once(infra
         assert len(await effects_seen()) == 3
     finally:
         await producer.stop()
+        await engine.dispose()
+
+
+async def test_the_fetcher_holds_its_fetches_while_a_pass_has_records_to_take(infra) -> None:
+    """`hold_fetches_while_records_wait` reaches aiokafka's fetcher (a private attribute: if a new aiokafka
+    renames it, this fails instead of the bridge's records waiting up to `fetch_max_wait_ms` again)."""
+    engine, _effects, inbox, topic = await consumer_scratch(infra, SCHEMA, partitions=1)
+    producer = Producer(infra.kafka_bootstrap)
+    runner = ConsumerRunner(name="bb-hold", bootstrap=infra.kafka_bootstrap, topics=[topic], group_id="bb-hold",
+                            handlers={}, session_factory=make_session_factory(engine), inbox=inbox,
+                            producer=producer)
+    await runner.setup()
+    try:
+        assert runner._consumer is not None
+        assert runner._consumer._fetcher._prefetch_backoff == IDLE_POLL_S
+    finally:
+        await runner.teardown()
         await engine.dispose()
