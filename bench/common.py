@@ -70,6 +70,16 @@ class BenchEnv:
         for part in ("pg", "pg-sock", "kafka"):
             shutil.rmtree(profile.data_dir / part, ignore_errors=True)
         self.infra = devinfra.start("bench")
+        try:
+            self._start_services(profile)
+        except BaseException:
+            # A service that fails to start must not leave the servers running: the next benchmark would find
+            # this PostgreSQL still shutting down on its port.
+            self.__exit__()
+            raise
+        return self
+
+    def _start_services(self, profile: InfraProfile) -> None:
         migrate_all(self.infra.database_url)
         from devtools.demo import seed
 
@@ -84,7 +94,6 @@ class BenchEnv:
             self.procs[name] = p.start(wait=False)
         for p in self.procs.values():
             p.wait_ready(120)
-        return self
 
     def cpu_roots(self) -> dict[str, int]:
         """Every process tree of the benchmark: the services (uvicorn and its workers), PostgreSQL, Kafka."""

@@ -7,9 +7,18 @@ allowed to slow the offered load), and reads `eoms.tickets` to time each order t
 Where the time goes, per order (all clocks are this machine's):
   rest      client send → HTTP 201 (validation, one transaction: order + items + outbox row)
   relay     HTTP 201 → the crm.orders record's timestamp (outbox poll + publish, acks=all)
-  consumer  that timestamp → ticket created_at in the bridge (broker fetch + inbox + ticket tx)
+  consumer  that timestamp → ticket created_at in the bridge (broker fetch + inbox + ticket tx), split in
+    to_kafka   the record's timestamp → this benchmark's own consumer received it (the CRM producer's
+               sender and the broker's append: the record's timestamp is taken when the relay queues it)
+    bridge     received here → ticket created_at (the bridge's fetch, its passes, the transaction's start)
 
 `python -m bench.e2e_orders --rates 100,200 --seconds 15`
+
+A steady window: a warm-up of 4 s at 50 orders/s runs first and is discarded (connection pools, statement
+caches, the consumer group's assignment; it ends when its last ticket is in), and at each rate the orders
+sent in the first `--skip-seconds` (2 s) are left out of the latency figures (`e2e_ms`, `breakdown_ms`:
+the queues are still filling then); they still count for the throughput and the CPU per order, measured
+from the first request to the last ticket of the rate. `all_orders_ms` keeps the figures over every order.
 
 Options: `--crm-workers N` (uvicorn workers of the CRM), `--bridge-instances N` (EOMS bridge processes in
 one consumer group: the partitions of crm.orders are shared among them), `--profile DIR` (py-spy on the
@@ -46,13 +55,15 @@ class Sample:
     status: int | None = None
     order_id: str | None = None
     published: float | None = None
+    seen: float | None = None  # the crm.orders record received by the benchmark's consumer
     ticket_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 async def _watch(bootstrap: str, samples: dict[str, Sample], stop: asyncio.Event, ready: asyncio.Event) -> None:
     # Assigned partitions (no group): positioned at the end before the load starts, so none is missed.
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                fetch_max_wait_ms=100)
     await consumer.start()
     try:
         tps = [TopicPartition(t, p) for t in (CRM_ORDERS, EOMS_TICKETS)
@@ -68,7 +79,8 @@ async def _watch(bootstrap: str, samples: dict[str, Sample], stop: asyncio.Event
                 for m in msgs:
                     env = parse_envelope(m.value)
                     if env.type == "crm.order.submitted":
-                        samples.setdefault(env.subject, Sample(sent=0)).published = m.timestamp / 1000
+                        s = samples.setdefault(env.subject, Sample(sent=0))
+                        s.published, s.seen = m.timestamp / 1000, time.time()
                     elif env.type == "eoms.ticket.created":
                         s = samples.setdefault(env.data["origin_id"], Sample(sent=0))
                         if s.ticket_at is None:
@@ -83,7 +95,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 
 
 async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, seconds: float,
-                   cpu_roots: dict[str, int] | None = None) -> dict[str, Any]:
+                   cpu_roots: dict[str, int] | None = None, skip_seconds: float = 0.0) -> dict[str, Any]:
     samples_by_order: dict[str, Sample] = {}
     stop, ready = asyncio.Event(), asyncio.Event()
     watcher = asyncio.create_task(_watch(bootstrap, samples_by_order, stop, ready))
@@ -104,7 +116,7 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
             # The watcher may have seen the events before the reply was parsed here.
             seen = samples_by_order.get(s.order_id)
             if seen is not None:
-                s.published, s.ticket_at = seen.published, seen.ticket_at
+                s.published, s.seen, s.ticket_at = seen.published, seen.seen, seen.ticket_at
             samples_by_order[s.order_id] = s
     deadline = time.time() + 60
     while time.time() < deadline and any(s.ticket_at is None for s in samples_by_order.values() if s.status):
@@ -115,12 +127,11 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
 
     ok = [s for s in samples_by_order.values() if s.status == 201]
     done = [s for s in ok if s.ticket_at is not None]
-    e2e = [(s.ticket_at - s.sent) * 1000 for s in done]  # type: ignore[operator]
-    rest = [(s.replied - s.sent) * 1000 for s in ok]  # type: ignore[operator]
-    relay = [(s.published - s.replied) * 1000 for s in done if s.published]  # type: ignore[operator]
-    cons = [(s.ticket_at - s.published) * 1000 for s in done if s.published]  # type: ignore[operator]
     first = min(s.sent for s in done) if done else 0
     last = max(s.ticket_at or 0.0 for s in done) if done else 0.0
+    start = min((r.sent for r in replies), default=0.0)
+    steady = [s for s in ok if s.sent >= start + skip_seconds]
+    latencies = {name: _latencies(group) for name, group in (("steady", steady), ("all", ok))}
     return {
         "offered_rate_per_s": rate,
         "load_average": {"before": load_before, "after": [round(x, 1) for x in os.getloadavg()]},
@@ -131,11 +142,26 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
         "statuses": dict(Counter(str(r.status) for r in replies)),
         "tickets_seen": len(done),
         "throughput_orders_per_s": round(len(done) / (last - first), 1) if done and last > first else 0,
-        "e2e_ms": percentiles(e2e),
-        "breakdown_ms": {"rest": percentiles(rest), "relay": percentiles(relay), "consumer": percentiles(cons)},
+        "skip_seconds": skip_seconds,
+        **latencies["steady"],
+        "all_orders_ms": latencies["all"],
         "cpu_ms_per_order": round(sum(used.values()) * 1000 / max(1, len(done)), 2) if used else None,
         "cpu_ms_per_order_by_process": {k: round(v * 1000 / max(1, len(done)), 2) for k, v in sorted(used.items())},
     }
+
+
+def _latencies(ok: list[Sample]) -> dict[str, Any]:
+    """Per order: end to end, and its stages (rest, relay, consumer), over the orders given."""
+    done = [s for s in ok if s.ticket_at is not None]
+    e2e = [(s.ticket_at - s.sent) * 1000 for s in done]  # type: ignore[operator]
+    rest = [(s.replied - s.sent) * 1000 for s in ok]  # type: ignore[operator]
+    relay = [(s.published - s.replied) * 1000 for s in done if s.published]  # type: ignore[operator]
+    cons = [(s.ticket_at - s.published) * 1000 for s in done if s.published]  # type: ignore[operator]
+    to_kafka = [(s.seen - s.published) * 1000 for s in done if s.published and s.seen]
+    bridge = [(s.ticket_at - s.seen) * 1000 for s in done if s.seen]  # type: ignore[operator]
+    return {"e2e_ms": percentiles(e2e),
+            "breakdown_ms": {"rest": percentiles(rest), "relay": percentiles(relay), "consumer": percentiles(cons),
+                             "to_kafka": percentiles(to_kafka), "bridge": percentiles(bridge)}}
 
 
 async def relay_raw(env: BenchEnv, rows: int = 20000) -> dict[str, Any]:
@@ -221,6 +247,8 @@ def main() -> None:
     parser.add_argument("--bridge-instances", type=int, default=1, help="EOMS bridge processes (one group)")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the CRM and the bridges during the first rate")
     parser.add_argument("--no-relay-raw", action="store_true", help="skip the raw relay measurement")
+    parser.add_argument("--skip-seconds", type=float, default=2.0,
+                        help="orders sent in the first seconds of each rate left out of the latency figures")
     args = parser.parse_args()
     with BenchEnv(services=["crm", "eoms-bridge"], crm_workers=args.crm_workers) as env:
         if args.bridge_instances > 1:
@@ -239,7 +267,8 @@ def main() -> None:
                 spies = start_profiles({k: v for k, v in env.cpu_roots().items() if k.startswith(("crm", "eoms"))},
                                        args.profile, args.seconds)
             res = asyncio.run(run_load(env.url("crm"), env.token("am_zhang", "account_manager"),
-                                       env.infra.kafka_bootstrap, rate, args.seconds, env.cpu_roots()))
+                                       env.infra.kafka_bootstrap, rate, args.seconds, env.cpu_roots(),
+                                       skip_seconds=args.skip_seconds))
             print(f"rate {rate:>6.0f}/s → {res['throughput_orders_per_s']}/s, e2e {res['e2e_ms']}, "
                   f"breakdown {res['breakdown_ms']}, errors {res['errors']}, CPU-ms/order "
                   f"{res['cpu_ms_per_order']} {res['cpu_ms_per_order_by_process']}", flush=True)
