@@ -293,6 +293,14 @@ def _kafka_properties(profile: InfraProfile, log_dir: Path) -> str:
         # defaults (8 and 3 per listener) are sized for many cores, this machine has two.
         "num.io.threads=2",
         "num.network.threads=1",
+        # Idle, fourth pass (docs/benchmarks.md): the replicas' high watermarks written (and fsynced) every 60 s
+        # instead of 5 s (a single replica's high watermark is its log end again as soon as it leads after a
+        # restart); one group-coordinator thread instead of four (each woke for the consumers' heartbeats;
+        # 8 offsets partitions and a 2-core machine). `broker.session.timeout.ms` stays at its 9 s, and with
+        # it the broker's 2 s heartbeat: after a kill -9 the restarted broker's registration is refused
+        # (DUPLICATE_BROKER_REGISTRATION) until the old session expires, so a longer session delays every restart.
+        "replica.high.watermark.checkpoint.interval.ms=60000",
+        "group.coordinator.threads=1",
         "",
     ])
 
