@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import gc
-
 from backbone.runtime import Infra, ServiceRuntime
 from backbone.topics import SLA_ALERTS, STATS_REPORTS
 from backbone.workers import Backoff
@@ -52,24 +50,6 @@ def build_dispatch(infra: Infra, settings: NotifySettings) -> DispatchParts:
                          receipts=receipts, smtp=smtp, smpp=smpp)
 
 
-# The cyclic garbage collector at storm speed (5,000 alerts → 10,000 messages, gc.callbacks timing, load 13): 1,456
-# young and 133 middle collections and 11 full ones, the full ones about 0.6 s each (the whole heap: the ~130,000
-# objects the process builds at start, SQLAlchemy, pydantic, Jinja, the directory), in all more than the process's
-# own CPU while they ran, and the sending stopped for as long (the gaps in the bench's messages_by_second). So at
-# start, once the parts are built, they are moved out of the collector's way (`gc.freeze`: never scanned again,
-# never freed: they live as long as the process anyway), and the youngest generation is collected every
-# GC_YOUNG_THRESHOLD allocations instead of 700 (a message's objects mostly die young, with its transaction).
-GC_YOUNG_THRESHOLD = 20_000
-
-
-async def settle_heap() -> None:
-    """Collect once, then freeze what start built: later collections scan only what came after."""
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
-
-
 def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime[NotifyContext]:
     settings = settings or NotifySettings()
     infra = Infra.create(settings, metadata)
@@ -108,5 +88,4 @@ def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime[NotifyCo
     consumer.wake_on_commit(digests)  # an idle digest worker looks again once alerts were applied
     runtime.add_worker(digests)
     runtime.on_stop(dispatch.smtp.close)
-    runtime.on_start(settle_heap)  # last: after everything start builds
     return runtime
