@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from backbone import metrics
 from backbone.consumer import Handler
 from backbone.envelope import Envelope
 from backbone.hub.delivery import wake_after_commit
-from backbone.hub.model import ACTIVE, HubEvent, HubTables, parse_query
+from backbone.hub.model import ACTIVE, HubEvent, HubQuery, HubTables, parse_query
 
 #: Maps one source event to its TMF events (none when the event means nothing to a listener).
 Mapper = Callable[[AsyncSession, Envelope], Awaitable[Sequence[HubEvent]]]
@@ -56,6 +57,35 @@ def body_bytes(body: Mapping[str, object]) -> str:
 REGISTRATION_SLACK = timedelta(seconds=5)
 
 
+@dataclass(frozen=True)
+class _Subscriber:
+    id: Any
+    created_at: datetime
+    query: HubQuery
+
+
+async def _subscribers(session: AsyncSession, tables: HubTables, api: str) -> list[_Subscriber]:
+    """The active subscriptions of `api`, read once per transaction: a consumer's run of events (one
+    transaction) reads them with its first event, not once per event (two reads per order in the CRM and
+    the bridge before). A subscription committed while the run is applied is one registered after the
+    run's events occurred: the rule above leaves them out of it anyway (but for the slack)."""
+    key = (_SUBSCRIBERS, tables.subscription.fullname, api)
+    transaction = session.get_transaction()
+    cached = session.info.get(key)
+    if cached is not None and cached[0] is transaction:
+        return cast(list[_Subscriber], cached[1])
+    s = tables.subscription
+    result = await session.execute(
+        select(s.c.id, s.c.query, s.c.created_at).where(s.c.api == api, s.c.state == ACTIVE))
+    subscribers = [_Subscriber(row.id, row.created_at, parse_query(row.query)) for row in result]
+    session.info[key] = (transaction, subscribers)
+    return subscribers
+
+
+#: session.info key of the transaction's subscriptions (`_subscribers`).
+_SUBSCRIBERS = "backbone.hub.subscribers"
+
+
 async def fan_out(session: AsyncSession, tables: HubTables, api: str, events: Sequence[HubEvent], *,
                   occurred_at: datetime | None = None) -> int:
     """Queue `events` for every active subscription of `api` whose query matches; returns rows added.
@@ -66,16 +96,13 @@ async def fan_out(session: AsyncSession, tables: HubTables, api: str, events: Se
     """
     if not events:
         return 0
-    s, d = tables.subscription, tables.delivery
-    where = [s.c.api == api, s.c.state == ACTIVE]
-    if occurred_at is not None:
-        where.append(s.c.created_at <= occurred_at + REGISTRATION_SLACK)
-    subs = (await session.execute(select(s.c.id, s.c.query).where(*where))).all()
+    d = tables.delivery
     rows = []
-    for sub in subs:
-        query = parse_query(sub.query)
+    for sub in await _subscribers(session, tables, api):
+        if occurred_at is not None and sub.created_at > occurred_at + REGISTRATION_SLACK:
+            continue
         for event in events:
-            if query.matches(event):
+            if sub.query.matches(event):
                 rows.append({
                     "subscription_id": sub.id, "event_id": event.event_id, "event_type": event.event_type,
                     "entity_id": event.entity_id, "source_event_id": event.source_event_id,
