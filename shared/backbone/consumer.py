@@ -132,6 +132,10 @@ class RetryPolicy:
         return Backoff(self.initial_s, max(self.max_s, self.transient_max_s)).delay(attempt)
 
 
+#: The most records one poll hands over (`ConsumerRunner._poll_records`).
+POLL_RECORDS_MAX = 4000
+
+
 class ConsumerRunner(Worker):
     """A `Worker` whose pass is one poll of its consumer group's partitions."""
 
@@ -192,7 +196,7 @@ class ConsumerRunner(Worker):
         assert consumer is not None
         # What the fetcher already holds, at once; when it holds nothing, wait for records (handed over as
         # they arrive), at most `idle_poll_s`: an idle consumer's loop turns that rarely, and stop() ends it.
-        batches = await consumer.getmany(timeout_ms=0, max_records=500)
+        batches = await consumer.getmany(timeout_ms=0, max_records=self._poll_records(consumer))
         if not batches:
             batches = await self._wait_for_records(consumer)
         self.started.set()
@@ -211,13 +215,21 @@ class ConsumerRunner(Worker):
                 raise failures[0]
         return 0.0
 
+    def _poll_records(self, consumer: AIOKafkaConsumer) -> int:
+        """How many records one poll may hand over: a run (`batch_size`, at least 500) for every assigned
+        partition, at most POLL_RECORDS_MAX. With a fixed 500 a poll nearly always held one partition's
+        records, so the partitions of a pass ran one after the other (SLA bench: 500 of one partition per
+        poll); now a pass applies the runs of several partitions side by side."""
+        partitions = max(1, len(consumer.assignment()))
+        return min(POLL_RECORDS_MAX, max(500, self.batch_size) * partitions)
+
     async def _wait_for_records(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
         """The idle poll, as a task `stop()` can cancel (a stopping service does not wait out `idle_poll_s`).
         Records it had drained when cancelled are not committed: the next owner reads them again (inbox)."""
         if self.stopping:  # stop() came while the pass waited for an assignment
             return {}
         poll = self._idle_poll = asyncio.ensure_future(
-            consumer.getmany(timeout_ms=int(self.idle_poll_s * 1000), max_records=500))
+            consumer.getmany(timeout_ms=int(self.idle_poll_s * 1000), max_records=self._poll_records(consumer)))
         try:
             batches: dict[TopicPartition, list[ConsumerRecord]] = await poll
             return batches
