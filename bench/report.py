@@ -189,11 +189,25 @@ def _hub(r: dict[str, Any]) -> list[str]:
             f"checked; the down subscriber: {down['queued']:,} queued, {down['delivered']} delivered."]
 
 
+def _floor(r: dict[str, Any]) -> list[str]:
+    lines = [f"{r['clients']} clients, closed loop, {r['seconds']:.0f} s per app; CPU-ms per request "
+             "(the chain's target: 2 ms per order for every process together).", "",
+             "| app | round trips | requests/s | app | PostgreSQL | app + PostgreSQL | load generator |",
+             "|---|---|---|---|---|---|---|"]
+    for run in r["runs"]:
+        cpu = run["cpu_ms_per_request"]
+        lines.append(f"| {run['kind']}, {run['inserts_per_transaction'] or 1} insert(s) | {run['round_trips']} | "
+                     f"{run['requests_per_s']} | {cpu.get('app')} | {cpu.get('postgresql')} | "
+                     f"**{run['cpu_ms_per_request_app_and_postgresql']}** | {cpu.get('load_generator')} |")
+    return lines
+
+
 SECTIONS = [
     ("e2e_orders", "End to end: REST order → ticket created", _e2e),
     ("relay", "Outbox relay: publish latency and raw rate", _relay),
     ("idle", "Idle: the whole suite's CPU when nothing happens (% of one core)", _idle),
     ("crm_orders", "CRM: order creation over REST", _crm),
+    ("floor", "The floor: a POST that writes rows on this stack, nothing of ours", _floor),
     ("eoms_tickets", "EOMS bridge: tickets and node transitions", _eoms),
     ("sla_timers", "SLA: firing with millions of open timers, start/stop throughput", _sla),
     ("notify_messages", "Notify: messages to the SMTP server and the SMSC", _notify),

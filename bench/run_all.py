@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-SKIP = {"common", "run_all", "report", "http_load", "__init__"}
+SKIP = {"common", "run_all", "report", "http_load", "floor_app", "__init__"}
 
 
 def discover() -> list[str]:
