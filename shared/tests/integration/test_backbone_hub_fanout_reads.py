@@ -8,11 +8,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import MetaData, event, func, insert, select, text
+from sqlalchemy import event, func, insert, select
 
-from backbone.db import make_engine, make_session_factory
 from backbone.hub.fanout import REGISTRATION_SLACK, fan_out
-from backbone.hub.model import HubEvent, hub_tables
+from backbone.hub.model import HubEvent
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -24,14 +23,8 @@ def _event() -> HubEvent:
                     source_event_id=uuid.uuid4(), body={"eventType": "ProductOrderCreateEvent"})
 
 
-async def test_a_run_reads_the_subscriptions_once_and_the_next_run_sees_a_new_one(infra):
-    schema = f"hubfan_{uuid.uuid4().hex[:8]}"
-    metadata = MetaData(schema=schema)
-    tables = hub_tables(metadata)
-    engine = make_engine(infra.database_url, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"CREATE SCHEMA {schema}"))
-        await conn.run_sync(metadata.create_all)
+async def test_a_run_reads_the_subscriptions_once_and_the_next_run_sees_a_new_one(hub_schema):
+    engine, tables, sf = hub_schema.engine, hub_schema.tables, hub_schema.session_factory
     reads: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
@@ -39,7 +32,6 @@ async def test_a_run_reads_the_subscriptions_once_and_the_next_run_sees_a_new_on
             reads.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
-    sf = make_session_factory(engine)
     try:
         async with sf() as session, session.begin():
             await session.execute(insert(tables.subscription).values(
@@ -68,6 +60,3 @@ async def test_a_run_reads_the_subscriptions_once_and_the_next_run_sees_a_new_on
         assert total == 3 + 2 + 1
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
-        async with engine.begin() as conn:
-            await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        await engine.dispose()

@@ -8,25 +8,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import MetaData, insert, text
+from sqlalchemy import insert, text
 
-from backbone.db import make_engine, make_session_factory
 from backbone.hub.delivery import HubDeliveryWorker, wake_after_commit
-from backbone.hub.model import hub_tables
 from backbone.hub.settings import HubSettings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def test_an_idle_worker_sleeps_until_the_next_retry_and_a_commit_wakes_it(infra):
-    schema = f"hubwake_{uuid.uuid4().hex[:8]}"
-    metadata = MetaData(schema=schema)
-    tables = hub_tables(metadata)
-    engine = make_engine(infra.database_url, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"CREATE SCHEMA {schema}"))
-        await conn.run_sync(metadata.create_all)
-    sf = make_session_factory(engine)
+async def test_an_idle_worker_sleeps_until_the_next_retry_and_a_commit_wakes_it(hub_schema):
+    tables, sf = hub_schema.tables, hub_schema.session_factory
     worker = HubDeliveryWorker(sf, tables, HubSettings(hub_poll_s=0.05, hub_idle_poll_s=30.0))
     await worker.setup()
     try:
@@ -55,6 +46,3 @@ async def test_an_idle_worker_sleeps_until_the_next_retry_and_a_commit_wakes_it(
         assert worker._wake.is_set()
     finally:
         await worker.teardown()
-        async with engine.begin() as conn:
-            await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        await engine.dispose()
