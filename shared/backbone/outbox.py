@@ -81,10 +81,11 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from pydantic import BaseModel
-from sqlalchemy import ARRAY, Insert, Table, bindparam, func, select, text
+from sqlalchemy import Insert, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from backbone import metrics
+from backbone.arrays import array_params, insert_from_arrays
 from backbone.envelope import Envelope
 from backbone.events import topic_of
 from backbone.kafka import KafkaSecurity, Producer
@@ -197,26 +198,18 @@ async def emit_envelopes(session: AsyncSession, envelopes: Sequence[Envelope], *
 # --- the outbox rows as part of the caller's own statement (one round trip fewer) -------------------
 
 
+#: The outbox columns a caller's statement writes (`rows_insert`), from one array each (`backbone.arrays`).
+_ROW_COLUMNS = ("event_id", "topic", "key", "event_type", "payload")
+_ROW_PREFIX = "outbox_"
+
+
 @functools.cache
 def rows_insert(table: Table) -> Insert:
     """`INSERT INTO <outbox> … SELECT … FROM unnest(<five arrays>) WITH ORDINALITY ORDER BY ordinality`:
     the rows of `rows_params`, in their order (`seq` keeps it), for a caller that writes them in a
     statement of its own, e.g. as a data-modifying CTE next to its state change (`Select.add_cte`):
     the same rows and bytes as `emit_envelopes`, without a round trip of their own. Built once per table."""
-    arrays = func.unnest(
-        bindparam(_ROWS_PARAMS[0], type_=ARRAY(table.c.event_id.type)),
-        *(bindparam(name, type_=ARRAY(table.c[column].type)) for name, column in zip(
-            _ROWS_PARAMS[1:], ("topic", "key", "event_type", "payload"), strict=True)),
-    ).table_valued("event_id", "topic", "key", "event_type", "payload", with_ordinality="ordinality").render_derived(
-        name="event")
-    return table.insert().from_select(
-        ["event_id", "topic", "key", "event_type", "payload"],
-        select(arrays.c.event_id, arrays.c.topic, arrays.c.key, arrays.c.event_type, arrays.c.payload)
-        .order_by(arrays.c.ordinality),
-    )
-
-
-_ROWS_PARAMS = ("outbox_event_ids", "outbox_topics", "outbox_keys", "outbox_event_types", "outbox_payloads")
+    return insert_from_arrays(table, _ROW_COLUMNS, prefix=_ROW_PREFIX)
 
 
 def rows_params(session: AsyncSession, envelopes: Sequence[Envelope]) -> dict[str, list[Any]]:
@@ -225,8 +218,7 @@ def rows_params(session: AsyncSession, envelopes: Sequence[Envelope]) -> dict[st
     rows = [_row(e) for e in envelopes]
     if rows:
         _wake_relay_on_commit(session, binding_of(session).table)
-    return {name: [r[column] for r in rows] for name, column in zip(
-        _ROWS_PARAMS, ("event_id", "topic", "key", "event_type", "payload"), strict=True)}
+    return array_params(rows, _ROW_COLUMNS, prefix=_ROW_PREFIX)
 
 
 # A row the broker rejects for what it is, not for the broker's state: no retry can publish it.

@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, Table, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import Insert, Table, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone import events as wire
+from backbone.arrays import array_params, insert_from_arrays
 from backbone.errors import Invalid
 from backbone.events import ComplaintCreated, OrderSubmitted
 from backbone.ids import new_id
@@ -78,21 +79,18 @@ _HISTORY_COLUMNS = ("ticket_id", "event_type", "node", "role", "outcome", "from_
                     "at")
 
 
+_HISTORY_PREFIX = "history_"
+
+
 @functools.cache
 def _insert_history_and_events(outbox: Table) -> Insert:
-    """The history rows of a run's new tickets from one array per column (`unnest`, in order: the ids keep
-    the history's order) and, in the same statement, their events into `outbox` (`backbone.outbox.rows_insert`
+    """The history rows of a run's new tickets from one array per column (`backbone.arrays`, in order: the ids
+    keep the history's order) and, in the same statement, their events into `outbox` (`backbone.outbox.rows_insert`
     as a data-modifying CTE): one statement whatever the run's length, instead of a row-by-row executemany
-    each. Parameters: `_history_params` and `rows_params`. Built once per outbox table."""
-    rows = func.unnest(*(bindparam(f"history_{c}", type_=ARRAY(ticket_history.c[c].type)) for c in _HISTORY_COLUMNS)
-                       ).table_valued(*_HISTORY_COLUMNS, with_ordinality="ordinality").render_derived(name="h")
-    in_order = select(*(rows.c[c] for c in _HISTORY_COLUMNS)).order_by(rows.c.ordinality)
-    return ticket_history.insert().from_select(list(_HISTORY_COLUMNS), in_order).add_cte(
+    each. Parameters: `array_params(history, _HISTORY_COLUMNS, prefix=_HISTORY_PREFIX)` and `rows_params`.
+    Built once per outbox table."""
+    return insert_from_arrays(ticket_history, _HISTORY_COLUMNS, prefix=_HISTORY_PREFIX).add_cte(
         rows_insert(outbox).cte("new_events"))
-
-
-def _history_params(history: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    return {f"history_{c}": [r[c] for r in history] for c in _HISTORY_COLUMNS}
 
 
 async def open_tickets_for_order(
@@ -239,12 +237,11 @@ async def _store(session: AsyncSession, prepared: Sequence[_Prepared], *, forwar
     history = [_history_row(e) for p in opened for e in p.events]
     envelopes = [envelope_for(session, payload, subject=p.ticket.id, correlation_id=p.correlation_id)
                  for p in opened for payload in wire_events(p.ticket, p.origin, p.events)]
-    if history and envelopes:
+    if history:  # the history and the events (if any) in one statement
+        params = array_params(history, _HISTORY_COLUMNS, prefix=_HISTORY_PREFIX)
         await session.execute(_insert_history_and_events(binding_of(session).table),
-                              {**_history_params(history), **rows_params(session, envelopes)})
+                              {**params, **rows_params(session, envelopes)})
     else:
-        if history:
-            await session.execute(_INSERT_HISTORY, history)
         await emit_envelopes(session, envelopes)
     if forward:
         for p in opened:
