@@ -191,9 +191,7 @@ class VerifiedTokens:
 
     def get(self, token: str, keys: object = None) -> Principal | None:
         """The principal of `token` if it verified with these `keys` (any identity: a JWKS generation)."""
-        if keys != self._keys:
-            self._entries.clear()  # other keys: what they verified is verified again
-            self._keys = keys
+        if not self._checked_with(keys):
             return None
         entry = self._entries.get(token)
         if entry is None:
@@ -207,9 +205,7 @@ class VerifiedTokens:
         exp = claims.get("exp")
         if self.max_entries <= 0 or not isinstance(exp, int | float) or isinstance(exp, bool):
             return
-        if keys != self._keys:
-            self._entries.clear()
-            self._keys = keys
+        self._checked_with(keys)
         if len(self._entries) >= self.max_entries:
             now = self._clock()
             for stale in [t for t, (_, until) in self._entries.items() if until <= now]:
@@ -217,6 +213,15 @@ class VerifiedTokens:
             while len(self._entries) >= self.max_entries:  # still full: the oldest go first
                 del self._entries[next(iter(self._entries))]
         self._entries[token] = (principal, min(float(exp), self._clock() + self.max_age_s))
+
+    def _checked_with(self, keys: object) -> bool:
+        """Whether the remembered tokens were verified with `keys`; if not, they are forgotten (what other
+        keys verified is verified again) and `keys` become the ones entries are checked with."""
+        if keys == self._keys:
+            return True
+        self._entries.clear()
+        self._keys = keys
+        return False
 
     def __len__(self) -> int:
         return len(self._entries)
