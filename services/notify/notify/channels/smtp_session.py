@@ -53,13 +53,9 @@ def crlf_lines(content: bytes) -> bytes:
 
 def data_block(content: bytes) -> bytes:
     """The message as it goes after DATA: CRLF line ends, leading dots doubled, the final `.` line."""
-    body = content
-    if body.count(b"\n") != body.count(b"\r\n"):  # (the counts: no regex pass over MIME we wrote with CRLF)
-        body = _BARE_LF.sub(b"\r\n", body)
+    body = crlf_lines(content)
     if body.startswith(b".") or b"\n." in body:
         body = _DOT_LINE.sub(b"..", body)
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
     return body + b".\r\n"
 
 
