@@ -4,11 +4,19 @@
 (a bare ASGI callable, `json` by hand); `FLOOR_TX=0`: one `INSERT … RETURNING` in autocommit; `FLOOR_TX=N`:
 a transaction of N inserts (BEGIN, N statements, COMMIT: N + 2 round trips, the shape of an order's
 transaction). asyncpg directly, with its prepared-statement cache; `FLOOR_DSN` the bench's PostgreSQL.
+
+`FLOOR_GROUP` measures group commit, what the per-request transaction would become if concurrent requests
+shared one (the requests that arrive while a transaction is out wait for the next; two transactions out at
+most): `savepoint` keeps each request's N inserts apart in a savepoint of the shared transaction (a failing
+request rolls back alone: N + 2 round trips per request, BEGIN and COMMIT per group); `rows` writes the
+whole group's rows in one statement (3 round trips per group; a failure fails the group). `GET
+/floor-stats` tells how many groups carried how many requests.
 Run by uvicorn as the services are (`uvicorn bench.floor_app:app`); not a benchmark of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
@@ -21,8 +29,12 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 TX = int(os.environ.get("FLOOR_TX", "0"))
+GROUP = os.environ.get("FLOOR_GROUP", "")
 SQL = "INSERT INTO floor_orders (id, customer_id, body) VALUES ($1, $2, $3::jsonb) RETURNING id, created_at"
+ROWS_SQL = ("INSERT INTO floor_orders (id, customer_id, body) SELECT * FROM unnest($1::text[], $2::text[], "
+            "$3::jsonb[]) RETURNING id, created_at")
 _pool: list[asyncpg.Pool] = []
+_stats = {"groups": 0, "requests": 0}
 
 
 async def setup() -> None:
@@ -33,7 +45,71 @@ async def setup() -> None:
     _pool.append(pool)
 
 
+class GroupCommit:
+    """Requests that arrive while a transaction is out join the next one; at most `flushers` out at once."""
+
+    def __init__(self, flushers: int = 2) -> None:
+        self.pending: list[tuple[str, str, asyncio.Future[asyncpg.Record]]] = []
+        self.flushers, self.running = flushers, 0
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, customer_id: str, raw: str) -> asyncpg.Record:
+        future: asyncio.Future[asyncpg.Record] = asyncio.get_running_loop().create_future()
+        self.pending.append((customer_id, raw, future))
+        if self.running < self.flushers:
+            self.running += 1
+            task = asyncio.create_task(self._flush())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self.pending:
+                group, self.pending = self.pending, []
+                _stats["groups"] += 1
+                _stats["requests"] += len(group)
+                try:
+                    rows = await self._write(group)
+                except Exception as exc:  # the group's transaction failed: every request in it fails
+                    for *_, future in group:
+                        future.set_exception(exc)
+                    continue
+                for (*_, future), row in zip(group, rows, strict=True):
+                    if isinstance(row, Exception):
+                        future.set_exception(row)
+                    else:
+                        future.set_result(row)
+        finally:
+            self.running -= 1
+
+    async def _write(self, group: list[tuple[str, str, asyncio.Future[asyncpg.Record]]]) -> list[Any]:
+        async with _pool[0].acquire() as conn, conn.transaction():
+            if GROUP == "rows":
+                ids = [uuid.uuid4().hex for _ in range(len(group) * TX)]
+                customers = [c for c, _, _ in group for _ in range(TX)]
+                bodies = [b for _, b, _ in group for _ in range(TX)]
+                rows: list[Any] = await conn.fetch(ROWS_SQL, ids, customers, bodies)
+                return rows[TX - 1::TX]
+            out: list[Any] = []
+            for customer_id, raw, _ in group:
+                try:
+                    async with conn.transaction():  # a savepoint: this request alone rolls back
+                        for _ in range(TX):
+                            row = await conn.fetchrow(SQL, uuid.uuid4().hex, customer_id, raw)
+                    out.append(row)
+                except asyncpg.PostgresError as exc:
+                    out.append(exc)
+            return out
+
+
+_group = GroupCommit()
+
+
 async def work(customer_id: str, raw: str) -> dict[str, Any]:
+    if GROUP:
+        row = await _group.submit(customer_id, raw)
+        return {"id": row["id"], "customer_id": customer_id, "created_at": row["created_at"].isoformat()}
     async with _pool[0].acquire() as conn:
         if TX == 0:
             row = await conn.fetchrow(SQL, uuid.uuid4().hex, customer_id, raw)
@@ -75,6 +151,11 @@ fastapi_app = FastAPI(lifespan=_lifespan)
 @fastapi_app.post("/api/v1/orders", status_code=201, response_model=OrderOut)
 async def create(body: OrderIn) -> dict[str, Any]:
     return await work(body.customer_id, body.model_dump_json())
+
+
+@fastapi_app.get("/floor-stats")
+async def floor_stats() -> dict[str, int]:
+    return _stats
 
 
 @fastapi_app.get("/readyz")

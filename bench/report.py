@@ -201,7 +201,11 @@ def _floor(r: dict[str, Any]) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for run in r["runs"]:
         cpu = run["cpu_ms_per_request"]
-        lines.append(f"| {run['kind']}, {run['inserts_per_transaction'] or 1} insert(s) | {run['round_trips']} | "
+        group = run.get("group_commit")
+        shape = (f", group commit ({'a savepoint per request' if group == 'savepoint' else 'one statement per group'}"
+                 f", {run['requests_per_group']} requests per group)" if group else "")
+        inserts = run["inserts_per_transaction"] or 1
+        lines.append(f"| {run['kind']}, {inserts} insert(s){shape} | {run['round_trips']} | "
                      f"{run['requests_per_s']} | {cpu.get('app')} | {cpu.get('postgresql')} | "
                      f"**{run['cpu_ms_per_request_app_and_postgresql']}** | {cpu.get('load_generator')} |")
     return lines
