@@ -7,7 +7,6 @@ the Kafka key, so one aggregate's events stay in order on one partition.
 from __future__ import annotations
 
 import builtins
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -81,18 +80,19 @@ class Envelope(BaseModel):
 
 
 def parse_envelope(raw: bytes | None) -> Envelope:
-    """Decode wire bytes into an envelope; raise MalformedEvent with a reason a human can act on."""
+    """Decode wire bytes into an envelope; raise MalformedEvent with a reason a human can act on.
+
+    Parsed and validated in one pass in pydantic's core (`model_validate_json`): about half the cost of
+    `json.loads` then `model_validate`, paid for every record every consumer reads (issue 16)."""
     if raw is None:
         raise MalformedEvent("empty message (tombstone)")
     try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedEvent(f"not JSON: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise MalformedEvent("envelope is not a JSON object")
-    try:
-        return Envelope.model_validate(obj)
+        return Envelope.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise MalformedEvent(f"not JSON: {first['msg']}") from exc
+        if first["type"] == "model_type" and not first["loc"]:
+            raise MalformedEvent("envelope is not a JSON object") from exc
         where = ".".join(str(p) for p in first["loc"]) or "envelope"
         raise MalformedEvent(f"envelope.{where}: {first['msg']}") from exc

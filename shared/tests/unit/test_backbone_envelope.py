@@ -37,7 +37,11 @@ def test_unknown_envelope_fields_and_payload_fields_are_tolerated():
 
 @pytest.mark.parametrize(("raw", "reason"), [
     (b"\xff\xfe", "not JSON"),
+    (b"{not json", "not JSON"),
+    (b"", "not JSON"),
     (b"[1,2]", "envelope is not a JSON object"),
+    (b"null", "envelope is not a JSON object"),
+    (b'{"type": 3, "source": "s", "subject": "a"}', "envelope.type"),
     (b'{"type":"x.y","source":"s"}', "envelope.subject"),
     (b'{"type":"NOT A TYPE","source":"s","subject":"a"}', "envelope.type"),
     (None, "empty message"),
