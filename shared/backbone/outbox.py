@@ -31,7 +31,7 @@ older writer), or every `poll_interval_s` where LISTEN is unavailable (a transac
 The lock connection runs in autocommit: a pass is one fenced read and one mark-sent statement.
 
 Leadership is fenced: the lock lives on a connection of its own, and every batch is read on that
-connection by a statement that checks (`pg_locks`, same statement) that this backend still holds the lock. A
+connection by a statement that checks (`pg_try_advisory_lock`, same statement) that this backend holds the lock. A
 relay whose lock connection was terminated (`pg_terminate_backend`, an idle-in-transaction timeout,
 a pooler handing it to another backend) fails that check or the read, steps down and stands by:
 at most the batch already read is published by the old leader after the new one took over
@@ -273,10 +273,14 @@ def _relay_statements(schema: str) -> tuple[str, str, str]:
 
     The read: unsent rows in `seq` order, but not the rows `$1` (set aside, or already in the producer) nor the
     aggregates `$2`/`$3` (topics, keys) held behind a set-aside row, at most `$4` rows. Fenced: read only if this
-    backend still holds the relay lock `$5`, in the same statement: one row (held, NULL...) when nothing is unsent,
-    no row at all when the lock is gone; and before it, the acknowledged rows `$6` are marked sent (a data-modifying
-    `WITH`: the read's snapshot does not see that update, hence those rows are in `$1` too; marking acknowledged rows
-    is right whoever holds the lock). Mark-sent: one statement for the acknowledged rows, their `seq`s as one array.
+    backend holds the relay lock `$5`, in the same statement: one row (held, NULL...) when nothing is unsent, no row
+    at all when another backend holds it. The check takes the lock once more (`pg_try_advisory_lock`: a session lock
+    this backend holds is granted again from its own lock table, without reading the server's; `pg_locks` was read
+    whole, every backend's locks, 0.3-6 ms per read under load), so the count grows with every read and `teardown`
+    releases them all; a lock this backend had lost and nobody else took is simply this backend's again. And before
+    it, the acknowledged rows `$6` are marked sent (a data-modifying `WITH`: the read's snapshot does not see that
+    update, hence those rows are in `$1` too; marking acknowledged rows is right whoever holds the lock).
+    Mark-sent: one statement for the acknowledged rows, their `seq`s as one array.
     """
     table = '"{}".outbox'.format(schema.replace('"', '""'))
     batch = (f"SELECT seq, topic, key, payload FROM {table} WHERE sent_at IS NULL AND seq <> ALL($1::bigint[])"
@@ -285,8 +289,7 @@ def _relay_statements(schema: str) -> tuple[str, str, str]:
     plain = f"{batch} ORDER BY seq LIMIT $4"
     fenced = (f"WITH marked AS (UPDATE {table} SET sent_at = now() WHERE seq = ANY($6::bigint[]))"
               " SELECT fence.held, batch.seq, batch.topic, batch.key, batch.payload FROM (SELECT true AS held"
-              " FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
-              " AND ((classid::bigint << 32) | objid::bigint) = $5::bigint LIMIT 1) AS fence"
+              " WHERE pg_try_advisory_lock($5::bigint)) AS fence"
               f" LEFT JOIN LATERAL ({batch} AND fence.held ORDER BY seq LIMIT $4) AS batch ON true"
               " ORDER BY batch.seq")
     mark = f"UPDATE {table} SET sent_at = now() WHERE seq = ANY($1::bigint[])"
@@ -376,6 +379,10 @@ class OutboxRelay(Worker):
             # Mark-sent does not wait for the WAL flush: a mark lost in a database crash republishes its rows
             # (at least once, as a relay crash does; the inbox absorbs them), and a pass is one fsync shorter.
             await conn.execute(text("SET synchronous_commit = off"))
+            # Each statement planned with its arrays and the table's size now: the prepared mark-sent's generic plan,
+            # made while the outbox was a few pages, scanned the whole table to find its rows (`seq = ANY`), which
+            # grew with every row kept for retention (9-12 ms per mark at 6,000 rows, docs/benchmarks.md).
+            await conn.execute(text("SET plan_cache_mode = force_custom_plan"))
             await conn.commit()
             self._lock_conn, self._lock_driver = conn, await _driver(conn)
             metrics.RELAY_LEADER.labels(self.schema).set(1)
@@ -542,7 +549,9 @@ class OutboxRelay(Worker):
             await self._stop_listening()  # the connection goes back to the pool: no LISTEN left on it
             await conn.rollback()
             await conn.execute(text("RESET synchronous_commit"))  # nor the relay's asynchronous commits
-            await conn.execute(select(func.pg_advisory_unlock(self._lock_key)))
+            await conn.execute(text("RESET plan_cache_mode"))
+            # Every hold of the lock (one per fenced read, `_relay_statements`); the connection holds no other.
+            await conn.execute(select(func.pg_advisory_unlock_all()))
             await conn.commit()
             await conn.close()
         except BaseException as exc:  # a connection we cannot unlock is thrown away, lock and all

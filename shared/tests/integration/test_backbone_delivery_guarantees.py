@@ -305,6 +305,57 @@ async def test_a_relay_whose_lock_connection_is_terminated_steps_down_and_stops_
             await engine_b.dispose()
 
 
+async def test_a_leader_that_read_many_times_releases_the_lock_whole_when_it_steps_down(infra):
+    async with scratch(infra, "bb_fence_holds") as (outbox, _, _, topic, sf, producer):
+        engine_a, engine_b = make_engine(infra.database_url, pool_size=2), make_engine(infra.database_url, pool_size=2)
+        a, b = OutboxRelay(engine_a, outbox, producer), OutboxRelay(engine_b, outbox, producer)
+        try:
+            for n in range(3):  # a pass per commit: a fenced read (a hold of the lock) each
+                async with sf() as session, session.begin():
+                    await add_event(session, outbox, _cancelled("ord_holds", n), topic=topic)
+                await a.step()
+            assert a.is_leader and a.published_total == 3
+            await b.step()
+            assert not b.is_leader
+            await a.teardown()  # stepping down: every hold released, the connection back in the pool
+            async with engine_a.connect() as conn:  # nobody holds the lock any more
+                held = await conn.execute(text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": a._lock_key})
+                assert held.scalar() == 0
+            await b.step()
+            assert b.is_leader
+        finally:
+            await a.teardown()
+            await b.teardown()
+            await engine_a.dispose()
+            await engine_b.dispose()
+
+
+async def test_a_leader_whose_lock_another_backend_took_reads_nothing_and_steps_down(infra):
+    async with scratch(infra, "bb_fence_taken") as (outbox, _, _, topic, sf, producer):
+        engine_a, engine_b = make_engine(infra.database_url, pool_size=2), make_engine(infra.database_url, pool_size=2)
+        a, b = OutboxRelay(engine_a, outbox, producer), OutboxRelay(engine_b, outbox, producer)
+        try:
+            await a.step()
+            assert a.is_leader
+            # The lock leaves a's backend while that backend lives (as a pooler's reset would do), and b takes it.
+            await a._lock_driver.execute("SELECT pg_advisory_unlock_all()")
+            await b.step()
+            assert b.is_leader
+            async with sf() as session, session.begin():
+                await add_event(session, outbox, _cancelled("ord_taken", 1), topic=topic)
+            await a.step()  # the fence: another backend holds the lock, no row, no publish
+            assert not a.is_leader and a.published_total == 0
+            await b.step()
+            assert b.published_total == 1
+        finally:
+            await a.teardown()
+            await b.teardown()
+            await engine_a.dispose()
+            await engine_b.dispose()
+
+
 async def test_a_leader_whose_sends_go_unacknowledged_gives_up_the_lock_and_another_relay_takes_over(infra):
     """A leader cut off from the broker while its database is reachable: its sends just wait (here a real
     producer that lingers 5 s, ten times the relay's ack timeout, before sending anything: its stop() at the
