@@ -420,7 +420,11 @@ def due_actions(timer: SlaTimer, now: dt.datetime) -> list[Action]:
     A warning that is due together with the breach is left out (it would be noise);
     ``fire_due`` marks it superseded so it never fires later either.
     """
-    due = _due(timer, _utc(now))
+    return _actions(timer, _due(timer, _utc(now)))
+
+
+def _actions(timer: SlaTimer, due: list[ScheduledAction]) -> list[Action]:
+    """The actions to emit for the scheduled actions `due` (`due_actions`)."""
     breach_due = any(a.kind is ActionKind.BREACH for a in due)
     return [
         Action(
@@ -440,10 +444,11 @@ def due_actions(timer: SlaTimer, now: dt.datetime) -> list[Action]:
 def fire_due(timer: SlaTimer, now: dt.datetime) -> tuple[SlaTimer, list[Action]]:
     """Mark the due actions fired (each at most once) and advance the state."""
     now = _utc(now)
-    actions = due_actions(timer, now)
-    if not _due(timer, now):
-        return timer, actions
-    due_keys = {a.key for a in _due(timer, now)}
+    due = _due(timer, now)  # once: a completion calls this for every timer it stops, mostly with nothing due
+    if not due:
+        return timer, []
+    actions = _actions(timer, due)
+    due_keys = {a.key for a in due}
     emitted = {a.key for a in actions}
     schedule = tuple(
         a.model_copy(update={"fired_at": now, "superseded": a.key not in emitted})
