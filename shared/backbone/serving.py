@@ -1,4 +1,5 @@
-"""How a service's uvicorn server idles: a tick once a second, woken at once by a stop signal.
+"""How a service's uvicorn server idles: a tick once a second while a client is connected, none while
+nobody is, woken at once by a stop signal or a new connection.
 
 uvicorn's `Server.main_loop` wakes every 0.1 s to look at `should_exit` (and refreshes the `Date`
 header every tenth tick). On an idle service that was the busiest wake-up left: ten loop iterations a
@@ -10,6 +11,14 @@ once, so SIGTERM / SIGINT stop the server as fast as before. Everything `on_tick
 `limit_max_requests`) is unchanged; something that sets `should_exit` directly (not by a signal) is
 seen within a second instead of 0.1 s.
 
+With no connection open there is no response to date and no request to count, so the loop does not tick
+at all then (at most every `IDLE_TICK_S`): the once-a-second tick was still the largest share of an idle
+service's own CPU (py-spy, idle suite: 30-37 % of the stats and CRM processes' samples, `formatdate` and
+the wait; docs/benchmarks.md, idle). A new connection refreshes the `Date` header at once, before its
+first request is read (`_Connections.add`), and wakes the loop, which ticks every second again until the
+last connection has closed. A server with a `callback_notify` (a process manager's liveness callback)
+keeps the once-a-second tick.
+
 It is applied by `backbone.api.create_service_app` (the app is imported before uvicorn starts its
 main loop), so `uvicorn crm.main:app` keeps working as the launch command everywhere.
 """
@@ -18,27 +27,67 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from email.utils import formatdate
 from types import FrameType
 from typing import Any
 
 TICK_S = 1.0  # the default tick; quiet_main_loop(tick_s=...) sets another
+IDLE_TICK_S = 60.0  # the longest wait while no connection is open (a stop signal or a connection ends it)
 _tick_s = TICK_S
 _TICKS_PER_TICK = 10  # uvicorn counts 0.1 s ticks: on_tick refreshes the Date header when counter % 10 == 0
 _WAKE = "_backbone_wake"
+
+
+def refresh_date_header(server: Any) -> None:
+    """The server's default headers with the current `Date` (what uvicorn's `on_tick` does every second)."""
+    config = server.config
+    date = [(b"date", formatdate(time.time(), usegmt=True).encode())] if config.date_header else []
+    server.server_state.default_headers = date + config.encoded_headers
+
+
+class _Connections(set[Any]):
+    """The server's open connections (uvicorn's protocols add and discard themselves); a new one refreshes the
+    `Date` header if the last tick was before this second, and wakes the main loop."""
+
+    def __init__(self, items: Iterable[Any], on_add: Callable[[], None]) -> None:
+        super().__init__(items)
+        self._on_add = on_add
+
+    def add(self, item: Any) -> None:
+        super().add(item)
+        self._on_add()
 
 
 async def _main_loop(self: Any) -> None:
     loop = asyncio.get_running_loop()
     woken = asyncio.Event()
     setattr(self, _WAKE, lambda: loop.call_soon_threadsafe(woken.set))
+    state = self.server_state
+    dated = int(time.time())  # the second the Date header was last set (by a tick or a new connection)
+    idle = False  # waiting with no connection open
+
+    def connection_added() -> None:
+        nonlocal dated
+        if (now := int(time.time())) != dated:
+            refresh_date_header(self)
+            dated = now
+        if idle:
+            woken.set()
+
+    if hasattr(state, "connections") and hasattr(self.config, "encoded_headers"):
+        state.connections = _Connections(state.connections, connection_added)
     counter = 0
     should_exit = await self.on_tick(counter)
     while not should_exit:
         counter = (counter + _TICKS_PER_TICK) % 864000
+        idle = not state.connections and getattr(self.config, "callback_notify", None) is None
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(woken.wait(), _tick_s)
+            await asyncio.wait_for(woken.wait(), max(_tick_s, IDLE_TICK_S) if idle else _tick_s)
+        idle = False
         woken.clear()
+        dated = int(time.time())
         should_exit = await self.on_tick(counter)
 
 

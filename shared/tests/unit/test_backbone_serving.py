@@ -1,4 +1,5 @@
-"""backbone.serving: uvicorn's idle tick, once a second, woken at once by a stop signal.
+"""backbone.serving: uvicorn's idle tick, once a second, woken at once by a stop signal; none while no
+connection is open, a new connection dated at once and waking it.
 
 A real uvicorn process (`python -m uvicorn`, as the services are launched) serves a small app that
 applies `quiet_main_loop` with a one-hour tick: it must still answer with a `Date` header, and SIGTERM
@@ -7,12 +8,14 @@ must stop it gracefully, which without the signal's wake-up would take the hour.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -80,3 +83,58 @@ def test_a_uvicorn_process_with_an_hour_tick_serves_and_stops_at_once_on_sigterm
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+class _Config:
+    date_header = True
+    encoded_headers: ClassVar[list[tuple[bytes, bytes]]] = [(b"server", b"test")]
+    callback_notify = None
+
+
+class _Server:
+    """What `_main_loop` uses of a `uvicorn.Server`: its config, its state, `on_tick` (counted here)."""
+
+    def __init__(self) -> None:
+        from uvicorn.server import ServerState
+
+        self.config = _Config()
+        self.server_state = ServerState()
+        self.should_exit = False
+        self.ticks = 0
+
+    async def on_tick(self, counter: int) -> bool:
+        self.ticks += 1
+        return self.should_exit
+
+
+@pytest.mark.timeout(30)
+async def test_the_loop_does_not_tick_while_no_connection_is_open_and_a_new_one_is_dated_and_wakes_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(serving, "_tick_s", 0.01)
+    monkeypatch.setattr(serving, "IDLE_TICK_S", 3600.0)
+    server = _Server()
+    loop_task = asyncio.ensure_future(serving._main_loop(server))
+    try:
+        await asyncio.sleep(0.3)  # thirty ticks' worth with nobody connected
+        assert server.ticks == 1  # the first tick only
+        started = int(time.time())
+        while int(time.time()) == started:  # the Date header set at the first tick is a second old
+            await asyncio.sleep(0.05)
+        server.server_state.default_headers = [(b"date", b"stale")]
+        connection = object()
+        server.server_state.connections.add(connection)  # type: ignore[arg-type]  # as uvicorn's protocols do in connection_made
+        date = dict(server.server_state.default_headers)[b"date"]
+        assert date != b"stale" and date.endswith(b" GMT")  # dated before its first request is read
+        assert server.server_state.default_headers[1:] == _Config.encoded_headers
+        while server.ticks < 5:  # woken: it ticks again while the connection is open
+            await asyncio.sleep(0.01)
+        server.server_state.connections.discard(connection)
+        await asyncio.sleep(0.1)
+        settled = server.ticks
+        await asyncio.sleep(0.3)
+        assert server.ticks == settled  # the last connection gone: no tick again
+        server.should_exit = True
+        getattr(server, serving._WAKE)()  # what a stop signal does (handle_exit)
+        await asyncio.wait_for(loop_task, 5)
+    finally:
+        loop_task.cancel()
