@@ -17,7 +17,7 @@ from backbone.envelope import Envelope
 from backbone.events import SlaMet
 from sla.domain.policy import parse_policy_set, resolve, snapshot
 from sla.domain.timer import complete, start_timer
-from sla.services.timers import alert_payload, met_data
+from sla.services.timers import _ROW, _Row, alert_payload, met_data
 
 UTC = dt.UTC
 PS = parse_policy_set({"version": "v1", "rules": [
@@ -60,3 +60,7 @@ def test_wrap_data_is_wrap_for_a_dumped_payload() -> None:
                         subject="TK-1", correlation_id="corr-1", event_id=env.id)
     assert env.model_dump(exclude={"time"}) == ref.model_dump(exclude={"time"})
     assert (env.type, env.schema_version) == ("sla.met", 1)
+
+
+def test_the_row_tuple_names_the_selected_columns_in_order() -> None:
+    assert list(_Row._fields) == [c.name for c in _ROW]
