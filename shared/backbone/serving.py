@@ -7,9 +7,9 @@ second, about 0.15-0.2 % of a core per process on this machine (docs/benchmarks.
 `quiet_main_loop()` replaces it, for every `uvicorn.Server` of the process (the CLI's, each `--workers`
 child, a test's), with a loop that ticks once a second (the `Date` header's resolution: `on_tick` gets
 counters that are multiples of 10, so it refreshes it on every tick) and that a stop signal wakes at
-once, so SIGTERM / SIGINT stop the server as fast as before. Everything `on_tick` decides (exit,
-`limit_max_requests`) is unchanged; something that sets `should_exit` directly (not by a signal) is
-seen within a second instead of 0.1 s.
+once, so SIGTERM / SIGINT stop the server as fast as before, and so does `should_exit` set directly (a
+property on `Server` that wakes the loop). Everything `on_tick` decides (exit, `limit_max_requests`) is
+unchanged.
 
 With no connection open there is no response to date and no request to count, so the loop does not tick
 at all then (at most every `IDLE_TICK_S`): the once-a-second tick was still the largest share of an idle
@@ -91,16 +91,35 @@ async def _main_loop(self: Any) -> None:
         should_exit = await self.on_tick(counter)
 
 
+def _wake(server: Any) -> None:
+    wake = getattr(server, _WAKE, None)
+    if wake is not None:
+        with contextlib.suppress(RuntimeError):  # the loop already closed
+            wake()
+
+
 def _waking(handle_exit: Callable[[Any, int, FrameType | None], None]) -> Callable[..., None]:
     def handle_exit_and_wake(self: Any, sig: int, frame: FrameType | None) -> None:
         handle_exit(self, sig, frame)
-        wake = getattr(self, _WAKE, None)
-        if wake is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already closed
-                wake()
+        _wake(self)
 
     handle_exit_and_wake.__wrapped__ = handle_exit  # type: ignore[attr-defined]
     return handle_exit_and_wake
+
+
+_SHOULD_EXIT = "_backbone_should_exit"
+
+
+def _get_should_exit(self: Any) -> bool:
+    return bool(self.__dict__.get(_SHOULD_EXIT, False))
+
+
+def _set_should_exit(self: Any, value: bool) -> None:
+    """`server.should_exit = True` set directly (a test's server in a thread, an embedding program) wakes the
+    loop as a stop signal does: with no connection open it would otherwise wait out `IDLE_TICK_S`."""
+    self.__dict__[_SHOULD_EXIT] = value
+    if value:
+        _wake(self)
 
 
 def quiet_main_loop(tick_s: float = TICK_S) -> None:
@@ -115,3 +134,4 @@ def quiet_main_loop(tick_s: float = TICK_S) -> None:
         return
     Server.main_loop = _main_loop  # type: ignore[method-assign]
     Server.handle_exit = _waking(Server.handle_exit)  # type: ignore[method-assign]
+    Server.should_exit = property(_get_should_exit, _set_should_exit)  # type: ignore[assignment]

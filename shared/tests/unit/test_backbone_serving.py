@@ -138,3 +138,28 @@ async def test_the_loop_does_not_tick_while_no_connection_is_open_and_a_new_one_
         await asyncio.wait_for(loop_task, 5)
     finally:
         loop_task.cancel()
+
+
+@pytest.mark.timeout(60)
+def test_should_exit_set_directly_stops_an_idle_server_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import uvicorn
+
+    serving.quiet_main_loop()
+    monkeypatch.setattr(serving, "IDLE_TICK_S", 3600.0)
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        return None
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off",
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    server.should_exit = True  # from another thread, no signal, no connection open
+    thread.join(30)  # without the wake-up: the hour's idle wait; the join's timeout is the test's bound only
+    assert not thread.is_alive()
