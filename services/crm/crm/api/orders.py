@@ -25,6 +25,7 @@ from crm.api.views import OrderOut, new_order_out, orders_out
 from crm.domain.lifecycle import OrderAction, OrderState
 from crm.models import customers, orders
 from crm.services import orders as service
+from crm.services.customers import CUSTOMER_BY_ID
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -95,15 +96,18 @@ async def create_order(body: OrderIn, session: SessionDep, principal: OrderPlace
     scope = access.order_placer(principal)
     channel = access.order_channel(scope, body.channel.value if "channel" in body.model_fields_set else None)
     async with session.begin():
-        if (replay := await idem.begin(session)) is not None:
+        # The Idempotency-Key's claim rides on the customer's read, the stored reply on the order's statement.
+        replay, customer = await idem.begin(session, read=CUSTOMER_BY_ID, params={"customer_id": body.customer_id})
+        if replay is not None:
             return replay
-        created = await service.create_order(
-            session, scope=scope, catalogue=ctx.catalogue, customer_id=body.customer_id,
+        order = await service.new_order(
+            session, scope=scope, catalogue=ctx.catalogue, customer=customer, customer_id=body.customer_id,
             channel=channel, items=[i.model_dump(mode="json") for i in body.items], submit=body.submit,
             note=body.note, opportunity_id=body.opportunity_id,
         )
-        out = new_order_out(created.row, created.items, created.customer_name)
-        return await idem.finish(session, 201, out, {"Location": f"{router.prefix}/{out.id}"})
+        out = new_order_out(order.row, order.items, order.customer_name)
+        return await idem.finish(session, 201, out, {"Location": f"{router.prefix}/{out.id}"},
+                                 effect=service.order_write(session, order))
 
 
 @router.get("/{order_id}", response_model=OrderOut, summary="An order with its items, status history and ticket trail")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -213,10 +213,26 @@ def order_out(row: Any, items: Sequence[Any], trail: list[TicketOut], customer_n
         for i in items])
 
 
-def new_order_out(row: Any, items: Sequence[Any], customer_name: str) -> OrderOut:
-    """An order created in this transaction, from its INSERT … RETURNING rows: it has no tickets yet
-    (the EOMS bridge opens them from its events, which leave after the commit), so nothing to read."""
-    return order_out(row, items, [], customer_name)
+def as_jsonb(value: Any) -> Any:
+    """A JSON value as PostgreSQL's jsonb gives it back: each object's keys shorter first, then by their
+    UTF-8 bytes. A reply made from the values a statement writes shows them as a read of the row would
+    (an item's attributes are its TMF characteristics, a list: their order is the API's)."""
+    if isinstance(value, dict):
+        return {k: as_jsonb(value[k]) for k in sorted(value, key=lambda k: (len(k.encode()), k.encode()))}
+    if isinstance(value, list):
+        return [as_jsonb(v) for v in value]
+    return value
+
+
+def new_order_out(row: Mapping[str, Any], items: Sequence[Mapping[str, Any]], customer_name: str) -> OrderOut:
+    """An order created in this transaction, from the values its statement writes (its row, its items by
+    position), its JSONB columns as a read would give them (`as_jsonb`): it has no tickets yet (the EOMS
+    bridge opens them from its events, which leave after the commit), so nothing to read."""
+    return OrderOut(**{k: row[k] for k in _ORDER_FIELDS if k != "history"}, history=as_jsonb(row["history"]),
+                    customer_name=customer_name, items=[
+                        OrderItemOut(id=i["id"], product=i["product"], business_kind=i["business_kind"],
+                                     attributes=as_jsonb(i["attributes"]))
+                        for i in items])
 
 
 async def customer_names(session: AsyncSession, ids: Sequence[str]) -> dict[str, str]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,7 +55,15 @@ async def load_customer(session: AsyncSession, scope: Scope, customer_id: str, *
     stmt = select(customers).where(customers.c.id == customer_id)
     if lock:
         stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).first()
+    return customer_in_scope((await session.execute(stmt)).first(), scope, customer_id, field=field)
+
+
+#: One customer by id (`customer_id`), for a statement that reads it with other work (`backbone.idempotency`).
+CUSTOMER_BY_ID = select(customers).where(customers.c.id == bindparam("customer_id"))
+
+
+def customer_in_scope(row: Any, scope: Scope, customer_id: str, *, field: str | None = None) -> Any:
+    """The customer row read by `CUSTOMER_BY_ID` if it is within the scope; 404 otherwise (as `load_customer`)."""
     if row is None or not scope.covers(row.account_manager_id, row.agent_id):
         raise EntityNotFound("customer", customer_id, field)
     return row

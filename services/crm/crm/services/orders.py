@@ -16,10 +16,11 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy import bindparam, func, select, true, update
+from sqlalchemy import Insert, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backbone.envelope import Envelope
 from backbone.events import (
     OrderCancelled,
     OrderInformationRequired,
@@ -42,7 +43,7 @@ from crm.domain.lifecycle import (
 from crm.domain.products import Catalogue, UnknownProduct, UnsupportedBusinessKind, attribute_errors
 from crm.domain.scope import Scope
 from crm.models import customers, opportunities, order_items, orders, outbox
-from crm.services.customers import event_customer, load_customer
+from crm.services.customers import customer_in_scope, event_customer
 
 log = logging.getLogger("crm.orders")
 
@@ -84,43 +85,29 @@ async def _check_opportunity(session: AsyncSession, scope: Scope, opportunity_id
 
 
 @dataclass(frozen=True)
-class CreatedOrder:
-    """A new order as stored (one statement's RETURNING): the order row and its items, by position."""
+class NewOrder:
+    """An order decided before anything is written (`new_order`): its row, its items (by position) and its
+    events; `order_write` is the one statement that writes them."""
 
-    row: Any
-    items: list[Any]
+    row: dict[str, Any]
+    items: list[dict[str, Any]]
+    events: list[Envelope]
     customer_name: str
 
 
-class _Item(NamedTuple):
-    """An item as stored (the statement's RETURNING): what the reply shows of it."""
-
-    id: str
-    product: str
-    business_kind: str
-    attributes: dict[str, Any]
-
-
-# The order, its items and its events in one round trip (issue 16): three data-modifying CTEs, the items
-# read from one JSONB parameter, the outbox rows from backbone.outbox's arrays (`rows_insert`, the same
-# rows `emit` writes); one row per item comes back, the order's columns with the item's. Built once.
+# The order, its items and its events in one round trip (issue 16): the order's row, with the items from one
+# JSONB parameter and the outbox rows from backbone.outbox's arrays (`rows_insert`, the same rows `emit`
+# writes) as data-modifying CTEs. Every value is known before the statement, so nothing comes back.
 _ITEMS_IN = func.jsonb_to_recordset(bindparam("items", type_=JSONB)).table_valued(
     sa.column("id", sa.Text), sa.column("position", sa.Integer), sa.column("product", sa.Text),
     sa.column("business_kind", sa.Text), sa.column("attributes", JSONB),
 ).render_derived(name="item", with_types=True)
-_NEW_ORDER = (orders.insert().values({c: bindparam(f"o_{c.name}", type_=c.type) for c in orders.c})
-              .returning(*orders.c).cte("new_order"))
-_NEW_ITEMS = (order_items.insert().from_select(
+_NEW_ITEMS = order_items.insert().from_select(
     ["id", "order_id", "position", "product", "business_kind", "attributes"],
-    select(_ITEMS_IN.c.id, _NEW_ORDER.c.id, _ITEMS_IN.c.position, _ITEMS_IN.c.product, _ITEMS_IN.c.business_kind,
-           _ITEMS_IN.c.attributes).select_from(_ITEMS_IN.join(_NEW_ORDER, true())))  # every item with the one order
-    .returning(order_items.c.id, order_items.c.position, order_items.c.product, order_items.c.business_kind,
-               order_items.c.attributes).cte("new_items"))
-_INSERT_ORDER_AND_ITEMS = (
-    select(_NEW_ORDER, _NEW_ITEMS.c.id.label("item_id"), _NEW_ITEMS.c.product.label("item_product"),
-           _NEW_ITEMS.c.business_kind.label("item_business_kind"), _NEW_ITEMS.c.attributes.label("item_attributes"))
-    .select_from(_NEW_ORDER.join(_NEW_ITEMS, true())).order_by(_NEW_ITEMS.c.position)
-    .add_cte(rows_insert(outbox).cte("new_events")))
+    select(_ITEMS_IN.c.id, bindparam("o_id", type_=orders.c.id.type), _ITEMS_IN.c.position, _ITEMS_IN.c.product,
+           _ITEMS_IN.c.business_kind, _ITEMS_IN.c.attributes))
+_INSERT_ORDER = (orders.insert().values({c: bindparam(f"o_{c.name}", type_=c.type) for c in orders.c})
+                 .add_cte(_NEW_ITEMS.cte("new_items")).add_cte(rows_insert(outbox).cte("new_events")))
 
 
 class _OrderKeys(NamedTuple):
@@ -131,11 +118,12 @@ class _OrderKeys(NamedTuple):
     channel: str
 
 
-async def create_order(
+async def new_order(
     session: AsyncSession,
     *,
     scope: Scope,
     catalogue: Catalogue,
+    customer: Any,
     customer_id: str,
     channel: str,
     items: list[dict[str, Any]],
@@ -143,8 +131,9 @@ async def create_order(
     note: str | None = None,
     opportunity_id: str | None = None,
     hold_for_information: bool = False,
-) -> CreatedOrder:
-    """Create a draft order, or a submitted one with `submit` (draft → submitted in the same transaction).
+) -> NewOrder:
+    """A draft order, or a submitted one with `submit` (draft → submitted in the same transaction), to be
+    written by `order_write`. `customer`: the row `crm.services.customers.CUSTOMER_BY_ID` read (None if none).
 
     With `hold_for_information`, an order to submit that lacks what fulfilment needs stays a draft with the
     missing items (`information_required`; TMF622 state pending) and `crm.order.information_required` is
@@ -154,7 +143,7 @@ async def create_order(
     insert and the submit's update left before), with the same events; nobody else can see the row
     before the commit, so there is nothing to lock or re-read.
     """
-    customer = await load_customer(session, scope, customer_id, field="customer_id")
+    customer = customer_in_scope(customer, scope, customer_id, field="customer_id")
     errors = item_errors(items, catalogue)
     if errors:
         raise InvalidOrderItems(errors)
@@ -171,8 +160,8 @@ async def create_order(
         history.append(history_entry(OrderState.DRAFT.value, status.value, OrderAction.SUBMIT.value, actor, now))
         version = 2
     rows = [
-        {"id": new_id("itm"), "order_id": order_id, "position": i, "product": item["product"],
-         "business_kind": item["business_kind"], "attributes": item.get("attributes", {})}
+        {"id": new_id("itm"), "position": i, "product": item["product"], "business_kind": item["business_kind"],
+         "attributes": item.get("attributes", {})}
         for i, item in enumerate(items)
     ]
     events: list[BaseModel] = []
@@ -180,25 +169,28 @@ async def create_order(
         events.append(OrderInformationRequired(
             order_id=order_id, customer_id=customer_id, created=True, required_at=now,
             missing=[m.as_item() for m in missing]))
+        log.info("order %s held back: %s", order_id, ", ".join(m.field for m in missing), extra={"order_id": order_id})
     elif submit:
         events = await _transition_events(session, _OrderKeys(order_id, customer_id, channel), OrderState.DRAFT,
                                           status, OrderAction.SUBMIT, now, known=(customer, rows))
-    envelopes = [envelope_for(session, e, subject=order_id) for e in events]
-    stored = (await session.execute(_INSERT_ORDER_AND_ITEMS, {**{f"o_{k}": v for k, v in {
+        _log_transition(order_id, OrderState.DRAFT, status, OrderAction.SUBMIT, actor)
+    row = {
         "id": order_id, "customer_id": customer_id, "account_manager_id": customer.account_manager_id,
         "channel": channel, "status": status.value, "status_reason": None, "opportunity_id": opportunity_id,
         "note": note, "created_by": actor, "history": history, "created_at": now, "updated_at": now,
         "version": version, "information_required": [m.as_dict() for m in missing] or None,
         "information_requested_at": now if missing else None,
-    }.items()}, "items": [{k: r[k] for k in ("id", "position", "product", "business_kind", "attributes")}
-                          for r in rows], **rows_params(session, envelopes)})).all()
-    row = stored[0]
-    item_rows = [_Item(r.item_id, r.item_product, r.item_business_kind, r.item_attributes) for r in stored]
-    if missing:
-        log.info("order %s held back: %s", order_id, ", ".join(m.field for m in missing), extra={"order_id": order_id})
-    elif submit:
-        _log_transition(order_id, OrderState.DRAFT, status, OrderAction.SUBMIT, actor)
-    return CreatedOrder(row=row, items=item_rows, customer_name=customer.name)
+    }
+    return NewOrder(row=row, items=rows, events=[envelope_for(session, e, subject=order_id) for e in events],
+                    customer_name=customer.name)
+
+
+def order_write(session: AsyncSession, order: NewOrder) -> tuple[Insert, dict[str, Any]]:
+    """The one statement that writes `order` (its row, items and events) and its parameters, to run in the
+    session's transaction (`backbone.idempotency`'s `finish` runs it with the stored reply); the relay is
+    woken once that transaction commits."""
+    return _INSERT_ORDER, {**{f"o_{k}": v for k, v in order.row.items()}, "items": order.items,
+                           **rows_params(session, order.events)}
 
 
 async def load_order(session: AsyncSession, scope: Scope, order_id: str) -> Any:
