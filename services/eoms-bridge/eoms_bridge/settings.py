@@ -40,6 +40,10 @@ class EomsSettings(ServiceSettings, HubSettings):
     eoms_breaker_failures: int = 5  # consecutive failures that open the circuit
     eoms_breaker_reset_s: float = 5.0  # open -> half-open after this long
     eoms_forward_batch: int = 50
+    # A run of one partition's events applied in one transaction (backbone.consumer): up to 500, the most one
+    # poll hands over per partition (backbone's default 100), so a backlog (a restart, a burst) pays a run's
+    # fixed statements and commit per 500 orders (as the SLA service does).
+    consumer_batch_size: int = Field(default=500, ge=1)
     eoms_forward_poll_s: float = 0.2
     eoms_forward_retry_initial_s: float = 0.5  # a queued forward that failed waits this long, doubling,
     eoms_forward_retry_max_s: float = 60.0  # up to this delay

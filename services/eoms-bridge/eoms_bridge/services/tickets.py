@@ -131,9 +131,12 @@ async def open_tickets_for_orders(
     # this run that was assigned must be stored before the next one is opened (it may count it). Tickets
     # left unassigned count for nobody: they wait, and the run is stored in one statement each at the end.
     counts_load = org is not None and any(r.auto and r.strategy is Strategy.LEAST_LOADED for r in org.dispatch)
+    kinds: dict[tuple[str, int], list[TicketKind]] = {}  # a workflow's initial tickets, worked out once per run
     for order, correlation_id in orders:
         for item in order.items:
             wf = await store.latest(session, item.business_type)
+            if (initial := kinds.get((wf.id, wf.version))) is None:
+                initial = kinds[(wf.id, wf.version)] = initial_tickets(wf)
             origin = Origin(
                 origin="order", origin_id=order.order_id, origin_item_id=item.item_id, customer_id=order.customer_id,
                 customer_name=order.customer_name, customer_tier=order.customer_tier,
@@ -143,7 +146,7 @@ async def open_tickets_for_orders(
                       "attributes": item.attributes},
                 customer_region=order.customer_region,
             )
-            for kind in initial_tickets(wf):
+            for kind in initial:
                 if counts_load and any(p.row["assignee"] is not None for p in prepared):
                     opened += await _store(session, prepared, forward=forward)
                     prepared = []
