@@ -1,4 +1,6 @@
-"""Rows sent as one array parameter per column: `INSERT … SELECT … FROM unnest(…) WITH ORDINALITY`.
+"""Many rows as one statement's parameters: one array per column, or one JSON document.
+
+Arrays: `INSERT … SELECT … FROM unnest(…) WITH ORDINALITY` (`insert_from_arrays`, `array_params`).
 
 One statement and one parameter per column whatever the number of rows, in their order, where an
 executemany pays a round trip (or SQLAlchemy's parameter processing) per row. The insert can stand alone
@@ -8,6 +10,18 @@ several of these inserts gives each its own prefix.
 
     stmt = insert_from_arrays(ticket_history, ("ticket_id", "event_type", "at"), prefix="history_")
     await session.execute(stmt, array_params(rows, ("ticket_id", "event_type", "at"), prefix="history_"))
+
+JSON rows: the rows as one JSON array of objects, read by PostgreSQL's `json_to_recordset` with each column's
+type (`json_recordset`, `json_rows`), a FROM element to select, insert or update from. Cheaper for the client
+when a run carries many columns: asyncpg encodes an array element by element (a few Python-level checks per
+value; about 22 us per row of 24 text and timestamp columns), where the whole run is one string serialised in
+pydantic's core (about 5 us per such row); PostgreSQL parses the text instead of binary arrays. Values travel
+as JSON: text, numbers, booleans, null, timestamps as ISO 8601 strings; a JSON(B) column's value travels as its
+JSON text (a string: cast it to jsonb where it is written). Arrays stay the form for bytes (the outbox payload).
+
+    rows = json_recordset(table_columns(timers, ("id", "state")), param="p_rows", name="v")
+    stmt = update(timers).values(state=rows.c.state).where(timers.c.id == rows.c.id)
+    await session.execute(stmt, {"p_rows": json_rows(new_states)})
 """
 
 from __future__ import annotations
@@ -15,8 +29,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from pydantic_core import to_json
+from sqlalchemy import Insert, String, Subquery, Table, bindparam, column, func, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
+from sqlalchemy.types import TypeEngine
+
+_PG = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]  # renders the recordset's types and names
 
 
 def insert_from_arrays(table: Table, columns: Sequence[str], *, prefix: str) -> Insert:
@@ -30,3 +49,28 @@ def insert_from_arrays(table: Table, columns: Sequence[str], *, prefix: str) -> 
 def array_params(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, prefix: str) -> dict[str, list[Any]]:
     """The parameters of `insert_from_arrays` for `rows`: per column, its values in row order."""
     return {prefix + c: [r[c] for r in rows] for c in columns}
+
+
+def table_columns(table: Table, names: Sequence[str]) -> list[tuple[str, TypeEngine[Any]]]:
+    """`names` of `table` with their types for `json_recordset`: a string or a JSON(B) column as text (a value too
+    long for the column fails where it is written, as an insert's own value would), the others as they are."""
+    return [(n, postgresql.TEXT() if isinstance(table.c[n].type, (String, JSON, JSONB)) else table.c[n].type)
+            for n in names]
+
+
+def json_recordset(columns: Sequence[tuple[str, TypeEngine[Any]]], *, param: str, name: str) -> Subquery:
+    """`(SELECT * FROM ROWS FROM (json_to_recordset(CAST(:<param> AS json)) AS (<column> <type>, …)) WITH
+    ORDINALITY AS r(<column>, …, ordinality)) AS <name>`: the rows of `json_rows` (keys not listed are ignored,
+    a key missing is null), each column as its type, `ordinality` their position from 1."""
+    quote = _PG.identifier_preparer.quote
+    types = ", ".join(f"{quote(n)} {_PG.type_compiler_instance.process(t)}" for n, t in columns)
+    names = ", ".join(quote(n) for n, _ in columns)
+    sql = (f"SELECT * FROM ROWS FROM (json_to_recordset(CAST(:{param} AS json)) AS ({types})) "
+           f"WITH ORDINALITY AS r({names}, ordinality)")
+    typed = [*(column(n, t) for n, t in columns), column("ordinality", postgresql.BIGINT())]
+    return text(sql).columns(*typed).subquery(name)
+
+
+def json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The parameter of a `json_recordset`: `rows` as one JSON array, in their order."""
+    return to_json(rows).decode()

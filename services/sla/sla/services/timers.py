@@ -24,11 +24,12 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from pydantic import BaseModel
 from pydantic_core import from_json, to_json, to_jsonable_python
-from sqlalchemy import Column, ColumnElement, Table, and_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
+from sqlalchemy import ColumnElement, Table, and_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.sql.selectable import Subquery
 
+from backbone.arrays import json_recordset, json_rows, table_columns
 from backbone.db import db_now
 from backbone.envelope import Envelope
 from backbone.events import (
@@ -124,32 +125,14 @@ def _json(data: Any) -> str:
 
 
 # --------------------------------------------------------------------------- set-based statements
-# The hot paths (a run of starts or stops, a scanner batch) send each column as one array and let
-# PostgreSQL unnest them: one statement and one parameter per column whatever the number of rows, where
-# an executemany pays SQLAlchemy's parameter processing per row and value. Built once, from the tables, as
-# Core constructs: a table is rendered by SQLAlchemy, so an engine's `schema_translate_map` applies to them
-# as to every other statement. Each column's array is the parameter `p_<column>` (`_columns`): a parameter
-# named like a column of the table an INSERT or UPDATE writes is reserved by SQLAlchemy.
-
-
-def _array_type(col: Column[Any]) -> sa.types.TypeEngine[Any]:
-    """The element type a column's values travel as (JSON as text, cast to jsonb per element)."""
-    t = col.type
-    if isinstance(t, JSONB):
-        return sa.Text()
-    if isinstance(t, UUID):
-        return UUID(as_uuid=True)
-    if isinstance(t, sa.DateTime):
-        return sa.DateTime(timezone=True)
-    if isinstance(t, sa.Boolean):
-        return sa.Boolean()
-    if isinstance(t, sa.Float):
-        return sa.Float()
-    if isinstance(t, sa.Integer):
-        return sa.BigInteger()
-    if isinstance(t, sa.String):
-        return sa.Text()
-    raise TypeError(f"{col}: no array type for {t!r}")
+# The hot paths (a run of starts or stops, a scanner batch) send their rows as one JSON document that
+# PostgreSQL reads as a recordset (`backbone.arrays.json_recordset`): one statement and one parameter whatever
+# the number of rows, where an executemany pays SQLAlchemy's parameter processing per row and value, and
+# arrays per column cost the client about four times as much to encode (asyncpg checks every element). Built
+# once, from the tables, as Core constructs: a table is rendered by SQLAlchemy, so an engine's
+# `schema_translate_map` applies to them as to every other statement. Each statement's rows are the parameter
+# `p_<name>` (`_rows_param`): a parameter named like a column of the table an INSERT or UPDATE writes is
+# reserved by SQLAlchemy.
 
 
 def _param(name: str) -> str:
@@ -161,27 +144,26 @@ def _array(name: str, item: sa.types.TypeEngine[Any]) -> ColumnElement[Any]:
     return sa.cast(bindparam(_param(name)), ARRAY(item))
 
 
-def _unnest(table: Table, names: Sequence[str], *, text_extra: Sequence[str] = (),
-            alias: str = "v") -> tuple[TableValuedAlias, dict[str, ColumnElement[Any]]]:
-    """`unnest(CAST(:p_a AS text[]), …) WITH ORDINALITY AS v(a, …, ord)` for `names` of `table` (and
-    `text_extra` parameters of type text), and per name the expression that reads the value as the column's
-    type."""
-    items = [(n, _array_type(table.c[n])) for n in names] + [(n, sa.Text()) for n in text_extra]
-    v = sa.func.unnest(*(_array(n, item) for n, item in items)).table_valued(
-        *(sa.column(n, item) for n, item in items), with_ordinality="ord").render_derived(name=alias)
+def _recordset(table: Table, names: Sequence[str], *, param: str, text_extra: Sequence[str] = (),
+               alias: str = "v") -> tuple[Subquery, dict[str, ColumnElement[Any]]]:
+    """The rows of the parameter `p_<param>` (`_rows_param`) with `names` of `table` (and `text_extra` keys of
+    type text) and their `ordinality`, and per name the expression that reads the value as the column's type
+    (JSONB travels as its text)."""
+    v = json_recordset([*table_columns(table, names), *((n, sa.Text()) for n in text_extra)],
+                       param=_param(param), name=alias)
     values: dict[str, ColumnElement[Any]] = {
         n: sa.cast(v.c[n], JSONB) if isinstance(table.c[n].type, JSONB) else v.c[n] for n in names}
     return v, values
 
 
-def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
-    """The parameters of an unnest: per name, its values in row order."""
-    return {_param(n): [r[n] for r in rows] for n in names}
+def _rows_param(param: str, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """The parameter of a `_recordset`: the rows (dicts by column name; other keys are ignored) in order."""
+    return {_param(param): json_rows(rows)}
 
 
 _STATE_COLUMNS = ("state", "deadline", "next_fire_at", "escalation_level", "completed_at", "cancelled_at",
                   "met_late", "elapsed_s", "state_data", "updated_at")
-_SAVE_FROM, _SAVE_VALUES = _unnest(timers, ("id", *_STATE_COLUMNS))
+_SAVE_FROM, _SAVE_VALUES = _recordset(timers, ("id", *_STATE_COLUMNS), param="saves")
 # `t.id = ANY(:p_id)` besides the join: the rows are found by the primary key (a bitmap index scan) whatever
 # the table's statistics say; without it a table whose statistics lag behind (filled minutes ago) was
 # joined by a sequential scan of every timer (docs/sla.md, "Performance").
@@ -190,10 +172,15 @@ _SAVE_MANY = (
     .where(timers.c.id == _SAVE_FROM.c.id, timers.c.id == sa.any_(_array("id", sa.Text())))
 )
 
+
+def _save_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {**_rows_param("saves", rows), _param("id"): [r["id"] for r in rows]}
+
+
 _START_COLUMNS = ("id", "ticket_id", "node", "ticket_kind", "business_type", "role", "assignee", "customer_id",
                   "customer_name", "customer_tier", "customer_region", "account_manager_id", "policy_version",
                   "rule_id", "started_at", "correlation_id", *_STATE_COLUMNS[:-1])
-_START_FROM, _START_VALUES = _unnest(timers, _START_COLUMNS, text_extra=("feed",))
+_START_FROM, _START_VALUES = _recordset(timers, _START_COLUMNS, param="starts", text_extra=("feed",))
 
 
 def _start_statement() -> sa.Select[tuple[str]]:
@@ -203,7 +190,8 @@ def _start_statement() -> sa.Select[tuple[str]]:
     v = sa.select(*_START_FROM.c).cte("v").prefix_with("MATERIALIZED")
     values = {n: sa.cast(v.c[n], JSONB) if isinstance(timers.c[n].type, JSONB) else v.c[n] for n in _START_COLUMNS}
     ins = (
-        insert(timers).from_select(_START_COLUMNS, sa.select(*(values[c] for c in _START_COLUMNS)).order_by(v.c.ord))
+        insert(timers).from_select(_START_COLUMNS,
+                                   sa.select(*(values[c] for c in _START_COLUMNS)).order_by(v.c.ordinality))
         .on_conflict_do_nothing().returning(timers.c.id).cte("ins")
     )
     feed = insert(alerts).from_select(
@@ -211,7 +199,7 @@ def _start_statement() -> sa.Select[tuple[str]]:
         sa.select(sa.func.gen_random_uuid(), sa.cast(bindparam(_param("event_type")), sa.Text()), v.c.id,
                   sa.literal_column("'started'"), v.c.ticket_id, sa.func.statement_timestamp(),
                   sa.cast(bindparam(_param("recorded_by")), sa.Text()), sa.cast(v.c.feed, JSONB))
-        .select_from(v.join(ins, ins.c.id == v.c.id)).order_by(v.c.ord),
+        .select_from(v.join(ins, ins.c.id == v.c.id)).order_by(v.c.ordinality),
     ).cte("feed")
     return sa.select(ins.c.id).add_cte(feed)
 
@@ -219,11 +207,11 @@ def _start_statement() -> sa.Select[tuple[str]]:
 _START = _start_statement()
 
 _ALERT_COLUMNS = ("event_id", "event_type", "timer_id", "action", "ticket_id", "due_at", "fired_at", "fired_by", "data")
-_ALERTS_FROM, _ALERTS_VALUES = _unnest(alerts, _ALERT_COLUMNS)
+_ALERTS_FROM, _ALERTS_VALUES = _recordset(alerts, _ALERT_COLUMNS, param="alerts")
 # Alert rows (and feed records); a (timer, action) or an event id already recorded is not written again.
 _INSERT_ALERTS = (
     insert(alerts).from_select(_ALERT_COLUMNS, sa.select(*(_ALERTS_VALUES[c] for c in _ALERT_COLUMNS))
-                               .select_from(_ALERTS_FROM).order_by(_ALERTS_FROM.c.ord))
+                               .select_from(_ALERTS_FROM).order_by(_ALERTS_FROM.c.ordinality))
     .on_conflict_do_nothing().returning(alerts.c.event_id)
 )
 
@@ -271,11 +259,11 @@ async def _save_many(session: AsyncSession, rows: Sequence[dict[str, Any]],
         if not rows:
             raise ValueError("events to publish come with the timers whose state produced them")
         await session.execute(_save_and_publish_statement(binding_of(session).table), {
-            **_columns(rows, ("id", *_STATE_COLUMNS)), **rows_params(session, publish)})
+            **_save_params(rows), **rows_params(session, publish)})
         for etype, n in Counter(e.type for e in publish).items():
             metrics.ALERTS_EMITTED.labels(etype).inc(n)
     elif rows:
-        await session.execute(_SAVE_MANY, _columns(rows, ("id", *_STATE_COLUMNS)))
+        await session.execute(_SAVE_MANY, _save_params(rows))
 
 
 async def _save(session: AsyncSession, timer_id: str, t: SlaTimer) -> None:
@@ -364,7 +352,7 @@ async def record_fired(
                     for e in met)
     if not rows:
         return []
-    kept = set((await session.execute(_INSERT_ALERTS, _columns(rows, _ALERT_COLUMNS))).scalars().all())
+    kept = set((await session.execute(_INSERT_ALERTS, _rows_param("alerts", rows))).scalars().all())
     published = [e for i, e in envs.items() if i in kept]  # in firing order
     if len(published) < len(envs):
         log.warning("%d alert(s) were already recorded; not published again", len(envs) - len(published))
@@ -419,7 +407,7 @@ async def start_timers(
     if not rows:
         return 0
     started = len((await session.execute(_START, {
-        **_columns(rows, (*_START_COLUMNS, "feed")), _param("event_type"): TIMER_STARTED,
+        **_rows_param("starts", rows), _param("event_type"): TIMER_STARTED,
         _param("recorded_by"): recorded_by,
     })).scalars().all())
     metrics.TIMERS_STARTED.labels(version).inc(started)
@@ -525,7 +513,7 @@ def _feed_row(event_id: uuid.UUID, event_type: str, timer_id: str, action: str, 
 async def _record_feed(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Records for the live feed only (one statement); a replay is refused by `(timer_id, action)`."""
     if rows:
-        await session.execute(_INSERT_ALERTS, _columns(rows, _ALERT_COLUMNS))
+        await session.execute(_INSERT_ALERTS, _rows_param("alerts", rows))
 
 
 def _ignored(exc: IllegalTransition) -> None:
