@@ -5,11 +5,12 @@ infrastructure, lets them settle, then counts the CPU time of every process tree
 PostgreSQL with all its backends, the Kafka broker) over an idle window. The target (issue 16) is
 the whole suite at or under 2 % of one core.
 
-`python -m bench.idle --seconds 60 [--settle N] [--profile DIR] [--wakeups DIR]`
+`python -m bench.idle --seconds 60 [--settle N] [--profile DIR] [--wakeups DIR] [--env NAME=VALUE ...]`
 
 `--profile DIR` samples each service with py-spy; `--wakeups DIR` counts each service's event-loop wake-ups
 (`epoll_wait` calls, with strace: the tracing inflates the CPU figures of that run, so such a run only
-prints, it does not write bench/results/idle.json).
+prints, it does not write bench/results/idle.json). `--env NAME=VALUE` (repeatable) gives every service a
+setting (an interval, say) for a before/after pair; the result records it as `service_env`.
 
 Every run also splits the broker's CPU by JVM thread (`kafka_threads`: /proc/<pid>/task read at the window's
 two ends, the threads named from a `jstack` thread dump taken after the window, numbered threads of one pool
@@ -107,7 +108,7 @@ def thread_breakdown(pid: int, before: dict[int, int], after: dict[int, int], wa
 
 
 def run(seconds: float, settle_s: float, profile_dir: str | None = None,
-        wakeups_dir: str | None = None) -> dict[str, Any]:
+        wakeups_dir: str | None = None, service_env: dict[str, str] | None = None) -> dict[str, Any]:
     smtp_port, smsc_port = free_port(), free_port()
     smtp = ServerProcess(["-m", "devtools.smtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
     try:
@@ -115,7 +116,8 @@ def run(seconds: float, settle_s: float, profile_dir: str | None = None,
     except BaseException:
         smtp.stop()
         raise
-    env = {"SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "SMPP_URL": f"smpp://notify:secret@127.0.0.1:{smsc_port}"}
+    env = {"SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "SMPP_URL": f"smpp://notify:secret@127.0.0.1:{smsc_port}",
+           **(service_env or {})}
     try:
         with BenchEnv(services=SERVICES, env=env) as bench:
             time.sleep(settle_s)  # consumer groups join, first passes, JIT warm-up of the broker
@@ -143,6 +145,8 @@ def run(seconds: float, settle_s: float, profile_dir: str | None = None,
     result: dict[str, Any] = {"idle_s": round(meter.wall_s, 1), "settle_s": settle_s,
                               "percent_of_a_core": per_process, "services_percent": services, "total_percent": total,
                               "kafka_threads": kafka_threads}
+    if service_env:
+        result["service_env"] = service_env
     if wakeups_dir:
         result["loop_wakeups_per_s"] = {name: wakeups_per_s(f"{wakeups_dir}/{name}.strace", seconds)
                                         for name in SERVICES}
@@ -156,8 +160,11 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=20)
     parser.add_argument("--profile", help="py-spy every service over the idle window into this folder")
     parser.add_argument("--wakeups", help="count every service's event-loop wake-ups (strace) into this folder")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for every service (repeatable), to compare an interval's idle cost")
     args = parser.parse_args()
-    result = run(args.seconds, args.settle, args.profile, args.wakeups)
+    service_env = dict(item.split("=", 1) for item in args.env)
+    result = run(args.seconds, args.settle, args.profile, args.wakeups, service_env)
     if args.wakeups:  # strace inflated this run's CPU figures: a diagnostic, not a result
         print(f"loop wake-ups per second: {result['loop_wakeups_per_s']} (bench/results/idle.json not written)")
     else:
