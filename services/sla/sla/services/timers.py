@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from pydantic_core import from_json, to_json, to_jsonable_python
+from pydantic_core import from_json, to_jsonable_python
 from sqlalchemy import ColumnElement, Table, and_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -120,10 +120,6 @@ def state_columns(t: SlaTimer) -> dict[str, Any]:
     }
 
 
-def _json(data: Any) -> str:
-    return to_json(data).decode()
-
-
 # --------------------------------------------------------------------------- set-based statements
 # The hot paths (a run of starts or stops, a scanner batch) send their rows as one JSON document that
 # PostgreSQL reads as a recordset (`backbone.arrays.json_recordset`): one statement and one parameter whatever
@@ -144,15 +140,17 @@ def _array(name: str, item: sa.types.TypeEngine[Any]) -> ColumnElement[Any]:
     return sa.cast(bindparam(_param(name)), ARRAY(item))
 
 
-def _recordset(table: Table, names: Sequence[str], *, param: str, text_extra: Sequence[str] = (),
-               alias: str = "v") -> tuple[Subquery, dict[str, ColumnElement[Any]]]:
-    """The rows of the parameter `p_<param>` (`_rows_param`) with `names` of `table` (and `text_extra` keys of
-    type text) and their `ordinality`, and per name the expression that reads the value as the column's type
-    (JSONB travels as its text)."""
-    v = json_recordset([*table_columns(table, names), *((n, sa.Text()) for n in text_extra)],
-                       param=_param(param), name=alias)
+def _recordset(table: Table, names: Sequence[str], *, param: str, objects: Sequence[str] = (),
+               extra_objects: Sequence[str] = (), alias: str = "v") -> tuple[Subquery, dict[str, ColumnElement[Any]]]:
+    """The rows of the parameter `p_<param>` (`_rows_param`) with `names` of `table` (and `extra_objects` keys)
+    and their `ordinality`, and per name the expression that reads the value as the column's type. A JSONB column
+    travels as its JSON text (`state_data`, already serialised), or, named in `objects` (and the extra keys), as
+    the JSON value itself (a dict in the row: serialised once, with the rows, not as a string inside them)."""
+    v = json_recordset([*((n, JSONB()) if n in objects else (n, t) for n, t in table_columns(table, names)),
+                        *((n, JSONB()) for n in extra_objects)], param=_param(param), name=alias)
     values: dict[str, ColumnElement[Any]] = {
-        n: sa.cast(v.c[n], JSONB) if isinstance(table.c[n].type, JSONB) else v.c[n] for n in names}
+        n: sa.cast(v.c[n], JSONB) if isinstance(table.c[n].type, JSONB) and n not in objects else v.c[n]
+        for n in names}
     return v, values
 
 
@@ -180,7 +178,7 @@ def _save_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 _START_COLUMNS = ("id", "ticket_id", "node", "ticket_kind", "business_type", "role", "assignee", "customer_id",
                   "customer_name", "customer_tier", "customer_region", "account_manager_id", "policy_version",
                   "rule_id", "started_at", "correlation_id", *_STATE_COLUMNS[:-1])
-_START_FROM, _START_VALUES = _recordset(timers, _START_COLUMNS, param="starts", text_extra=("feed",))
+_START_FROM, _START_VALUES = _recordset(timers, _START_COLUMNS, param="starts", extra_objects=("feed",))
 
 
 def _start_statement() -> sa.Select[tuple[str]]:
@@ -198,7 +196,7 @@ def _start_statement() -> sa.Select[tuple[str]]:
         ("event_id", "event_type", "timer_id", "action", "ticket_id", "fired_at", "fired_by", "data"),
         sa.select(sa.func.gen_random_uuid(), sa.cast(bindparam(_param("event_type")), sa.Text()), v.c.id,
                   sa.literal_column("'started'"), v.c.ticket_id, sa.func.statement_timestamp(),
-                  sa.cast(bindparam(_param("recorded_by")), sa.Text()), sa.cast(v.c.feed, JSONB))
+                  sa.cast(bindparam(_param("recorded_by")), sa.Text()), v.c.feed)
         .select_from(v.join(ins, ins.c.id == v.c.id)).order_by(v.c.ordinality),
     ).cte("feed")
     return sa.select(ins.c.id).add_cte(feed)
@@ -207,7 +205,7 @@ def _start_statement() -> sa.Select[tuple[str]]:
 _START = _start_statement()
 
 _ALERT_COLUMNS = ("event_id", "event_type", "timer_id", "action", "ticket_id", "due_at", "fired_at", "fired_by", "data")
-_ALERTS_FROM, _ALERTS_VALUES = _recordset(alerts, _ALERT_COLUMNS, param="alerts")
+_ALERTS_FROM, _ALERTS_VALUES = _recordset(alerts, _ALERT_COLUMNS, param="alerts", objects=("data",))
 # Alert rows (and feed records); a (timer, action) or an event id already recorded is not written again.
 _INSERT_ALERTS = (
     insert(alerts).from_select(_ALERT_COLUMNS, sa.select(*(_ALERTS_VALUES[c] for c in _ALERT_COLUMNS))
@@ -342,7 +340,7 @@ async def record_fired(
         rows.append({
             "event_id": env.id, "event_type": env.type, "timer_id": row.id, "action": action.key,
             "ticket_id": t.ticket_id, "due_at": action.due_at, "fired_at": now, "fired_by": fired_by,
-            "data": _json(env.data),
+            "data": env.data,
         })
         metrics.FIRE_LATENESS.observe(max(0.0, (now - action.due_at).total_seconds()))
     if met:
@@ -402,7 +400,7 @@ async def start_timers(
             "policy_version": version, "rule_id": rule_id, "started_at": t.started_at,
             "correlation_id": correlation_id, **state_columns(t),
         }
-        row["feed"] = _json({"timer_id": row["id"], **{k: row[k] for k in _STARTED_KEYS}})
+        row["feed"] = {"timer_id": row["id"], **{k: row[k] for k in _STARTED_KEYS}}
         rows.append(row)
     if not rows:
         return 0
@@ -507,7 +505,7 @@ async def cancel_ticket(
 def _feed_row(event_id: uuid.UUID, event_type: str, timer_id: str, action: str, ticket_id: str,
               data: dict[str, Any], at: datetime, by: str) -> dict[str, Any]:
     return {"event_id": event_id, "event_type": event_type, "timer_id": timer_id, "action": action,
-            "ticket_id": ticket_id, "due_at": None, "fired_at": at, "fired_by": by, "data": _json(data)}
+            "ticket_id": ticket_id, "due_at": None, "fired_at": at, "fired_by": by, "data": data}
 
 
 async def _record_feed(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
