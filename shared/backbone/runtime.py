@@ -98,7 +98,8 @@ class ServiceRuntime(Generic[C]):
         self.context = context
         s = infra.settings
         self.relay = OutboxRelay(infra.engine, infra.outbox, infra.producer,
-                                 batch_size=s.outbox_batch_size, poll_interval_s=s.outbox_poll_interval_s)
+                                 batch_size=s.outbox_batch_size, poll_interval_s=s.outbox_poll_interval_s,
+                                 fallback_poll_s=s.outbox_fallback_poll_s)
         self.consumers: list[ConsumerRunner] = []
         self.workers: list[Worker] = []
         self._on_start: list[Hook] = []

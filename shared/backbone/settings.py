@@ -61,6 +61,10 @@ class ServiceSettings(BaseSettings):
     # Events of one partition applied per transaction (1 = one transaction per event).
     consumer_batch_size: int = Field(default=100, ge=1)
     outbox_poll_interval_s: float = 0.02
+    # The relay's poll while it LISTENs: every commit that writes outbox rows wakes it (its own process's directly,
+    # another's by NOTIFY), so this only catches rows written without a wake-up (by hand, an older writer). Was the
+    # relay's 5 s default, a read and a backlog count every 5 s in every service at idle (docs/benchmarks.md, idle).
+    outbox_fallback_poll_s: float = Field(default=30.0, gt=0)
     outbox_batch_size: int = 500
     run_relay: bool = True
     run_consumers: bool = True
