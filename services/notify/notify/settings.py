@@ -23,7 +23,8 @@ class NotifySettings(ServiceSettings):
     set_based_consumer: bool = True
     # Dispatch: workers per channel, retries with exponential backoff, then failed + DLQ.
     dispatch_interval_s: float = 0.1
-    # Worker 0 of a channel with nothing to claim sleeps until the earliest due row, at most this long.
+    # Worker 0 of a channel with nothing to claim sleeps until the earliest due row, at most this long. Not longer:
+    # an admin's resend (POST /api/v1/deliveries/{id}/resend) queues its row without waking the dispatchers.
     dispatch_idle_poll_s: float = Field(default=5.0, gt=0)
     email_workers: int = Field(default=4, ge=1)
     sms_workers: int = Field(default=4, ge=1)
@@ -38,7 +39,9 @@ class NotifySettings(ServiceSettings):
     send_unreachable_window_s: float = Field(default=86_400.0, gt=0)
     send_backoff_initial_s: float = 2.0
     send_backoff_max_s: float = 300.0
-    recovery_interval_s: float = 5.0
+    # How often `sending` rows of dead instances are put back (how late after a crash they are sent; was 5 s, a
+    # transaction every 5 s at idle).
+    recovery_interval_s: float = 15.0
     # Anti-storm policy (see notify.domain.policy).
     rate_limit: int = Field(default=10, ge=1)
     rate_window_s: float = 3600

@@ -30,7 +30,9 @@ class SlaSettings(ServiceSettings):
     # The due-timer scanner sleeps until the next timer is due (woken by the consumer's commits), its
     # passes at least scan_interval_s apart, at most scan_idle_s; and how many it takes per transaction.
     scan_interval_s: float = 0.1
-    scan_idle_s: float = 2.0
+    # The consumer's commits wake the scanner and it sleeps until the next timer is due, so scan_idle_s only bounds
+    # how late a timer written without a wake-up fires (another instance's after it died; was 2 s, idle).
+    scan_idle_s: float = 10.0
     scan_batch_size: int = 500
     # Live feed (SSE): how often it polls the alert table, and the keep-alive comment interval.
     stream_poll_s: float = 0.25
