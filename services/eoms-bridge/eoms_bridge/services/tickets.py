@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, Table, select, update
+from sqlalchemy import Select, Table, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,7 @@ from backbone.arrays import array_params, insert_from_arrays
 from backbone.errors import Invalid
 from backbone.events import ComplaintCreated, OrderSubmitted
 from backbone.ids import new_id
-from backbone.outbox import binding_of, emit, emit_envelopes, envelope_for, rows_insert, rows_params
+from backbone.outbox import binding_of, emit, envelope_for, rows_insert, rows_params
 from backbone.vocabulary import GENERIC_COMPLAINT, TicketKind
 from eoms_bridge.domain import events as dom
 from eoms_bridge.domain.dispatch import Organisation, Strategy
@@ -94,14 +94,22 @@ _HISTORY_PREFIX = "history_"
 
 
 @functools.cache
-def _insert_history_and_events(outbox: Table) -> Insert:
-    """The history rows of a run's new tickets from one array per column (`backbone.arrays`, in order: the ids
-    keep the history's order) and, in the same statement, their events into `outbox` (`backbone.outbox.rows_insert`
-    as a data-modifying CTE): one statement whatever the run's length, instead of a row-by-row executemany
-    each. Parameters: `array_params(history, _HISTORY_COLUMNS, prefix=_HISTORY_PREFIX)` and `rows_params`.
-    Built once per outbox table."""
-    return insert_from_arrays(ticket_history, _HISTORY_COLUMNS, prefix=_HISTORY_PREFIX).add_cte(
-        rows_insert(outbox).cte("new_events"))
+def _insert_tickets_history_and_events(outbox: Table) -> Select[Any]:
+    """A run's tickets, and in the same statement the history rows and the events of those that were new: the
+    tickets' insert (`_INSERT_TICKETS`, ON CONFLICT on the origin key) a data-modifying CTE whose RETURNING the
+    history's and the outbox's inserts (`backbone.arrays`, `backbone.outbox.rows_insert`) filter on (the events by
+    their key, the ticket id): one statement per run where there were two (the tickets, then history and events).
+    Returns the new tickets' ids. Parameters: the three `array_params` and `rows_params`. Built once per outbox."""
+    new = _INSERT_TICKETS.cte("new_tickets")
+    history = insert_from_arrays(ticket_history, _HISTORY_COLUMNS, prefix=_HISTORY_PREFIX)
+    assert history.select is not None
+    events = rows_insert(outbox)
+    assert events.select is not None
+    history_rows = history.select.where(history.select.selected_columns.ticket_id.in_(select(new.c.id)))
+    event_rows = events.select.where(events.select.selected_columns.key.in_(select(new.c.id)))
+    return select(new.c.id).add_cte(
+        ticket_history.insert().from_select(list(_HISTORY_COLUMNS), history_rows).cte("new_history"),
+        outbox.insert().from_select(list(events.select.selected_columns.keys()), event_rows).cte("new_events"))
 
 
 async def open_tickets_for_order(
@@ -241,23 +249,20 @@ async def _prepare(
 
 
 async def _store(session: AsyncSession, prepared: Sequence[_Prepared], *, forward: bool) -> list[str]:
-    """Insert the tickets (one statement), then the history and the events of those that were new; a
-    ticket already opened for its (origin, item, kind) is skipped (redelivery, or another consumer group
-    got there first). Returns the new tickets' ids, in order."""
+    """Insert the tickets, and the history and the events of those that were new, in one statement; a ticket
+    already opened for its (origin, item, kind) is skipped (redelivery, or another consumer group got there first).
+    Returns the new tickets' ids, in order."""
     if not prepared:
         return []
-    params = array_params([p.row for p in prepared], _TICKET_COLUMNS, prefix=_TICKET_PREFIX)
-    new = set((await session.execute(_INSERT_TICKETS, params)).scalars())
-    opened = [p for p in prepared if p.ticket.id in new]
-    history = [_history_row(e) for p in opened for e in p.events]
+    # Every ticket's history and events go with it; those of a ticket that was not new are left out by the statement.
+    history = [_history_row(e) for p in prepared for e in p.events]
     envelopes = [envelope_for(session, payload, subject=p.ticket.id, correlation_id=p.correlation_id)
-                 for p in opened for payload in wire_events(p.ticket, p.origin, p.events)]
-    if history:  # the history and the events (if any) in one statement
-        params = array_params(history, _HISTORY_COLUMNS, prefix=_HISTORY_PREFIX)
-        await session.execute(_insert_history_and_events(binding_of(session).table),
-                              {**params, **rows_params(session, envelopes)})
-    else:
-        await emit_envelopes(session, envelopes)
+                 for p in prepared for payload in wire_events(p.ticket, p.origin, p.events)]
+    params = {**array_params([p.row for p in prepared], _TICKET_COLUMNS, prefix=_TICKET_PREFIX),
+              **array_params(history, _HISTORY_COLUMNS, prefix=_HISTORY_PREFIX), **rows_params(session, envelopes)}
+    statement = _insert_tickets_history_and_events(binding_of(session).table)
+    new: set[str] = set((await session.execute(statement, params)).scalars())
+    opened = [p for p in prepared if p.ticket.id in new]
     if forward:
         for p in opened:
             await forwarding.enqueue(session, ticket_id=p.ticket.id, message_type="ticket.created",

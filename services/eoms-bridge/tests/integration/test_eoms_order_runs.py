@@ -138,3 +138,20 @@ async def test_a_run_dispatched_least_loaded_counts_the_tickets_of_the_run(runti
         load[person] = load.get(person, 0) + 1
         last = person
     assert [got[o] for o in ids] == expected
+
+
+async def test_an_order_opened_again_later_writes_no_history_and_no_events(runtime: Any) -> None:
+    """The tickets, their history and their events go in one statement (`tickets._store`): an order whose tickets
+    an earlier transaction opened (a redelivery past the inbox, another consumer group) adds nothing at all."""
+    ctx = runtime.context
+    order_id = new_id("ord")
+    for attempt in range(2):
+        async with runtime.session_factory() as s, s.begin():
+            again = await ticket_service.open_tickets_for_orders(
+                s, store=ctx.store, orders=[(submitted(order_id, 2), None)], now=datetime.now(UTC),
+                org=ctx.organisation)
+        found = (await opened(runtime, [order_id]))[order_id]
+        if attempt == 0:
+            first = found
+            assert len(again) == 2 and first["history"] and first["events"]
+    assert again == [] and found == first
