@@ -7,11 +7,18 @@
    requests in flight; each call is one node transition (row lock, snapshot, history, outbox).
 
 `python -m bench.eoms_tickets [N] [M] [C]`
+
+3. `python -m bench.eoms_tickets --rates 100,300 [--seconds 15] [--profile DIR]`: instead of 1 and 2, the bridge
+   at a steady offered rate (open loop: `crm.order.submitted` produced at R/s while the bridge consumes), the
+   CPU-ms per order of the bridge, PostgreSQL and Kafka from the first event to the last ticket (the CRM's share
+   of issue 16's chain left out: `bench.e2e_orders` measures it), and the produce -> ticket latency.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -26,7 +33,7 @@ from backbone.events import OrderItem, OrderSubmitted
 from backbone.ids import new_id
 from backbone.kafka import Producer
 from backbone.topics import CRM_ORDERS
-from bench.common import BenchEnv, percentiles, write_result
+from bench.common import BenchEnv, CpuMeter, percentiles, write_result
 from devtools.infra import InfraProfile, free_port
 from devtools.suite import ServiceProcess, spec
 
@@ -143,7 +150,84 @@ def run(n_orders: int, n_transitions: int, concurrency: int) -> dict[str, Any]:
     return {"ticket_creation": creation, "transitions": transitions}
 
 
+async def _produce_at(bootstrap: str, rate: float, seconds: float) -> dict[str, float]:
+    """`crm.order.submitted` at `rate` per second for `seconds` (open loop, sent every 10 ms as due); order id ->
+    the time it was handed to the producer."""
+    producer = Producer(bootstrap, client_id="bench-eoms-steady")
+    await producer.start()
+    sent: dict[str, float] = {}
+    futures = []
+    try:
+        started = time.time()
+        n = int(rate * seconds)
+        i = 0
+        while i < n:
+            due = min(n, int((time.time() - started) * rate) + 1)
+            while i < due:
+                e = _order(i)
+                sent[e.subject] = time.time()
+                futures.append(await producer.send(CRM_ORDERS, e.to_bytes(), key=e.subject.encode()))
+                i += 1
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def _steady(env: BenchEnv, rate: float, seconds: float) -> dict[str, Any]:
+    engine = create_async_engine(env.infra.database_url, pool_size=2)
+    try:
+        before = await _count(engine)
+        meter = CpuMeter(env.cpu_roots()).start()
+        load_before = [round(x, 1) for x in os.getloadavg()]
+        sent = await _produce_at(env.infra.kafka_bootstrap, rate, seconds)
+        deadline = time.time() + 120
+        while await _count(engine) < before + len(sent) and time.time() < deadline:
+            await asyncio.sleep(0.1)
+        used = meter.stop()
+        async with engine.connect() as c:
+            rows = (await c.execute(text("SELECT origin_id, created_at FROM eoms.tickets WHERE origin_id = ANY(:ids)"),
+                                    {"ids": list(sent)})).all()
+    finally:
+        await engine.dispose()
+    done = len(rows)
+    lag = [(r.created_at.timestamp() - sent[r.origin_id]) * 1000 for r in rows]
+    return {"offered_rate_per_s": rate, "offered_seconds": seconds, "orders": len(sent), "tickets": done,
+            "load_average": {"before": load_before, "after": [round(x, 1) for x in os.getloadavg()]},
+            "produced_to_ticket_ms": percentiles(lag),
+            "cpu_ms_per_order": round(sum(used.values()) * 1000 / max(1, done), 3),
+            "cpu_ms_per_order_by_process": {k: round(v * 1000 / max(1, done), 3) for k, v in sorted(used.items())}}
+
+
+def run_steady(rates: list[float], seconds: float, profile: str | None) -> dict[str, Any]:
+    from bench.e2e_orders import report_profiles, start_profiles
+
+    with BenchEnv(services=["eoms-bridge"]) as env:
+        asyncio.run(_steady(env, 50, 4))  # warm-up (discarded): pools, statement caches, the group's assignment
+        runs = []
+        for n, rate in enumerate(rates):
+            spies = start_profiles({"eoms-bridge": env.cpu_roots()["eoms-bridge"]}, profile, seconds) \
+                if profile and n == 0 else {}
+            res = asyncio.run(_steady(env, rate, seconds))
+            print(f"rate {rate:>6.0f}/s: {res['tickets']} of {res['orders']} tickets, produced -> ticket "
+                  f"{res['produced_to_ticket_ms']}, CPU-ms/order {res['cpu_ms_per_order']} "
+                  f"{res['cpu_ms_per_order_by_process']}, load {res['load_average']}", flush=True)
+            runs.append(res)
+            report_profiles(spies, profile or "")
+    return {"steady": runs}
+
+
 def main() -> None:
+    if any(a.startswith("--") for a in sys.argv[1:]):
+        parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("--rates", default="100,300", help="offered orders/s, comma separated")
+        parser.add_argument("--seconds", type=float, default=15)
+        parser.add_argument("--profile", metavar="DIR", help="py-spy the bridge during the first rate")
+        opts = parser.parse_args()
+        write_result("eoms_tickets_steady", run_steady([float(r) for r in opts.rates.split(",")], opts.seconds,
+                                                       opts.profile))
+        return
     args = [int(a) for a in sys.argv[1:]]
     n_orders, n_transitions, concurrency = (args + [3000, 1000, 32][len(args):])[:3]
     result = run(n_orders, n_transitions, concurrency)
