@@ -3,6 +3,8 @@ inbox and idempotency-key tables each service owns."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -38,6 +40,18 @@ async def db_now(session: AsyncSession) -> datetime:
     it; never one instance's own clock, which may run ahead or behind (docs/reliability.md, clock-skew)."""
     now: datetime = (await session.execute(sa.select(sa.func.clock_timestamp()))).scalar_one()
     return now.astimezone(UTC)
+
+
+@asynccontextmanager
+async def autocommit(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """The session's statements each their own transaction (PostgreSQL's autocommit) until the block ends: for a
+    request whose reads need no common snapshot and whose writes are one statement (an order, its items, its
+    outbox rows and its stored reply: `backbone.idempotency`'s `commit_once`), no BEGIN and no COMMIT round
+    trip (issue 16). The after-commit callbacks (`backbone.workers.after_commit`: the relay's wake-up) run
+    when the block ends without an error; a statement that failed wrote nothing, the ones before it stay."""
+    async with session.begin():
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
 
 
 def make_session_factory(
@@ -137,6 +151,7 @@ __all__ = [
     "TicketKindCode",
     "TierCode",
     "TimestampTz",
+    "autocommit",
     "event_tables",
     "idempotency_table",
     "inbox_table",

@@ -20,17 +20,22 @@
   key waits on the uncommitted row's primary key, then finds it committed and replays (or claims the
   key itself if the first rolled back). A transaction that claimed a key must `finish` before it
   commits: committing without the reply fails the commit (a programming error, never a stored blank).
-- neither needs a round trip of its own: `begin(session, read=<SELECT of one row>)` claims the key in
-  the statement that reads what the request needs first (the claim a data-modifying CTE of it), and
-  `finish(..., effect=(<statement>, <parameters>))` stores the reply in the request's last statement
-  (the UPDATE a data-modifying CTE of it): a new request pays no round trip for its key (issue 16).
+- a request whose effect is one statement needs no transaction of its own and no round trip for its key:
+  in `backbone.db.autocommit` (each statement its own transaction) `commit_once` claims the key with the
+  reply in it as a data-modifying CTE of the effect's statement (no placeholder, no UPDATE): a key taken
+  fails that statement, effect included, and the stored reply is answered instead (or the 422). Its
+  reads come first, outside it: a request refused by them (a 4xx of the domain) asks `replay` whether
+  the key was answered already, so a retry gets the first reply whatever changed since (issue 16).
 
-    async with session.begin():
-        replay, customer = await idem.begin(session, read=select(customers).where(customers.c.id == cid))
-        if replay is not None:
-            return replay
-        order = plan_the_order(customer, ...)
-        return await idem.finish(session, 201, out_of(order), effect=(insert_order, params_of(order)))
+    async with autocommit(session):
+        try:
+            order = await decide_the_order(session, ...)       # reads, domain rules, the rows and events
+        except DomainError:
+            if (replay := await idem.replay(session)) is not None:
+                return replay
+            raise
+        return await idem.commit_once(session, 201, out_of(order), effect=(insert_order, params_of(order)))
+
 - stored replies are forgotten after `idempotency_retention_h` (`backbone.retention`).
 """
 
@@ -41,14 +46,15 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, overload
+from typing import Annotated, Any
 
 from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Row, Select, Table, Text, bindparam, cast, event, func, literal_column, select, true, update
+from sqlalchemy import Select, Table, Text, bindparam, cast, event, literal_column, select, true, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Insert, Update
@@ -71,8 +77,8 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-#: What a request's own statements (`begin`'s read, `finish`'s effect) may be: a statement that takes CTEs.
-Effect = Select[Any] | Insert | Update | Delete
+#: The effect `commit_once` runs: a statement that takes CTEs.
+Effect = Insert | Update | Delete | Select[Any]
 
 
 class _Statements:
@@ -88,8 +94,12 @@ class _Statements:
                       .returning(true().label("claimed")))
         self.stored = select(t.c.request_hash, t.c.status_code, t.c.response).where(*mine)
         # The reply as JSON text made once (`_reply_text`): the bytes the response sends, not serialised again.
-        self.reply = update(t).where(*mine).values(status_code=bindparam("b_status"),
-                                                  response=cast(bindparam("b_response", type_=Text), JSONB))
+        response = cast(bindparam("b_response", type_=Text), JSONB)
+        self.reply = update(t).where(*mine).values(status_code=bindparam("b_status"), response=response)
+        # `commit_once`: the key and its reply in one insert, which fails (its statement with it) when the key is taken.
+        self.claim_with_reply = insert(t).values(key=bindparam("b_key"), principal=bindparam("b_principal"),
+                                                 request_hash=bindparam("b_hash"), status_code=bindparam("b_status"),
+                                                 response=response)
 
 
 @functools.cache
@@ -97,25 +107,10 @@ def _statements(table: Table) -> _Statements:
     return _Statements(table)
 
 
-#: The column `_claiming` adds to a read: 1 when this request claimed the key, 0 when it is taken.
-CLAIMED = "idempotency_claimed"
-_FOUND = "idempotency_found"
-
-
 @functools.cache
-def _claiming(table: Table, read: Select[Any]) -> Select[Any]:
-    """`read` with the claim as a data-modifying CTE of it, in one statement that answers one row whatever
-    `read` finds: `CLAIMED` and the read's columns (NULL when it found no row). Built once per read."""
-    claim = _statements(table).claim.cte("idempotency_claim")
-    claimed = select(func.count().label(CLAIMED)).select_from(claim).subquery("claimed")
-    found = read.add_columns(true().label(_FOUND)).subquery("read")
-    return select(claimed.c[CLAIMED], *found.c).select_from(claimed.outerjoin(found, true()))
-
-
-@functools.cache
-def _replying(table: Table, effect: Effect) -> Effect:
-    """`effect` with the reply's UPDATE as a data-modifying CTE of it. Built once per statement."""
-    return effect.add_cte(_statements(table).reply.cte("idempotency_reply"))
+def _claiming(table: Table, effect: Effect) -> Effect:
+    """`effect` with the key's claim and reply as a data-modifying CTE of it. Built once per statement."""
+    return effect.add_cte(_statements(table).claim_with_reply.cte("idempotency_claim"))
 
 
 class _RenderedJSON(JSONResponse):
@@ -139,53 +134,34 @@ class Idempotency:
     principal: str
     fingerprint: str
 
-    @overload
-    async def begin(self, session: AsyncSession) -> JSONResponse | None: ...
-
-    @overload
-    async def begin(self, session: AsyncSession, *, read: Select[Any],
-                    params: dict[str, Any] | None = None) -> tuple[JSONResponse | None, Row[Any] | None]: ...
-
-    async def begin(self, session: AsyncSession, *, read: Select[Any] | None = None,
-                    params: dict[str, Any] | None = None) -> Any:
-        """Inside the request's transaction: the stored reply of a replay, else None (the key is now ours).
-
-        With `read` (a SELECT of at most one row, built once: a module's constant, and its `params`), the
-        claim rides in that statement and the answer is a pair: the stored reply of a replay and no row, or
-        None and the row `read` found (None when it found none; it carries `CLAIMED` beside its columns)."""
-        if read is None:
-            return await self._claim(session)
-        if self.key is None:
-            return None, (await session.execute(read, params)).first()
-        found = (await session.execute(_claiming(self.table, read), {**self._ids(), **(params or {})})).one()
-        row = found if found._mapping[_FOUND] else None
-        if found._mapping[CLAIMED]:
-            self._claimed(session)
-            return None, row
-        replay = await self._claim(session, taken=True)
-        return replay, row if replay is None else None
-
-    def _ids(self) -> dict[str, Any]:
-        return {"b_key": self.key, "b_principal": self.principal, "b_hash": self.fingerprint}
-
-    def _claimed(self, session: AsyncSession) -> None:
-        session.info.setdefault(_CLAIMED, set()).add((self.table.fullname, self.principal, self.key))
-
-    async def _claim(self, session: AsyncSession, *, taken: bool = False) -> JSONResponse | None:
-        """Claim the key (`taken`: a claim just found it taken), or the stored reply of a replay."""
+    async def begin(self, session: AsyncSession) -> JSONResponse | None:
+        """Inside the request's transaction: the stored reply of a replay, else None (the key is now ours)."""
         if self.key is None:
             return None
         ids = self._ids()
         st = _statements(self.table)
         row = None
         while row is None:
-            if not taken and (await session.execute(st.claim, ids)).first() is not None:
-                self._claimed(session)
+            if (await session.execute(st.claim, ids)).first() is not None:
+                session.info.setdefault(_CLAIMED, set()).add((self.table.fullname, self.principal, self.key))
                 return None
-            taken = False
             # Taken by a committed request (a concurrent one was waited for by the claim): read in a new
             # snapshot; gone again only if the retention purge took it meanwhile, then claim once more.
             row = (await session.execute(st.stored, ids)).first()
+        return self._replay_of(row)
+
+    async def replay(self, session: AsyncSession) -> JSONResponse | None:
+        """The stored reply of this key (422 if it answered another request), None if it has none (or there is
+        no key): for a request in `commit_once`'s way that its reads refused."""
+        if self.key is None:
+            return None
+        row = (await session.execute(_statements(self.table).stored, self._ids())).first()
+        return None if row is None else self._replay_of(row)
+
+    def _ids(self) -> dict[str, Any]:
+        return {"b_key": self.key, "b_principal": self.principal, "b_hash": self.fingerprint}
+
+    def _replay_of(self, row: Any) -> JSONResponse:
         if row.request_hash != self.fingerprint:
             raise Problem(
                 422, "Idempotency key reused",
@@ -197,28 +173,45 @@ class Idempotency:
                             headers={**stored.get("headers", {}), "Idempotent-Replayed": "true"})
 
     async def finish(self, session: AsyncSession, status_code: int, body: BaseModel | Any,
-                     headers: dict[str, str] | None = None, *,
-                     effect: tuple[Effect, dict[str, Any]] | None = None) -> JSONResponse:
-        """Store the reply (when there is a key) in the same transaction, and return it.
-
-        With `effect` (the request's last statement, built once: a module's constant, and its parameters)
-        the reply is stored by that statement, which this runs (its result is not kept)."""
-        # A model straight to JSON bytes (pydantic's core), once: the response's body and the stored reply's.
-        raw = body.model_dump_json(by_alias=True).encode() if isinstance(body, BaseModel) \
-            else bytes(_RenderedJSON(jsonable_encoder(body)).body)  # Starlette's rendering, once
-        if self.key is None:
-            if effect is not None:
-                await session.execute(*effect)
-        else:
-            reply = {"b_key": self.key, "b_principal": self.principal, "b_status": status_code,
-                     "b_response": _reply_text(raw, headers)}
-            if effect is None:
-                await session.execute(_statements(self.table).reply, reply)
-            else:
-                statement, params = effect
-                await session.execute(_replying(self.table, statement), {**params, **reply})
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+        """Store the reply (when there is a key) in the same transaction, and return it."""
+        raw = _json_bytes(body)
+        if self.key is not None:
+            await session.execute(_statements(self.table).reply, {
+                "b_key": self.key, "b_principal": self.principal, "b_status": status_code,
+                "b_response": _reply_text(raw, headers),
+            })
             session.info.get(_CLAIMED, set()).discard((self.table.fullname, self.principal, self.key))
         return _RenderedJSON(raw, status_code=status_code, headers=headers)
+
+    async def commit_once(self, session: AsyncSession, status_code: int, body: BaseModel | Any,
+                          headers: dict[str, str] | None = None, *,
+                          effect: tuple[Effect, dict[str, Any]]) -> JSONResponse:
+        """Run the request's effect, one statement (a module's constant) with its parameters, with the key
+        claimed and the reply stored by it, in `backbone.db.autocommit`; the reply, or the stored one when the
+        key is taken (a retry, or a concurrent request that committed first: the effect is not applied)."""
+        raw = _json_bytes(body)
+        statement, params = effect
+        if self.key is None:
+            await session.execute(statement, params)
+        else:
+            try:
+                await session.execute(_claiming(self.table, statement), {
+                    **params, **self._ids(), "b_status": status_code, "b_response": _reply_text(raw, headers)})
+            except IntegrityError:
+                # The claim's primary key, or the effect's own constraint: only a stored key is a replay.
+                if (replay := await self.replay(session)) is None:
+                    raise
+                return replay
+        return _RenderedJSON(raw, status_code=status_code, headers=headers)
+
+
+def _json_bytes(body: BaseModel | Any) -> bytes:
+    """A reply's body as JSON, once: the response's bytes and the stored reply's. A model straight to JSON
+    bytes (pydantic's core); anything else as Starlette renders it."""
+    if isinstance(body, BaseModel):
+        return body.model_dump_json(by_alias=True).encode()
+    return bytes(_RenderedJSON(jsonable_encoder(body)).body)
 
 
 class UnfinishedIdempotency(RuntimeError):

@@ -4,7 +4,8 @@
   the same key and body gets that reply, with another body a 422 naming the header;
 - concurrent first requests with one key: exactly one does the work, the others wait and replay it;
 - a request that fails rolls back, key included: the next one runs again;
-- a transaction that claimed a key cannot commit without storing the reply.
+- a transaction that claimed a key cannot commit without storing the reply;
+- `commit_once`: the key, its reply and the effect in one statement (`autocommit`), the same guarantees.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import asyncio
 import json
 
 import pytest
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, bindparam, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
-from backbone.db import idempotency_table, make_engine, make_session_factory
+from backbone.db import autocommit, idempotency_table, make_engine, make_session_factory
 from backbone.idempotency import Idempotency, UnfinishedIdempotency
 from backbone.problems import Problem
+from backbone.workers import after_commit
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -78,4 +81,63 @@ async def test_claim_reply_replay_and_concurrent_first_use(infra):
     finally:
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
+        await engine.dispose()
+
+
+async def test_commit_once_claims_the_key_in_the_effects_statement(infra):
+    """`commit_once` in `autocommit`: the effect, the key and its reply in one statement. A retry (or a
+    concurrent first use) gets the first reply and the effect is not applied again; another body a 422; a
+    failing effect stores no key; `replay` answers a retry that the request's reads refuse; the relay-style
+    after-commit callback runs once the block ends."""
+    md = MetaData(schema=SCHEMA + "_once")
+    keys = idempotency_table(md)
+    things = Table("things", md, Column("id", String, primary_key=True), Column("n", Integer, nullable=False))
+    values = select(bindparam("id", type_=String), bindparam("n", type_=Integer))
+    effect = insert(things).from_select(["id", "n"], values.select_from(func.pg_sleep(bindparam("pause", type_=Float))))
+    engine = make_engine(infra.database_url, pool_size=8)
+    sessions = make_session_factory(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{md.schema}" CASCADE'))
+            await conn.execute(text(f'CREATE SCHEMA "{md.schema}"'))
+            await conn.run_sync(md.create_all)
+        woken: list[str] = []
+
+        async def request(key: str | None, fingerprint: str, thing: str, *, pause: float = 0.0) -> tuple[int, dict]:
+            idem = Idempotency(table=keys, key=key, principal="am_1", fingerprint=fingerprint)
+            async with sessions() as session, autocommit(session):
+                after_commit(session, "wake", lambda: woken.append(thing))
+                reply = await idem.commit_once(session, 201, {"thing": thing}, {"Location": f"/t/{thing}"},
+                                               effect=(effect, {"id": thing, "n": 1, "pause": pause}))
+                return reply.status_code, json.loads(bytes(reply.body))
+
+        async def count() -> int:
+            async with sessions() as session:
+                return (await session.execute(select(func.count()).select_from(things))).scalar_one()
+
+        assert await request("k1", "h1", "a") == (201, {"thing": "a"}) and woken == ["a"]
+        assert await request("k1", "h1", "b") == (201, {"thing": "a"}), "a retry: the first reply"
+        assert await count() == 1, "a retry's effect is not applied"
+        with pytest.raises(Problem) as refused:
+            await request("k1", "h2", "c")
+        assert refused.value.status == 422 and refused.value.errors[0]["field"] == "Idempotency-Key"
+
+        replies = await asyncio.gather(*[request("k2", "h1", f"c{i}", pause=0.3 if i == 0 else 0.0) for i in range(6)])
+        assert len({json.dumps(r) for r in replies}) == 1 and await count() == 2, "concurrent first uses: one effect"
+
+        with pytest.raises(IntegrityError):  # the effect's own constraint: nothing stored, the key free
+            await request("k3", "h1", "a")
+        assert await request("k3", "h1", "d") == (201, {"thing": "d"}) and await count() == 3
+
+        assert await request(None, "", "e") == (201, {"thing": "e"}) and await count() == 4  # no key: no claim
+        async with sessions() as session, autocommit(session):
+            assert await Idempotency(table=keys, key="k3", principal="am_1", fingerprint="h1").replay(session) \
+                is not None
+            assert await Idempotency(table=keys, key="k9", principal="am_1", fingerprint="h1").replay(session) is None
+            stored = (await session.execute(select(keys.c.key, keys.c.status_code, keys.c.response))).all()
+        assert {r.key: (r.status_code, r.response["body"]) for r in stored} == {
+            "k1": (201, {"thing": "a"}), "k2": (201, replies[0][1]), "k3": (201, {"thing": "d"})}
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{md.schema}" CASCADE'))
         await engine.dispose()

@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlalchemy import select
 
+from backbone.db import autocommit
+from backbone.errors import DomainError
 from backbone.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, as_utc, paginate
 from backbone.shapes import ClosedModel
 from backbone.vocabulary import BusinessKind, ProductId, SalesChannel, Tier
@@ -25,7 +27,6 @@ from crm.api.views import OrderOut, new_order_out, orders_out
 from crm.domain.lifecycle import OrderAction, OrderState
 from crm.models import customers, orders
 from crm.services import orders as service
-from crm.services.customers import CUSTOMER_BY_ID
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -95,19 +96,22 @@ async def create_order(body: OrderIn, session: SessionDep, principal: OrderPlace
                        idem: IdempotencyDep) -> JSONResponse:
     scope = access.order_placer(principal)
     channel = access.order_channel(scope, body.channel.value if "channel" in body.model_fields_set else None)
-    async with session.begin():
-        # The Idempotency-Key's claim rides on the customer's read, the stored reply on the order's statement.
-        replay, customer = await idem.begin(session, read=CUSTOMER_BY_ID, params={"customer_id": body.customer_id})
-        if replay is not None:
-            return replay
-        order = await service.new_order(
-            session, scope=scope, catalogue=ctx.catalogue, customer=customer, customer_id=body.customer_id,
-            channel=channel, items=[i.model_dump(mode="json") for i in body.items], submit=body.submit,
-            note=body.note, opportunity_id=body.opportunity_id,
-        )
+    # Two round trips: the customer's read, then one statement (its own transaction) that writes the order, its
+    # items and events and claims the Idempotency-Key with the reply (backbone.idempotency.commit_once).
+    async with autocommit(session):
+        try:
+            order = await service.new_order(
+                session, scope=scope, catalogue=ctx.catalogue, customer_id=body.customer_id, channel=channel,
+                items=[i.model_dump(mode="json") for i in body.items], submit=body.submit, note=body.note,
+                opportunity_id=body.opportunity_id,
+            )
+        except DomainError:
+            if (replay := await idem.replay(session)) is not None:  # answered already: the same answer
+                return replay
+            raise
         out = new_order_out(order.row, order.items, order.customer_name)
-        return await idem.finish(session, 201, out, {"Location": f"{router.prefix}/{out.id}"},
-                                 effect=service.order_write(session, order))
+        return await idem.commit_once(session, 201, out, {"Location": f"{router.prefix}/{out.id}"},
+                                      effect=service.order_write(session, order))
 
 
 @router.get("/{order_id}", response_model=OrderOut, summary="An order with its items, status history and ticket trail")

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import String, and_, case, func, literal, select
 
+from backbone.db import autocommit
 from backbone.errors import DomainError
 from backbone.tmf import (
     TMF_JSON,
@@ -62,7 +63,6 @@ from crm.models import order_cancellations, orders
 from crm.services import cancellations as cancellation_service
 from crm.services import orders as order_service
 from crm.services import product_orders
-from crm.services.customers import CUSTOMER_BY_ID
 
 API_BASE = "/tmf-api/productOrderingManagement/v4"
 ORDER_BASE = f"{API_BASE}/productOrder"
@@ -300,22 +300,20 @@ async def create_product_order(body: ProductOrderCreate, session: SessionDep, pr
     customer_id = _customer_of(body.relatedParty)
     items = _items_of(body.productOrderItem)
     channel = body.channel[0].name.value if body.channel else SalesChannel.WEB_PORTAL.value
-    async with session.begin():
-        replay, customer = await idem.begin(session, read=CUSTOMER_BY_ID, params={"customer_id": customer_id})
-        if replay is not None:
-            return _tmf_json(replay)
+    async with autocommit(session):  # as POST /api/v1/orders: two round trips
         try:
             order = await order_service.new_order(
-                session, scope=access.writer(principal), catalogue=ctx.catalogue, customer=customer,
-                customer_id=customer_id, channel=channel, items=items, submit=True, note=body.description,
-                hold_for_information=True)
+                session, scope=access.writer(principal), catalogue=ctx.catalogue, customer_id=customer_id,
+                channel=channel, items=items, submit=True, note=body.description, hold_for_information=True)
         except DomainError as exc:
+            if (replay := await idem.replay(session)) is not None:
+                return _tmf_json(replay)
             _name_tmf_fields(exc)
             raise
         out = dump(product_order(new_order_out(order.row, order.items, order.customer_name),
                                  information=order.row["information_required"]))
-        return _tmf_json(await idem.finish(session, 201, out, {"Location": out["href"]},
-                                           effect=order_service.order_write(session, order)))
+        return _tmf_json(await idem.commit_once(session, 201, out, {"Location": out["href"]},
+                                                effect=order_service.order_write(session, order)))
 
 
 OrderDates = Annotated[DateRange, date_range("orderDate")]

@@ -55,15 +55,22 @@ async def load_customer(session: AsyncSession, scope: Scope, customer_id: str, *
     stmt = select(customers).where(customers.c.id == customer_id)
     if lock:
         stmt = stmt.with_for_update()
-    return customer_in_scope((await session.execute(stmt)).first(), scope, customer_id, field=field)
+    return _in_scope((await session.execute(stmt)).first(), scope, customer_id, field)
 
 
-#: One customer by id (`customer_id`), for a statement that reads it with other work (`backbone.idempotency`).
-CUSTOMER_BY_ID = select(customers).where(customers.c.id == bindparam("customer_id"))
+#: What an order needs of its customer: the scope's columns and those its events carry (`event_customer`).
+_CUSTOMER_REF = select(customers.c.id, customers.c.name, customers.c.tier, customers.c.key_customer,
+                       customers.c.account_manager_id, customers.c.region, customers.c.agent_id
+                       ).where(customers.c.id == bindparam("customer_id"))
 
 
-def customer_in_scope(row: Any, scope: Scope, customer_id: str, *, field: str | None = None) -> Any:
-    """The customer row read by `CUSTOMER_BY_ID` if it is within the scope; 404 otherwise (as `load_customer`)."""
+async def load_customer_ref(session: AsyncSession, scope: Scope, customer_id: str, *, field: str | None = None) -> Any:
+    """`load_customer` without the tiering columns (JSONB, decoded for nothing): what an order needs of it."""
+    return _in_scope((await session.execute(_CUSTOMER_REF, {"customer_id": customer_id})).first(), scope,
+                     customer_id, field)
+
+
+def _in_scope(row: Any, scope: Scope, customer_id: str, field: str | None) -> Any:
     if row is None or not scope.covers(row.account_manager_id, row.agent_id):
         raise EntityNotFound("customer", customer_id, field)
     return row

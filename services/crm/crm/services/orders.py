@@ -43,7 +43,7 @@ from crm.domain.lifecycle import (
 from crm.domain.products import Catalogue, UnknownProduct, UnsupportedBusinessKind, attribute_errors
 from crm.domain.scope import Scope
 from crm.models import customers, opportunities, order_items, orders, outbox
-from crm.services.customers import customer_in_scope, event_customer
+from crm.services.customers import event_customer, load_customer_ref
 
 log = logging.getLogger("crm.orders")
 
@@ -123,7 +123,6 @@ async def new_order(
     *,
     scope: Scope,
     catalogue: Catalogue,
-    customer: Any,
     customer_id: str,
     channel: str,
     items: list[dict[str, Any]],
@@ -132,8 +131,8 @@ async def new_order(
     opportunity_id: str | None = None,
     hold_for_information: bool = False,
 ) -> NewOrder:
-    """A draft order, or a submitted one with `submit` (draft → submitted in the same transaction), to be
-    written by `order_write`. `customer`: the row `crm.services.customers.CUSTOMER_BY_ID` read (None if none).
+    """A draft order, or a submitted one with `submit` (draft → submitted in the same statement), decided
+    from its customer (404 unless in the scope) and the catalogue (422), to be written by `order_write`.
 
     With `hold_for_information`, an order to submit that lacks what fulfilment needs stays a draft with the
     missing items (`information_required`; TMF622 state pending) and `crm.order.information_required` is
@@ -143,7 +142,7 @@ async def new_order(
     insert and the submit's update left before), with the same events; nobody else can see the row
     before the commit, so there is nothing to lock or re-read.
     """
-    customer = customer_in_scope(customer, scope, customer_id, field="customer_id")
+    customer = await load_customer_ref(session, scope, customer_id, field="customer_id")
     errors = item_errors(items, catalogue)
     if errors:
         raise InvalidOrderItems(errors)
@@ -187,8 +186,8 @@ async def new_order(
 
 def order_write(session: AsyncSession, order: NewOrder) -> tuple[Insert, dict[str, Any]]:
     """The one statement that writes `order` (its row, items and events) and its parameters, to run in the
-    session's transaction (`backbone.idempotency`'s `finish` runs it with the stored reply); the relay is
-    woken once that transaction commits."""
+    session (`backbone.idempotency`'s `commit_once` runs it with the key's claim and reply); the relay is woken
+    once the session's transaction commits."""
     return _INSERT_ORDER, {**{f"o_{k}": v for k, v in order.row.items()}, "items": order.items,
                            **rows_params(session, order.events)}
 

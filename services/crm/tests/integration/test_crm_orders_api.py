@@ -258,6 +258,14 @@ async def test_idempotency_key_replays_the_first_reply_and_creates_nothing_new(c
     # the key is the principal's: another user's same key is another request
     admin = {**ADMIN, "Idempotency-Key": me["Idempotency-Key"]}
     assert (await crm.http.post("/api/v1/orders", json=body, headers=admin)).json()["id"] != first.json()["id"]
+    # a retry is answered the first reply whatever changed since: the customer now another manager's (a new
+    # request of the same body answers 404)
+    moved = await crm.http.patch(f"/api/v1/customers/{c['id']}", headers=ADMIN, json={"account_manager_id": am + "_2"})
+    assert moved.status_code == 200
+    late = await crm.http.post("/api/v1/orders", json=body, headers=me)
+    assert late.status_code == 201 and late.json() == first.json() and late.headers["idempotent-replayed"] == "true"
+    fresh = {**me, "Idempotency-Key": f"k-{uuid.uuid4()}"}
+    assert_problem(await crm.http.post("/api/v1/orders", json=body, headers=fresh), 404, "customer_id")
 
 
 async def test_idempotency_on_actions_and_failed_requests_are_not_stored(crm, am):
