@@ -17,11 +17,13 @@ when a run carries many columns: asyncpg encodes an array element by element (a 
 value; about 22 us per row of 24 text and timestamp columns), where the whole run is one string serialised in
 pydantic's core (about 5 us per such row); PostgreSQL parses the text instead of binary arrays. Values travel
 as JSON: text, numbers, booleans, null, timestamps as ISO 8601 strings; a JSON(B) column's value travels as its
-JSON text (a string: cast it to jsonb where it is written). Arrays stay the form for bytes (the outbox payload).
+JSON text (a string: cast it to jsonb where it is written); long strings such as those go best as `texts`, one
+text array each beside the document (PostgreSQL then reads them without unescaping). Arrays stay the form for
+bytes (the outbox payload).
 
     rows = json_recordset(table_columns(timers, ("id", "state")), param="p_rows", name="v")
     stmt = update(timers).values(state=rows.c.state).where(timers.c.id == rows.c.id)
-    await session.execute(stmt, {"p_rows": json_rows(new_states)})
+    await session.execute(stmt, json_rows(new_states, param="p_rows"))
 """
 
 from __future__ import annotations
@@ -58,19 +60,26 @@ def table_columns(table: Table, names: Sequence[str]) -> list[tuple[str, TypeEng
             for n in names]
 
 
-def json_recordset(columns: Sequence[tuple[str, TypeEngine[Any]]], *, param: str, name: str) -> Subquery:
-    """`(SELECT * FROM ROWS FROM (json_to_recordset(CAST(:<param> AS json)) AS (<column> <type>, …)) WITH
-    ORDINALITY AS r(<column>, …, ordinality)) AS <name>`: the rows of `json_rows` (keys not listed are ignored,
-    a key missing is null), each column as its type, `ordinality` their position from 1."""
+def json_recordset(columns: Sequence[tuple[str, TypeEngine[Any]]], *, param: str, name: str,
+                   texts: Sequence[str] = ()) -> Subquery:
+    """`(SELECT * FROM ROWS FROM (json_to_recordset(CAST(:<param> AS json)) AS (<column> <type>, …),
+    unnest(CAST(:<param>_<text> AS text[])), …) WITH ORDINALITY AS r(<column>, …, <text>, …, ordinality)) AS <name>`:
+    the rows of `json_rows` (keys not listed are ignored, a key missing is null), each column as its type, the
+    `texts` (long strings, e.g. JSON already serialised: escaped inside the document they cost PostgreSQL more
+    to read than an array element) zipped with them by position, and `ordinality` their position from 1."""
     quote = _PG.identifier_preparer.quote
     types = ", ".join(f"{quote(n)} {_PG.type_compiler_instance.process(t)}" for n, t in columns)
-    names = ", ".join(quote(n) for n, _ in columns)
-    sql = (f"SELECT * FROM ROWS FROM (json_to_recordset(CAST(:{param} AS json)) AS ({types})) "
+    arrays = "".join(f", unnest(CAST(:{param}_{n} AS text[]))" for n in texts)
+    names = ", ".join(quote(n) for n in [*(n for n, _ in columns), *texts])
+    sql = (f"SELECT * FROM ROWS FROM (json_to_recordset(CAST(:{param} AS json)) AS ({types}){arrays}) "
            f"WITH ORDINALITY AS r({names}, ordinality)")
-    typed = [*(column(n, t) for n, t in columns), column("ordinality", postgresql.BIGINT())]
+    typed = [*(column(n, t) for n, t in columns), *(column(n, postgresql.TEXT()) for n in texts),
+             column("ordinality", postgresql.BIGINT())]
     return text(sql).columns(*typed).subquery(name)
 
 
-def json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The parameter of a `json_recordset`: `rows` as one JSON array, in their order."""
-    return to_json(rows).decode()
+def json_rows(rows: Sequence[Mapping[str, Any]], *, param: str, texts: Sequence[str] = ()) -> dict[str, Any]:
+    """The parameters of a `json_recordset`: `rows` as one JSON array (without the `texts`), in their order, and
+    per text its array."""
+    return {param: to_json(rows, exclude={"__all__": set(texts)} if texts else None).decode(),
+            **{f"{param}_{n}": [r[n] for r in rows] for n in texts}}

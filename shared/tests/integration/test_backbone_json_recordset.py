@@ -1,6 +1,7 @@
 """`backbone.arrays.json_recordset` / `json_rows` on real PostgreSQL: the rows of one JSON parameter arrive as the
 table's types (text, unicode, timestamps to the microsecond in any offset, a uuid, numbers, a boolean, null, a JSONB
-column's value sent as its text), in their order (`ordinality`), keys not listed ignored and missing ones null; an
+column's value sent as its text in an array beside them), in their order (`ordinality`), keys not listed ignored and
+missing ones null; an
 insert from them writes exactly the values a plain insert would; an engine's `schema_translate_map` applies (the
 recordset names no table)."""
 
@@ -51,7 +52,8 @@ async def test_rows_of_one_json_parameter_arrive_typed_and_in_order(infra):
          "n": None, "x": None, "ok": False, "data": None},
         {"name": "missing keys"},
     ]
-    v = json_recordset(table_columns(table, COLUMNS), param="p_rows", name="v")
+    # `data` (a JSONB column's text) as a text array beside the document, the rest inside it.
+    v = json_recordset(table_columns(table, COLUMNS[:-1]), param="p_rows", name="v", texts=("data",))
     values = {c: sa.cast(v.c[c], JSONB) if c == "data" else v.c[c] for c in COLUMNS}
     stmt = table.insert().from_select(COLUMNS, select(*(values[c] for c in COLUMNS)).order_by(v.c.ordinality))
     try:
@@ -59,9 +61,11 @@ async def test_rows_of_one_json_parameter_arrive_typed_and_in_order(infra):
             await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
             await conn.run_sync(_table(schema).metadata.create_all)
         async with engine.begin() as conn:
-            read = (await conn.execute(select(v).order_by(v.c.ordinality), {"p_rows": json_rows(rows)})).all()
+            params = json_rows([{"data": None, **r} for r in rows], param="p_rows", texts=("data",))
+            assert "data" not in params["p_rows"] and len(params["p_rows_data"]) == 3
+            read = (await conn.execute(select(v).order_by(v.c.ordinality), params)).all()
             assert [r.ordinality for r in read] == [1, 2, 3]
-            await conn.execute(stmt, {"p_rows": json_rows(rows)})
+            await conn.execute(stmt, params)
             reference = [{c: from_json(r[c]) if c == "data" and r.get(c) else r.get(c) for c in COLUMNS} for r in rows]
             await conn.execute(table.insert(), reference)  # the plain insert of the same values
             got = (await conn.execute(select(table).order_by(table.c.seq))).all()

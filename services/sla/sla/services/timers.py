@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from pydantic_core import from_json, to_jsonable_python
+from pydantic_core import from_json, to_json, to_jsonable_python
 from sqlalchemy import ColumnElement, Table, and_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,6 +109,10 @@ async def load_timer(session: AsyncSession, catalog: PolicyCatalog, row: TimerRo
     return SlaTimer.model_validate({**(from_json(data) if isinstance(data, str) else data), "policy": policy})
 
 
+def _json(data: Any) -> str:
+    return to_json(data).decode()
+
+
 def state_columns(t: SlaTimer) -> dict[str, Any]:
     """The row columns that follow from a domain timer (state_data is the timer itself, as JSON text:
     serialised in pydantic's core, several times cheaper than a dict through json.dumps)."""
@@ -140,28 +144,27 @@ def _array(name: str, item: sa.types.TypeEngine[Any]) -> ColumnElement[Any]:
     return sa.cast(bindparam(_param(name)), ARRAY(item))
 
 
-def _recordset(table: Table, names: Sequence[str], *, param: str, objects: Sequence[str] = (),
-               extra_objects: Sequence[str] = (), alias: str = "v") -> tuple[Subquery, dict[str, ColumnElement[Any]]]:
-    """The rows of the parameter `p_<param>` (`_rows_param`) with `names` of `table` (and `extra_objects` keys)
-    and their `ordinality`, and per name the expression that reads the value as the column's type. A JSONB column
-    travels as its JSON text (`state_data`, already serialised), or, named in `objects` (and the extra keys), as
-    the JSON value itself (a dict in the row: serialised once, with the rows, not as a string inside them)."""
-    v = json_recordset([*((n, JSONB()) if n in objects else (n, t) for n, t in table_columns(table, names)),
-                        *((n, JSONB()) for n in extra_objects)], param=_param(param), name=alias)
+def _recordset(table: Table, names: Sequence[str], *, param: str, extra_texts: Sequence[str] = (),
+               alias: str = "v") -> tuple[Subquery, dict[str, ColumnElement[Any]], tuple[str, ...]]:
+    """The rows of the parameters `p_<param>…` (`_rows_param`) with `names` of `table` (and `extra_texts` keys)
+    and their `ordinality`; per name the expression that reads the value as the column's type; and which keys
+    travel as text arrays: the JSONB columns (their JSON text, cast where written) and the extra ones."""
+    texts = (*(n for n in names if isinstance(table.c[n].type, JSONB)), *extra_texts)
+    v = json_recordset(table_columns(table, [n for n in names if n not in texts]), param=_param(param), name=alias,
+                       texts=texts)
     values: dict[str, ColumnElement[Any]] = {
-        n: sa.cast(v.c[n], JSONB) if isinstance(table.c[n].type, JSONB) and n not in objects else v.c[n]
-        for n in names}
-    return v, values
+        n: sa.cast(v.c[n], JSONB) if isinstance(table.c[n].type, JSONB) else v.c[n] for n in names}
+    return v, values, texts
 
 
-def _rows_param(param: str, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """The parameter of a `_recordset`: the rows (dicts by column name; other keys are ignored) in order."""
-    return {_param(param): json_rows(rows)}
+def _rows_param(param: str, rows: Sequence[dict[str, Any]], texts: Sequence[str]) -> dict[str, Any]:
+    """The parameters of a `_recordset`: the rows (dicts by column name; other keys are ignored) in order."""
+    return json_rows(rows, param=_param(param), texts=texts)
 
 
 _STATE_COLUMNS = ("state", "deadline", "next_fire_at", "escalation_level", "completed_at", "cancelled_at",
                   "met_late", "elapsed_s", "state_data", "updated_at")
-_SAVE_FROM, _SAVE_VALUES = _recordset(timers, ("id", *_STATE_COLUMNS), param="saves")
+_SAVE_FROM, _SAVE_VALUES, _SAVE_TEXTS = _recordset(timers, ("id", *_STATE_COLUMNS), param="saves")
 # `t.id = ANY(:p_id)` besides the join: the rows are found by the primary key (a bitmap index scan) whatever
 # the table's statistics say; without it a table whose statistics lag behind (filled minutes ago) was
 # joined by a sequential scan of every timer (docs/sla.md, "Performance").
@@ -172,13 +175,13 @@ _SAVE_MANY = (
 
 
 def _save_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {**_rows_param("saves", rows), _param("id"): [r["id"] for r in rows]}
+    return {**_rows_param("saves", rows, _SAVE_TEXTS), _param("id"): [r["id"] for r in rows]}
 
 
 _START_COLUMNS = ("id", "ticket_id", "node", "ticket_kind", "business_type", "role", "assignee", "customer_id",
                   "customer_name", "customer_tier", "customer_region", "account_manager_id", "policy_version",
                   "rule_id", "started_at", "correlation_id", *_STATE_COLUMNS[:-1])
-_START_FROM, _START_VALUES = _recordset(timers, _START_COLUMNS, param="starts", extra_objects=("feed",))
+_START_FROM, _START_VALUES, _START_TEXTS = _recordset(timers, _START_COLUMNS, param="starts", extra_texts=("feed",))
 
 
 def _start_statement() -> sa.Select[tuple[str]]:
@@ -196,7 +199,7 @@ def _start_statement() -> sa.Select[tuple[str]]:
         ("event_id", "event_type", "timer_id", "action", "ticket_id", "fired_at", "fired_by", "data"),
         sa.select(sa.func.gen_random_uuid(), sa.cast(bindparam(_param("event_type")), sa.Text()), v.c.id,
                   sa.literal_column("'started'"), v.c.ticket_id, sa.func.statement_timestamp(),
-                  sa.cast(bindparam(_param("recorded_by")), sa.Text()), v.c.feed)
+                  sa.cast(bindparam(_param("recorded_by")), sa.Text()), sa.cast(v.c.feed, JSONB))
         .select_from(v.join(ins, ins.c.id == v.c.id)).order_by(v.c.ordinality),
     ).cte("feed")
     return sa.select(ins.c.id).add_cte(feed)
@@ -205,7 +208,7 @@ def _start_statement() -> sa.Select[tuple[str]]:
 _START = _start_statement()
 
 _ALERT_COLUMNS = ("event_id", "event_type", "timer_id", "action", "ticket_id", "due_at", "fired_at", "fired_by", "data")
-_ALERTS_FROM, _ALERTS_VALUES = _recordset(alerts, _ALERT_COLUMNS, param="alerts", objects=("data",))
+_ALERTS_FROM, _ALERTS_VALUES, _ALERTS_TEXTS = _recordset(alerts, _ALERT_COLUMNS, param="alerts")
 # Alert rows (and feed records); a (timer, action) or an event id already recorded is not written again.
 _INSERT_ALERTS = (
     insert(alerts).from_select(_ALERT_COLUMNS, sa.select(*(_ALERTS_VALUES[c] for c in _ALERT_COLUMNS))
@@ -340,7 +343,7 @@ async def record_fired(
         rows.append({
             "event_id": env.id, "event_type": env.type, "timer_id": row.id, "action": action.key,
             "ticket_id": t.ticket_id, "due_at": action.due_at, "fired_at": now, "fired_by": fired_by,
-            "data": env.data,
+            "data": _json(env.data),
         })
         metrics.FIRE_LATENESS.observe(max(0.0, (now - action.due_at).total_seconds()))
     if met:
@@ -350,7 +353,7 @@ async def record_fired(
                     for e in met)
     if not rows:
         return []
-    kept = set((await session.execute(_INSERT_ALERTS, _rows_param("alerts", rows))).scalars().all())
+    kept = set((await session.execute(_INSERT_ALERTS, _rows_param("alerts", rows, _ALERTS_TEXTS))).scalars().all())
     published = [e for i, e in envs.items() if i in kept]  # in firing order
     if len(published) < len(envs):
         log.warning("%d alert(s) were already recorded; not published again", len(envs) - len(published))
@@ -400,12 +403,12 @@ async def start_timers(
             "policy_version": version, "rule_id": rule_id, "started_at": t.started_at,
             "correlation_id": correlation_id, **state_columns(t),
         }
-        row["feed"] = {"timer_id": row["id"], **{k: row[k] for k in _STARTED_KEYS}}
+        row["feed"] = _json({"timer_id": row["id"], **{k: row[k] for k in _STARTED_KEYS}})
         rows.append(row)
     if not rows:
         return 0
     started = len((await session.execute(_START, {
-        **_rows_param("starts", rows), _param("event_type"): TIMER_STARTED,
+        **_rows_param("starts", rows, _START_TEXTS), _param("event_type"): TIMER_STARTED,
         _param("recorded_by"): recorded_by,
     })).scalars().all())
     metrics.TIMERS_STARTED.labels(version).inc(started)
@@ -505,13 +508,13 @@ async def cancel_ticket(
 def _feed_row(event_id: uuid.UUID, event_type: str, timer_id: str, action: str, ticket_id: str,
               data: dict[str, Any], at: datetime, by: str) -> dict[str, Any]:
     return {"event_id": event_id, "event_type": event_type, "timer_id": timer_id, "action": action,
-            "ticket_id": ticket_id, "due_at": None, "fired_at": at, "fired_by": by, "data": data}
+            "ticket_id": ticket_id, "due_at": None, "fired_at": at, "fired_by": by, "data": _json(data)}
 
 
 async def _record_feed(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Records for the live feed only (one statement); a replay is refused by `(timer_id, action)`."""
     if rows:
-        await session.execute(_INSERT_ALERTS, _rows_param("alerts", rows))
+        await session.execute(_INSERT_ALERTS, _rows_param("alerts", rows, _ALERTS_TEXTS))
 
 
 def _ignored(exc: IllegalTransition) -> None:
