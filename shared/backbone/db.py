@@ -3,18 +3,25 @@ inbox and idempotency-key tables each service owns."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections import namedtuple
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.exc
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from backbone.outbox import OUTBOX_BINDING, OutboxBinding
 
@@ -52,6 +59,76 @@ async def autocommit(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     async with session.begin():
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
+
+
+# --- statements the driver runs directly (issue 16) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Direct:
+    """A Core statement compiled once for a dialect: its SQL with positional parameters, each parameter's
+    SQLAlchemy bind processor (JSON to text, arrays item by item) and a row type naming its columns."""
+
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    defaults: Mapping[str, Any]  # the values the statement's own bound literals carry
+    row: type[tuple[Any, ...]] | None
+    results: tuple[Callable[[Any], Any] | None, ...] | None  # SQLAlchemy's result processors, if any column has one
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        values = [params[n] if n in params else self.defaults[n] for n in self.names]
+        return [v if p is None else p(v) for v, p in zip(values, self.processors, strict=True)]
+
+    def rows(self, records: list[Any]) -> list[Any]:
+        if self.row is None:
+            return []
+        if self.results is None:
+            return [self.row(*r) for r in records]
+        return [self.row(*(v if p is None else p(v) for v, p in zip(r, self.results, strict=True))) for r in records]
+
+
+@functools.cache
+def _direct(statement: sa.ClauseElement, dialect: Dialect) -> _Direct:
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    names = tuple(compiled.positiontup or ())
+    by_name = {name: bind for bind, name in compiled.bind_names.items()}  # anonymous binds get their names here
+    binds = [by_name[n] for n in names]
+    processors = tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds)
+    defaults = {n: b.effective_value for n, b in zip(names, binds, strict=True) if not b.required}
+    columns = list(getattr(statement, "selected_columns", None) or getattr(statement, "_returning", None) or ())
+    results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
+    return _Direct(compiled.string, names, processors, defaults, row, results if any(results) else None)
+
+
+async def run_direct(session: AsyncSession, statement: sa.ClauseElement, params: Mapping[str, Any]) -> list[Any]:
+    """Run a Core statement (built once: a module's constant) on the session's connection by the asyncpg
+    driver itself, compiled once, its rows as named tuples: none of SQLAlchemy's per-execution work (cache key,
+    parameters, execution context, result), about 150 µs of CPU for a one-row read and 300 µs for the order's
+    statement (issue 16). In `autocommit` only: there is no transaction SQLAlchemy would begin first. Errors are
+    SQLAlchemy's (`IntegrityError`, a dropped connection invalidated), as `session.execute` raises them."""
+    conn = await session.connection()
+    adapted: Any = (await conn.get_raw_connection()).dbapi_connection  # SQLAlchemy's adapter of the asyncpg one
+    if not getattr(adapted, "autocommit", False) or conn.sync_connection is None \
+            or conn.sync_connection.get_execution_options().get("schema_translate_map"):
+        raise RuntimeError("run_direct runs in backbone.db.autocommit only, on an engine without a schema translation")
+    direct = _direct(statement, conn.dialect)
+    try:
+        records = await adapted.driver_connection.fetch(direct.sql, *direct.args(params))
+    except Exception as error:
+        dbapi = conn.dialect.loaded_dbapi
+        try:
+            adapted._handle_exception(error)  # the driver's error as the DBAPI's (SQLAlchemy's asyncpg adapter)
+        except dbapi.Error as dbapi_error:
+            invalidated = conn.dialect.is_disconnect(dbapi_error, adapted, None)
+            if invalidated:
+                await conn.invalidate(dbapi_error)
+            raise sa.exc.DBAPIError.instance(direct.sql, None, dbapi_error, dbapi.Error, hide_parameters=True,
+                                             connection_invalidated=invalidated, dialect=conn.dialect) from error
+        raise
+    return direct.rows(records)
 
 
 def make_session_factory(
@@ -158,6 +235,7 @@ __all__ = [
     "make_engine",
     "make_session_factory",
     "outbox_table",
+    "run_direct",
     "timestamp",
     "timestamps",
 ]

@@ -59,6 +59,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Insert, Update
 
+from backbone.db import run_direct
 from backbone.deps import PrincipalDep
 from backbone.problems import Problem
 
@@ -188,15 +189,16 @@ class Idempotency:
                           headers: dict[str, str] | None = None, *,
                           effect: tuple[Effect, dict[str, Any]]) -> JSONResponse:
         """Run the request's effect, one statement (a module's constant) with its parameters, with the key
-        claimed and the reply stored by it, in `backbone.db.autocommit`; the reply, or the stored one when the
-        key is taken (a retry, or a concurrent request that committed first: the effect is not applied)."""
+        claimed and the reply stored by it, in `backbone.db.autocommit` (by the driver: `backbone.db.run_direct`);
+        the reply, or the stored one when the key is taken (a retry, or a concurrent request that committed
+        first: the effect is not applied)."""
         raw = _json_bytes(body)
         statement, params = effect
         if self.key is None:
-            await session.execute(statement, params)
+            await run_direct(session, statement, params)
         else:
             try:
-                await session.execute(_claiming(self.table, statement), {
+                await run_direct(session, _claiming(self.table, statement), {
                     **params, **self._ids(), "b_status": status_code, "b_response": _reply_text(raw, headers)})
             except IntegrityError:
                 # The claim's primary key, or the effect's own constraint: only a stored key is a replay.

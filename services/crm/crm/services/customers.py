@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backbone.db import run_direct
 from backbone.errors import Conflict, Forbidden
 from backbone.events import CustomerTierChanged
 from backbone.ids import new_id
@@ -65,9 +66,10 @@ _CUSTOMER_REF = select(customers.c.id, customers.c.name, customers.c.tier, custo
 
 
 async def load_customer_ref(session: AsyncSession, scope: Scope, customer_id: str, *, field: str | None = None) -> Any:
-    """`load_customer` without the tiering columns (JSONB, decoded for nothing): what an order needs of it."""
-    return _in_scope((await session.execute(_CUSTOMER_REF, {"customer_id": customer_id})).first(), scope,
-                     customer_id, field)
+    """`load_customer` without the tiering columns (JSONB, decoded for nothing): what an order needs of it. In
+    `backbone.db.autocommit` (read by the driver directly: `run_direct`)."""
+    rows = await run_direct(session, _CUSTOMER_REF, {"customer_id": customer_id})
+    return _in_scope(rows[0] if rows else None, scope, customer_id, field)
 
 
 def _in_scope(row: Any, scope: Scope, customer_id: str, field: str | None) -> Any:
