@@ -26,8 +26,9 @@ its own. The leader LISTENs on its lock connection and a notification cuts its w
 event is published a few milliseconds after its commit. (Not a NOTIFY inside the business
 transaction: PostgreSQL would serialise every such commit of the database on its WAL flush.)
 Polling is only the fallback: every
-`fallback_poll_s` (5 s) while listening, for rows written without a notification (by hand, by an
-older writer), or every `poll_interval_s` where LISTEN is unavailable (a transaction-mode pooler).
+`fallback_poll_s` (`OUTBOX_FALLBACK_POLL_S`, 30 s in the services) while listening, for rows written without
+a notification (by hand, by an older writer), or every `poll_interval_s` where LISTEN is unavailable (a
+transaction-mode pooler).
 The lock connection runs in autocommit: a pass is one fenced read and one mark-sent statement.
 
 Leadership is fenced: the lock lives on a connection of its own, and every batch is read on that

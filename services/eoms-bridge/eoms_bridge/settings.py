@@ -19,10 +19,6 @@ MIN_CALLBACK_SECRET_LENGTH = 32
 
 class EomsSettings(ServiceSettings, HubSettings):
     service_name: str = "eoms-bridge"
-    # The hub's delivery worker is woken by the commits that queue rows in this process and sleeps until a retry or a
-    # lease is due: its idle poll only bounds how late rows of another process that died before delivering them go
-    # (HubSettings' 5 s: two transactions every 5 s at idle; docs/benchmarks.md, idle).
-    hub_idle_poll_s: float = Field(default=30.0, gt=0)
     # Folder of workflow YAML files, validated and synced into the definitions table at start
     # (default: the catalog shipped in eoms_bridge/workflows/).
     workflow_dir: str | None = None

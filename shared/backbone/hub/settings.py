@@ -27,7 +27,10 @@ class HubSettings(BaseSettings):
     hub_batch_size: int = Field(default=500, ge=1)  # rows claimed per pass
     hub_subscriber_batch: int = Field(default=50, ge=1)  # rows of one subscriber per pass
     hub_poll_s: float = Field(default=0.1, gt=0)  # the shortest wait between passes that claimed nothing
-    hub_idle_poll_s: float = Field(default=5.0, gt=0)  # the longest: rows queued by another process (no wake)
+    # The delivery worker is woken by the commits that queue rows in its process and sleeps until a retry or a lease
+    # is due: its idle poll only bounds how late rows queued by another process (no wake) that died before
+    # delivering them go. 30 s: at 5 s it was two transactions every 5 s in every idle service (issue 16).
+    hub_idle_poll_s: float = Field(default=30.0, gt=0)
     hub_lease_s: float = Field(default=120.0, gt=0)  # a claimed row is due again after this if the process died
     hub_breaker_failures: int = Field(default=5, ge=1)
     hub_breaker_reset_s: float = Field(default=30.0, gt=0)
