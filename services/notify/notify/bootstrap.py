@@ -68,7 +68,7 @@ def bootstrap(settings: NotifySettings | None = None) -> ServiceRuntime[NotifyCo
                                     if settings.set_based_consumer else None)
 
     runtime.add_worker(LeaseHolder(infra.engine, dispatch.lease))
-    runtime.add_worker(recovery_worker(infra.engine, dispatch.lease, settings.recovery_interval_s))
+    runtime.add_worker(recovery_worker(infra.engine, dispatch.lease, settings.recovery_interval_s, on_recovered=wake))
     workers_per_channel = {"email": settings.email_workers, "sms": settings.sms_workers}
     for name, channel in dispatch.channels.items():
         for index in range(workers_per_channel[name]):

@@ -23,9 +23,11 @@ class NotifySettings(ServiceSettings):
     set_based_consumer: bool = True
     # Dispatch: workers per channel, retries with exponential backoff, then failed + DLQ.
     dispatch_interval_s: float = 0.1
-    # Worker 0 of a channel with nothing to claim sleeps until the earliest due row, at most this long. Not longer:
-    # an admin's resend (POST /api/v1/deliveries/{id}/resend) queues its row without waking the dispatchers.
-    dispatch_idle_poll_s: float = Field(default=5.0, gt=0)
+    # Worker 0 of a channel with nothing to claim sleeps until the earliest due row, at most this long: every
+    # writer of rows in this process wakes the dispatchers after its commit (the consumer, digests, an admin's
+    # resend, recovery), so this only bounds how late rows queued by another instance that died are sent (5 s
+    # before: a claim every 5 s per channel at idle, issue 16).
+    dispatch_idle_poll_s: float = Field(default=30.0, gt=0)
     email_workers: int = Field(default=4, ge=1)
     sms_workers: int = Field(default=4, ge=1)
     # Rows one worker claims in one statement and sends concurrently (also the most rows per worker that a

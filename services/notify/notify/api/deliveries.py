@@ -14,7 +14,7 @@ from backbone.errors import Forbidden
 from backbone.masking import mask_email, mask_phone
 from backbone.pagination import Page
 from backbone.vocabulary import TokenRole
-from notify.api.deps import AdminDep, DeliveryReaderDep, SessionDep
+from notify.api.deps import AdminDep, ContextDep, DeliveryReaderDep, SessionDep
 from notify.services import deliveries as service
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
@@ -116,7 +116,8 @@ async def get_delivery(delivery_id: str, session: SessionDep, principal: Deliver
 
 @router.post("/{delivery_id}/resend", response_model=DeliveryOut, status_code=201,
              summary="Send again as a new delivery linked to the old one (admin)")
-async def resend(delivery_id: str, session: SessionDep, principal: AdminDep) -> DeliveryOut:
+async def resend(delivery_id: str, session: SessionDep, principal: AdminDep, context: ContextDep) -> DeliveryOut:
     async with session.begin():
         row = await service.resend(session, delivery_id=delivery_id, actor=principal.subject)
+    context.dispatch.wakeup.wake(row["channel"])  # committed: this process's idle dispatchers send it now
     return view(row)

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -183,10 +183,13 @@ async def recover(engine: AsyncEngine, lease: Lease) -> int:
     return recovered
 
 
-def recovery_worker(engine: AsyncEngine, lease: Lease, interval_s: float) -> Worker:
-    """`recover()` at start and every `interval_s` (RECOVERY_INTERVAL_S)."""
+def recovery_worker(engine: AsyncEngine, lease: Lease, interval_s: float,
+                    on_recovered: Callable[[], None] | None = None) -> Worker:
+    """`recover()` at start and every `interval_s` (RECOVERY_INTERVAL_S); `on_recovered` after a pass that put
+    rows back (wakes this process's dispatch workers)."""
 
     async def recover_pass() -> None:
-        await recover(engine, lease)
+        if await recover(engine, lease) and on_recovered is not None:
+            on_recovered()
 
     return Worker.every("notify-recovery", interval_s, recover_pass)
