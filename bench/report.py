@@ -194,6 +194,20 @@ def _hub(r: dict[str, Any]) -> list[str]:
             f"checked; the down subscriber: {down['queued']:,} queued, {down['delivered']} delivered."]
 
 
+def _eoms_steady(r: dict[str, Any]) -> list[str]:
+    load = ", ".join(f"{x:g}" for x in r.get("machine", {}).get("load_average", []))
+    lines = [f"_Measured {r['at']}, load average before {load}: `crm.order.submitted` produced open loop at the "
+             "offered rate while the bridge consumes (the CRM left out)._", "",
+             "| offered orders/s | orders → tickets | produced → ticket p50 / p90 / p99 / max | CPU-ms per order, "
+             "all | eoms-bridge | kafka | postgresql |", "|---|---|---|---|---|---|---|"]
+    for run in r["steady"]:
+        by = run["cpu_ms_per_order_by_process"]
+        lines.append(f"| {run['offered_rate_per_s']:g} | {run['orders']} → {run['tickets']} | "
+                     f"{_pct(run['produced_to_ticket_ms'])} | **{run['cpu_ms_per_order']:g}** | "
+                     f"{by.get('eoms-bridge')} | {by.get('kafka')} | {by.get('postgresql')} |")
+    return lines
+
+
 def _floor(r: dict[str, Any]) -> list[str]:
     lines = [f"{r['clients']} clients, closed loop, {r['seconds']:.0f} s per app; CPU-ms per request "
              "(the chain's target: 2 ms per order for every process together).", "",
@@ -218,6 +232,7 @@ SECTIONS = [
     ("crm_orders", "CRM: order creation over REST", _crm),
     ("floor", "The floor: a POST that writes rows on this stack, nothing of ours", _floor),
     ("eoms_tickets", "EOMS bridge: tickets and node transitions", _eoms),
+    ("eoms_tickets_steady", "EOMS bridge at a steady rate: CPU per order (`--rates 100,300`)", _eoms_steady),
     ("sla_timers", "SLA: firing with millions of open timers, start/stop throughput (`make bench`'s defaults)", _sla),
     ("sla_timers_10m", "SLA: firing with 10 M open timers (`--parts firing --open-timers 10000000`)", _sla),
     ("sla_timers_throughput", "SLA: timer starts and stops from Kafka (`--parts throughput --no-compare`)", _sla),
