@@ -278,11 +278,24 @@ async def test_a_failing_event_in_a_batch_is_retried_alone_and_the_rest_apply_on
         assert not await read_topic(infra.kafka_bootstrap, dlq(topic)), "a transient error is not poison"
 
 
+@asynccontextmanager
+async def two_relays(infra, outbox: Table, producer_a: Producer, producer_b: Producer,
+                     **a_options: float) -> AsyncIterator[tuple[OutboxRelay, OutboxRelay]]:
+    """Two relays of one outbox on engines of their own (two instances of a service), torn down after."""
+    engine_a, engine_b = make_engine(infra.database_url, pool_size=2), make_engine(infra.database_url, pool_size=2)
+    a, b = OutboxRelay(engine_a, outbox, producer_a, **a_options), OutboxRelay(engine_b, outbox, producer_b)
+    try:
+        yield a, b
+    finally:
+        await a.teardown()
+        await b.teardown()
+        await engine_a.dispose()
+        await engine_b.dispose()
+
+
 async def test_a_relay_whose_lock_connection_is_terminated_steps_down_and_stops_publishing(infra):
     async with scratch(infra, "bb_fence") as (outbox, _, _, topic, sf, producer):
-        engine_a, engine_b = make_engine(infra.database_url, pool_size=2), make_engine(infra.database_url, pool_size=2)
-        a, b = OutboxRelay(engine_a, outbox, producer), OutboxRelay(engine_b, outbox, producer)
-        try:
+        async with two_relays(infra, outbox, producer, producer) as (a, b):
             await a.step()
             await b.step()
             assert a.is_leader and not b.is_leader
@@ -298,18 +311,11 @@ async def test_a_relay_whose_lock_connection_is_terminated_steps_down_and_stops_
             assert b.is_leader and b.published_total == 1
             await a.step()
             assert not a.is_leader and a.published_total == 0
-        finally:
-            await a.teardown()
-            await b.teardown()
-            await engine_a.dispose()
-            await engine_b.dispose()
 
 
 async def test_a_leader_that_read_many_times_releases_the_lock_whole_when_it_steps_down(infra):
     async with scratch(infra, "bb_fence_holds") as (outbox, _, _, topic, sf, producer):
-        engine_a, engine_b = make_engine(infra.database_url, pool_size=2), make_engine(infra.database_url, pool_size=2)
-        a, b = OutboxRelay(engine_a, outbox, producer), OutboxRelay(engine_b, outbox, producer)
-        try:
+        async with two_relays(infra, outbox, producer, producer) as (a, b):
             for n in range(3):  # a pass per commit: a fenced read (a hold of the lock) each
                 async with sf() as session, session.begin():
                     await add_event(session, outbox, _cancelled("ord_holds", n), topic=topic)
@@ -318,25 +324,18 @@ async def test_a_leader_that_read_many_times_releases_the_lock_whole_when_it_ste
             await b.step()
             assert not b.is_leader
             await a.teardown()  # stepping down: every hold released, the connection back in the pool
-            async with engine_a.connect() as conn:  # nobody holds the lock any more
+            async with a.engine.connect() as conn:  # nobody holds the lock any more
                 held = await conn.execute(text(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
                     " AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": a._lock_key})
                 assert held.scalar() == 0
             await b.step()
             assert b.is_leader
-        finally:
-            await a.teardown()
-            await b.teardown()
-            await engine_a.dispose()
-            await engine_b.dispose()
 
 
 async def test_a_leader_whose_lock_another_backend_took_reads_nothing_and_steps_down(infra):
     async with scratch(infra, "bb_fence_taken") as (outbox, _, _, topic, sf, producer):
-        engine_a, engine_b = make_engine(infra.database_url, pool_size=2), make_engine(infra.database_url, pool_size=2)
-        a, b = OutboxRelay(engine_a, outbox, producer), OutboxRelay(engine_b, outbox, producer)
-        try:
+        async with two_relays(infra, outbox, producer, producer) as (a, b):
             await a.step()
             assert a.is_leader
             # The lock leaves a's backend while that backend lives (as a pooler's reset would do), and b takes it.
@@ -349,11 +348,6 @@ async def test_a_leader_whose_lock_another_backend_took_reads_nothing_and_steps_
             assert not a.is_leader and a.published_total == 0
             await b.step()
             assert b.published_total == 1
-        finally:
-            await a.teardown()
-            await b.teardown()
-            await engine_a.dispose()
-            await engine_b.dispose()
 
 
 async def test_a_leader_whose_sends_go_unacknowledged_gives_up_the_lock_and_another_relay_takes_over(infra):
@@ -366,30 +360,25 @@ async def test_a_leader_whose_sends_go_unacknowledged_gives_up_the_lock_and_anot
     async with scratch(infra, "bb_ack_timeout") as (outbox, _, _, topic, sf, producer):
         stuck = Producer(infra.kafka_bootstrap, linger_ms=5_000)
         await stuck.start()
-        engine_a, engine_b = make_engine(infra.database_url, pool_size=2), make_engine(infra.database_url, pool_size=2)
-        a, b = OutboxRelay(engine_a, outbox, stuck, ack_timeout_s=0.5), OutboxRelay(engine_b, outbox, producer)
         try:
-            await a.step()
-            await b.step()
-            assert a.is_leader and not b.is_leader
-            event = _cancelled("ord_ack_timeout", 1)
-            async with sf() as session, session.begin():
-                await add_event(session, outbox, event, topic=topic)
-            with pytest.raises(PublishTimeout):
+            async with two_relays(infra, outbox, stuck, producer, ack_timeout_s=0.5) as (a, b):
                 await a.step()
-            await a.reset()
-            assert not a.is_leader and a.published_total == 0
-            assert await a.step() > 0 and not a.is_leader  # gives way: does not take the free lock back at once
-            await b.step()  # the lock is free: the other relay takes it and publishes the row
-            await b.step()
-            assert b.is_leader and b.published_total == 1
-            assert str(event.id) in [str(e.id) for e in await read_events(infra.kafka_bootstrap, topic)]
+                await b.step()
+                assert a.is_leader and not b.is_leader
+                event = _cancelled("ord_ack_timeout", 1)
+                async with sf() as session, session.begin():
+                    await add_event(session, outbox, event, topic=topic)
+                with pytest.raises(PublishTimeout):
+                    await a.step()
+                await a.reset()
+                assert not a.is_leader and a.published_total == 0
+                assert await a.step() > 0 and not a.is_leader  # gives way: does not take the free lock back at once
+                await b.step()  # the lock is free: the other relay takes it and publishes the row
+                await b.step()
+                assert b.is_leader and b.published_total == 1
+                assert str(event.id) in [str(e.id) for e in await read_events(infra.kafka_bootstrap, topic)]
         finally:
-            await a.teardown()
-            await b.teardown()
             await stuck.stop()
-            await engine_a.dispose()
-            await engine_b.dispose()
 
 
 async def test_a_relay_publishes_on_commit_without_waiting_for_its_poll(infra):

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone.db import autocommit, idempotency_table, make_engine, make_session_factory
 from backbone.idempotency import Idempotency, UnfinishedIdempotency
@@ -27,16 +30,26 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 SCHEMA = "bb_idempotency"
 
 
+@asynccontextmanager
+async def scratch_schema(infra, md: MetaData) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """`md`'s schema made afresh with its tables; sessions on an engine of its own; dropped after."""
+    engine = make_engine(infra.database_url, pool_size=8)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{md.schema}" CASCADE'))
+            await conn.execute(text(f'CREATE SCHEMA "{md.schema}"'))
+            await conn.run_sync(md.create_all)
+        yield make_session_factory(engine)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{md.schema}" CASCADE'))
+        await engine.dispose()
+
+
 async def test_claim_reply_replay_and_concurrent_first_use(infra):
     md = MetaData(schema=SCHEMA)
     keys = idempotency_table(md)
-    engine = make_engine(infra.database_url, pool_size=8)
-    sessions = make_session_factory(engine)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-            await conn.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
-            await conn.run_sync(md.create_all)
+    async with scratch_schema(infra, md) as sessions:
         work: list[str] = []
 
         async def request(key: str, fingerprint: str, *, fail: bool = False, pause: float = 0.0) -> tuple[int, dict]:
@@ -78,10 +91,6 @@ async def test_claim_reply_replay_and_concurrent_first_use(infra):
             rows = (await session.execute(select(keys.c.key, keys.c.status_code, keys.c.response))).all()
             assert {r.key: r.status_code for r in rows} == {"k1": 201, "k2": 201, "k3": 201}
             assert all(r.response["headers"]["Location"].startswith("/x/") for r in rows)
-    finally:
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-        await engine.dispose()
 
 
 async def test_commit_once_claims_the_key_in_the_effects_statement(infra):
@@ -94,13 +103,7 @@ async def test_commit_once_claims_the_key_in_the_effects_statement(infra):
     things = Table("things", md, Column("id", String, primary_key=True), Column("n", Integer, nullable=False))
     values = select(bindparam("id", type_=String), bindparam("n", type_=Integer))
     effect = insert(things).from_select(["id", "n"], values.select_from(func.pg_sleep(bindparam("pause", type_=Float))))
-    engine = make_engine(infra.database_url, pool_size=8)
-    sessions = make_session_factory(engine)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{md.schema}" CASCADE'))
-            await conn.execute(text(f'CREATE SCHEMA "{md.schema}"'))
-            await conn.run_sync(md.create_all)
+    async with scratch_schema(infra, md) as sessions:
         woken: list[str] = []
 
         async def request(key: str | None, fingerprint: str, thing: str, *, pause: float = 0.0) -> tuple[int, dict]:
@@ -137,7 +140,3 @@ async def test_commit_once_claims_the_key_in_the_effects_statement(infra):
             stored = (await session.execute(select(keys.c.key, keys.c.status_code, keys.c.response))).all()
         assert {r.key: (r.status_code, r.response["body"]) for r in stored} == {
             "k1": (201, {"thing": "a"}), "k2": (201, replies[0][1]), "k3": (201, {"thing": "d"})}
-    finally:
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{md.schema}" CASCADE'))
-        await engine.dispose()
