@@ -15,7 +15,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from backbone.consumer import Handler
 from backbone.envelope import Envelope
 from backbone.hub.delivery import wake_after_commit
 from backbone.hub.model import ACTIVE, HubEvent, HubQuery, HubTables, parse_query
+from backbone.versioned import once_per_transaction
 
 #: Maps one source event to its TMF events (none when the event means nothing to a listener).
 Mapper = Callable[[AsyncSession, Envelope], Awaitable[Sequence[HubEvent]]]
@@ -69,17 +70,14 @@ async def _subscribers(session: AsyncSession, tables: HubTables, api: str) -> li
     transaction) reads them with its first event, not once per event (two reads per order in the CRM and
     the bridge before). A subscription committed while the run is applied is one registered after the
     run's events occurred: the rule above leaves them out of it anyway (but for the slack)."""
-    key = (_SUBSCRIBERS, tables.subscription.fullname, api)
-    transaction = session.get_transaction()
-    cached = session.info.get(key)
-    if cached is not None and cached[0] is transaction:
-        return cast(list[_Subscriber], cached[1])
     s = tables.subscription
-    result = await session.execute(
-        select(s.c.id, s.c.query, s.c.created_at).where(s.c.api == api, s.c.state == ACTIVE))
-    subscribers = [_Subscriber(row.id, row.created_at, parse_query(row.query)) for row in result]
-    session.info[key] = (transaction, subscribers)
-    return subscribers
+
+    async def read() -> list[_Subscriber]:
+        result = await session.execute(
+            select(s.c.id, s.c.query, s.c.created_at).where(s.c.api == api, s.c.state == ACTIVE))
+        return [_Subscriber(row.id, row.created_at, parse_query(row.query)) for row in result]
+
+    return await once_per_transaction(session, f"{_SUBSCRIBERS}:{s.fullname}:{api}", read)
 
 
 #: session.info key of the transaction's subscriptions (`_subscribers`).
