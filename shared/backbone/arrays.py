@@ -1,6 +1,7 @@
 """Many rows as one statement's parameters: one array per column, or one JSON document.
 
-Arrays: `INSERT … SELECT … FROM unnest(…) WITH ORDINALITY` (`insert_from_arrays`, `array_params`).
+Arrays: `INSERT … SELECT … FROM unnest(…) WITH ORDINALITY` (`insert_from_arrays`, `array_params`; the rows
+alone: `select_from_arrays`).
 
 One statement and one parameter per column whatever the number of rows, in their order, where an
 executemany pays a round trip (or SQLAlchemy's parameter processing) per row. The insert can stand alone
@@ -32,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import Insert, String, Subquery, Table, bindparam, column, func, select, text
+from sqlalchemy import Insert, Select, String, Subquery, Table, bindparam, column, func, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
 from sqlalchemy.types import TypeEngine
@@ -40,12 +41,19 @@ from sqlalchemy.types import TypeEngine
 _PG = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]  # renders the recordset's types and names
 
 
+def select_from_arrays(table: Table, columns: Sequence[str], *, prefix: str) -> Select[Any]:
+    """`SELECT … FROM unnest(:<prefix><column>, …) WITH ORDINALITY ORDER BY ordinality`: the rows of
+    `array_params`, in their order, each column of `table`'s type; for an insert of its own (an ON CONFLICT, a
+    RETURNING, a filter) where `insert_from_arrays` is not the whole statement."""
+    rows = func.unnest(*(bindparam(prefix + c, type_=ARRAY(table.c[c].type)) for c in columns)).table_valued(
+        *columns, with_ordinality="ordinality").render_derived(name=f"{table.name}_rows")
+    return select(*(rows.c[c] for c in columns)).order_by(rows.c.ordinality)
+
+
 def insert_from_arrays(table: Table, columns: Sequence[str], *, prefix: str) -> Insert:
     """`INSERT INTO <table> (<columns>) SELECT … FROM unnest(:<prefix><column>, …) WITH ORDINALITY ORDER BY
     ordinality`: the rows of `array_params`, in their order (a serial key keeps it)."""
-    rows = func.unnest(*(bindparam(prefix + c, type_=ARRAY(table.c[c].type)) for c in columns)).table_valued(
-        *columns, with_ordinality="ordinality").render_derived(name=f"{table.name}_rows")
-    return table.insert().from_select(list(columns), select(*(rows.c[c] for c in columns)).order_by(rows.c.ordinality))
+    return table.insert().from_select(list(columns), select_from_arrays(table, columns, prefix=prefix))
 
 
 def array_params(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, prefix: str) -> dict[str, list[Any]]:

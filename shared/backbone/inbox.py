@@ -14,7 +14,7 @@ from sqlalchemy import Insert, Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backbone.arrays import insert_from_arrays
+from backbone.arrays import select_from_arrays
 from backbone.envelope import Envelope
 
 
@@ -39,8 +39,7 @@ def _claim_many_stmt(inbox: Table) -> Insert:
     """`INSERT INTO <inbox> … SELECT … FROM unnest(<three arrays>) ON CONFLICT DO NOTHING RETURNING event_id`: one
     statement text whatever the run's length, so the database and asyncpg prepare it once (a multi-row VALUES was a
     new statement, parsed, planned and prepared, for every run length). Built once per table."""
-    rows = insert_from_arrays(inbox, _CLAIM_COLUMNS, prefix=_CLAIM_PREFIX).select
-    assert rows is not None
+    rows = select_from_arrays(inbox, _CLAIM_COLUMNS, prefix=_CLAIM_PREFIX)
     return insert(inbox).from_select(list(_CLAIM_COLUMNS), rows).on_conflict_do_nothing().returning(inbox.c.event_id)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone import events as wire
-from backbone.arrays import array_params, insert_from_arrays
+from backbone.arrays import array_params, select_from_arrays
 from backbone.errors import Invalid
 from backbone.events import ComplaintCreated, OrderSubmitted
 from backbone.ids import new_id
@@ -81,8 +81,7 @@ _TICKET_PREFIX = "ticket_"
 # The tickets of a run from one array per column (`backbone.arrays`): one statement text whatever the run's length,
 # prepared once (a multi-row VALUES was a statement of its own, parsed, planned and prepared, per run length), and
 # one parameter per column instead of SQLAlchemy's processing of every row's 27.
-_TICKET_ROWS = insert_from_arrays(tickets, _TICKET_COLUMNS, prefix=_TICKET_PREFIX).select
-assert _TICKET_ROWS is not None
+_TICKET_ROWS = select_from_arrays(tickets, _TICKET_COLUMNS, prefix=_TICKET_PREFIX)
 _INSERT_TICKETS = (insert(tickets).from_select(list(_TICKET_COLUMNS), _TICKET_ROWS)
                    .on_conflict_do_nothing(constraint="uq_eoms_tickets_origin_kind").returning(tickets.c.id))
 _INSERT_HISTORY = ticket_history.insert()
@@ -101,11 +100,10 @@ def _insert_tickets_history_and_events(outbox: Table) -> Select[Any]:
     their key, the ticket id): one statement per run where there were two (the tickets, then history and events).
     Returns the new tickets' ids. Parameters: the three `array_params` and `rows_params`. Built once per outbox."""
     new = _INSERT_TICKETS.cte("new_tickets")
-    history = insert_from_arrays(ticket_history, _HISTORY_COLUMNS, prefix=_HISTORY_PREFIX)
-    assert history.select is not None
+    history = select_from_arrays(ticket_history, _HISTORY_COLUMNS, prefix=_HISTORY_PREFIX)
     events = rows_insert(outbox)
     assert events.select is not None
-    history_rows = history.select.where(history.select.selected_columns.ticket_id.in_(select(new.c.id)))
+    history_rows = history.where(history.selected_columns.ticket_id.in_(select(new.c.id)))
     event_rows = events.select.where(events.select.selected_columns.key.in_(select(new.c.id)))
     return select(new.c.id).add_cte(
         ticket_history.insert().from_select(list(_HISTORY_COLUMNS), history_rows).cte("new_history"),
