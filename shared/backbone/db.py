@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections import namedtuple
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,6 +92,12 @@ class _Direct:
         return [self.row(*(v if p is None else p(v) for v, p in zip(r, self.results, strict=True))) for r in records]
 
 
+def row_type(columns: Sequence[sa.ColumnElement[Any]]) -> type[tuple[Any, ...]]:
+    """A named tuple of `columns` by their keys (a label's name): a result's rows as plain tuples, whose
+    attributes cost a tenth of a SQLAlchemy `Row`'s on a hot path that reads them many times."""
+    return namedtuple("Row", [c.key for c in columns], rename=True)  # type: ignore[misc]
+
+
 @functools.cache
 def _direct(statement: sa.ClauseElement, dialect: Dialect) -> _Direct:
     compiled = statement.compile(dialect=dialect)
@@ -103,7 +109,7 @@ def _direct(statement: sa.ClauseElement, dialect: Dialect) -> _Direct:
     defaults = {n: b.effective_value for n, b in zip(names, binds, strict=True) if not b.required}
     columns = list(getattr(statement, "selected_columns", None) or getattr(statement, "_returning", None) or ())
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
-    row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
+    row = row_type(columns) if columns else None
     return _Direct(compiled.string, names, processors, defaults, row, results if any(results) else None)
 
 
@@ -239,6 +245,7 @@ __all__ = [
     "make_engine",
     "make_session_factory",
     "outbox_table",
+    "row_type",
     "run_direct",
     "timestamp",
     "timestamps",

@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -27,10 +27,10 @@ from pydantic_core import from_json, to_json, to_jsonable_python
 from sqlalchemy import ColumnElement, Table, and_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.sql.selectable import FromClause, Subquery
 
 from backbone.arrays import json_recordset, json_rows, table_columns
-from backbone.db import db_now
+from backbone.db import db_now, row_type
 from backbone.envelope import Envelope
 from backbone.events import (
     SlaBreached,
@@ -69,30 +69,15 @@ _ROW = (
 )
 
 
-class _Row(NamedTuple):
-    """A `_ROW` row as a plain tuple: a run reads each of its rows' columns a score of times (the timer, the
-    alert's context, `sla.met`), and an attribute of SQLAlchemy's `Row` costs ten times a tuple's."""
-
-    id: str
-    ticket_id: str
-    node: str
-    ticket_kind: str
-    business_type: str
-    role: str
-    assignee: str | None
-    customer_id: str
-    customer_name: str
-    customer_tier: str
-    customer_region: str | None
-    account_manager_id: str
-    policy_version: str
-    rule_id: str
-    correlation_id: str | None
-    state_data: str
+# A `_ROW` row as a plain tuple: a run reads each of its rows' columns a score of times (the timer, the alert's
+# context, `sla.met`), and an attribute of SQLAlchemy's `Row` costs ten times a tuple's.
+_Row = row_type(_ROW)
 
 
-def _rows(result: sa.Result[Any]) -> list[_Row]:
-    return [_Row._make(r) for r in result]
+def _rows(result: sa.Result[Any]) -> list[TimerRow]:
+    return [_Row(*r) for r in result]
+
+
 #: The live feed's own records (`alerts` rows never published on Kafka): a timer started or cancelled, so
 #: a board adds or drops the row at once. `sla.met` is both published and recorded.
 TIMER_STARTED = "sla.timer_started"
@@ -152,9 +137,13 @@ def _recordset(table: Table, names: Sequence[str], *, param: str, extra_texts: S
     texts = (*(n for n in names if isinstance(table.c[n].type, JSONB)), *extra_texts)
     v = json_recordset(table_columns(table, [n for n in names if n not in texts]), param=_param(param), name=alias,
                        texts=texts)
-    values: dict[str, ColumnElement[Any]] = {
-        n: sa.cast(v.c[n], JSONB) if isinstance(table.c[n].type, JSONB) else v.c[n] for n in names}
-    return v, values, texts
+    return v, _as_columns(table, v, names), texts
+
+
+def _as_columns(table: Table, rows: FromClause, names: Sequence[str]) -> dict[str, ColumnElement[Any]]:
+    """Per name, the value of `rows` (a `_recordset`, or a CTE of it) as `table`'s column: a JSONB column's JSON
+    text cast to jsonb, the others as they are."""
+    return {n: sa.cast(rows.c[n], JSONB) if isinstance(table.c[n].type, JSONB) else rows.c[n] for n in names}
 
 
 def _rows_param(param: str, rows: Sequence[dict[str, Any]], texts: Sequence[str]) -> dict[str, Any]:
@@ -181,7 +170,7 @@ def _save_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 _START_COLUMNS = ("id", "ticket_id", "node", "ticket_kind", "business_type", "role", "assignee", "customer_id",
                   "customer_name", "customer_tier", "customer_region", "account_manager_id", "policy_version",
                   "rule_id", "started_at", "correlation_id", *_STATE_COLUMNS[:-1])
-_START_FROM, _START_VALUES, _START_TEXTS = _recordset(timers, _START_COLUMNS, param="starts", extra_texts=("feed",))
+_START_FROM, _, _START_TEXTS = _recordset(timers, _START_COLUMNS, param="starts", extra_texts=("feed",))
 
 
 def _start_statement() -> sa.Select[tuple[str]]:
@@ -189,7 +178,7 @@ def _start_statement() -> sa.Select[tuple[str]]:
     open, is skipped: ON CONFLICT DO NOTHING) and, for those inserted, their `sla.timer_started` feed
     records; returns the ids inserted."""
     v = sa.select(*_START_FROM.c).cte("v").prefix_with("MATERIALIZED")
-    values = {n: sa.cast(v.c[n], JSONB) if isinstance(timers.c[n].type, JSONB) else v.c[n] for n in _START_COLUMNS}
+    values = _as_columns(timers, v, _START_COLUMNS)
     ins = (
         insert(timers).from_select(_START_COLUMNS,
                                    sa.select(*(values[c] for c in _START_COLUMNS)).order_by(v.c.ordinality))
