@@ -20,6 +20,10 @@ sent in the first `--skip-seconds` (2 s) are left out of the latency figures (`e
 the queues are still filling then); they still count for the throughput and the CPU per order, measured
 from the first request to the last ticket of the rate. `all_orders_ms` keeps the figures over every order.
 
+The SLA service runs beside them by default (the issue's chain: it starts a timer for every ticket node
+the bridge announces), so its CPU is in the CPU per order; `--without-sla` leaves it out (the chain measured
+before 2026-12-02 16:00).
+
 Options: `--crm-workers N` (uvicorn workers of the CRM), `--bridge-instances N` (EOMS bridge processes in
 one consumer group: the partitions of crm.orders are shared among them), `--profile DIR` (py-spy on the
 CRM, its workers included, and on every bridge process during the first measured rate: collapsed stacks
@@ -246,11 +250,14 @@ def main() -> None:
     parser.add_argument("--crm-workers", type=int, default=2)
     parser.add_argument("--bridge-instances", type=int, default=1, help="EOMS bridge processes (one group)")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the CRM and the bridges during the first rate")
+    parser.add_argument("--without-sla", action="store_true",
+                        help="run the CRM and the bridge only (the SLA service's CPU not in the figures)")
     parser.add_argument("--no-relay-raw", action="store_true", help="skip the raw relay measurement")
     parser.add_argument("--skip-seconds", type=float, default=2.0,
                         help="orders sent in the first seconds of each rate left out of the latency figures")
     args = parser.parse_args()
-    with BenchEnv(services=["crm", "eoms-bridge"], crm_workers=args.crm_workers) as env:
+    services = ["crm", "eoms-bridge"] + ([] if args.without_sla else ["sla"])
+    with BenchEnv(services=services, crm_workers=args.crm_workers) as env:
         if args.bridge_instances > 1:
             start_extra_bridges(env, args.bridge_instances - 1)
         results: dict[str, Any] = {}
@@ -264,8 +271,8 @@ def main() -> None:
         for n, rate in enumerate(float(r) for r in args.rates.split(",")):
             spies = {}
             if args.profile and n == 0:
-                spies = start_profiles({k: v for k, v in env.cpu_roots().items() if k.startswith(("crm", "eoms"))},
-                                       args.profile, args.seconds)
+                roots = {k: v for k, v in env.cpu_roots().items() if k.startswith(("crm", "eoms", "sla"))}
+                spies = start_profiles(roots, args.profile, args.seconds)
             res = asyncio.run(run_load(env.url("crm"), env.token("am_zhang", "account_manager"),
                                        env.infra.kafka_bootstrap, rate, args.seconds, env.cpu_roots(),
                                        skip_seconds=args.skip_seconds))
@@ -277,6 +284,7 @@ def main() -> None:
         results["runs"] = runs
         results["crm_workers"] = args.crm_workers
         results["bridge_instances"] = args.bridge_instances
+        results["services"] = services
     write_result("e2e_orders", results)
 
 
