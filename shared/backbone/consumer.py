@@ -17,6 +17,11 @@
   load; if anything in the run fails, the run is rolled back and applied event by event instead.
   The offsets of a pass's partitions go in one commit once every partition has applied (or failed):
   a failed partition's offset is left out, the others are committed.
+- A `Gated` handler has nothing to do while its gates are shut (a TMF hub with no subscription of its API:
+  `backbone.hub.fanout`): its gates are asked once per pass, after the poll, outside any transaction, and
+  while they are shut its events are read and let go: no transaction, no inbox row (there is no effect to
+  keep from happening twice), counted `events_consumed_total{outcome="unwanted"}`. A gate that cannot
+  answer counts as open; one that answered open is believed for `GATE_OPEN_S` (asking is only a saving).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backbone import metrics
 from backbone.correlation import reset_correlation_id, set_correlation_id
+from backbone.db import autocommit
 from backbone.envelope import Envelope, MalformedEvent, parse_envelope
 from backbone.errors import Unavailable
 from backbone.inbox import claim, claim_many
@@ -48,8 +54,30 @@ from backbone.workers import Backoff, Worker, wake_on_commit
 log = logging.getLogger("backbone.consumer")
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+#: Whether a `Gated` handler has work, asked on a session of its own in autocommit (no transaction).
+Gate = Callable[[AsyncSession], Awaitable[bool]]
 # Applies a whole run of fresh (already claimed) events at once, set-based, in the caller's transaction.
 BatchApplier = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
+
+
+@dataclass(frozen=True, eq=False)
+class Gated:
+    """A handler with nothing to do while every one of its `gates` is shut: the runner asks them once per
+    pass, after the poll (so after the pass's events occurred), and lets the events of a shut handler go
+    without a transaction or an inbox row. What a gate reads must therefore be what the handler reads in its
+    transaction to decide it has nothing to do (the hub: its API's active subscriptions), and an open gate
+    changes nothing: the handler runs in the event's transaction as any other and decides there."""
+
+    handler: Handler
+    gates: tuple[Gate, ...]
+
+    async def __call__(self, session: AsyncSession, event: Envelope) -> None:
+        await self.handler(session, event)
+
+
+#: How long a gate that answered open is believed without asking again: believing it open is always safe
+#: (the handler runs and decides in its transaction), only "shut" must be read in the pass that skips.
+GATE_OPEN_S = 10.0
 
 
 class PermanentError(Exception):
@@ -176,6 +204,10 @@ class ConsumerRunner(Worker):
         self._wakes: list[Worker] = []
         self.idle_poll_s = IDLE_POLL_S
         self._idle_poll: asyncio.Future[dict[TopicPartition, list[ConsumerRecord]]] | None = None
+        # The gates' answers of the current pass (None between passes: a gate is then asked at each use), and
+        # when each gate last answered open (monotonic).
+        self._pass_gates: dict[Gate, asyncio.Future[bool]] | None = None
+        self._open_since: dict[Gate, float] = {}
 
     def wake_on_commit(self, *workers: Worker) -> None:
         """Wake `workers` (of this process) after every transaction of this consumer that applied events:
@@ -205,9 +237,13 @@ class ConsumerRunner(Worker):
             # Every partition finishes (or fails) before the pass ends: a failed pass then rejoins from
             # the committed offsets with no sibling still committing on the old consumer.
             tps = list(batches)
-            results = await asyncio.gather(
-                *(self._apply_partition(consumer, tp, batches[tp]) for tp in tps), return_exceptions=True
-            )
+            self._pass_gates = {}  # asked from now on: after every record of the pass was produced
+            try:
+                results = await asyncio.gather(
+                    *(self._apply_partition(consumer, tp, batches[tp]) for tp in tps), return_exceptions=True
+                )
+            finally:
+                self._pass_gates = None
             # One offset commit for the partitions that applied their records (the group coordinator takes a
             # client's commits one at a time: a commit per partition made the pass wait for each in turn).
             await self._commit(consumer, {tp: r for tp, r in zip(tps, results, strict=True) if isinstance(r, int)})
@@ -306,7 +342,10 @@ class ConsumerRunner(Worker):
                 envelopes.append(parse_envelope(msg.value))
             except MalformedEvent:
                 return chunk
-        known = [e for e in envelopes if e.type in self.handlers]
+        known = await self._wanted([e for e in envelopes if e.type in self.handlers])
+        if not known:  # nothing to apply: no transaction
+            self._count_run(envelopes, known, known, 0.0)
+            return []
         started = time.perf_counter()
         try:
             async with self.session_factory() as session, session.begin():
@@ -325,16 +364,58 @@ class ConsumerRunner(Worker):
         except Exception as exc:  # noqa: BLE001 - retried event by event right after
             log.info("run of %d fell back to one-by-one: %r", len(chunk), exc)
             return chunk
-        self._count_run(envelopes, fresh, (time.perf_counter() - started) / max(1, len(known)))
+        self._count_run(envelopes, known, fresh, (time.perf_counter() - started) / max(1, len(known)))
         return []
 
-    def _count_run(self, envelopes: Sequence[Envelope], fresh: Sequence[Envelope], per_event: float) -> None:
+    async def _wanted(self, envelopes: list[Envelope]) -> list[Envelope]:
+        """`envelopes` less those whose handler is `Gated` with every gate shut (asked once per type here)."""
+        shut = {t for t in {e.type for e in envelopes} if not await self._is_wanted(self.handlers[t])}
+        return [e for e in envelopes if e.type not in shut] if shut else envelopes
+
+    async def _is_wanted(self, handler: Handler) -> bool:
+        if not isinstance(handler, Gated):
+            return True
+        for gate in handler.gates:
+            if await self._gate_open(gate):
+                return True
+        return False
+
+    async def _gate_open(self, gate: Gate) -> bool:
+        """The gate's answer: believed open for `GATE_OPEN_S` once it said so, else asked once per pass."""
+        since = self._open_since.get(gate)
+        if since is not None and time.monotonic() - since < GATE_OPEN_S:
+            return True
+        memo = self._pass_gates
+        if memo is None:
+            return await self._ask(gate)
+        answer = memo.get(gate)
+        if answer is None:
+            answer = memo[gate] = asyncio.ensure_future(self._ask(gate))
+        return await asyncio.shield(answer)  # partitions of the pass share one read; one cancelled, not the rest
+
+    async def _ask(self, gate: Gate) -> bool:
+        try:
+            async with self.session_factory() as session, autocommit(session):
+                is_open = await gate(session)
+        except Exception as exc:  # noqa: BLE001 - the gate is a saving: unanswered, the handler decides
+            log.info("gate of %s unanswered, taken as open: %r", self.group_name, exc)
+            return True
+        if is_open:
+            self._open_since[gate] = time.monotonic()
+        return is_open
+
+    def _count_run(self, envelopes: Sequence[Envelope], wanted: Sequence[Envelope], fresh: Sequence[Envelope],
+                   per_event: float) -> None:
         """A run's metrics, each labelled series looked up once per event type (not once per event)."""
         applied = Counter(e.type for e in fresh)
+        taken = Counter(e.type for e in wanted)
         for etype, n in Counter(e.type for e in envelopes).items():
             if etype not in self.handlers:
                 metrics.EVENTS_SKIPPED.labels(self.group_id, etype).inc(n)
                 continue
+            if unwanted := n - taken[etype]:
+                metrics.EVENTS_CONSUMED.labels(self.group_id, etype, "unwanted").inc(unwanted)
+                n -= unwanted
             if done := applied[etype]:
                 metrics.EVENTS_CONSUMED.labels(self.group_id, etype, "applied").inc(done)
                 handle_seconds = metrics.EVENT_HANDLE_SECONDS.labels(self.group_id, etype)
@@ -352,6 +433,9 @@ class ConsumerRunner(Worker):
         handler = self.handlers.get(envelope.type)
         if handler is None:
             metrics.EVENTS_SKIPPED.labels(self.group_id, envelope.type).inc()
+            return
+        if not await self._is_wanted(handler):
+            metrics.EVENTS_CONSUMED.labels(self.group_id, envelope.type, "unwanted").inc()
             return
         token = set_correlation_id(envelope.correlation_id)
         try:

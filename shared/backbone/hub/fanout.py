@@ -7,6 +7,10 @@ A mapper that needs only the event's payload is `from_payload(PayloadModel, to_t
 
 A redelivered source event maps to the same TMF event ids (`hub_event_id`), and `(subscription_id,
 event_id)` is unique: it never queues twice, even past the inbox.
+
+The handlers are `backbone.consumer.Gated` by `subscribed(tables, api)`: while the API has no active
+subscription, the consumer lets their events go without a transaction or an inbox row (issue 16: two of the
+bridge's three inbox rows per order, and every `crm.order.*` event in the CRM, were claimed for nobody).
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone import metrics
-from backbone.consumer import Handler
+from backbone.consumer import Gate, Gated, Handler
 from backbone.envelope import Envelope
 from backbone.hub.delivery import wake_after_commit
 from backbone.hub.model import ACTIVE, HubEvent, HubQuery, HubTables, parse_query
@@ -124,8 +128,24 @@ async def fan_out(session: AsyncSession, tables: HubTables, api: str, events: Se
     return added
 
 
+def subscribed(tables: HubTables, api: str) -> Gate:
+    """The consumer's gate of `api`'s fan-out: is there an active subscription of `api`? Asked after the poll
+    that read the events, like `_subscribers` in their transaction: a subscription registered before an event
+    occurred is seen (it gets the event, as before), one registered later is one `_listeners` leaves out but for
+    `REGISTRATION_SLACK`. An event let go while nobody listened leaves no inbox row: read again (a rebalance
+    before its offset's commit) once a subscription exists, it is mapped for it then, as a first read would."""
+    s = tables.subscription
+    query = select(exists().where(s.c.api == api, s.c.state == ACTIVE))
+
+    async def gate(session: AsyncSession) -> bool:
+        return bool((await session.execute(query)).scalar())
+
+    return gate
+
+
 def fan_out_handlers(tables: HubTables, api: str, mappers: Mapping[str, Mapper]) -> dict[str, Handler]:
-    """Consumer handlers (by source event type) that map and fan out into `api`'s subscriptions."""
+    """Consumer handlers (by source event type) that map and fan out into `api`'s subscriptions, gated by
+    `subscribed(tables, api)` (one gate for the API's handlers: one read per pass)."""
 
     def handler_for(mapper: Mapper) -> Handler:
         async def handle(session: AsyncSession, event: Envelope) -> None:
@@ -136,11 +156,13 @@ def fan_out_handlers(tables: HubTables, api: str, mappers: Mapping[str, Mapper])
 
         return handle
 
-    return {event_type: handler_for(mapper) for event_type, mapper in mappers.items()}
+    gate = subscribed(tables, api)
+    return {event_type: Gated(handler_for(mapper), (gate,)) for event_type, mapper in mappers.items()}
 
 
 def merge_handlers(*maps: Mapping[str, Handler]) -> dict[str, Handler]:
-    """One handler per event type running every given one in turn, in the one transaction of the inbox row."""
+    """One handler per event type running every given one in turn, in the one transaction of the inbox row;
+    `Gated` when every one is (open when any of their gates is)."""
     merged: dict[str, list[Handler]] = {}
     for m in maps:
         for event_type, handler in m.items():
@@ -154,6 +176,9 @@ def merge_handlers(*maps: Mapping[str, Handler]) -> dict[str, Handler]:
             for handler in handlers:
                 await handler(session, event)
 
+        gated = [h for h in handlers if isinstance(h, Gated)]
+        if len(gated) == len(handlers):
+            return Gated(run_all, tuple(dict.fromkeys(g for h in gated for g in h.gates)))
         return run_all
 
     return {event_type: chain(hs) for event_type, hs in merged.items()}
