@@ -200,6 +200,10 @@ def ensure_postgres(profile: InfraProfile, *, fast: bool = False) -> tuple[str, 
         "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sockets}",
         "-c", "max_connections=300", "-c", "shared_buffers=256MB",
     ]
+    # Extra settings for a measurement, e.g. GS_PG_OPTIONS="shared_preload_libraries=pg_stat_statements" (the map of
+    # statements per order in docs/benchmarks.md); space-separated name=value pairs, none by default.
+    for setting in os.environ.get("GS_PG_OPTIONS", "").split():
+        args += ["-c", setting]
     if fast:
         # Test profile only: the tests kill our services, never PostgreSQL, so durability of the
         # server itself is not under test and fsync only slows the suite down.
