@@ -38,6 +38,7 @@ def build_app(settings: CrmSettings | None = None) -> FastAPI:
         bootstrap=bootstrap,
         routers=ROUTERS,
         dev_routers=[dev.router],  # the dev token issuer: only where ENVIRONMENT is local or test
+        hot_routers=[orders.router],  # matched first: every order is a POST to it (backbone.api.first_matched)
         title="CRM gateway",
         version=__version__,
         description="Enterprise (group) customers, key persons, products, opportunities, orders and complaints: "
