@@ -18,7 +18,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,6 +96,18 @@ async def load_timer(session: AsyncSession, catalog: PolicyCatalog, row: TimerRo
 
 def _json(data: Any) -> str:
     return to_json(data).decode()
+
+
+def stored_columns(data: dict[str, Any], consumed: timedelta | None = None) -> dict[str, Any]:
+    """`state_columns` of a timer in its stored form (`domain.start_stored`, `domain.complete_stored`); a
+    completed one's business time used is `consumed`."""
+    return {
+        "state": data["state"], "deadline": data["deadline"], "next_fire_at": data["next_fire_at"],
+        "escalation_level": data["escalation_level"], "completed_at": data["completed_at"],
+        "cancelled_at": data["cancelled_at"], "met_late": data["met_late"],
+        "elapsed_s": consumed.total_seconds() if consumed is not None and data["completed_at"] else None,
+        "state_data": _json(data),
+    }
 
 
 def state_columns(t: SlaTimer) -> dict[str, Any]:
@@ -302,19 +314,29 @@ def met_data(row: TimerRow, t: SlaTimer) -> dict[str, Any]:
     """`sla.met`'s data for a completed timer, as `alert_payload(row, t, None, now).model_dump(mode="json")`
     gives it (same keys, order and values; the unit test holds it to `SlaMet`), built without the model: one
     per completion, where the model and its dump were a tenth of a stop's CPU in the service."""
+    return _met_data(row, t.ticket_id, t.node, to_jsonable_python(t.deadline), t.policy.policy_version,
+                     t.consumed.total_seconds(), bool(t.met_late))
+
+
+def stored_met_data(row: TimerRow, done: domain.StoredCompletion, policy_version: str) -> dict[str, Any]:
+    """`met_data` of a completion in the timer's stored form (`domain.complete_stored`)."""
+    return _met_data(row, done.data["ticket_id"], done.data["node"], done.data["deadline"], policy_version,
+                     done.consumed.total_seconds(), done.data["met_late"])
+
+
+def _met_data(row: TimerRow, ticket_id: str, node: str, deadline: str, policy_version: str, elapsed_s: float,
+              late: bool) -> dict[str, Any]:
     return {
-        "timer_id": row.id, "ticket_id": t.ticket_id, "ticket_kind": row.ticket_kind,
-        "business_type": row.business_type, "node": t.node, "role": row.role, "assignee": row.assignee,
+        "timer_id": row.id, "ticket_id": ticket_id, "ticket_kind": row.ticket_kind,
+        "business_type": row.business_type, "node": node, "role": row.role, "assignee": row.assignee,
         "customer_id": row.customer_id, "customer_name": row.customer_name, "customer_tier": row.customer_tier,
-        "account_manager_id": row.account_manager_id, "deadline": to_jsonable_python(t.deadline),
-        "policy_version": t.policy.policy_version, "customer_region": row.customer_region,
-        "elapsed_seconds": t.consumed.total_seconds(), "late": bool(t.met_late),
+        "account_manager_id": row.account_manager_id, "deadline": deadline, "policy_version": policy_version,
+        "customer_region": row.customer_region, "elapsed_seconds": elapsed_s, "late": late,
     }
 
 
-def _met_envelope(session: AsyncSession, row: TimerRow, t: SlaTimer) -> Envelope:
-    return Envelope.wrap_data(SlaMet, met_data(row, t), source=binding_of(session).source, subject=row.ticket_id,
-                              correlation_id=row.correlation_id)
+def _met_envelope(source: str, row: TimerRow, data: dict[str, Any]) -> Envelope:
+    return Envelope.wrap_data(SlaMet, data, source=source, subject=row.ticket_id, correlation_id=row.correlation_id)
 
 
 async def record_fired(
@@ -381,16 +403,16 @@ async def start_timers(
             log.warning("no SLA rule: %s", exc)
             metrics.TIMERS_UNMATCHED.inc()
             continue
-        t = domain.start_timer(entered.ticket_id, entered.node, await catalog.resolved(session, version, rule_id),
-                               entered.entered_at)
+        t = domain.start_stored(entered.ticket_id, entered.node, await catalog.resolved(session, version, rule_id),
+                                entered.entered_at)
         row = {
             "id": new_id("tmr"), "ticket_id": entered.ticket_id, "node": entered.node,
             "ticket_kind": entered.ticket_kind, "business_type": entered.business_type, "role": entered.role,
             "assignee": entered.assignee, "customer_id": entered.customer_id, "customer_name": entered.customer_name,
             "customer_tier": tier, "customer_region": entered.customer_region,
             "account_manager_id": entered.account_manager_id,
-            "policy_version": version, "rule_id": rule_id, "started_at": t.started_at,
-            "correlation_id": correlation_id, **state_columns(t),
+            "policy_version": version, "rule_id": rule_id, "started_at": t["started_at"],
+            "correlation_id": correlation_id, **stored_columns(t),
         }
         row["feed"] = _json({"timer_id": row["id"], **{k: row[k] for k in _STARTED_KEYS}})
         rows.append(row)
@@ -417,6 +439,7 @@ async def complete_timers(
         _LOCK_OPEN, {_param("ticket_ids"): [p[0] for p in pairs], _param("nodes"): [p[1] for p in pairs]}))
     open_rows = {(r.ticket_id, r.node): r for r in rows}  # at most one open timer per (ticket, node)
     now = await db_now(session)
+    source = binding_of(session).source
     fired: list[tuple[TimerRow, SlaTimer, Action, datetime]] = []
     met: list[Envelope] = []
     saves: list[dict[str, Any]] = []
@@ -425,19 +448,26 @@ async def complete_timers(
         if row is None:
             metrics.TRANSITIONS_IGNORED.labels("no_open_timer").inc()
             continue
+        policy = await catalog.resolved(session, row.policy_version, row.rule_id)
+        # Nothing due by the completion (the common case): completed in the timer's stored form.
+        stored = domain.complete_stored(from_json(row.state_data), policy, c.completed_at)
+        if stored is not None:
+            if stored.clamped:
+                _clamped(c)
+            met.append(_met_envelope(source, row, stored_met_data(row, stored, policy.policy_version)))
+            saves.append({"id": row.id, **stored_columns(stored.data, stored.consumed), "updated_at": now})
+            continue
         try:
             # Actions due before the completion happened even if the scanner has not got to them.
             t, actions = domain.fire_due(await load_timer(session, catalog, row), c.completed_at)
             if domain.completion_clamped(t, c.completed_at):
-                metrics.COMPLETIONS_CLAMPED.inc()
-                log.warning("timer %s/%s: completion at %s is before its last event at %s: applied at that time",
-                            c.ticket_id, c.node, c.completed_at.isoformat(), t.last_event_at.isoformat())
+                _clamped(c)
             done = domain.complete(t, c.completed_at)
         except IllegalTransition as exc:
             _ignored(exc)
             continue
         fired.extend((row, t, a, now) for a in actions)
-        met.append(_met_envelope(session, row, done))
+        met.append(_met_envelope(source, row, met_data(row, done)))
         saves.append(_save_row(row.id, done, now))
     await _save_many(session, saves, await record_fired(session, fired, fired_by, met=met, met_at=now))
 
@@ -504,6 +534,12 @@ async def _record_feed(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     """Records for the live feed only (one statement); a replay is refused by `(timer_id, action)`."""
     if rows:
         await session.execute(_INSERT_ALERTS, _rows_param("alerts", rows, _ALERTS_TEXTS))
+
+
+def _clamped(c: TicketNodeCompleted) -> None:
+    metrics.COMPLETIONS_CLAMPED.inc()
+    log.warning("timer %s/%s: completion at %s is before its last event: applied at that time",
+                c.ticket_id, c.node, c.completed_at.isoformat())
 
 
 def _ignored(exc: IllegalTransition) -> None:
