@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone import metrics
 from backbone.consumer import Gate, Gated, Handler
+from backbone.db import run_direct
 from backbone.envelope import Envelope
 from backbone.hub.delivery import wake_after_commit
 from backbone.hub.model import ACTIVE, HubEvent, HubQuery, HubTables, parse_query
@@ -137,8 +138,8 @@ def subscribed(tables: HubTables, api: str) -> Gate:
     s = tables.subscription
     query = select(exists().where(s.c.api == api, s.c.state == ACTIVE))
 
-    async def gate(session: AsyncSession) -> bool:
-        return bool((await session.execute(query)).scalar())
+    async def gate(session: AsyncSession) -> bool:  # in autocommit (the consumer's): the driver runs it
+        return bool((await run_direct(session, query, {}))[0][0])
 
     return gate
 
