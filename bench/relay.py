@@ -4,8 +4,11 @@
   commit a `pg_notify`, as a service whose relay stands by wakes the leader) while a standalone
   relay (`python -m backbone.outbox`, its own process, LISTENing) publishes them; the publish
   latency is the Kafka record's timestamp (taken by the relay's producer at send) minus the
-  writer's commit time, and the arrival latency is when this process's consumer received it. The
-  relay's process CPU is counted over the window (CPU-ms per event).
+  writer's commit time, and the arrival latency is when this process's consumer received it. CPU per
+  event over the window: the relay's process (user and system), PostgreSQL and Kafka (the writers' work
+  included in those two); the outbox's WAL bytes per event (the writers' inserts and the relay's mark-sent),
+  and the outbox's index scans per event (a fenced read scans the unsent rows' index, a mark-sent the primary key,
+  also when it rides on a read).
 - raw: 20,000 rows written beforehand, one relay as a service runs it (the leader's pass, default batch
   size and producer), until every row is marked sent; the relay's CPU per event (this process); three
   rounds, the median reported (the first runs on a broker whose JIT is still warming up).
@@ -30,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from backbone.envelope import Envelope, parse_envelope
 from backbone.events import OrderCancelled
-from bench.common import BenchEnv, CpuMeter, percentiles, profiler, top_frames, write_result
+from bench.common import BenchEnv, CpuMeter, infra_roots, percentiles, profiler, top_frames, write_result
 from devtools.infra import PROJECT_ROOT
 
 SCHEMA = "bench_relay"
@@ -122,7 +125,10 @@ async def latency(env: BenchEnv, rate: float, seconds: float, writers: int = 8,
         published.clear()
         arrived.clear()
 
-        meter = CpuMeter({"relay": relay.pid}).start()
+        async with pool.acquire() as conn:
+            before = await _outbox_stats(conn)
+        relay_times, relay_switches = _times(relay.pid), _switches(relay.pid)
+        meter = CpuMeter({"relay": relay.pid, **infra_roots(env.infra)}).start()
         spy = profiler(relay.pid, profile, seconds)
         start = time.perf_counter()
         tasks = []
@@ -136,6 +142,11 @@ async def latency(env: BenchEnv, rate: float, seconds: float, writers: int = 8,
         while len(arrived) < len(envelopes) and time.time() < deadline:
             await asyncio.sleep(0.1)
         used = meter.stop()
+        relay_user, relay_sys = (after - before for after, before in zip(_times(relay.pid), relay_times, strict=True))
+        relay_switches = _switches(relay.pid) - relay_switches
+        await asyncio.sleep(1.5)  # backends flush their table statistics at most once a second
+        async with pool.acquire() as conn:
+            after = await _outbox_stats(conn)
         if spy is not None:
             spy.wait(30)
         stop.set()
@@ -147,9 +158,43 @@ async def latency(env: BenchEnv, rate: float, seconds: float, writers: int = 8,
         relay.wait(10)
     pub = [(published[k] - committed[k]) * 1000 for k in committed if k in published]
     arr = [(arrived[k] - committed[k]) * 1000 for k in committed if k in arrived]
+    n = max(1, len(pub))
     return {"offered_per_s": rate, "seconds": seconds, "events": len(envelopes), "published": len(pub),
             "publish_ms": percentiles(pub), "arrival_ms": percentiles(arr),
-            "relay_cpu_ms_per_event": round(used["relay"] * 1000 / max(1, len(pub)), 3)}
+            "relay_cpu_ms_per_event": round(used["relay"] * 1000 / n, 3),
+            "relay_user_sys_ms_per_event": [round(relay_user * 1000 / n, 3), round(relay_sys * 1000 / n, 3)],
+            "cpu_ms_per_event": {k: round(v * 1000 / n, 3) for k, v in used.items()},
+            "relay_wakeups_per_event": round(relay_switches / n, 3),
+            "wal_bytes_per_event": round((after["wal"] - before["wal"]) / n),
+            "outbox_index_scans_per_event": round((after["idx_scan"] - before["idx_scan"]) / n, 3),
+            "hot_updates": after["hot"] - before["hot"], "load": round(os.getloadavg()[0], 1)}
+
+
+def _times(pid: int) -> tuple[float, float]:
+    """A process's user and system CPU seconds so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def _switches(pid: int) -> int:
+    """A process's voluntary context switches so far (its main thread's and its other threads'): how often it
+    blocked, each a wake-up later."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/status") as f:
+            total += sum(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
+    return total
+
+
+async def _outbox_stats(conn: Any) -> dict[str, int]:
+    """The database's WAL position (bytes) and the outbox table's index scans and HOT updates so far."""
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = await conn.fetchrow(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS wal, coalesce(idx_scan, 0) AS idx_scan,"
+        " n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'outbox'", SCHEMA)
+    return dict(row)
 
 
 async def raw(env: BenchEnv, rows: int = 20000, rounds: int = 3) -> dict[str, Any]:
@@ -201,12 +246,17 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--profile", help="py-spy the relay during the latency window into this file")
+    parser.add_argument("--parts", default="raw,latency", help="which parts to run (comma-separated)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    result: dict[str, Any] = {}
     with BenchEnv(services=[]) as env:
-        result = {"raw": asyncio.run(raw(env))}
-        print(f"raw: {result['raw']}", flush=True)
-        result["latency"] = asyncio.run(latency(env, args.rate, args.seconds, profile=args.profile))
-        print(f"latency: {result['latency']}", flush=True)
+        if "raw" in parts:
+            result["raw"] = asyncio.run(raw(env))
+            print(f"raw: {result['raw']}", flush=True)
+        if "latency" in parts:
+            result["latency"] = asyncio.run(latency(env, args.rate, args.seconds, profile=args.profile))
+            print(f"latency: {result['latency']}", flush=True)
     write_result("relay", result)
     if args.profile:
         for frame, share in top_frames(args.profile):
