@@ -13,11 +13,8 @@ The leader's pass (`OutboxRelay._pass`) runs its statements on the lock connecti
 producer in one call (`Producer.send_many`). It is pipelined on wake-ups: while a batch's acks are
 awaited, commits notified meanwhile are read and queued at once (at most `window`, 2, batches in the
 producer), each batch marked sent after its own acks, in order; a few acknowledged rows' mark-sent
-rides on the next read: they wait for it behind the batch still in the producer, or up to `mark_delay_s`
-(50 ms) for the next commit's wake-up, and only then take a statement of their own (at 1,000 events/s
-about every other pass made one; the relay's CPU per pass, not per row, is what the rate costs). A
-backlog without wake-ups goes one batch at a time. Figures and the profile that led here:
-docs/benchmarks.md (2e).
+rides on the next read. A backlog without wake-ups goes one batch at a time. Figures and the profile
+that led here: docs/benchmarks.md (2e).
 
 One relay per schema is active at a time (a PostgreSQL advisory lock), so two service instances
 never interleave one aggregate's events out of order; the others stand by and take over.
@@ -323,7 +320,6 @@ class OutboxRelay(Worker):
         ack_timeout_s: float = 10.0,
         window: int = 2,
         pass_s: float = 1.0,
-        mark_delay_s: float = 0.05,
     ) -> None:
         self.schema = outbox.schema or "public"
         super().__init__(f"outbox-relay-{self.schema}")
@@ -339,9 +335,6 @@ class OutboxRelay(Worker):
         self.window = window  # batches in the producer at once, awaiting their acks (the leader's pass)
         self._flights: deque[_Flight] = deque()  # those batches, oldest first
         self.pass_s = pass_s  # a pass that keeps finding work ends after this long (the worker's heartbeat)
-        # Acknowledged rows wait this long at most for the next commit's read to carry their mark-sent (one round
-        # trip fewer per pass); a relay that dies meanwhile publishes them again (at least once, as after any ack).
-        self.mark_delay_s = mark_delay_s
         self._gave_way_until = 0.0  # monotonic: no competing for the lock before (after a PublishTimeout)
         self.channel = wake_channel(outbox)
         self._listening: Any = None  # the asyncpg connection our wake-up listener is on
@@ -425,9 +418,8 @@ class OutboxRelay(Worker):
         `window` batches in the producer; each batch is marked sent once its acks are in, in order. A commit
         arriving during a pass is so read as soon as the batch before it is queued, not after that batch's acks and
         mark-sent. A backlog without wake-ups (a full batch read) goes one batch at a time, each read after the
-        previous one's acks. The mark-sent of a few acknowledged rows rides on the next read (one round trip,
-        `_relay_statements`): they wait for it while a batch is still in the producer, or up to `mark_delay_s` for a
-        commit's wake-up; else (more rows, no commit, stopping) it is a statement of its own.
+        previous one's acks. The mark-sent of a few acknowledged rows rides on the read that follows at once (one
+        round trip, `_relay_statements`), else it is a statement of its own before that read or before the pass waits.
         Guarantees as in `relay_once`: a row is marked sent only after its ack; a failed or poisoned batch stops the
         pass, and the batches queued behind it are not marked (they go again: at least once; a relay that dies
         mid-pass publishes again up to `window` batches, not one). Ends when nothing is in the producer and no commit
@@ -445,15 +437,8 @@ class OutboxRelay(Worker):
                 room = len(flights) < self.window and not stalled and not self.stopping and loop.time() < ends
                 read_now = room and (woke or self._wake.is_set() or (more and not flights))
                 if to_mark and (not read_now or len(to_mark) > _MARK_WITH_READ):
-                    # Not riding on a read now. A few acknowledged rows wait for the read that comes next: behind the
-                    # batch still in the producer, or for a commit's wake-up, `mark_delay_s` at most; else their own.
-                    wait_for_read = len(to_mark) <= _MARK_WITH_READ and not self.stopping and (
-                        bool(flights) or (loop.time() < ends and await self._woken_within(self.mark_delay_s)))
-                    if not wait_for_read:
-                        await driver.execute(self._mark_sql, to_mark)
-                        to_mark = []
-                    elif not flights:
-                        continue  # woken: the read of that commit carries the mark-sent
+                    await driver.execute(self._mark_sql, to_mark)
+                    to_mark = []
                 if read_now:
                     woke = False
                     self._wake.clear()  # this read sees every commit notified so far
@@ -501,14 +486,6 @@ class OutboxRelay(Worker):
             for flight in flights:
                 flight.abandon()
             flights.clear()
-
-    async def _woken_within(self, seconds: float) -> bool:
-        """Wait up to `seconds` for a wake-up (a commit, or `stop`); whether one came."""
-        if not self._wake.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(seconds):
-                    await self._wake.wait()
-        return self._wake.is_set()
 
     async def _acknowledged(self, rows: Sequence[Any]) -> None:
         """Rows the broker acknowledged, about to be marked sent."""

@@ -5,9 +5,7 @@
 - the leader's pass is pipelined on wake-ups: a commit that arrives while a batch's acks are awaited
   is read and handed to the producer at once, and both batches are marked sent after their acks, in
   order;
-- a backlog goes one batch at a time through the leader's pass, every row marked sent exactly once;
-- acknowledged rows are marked sent by the next commit's read when it comes within `mark_delay_s` (no statement of
-  their own), else by their own statement after it.
+- a backlog goes one batch at a time through the leader's pass, every row marked sent exactly once.
 """
 
 from __future__ import annotations
@@ -145,82 +143,28 @@ async def test_the_leaders_pass_relays_a_backlog_once_in_order(infra):
         await engine.dispose()
 
 
-class _CountingDriver:
-    """The lock connection's asyncpg connection, counting the mark-sent statements run on their own."""
-
-    def __init__(self, driver, mark_sql: str) -> None:  # type: ignore[no-untyped-def]
-        self._driver, self._mark_sql, self.marks = driver, mark_sql, 0
-
-    async def execute(self, sql: str, *args):  # type: ignore[no-untyped-def]
-        self.marks += sql == self._mark_sql
-        return await self._driver.execute(sql, *args)
-
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
-        return getattr(self._driver, name)
-
-
-async def _sent(sf, outbox, event: Envelope) -> bool:  # type: ignore[no-untyped-def]
-    async with sf() as session:
-        sent_at = (await session.execute(select(outbox.c.sent_at).where(outbox.c.event_id == event.id))).scalar_one()
-    return sent_at is not None
-
-
-async def test_acknowledged_rows_are_marked_sent_by_the_next_commits_read(infra):
-    """A batch's acks in, its rows wait (`mark_delay_s`, here long) for the read of the next commit, whose statement
-    marks them sent: no mark-sent of their own. On `stop` the rows still waiting are marked before the pass ends."""
-    engine, outbox = await _outbox(infra, "bb_mark_rides")
+async def test_relay_once_plans_with_its_parameters_without_changing_the_pooled_connections(infra):
+    """`relay_once` runs on pooled connections: its read and mark-sent set `plan_cache_mode` for their own transaction
+    (`SET LOCAL`), so the pool's connections keep PostgreSQL's default for every other statement."""
+    engine, outbox = await _outbox(infra, "bb_relay_once_plans")
     topic = await _topic(infra.kafka_bootstrap)
     producer = Producer(infra.kafka_bootstrap)
     await producer.start()
     sf = make_session_factory(engine)
-    relay = OutboxRelay(engine, outbox, producer, poll_interval_s=3600, fallback_poll_s=3600, mark_delay_s=3600,
-                        pass_s=3600)  # one pass throughout, however slow the machine
+    relay = OutboxRelay(engine, outbox, producer)
     try:
-        await producer.partitions_for(topic)
-        await relay.step()  # takes the lock; nothing to send yet
-        driver = relay._lock_driver = _CountingDriver(relay._lock_driver, relay._mark_sql)
-        first, second = _cancelled("ord_mark", 1), _cancelled("ord_mark", 2)
+        events = [_cancelled("ord_once", n) for n in range(3)]
         async with sf() as session, session.begin():
-            await add_event(session, outbox, first, topic=topic)
-        passing = asyncio.create_task(relay.step())
-
-        async def published(n: int) -> bool:
-            return relay.published_total == n
-
-        await eventually(lambda: published(1), what="the first row acknowledged")
-        assert not await _sent(sf, outbox, first)  # waiting for the next read
-        async with sf() as session, session.begin():
-            await add_event(session, outbox, second, topic=topic)
-        await eventually(lambda: published(2), what="the second row acknowledged")
-        await eventually(lambda: _sent(sf, outbox, first), what="the first row marked sent by the second's read")
-        assert not await _sent(sf, outbox, second) and driver.marks == 0 and not passing.done()
-        relay.stop()
-        await passing
-        assert await _sent(sf, outbox, second) and driver.marks == 1
-        published_ids = [str(e.id) for e in await read_events(infra.kafka_bootstrap, topic)]
-        assert published_ids == [str(first.id), str(second.id)]
+            for e in events:
+                await add_event(session, outbox, e, topic=topic)
+        assert await relay.relay_once() == 3
+        for _ in range(2):  # both of the pool's connections (pool_size 2: read and mark-sent may take either)
+            async with engine.connect() as a, engine.connect() as b:
+                modes = {(await c.execute(text("SHOW plan_cache_mode"))).scalar() for c in (a, b)}
+            assert modes == {"auto"}
+        async with sf() as session:
+            unsent = (await session.execute(select(func.count()).where(outbox.c.sent_at.is_(None)))).scalar()
+        assert unsent == 0
     finally:
-        await relay.teardown()
-        await producer.stop()
-        await engine.dispose()
-
-
-async def test_acknowledged_rows_without_a_commit_behind_them_are_marked_sent_after_the_delay(infra):
-    engine, outbox = await _outbox(infra, "bb_mark_alone")
-    topic = await _topic(infra.kafka_bootstrap)
-    producer = Producer(infra.kafka_bootstrap)
-    await producer.start()
-    sf = make_session_factory(engine)
-    relay = OutboxRelay(engine, outbox, producer, poll_interval_s=3600, fallback_poll_s=3600, mark_delay_s=0.05)
-    try:
-        await producer.partitions_for(topic)
-        await relay.step()  # takes the lock; nothing to send yet
-        only = _cancelled("ord_alone", 1)
-        async with sf() as session, session.begin():
-            await add_event(session, outbox, only, topic=topic)
-        await relay.step()  # publishes the row, waits for a commit that does not come, marks it sent
-        assert relay.published_total == 1 and await _sent(sf, outbox, only)
-    finally:
-        await relay.teardown()
         await producer.stop()
         await engine.dispose()
