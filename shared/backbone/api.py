@@ -199,7 +199,11 @@ def create_app(
     retry_after_s: int = DEFAULT_RETRY_AFTER_S,
     cors_allow_origins: list[str] | tuple[str, ...] = (),
 ) -> FastAPI:
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    # No OpenTelemetry: the suite's metrics are Prometheus' (/metrics) and its logs JSON lines, and FastAPI's native
+    # telemetry, left on, asks OpenTelemetry's global providers on every request whether anything is configured
+    # (an environment read among it: ~1.5 % of the CRM's CPU per order, issue 16).
+    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     app.add_middleware(CorrelationMiddleware)
