@@ -1,10 +1,11 @@
 """What the bridge consumes: submitted / cancelled orders and new complaints from the CRM.
 
 A partition's run of events is applied in one transaction (`make_batch_applier`, the consumer's
-`apply_run`): consecutive `crm.order.submitted` set-based (`tickets.open_tickets_for_orders`: one
-database clock read, one insert each for the tickets, their history and their events), the rest one by
-one through the handlers, in partition order. A run that fails is retried event by event (the runner),
-so a submitted order without a workflow still reaches the DLQ alone.
+`apply_run`): consecutive `crm.order.submitted` set-based (`tickets.open_tickets_for_orders`: one read
+of the database clock and the run's latest workflows, `WorkflowStore.now_and_latest`, then one statement for the
+tickets, their history and their events), the rest one by one through the handlers, in partition order. A run
+that fails is retried event by event (the runner), so a submitted order without a workflow still reaches the DLQ
+alone.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def make_handlers(context: EomsContext) -> dict[str, Handler]:
 
     async def on_order_submitted(session: AsyncSession, event: Envelope) -> None:
         order = event.payload(OrderSubmitted)
+        now = await store.now_and_latest(session, {i.business_type for i in order.items})
         try:
-            await tickets.open_tickets_for_order(session, store=store, order=order, now=await db_now(session),
+            await tickets.open_tickets_for_order(session, store=store, order=order, now=now,
                                                  forward=forward, org=org, eoms_partner=eoms_partner)
         except WorkflowNotFoundError as exc:
             raise PermanentError(str(exc)) from exc  # no retry makes a workflow appear: DLQ with the reason
@@ -67,9 +69,10 @@ def make_batch_applier(context: EomsContext, handlers: dict[str, Handler]) -> Ba
         for etype, group in groupby(events, key=lambda e: e.type):
             run = list(group)
             if etype == "crm.order.submitted" and len(run) > 1:
-                await tickets.open_tickets_for_orders(
-                    session, store=store, orders=[(e.payload(OrderSubmitted), e.correlation_id) for e in run],
-                    now=await db_now(session), forward=forward, org=org, eoms_partner=eoms_partner)
+                orders = [(e.payload(OrderSubmitted), e.correlation_id) for e in run]
+                now = await store.now_and_latest(session, {i.business_type for o, _ in orders for i in o.items})
+                await tickets.open_tickets_for_orders(session, store=store, orders=orders, now=now, forward=forward,
+                                                      org=org, eoms_partner=eoms_partner)
                 continue
             for e in run:
                 token = set_correlation_id(e.correlation_id)
