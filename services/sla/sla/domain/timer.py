@@ -15,8 +15,9 @@ breached/escalated state with ``met_late = True``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -146,21 +147,30 @@ def _build_schedule(policy: ResolvedPolicy) -> tuple[ScheduledAction, ...]:
     return tuple(sorted(uniq.values(), key=_order))
 
 
-# A policy's schedule (offsets, keys) is the same for every timer started under it: built once per
-# ResolvedPolicy object (the PolicyCatalog hands out one per version and rule). Keyed by identity, the
-# policy kept alive beside its schedule so an id is never reused for another; bounded.
+# What is the same for every timer started under a policy (its schedule's offsets and keys; its stored started
+# timer, `_stored_start_of`) is built once per ResolvedPolicy object (the PolicyCatalog hands out one per version
+# and rule). Keyed by identity, the policy kept alive beside the value so an id is never reused for another;
+# bounded.
+_T = TypeVar("_T")
+
+
+def _per_policy(cache: dict[int, tuple[ResolvedPolicy, _T]], policy: ResolvedPolicy,
+                build: Callable[[ResolvedPolicy], _T]) -> _T:
+    hit = cache.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    if len(cache) >= 1024:
+        cache.clear()
+    value = build(policy)
+    cache[id(policy)] = (policy, value)
+    return value
+
+
 _SCHEDULES: dict[int, tuple[ResolvedPolicy, tuple[ScheduledAction, ...]]] = {}
 
 
 def _schedule_of(policy: ResolvedPolicy) -> tuple[ScheduledAction, ...]:
-    hit = _SCHEDULES.get(id(policy))
-    if hit is not None and hit[0] is policy:
-        return hit[1]
-    if len(_SCHEDULES) >= 1024:
-        _SCHEDULES.clear()
-    schedule = _build_schedule(policy)
-    _SCHEDULES[id(policy)] = (policy, schedule)
-    return schedule
+    return _per_policy(_SCHEDULES, policy, _build_schedule)
 
 
 def _due_at(a: ScheduledAction, due_at: dt.datetime | None) -> ScheduledAction:
@@ -439,28 +449,21 @@ def start_stored(ticket_id: str, node: str, policy: ResolvedPolicy, at: dt.datet
             "schedule": [{**a, "due_at": d} for a, d in zip(template["schedule"], dues, strict=True)]}
 
 
-# Per policy (as `_SCHEDULES`): the stored form of a timer of it started at an arbitrary time (`start_stored`
-# replaces every time in it).
 _STORED_STARTS: dict[int, tuple[ResolvedPolicy, dict[str, Any]]] = {}
 
 
 def _stored_start_of(policy: ResolvedPolicy) -> dict[str, Any]:
-    hit = _STORED_STARTS.get(id(policy))
-    if hit is not None and hit[0] is policy:
-        return hit[1]
-    if len(_STORED_STARTS) >= 1024:
-        _STORED_STARTS.clear()
-    template = start_timer("", "", policy, dt.datetime(2000, 1, 1, tzinfo=UTC)).model_dump(mode="json",
-                                                                                        exclude={"policy"})
-    _STORED_STARTS[id(policy)] = (policy, template)
-    return template
+    """The stored form of a timer of `policy` started at an arbitrary time (`start_stored` replaces every time in
+    it), once per policy (`_per_policy`)."""
+    return _per_policy(_STORED_STARTS, policy, lambda p: start_timer("", "", p, dt.datetime(2000, 1, 1, tzinfo=UTC))
+                       .model_dump(mode="json", exclude={"policy"}))
 
 
 def complete_stored(data: dict[str, Any], policy: ResolvedPolicy, at: dt.datetime) -> StoredCompletion | None:
     """`complete(fire_due(timer, at)[0], at)` for an open timer in its stored form (`data`, decoded; changed in
-    place) when it has nothing due by `at`: the same
-    rules (`_used`, `_phase_of`, `_completed`). None when it has something due, or is not open: the caller
-    takes the model's way (`fire_due`, `complete`), which fires what is due or refuses."""
+    place) when it has nothing due by `at`, by the same rules (`_used`, `_phase_of`, `_completed`). None when it
+    has something due, or is not open: the caller takes the model's way (`fire_due`, `complete`), which fires
+    what is due or refuses."""
     if data["completed_at"] is not None or data["cancelled_at"] is not None:
         return None
     stamped = _utc(at)
