@@ -459,11 +459,19 @@ def _stored_start_of(policy: ResolvedPolicy) -> dict[str, Any]:
                        .model_dump(mode="json", exclude={"policy"}))
 
 
+#: what a stored form holds when it is this version's whole dump (`complete_stored` reads it without the model)
+_STORED_FIELDS = frozenset(SlaTimer.model_fields) - {"policy"}
+_ACTION_FIELDS = frozenset(ScheduledAction.model_fields)
+
+
 def complete_stored(data: dict[str, Any], policy: ResolvedPolicy, at: dt.datetime) -> StoredCompletion | None:
     """`complete(fire_due(timer, at)[0], at)` for an open timer in its stored form (`data`, decoded; changed in
     place) when it has nothing due by `at`, by the same rules (`_used`, `_phase_of`, `_completed`). None when it
     has something due, or is not open: the caller takes the model's way (`fire_due`, `complete`), which fires
-    what is due or refuses."""
+    what is due or refuses, and when the stored form is not this version's whole dump (a field added since the
+    row was written: the model fills its default)."""
+    if not data.keys() >= _STORED_FIELDS or not all(a.keys() >= _ACTION_FIELDS for a in data["schedule"]):
+        return None
     if data["completed_at"] is not None or data["cancelled_at"] is not None:
         return None
     stamped = _utc(at)

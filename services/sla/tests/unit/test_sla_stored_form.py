@@ -107,6 +107,15 @@ def test_a_timer_with_an_action_due_by_the_completion_is_left_to_the_model() -> 
     assert complete_stored(_stored(t), POLICIES[0], T0 + 59 * MIN) is not None
 
 
+def test_a_stored_form_missing_a_field_is_left_to_the_model() -> None:
+    """A row written before a field was added: the model fills its default, the stored way does not guess."""
+    stored = _stored(start_timer("TK-1", "n", POLICIES[0], T0))
+    assert complete_stored(dict(stored), POLICIES[0], T0 + MIN) is not None
+    assert complete_stored({k: v for k, v in stored.items() if k != "met_late"}, POLICIES[0], T0 + MIN) is None
+    schedule = [{k: v for k, v in a.items() if k != "superseded"} for a in stored["schedule"]]
+    assert complete_stored({**stored, "schedule": schedule}, POLICIES[0], T0 + MIN) is None
+
+
 def test_a_final_timer_is_left_to_the_model() -> None:
     t = start_timer("TK-1", "n", POLICIES[0], T0)
     assert complete_stored(_stored(complete(t, T0 + MIN)), POLICIES[0], T0 + 2 * MIN) is None
