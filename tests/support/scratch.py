@@ -3,13 +3,18 @@ applied event) and an inbox in a schema of its own, a fresh topic with its DLQ."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 
 from sqlalchemy import Column, MetaData, String, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backbone.consumer import ConsumerRunner
 from backbone.db import inbox_table, make_engine
+from backbone.kafka import Producer
 from backbone.release import ensure_topics
 from backbone.topics import TopicSpec, dlq
 
@@ -35,3 +40,20 @@ async def consumer_scratch(infra: Any, schema: str, *, partitions: int = 1) -> C
     topic = f"test.{schema}.{uuid.uuid4().hex[:8]}"
     await ensure_topics(infra.kafka_bootstrap, [TopicSpec(topic, partitions), TopicSpec(dlq(topic), 1)])
     return ConsumerScratch(engine, effects, inbox, topic)
+
+
+@asynccontextmanager
+async def consumer_running(engine: AsyncEngine, schema: str, runner: ConsumerRunner,
+                           producer: Producer) -> AsyncIterator[None]:
+    """`runner` running for the block; after it, the runner stopped, the producer stopped, the scratch's schema
+    dropped and its engine disposed."""
+    task = asyncio.create_task(runner.run())
+    try:
+        yield
+    finally:
+        runner.stop()
+        await task
+        await producer.stop()
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await engine.dispose()

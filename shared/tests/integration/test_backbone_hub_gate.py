@@ -6,12 +6,11 @@ for it."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import MetaData, func, insert, select, text
+from sqlalchemy import MetaData, func, insert, select
 
 from backbone import metrics
 from backbone.consumer import ConsumerRunner, Gated, RetryPolicy
@@ -22,7 +21,7 @@ from backbone.hub.fanout import fan_out_handlers, from_payload, merge_handlers
 from backbone.hub.model import HubEvent, hub_event_id, hub_tables
 from backbone.kafka import Producer
 from tests.support.kafka_tools import eventually
-from tests.support.scratch import consumer_scratch
+from tests.support.scratch import consumer_running, consumer_scratch
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -58,7 +57,6 @@ async def test_a_fan_out_nobody_subscribes_to_claims_nothing_until_a_subscriptio
     runner = ConsumerRunner(name=schema, bootstrap=infra.kafka_bootstrap, topics=[topic], group_id=schema,
                             handlers=handlers, session_factory=sf, inbox=inbox, producer=producer,
                             retry=RetryPolicy(max_attempts=2, initial_s=0.05))
-    task = asyncio.create_task(runner.run())
 
     def event(etype: str, n: int) -> bytes:
         c = OrderCancelled(order_id="o1", customer_id="c1", reason=f"#{n}", cancelled_at=datetime.now(UTC))
@@ -74,7 +72,7 @@ async def test_a_fan_out_nobody_subscribes_to_claims_nothing_until_a_subscriptio
     async def at_least(table, n: int) -> bool:
         return await count(table) >= n
 
-    try:
+    async with consumer_running(engine, schema, runner, producer):
         # A run: two gated events and one of a type with a handler of its own (the fan-out in it maps nothing).
         for n, etype in enumerate((GATED, GATED)):
             await producer.send(topic, event(etype, n), key=b"o1")
@@ -98,10 +96,3 @@ async def test_a_fan_out_nobody_subscribes_to_claims_nothing_until_a_subscriptio
         async with sf() as s:
             reasons = (await s.execute(select(tables.delivery.c.body).order_by(tables.delivery.c.id))).scalars().all()
         assert len(reasons) == 2
-    finally:
-        runner.stop()
-        await task
-        await producer.stop()
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await engine.dispose()

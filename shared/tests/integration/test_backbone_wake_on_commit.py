@@ -44,7 +44,6 @@ async def test_a_commit_wakes_the_worker_and_a_rollback_does_not(infra):
 async def test_a_consumer_wakes_its_workers_after_it_applied_events(infra):
     """`ConsumerRunner.wake_on_commit`: the SLA scanner sleeps until its next timer and is woken this way
     when the consumer writes one (a run of events, the batch path, and a single event, the one-by-one path)."""
-    import asyncio
     import uuid
     from datetime import UTC, datetime
 
@@ -55,7 +54,7 @@ async def test_a_consumer_wakes_its_workers_after_it_applied_events(infra):
     from backbone.events import OrderCancelled
     from backbone.kafka import Producer
     from tests.support.kafka_tools import eventually
-    from tests.support.scratch import consumer_scratch
+    from tests.support.scratch import consumer_running, consumer_scratch
 
     schema = f"bb_wake_{uuid.uuid4().hex[:8]}"
     engine, effects, inbox, topic = await consumer_scratch(infra, schema)
@@ -71,7 +70,6 @@ async def test_a_consumer_wakes_its_workers_after_it_applied_events(infra):
                             producer=producer, retry=RetryPolicy(max_attempts=2, initial_s=0.05))
     woken = Worker("woken")
     runner.wake_on_commit(woken)
-    task = asyncio.create_task(runner.run())
 
     async def applied(n: int) -> bool:
         async with sf() as s:
@@ -84,7 +82,7 @@ async def test_a_consumer_wakes_its_workers_after_it_applied_events(infra):
         return Envelope.wrap(OrderCancelled(order_id="o1", customer_id="c1", reason=f"#{n}",
                                             cancelled_at=datetime.now(UTC)), source="test", subject="o1").to_bytes()
 
-    try:
+    async with consumer_running(engine, schema, runner, producer):
         assert not woken._wake.is_set()
         await producer.send(topic, event(1), key=b"o1")
         await producer.send_and_wait(topic, event(2), key=b"o1")
@@ -95,10 +93,3 @@ async def test_a_consumer_wakes_its_workers_after_it_applied_events(infra):
         await producer.send_and_wait(topic, event(3), key=b"o1")
         await eventually(lambda: applied(3), what="a single event applied")
         await eventually(lambda: is_set(woken), what="the worker woken by the event's commit")
-    finally:
-        runner.stop()
-        await task
-        await producer.stop()
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await engine.dispose()
