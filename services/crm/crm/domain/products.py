@@ -176,11 +176,35 @@ class _Compiled(NamedTuple):
 _VALIDATORS: dict[tuple[int, BusinessKind], _Compiled] = {}
 
 
+#: the keywords `compile_check` takes jsonschema-rs's yes for: where a test holds it never to accept what jsonschema
+#: refuses (`multipleOf` with fractions, for one, it does accept more)
+_CHECKED_KEYWORDS = frozenset({
+    "$schema", "$id", "$comment", "$defs", "$ref", "title", "description", "default", "examples", FULFILMENT_REQUIRED,
+    "type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
+    "pattern", "required", "properties", "additionalProperties", "minProperties", "maxProperties",
+})
+
+
+def _checked_keywords_only(schema: Any) -> bool:
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, Mapping) or not _CHECKED_KEYWORDS.issuperset(schema):
+        return False
+    subschemas = [*schema.get("properties", {}).values(), *schema.get("$defs", {}).values()]
+    if not isinstance(schema.get("additionalProperties", True), bool):
+        subschemas.append(schema["additionalProperties"])
+    return all(_checked_keywords_only(sub) for sub in subschemas)
+
+
 def compile_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
     """A fast test of `schema` (draft 2020-12) compiled once: jsonschema-rs's validator, about 1.5 µs per order
     item where jsonschema walks the schema in ~150-300 µs (issue 16). Only its yes is taken: anything it does not
     accept goes to jsonschema, which decides and names the errors (the 422's `errors` unchanged; a test holds the
-    two to the same answers on the packaged schemas). None when jsonschema-rs refuses the schema itself."""
+    two to the same answers on the packaged schemas). None when the schema uses a keyword outside
+    `_CHECKED_KEYWORDS` or jsonschema-rs refuses it: jsonschema checks every instance. Instances are JSON values
+    (an item's `model_dump(mode="json")`): jsonschema-rs also takes a tuple for an array, jsonschema does not."""
+    if not _checked_keywords_only(schema):
+        return None
     try:
         validator = jsonschema_rs.Draft202012Validator(dict(schema))
     except (ValueError, jsonschema_rs.ValidationError):
