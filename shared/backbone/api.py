@@ -312,7 +312,20 @@ def first_matched(app: FastAPI, router: APIRouter, declared: list[APIRouter]) ->
     before += [r for r in app.router.routes if isinstance(r, Route)]  # the probes, /openapi.json, /docs
     for mine in own:
         for other in before:
-            if other.path_regex.match(mine.path) or mine.path_regex.match(other.path):
+            if _may_overlap(mine.path, other.path):
                 raise ValueError(f"{mine.path} may not be matched before {other.path}, which could answer it")
     stamp_rules(router.routes)
     app.include_router(guard_router(router), include_in_schema=False)
+
+
+def _may_overlap(a: str, b: str) -> bool:
+    """Whether one URL path could match both route paths: segment by segment, equal or a parameter on either side
+    (`/x/{a}/z` and `/x/y/{b}` both answer `/x/y/z`), or a `:path` parameter, which takes the rest. A segment that
+    holds a parameter among text counts as a parameter (it may refuse a pair that cannot overlap, never the reverse)."""
+    sa, sb = a.strip("/").split("/"), b.strip("/").split("/")
+    for x, y in zip(sa, sb, strict=False):
+        if x.endswith(":path}") or y.endswith(":path}"):
+            return True
+        if x != y and "{" not in x and "{" not in y:
+            return False
+    return len(sa) == len(sb)

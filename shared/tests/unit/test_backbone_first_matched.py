@@ -8,7 +8,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from backbone.api import first_matched
+from backbone.api import _may_overlap, first_matched
 from backbone.authz import public, stamp_rules
 
 
@@ -72,3 +72,17 @@ def test_a_router_an_earlier_route_could_answer_is_not_hoisted() -> None:
         first_matched(app, narrow, [catch_all, narrow])
     with pytest.raises(ValueError, match="one of the app's routers"):
         first_matched(app, narrow, [catch_all])
+
+
+@pytest.mark.parametrize(("a", "b", "overlap"), [
+    ("/x/{a}/z", "/x/y/{b}", True),  # both answer /x/y/z
+    ("/x/{a}", "/x/me", True),
+    ("/files/{p:path}", "/files/a/b", True),
+    ("/x/y", "/x/y/z", False),
+    ("/orders/{id}", "/things/{id}", False),
+    ("/x/a{id}", "/x/b", True),  # a parameter among text: taken as a parameter (refuses more, never less)
+    ("/", "/", True),
+])
+def test_paths_that_one_url_could_match_overlap(a: str, b: str, overlap: bool) -> None:
+    assert _may_overlap(a, b) is overlap
+    assert _may_overlap(b, a) is overlap
