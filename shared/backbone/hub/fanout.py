@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, Table, and_, exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,6 +70,12 @@ class _Subscriber:
     query: HubQuery
 
 
+def _active(s: Table, api: str) -> ColumnElement[bool]:
+    """The active subscriptions of `api`: the rows `_subscribers` reads and `subscribed` asks about (a `Gated`
+    handler is let go only when both would find none)."""
+    return and_(s.c.api == api, s.c.state == ACTIVE)
+
+
 async def _subscribers(session: AsyncSession, tables: HubTables, api: str) -> list[_Subscriber]:
     """The active subscriptions of `api`, read once per transaction: a consumer's run of events (one
     transaction) reads them with its first event, not once per event (two reads per order in the CRM and
@@ -79,7 +85,7 @@ async def _subscribers(session: AsyncSession, tables: HubTables, api: str) -> li
 
     async def read() -> list[_Subscriber]:
         result = await session.execute(
-            select(s.c.id, s.c.query, s.c.created_at).where(s.c.api == api, s.c.state == ACTIVE))
+            select(s.c.id, s.c.query, s.c.created_at).where(_active(s, api)))
         return [_Subscriber(row.id, row.created_at, parse_query(row.query)) for row in result]
 
     return await once_per_transaction(session, f"{_SUBSCRIBERS}:{s.fullname}:{api}", read)
@@ -136,7 +142,7 @@ def subscribed(tables: HubTables, api: str) -> Gate:
     `REGISTRATION_SLACK`. An event let go while nobody listened leaves no inbox row: read again (a rebalance
     before its offset's commit) once a subscription exists, it is mapped for it then, as a first read would."""
     s = tables.subscription
-    query = select(exists().where(s.c.api == api, s.c.state == ACTIVE))
+    query = select(exists().where(_active(s, api)))
 
     async def gate(session: AsyncSession) -> bool:  # in autocommit (the consumer's): the driver runs it
         return bool((await run_direct(session, query, {}))[0][0])

@@ -1,8 +1,10 @@
 """sla alerts: fewer indexes to maintain per row (every start and stop writes one: its feed record, `sla.met`)
 
-`ix_sla_alerts_ticket` is read by nothing (the SLA reads alerts by timer, `ux_sla_alerts_once`, and by
-commit order, `ix_sla_alerts_feed`); `ix_sla_alerts_fired` is read only by the breaches-per-day report,
-which asks for the breaches and escalations alone: it indexes only those now.
+`ix_sla_alerts_ticket` is read by nothing in the service (the SLA reads alerts by timer, `ux_sla_alerts_once`,
+and by commit order, `ix_sla_alerts_feed`; only the drills' checks and bench.console_board filter by ticket, on
+tables of their own size); `ix_sla_alerts_fired` is read only by the breaches-per-day report, which asks for the
+breaches and escalations alone: it indexes only those now. The rebuild holds the table's lock in the migration's
+transaction: the SLA's writers wait for it (docs/operations.md, "Migrations that hold a table's lock").
 
 Revision ID: e5b8c2d4f6a1
 Revises: d7e3a9c1f2b4
