@@ -454,8 +454,8 @@ async def complete_timers(
         # Nothing due by the completion (the common case): completed in the timer's stored form.
         stored = domain.complete_stored(from_json(row.state_data), policy, c.completed_at)
         if stored is not None:
-            if stored.clamped:
-                _clamped(c)
+            if stored.clamped:  # applied at the last event's time, which the stored form now holds
+                _clamped(c, stored.data["last_event_at"])
             met.append(_met_envelope(source, row, stored_met_data(row, stored, policy.policy_version)))
             saves.append({"id": row.id, **stored_columns(stored.data, stored.consumed), "updated_at": now})
             continue
@@ -463,7 +463,7 @@ async def complete_timers(
             # Actions due before the completion happened even if the scanner has not got to them.
             t, actions = domain.fire_due(await load_timer(session, catalog, row), c.completed_at)
             if domain.completion_clamped(t, c.completed_at):
-                _clamped(c)
+                _clamped(c, t.last_event_at)
             done = domain.complete(t, c.completed_at)
         except IllegalTransition as exc:
             _ignored(exc)
@@ -538,10 +538,10 @@ async def _record_feed(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
         await session.execute(_INSERT_ALERTS, _rows_param("alerts", rows, _ALERTS_TEXTS))
 
 
-def _clamped(c: TicketNodeCompleted) -> None:
+def _clamped(c: TicketNodeCompleted, last_event_at: datetime) -> None:
     metrics.COMPLETIONS_CLAMPED.inc()
-    log.warning("timer %s/%s: completion at %s is before its last event: applied at that time",
-                c.ticket_id, c.node, c.completed_at.isoformat())
+    log.warning("timer %s/%s: completion at %s is before its last event at %s: applied at that time",
+                c.ticket_id, c.node, c.completed_at.isoformat(), last_event_at.isoformat())
 
 
 def _ignored(exc: IllegalTransition) -> None:
