@@ -28,7 +28,8 @@ def _pct(d: dict[str, Any] | None, unit: str = "ms") -> str:
 
 
 def _e2e(r: dict[str, Any]) -> list[str]:
-    out = [f"_Measured {r['at']}, CRM with {r.get('crm_workers', 1)} uvicorn worker(s) + EOMS bridge._", "",
+    chain = " + EOMS bridge" + (" + SLA" if "sla" in r.get("services", []) else "")
+    out = [f"_Measured {r['at']}, CRM with {r.get('crm_workers', 1)} uvicorn worker(s){chain}._", "",
            "| offered orders/s | tickets/s through the chain | errors | end-to-end p50 / p90 / p99 / max | "
            "REST | relay | consumer (p50 / p90 / p99 / max) |",
            "|---|---|---|---|---|---|---|"]
