@@ -81,6 +81,9 @@ timers = sa.Table(
     sa.Index("ix_sla_timers_completed", "completed_at", postgresql_where=sa.text("completed_at IS NOT NULL")),
 )
 
+#: The alert types the breaches report counts (`services.reports.breaches_per_day`), which `ix_sla_alerts_fired` holds.
+BREACH_TYPES = ("sla.breached", "sla.escalated")
+
 alerts = sa.Table(
     "alerts",
     metadata,
@@ -99,10 +102,10 @@ alerts = sa.Table(
     sa.Column("data", JSONB, nullable=False),  # the event payload
     sa.Index("ux_sla_alerts_once", "timer_id", "action", unique=True),
     sa.Index("ix_sla_alerts_feed", "xid", "id"),
-    # The breaches-per-day report (`services.reports.BREACH_TYPES`, inline in its query so the planner matches
-    # this predicate): only those rows, where every start and stop writes an alert row (feed, `sla.met`).
+    # The breaches-per-day report (`BREACH_TYPES`, inline in its query so the planner matches this predicate): only
+    # those rows, where every start and stop writes an alert row (feed, `sla.met`).
     sa.Index("ix_sla_alerts_fired", "fired_at",
-             postgresql_where=sa.text("event_type IN ('sla.breached', 'sla.escalated')")),
+             postgresql_where=sa.text(f"event_type IN ({', '.join(repr(t) for t in BREACH_TYPES)})")),
 )
 
 customer_tiers = sa.Table(

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sla.models import alerts, timers
+from sla.models import BREACH_TYPES, alerts, timers
 
 GroupBy = Literal["node", "business_type", "ticket_kind", "tier", "account_manager", "role"]
 
@@ -89,9 +89,6 @@ async def node_times(
          **{k: round(float(getattr(r, k)), 3) for k in ("mean_s", "p50_s", "p90_s", "mean_wall_s", "p90_wall_s")}}
         for r in (await session.execute(q)).all()
     ]
-
-
-BREACH_TYPES = ("sla.breached", "sla.escalated")
 
 
 def days_of(start: datetime, end: datetime, tz: str) -> list[date]:
