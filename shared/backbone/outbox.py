@@ -70,7 +70,7 @@ import time
 import weakref
 import zlib
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -272,6 +272,17 @@ _MARK_WITH_READ = 64
 # it for its own transactions on pooled connections, which other statements share): `OutboxRelay.step`.
 _PLAN_CACHE_MODE = "plan_cache_mode = force_custom_plan"
 _CUSTOM_PLANS = f"SET LOCAL {_PLAN_CACHE_MODE}"
+
+
+@contextlib.asynccontextmanager
+async def _custom_plans(conn: AsyncConnection) -> AsyncIterator[Any]:
+    """`conn`'s driver in a transaction that plans its statements with their parameters (`SET LOCAL`: the pooled
+    connection's other statements keep their plan cache): `relay_once`'s read and mark-sent, as the lock
+    connection plans them."""
+    driver = await _driver(conn)
+    async with driver.transaction():
+        await driver.execute(_CUSTOM_PLANS)
+        yield driver
 
 
 def _relay_statements(schema: str) -> tuple[str, str, str]:
@@ -624,9 +635,7 @@ class OutboxRelay(Worker):
         that plans them with their parameters, as the lock connection does (`SET LOCAL`: the pooled connection's
         other statements keep their plan cache). Returns the rows marked sent plus those set aside."""
         async with self.engine.connect() as own:
-            driver = await _driver(own)
-            async with driver.transaction():
-                await driver.execute(_CUSTOM_PLANS)
+            async with _custom_plans(own) as driver:
                 rows = await self._read(driver, fenced=False)
             await self._count_pending(own)
             await own.rollback()
@@ -635,11 +644,8 @@ class OutboxRelay(Worker):
         done, poison, error = await self._publish(rows)
         if done:
             await self._acknowledged(rows[:done])
-            async with self.engine.connect() as mark:
-                driver = await _driver(mark)
-                async with driver.transaction():
-                    await driver.execute(_CUSTOM_PLANS)
-                    await driver.execute(self._mark_sql, [r[0] for r in rows[:done]])
+            async with self.engine.connect() as mark, _custom_plans(mark) as driver:
+                await driver.execute(self._mark_sql, [r[0] for r in rows[:done]])
         if poison is not None:
             self._set_aside(poison, error)
             return done + 1
