@@ -42,7 +42,8 @@ SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", 
 def configure_logging(service: str, level: str = "INFO") -> None:
     # A line names no process, thread or source position (`JsonFormatter`): a record need not look them up, a
     # getpid() and a walk up the caller's frames per record (the logging HOWTO's "Optimization"; ~1 % of the
-    # CRM's CPU per order, issue 16). `%(process)d` and the like in another formatter would print None.
+    # CRM's CPU per order, issue 16). In another formatter `%(process)d` and the like would print None, and
+    # `%(funcName)s` "(unknown function)".
     logging.logProcesses = logging.logThreads = logging.logMultiprocessing = False
     logging._srcfile = None
     handler = logging.StreamHandler(sys.stderr)
