@@ -119,15 +119,29 @@ class BenchEnv:
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _stat(pid: int) -> tuple[int, float, float] | None:
-    """(parent pid, own CPU seconds, CPU seconds of reaped children) of a live process."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of a live process's /proc stat after "pid (comm) " (state first), None if it is gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = raw[raw.rindex(")") + 2:].split()  # after "pid (comm) "
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def _stat(pid: int) -> tuple[int, float, float] | None:
+    """(parent pid, own CPU seconds, CPU seconds of reaped children) of a live process."""
+    if (fields := _stat_fields(pid)) is None:
+        return None
     ppid, utime, stime, cutime, cstime = int(fields[1]), *(int(f) for f in fields[11:15])
     return ppid, (utime + stime) / _CLK_TCK, (cutime + cstime) / _CLK_TCK
+
+
+def user_system_s(pid: int) -> tuple[float, float]:
+    """A live process's own user and system CPU seconds so far."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        raise ProcessLookupError(pid)
+    return int(fields[11]) / _CLK_TCK, int(fields[12]) / _CLK_TCK
 
 
 def tree_cpu_s(root: int) -> float:

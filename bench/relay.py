@@ -33,7 +33,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from backbone.envelope import Envelope, parse_envelope
 from backbone.events import OrderCancelled
-from bench.common import BenchEnv, CpuMeter, infra_roots, percentiles, profiler, top_frames, write_result
+from bench.common import (
+    BenchEnv,
+    CpuMeter,
+    infra_roots,
+    percentiles,
+    profiler,
+    top_frames,
+    user_system_s,
+    write_result,
+)
 from devtools.infra import PROJECT_ROOT
 
 SCHEMA = "bench_relay"
@@ -127,7 +136,7 @@ async def latency(env: BenchEnv, rate: float, seconds: float, writers: int = 8,
 
         async with pool.acquire() as conn:
             before = await _outbox_stats(conn)
-        relay_times, relay_switches = _times(relay.pid), _switches(relay.pid)
+        relay_times, relay_switches = user_system_s(relay.pid), _switches(relay.pid)
         meter = CpuMeter({"relay": relay.pid, **infra_roots(env.infra)}).start()
         spy = profiler(relay.pid, profile, seconds)
         start = time.perf_counter()
@@ -142,7 +151,7 @@ async def latency(env: BenchEnv, rate: float, seconds: float, writers: int = 8,
         while len(arrived) < len(envelopes) and time.time() < deadline:
             await asyncio.sleep(0.1)
         used = meter.stop()
-        relay_user, relay_sys = (after - before for after, before in zip(_times(relay.pid), relay_times, strict=True))
+        relay_user, relay_sys = (now - then for now, then in zip(user_system_s(relay.pid), relay_times, strict=True))
         relay_switches = _switches(relay.pid) - relay_switches
         await asyncio.sleep(1.5)  # backends flush their table statistics at most once a second
         async with pool.acquire() as conn:
@@ -168,14 +177,6 @@ async def latency(env: BenchEnv, rate: float, seconds: float, writers: int = 8,
             "wal_bytes_per_event": round((after["wal"] - before["wal"]) / n),
             "outbox_index_scans_per_event": round((after["idx_scan"] - before["idx_scan"]) / n, 3),
             "hot_updates": after["hot"] - before["hot"], "load": round(os.getloadavg()[0], 1)}
-
-
-def _times(pid: int) -> tuple[float, float]:
-    """A process's user and system CPU seconds so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def _switches(pid: int) -> int:
