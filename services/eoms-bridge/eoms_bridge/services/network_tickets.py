@@ -31,15 +31,14 @@ from backbone.ids import new_id
 from backbone.outbox import emit
 from backbone.vocabulary import GENERIC_COMPLAINT, TicketKind
 from eoms_bridge.domain.dispatch import Organisation
-from eoms_bridge.domain.errors import TicketNotFoundError, WorkflowNotFoundError
+from eoms_bridge.domain.errors import TicketNotFoundError
 from eoms_bridge.domain.routing import complaint_business_types
 from eoms_bridge.domain.ticket import Actor
 from eoms_bridge.domain.tmf621 import TmfStatus, normalize_severity, status_plan, tier_of_severity
-from eoms_bridge.domain.workflow import WorkflowDefinition
 from eoms_bridge.models import ticket_history, tickets
 from eoms_bridge.services import tickets as ticket_service
 from eoms_bridge.services.snapshot import from_snapshot
-from eoms_bridge.services.workflows import WorkflowStore
+from eoms_bridge.services.workflows import WorkflowStore, first_latest
 
 log = logging.getLogger("eoms_bridge.network_tickets")
 
@@ -90,17 +89,6 @@ async def find_by_external_id(session: AsyncSession, *, reporter: str, external_
         tickets.c.kind == KIND.value, tickets.c.origin == NETWORK))).mappings().first()
 
 
-async def _workflow(session: AsyncSession, store: WorkflowStore, product: str | None,
-                    generic_business_type: str) -> WorkflowDefinition:
-    candidates = complaint_business_types(product, generic_business_type)
-    for business_type in candidates[:-1]:
-        try:
-            return await store.latest(session, business_type)
-        except WorkflowNotFoundError:
-            log.warning("network ticket: no workflow for %s, it goes to %s", business_type, candidates[-1])
-    return await store.latest(session, candidates[-1])
-
-
 async def _known_customer(session: AsyncSession, customer_id: str) -> RowMapping | None:
     """What the bridge learnt of a customer from the CRM's orders and complaints (its latest ticket)."""
     return (await session.execute(
@@ -129,7 +117,8 @@ async def open_network_ticket(
         found = await find_by_external_id(session, reporter=request.reporter, external_id=request.external_id)
         if found is not None:
             return found, False
-    wf = await _workflow(session, store, request.product, generic_business_type)
+    wf = await first_latest(session, store, complaint_business_types(request.product, generic_business_type),
+                            what="network ticket")
     tier, account_manager, region = tier_of_severity(severity).value, "", None
     customer_id, customer_name = "", ""
     if request.customer is not None:

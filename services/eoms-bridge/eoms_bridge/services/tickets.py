@@ -30,7 +30,6 @@ from eoms_bridge.domain.errors import (
     IllegalTransitionError,
     StaleTicketError,
     TicketNotFoundError,
-    WorkflowNotFoundError,
 )
 from eoms_bridge.domain.routing import complaint_business_types, initial_tickets, tickets_to_open
 from eoms_bridge.domain.ticket import OPEN_STATES, Actor, Ticket, TicketAction, TicketState
@@ -38,7 +37,7 @@ from eoms_bridge.domain.workflow import WorkflowDefinition
 from eoms_bridge.models import ticket_history, tickets
 from eoms_bridge.services import assignment, forwarding
 from eoms_bridge.services.snapshot import from_snapshot, to_snapshot
-from eoms_bridge.services.workflows import WorkflowStore
+from eoms_bridge.services.workflows import WorkflowStore, first_latest
 
 log = logging.getLogger("eoms_bridge.tickets")
 
@@ -174,7 +173,8 @@ async def open_ticket_for_complaint(
 ) -> list[str]:
     """`<product>.complaint`; without a product (or without a workflow for it), the generic complaint
     workflow: triage at the complaint desk, then routed by the complaint's category."""
-    wf = await _complaint_workflow(session, store, complaint, generic_business_type)
+    wf = await first_latest(session, store, complaint_business_types(complaint.product, generic_business_type),
+                            what=f"complaint {complaint.complaint_id}")
     origin = Origin(
         origin="complaint", origin_id=complaint.complaint_id, origin_item_id=complaint.complaint_id,
         customer_id=complaint.customer_id, customer_name=complaint.customer_name,
@@ -190,18 +190,6 @@ async def open_ticket_for_complaint(
         if tid:
             created.append(tid)
     return created
-
-
-async def _complaint_workflow(session: AsyncSession, store: WorkflowStore, complaint: ComplaintCreated,
-                              generic_business_type: str) -> WorkflowDefinition:
-    candidates = complaint_business_types(complaint.product, generic_business_type)
-    for business_type in candidates[:-1]:
-        try:
-            return await store.latest(session, business_type)
-        except WorkflowNotFoundError:
-            log.warning("complaint %s: no workflow for %s, it goes to %s", complaint.complaint_id, business_type,
-                        candidates[-1])
-    return await store.latest(session, candidates[-1])
 
 
 @dataclass

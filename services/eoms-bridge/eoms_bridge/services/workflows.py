@@ -159,3 +159,15 @@ class WorkflowStore:
         self._cache[(d.id, d.version)] = d
         _latest_of_transaction(session).pop(d.business_type, None)
         return d
+
+
+async def first_latest(session: AsyncSession, store: WorkflowStore, business_types: list[str], *,
+                       what: str) -> WorkflowDefinition:
+    """The latest workflow of the first of `business_types` that has one, the last being the fallback that
+    must (a complaint's product-specific type, then the generic one); each type skipped is logged for `what`."""
+    for business_type in business_types[:-1]:
+        try:
+            return await store.latest(session, business_type)
+        except WorkflowNotFoundError:
+            log.warning("%s: no workflow for %s, it goes to %s", what, business_type, business_types[-1])
+    return await store.latest(session, business_types[-1])

@@ -12,8 +12,9 @@ from backbone.events import ComplaintCreated
 from backbone.vocabulary import GENERIC_COMPLAINT
 from eoms_bridge.bootstrap import check_generic_complaint
 from eoms_bridge.domain.errors import WorkflowDefinitionError, WorkflowNotFoundError
+from eoms_bridge.domain.routing import complaint_business_types
 from eoms_bridge.domain.workflow import WorkflowCatalog, WorkflowDefinition
-from eoms_bridge.services.tickets import _complaint_workflow
+from eoms_bridge.services.workflows import first_latest
 
 
 class _Store:
@@ -30,6 +31,11 @@ class _Store:
         return self.catalog.latest(business_type)
 
 
+async def _complaint_workflow(store: _Store, complaint: ComplaintCreated) -> WorkflowDefinition:
+    types = complaint_business_types(complaint.product, GENERIC_COMPLAINT)
+    return await first_latest(None, store, types, what="complaint")  # type: ignore[arg-type]
+
+
 def _complaint(product: str | None) -> ComplaintCreated:
     return ComplaintCreated(
         complaint_id="cmp_1", category="billing", severity="low", product=product, description="话费有疑问",
@@ -39,15 +45,15 @@ def _complaint(product: str | None) -> ComplaintCreated:
 
 async def test_a_complaint_opens_its_products_workflow(catalog: WorkflowCatalog) -> None:
     store = _Store(catalog)
-    wf = await _complaint_workflow(None, store, _complaint("m2m"), GENERIC_COMPLAINT)  # type: ignore[arg-type]
+    wf = await _complaint_workflow(store, _complaint("m2m"))
     assert wf.business_type == "m2m.complaint" and store.asked == ["m2m.complaint"]
 
 
 async def test_without_a_product_or_its_workflow_the_generic_one(catalog: WorkflowCatalog) -> None:
-    wf = await _complaint_workflow(None, _Store(catalog), _complaint(None), GENERIC_COMPLAINT)  # type: ignore[arg-type]
+    wf = await _complaint_workflow(_Store(catalog), _complaint(None))
     assert wf.business_type == GENERIC_COMPLAINT
     store = _Store(catalog, without="m2m.complaint")  # e.g. a deployment's trimmed catalog
-    wf = await _complaint_workflow(None, store, _complaint("m2m"), GENERIC_COMPLAINT)  # type: ignore[arg-type]
+    wf = await _complaint_workflow(store, _complaint("m2m"))
     assert wf.business_type == GENERIC_COMPLAINT and store.asked == ["m2m.complaint", GENERIC_COMPLAINT]
 
 
