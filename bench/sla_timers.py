@@ -249,9 +249,11 @@ async def _watch(database_url: str, start: datetime, until: datetime, every_s: f
                 continue
             row = await conn.fetchrow(
                 "SELECT (SELECT max(due_at) FROM sla.alerts WHERE action = 'breach') AS committed, "
-                "(SELECT max(a.due_at) FROM sla.outbox o JOIN sla.alerts a USING (event_id) "
-                " WHERE o.sent_at IS NOT NULL AND o.seq > (SELECT coalesce(max(seq), 0) - 3000 FROM sla.outbox "
-                "  WHERE sent_at IS NOT NULL) AND a.action = 'breach') AS sent")
+                # a sent breach's alert by (timer, action) (`ux_sla_alerts_once`; alerts.event_id is not indexed)
+                "(SELECT max(a.due_at) FROM sla.outbox o JOIN sla.alerts a ON a.action = 'breach' "
+                " AND a.timer_id = convert_from(o.payload, 'UTF8')::json -> 'data' ->> 'timer_id' "
+                " WHERE o.sent_at IS NOT NULL AND o.event_type = 'sla.breached' AND o.seq > "
+                " (SELECT coalesce(max(seq), 0) - 3000 FROM sla.outbox WHERE sent_at IS NOT NULL)) AS sent")
             if now < until - timedelta(seconds=15):  # while timers come due
                 for lags, at in ((commit_lag, row["committed"]), (sent_lag, row["sent"])):
                     lags.append(1000 * (min(now, until - timedelta(seconds=15)) - (at or start)).total_seconds())
