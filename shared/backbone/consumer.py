@@ -31,11 +31,13 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 from sqlalchemy import Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,6 +60,36 @@ Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 Gate = Callable[[AsyncSession], Awaitable[bool]]
 # Applies a whole run of fresh (already claimed) events at once, set-based, in the caller's transaction.
 BatchApplier = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
+#: Wire bytes → envelope (`parse_envelope`, or `typed_parser`'s); raises MalformedEvent.
+Parser = Callable[[bytes | None], Envelope]
+
+
+def typed_parser(payloads: Mapping[str, type[BaseModel]]) -> Parser:
+    """`parse_envelope` for a consumer whose busiest event types are known (`payloads`: event type → payload
+    model): a record of one of them is parsed, envelope and payload, in one pass in pydantic's core (its `data` is
+    then the payload model, which `Envelope.payload` hands back as it is), where the envelope's `data` as a dict,
+    then the payload validated from it, cost twice as much (SLA bench: 14.5 → 10 us per record). Any other record,
+    and one of those types that does not validate so (a broken payload), is parsed by `parse_envelope` as before:
+    the same envelope or MalformedEvent, and a broken payload fails in `payload()` as before (DLQ)."""
+    if not payloads:
+        return parse_envelope
+    typed = [
+        create_model(f"{model.__name__}Envelope", __base__=Envelope, type=(Literal[etype], ...),  # type: ignore[arg-type]
+                     data=(model, ...))
+        for etype, model in payloads.items()
+    ]
+    union: Any = typed[0] if len(typed) == 1 else Annotated[Union[tuple(typed)], Field(discriminator="type")]  # noqa: UP007
+    adapter: TypeAdapter[Envelope] = TypeAdapter(union)
+
+    def parse(raw: bytes | None) -> Envelope:
+        if raw is not None:
+            try:
+                return adapter.validate_json(raw)
+            except ValidationError:
+                pass  # another type, or not valid as one of these: the general parse decides
+        return parse_envelope(raw)
+
+    return parse
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,6 +229,7 @@ class ConsumerRunner(Worker):
         self.retry = retry or RetryPolicy()
         self.batch_size = max(1, batch_size)
         self.apply_run = apply_run
+        self.parse: Parser = parse_envelope  # a run's records (`parse_with`)
         self.started = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         # Partitions held on a record by a transient failure: "topic[partition]" → why (for /readyz).
@@ -208,6 +241,11 @@ class ConsumerRunner(Worker):
         # when each gate last answered open (monotonic).
         self._pass_gates: dict[Gate, asyncio.Future[bool]] | None = None
         self._open_since: dict[Gate, float] = {}
+
+    def parse_with(self, parser: Parser) -> None:
+        """Parse a run's records with `parser` (`typed_parser`) instead of `parse_envelope`; the one-by-one path
+        (after a failed run, with retries and the DLQ) keeps `parse_envelope`."""
+        self.parse = parser
 
     def wake_on_commit(self, *workers: Worker) -> None:
         """Wake `workers` (of this process) after every transaction of this consumer that applied events:
@@ -337,9 +375,10 @@ class ConsumerRunner(Worker):
         partition order, so a bad event never takes good ones down with it.
         """
         envelopes: list[Envelope] = []
+        parse = self.parse
         for msg in chunk:
             try:
-                envelopes.append(parse_envelope(msg.value))
+                envelopes.append(parse(msg.value))
             except MalformedEvent:
                 return chunk
         known = await self._wanted([e for e in envelopes if e.type in self.handlers])

@@ -9,9 +9,11 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backbone.consumer import typed_parser
+from backbone.events import TicketNodeCompleted, TicketNodeEntered
 from backbone.runtime import Infra, ServiceRuntime
 from backbone.topics import CRM_CUSTOMERS, EOMS_TICKETS
-from sla.consumers import make_batch_applier, make_handlers
+from sla.consumers import NODE_COMPLETED, NODE_ENTERED, make_batch_applier, make_handlers
 from sla.context import SlaContext
 from sla.domain import lint
 from sla.domain.catalog import NodeCatalog
@@ -59,6 +61,8 @@ def bootstrap(settings: SlaSettings | None = None) -> ServiceRuntime[SlaContext]
         topics=[EOMS_TICKETS, CRM_CUSTOMERS], handlers=handlers,
         apply_run=make_batch_applier(context, handlers) if settings.set_based_consumer else None,
     )
+    # Starts and stops, nearly every record: envelope and payload parsed in one pass.
+    consumer.parse_with(typed_parser({NODE_ENTERED: TicketNodeEntered, NODE_COMPLETED: TicketNodeCompleted}))
     scanner = DueTimerScanner(
         runtime.session_factory, context.policies, batch_size=settings.scan_batch_size,
         interval_s=settings.scan_interval_s, idle_s=settings.scan_idle_s, fired_by=context.instance_id,
