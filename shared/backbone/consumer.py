@@ -37,6 +37,7 @@ from typing import Annotated, Any, Literal, Union
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
+from prometheus_client import Histogram
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 from sqlalchemy import Table
 from sqlalchemy import exc as sa_exc
@@ -172,6 +173,23 @@ def hold_fetches_while_records_wait(consumer: AIOKafkaConsumer) -> None:
     fetcher = getattr(consumer, "_fetcher", None)
     if fetcher is not None and hasattr(fetcher, "_prefetch_backoff"):
         fetcher._prefetch_backoff = IDLE_POLL_S
+
+
+def observe_many(histogram: Histogram, amount: float, n: int) -> None:
+    """`n` observations of `amount` in a histogram (a labelled child) at once: the same buckets, count and sum as `n`
+    calls of `observe` (prometheus_client's, a lock and a bucket search each: 1.5-3 us per event of a run, 2-4 % of
+    the SLA's CPU per start), one bucket and the sum incremented once. A histogram without prometheus_client's
+    parts (another version) is observed `n` times."""
+    buckets, bounds, total = (getattr(histogram, a, None) for a in ("_buckets", "_upper_bounds", "_sum"))
+    if buckets is None or bounds is None or total is None:
+        for _ in range(n):
+            histogram.observe(amount)
+        return
+    total.inc(amount * n)
+    for bucket, bound in zip(buckets, bounds, strict=True):
+        if amount <= bound:
+            bucket.inc(n)
+            break
 
 
 class PartitionRevoked(Exception):
@@ -457,9 +475,7 @@ class ConsumerRunner(Worker):
                 n -= unwanted
             if done := applied[etype]:
                 metrics.EVENTS_CONSUMED.labels(self.group_id, etype, "applied").inc(done)
-                handle_seconds = metrics.EVENT_HANDLE_SECONDS.labels(self.group_id, etype)
-                for _ in range(done):
-                    handle_seconds.observe(per_event)
+                observe_many(metrics.EVENT_HANDLE_SECONDS.labels(self.group_id, etype), per_event, done)
             if n > done:
                 metrics.EVENTS_CONSUMED.labels(self.group_id, etype, "duplicate").inc(n - done)
 
