@@ -105,21 +105,39 @@ def authenticated(reason: str) -> Any:
     return _mark(authenticated_route, Rule("authenticated", reason=reason))
 
 
-def authorize(*roles: str, scope: str | None = None, checks: str | None = None, partners: bool = False) -> Any:
-    """A valid token holding one of `roles` (403 otherwise); the dependency's value is the principal."""
+def roles_rule(*roles: str, scope: str | None = None, checks: str | None = None, partners: bool = False) -> Rule:
+    """The rule `authorize` declares (its arguments are the same)."""
     unknown = [r for r in roles if r not in TOKEN_ROLES]
     if not roles or unknown:
         raise ValueError(f"authorize() takes the suite's token roles {list(TOKEN_ROLES)}, not {list(roles)}")
-    rule = Rule("roles", roles=tuple(dict.fromkeys(roles)), scope=scope, checks=checks, partners=partners)
+    return Rule("roles", roles=tuple(dict.fromkeys(roles)), scope=scope, checks=checks, partners=partners)
+
+
+def admit(rule: Rule, principal: Principal) -> Principal:
+    """`principal` if a roles `rule` lets it through, else the 403 `authorize` answers."""
+    if principal.partner is not None and not rule.partners:
+        raise Problem(403, "Forbidden", "a partner user may not call this operation")
+    if not principal.has(*rule.roles):
+        raise Problem(403, "Forbidden", f"requires one of the roles: {', '.join(rule.roles)}")
+    return principal
+
+
+def authorize(*roles: str, scope: str | None = None, checks: str | None = None, partners: bool = False) -> Any:
+    """A valid token holding one of `roles` (403 otherwise); the dependency's value is the principal."""
+    rule = roles_rule(*roles, scope=scope, checks=checks, partners=partners)
 
     async def authorized_route(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        if principal.partner is not None and not rule.partners:
-            raise Problem(403, "Forbidden", "a partner user may not call this operation")
-        if not principal.has(*rule.roles):
-            raise Problem(403, "Forbidden", f"requires one of the roles: {', '.join(rule.roles)}")
-        return principal
+        return admit(rule, principal)
 
     return _mark(authorized_route, rule)
+
+
+def authorize_within(dependency: Callable[..., Any], rule: Rule) -> Any:
+    """`Depends(dependency)` declaring `rule` for its route: a dependency that resolves the caller itself and
+    lets it through by `admit(rule, ...)` before anything else (a hot route's one dependency for its principal,
+    session and Idempotency-Key: each dependency FastAPI resolves is a level of its machinery per request,
+    issue 16). Named first by the endpoint, so the rule is decided first (`stamp_rules`)."""
+    return _mark(dependency, rule)
 
 
 def signed(scheme: str, verify: Callable[..., Any]) -> Any:

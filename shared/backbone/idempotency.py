@@ -244,28 +244,45 @@ def _path(request: Request) -> str:
     return request.url.path if any(c in path for c in _URL_CHANGES) else path
 
 
+#: The `Idempotency-Key` header as a dependency's parameter (its OpenAPI description included).
+KeyHeader = Annotated[
+    str | None, Header(alias=HEADER, description="Repeat a POST safely: same key and same body → the first reply"),
+]
+
+
+def _key(idempotency_key: str | None) -> str | None:
+    """The header's key, or the 422 naming the header when it is empty or longer than `MAX_KEY_LENGTH`."""
+    key = idempotency_key.strip() if idempotency_key is not None else None
+    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+        message = f"must have 1 to {MAX_KEY_LENGTH} characters"
+        raise Problem(422, "Invalid request", f"{HEADER} {message}",
+                      errors=[{"field": HEADER, "message": message}])
+    return key
+
+
+async def idempotency_of(request: Request, table: Table, idempotency_key: str | None, principal: str) -> Idempotency:
+    """The request's `Idempotency` on `table` for the caller `principal`, from its `KeyHeader` value (422 naming
+    the header when the key is empty or longer than `MAX_KEY_LENGTH`): `idempotency_dependency`'s, for a
+    dependency that resolves the caller itself."""
+    return await _idempotency(request, table, _key(idempotency_key), principal)
+
+
+async def _idempotency(request: Request, table: Table, key: str | None, principal: str) -> Idempotency:
+    # Without a key nothing is compared: no canonical JSON of the body to make (a parse and a dump).
+    fingerprint = "" if key is None else request_fingerprint(request.method, _path(request), await request.body())
+    return Idempotency(table=table, key=key, principal=principal, fingerprint=fingerprint)
+
+
 def idempotency_dependency(table: Table) -> Callable[..., Awaitable[Idempotency]]:
     """A FastAPI dependency reading the `Idempotency-Key` header of a request into an `Idempotency`
     on `table` (422 naming the header when the key is empty or longer than `MAX_KEY_LENGTH`)."""
 
-    async def get_idempotency(
-        request: Request,
-        idempotency_key: Annotated[
-            str | None,
-            Header(alias=HEADER, description="Repeat a POST safely: same key and same body → the first reply"),
-        ] = None,
-    ) -> Idempotency:
-        key = idempotency_key.strip() if idempotency_key is not None else None
-        if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
-            message = f"must have 1 to {MAX_KEY_LENGTH} characters"
-            raise Problem(422, "Invalid request", f"{HEADER} {message}",
-                          errors=[{"field": HEADER, "message": message}])
+    async def get_idempotency(request: Request, idempotency_key: KeyHeader = None) -> Idempotency:
+        key = _key(idempotency_key)
         # The caller as the route's authorization rule found it (`backbone.authz` resolves it first; the verifier
         # keeps the token it verified): asked here, not as a dependency of this one, which FastAPI would resolve
         # again, its header parameter and all, before finding it in its cache (issue 16).
         principal = await get_principal(request, request.headers.get("authorization"))
-        # Without a key nothing is compared: no canonical JSON of the body to make (a parse and a dump).
-        fingerprint = "" if key is None else request_fingerprint(request.method, _path(request), await request.body())
-        return Idempotency(table=table, key=key, principal=principal.subject, fingerprint=fingerprint)
+        return await _idempotency(request, table, key, principal.subject)
 
     return get_idempotency

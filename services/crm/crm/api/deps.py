@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.auth import Principal as Principal
-from backbone.authz import authorize
+from backbone.authz import admit, authorize, authorize_within, roles_rule
 from backbone.deps import PrincipalDep as PrincipalDep
 from backbone.deps import RuntimeDep as RuntimeDep
 from backbone.deps import SessionDep as SessionDep
-from backbone.deps import context_of
+from backbone.deps import context_of, token_verifier
 from backbone.deps import get_principal as get_principal
 from backbone.deps import get_runtime as get_runtime
 from backbone.deps import get_session as get_session
-from backbone.idempotency import Idempotency, idempotency_dependency
+from backbone.idempotency import Idempotency, KeyHeader, idempotency_dependency, idempotency_of
+from backbone.runtime import ServiceRuntime
 from crm import access
 from crm.context import CrmContext
 from crm.models import idempotency_keys
@@ -41,9 +45,39 @@ _AGENT = _OWN + "; an agent: the customers assigned to them and their orders (an
 AgentCustomerReaderDep = Annotated[Principal, authorize(*access.AGENT_CUSTOMER_READERS, scope=_AGENT)]
 AgentWorkReaderDep = Annotated[Principal, authorize(*access.AGENT_WORK_READERS, scope=_AGENT)]
 _CHANNEL = "an agent orders through the agent channel only (403 naming channel)"
+_ORDER_PLACERS = roles_rule(*access.ORDER_PLACERS, scope=_AGENT, checks=_CHANNEL)
 OrderPlacerDep = Annotated[Principal, authorize(*access.ORDER_PLACERS, scope=_AGENT, checks=_CHANNEL)]
 _FORCED = "the steps the EOMS tickets drive (start/open/reject, dispatch/resolve): an admin's override only (403)"
 ActorDep = Annotated[Principal, authorize(*access.WRITERS, scope=_OWN, checks=_FORCED)]
 CatalogueReaderDep = Annotated[Principal, authorize(*access.CATALOGUE_READERS)]
 TieringReaderDep = Annotated[Principal, authorize(*access.TIERING_READERS)]
 TieringAdminDep = Annotated[Principal, authorize(access.ADMIN)]
+
+
+@dataclass(frozen=True)
+class OrderPlacement:
+    """What `POST /api/v1/orders` needs, from one dependency (`order_placement`)."""
+
+    principal: Principal
+    session: AsyncSession
+    context: CrmContext
+    idempotency: Idempotency
+
+
+async def order_placement(request: Request, authorization: Annotated[str | None, Header()] = None,
+                          idempotency_key: KeyHeader = None) -> AsyncIterator[OrderPlacement]:
+    """The order POST's caller (the order placers' rule: 401/403 first), its Idempotency-Key (422 naming the
+    header), the context and a session, as one dependency: the hot route's five (principal, its token, the
+    session, the context, the key) were five levels of FastAPI's resolution per order, ~0.3 CPU-ms (issue 16).
+    The same header parameters, hence the same OpenAPI operation, as `OrderPlacerDep` + `IdempotencyDep`."""
+    principal = admit(_ORDER_PLACERS, await token_verifier(request).principal(authorization))
+    idempotency = await idempotency_of(request, idempotency_keys, idempotency_key, principal.subject)
+    runtime: ServiceRuntime[Any] = request.app.state.runtime
+    context = runtime.context
+    if not isinstance(context, CrmContext):
+        raise TypeError(f"the runtime's context is a {type(context).__name__}, not a CrmContext")
+    async with runtime.session_factory() as session:
+        yield OrderPlacement(principal, session, context, idempotency)
+
+
+OrderPlacementDep = Annotated[OrderPlacement, authorize_within(order_placement, _ORDER_PLACERS)]

@@ -22,7 +22,7 @@ from backbone.shapes import ClosedModel
 from backbone.vocabulary import BusinessKind, ProductId, SalesChannel, Tier
 from crm import access
 from crm.access import owner_filter
-from crm.api.deps import ActorDep, AgentWorkReaderDep, ContextDep, IdempotencyDep, OrderPlacerDep, SessionDep
+from crm.api.deps import ActorDep, AgentWorkReaderDep, IdempotencyDep, OrderPlacementDep, SessionDep
 from crm.api.views import OrderOut, new_order_out, orders_out
 from crm.domain.lifecycle import OrderAction, OrderState
 from crm.models import customers, orders
@@ -92,11 +92,11 @@ async def list_orders(
 
 
 @router.post("", status_code=201, response_model=OrderOut, summary="Create an order (optionally submit it)")
-async def create_order(principal: OrderPlacerDep, body: OrderIn, session: SessionDep, ctx: ContextDep,
-                       idem: IdempotencyDep) -> JSONResponse:
-    # `principal` first: its authorization rule is then the first dependency FastAPI resolves, and backbone.authz
-    # puts no second copy of it in front (stamp_rules).
-    scope = access.order_placer(principal)
+async def create_order(call: OrderPlacementDep, body: OrderIn) -> JSONResponse:
+    # One dependency carrying the authorization rule (resolved first: backbone.authz puts no second copy of it in
+    # front, stamp_rules), the session, the context and the Idempotency-Key (issue 16).
+    session, ctx, idem = call.session, call.context, call.idempotency
+    scope = access.order_placer(call.principal)
     channel = access.order_channel(scope, body.channel.value if "channel" in body.model_fields_set else None)
     # Two round trips: the customer's read, then one statement (its own transaction) that writes the order, its
     # items and events and claims the Idempotency-Key with the reply (backbone.idempotency.commit_once).
