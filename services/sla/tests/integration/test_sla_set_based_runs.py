@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic_core import to_json
 from sqlalchemy import select, text
 
 from backbone.db import make_engine, make_session_factory
@@ -23,7 +24,7 @@ from sla.domain import timer as domain
 from sla.models import alerts, outbox, timers
 from sla.services import policies
 from sla.services.policies import PolicyCatalog
-from sla.services.timers import _ROW, cancel_ticket, complete_timers, load_timer, start_timers
+from sla.services.timers import _ROW, _STARTED_KEYS, cancel_ticket, complete_timers, load_timer, start_timers
 from sla.workflow_catalog import DEFAULT_CATALOG_PATH, load_node_catalog
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -169,3 +170,42 @@ async def test_runs_apply_in_a_translated_schema(infra: Any) -> None:
         async with base.begin() as conn:
             await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         await base.dispose()
+
+
+async def test_a_started_feed_record_is_the_json_of_its_timer_row(infra: Any) -> None:
+    """`sla.timer_started`'s data, built in the start statement from the row's columns (`_feed_data`), is the JSON
+    the service used to serialise per start: `{"timer_id": id, **{k: row[k] for k in _STARTED_KEYS}}` with
+    pydantic's times ("Z"; microseconds or none), nulls kept."""
+    engine = make_engine(infra.database_url, pool_size=2)
+    sf = make_session_factory(engine, outbox=outbox, source="sla")
+    catalog = PolicyCatalog()
+    whole, fraction = f"tkt_feed_{RUN}_whole", f"tkt_feed_{RUN}_fraction"
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    try:
+        async with sf() as session, session.begin():
+            await policies.seed_from_file(session, SHORT, load_node_catalog(DEFAULT_CATALOG_PATH, (SLATEST_WORKFLOWS,)))
+        async with sf() as session, session.begin():
+            assert await start_timers(session, catalog, [
+                (TicketNodeEntered(**_ctx(whole), entered_at=t0), None),
+                (TicketNodeEntered(**{**_ctx(fraction), "customer_region": None, "assignee": "u\"1"},
+                                   entered_at=t0.replace(microsecond=120)), "corr"),
+            ], "test-feed") == 2
+        async with sf() as session:
+            rows = {r.id: r for r in (await session.execute(
+                select(*_ROW, timers.c.started_at, timers.c.deadline)
+                .where(timers.c.ticket_id.in_([whole, fraction])))).all()}
+            feed = (await session.execute(select(alerts.c.timer_id, alerts.c.data).where(
+                alerts.c.ticket_id.in_([whole, fraction]), alerts.c.event_type == "sla.timer_started"))).all()
+        assert sorted(f.timer_id for f in feed) == sorted(rows)
+        for f in feed:
+            row = rows[f.timer_id]
+            assert f.data == json.loads(to_json({"timer_id": row.id, **{k: getattr(row, k) for k in _STARTED_KEYS}}))
+        texts = {f.data["ticket_id"]: (f.data["started_at"], f.data["assignee"], f.data["customer_region"])
+                 for f in feed}
+        assert texts[whole][0] == t0.isoformat().replace("+00:00", "Z")
+        assert texts[fraction] == (t0.replace(microsecond=120).isoformat().replace("+00:00", "Z"), 'u"1', None)
+    finally:
+        async with sf() as session, session.begin():
+            await session.execute(alerts.delete().where(alerts.c.ticket_id.in_([whole, fraction])))
+            await session.execute(timers.delete().where(timers.c.ticket_id.in_([whole, fraction])))
+        await engine.dispose()
