@@ -5,12 +5,17 @@ infrastructure, lets them settle, then counts the CPU time of every process tree
 PostgreSQL with all its backends, the Kafka broker) over an idle window. The target (issue 16) is
 the whole suite at or under 2 % of one core.
 
-`python -m bench.idle --seconds 60 [--settle N] [--profile DIR] [--wakeups DIR] [--env NAME=VALUE ...]`
+`python -m bench.idle --seconds 60 [--settle N] [--windows N] [--profile DIR] [--wakeups DIR] [--env NAME=VALUE ...]
+[--out NAME]`
 
 `--profile DIR` samples each service with py-spy; `--wakeups DIR` counts each service's event-loop wake-ups
 (`epoll_wait` calls, with strace: the tracing inflates the CPU figures of that run, so such a run only
 prints, it does not write bench/results/idle.json). `--env NAME=VALUE` (repeatable) gives every service a
-setting (an interval, say) for a before/after pair; the result records it as `service_env`.
+setting (an interval, say) for a before/after pair; the result records it as `service_env`. `--windows N` measures
+N windows of `--seconds` one after the other on the same suite (each one's figures under `windows`, the top-level
+figures over all of them): repetitions without a restart, to see a run's spread on a loaded machine. `--out NAME`
+writes bench/results/NAME.json instead of idle.json (two runs side by side on their own GS_PORT_OFFSET and
+GS_DATA_DIR, a broker setting each, see the same load at the same time).
 
 Every run also splits the broker's CPU by JVM thread (`kafka_threads`: /proc/<pid>/task read at the window's
 two ends, the threads named from a `jstack` thread dump taken after the window, numbered threads of one pool
@@ -108,7 +113,8 @@ def thread_breakdown(pid: int, before: dict[int, int], after: dict[int, int], wa
 
 
 def run(seconds: float, settle_s: float, profile_dir: str | None = None,
-        wakeups_dir: str | None = None, service_env: dict[str, str] | None = None) -> dict[str, Any]:
+        wakeups_dir: str | None = None, service_env: dict[str, str] | None = None,
+        windows: int = 1) -> dict[str, Any]:
     smtp_port, smsc_port = free_port(), free_port()
     smtp = ServerProcess(["-m", "devtools.smtp", "--port", str(smtp_port)], "[smtp] mail to", "listening")
     try:
@@ -118,37 +124,46 @@ def run(seconds: float, settle_s: float, profile_dir: str | None = None,
         raise
     env = {"SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "SMPP_URL": f"smpp://notify:secret@127.0.0.1:{smsc_port}",
            **(service_env or {})}
+    each: list[dict[str, Any]] = []
     try:
         with BenchEnv(services=SERVICES, env=env) as bench:
             time.sleep(settle_s)  # consumer groups join, first passes, JIT warm-up of the broker
             roots = bench.cpu_roots()
             kafka_pid = roots.get("kafka")
             kafka_before = thread_cpu_ticks(kafka_pid) if kafka_pid else {}
-            meter = CpuMeter(roots).start()
-            spies = [profiler(roots[name], f"{profile_dir}/{name}.txt", seconds) for name in SERVICES] \
+            whole = CpuMeter(roots).start()
+            spies = [profiler(roots[name], f"{profile_dir}/{name}.txt", seconds * windows) for name in SERVICES] \
                 if profile_dir else []
-            spies += [wakeup_counter(roots[name], f"{wakeups_dir}/{name}.strace", seconds) for name in SERVICES] \
-                if wakeups_dir else []
-            time.sleep(seconds)
-            used = meter.stop()
+            spies += [wakeup_counter(roots[name], f"{wakeups_dir}/{name}.strace", seconds * windows)
+                      for name in SERVICES] if wakeups_dir else []
+            for _ in range(windows):
+                meter = CpuMeter(roots).start()
+                time.sleep(seconds)
+                window = meter.stop()
+                each.append({"total_percent": round(sum(window.values()) * 100 / meter.wall_s, 2),
+                             "percent_of_a_core": {name: round(100 * s / meter.wall_s, 2)
+                                                   for name, s in sorted(window.items())}})
+            used = whole.stop()
             kafka_after = thread_cpu_ticks(kafka_pid) if kafka_pid else {}
             for spy in spies:
                 if spy is not None:
                     spy.wait(30)
-            kafka_threads = thread_breakdown(kafka_pid, kafka_before, kafka_after, meter.wall_s) if kafka_pid else {}
+            kafka_threads = thread_breakdown(kafka_pid, kafka_before, kafka_after, whole.wall_s) if kafka_pid else {}
     finally:
         smtp.stop()
         smsc.stop()
-    per_process = {name: round(100 * s / meter.wall_s, 2) for name, s in sorted(used.items())}
-    total = round(sum(used.values()) * 100 / meter.wall_s, 2)
-    services = round(sum(v for k, v in used.items() if k in SERVICES) * 100 / meter.wall_s, 2)
-    result: dict[str, Any] = {"idle_s": round(meter.wall_s, 1), "settle_s": settle_s,
+    per_process = {name: round(100 * s / whole.wall_s, 2) for name, s in sorted(used.items())}
+    total = round(sum(used.values()) * 100 / whole.wall_s, 2)
+    services = round(sum(v for k, v in used.items() if k in SERVICES) * 100 / whole.wall_s, 2)
+    result: dict[str, Any] = {"idle_s": round(whole.wall_s, 1), "settle_s": settle_s,
                               "percent_of_a_core": per_process, "services_percent": services, "total_percent": total,
                               "kafka_threads": kafka_threads}
+    if windows > 1:
+        result["windows"] = each
     if service_env:
         result["service_env"] = service_env
     if wakeups_dir:
-        result["loop_wakeups_per_s"] = {name: wakeups_per_s(f"{wakeups_dir}/{name}.strace", seconds)
+        result["loop_wakeups_per_s"] = {name: wakeups_per_s(f"{wakeups_dir}/{name}.strace", seconds * windows)
                                         for name in SERVICES}
     print(result, flush=True)
     return result
@@ -158,17 +173,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--settle", type=float, default=20)
+    parser.add_argument("--windows", type=int, default=1, help="idle windows of --seconds one after the other")
+    parser.add_argument("--out", default="idle", help="name of the results file under bench/results/")
     parser.add_argument("--profile", help="py-spy every service over the idle window into this folder")
     parser.add_argument("--wakeups", help="count every service's event-loop wake-ups (strace) into this folder")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for every service (repeatable), to compare an interval's idle cost")
     args = parser.parse_args()
     service_env = dict(item.split("=", 1) for item in args.env)
-    result = run(args.seconds, args.settle, args.profile, args.wakeups, service_env)
+    result = run(args.seconds, args.settle, args.profile, args.wakeups, service_env, args.windows)
     if args.wakeups:  # strace inflated this run's CPU figures: a diagnostic, not a result
-        print(f"loop wake-ups per second: {result['loop_wakeups_per_s']} (bench/results/idle.json not written)")
+        print(f"loop wake-ups per second: {result['loop_wakeups_per_s']} (bench/results/{args.out}.json not written)")
     else:
-        write_result("idle", result)
+        write_result(args.out, result)
     if args.profile:
         for name in SERVICES:
             print(f"--- {name}")
