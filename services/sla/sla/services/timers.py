@@ -40,6 +40,7 @@ from backbone.events import (
     SlaWarning,
     TicketNodeCompleted,
     TicketNodeEntered,
+    event_type_of,
 )
 from backbone.ids import new_id
 from backbone.outbox import binding_of, envelope_for, rows_insert, rows_params
@@ -278,15 +279,52 @@ def _save_and_publish_statement(outbox: Table) -> sa.Update:
     return _SAVE_MANY.add_cte(rows_insert(outbox).cte("published"))
 
 
+@functools.cache
+def _save_publish_and_record_met_statement(outbox: Table) -> sa.Update:
+    """`_save_and_publish_statement` with the `sla.met` alert rows (the live feed's records of the completions)
+    taken from the outbox rows it writes: each one's event id, type, subject, and its data and timer id read from
+    the payload (the envelope's JSON, its `data` as `met_data` built it), recorded at `:p_met_at` by
+    `:p_recorded_by`, in publishing order; a (timer, met) already recorded is not written again. One round trip
+    and no JSON of their own from the service, where `record_fired` sent them as rows of their own statement
+    (their data serialised a second time beside the envelope's)."""
+    published = (rows_insert(outbox)
+                 .returning(outbox.c.seq, outbox.c.event_id, outbox.c.event_type, outbox.c.key, outbox.c.payload)
+                 .cte("published"))
+    met = (
+        sa.select(published.c.seq, published.c.event_id, published.c.event_type, published.c.key,
+                  sa.cast(sa.func.convert_from(published.c.payload, sa.literal_column("'UTF8'")), JSONB)
+                  .op("->", return_type=JSONB)(sa.literal_column("'data'")).label("data"))
+        .where(published.c.event_type == sa.literal_column(f"'{event_type_of(SlaMet)[0]}'"))
+        .cte("met").prefix_with("MATERIALIZED")
+    )
+    record = insert(alerts).from_select(
+        ("event_id", "event_type", "timer_id", "action", "ticket_id", "fired_at", "fired_by", "data"),
+        sa.select(met.c.event_id, met.c.event_type, met.c.data.op("->>", return_type=sa.Text())(
+                      sa.literal_column("'timer_id'")), sa.literal_column("'met'"),
+                  met.c.key, sa.cast(bindparam(_param("met_at")), sa.DateTime(timezone=True)),
+                  sa.cast(bindparam(_param("recorded_by")), sa.Text()), met.c.data)
+        .order_by(met.c.seq),
+    ).on_conflict_do_nothing(index_elements=(alerts.c.timer_id, alerts.c.action)).cte("met_recorded")
+    return _SAVE_MANY.add_cte(published).add_cte(met).add_cte(record)
+
+
 async def _save_many(session: AsyncSession, rows: Sequence[dict[str, Any]],
-                     publish: Sequence[Envelope] = ()) -> None:
+                     publish: Sequence[Envelope] = (), *, met_at: datetime | None = None,
+                     recorded_by: str | None = None) -> None:
     """Write back the new state of several timers (distinct ids) and the events to publish with it (written to
-    the outbox in this order, counted as emitted), one statement."""
+    the outbox in this order, counted as emitted), one statement; with `met_at`, the `sla.met` among them are
+    recorded as alerts too (`_save_publish_and_record_met_statement`)."""
     if publish:
         if not rows:
             raise ValueError("events to publish come with the timers whose state produced them")
-        await session.execute(_save_and_publish_statement(binding_of(session).table), {
-            **_save_params(rows), **rows_params(session, publish)})
+        outbox = binding_of(session).table
+        if met_at is not None:
+            await session.execute(_save_publish_and_record_met_statement(outbox), {
+                **_save_params(rows), **rows_params(session, publish), _param("met_at"): met_at,
+                _param("recorded_by"): recorded_by})
+        else:
+            await session.execute(_save_and_publish_statement(outbox), {
+                **_save_params(rows), **rows_params(session, publish)})
         for etype, n in Counter(e.type for e in publish).items():
             metrics.ALERTS_EMITTED.labels(etype).inc(n)
     elif rows:
@@ -491,7 +529,10 @@ async def complete_timers(
         fired.extend((row, t, a, now) for a in actions)
         met.append(_met_envelope(source, row, met_data(row, done)))
         saves.append(_save_row(row.id, done, now))
-    await _save_many(session, saves, await record_fired(session, fired, fired_by, met=met, met_at=now))
+    # The fired actions' alert rows first (those already recorded are not published again), then the timers, the
+    # events and the completions' alert rows (after the fired ones, as before) in one statement.
+    published = await record_fired(session, fired, fired_by)
+    await _save_many(session, saves, [*published, *met], met_at=now, recorded_by=fired_by)
 
 
 async def _transition_ticket(

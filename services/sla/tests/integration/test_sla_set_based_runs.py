@@ -121,6 +121,22 @@ async def test_runs_of_starts_and_stops_apply_once_each(infra: Any) -> None:
             assert [t for k, t in published if k == late] == [
                 "sla.breached", "sla.escalated", "sla.escalated", "sla.met"]
             assert [t for k, t in published if k in (a, b)] == ["sla.met", "sla.met"]
+            # A completion's alert row (written from its outbox row, in the same statement): its event's id, type,
+            # subject and data, recorded at the run's time by the consumer, after the alerts fired with it.
+            envelopes = {json.loads(r.payload)["id"]: json.loads(r.payload) for r in (await session.execute(
+                select(outbox.c.payload).where(outbox.c.key.in_(tickets), outbox.c.event_type == "sla.met"))).all()}
+            met = (await session.execute(select(alerts).where(
+                alerts.c.ticket_id.in_(tickets), alerts.c.action == "met").order_by(alerts.c.id))).all()
+            assert sorted(str(r.event_id) for r in met) == sorted(envelopes)
+            for r in met:
+                env = envelopes[str(r.event_id)]
+                assert (r.event_type, r.ticket_id, r.timer_id, r.data) == (
+                    "sla.met", env["subject"], env["data"]["timer_id"], env["data"])
+                assert r.fired_by == "test-runs" and r.due_at is None and r.fired_at == met[0].fired_at
+            late_actions = (await session.execute(select(alerts.c.action).where(
+                alerts.c.ticket_id == late, alerts.c.event_type != "sla.timer_started").order_by(alerts.c.id)
+            )).scalars().all()
+            assert late_actions[-1] == "met"
     finally:
         await engine.dispose()
 
