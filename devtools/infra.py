@@ -375,8 +375,8 @@ def _with_timer_slack(slack_ns: int) -> list[str]:
     """The command prefix that runs the rest with KAFKA_SLACK_THREADS' slack set to `slack_ns`; none for 0."""
     if slack_ns <= 0:
         return []
-    return [sys.executable, "-c", f"WATCH = {_SLACK_WATCH!r}\n{_SLACK_EXEC}", str(slack_ns),
-            ",".join(KAFKA_SLACK_THREADS)]
+    threads = os.environ.get("KAFKA_SLACK_THREADS") or ",".join(KAFKA_SLACK_THREADS)  # a measurement's own list
+    return [sys.executable, "-c", f"WATCH = {_SLACK_WATCH!r}\n{_SLACK_EXEC}", str(slack_ns), threads]
 
 
 def ensure_kafka(profile: InfraProfile) -> tuple[str, str, list[int]]:
