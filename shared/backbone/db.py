@@ -66,9 +66,10 @@ async def autocommit(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     `run_direct`'s statements run on a connection the block takes from the engine's pool itself, in the
     driver's autocommit, and gives back at its end: none of the session's per-transaction work (its
     transaction, connection and commit: ~120 µs of CPU per block, issue 16). A statement the session itself
-    executes in the block (a rare read: a stored Idempotency-Key reply) runs in a transaction of the session's
-    own, committed when the block ends (rolled back on an error). A session already in a transaction, or bound
-    to no single engine, takes the session's own connection in autocommit instead."""
+    executes in the block runs in a transaction of the session's own, on a second connection, committed when
+    the block ends (rolled back on an error): a block's reads are `run_direct`'s (a request holding one pooled
+    connection while it waits for another is how a pool runs dry under load). A session already in a
+    transaction, or bound to no single engine, takes the session's own connection in autocommit instead."""
     engine = session.bind
     if session.in_transaction() or not isinstance(engine, AsyncEngine) or session.info.get(_DIRECT_TARGET):
         async with session.begin():
@@ -183,6 +184,11 @@ class _Target:
             await self.owner.invalidate(error)
         else:
             self.owner.invalidate(error)
+
+
+def in_autocommit(session: AsyncSession) -> bool:
+    """Whether the session is in an `autocommit` block (`run_direct` runs there)."""
+    return isinstance(session.info.get(_DIRECT_TARGET), _Target)
 
 
 async def run_direct(session: AsyncSession, statement: sa.ClauseElement, params: Mapping[str, Any]) -> list[Any]:

@@ -59,7 +59,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Insert, Update
 
-from backbone.db import run_direct
+from backbone.db import in_autocommit, run_direct
 from backbone.deps import get_principal
 from backbone.problems import Problem
 
@@ -156,7 +156,12 @@ class Idempotency:
         no key): for a request in `commit_once`'s way that its reads refused."""
         if self.key is None:
             return None
-        row = (await session.execute(_statements(self.table).stored, self._ids())).first()
+        stored = _statements(self.table).stored
+        if in_autocommit(session):  # on the block's connection: no second one from the pool
+            rows = await run_direct(session, stored, {"b_key": self.key, "b_principal": self.principal})
+            row = rows[0] if rows else None
+        else:
+            row = (await session.execute(stored, self._ids())).first()
         return None if row is None else self._replay_of(row)
 
     def _ids(self) -> dict[str, Any]:

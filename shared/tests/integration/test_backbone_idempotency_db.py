@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 import pytest
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from backbone.db import autocommit, idempotency_table, make_engine, make_session_factory
 from backbone.idempotency import Idempotency, UnfinishedIdempotency
@@ -140,3 +140,30 @@ async def test_commit_once_claims_the_key_in_the_effects_statement(infra):
             stored = (await session.execute(select(keys.c.key, keys.c.status_code, keys.c.response))).all()
         assert {r.key: (r.status_code, r.response["body"]) for r in stored} == {
             "k1": (201, {"thing": "a"}), "k2": (201, replies[0][1]), "k3": (201, {"thing": "d"})}
+
+
+async def test_replay_in_autocommit_reads_on_the_blocks_connection(infra):
+    """A refused request's `replay` (and a retry's, after the claim failed) in `autocommit` reads on the block's
+    connection: an engine of one connection answers it (a second one from the pool would wait for the first)."""
+    md = MetaData(schema=SCHEMA + "_one")
+    keys = idempotency_table(md)
+    async with scratch_schema(infra, md) as sessions:
+        async with sessions() as session, autocommit(session):
+            await Idempotency(table=keys, key="k1", principal="am_1", fingerprint="h1").commit_once(
+                session, 201, {"thing": "a"}, effect=(select(func.now()), {}))
+        one = create_async_engine(infra.database_url, pool_size=1, max_overflow=0, pool_timeout=2)
+        try:
+            async with make_session_factory(one)() as session, autocommit(session):
+                replay = await Idempotency(table=keys, key="k1", principal="am_1", fingerprint="h1").replay(session)
+                assert replay is not None and json.loads(bytes(replay.body)) == {"thing": "a"}
+                assert replay.headers["Idempotent-Replayed"] == "true"
+                assert await Idempotency(table=keys, key="k2", principal="am_1", fingerprint="h1").replay(session) \
+                    is None
+                with pytest.raises(Problem):  # another request's key: 422
+                    await Idempotency(table=keys, key="k1", principal="am_1", fingerprint="h2").replay(session)
+                # a retry whose claim fails: the stored reply, read on the same connection
+                again = await Idempotency(table=keys, key="k1", principal="am_1", fingerprint="h1").commit_once(
+                    session, 201, {"thing": "b"}, effect=(select(func.now()), {}))
+                assert json.loads(bytes(again.body)) == {"thing": "a"}
+        finally:
+            await one.dispose()

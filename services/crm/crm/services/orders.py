@@ -20,6 +20,7 @@ from sqlalchemy import Insert, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backbone.db import run_direct
 from backbone.envelope import Envelope
 from backbone.events import (
     OrderCancelled,
@@ -75,9 +76,15 @@ def item_errors(items: list[dict[str, Any]], catalogue: Catalogue) -> list[dict[
     return errors
 
 
+_OPPORTUNITY = select(opportunities.c.customer_id, opportunities.c.status).where(
+    opportunities.c.id == bindparam("opportunity_id"))
+
+
 async def _check_opportunity(session: AsyncSession, scope: Scope, opportunity_id: str, customer_id: str) -> None:
-    """An opportunity, when given, must exist, be the same customer's and be confirmed (409 otherwise)."""
-    opp = (await session.execute(select(opportunities).where(opportunities.c.id == opportunity_id))).first()
+    """An opportunity, when given, must exist, be the same customer's and be confirmed (409 otherwise). In
+    `backbone.db.autocommit` (`new_order`'s): read on its connection by the driver (`run_direct`)."""
+    rows = await run_direct(session, _OPPORTUNITY, {"opportunity_id": opportunity_id})
+    opp = rows[0] if rows else None
     if opp is None or opp.customer_id != customer_id:
         raise InvalidField("opportunity_id", "no such opportunity for this customer")
     role = TokenRole.ADMIN if scope.admin else TokenRole.ACCOUNT_MANAGER
