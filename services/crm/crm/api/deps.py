@@ -54,6 +54,9 @@ TieringReaderDep = Annotated[Principal, authorize(*access.TIERING_READERS)]
 TieringAdminDep = Annotated[Principal, authorize(access.ADMIN)]
 
 
+_crm_context = context_of(CrmContext)
+
+
 @dataclass(frozen=True)
 class OrderPlacement:
     """What `POST /api/v1/orders` needs, from one dependency (`order_placement`)."""
@@ -72,10 +75,8 @@ async def order_placement(request: Request, authorization: Annotated[str | None,
     The same header parameters, hence the same OpenAPI operation, as `OrderPlacerDep` + `IdempotencyDep`."""
     principal = admit(_ORDER_PLACERS, await token_verifier(request).principal(authorization))
     idempotency = await idempotency_of(request, idempotency_keys, idempotency_key, principal.subject)
+    context = await _crm_context(request)
     runtime: ServiceRuntime[Any] = request.app.state.runtime
-    context = runtime.context
-    if not isinstance(context, CrmContext):
-        raise TypeError(f"the runtime's context is a {type(context).__name__}, not a CrmContext")
     async with runtime.session_factory() as session:
         yield OrderPlacement(principal, session, context, idempotency)
 
