@@ -9,6 +9,7 @@ subprocesses (so they can be killed with SIGKILL and restarted).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -91,18 +92,31 @@ class ServiceProcess:
         raise RuntimeError(f"{self.spec.name} not ready within {timeout}s; see {self.log_path}")
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown hooks, no flush; what the delivery guarantees must survive."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
+        """SIGKILL to the service's whole process group (uvicorn and, with `--workers`, its worker processes):
+        no shutdown hooks, no flush; what the delivery guarantees must survive, as when a host dies."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill_group()
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        """SIGTERM to uvicorn (which stops its workers in order), then SIGKILL to whatever of its process group
+        is left: a worker that outlived its supervisor would go on with its consumers and relay, orphaned."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+            self.kill_group()
+            self.proc.wait()
+
+    def kill_group(self) -> None:
+        """SIGKILL to the process group the uvicorn process leads (start_new_session: its workers are in it). Called
+        right after the leader was reaped, it ends the workers that outlived it: the group's id stays taken while they
+        live, so it cannot name anyone else's processes."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 @dataclass
@@ -135,6 +149,7 @@ class Supervisor:
                     self._crashes[i] = 0
                 continue
             if i not in self._due:
+                p.kill_group()  # workers of a uvicorn that died must not live on beside its restart
                 self._crashes[i] = self._crashes.get(i, 0) + 1
                 delay = self.backoff.delay(self._crashes[i])
                 self._due[i] = now + delay

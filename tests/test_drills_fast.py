@@ -6,6 +6,8 @@ outages (stopped 20 s, killed -9) and the whole-stack drills (devtools/drills/st
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,58 @@ async def test_the_supervisor_restarts_a_service_killed_9(infra: Any, tmp_path: 
         await asyncio.to_thread(proc.wait_ready, 90)
     finally:
         proc.stop()
+
+
+def _group(pgid: int) -> set[int]:
+    """The live processes of a process group, from /proc (zombies not counted)."""
+    members = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.add(int(stat.parent.name))
+    return members
+
+
+async def test_a_multi_worker_service_leaves_no_worker_behind(infra: Any, tmp_path: Path) -> None:
+    """uvicorn with `--workers 2` (as the benches run the CRM): its supervisor killed -9, the workers would live on,
+    orphaned, beside the restart (they did after benches: busy, polling a stopped broker); the supervisor ends them
+    when it finds the service dead, and `stop()` leaves nothing of the group either."""
+    proc = ServiceProcess(spec("notify"), {**infra.env(), "ENVIRONMENT": "test"}, free_port(), tmp_path / "notify.log")
+    proc.extra_args = ["--workers", "2"]
+    await asyncio.to_thread(proc.start, True, 90)
+    assert proc.proc is not None
+    first = proc.proc.pid
+    try:
+        supervisor = Supervisor([proc], backoff=Backoff(initial_s=0.2, max_s=0.2, jitter=0))
+        for _ in range(100):
+            if len(_group(first)) >= 3:  # uvicorn and two workers (and multiprocessing's resource tracker)
+                break
+            await asyncio.sleep(0.1)
+        workers = _group(first) - {first}
+        assert len(workers) >= 2, workers
+        os.kill(first, signal.SIGKILL)  # the supervisor process alone, as an OOM kill would
+        for _ in range(100):
+            supervisor.check()
+            if supervisor.restarts:
+                break
+            await asyncio.sleep(0.1)
+        assert supervisor.restarts == {"notify": 1}
+        for _ in range(50):
+            if not _group(first):
+                break
+            await asyncio.sleep(0.1)
+        assert not _group(first), "workers of the killed uvicorn outlived it"
+        await asyncio.to_thread(proc.wait_ready, 90)
+        second = proc.proc.pid
+        assert len(_group(second)) >= 2, _group(second)  # uvicorn and a worker at least (the one that answered)
+    finally:
+        proc.stop()
+        if _group(first):  # the test failed: leave no orphan busy on the machine
+            os.killpg(first, signal.SIGKILL)
+    assert not _group(second)
 
 
 async def test_the_supervisor_backs_off_a_crash_loop(tmp_path: Path) -> None:
