@@ -20,7 +20,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Select, select, text
 
 from backbone.auth import Principal
 from backbone.authz import authorize
@@ -40,7 +40,7 @@ from eoms_bridge.api.deps import (
 from eoms_bridge.api.queues import QUEUE_STATES, TaskOut, task_out
 from eoms_bridge.api.tickets import TicketOut, ticket_out
 from eoms_bridge.domain.ticket import TicketAction
-from eoms_bridge.models import ticket_history, tickets
+from eoms_bridge.models import AUTOMATIC_ACTORS, PEOPLES_HISTORY, ticket_history, tickets
 from eoms_bridge.services import tickets as ticket_service
 from eoms_bridge.services.assignment import open_tasks
 
@@ -65,12 +65,19 @@ async def my_tasks(principal: MineDep, session: SessionDep, store: StoreDep,
     return Page[TaskOut](items=[await task_out(store, session, r._mapping) for r in rows], next_cursor=nxt)
 
 
+def involved_in(subject: str) -> Select[tuple[str]]:
+    """The tickets `subject` took part in: any history row of theirs. A person's rows are the ones the actor index
+    holds (`models.PEOPLES_HISTORY`), so the query names its predicate (the same rows: a person is no automatic
+    actor); an automatic actor's own rows are read without it."""
+    mine = select(ticket_history.c.ticket_id).where(ticket_history.c.actor == subject)
+    return mine if subject in AUTOMATIC_ACTORS else mine.where(text(PEOPLES_HISTORY))
+
+
 @router.get("/involved", response_model=Page[TicketOut],
             summary="Tickets I took part in (any action of mine in their history), newest first")
 async def my_tickets(principal: MineDep, session: SessionDep, store: StoreDep,
                      limit: int = Query(50, ge=1, le=200), cursor: str | None = None) -> Page[TicketOut]:
-    mine = select(ticket_history.c.ticket_id).where(ticket_history.c.actor == principal.subject)
-    q = select(tickets).where(tickets.c.id.in_(mine), *ticket_scope(principal).conditions())
+    q = select(tickets).where(tickets.c.id.in_(involved_in(principal.subject)), *ticket_scope(principal).conditions())
     rows, nxt = await fetch_page(session, q, key=(tickets.c.id,), cursor=cursor, limit=limit, descending=True)
     actor = actor_of(principal)
     items = [await ticket_out(store, session, r._mapping, history=False, actor=actor) for r in rows]

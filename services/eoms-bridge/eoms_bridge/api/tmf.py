@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.engine import RowMapping
 
 from backbone.authz import authorize
@@ -53,7 +53,7 @@ from eoms_bridge.api.deps import (
 from eoms_bridge.domain.errors import TicketNotFoundError
 from eoms_bridge.domain.ticket import Actor
 from eoms_bridge.domain.tmf621 import STATE_OF_STATUS, StatusChange, TmfStatus, trouble_ticket
-from eoms_bridge.models import ticket_history, tickets
+from eoms_bridge.models import NETWORK_ORIGIN, ticket_history, tickets
 from eoms_bridge.services import network_tickets
 from eoms_bridge.services.network_tickets import CustomerRef, NetworkTicketRequest, TicketChange
 
@@ -222,10 +222,13 @@ def _visible(principal: Principal) -> Any:
     return ticket_scope(principal).sees
 
 
+NETWORK_TICKETS = tickets.c.origin == literal_column(f"'{NETWORK_ORIGIN}'")
+
+
 def _conditions(principal: Principal) -> list[Any]:
     if _integration(principal):
-        return [tickets.c.origin == network_tickets.NETWORK,
-                tickets.c.origin_item_id == network_tickets.reporter_key(principal.subject)]
+        # The origin as a literal: the partial index of network tickets (`ix_eoms_tickets_network`) applies.
+        return [NETWORK_TICKETS, tickets.c.origin_item_id == network_tickets.reporter_key(principal.subject)]
     return ticket_scope(principal).conditions()
 
 

@@ -35,14 +35,14 @@ from eoms_bridge.domain.errors import TicketNotFoundError
 from eoms_bridge.domain.routing import complaint_business_types
 from eoms_bridge.domain.ticket import Actor
 from eoms_bridge.domain.tmf621 import TmfStatus, normalize_severity, status_plan, tier_of_severity
-from eoms_bridge.models import ticket_history, tickets
+from eoms_bridge.models import NETWORK_ORIGIN, ticket_history, tickets
 from eoms_bridge.services import tickets as ticket_service
 from eoms_bridge.services.snapshot import from_snapshot
 from eoms_bridge.services.workflows import WorkflowStore, first_latest
 
 log = logging.getLogger("eoms_bridge.network_tickets")
 
-NETWORK = "network"
+NETWORK = NETWORK_ORIGIN
 KIND = TicketKind.COMPLAINT_FAULT
 #: The generic complaint workflow's triage routes a complaint by `data.category`: a network ticket is a fault.
 CATEGORY = "fault"
