@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from backbone import events as wire
+from backbone.envelope import Envelope
 from backbone.vocabulary import NodeRole as Role
+from eoms_bridge.domain.routing import initial_tickets
 from eoms_bridge.domain.ticket import Actor, Ticket
 from eoms_bridge.domain.workflow import WorkflowCatalog
 from eoms_bridge.services.snapshot import from_snapshot, to_snapshot
-from eoms_bridge.services.tickets import Origin, wire_events
+from eoms_bridge.services.tickets import Origin, wire_data, wire_events
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 CRM = Actor.system("crm")
@@ -71,3 +75,30 @@ def test_cancel_leaves_the_open_node_for_the_sla_clock(catalog: WorkflowCatalog)
     assert len(left) == 1 and left[0].node == node and left[0].outcome == "$cancelled"
     closed = [p for p in out if isinstance(p, wire.TicketClosed)]
     assert closed[0].final_state == "cancelled" and closed[0].reason == "withdrawn"
+
+
+def test_wire_data_is_what_the_models_dump(catalog: WorkflowCatalog) -> None:
+    """The opening events built as their JSON form (`wire_data`, the consumer's hot path) are the models' dumps, and
+    make the same envelope bytes: every workflow's initial tickets, times with and without microseconds, with and
+    without a region; later events (through the models) too."""
+    regional = replace(ORIGIN, customer_region="天津-西青区", description="专线 \"quoted\"", severity="major")
+    n = 0
+    for wf in catalog:
+        for kind in initial_tickets(wf):
+            for now in (T0, T0 + timedelta(microseconds=123456), datetime(2026, 12, 3, 0, 1, 2, 1, tzinfo=UTC)):
+                for origin in (ORIGIN, regional):
+                    t, events = Ticket.open(ticket_id=f"tkt_{n}", workflow=wf, kind=kind, subject_id="ord_1",
+                                            now=now, actor=CRM, customer_tier="B")
+                    events += t.accept(actor=Actor.person("sup_wang", Role.SUPERVISOR), now=now)
+                    models = wire_events(t, origin, events)
+                    data = wire_data(t, origin, events)
+                    assert [k for k, _ in data] == [type(m) for m in models]
+                    assert [d for _, d in data] == [m.model_dump(mode="json") for m in models]
+                    for m, (k, d) in zip(models, data, strict=True):
+                        eid = uuid.uuid4()
+                        a = Envelope.wrap_data(k, d, source="eoms-bridge", subject=t.id, event_id=eid,
+                                               correlation_id="c")
+                        b = Envelope.wrap(m, source="eoms-bridge", subject=t.id, event_id=eid, correlation_id="c")
+                        assert a.model_copy(update={"time": b.time}).to_bytes() == b.to_bytes()
+                    n += 1
+    assert n > 20
