@@ -68,12 +68,33 @@ MAX_KEY_LENGTH = 200
 _CLAIMED = "backbone.idempotency.claimed"  # session.info: keys claimed in this transaction, reply not stored yet
 
 
+_NOT_JSON = (UnicodeDecodeError, json.JSONDecodeError, RecursionError)
+
+
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
     """sha256 over the method, the path and the body as canonical JSON (key order, blanks don't count)."""
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        canonical = _canonical(json.loads(body))
+    except _NOT_JSON:
         canonical = body.decode("utf-8", "replace")
+    return _fingerprint(method, path, canonical)
+
+
+async def _request_fingerprint(request: Request, path: str) -> str:
+    """`request_fingerprint` of a request, its body's JSON taken from `request.json()`: the same `json.loads` of
+    the same bytes, which the route's body parameter has made already (FastAPI), not made a second time (issue 16)."""
+    try:
+        canonical = _canonical(await request.json())
+    except _NOT_JSON:
+        canonical = (await request.body()).decode("utf-8", "replace")
+    return _fingerprint(request.method, path, canonical)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _fingerprint(method: str, path: str, canonical: str) -> str:
     # surrogatepass: a JSON body may hold a lone surrogate ("\ud800"); hash it, the route refuses it (422).
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -274,7 +295,7 @@ async def idempotency_of(request: Request, table: Table, idempotency_key: str | 
 
 async def _idempotency(request: Request, table: Table, key: str | None, principal: str) -> Idempotency:
     # Without a key nothing is compared: no canonical JSON of the body to make (a parse and a dump).
-    fingerprint = "" if key is None else request_fingerprint(request.method, _path(request), await request.body())
+    fingerprint = "" if key is None else await _request_fingerprint(request, _path(request))
     return Idempotency(table=table, key=key, principal=principal, fingerprint=fingerprint)
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Annotated
 
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData
+from starlette.requests import Request
 
 from backbone.auth import TokenVerifier, issue_token
 from backbone.db import idempotency_table
-from backbone.idempotency import HEADER, Idempotency, idempotency_dependency, request_fingerprint
+from backbone.idempotency import HEADER, Idempotency, _request_fingerprint, idempotency_dependency, request_fingerprint
 from backbone.problems import install_problem_handlers
 
 SECRET = "test-secret-of-at-least-32-bytes!"
@@ -48,3 +51,25 @@ def test_the_dependency_reads_the_header_per_principal() -> None:
 def test_fingerprint_of_hostile_bodies_never_raises() -> None:
     for body in (b'{"a": "\\ud800"}', b'{"a": NaN}', b"[" * 100_000, b"\xff\xfe"):
         assert len(request_fingerprint("POST", "/x", body)) == 64
+
+
+def test_a_requests_fingerprint_is_its_bodys_whether_parsed_already_or_not() -> None:
+    """The dependency takes the body's JSON from `request.json()` (parsed once by FastAPI's body parameter):
+    the same fingerprint as `request_fingerprint` of the bytes, for JSON, broken and hostile bodies alike."""
+    bodies = (b'{"b": [1, 2], "a": {"z": 1, "y": "\\u5929"}}', b"not json", b'{"a": "\\ud800"}', b'{"a": NaN}',
+              b"[" * 100_000, b"\xff\xfe", b"")
+
+    async def check(body: bytes, parsed_first: bool) -> str:
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        request = Request({"type": "http", "method": "POST", "path": "/x", "headers": []}, receive)
+        if parsed_first:
+            with contextlib.suppress(ValueError, RecursionError):  # what FastAPI answers with a 422 or a 500
+                await request.json()
+        return await _request_fingerprint(request, "/x")
+
+    for body in bodies:
+        expected = request_fingerprint("POST", "/x", body)
+        assert asyncio.run(check(body, True)) == expected
+        assert asyncio.run(check(body, False)) == expected
