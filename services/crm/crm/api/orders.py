@@ -94,13 +94,13 @@ async def list_orders(
 @router.post("", status_code=201, response_model=OrderOut, summary="Create an order (optionally submit it)")
 async def create_order(call: OrderPlacementDep, body: OrderIn) -> JSONResponse:
     # One dependency carrying the authorization rule (resolved first: backbone.authz puts no second copy of it in
-    # front, stamp_rules), the session, the context and the Idempotency-Key (issue 16).
-    session, ctx, idem = call.session, call.context, call.idempotency
+    # front, stamp_rules), the sessions, the context and the Idempotency-Key (issue 16).
+    ctx, idem = call.context, call.idempotency
     scope = access.order_placer(call.principal)
     channel = access.order_channel(scope, body.channel.value if "channel" in body.model_fields_set else None)
     # Two round trips: the customer's read, then one statement (its own transaction) that writes the order, its
     # items and events and claims the Idempotency-Key with the reply (backbone.idempotency.commit_once).
-    async with autocommit(session):
+    async with call.session() as session, autocommit(session):
         try:
             order = await service.new_order(
                 session, scope=scope, catalogue=ctx.catalogue, customer_id=body.customer_id, channel=channel,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -213,12 +214,24 @@ def order_out(row: Any, items: Sequence[Any], trail: list[TicketOut], customer_n
         for i in items])
 
 
+def _jsonb_key(key: str) -> tuple[int, bytes]:
+    encoded = key.encode()
+    return len(encoded), encoded
+
+
+@functools.lru_cache(maxsize=512)
+def _jsonb_key_order(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """`keys` in jsonb's order, once per set of keys in their order (an order's history entries and its items'
+    attributes repeat theirs: ~12 µs per order, issue 16)."""
+    return tuple(sorted(keys, key=_jsonb_key))
+
+
 def as_jsonb(value: Any) -> Any:
     """A JSON value as PostgreSQL's jsonb gives it back: each object's keys shorter first, then by their
     UTF-8 bytes. A reply made from the values a statement writes shows them as a read of the row would
     (an item's attributes are its TMF characteristics, a list: their order is the API's)."""
     if isinstance(value, dict):
-        return {k: as_jsonb(value[k]) for k in sorted(value, key=lambda k: (len(k.encode()), k.encode()))}
+        return {k: as_jsonb(value[k]) for k in _jsonb_key_order(tuple(value))}
     if isinstance(value, list):
         return [as_jsonb(v) for v in value]
     return value
