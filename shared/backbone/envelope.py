@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backbone.correlation import current_correlation_id
+from backbone.events import event_type_of
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -71,8 +72,6 @@ class Envelope(BaseModel):
         """`wrap` for a payload already in its JSON form, as `payload_type(...).model_dump(mode="json")` gives
         it: a hot path that builds that dict itself skips the model and its dump (the SLA's `sla.met`, one per
         completion). The caller answers for the dict matching the model: a test holds it to the model."""
-        from backbone.events import event_type_of
-
         etype, version = event_type_of(payload_type)
         return cls(
             id=event_id or uuid.uuid4(),
