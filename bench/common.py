@@ -165,21 +165,33 @@ def tree_cpu_s(root: int) -> float:
     return total
 
 
+def machine_ticks() -> tuple[int, int, int]:
+    """The whole machine's CPU time so far from /proc/stat's `cpu` line, in clock ticks: busy (user, nice,
+    system, irq, softirq), idle (idle, iowait), stolen (time the hypervisor gave another guest)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return user + nice + system + irq + softirq, idle + iowait, steal
+
+
 class CpuMeter:
     """CPU seconds per named process tree between `start()` and `stop()` (named roots: service processes,
-    the postmaster, the Kafka JVM)."""
+    the postmaster, the Kafka JVM), and the machine's share over the same window (`machine_share`)."""
 
     def __init__(self, roots: dict[str, int]) -> None:
         self.roots = roots
         self._before: dict[str, float] = {}
+        self._ticks0 = (0, 0, 0)
         self._t0 = 0.0
         self.used_s: dict[str, float] = {}
         self.wall_s = 0.0
+        self.machine: dict[str, float] = {}
 
     def start(self) -> CpuMeter:
         import time
 
         self._before = {name: tree_cpu_s(pid) for name, pid in self.roots.items()}
+        self._ticks0 = machine_ticks()
         self._t0 = time.monotonic()
         return self
 
@@ -188,6 +200,14 @@ class CpuMeter:
 
         self.wall_s = time.monotonic() - self._t0
         self.used_s = {name: tree_cpu_s(pid) - self._before[name] for name, pid in self.roots.items()}
+        busy, idle, steal = (b - a for a, b in zip(self._ticks0, machine_ticks(), strict=True))
+        total = max(1, busy + idle + steal)
+        # Percent of all the machine's cores over the window. Stolen time is CPU the hypervisor gave another
+        # guest (the same code then reads slower: a day's figures against another's need it); "outside" is what
+        # processes other than the measured ones used (the load generator, anything else on the machine).
+        ours = 100 * sum(self.used_s.values()) * _CLK_TCK / total
+        self.machine = {"busy_percent": round(100 * busy / total, 1), "steal_percent": round(100 * steal / total, 1),
+                        "outside_percent": round(max(0.0, 100 * busy / total - ours), 1)}
         return self.used_s
 
 

@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 from bench.common import BenchEnv, CpuMeter, infra_roots, percentiles, write_result
 from bench.http_load import build_post, closed_loop, open_loop
@@ -81,7 +81,7 @@ async def run(env: BenchEnv, clients: int, seconds: float, profile: str | None =
         "statuses": statuses, "orders_per_s": round(len(ok) / elapsed, 1), "latency_ms": percentiles(latency),
         "outbox_unsent_at_end": backlog, "outbox_drain_s": drain_s,
         "cpu_ms_per_order_by_process": {k: round(v * 1000 / max(1, len(ok)), 3) for k, v in sorted(used.items())},
-        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "load_average": [round(x, 2) for x in os.getloadavg()], "machine_cpu": meter.machine,
     }
 
 
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--out", default="crm_orders", help="name of the results file under bench/results/")
     parser.add_argument("--rate", type=float, help="open loop at this many orders/s instead of --clients closed loop")
     args = parser.parse_args()
-    runs = []
+    runs: list[dict[str, Any]] = []
     for workers in [int(w) for w in args.workers.split(",")]:
         with BenchEnv(services=["crm"], crm_workers=workers) as env:
             profile = args.profile if not runs else None
@@ -111,7 +111,9 @@ def main() -> None:
         print(f"{workers} worker(s): {result['orders_per_s']} orders/s with {args.clients} clients; latency "
               f"{result['latency_ms']}; statuses {result['statuses']}; outbox backlog "
               f"{result['outbox_unsent_at_end']} drained in {result['outbox_drain_s']}s; CPU-ms per order "
-              f"{result['cpu_ms_per_order_by_process']}; load {result['load_average']}", flush=True)
+              f"{result['cpu_ms_per_order_by_process']}; load {result['load_average']}; "
+              f"machine {result['machine_cpu']}",
+              flush=True)
         runs.append(result)
     write_result(args.out, {"runs": runs})
 

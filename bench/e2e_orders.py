@@ -139,6 +139,7 @@ async def run_load(crm_url: str, token: str, bootstrap: str, rate: float, second
     return {
         "offered_rate_per_s": rate,
         "load_average": {"before": load_before, "after": [round(x, 1) for x in os.getloadavg()]},
+        "machine_cpu": meter.machine,
         "offered_seconds": seconds,
         "requests": len(replies),
         "http_201": len(ok),
@@ -278,7 +279,8 @@ def main() -> None:
                                        skip_seconds=args.skip_seconds))
             print(f"rate {rate:>6.0f}/s → {res['throughput_orders_per_s']}/s, e2e {res['e2e_ms']}, "
                   f"breakdown {res['breakdown_ms']}, errors {res['errors']}, CPU-ms/order "
-                  f"{res['cpu_ms_per_order']} {res['cpu_ms_per_order_by_process']}", flush=True)
+                  f"{res['cpu_ms_per_order']} {res['cpu_ms_per_order_by_process']}, machine {res['machine_cpu']}",
+                  flush=True)
             runs.append(res)
             report_profiles(spies, args.profile or "")
         results["runs"] = runs

@@ -195,7 +195,7 @@ async def _steady(env: BenchEnv, rate: float, seconds: float) -> dict[str, Any]:
     lag = [(r.created_at.timestamp() - sent[r.origin_id]) * 1000 for r in rows]
     return {"offered_rate_per_s": rate, "offered_seconds": seconds, "orders": len(sent), "tickets": done,
             "load_average": {"before": load_before, "after": [round(x, 1) for x in os.getloadavg()]},
-            "produced_to_ticket_ms": percentiles(lag),
+            "machine_cpu": meter.machine, "produced_to_ticket_ms": percentiles(lag),
             "cpu_ms_per_order": round(sum(used.values()) * 1000 / max(1, done), 3),
             "cpu_ms_per_order_by_process": {k: round(v * 1000 / max(1, done), 3) for k, v in sorted(used.items())}}
 
@@ -212,7 +212,8 @@ def run_steady(rates: list[float], seconds: float, profile: str | None) -> dict[
             res = asyncio.run(_steady(env, rate, seconds))
             print(f"rate {rate:>6.0f}/s: {res['tickets']} of {res['orders']} tickets, produced -> ticket "
                   f"{res['produced_to_ticket_ms']}, CPU-ms/order {res['cpu_ms_per_order']} "
-                  f"{res['cpu_ms_per_order_by_process']}, load {res['load_average']}", flush=True)
+                  f"{res['cpu_ms_per_order_by_process']}, load {res['load_average']}, machine {res['machine_cpu']}",
+                  flush=True)
             runs.append(res)
             report_profiles(spies, profile or "")
     return {"steady": runs}

@@ -142,7 +142,8 @@ def run(seconds: float, settle_s: float, profile_dir: str | None = None,
                 window = meter.stop()
                 each.append({"total_percent": round(sum(window.values()) * 100 / meter.wall_s, 2),
                              "percent_of_a_core": {name: round(100 * s / meter.wall_s, 2)
-                                                   for name, s in sorted(window.items())}})
+                                                   for name, s in sorted(window.items())},
+                             "machine_cpu": meter.machine})
             used = whole.stop()
             kafka_after = thread_cpu_ticks(kafka_pid) if kafka_pid else {}
             for spy in spies:
@@ -157,7 +158,7 @@ def run(seconds: float, settle_s: float, profile_dir: str | None = None,
     services = round(sum(v for k, v in used.items() if k in SERVICES) * 100 / whole.wall_s, 2)
     result: dict[str, Any] = {"idle_s": round(whole.wall_s, 1), "settle_s": settle_s,
                               "percent_of_a_core": per_process, "services_percent": services, "total_percent": total,
-                              "kafka_threads": kafka_threads}
+                              "machine_cpu": whole.machine, "kafka_threads": kafka_threads}
     if windows > 1:
         result["windows"] = each
     if service_env:

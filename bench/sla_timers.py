@@ -132,8 +132,9 @@ async def throughput(bootstrap: str, pool: asyncpg.Pool, n: int, roots: dict[str
             if roots:
                 out[phase]["cpu_ms_per_event"] = {k: round(1000 * v / n, 3) for k, v in used.items()}
                 out[phase]["load_average"] = round(os.getloadavg()[0], 1)
+                out[phase]["machine_cpu"] = meter.machine
             print(f"  {phase}: {n} events applied in {took:.2f}s → {n / took:.0f}/s; CPU ms/event "
-                  f"{out[phase].get('cpu_ms_per_event')}", flush=True)
+                  f"{out[phase].get('cpu_ms_per_event')}, machine {out[phase].get('machine_cpu')}", flush=True)
         out["combined_events_per_s"] = round(2 * n / (out["start"]["seconds"] + out["stop"]["seconds"]))
     finally:
         await producer.stop()
