@@ -27,6 +27,12 @@ def _pct(d: dict[str, Any] | None, unit: str = "ms") -> str:
     return f"{d['p50']:g} / {d.get('p90', 0):g} / {d['p99']:g} / {d['max']:g} {unit}"
 
 
+def _machine(run: dict[str, Any]) -> str:
+    """The machine's busy and stolen share over a measured window (`CpuMeter.machine`), when the run has it."""
+    m = run.get("machine_cpu")
+    return f"{m['busy_percent']:g} / {m['steal_percent']:g} %" if m else "–"
+
+
 def _e2e(r: dict[str, Any]) -> list[str]:
     chain = " + EOMS bridge" + (" + SLA" if "sla" in r.get("services", []) else "")
     out = [f"_Measured {r['at']}, CRM with {r.get('crm_workers', 1)} uvicorn worker(s){chain}._", "",
@@ -42,12 +48,12 @@ def _e2e(r: dict[str, Any]) -> list[str]:
     cpu = [run for run in r["runs"] if run.get("cpu_ms_per_order") is not None]
     if cpu:
         names = sorted({k for run in cpu for k in run["cpu_ms_per_order_by_process"]})
-        out += ["", "| offered orders/s | CPU-ms per order, all processes | " + " | ".join(names) + " |",
-                "|---|---|" + "---|" * len(names)]
+        out += ["", "| offered orders/s | CPU-ms per order, all processes | " + " | ".join(names)
+                + " | machine busy / stolen |", "|---|---|" + "---|" * len(names) + "---|"]
         for run in cpu:
             by = run["cpu_ms_per_order_by_process"]
             out.append(f"| {run['offered_rate_per_s']:g} | **{run['cpu_ms_per_order']:g}** | "
-                       + " | ".join(f"{by.get(n, 0):g}" for n in names) + " |")
+                       + " | ".join(f"{by.get(n, 0):g}" for n in names) + f" | {_machine(run)} |")
     return out
 
 
@@ -106,12 +112,13 @@ def _sla(r: dict[str, Any]) -> list[str]:
     if not r.get("throughput"):
         return out
     out += [""] if out[-1] else []
-    out += ["| consumer path | starts/s | stops/s | CPU-ms per start / per stop (SLA, PostgreSQL, Kafka) |",
-            "|---|---|---|---|"]
+    out += ["| consumer path | starts/s | stops/s | CPU-ms per start / per stop (SLA, PostgreSQL, Kafka) | "
+            "machine busy / stolen, starts; stops |", "|---|---|---|---|---|"]
     for name, t in r["throughput"].items():
         cpu = " / ".join(", ".join(f"{v:g}" for v in t[p].get("cpu_ms_per_event", {}).values()) or "–"
                          for p in ("start", "stop"))
-        out.append(f"| {name} | {t['start']['events_per_s']} | {t['stop']['events_per_s']} | {cpu} |")
+        out.append(f"| {name} | {t['start']['events_per_s']} | {t['stop']['events_per_s']} | {cpu} | "
+                   f"{_machine(t['start'])}; {_machine(t['stop'])} |")
     return out
 
 
@@ -200,12 +207,12 @@ def _eoms_steady(r: dict[str, Any]) -> list[str]:
     lines = [f"_Measured {r['at']}, load average before {load}: `crm.order.submitted` produced open loop at the "
              "offered rate while the bridge consumes (the CRM left out)._", "",
              "| offered orders/s | orders → tickets | produced → ticket p50 / p90 / p99 / max | CPU-ms per order, "
-             "all | eoms-bridge | kafka | postgresql |", "|---|---|---|---|---|---|---|"]
+             "all | eoms-bridge | kafka | postgresql | machine busy / stolen |", "|---|---|---|---|---|---|---|---|"]
     for run in r["steady"]:
         by = run["cpu_ms_per_order_by_process"]
         lines.append(f"| {run['offered_rate_per_s']:g} | {run['orders']} → {run['tickets']} | "
                      f"{_pct(run['produced_to_ticket_ms'])} | **{run['cpu_ms_per_order']:g}** | "
-                     f"{by.get('eoms-bridge')} | {by.get('kafka')} | {by.get('postgresql')} |")
+                     f"{by.get('eoms-bridge')} | {by.get('kafka')} | {by.get('postgresql')} | {_machine(run)} |")
     return lines
 
 

@@ -37,6 +37,15 @@ async def test_fast_drill(infra: Any, name: str) -> None:
     assert result.acknowledged > 0 and result.lost == 0 and result.duplicated_effects == 0 and result.reordered == 0
 
 
+async def _until_restarted(supervisor: Supervisor) -> None:
+    """The supervisor's checks, as `make run` makes them, until it has restarted something (10 s at most)."""
+    for _ in range(100):
+        supervisor.check()
+        if supervisor.restarts:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def test_the_supervisor_restarts_a_service_killed_9(infra: Any, tmp_path: Path) -> None:
     """`make run`'s supervisor (devtools.suite.Supervisor) on a real service process: killed -9, it is
     restarted after its backoff and answers /readyz again."""
@@ -48,11 +57,7 @@ async def test_the_supervisor_restarts_a_service_killed_9(infra: Any, tmp_path: 
         first = proc.proc.pid
         supervisor.check()
         proc.kill()
-        for _ in range(100):
-            supervisor.check()
-            if supervisor.restarts:
-                break
-            await asyncio.sleep(0.1)
+        await _until_restarted(supervisor)
         assert supervisor.restarts == {"notify": 1}
         assert proc.proc is not None and proc.proc.pid != first
         await asyncio.to_thread(proc.wait_ready, 90)
@@ -91,11 +96,7 @@ async def test_a_multi_worker_service_leaves_no_worker_behind(infra: Any, tmp_pa
         workers = _group(first) - {first}
         assert len(workers) >= 2, workers
         os.kill(first, signal.SIGKILL)  # the supervisor process alone, as an OOM kill would
-        for _ in range(100):
-            supervisor.check()
-            if supervisor.restarts:
-                break
-            await asyncio.sleep(0.1)
+        await _until_restarted(supervisor)
         assert supervisor.restarts == {"notify": 1}
         for _ in range(50):
             if not _group(first):
