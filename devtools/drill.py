@@ -39,11 +39,23 @@ __all__ = ["FAST_DRILLS", "main", "run"]
 log = logging.getLogger("drill")
 
 
-async def run(only: list[str] | None, fast: bool) -> list[Result]:
+async def run(only: list[str] | None, fast: bool, keep_servers: bool = False) -> list[Result]:
     for var in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"):
         os.environ.pop(var, None)  # the drill profile's own servers, never another's
     profile = infra_mod.InfraProfile.named(PROFILE)
     started = await asyncio.to_thread(infra_mod.start, PROFILE)
+    try:
+        return await _run_drills(started, profile, only, fast)
+    finally:
+        # A run that started the profile's servers (or one of them) stops them when it ends, with any a drill
+        # restarted (drills.common records those): an idle broker left behind costs ~1.5 % of a core. A run on
+        # servers that were all up already leaves them up, as does --keep-servers.
+        if started.started_pids and not keep_servers:
+            await asyncio.to_thread(infra_mod.stop, PROFILE)
+
+
+async def _run_drills(started: infra_mod.Infra, profile: infra_mod.InfraProfile, only: list[str] | None,
+                      fast: bool) -> list[Result]:
     urls = (started.database_url, started.kafka_bootstrap)
     drills: dict[str, tuple[bool, Callable[[], Awaitable[Result]]]] = {
         **{name: (False, fn) for name, fn in slow_drills(urls, profile).items()},
@@ -75,11 +87,14 @@ def main() -> None:
     parser.add_argument("--fast", action="store_true", help="only the drills that need no long outage")
     parser.add_argument("--table", type=Path, help="rewrite the drill table in this Markdown file")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--keep-servers", action="store_true",
+                        help="leave the PostgreSQL and Kafka this run started running (`python -m devtools.infra down "
+                             "--profile drill` stops them)")
     args = parser.parse_args()
     logging.basicConfig(level=os.environ.get("DRILL_LOG_LEVEL", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     began = time.monotonic()
-    results = asyncio.run(run(args.only, args.fast))
+    results = asyncio.run(run(args.only, args.fast, args.keep_servers))
     took = (f"{len(results)} drills in {(time.monotonic() - began) / 60:.1f} min, load average"
             f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     say(took)
