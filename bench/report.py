@@ -233,12 +233,27 @@ def _floor(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _floor_hop(r: dict[str, Any]) -> list[str]:
+    lines = [f"_Measured {r['at']}_: {r['records']:,} records of {r['value_bytes']} bytes, random keys, "
+             f"{r['partitions']} partitions, batches of {r['batch']}, runs of {r['run']} per transaction; "
+             "CPU-ms per record.", "",
+             "| variant | records/s | process | PostgreSQL | Kafka | **all** | machine busy / stolen |",
+             "|---|---|---|---|---|---|---|"]
+    for run in r["runs"]:
+        cpu = run["cpu_ms_per_record"]
+        lines.append(f"| {run['variant']} | {run['records_per_s']:g} | {cpu.get('process')} | "
+                     f"{cpu.get('postgresql')} | {cpu.get('kafka')} | **{run['cpu_ms_per_record_total']}** | "
+                     f"{_machine(run)} |")
+    return lines
+
+
 SECTIONS = [
     ("e2e_orders", "End to end: REST order → ticket created", _e2e),
     ("relay", "Outbox relay: publish latency and raw rate", _relay),
     ("idle", "Idle: the whole suite's CPU when nothing happens (% of one core)", _idle),
     ("crm_orders", "CRM: order creation over REST", _crm),
     ("floor", "The floor: a POST that writes rows on this stack, nothing of ours", _floor),
+    ("floor_hop", "The floor of a Kafka hop: produce, relay, consume on this stack, nothing of ours", _floor_hop),
     ("eoms_tickets", "EOMS bridge: tickets and node transitions", _eoms),
     ("eoms_tickets_steady", "EOMS bridge at a steady rate: CPU per order (`--rates 100,300`)", _eoms_steady),
     ("sla_timers", "SLA: firing with millions of open timers, start/stop throughput (`make bench`'s defaults)", _sla),
