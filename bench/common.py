@@ -33,10 +33,36 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"n": len(v), "p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99), "max": round(v[-1], 2)}
 
 
+def calibration_ms() -> float:
+    """The CPU-ms this process spends on a fixed pure-Python workload (a dict of 20,000 string keys filled, dumped
+    to JSON, summed), the median of 7: how fast a CPU-millisecond is on this machine now. On this shared VM the same
+    code costs up to twice the CPU-ms from one hour to another (bench.floor's FastAPI POST 1.13 CPU-ms at 14:46 one
+    day, 2.19 the next morning with 0.8 % stolen) and while the machine's other core is busy (12 ms on an idle
+    machine, 18-22 ms right after a bench, the bench's servers still up), so a results file carries it twice:
+    `calibration_ms` when the benchmark's process started (before its servers), `calibration_end_ms` when it wrote
+    its results. Compare runs only when their calibrations agree."""
+    import time
+
+    def work() -> int:
+        d = {str(i): i * 3 % 7 for i in range(20000)}
+        return len(json.dumps(d)) + sum(d.values())
+
+    samples = []
+    for _ in range(7):
+        t0 = time.process_time()
+        work()
+        samples.append(time.process_time() - t0)
+    return round(sorted(samples)[3] * 1000, 2)
+
+
+_CALIBRATION_AT_START = calibration_ms()  # every benchmark imports this module before it starts anything
+
+
 def machine() -> dict[str, Any]:
     # The load average matters on a shared machine: figures at load 15 are not figures at load 1.
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "load_average": [round(x, 1) for x in os.getloadavg()]}
+            "load_average": [round(x, 1) for x in os.getloadavg()], "calibration_ms": _CALIBRATION_AT_START,
+            "calibration_end_ms": calibration_ms()}
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:

@@ -81,7 +81,7 @@ def measure(env: BenchEnv, kind: str, tx: int, group: str, seconds: float) -> di
             "requests_201": created, "requests_per_s": round(created / meter.wall_s, 1),
             "cpu_ms_per_request": per,
             "cpu_ms_per_request_app_and_postgresql": round(per.get("app", 0) + per.get("postgresql", 0), 3),
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
+            "load_average": [round(x, 2) for x in os.getloadavg()], "machine_cpu": meter.machine}
 
 
 def main() -> None:

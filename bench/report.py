@@ -219,8 +219,9 @@ def _eoms_steady(r: dict[str, Any]) -> list[str]:
 def _floor(r: dict[str, Any]) -> list[str]:
     lines = [f"{r['clients']} clients, closed loop, {r['seconds']:.0f} s per app; CPU-ms per request "
              "(the chain's target: 2 ms per order for every process together).", "",
-             "| app | round trips | requests/s | app | PostgreSQL | app + PostgreSQL | load generator |",
-             "|---|---|---|---|---|---|---|"]
+             "| app | round trips | requests/s | app | PostgreSQL | app + PostgreSQL | load generator "
+             "| machine busy / stolen |",
+             "|---|---|---|---|---|---|---|---|"]
     for run in r["runs"]:
         cpu = run["cpu_ms_per_request"]
         group = run.get("group_commit")
@@ -229,7 +230,8 @@ def _floor(r: dict[str, Any]) -> list[str]:
         inserts = run["inserts_per_transaction"] or 1
         lines.append(f"| {run['kind']}, {inserts} insert(s){shape} | {run['round_trips']} | "
                      f"{run['requests_per_s']} | {cpu.get('app')} | {cpu.get('postgresql')} | "
-                     f"**{run['cpu_ms_per_request_app_and_postgresql']}** | {cpu.get('load_generator')} |")
+                     f"**{run['cpu_ms_per_request_app_and_postgresql']}** | {cpu.get('load_generator')} | "
+                     f"{_machine(run)} |")
     return lines
 
 
@@ -277,6 +279,11 @@ def render() -> str:
         else:
             try:
                 lines += fn(result)
+                calibrated = {when: result.get("machine", {}).get(key) for when, key in
+                              (("start", "calibration_ms"), ("end", "calibration_end_ms"))}
+                if said := [f"{ms:g} CPU-ms at its {when}" for when, ms in calibrated.items() if ms is not None]:
+                    lines += ["", f"_The machine's calibration for this run: {', '.join(said)} "
+                                  "(`bench.common.calibration_ms`, lower is faster)._"]
             except (KeyError, TypeError) as exc:
                 lines.append(f"_bench/results/{name}.json has an unexpected shape ({exc!r}); see the file._")
         lines.append("")
