@@ -51,7 +51,7 @@ log = logging.getLogger("crm.consumers")
 EOMS = "eoms"
 
 
-#: An order's or complaint's id, to know whether a ticket's origin is of this database.
+#: An order's or complaint's id, to know whether a ticket's origin is of this database (a network ticket's never is).
 _ORIGIN_IDS = {origin: select(table.c.id).where(table.c.id == bindparam("origin_id"))
                for origin, table in (("order", orders), ("complaint", complaints))}
 NodeMove = Literal["set", "clear", "keep"]
@@ -88,8 +88,10 @@ async def _record(session: AsyncSession, event: Envelope, ctx: TicketContext, *,
                   state: str | None = None, node: str | None = None, clear_node: bool = False,
                   reason: str | None = None) -> bool:
     """Upsert the ticket and append this event to its trail (once per event id); False if not ours."""
-    if (await session.execute(_ORIGIN_IDS[ctx.origin], {"origin_id": ctx.origin_id})).first() is None:
-        # Not an order or complaint of this database (e.g. one from before a reset): nothing to feed back.
+    origin_id = _ORIGIN_IDS.get(ctx.origin)
+    if origin_id is None or (await session.execute(origin_id, {"origin_id": ctx.origin_id})).first() is None:
+        # A network ticket, or not an order or complaint of this database (e.g. one from before a reset): nothing
+        # to feed back.
         log.debug("ticket %s refers to unknown %s %s", ctx.ticket_id, ctx.origin, ctx.origin_id)
         return False
     entry: dict[str, Any] = {"event_id": str(event.id), "event": event.type, "at": at.isoformat()}

@@ -56,3 +56,11 @@ async def test_each_shape_of_event_has_its_statement_built_once() -> None:
     assert len({id(s) for s in first}) == len(shapes)
     _, keep_params, _ = await _upsert()
     assert keep_params["state"] == "acknowledged"  # a new ticket's state when the event carries none
+
+
+async def test_a_network_tickets_events_are_not_the_crms() -> None:
+    """A network-originated ticket (TMF621 on the bridge) has no order or complaint here: nothing is read or written."""
+    session = _Session()
+    network = SimpleNamespace(**{**vars(CTX), "origin": "network", "origin_id": "ALARM-1"})
+    assert not await consumers._record(session, EVENT, network, at=AT, node="a")  # type: ignore[arg-type]
+    assert session.calls == []
