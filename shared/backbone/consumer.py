@@ -15,8 +15,11 @@
 - Partitions are worked concurrently, each strictly in order. A run of one partition's events is
   applied in one transaction (each event still claims its own inbox row): far fewer commits under
   load; if anything in the run fails, the run is rolled back and applied event by event instead.
-  The offsets of a pass's partitions go in one commit once every partition has applied (or failed):
-  a failed partition's offset is left out, the others are committed.
+  The offsets of a pass's partitions are kept once every partition has applied (or failed): a failed
+  partition's offset is left out. Kept offsets go to the group coordinator in one request at most every
+  `COMMIT_INTERVAL_S` (the idle wait is cut short to send them), before a rebalance takes their partitions
+  (`_CommitBeforeRevoke`) and when the worker stops: a commit per pass was half of the chain's requests
+  to the broker at low rates. A crash re-reads at most that interval's records; the inbox absorbs them.
 - A `Gated` handler has nothing to do while its gates are shut (a TMF hub with no subscription of its API:
   `backbone.hub.fanout`): its gates are asked once per pass, after the poll, outside any transaction, and
   while they are shut its events are read and let go: no transaction, no inbox row (there is no effect to
@@ -35,7 +38,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import Histogram
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
@@ -214,6 +217,24 @@ class RetryPolicy:
 #: The most records one poll hands over (`ConsumerRunner._poll_records`).
 POLL_RECORDS_MAX = 4000
 
+#: The longest an applied record's offset waits to be committed (Kafka's own auto-commit waits 5 s). Only the
+#: records a crash makes the group read again depend on it (the inbox absorbs them), never what is applied.
+COMMIT_INTERVAL_S = 1.0
+
+
+class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Sends a runner's kept offsets of the partitions a rebalance is about to take away, so their next owner
+    starts after what this one applied (aiokafka awaits it before rejoining the group)."""
+
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.runner._flush_commits(only=revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass
+
 
 class ConsumerRunner(Worker):
     """A `Worker` whose pass is one poll of its consumer group's partitions."""
@@ -259,6 +280,10 @@ class ConsumerRunner(Worker):
         # when each gate last answered open (monotonic).
         self._pass_gates: dict[Gate, asyncio.Future[bool]] | None = None
         self._open_since: dict[Gate, float] = {}
+        # Offsets whose effects are durable, not yet committed (`_commit`), and when the last commit went out.
+        self.commit_interval_s = COMMIT_INTERVAL_S
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committed_at = float("-inf")
 
     def parse_with(self, parser: Parser) -> None:
         """Parse a run's records with `parser` (`typed_parser`) instead of `parse_envelope`; the one-by-one path
@@ -273,7 +298,7 @@ class ConsumerRunner(Worker):
 
     async def setup(self) -> None:
         self._consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.group_id, client_id=self.group_name,
-                                       security=self.security)
+                                       security=self.security, listener=_CommitBeforeRevoke(self))
         await self._consumer.start()
         hold_fetches_while_records_wait(self._consumer)
         log.info("consumer %s started on %s", self.group_name, ",".join(self.topics))
@@ -288,6 +313,8 @@ class ConsumerRunner(Worker):
         batches = await consumer.getmany(timeout_ms=0, max_records=self._poll_records(consumer))
         if not batches:
             batches = await self._wait_for_records(consumer)
+            if not batches:
+                await self._commit(consumer, {})  # the wait was cut short for the kept offsets: they are due
         self.started.set()
         if batches:
             # Every partition finishes (or fails) before the pass ends: a failed pass then rejoins from
@@ -300,8 +327,8 @@ class ConsumerRunner(Worker):
                 )
             finally:
                 self._pass_gates = None
-            # One offset commit for the partitions that applied their records (the group coordinator takes a
-            # client's commits one at a time: a commit per partition made the pass wait for each in turn).
+            # The offsets of the partitions that applied their records, committed together (the group coordinator
+            # takes a client's commits one at a time: a commit per partition made the pass wait for each in turn).
             await self._commit(consumer, {tp: r for tp, r in zip(tps, results, strict=True) if isinstance(r, int)})
             failures = [r for r in results if isinstance(r, BaseException) and not isinstance(r, PartitionRevoked)]
             if failures:
@@ -321,8 +348,11 @@ class ConsumerRunner(Worker):
         Records it had drained when cancelled are not committed: the next owner reads them again (inbox)."""
         if self.stopping:  # stop() came while the pass waited for an assignment
             return {}
+        wait_s = self.idle_poll_s
+        if self._uncommitted:  # no longer than the kept offsets may wait
+            wait_s = min(wait_s, max(0.0, self._committed_at + self.commit_interval_s - time.monotonic()))
         poll = self._idle_poll = asyncio.ensure_future(
-            consumer.getmany(timeout_ms=int(self.idle_poll_s * 1000), max_records=self._poll_records(consumer)))
+            consumer.getmany(timeout_ms=int(wait_s * 1000), max_records=self._poll_records(consumer)))
         try:
             batches: dict[TopicPartition, list[ConsumerRecord]] = await poll
             return batches
@@ -350,6 +380,8 @@ class ConsumerRunner(Worker):
         await self.teardown()
 
     async def teardown(self) -> None:
+        if self._consumer is not None:
+            await self._flush_commits()
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
@@ -368,21 +400,44 @@ class ConsumerRunner(Worker):
         return int(msgs[-1].offset) + 1
 
     async def _commit(self, consumer: object, offsets: dict[TopicPartition, int]) -> None:
-        """Commit offsets whose effects are durable, in one request; record each partition's lag."""
-        if not offsets:
-            return
-        try:
-            await consumer.commit(offsets)  # type: ignore[attr-defined]
-        except (CommitFailedError, KafkaError) as exc:
-            # Rebalanced away mid-batch: the new owner re-reads these; the inbox absorbs them.
-            log.warning("offset commit failed for %s: %r", ", ".join(map(str, offsets)), exc)
-            return
+        """Keep offsets whose effects are durable, and record each partition's lag; send every kept offset once
+        `commit_interval_s` has passed since the last commit."""
         for tp, offset in offsets.items():
+            self._uncommitted[tp] = offset
             with contextlib.suppress(Exception):
                 highwater = consumer.highwater(tp)  # type: ignore[attr-defined]
                 if highwater is not None:
                     metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
                         max(0, int(highwater) - offset))
+        if self._uncommitted and time.monotonic() - self._committed_at >= self.commit_interval_s:
+            await self._flush_commits(consumer)
+
+    async def _flush_commits(self, consumer: object = None, only: set[TopicPartition] | None = None) -> None:
+        """Commit the kept offsets (of `only` those partitions), in one request, for the partitions still
+        assigned: a partition already gone is its new owner's to commit (it re-reads; the inbox absorbs)."""
+        client: Any = consumer if consumer is not None else self._consumer
+        if client is None:
+            return
+        try:
+            owned = client.assignment()
+        except Exception:  # noqa: BLE001 - a consumer that cannot say is treated as still owning them
+            owned = None
+        taken = [tp for tp in self._uncommitted if only is None or tp in only]
+        offsets = {tp: self._uncommitted.pop(tp) for tp in taken}
+        offsets = {tp: o for tp, o in offsets.items() if owned is None or tp in owned}
+        if only is None:
+            self._committed_at = time.monotonic()
+        if not offsets:
+            return
+        try:
+            await client.commit(offsets)
+        except CommitFailedError as exc:
+            # Rebalanced away mid-batch: the new owner re-reads these; the inbox absorbs them.
+            log.warning("offset commit failed for %s: %r", ", ".join(map(str, offsets)), exc)
+        except KafkaError as exc:  # the coordinator away: kept for the next commit, unless a newer one came
+            log.warning("offset commit failed for %s, kept: %r", ", ".join(map(str, offsets)), exc)
+            for tp, offset in offsets.items():
+                self._uncommitted.setdefault(tp, offset)
 
     async def _apply_batch(self, chunk: list[ConsumerRecord]) -> list[ConsumerRecord]:
         """Apply a run of one partition's events in one transaction: one multi-row inbox claim, then

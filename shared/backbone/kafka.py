@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
@@ -184,10 +184,12 @@ class Producer:
 
 
 def make_consumer(bootstrap: str, *topics: str, group_id: str, client_id: str = "groupsuite",
-                  security: KafkaSecurity = PLAINTEXT) -> AIOKafkaConsumer:
+                  security: KafkaSecurity = PLAINTEXT, listener: ConsumerRebalanceListener | None = None,
+                  ) -> AIOKafkaConsumer:
+    """A consumer of `topics` in `group_id`; `listener` hears of its rebalances (the runner commits before one)."""
     # Offsets are committed by the runner only after the effect is durable.
-    return AIOKafkaConsumer(
-        *topics,
+    consumer = AIOKafkaConsumer(
+        *([] if listener is not None else topics),
         **security.options(),
         bootstrap_servers=bootstrap,
         group_id=group_id,
@@ -206,6 +208,9 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str, client_id: str = 
         session_timeout_ms=10000,
         heartbeat_interval_ms=3000,
     )
+    if listener is not None:
+        consumer.subscribe(list(topics), listener=listener)
+    return consumer
 
 
 async def kafka_reachable(bootstrap: str, timeout_s: float = 2.0, security: KafkaSecurity = PLAINTEXT) -> bool:

@@ -18,7 +18,7 @@ CONSUMER_PAUSED = Gauge(
     ["group", "topic", "partition"],
 )
 CONSUMER_LAG = Gauge(
-    "consumer_lag_records", "Records behind the partition's high watermark after the last commit",
+    "consumer_lag_records", "Records behind the partition's high watermark after the last applied pass",
     ["group", "topic", "partition"],
 )
 CONSUMER_PAUSES = Counter("consumer_partition_pauses_total", "Times a partition was paused", ["group", "topic"])

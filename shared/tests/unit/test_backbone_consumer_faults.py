@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaTimeoutError
 from sqlalchemy import exc as sa_exc
 
 import backbone.consumer as consumer_mod
-from backbone.consumer import ConsumerRunner, PermanentError, RetryPolicy, is_transient
+from backbone.consumer import ConsumerRunner, PermanentError, RetryPolicy, _CommitBeforeRevoke, is_transient
 from backbone.envelope import Envelope
 from backbone.errors import Unavailable
 from backbone.events import OrderCancelled
@@ -249,3 +249,72 @@ async def test_a_pass_commits_its_partitions_in_one_request_and_leaves_out_a_fai
     assert len(applied) == 2
     assert len(consumer.commits) == 1, "one commit for the pass"
     assert consumer.committed == {ok_a: 5, ok_b: 10}
+
+
+async def test_offsets_are_kept_between_commits_and_sent_when_due_before_a_rebalance_and_at_stop() -> None:
+    """A pass's offsets are committed at once when `commit_interval_s` has passed since the last commit, else
+    kept: the idle wait then lasts no longer than they may wait, and sends them; a rebalance sends those of the
+    partitions it takes (and only those), and so does a stop. A kept offset of a partition no longer assigned
+    is left to its new owner."""
+    a, b = TopicPartition("t.orders", 1), TopicPartition("t.orders", 2)
+
+    class QueueConsumer(FakeConsumer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.owned = {a, b}
+            self.queue: list[dict[TopicPartition, list[ConsumerRecord]]] = []  # type: ignore[type-arg]
+            self.commits: list[dict[TopicPartition, int]] = []
+            self.waits: list[int] = []
+            self.stopped = False
+
+        async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+            self.commits.append(dict(offsets))
+            await super().commit(offsets)
+
+        async def getmany(self, timeout_ms: int = 0, **_: Any) -> dict[TopicPartition, list[ConsumerRecord]]:  # type: ignore[type-arg]
+            if self.queue:
+                return self.queue.pop(0)
+            if timeout_ms:
+                self.waits.append(timeout_ms)
+                await asyncio.sleep(timeout_ms / 1000)
+            return {}
+
+        async def stop(self) -> None:
+            self.stopped = True
+
+        def give(self, tp: TopicPartition, offset: int) -> None:
+            value = _event().to_bytes()
+            self.queue.append({tp: [ConsumerRecord(tp.topic, tp.partition, offset, 0, 0, b"k", value, None, 1,
+                                                   len(value), [])]})
+
+    applied: list[str] = []
+    runner, consumer = _runner(FlakyDatabase(down_for=0), FakeProducer(), applied), QueueConsumer()
+    runner.commit_interval_s = 0.3
+    runner._consumer = consumer  # type: ignore[assignment]
+
+    consumer.give(a, 0)
+    await runner.step()
+    assert consumer.commits == [{a: 1}], "the first pass's offsets go at once"
+    consumer.give(a, 1)
+    consumer.give(b, 5)
+    await runner.step()
+    await runner.step()
+    assert consumer.commits == [{a: 1}] and len(applied) == 3, "applied, offsets kept"
+
+    await runner.step()  # nothing to read: the wait ends when the kept offsets are due, and sends them
+    assert consumer.waits and consumer.waits[-1] <= 300
+    assert consumer.commits[-1] == {a: 2, b: 6}
+
+    consumer.give(a, 2)
+    consumer.give(b, 6)
+    await runner.step()
+    await runner.step()
+    await _CommitBeforeRevoke(runner).on_partitions_revoked({b})
+    assert consumer.commits[-1] == {b: 7}, "a rebalance sends the offsets of the partitions it takes, only those"
+
+    consumer.owned = {b}  # `a` went to another member meanwhile: its kept offset is the new owner's business
+    consumer.give(b, 7)
+    await runner.step()
+    commits = len(consumer.commits)
+    await runner.teardown()
+    assert consumer.stopped and consumer.commits[commits:] == [{b: 8}], "a stop sends what is kept"
