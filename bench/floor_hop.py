@@ -23,6 +23,14 @@ records (`--records`, 20,000), with the CPU-ms per record of that process, of Po
                    transaction (BEGIN, a multi-row inbox claim from arrays `ON CONFLICT DO NOTHING RETURNING
                    event_id`, a multi-row insert of one target row per claimed record from arrays, COMMIT: 4
                    round trips per run)
+  lone             the same relay and consume, one record at a time at a low rate (`LONE_RATE`, 20/s, `LONE_RECORDS`
+                   per window): a relay pass per row (`LIMIT 1`, one produce request, the mark), the consumer's
+                   fetch answered with that one record, its transaction of 4 round trips; offsets committed at most
+                   every `backbone.consumer.COMMIT_INTERVAL_S`, as the runner does. What a hop costs when nothing
+                   shares a batch: an order's chain at 10 orders/s is made of such hops
+  lone/read        as `lone`, the consumer only parsing each record (no transaction): a record a consumer reads
+                   and lets go (an event type it does not handle, a hub with no subscription)
+  lone/relay       as `lone` with no consumer: the relay's pass alone, per record
 
 `python -m bench.floor_hop [--records 20000]`; figures in bench/results/floor_hop.json.
 """
@@ -56,7 +64,10 @@ RUN = 100  # a consumer's run of one partition's records in one transaction (Con
 POLL_MAX = min(4000, max(500, RUN) * PARTITIONS)  # ConsumerRunner._poll_records
 WARMUP = 5000
 GROUP = "floor-hop"
-VARIANTS = ("produce", "produce/send", "relay", "consume")
+VARIANTS = ("produce", "produce/send", "relay", "consume", "lone", "lone/read", "lone/relay")
+LONE_TOPICS = {"lone": "floor.hop.lone", "lone/read": "floor.hop.lone.read", "lone/relay": "floor.hop.lone.relay"}
+LONE_RATE = 20.0  # records/s: each alone in its relay pass, its fetch and its transaction
+LONE_RECORDS, LONE_WARMUP = 400, 60
 
 OUTBOX, INBOX, TARGET = "floor_hop_outbox", "floor_hop_inbox", "floor_hop_target"
 READ = f"SELECT id, key, payload FROM {OUTBOX} WHERE sent_at IS NULL ORDER BY id LIMIT $1"
@@ -313,12 +324,105 @@ async def child_consume(dsn: str, bootstrap: str, records: int, boundaries: dict
         await pool.close()
 
 
+async def child_lone(dsn: str, bootstrap: str, records: int, variant: str) -> None:
+    """Rows relayed one per pass at LONE_RATE and consumed as they come (each record alone in its fetch): applied
+    (`lone`), parsed only (`lone/read`) or not consumed at all (`lone/relay`)."""
+    from backbone.consumer import COMMIT_INTERVAL_S
+
+    topic, apply, consuming = LONE_TOPICS[variant], variant == "lone", variant != "lone/relay"
+    outbox = f"{OUTBOX}_lone"
+    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=2)
+    relay_conn = await asyncpg.connect(dsn)
+    async with pool.acquire() as conn:
+        for table in (INBOX, TARGET, outbox):
+            await conn.execute(f"DROP TABLE IF EXISTS {table}")
+        await conn.execute(f"CREATE TABLE {INBOX} (event_id uuid, consumer text, event_type text NOT NULL,"
+                           " received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (event_id, consumer))")
+        await conn.execute(f"CREATE TABLE {TARGET} (event_id uuid PRIMARY KEY, order_id text NOT NULL,"
+                           " customer_id text NOT NULL, status text NOT NULL, items int NOT NULL,"
+                           " created_at timestamptz NOT NULL DEFAULT now())")
+        await conn.execute(f"CREATE TABLE {outbox} (id bigserial PRIMARY KEY, event_id uuid NOT NULL,"
+                           " key text NOT NULL, payload jsonb NOT NULL, sent_at timestamptz)")
+        await conn.execute(f"CREATE INDEX {outbox}_unsent ON {outbox} (id) WHERE sent_at IS NULL")
+        rows = _events(LONE_WARMUP + records)
+        await conn.execute(f"INSERT INTO {outbox} (event_id, key, payload) SELECT * FROM unnest($1::uuid[],"
+                           " $2::text[], $3::jsonb[])", [json.loads(v)["id"] for _, v in rows],
+                           [k for k, _ in rows], [v.decode() for _, v in rows])
+        await conn.execute(f"VACUUM ANALYZE {outbox}")
+    await relay_conn.execute("SET synchronous_commit = off")
+    read = f"SELECT id, key, payload FROM {outbox} WHERE sent_at IS NULL ORDER BY id LIMIT 1"
+    mark = f"UPDATE {outbox} SET sent_at = now() WHERE id = ANY($1::bigint[])"
+    producer = Producer(bootstrap, client_id="floor-hop-lone")
+    await producer.start()
+    await producer.partitions_for(topic)
+    consumer = make_consumer(bootstrap, topic, group_id=f"{GROUP}-{topic}", client_id="floor-hop-lone")
+    if consuming:
+        await consumer.start()
+    applier = Applier(pool)
+    seen = [0]
+    polls = [0]
+
+    async def relay(n: int) -> None:
+        started = time.monotonic()
+        for i in range(n):
+            await asyncio.sleep(max(0.0, started + i / LONE_RATE - time.monotonic()))
+            batch = await relay_conn.fetch(read)
+            futures: list[asyncio.Future[Any]] = []
+            await producer.send_many(((topic, r[1].encode(), r[2].encode()) for r in batch), futures)
+            await _acks(futures)
+            await relay_conn.execute(mark, [r[0] for r in batch])
+
+    async def consume(until: int) -> None:
+        if not consuming:
+            seen[0] = until
+            return
+        committed_at, offsets = float("-inf"), dict[TopicPartition, int]()
+        while seen[0] < until:
+            batches = await consumer.getmany(timeout_ms=0, max_records=POLL_MAX)
+            if not batches:
+                wait_s = 30.0 if not offsets else max(0.0, committed_at + COMMIT_INTERVAL_S - time.monotonic())
+                batches = await consumer.getmany(timeout_ms=int(wait_s * 1000), max_records=POLL_MAX)
+            polls[0] += 1
+            for tp, msgs in batches.items():
+                if apply:
+                    offsets[tp] = await applier.partition(msgs)
+                else:
+                    for m in msgs:
+                        json.loads(m.value)
+                    offsets[tp] = int(msgs[-1].offset) + 1
+                seen[0] += len(msgs)
+            if offsets and time.monotonic() - committed_at >= COMMIT_INTERVAL_S:
+                await consumer.commit(offsets)
+                committed_at, offsets = time.monotonic(), {}
+        if offsets:
+            await consumer.commit(offsets)
+
+    try:
+        await asyncio.gather(relay(LONE_WARMUP), consume(LONE_WARMUP))
+        applier.applied = applier.transactions = polls[0] = 0
+        requests = _count_requests(producer)
+        Protocol.say("ready")
+        Protocol.hear("go")
+        await asyncio.gather(relay(records), consume(LONE_WARMUP + records))
+        Protocol.say("done " + json.dumps({"records": seen[0] - LONE_WARMUP, "polls": polls[0],
+                                           "transactions": applier.transactions, "batches": records,
+                                           "produce_requests": requests[0]}))
+        Protocol.hear("stop")
+    finally:
+        await consumer.stop()  # also when never started: it closes its client
+        await producer.stop()
+        await relay_conn.close()
+        await pool.close()
+
+
 def child(variant: str, records: int, boundaries: str) -> None:
     dsn, bootstrap = os.environ["FLOOR_DSN"], os.environ["FLOOR_BOOTSTRAP"]
     if variant in ("produce", "produce/send"):
         asyncio.run(child_produce(bootstrap, records, per_record=variant == "produce/send"))
     elif variant == "relay":
         asyncio.run(child_relay(dsn, bootstrap, records))
+    elif variant in LONE_TOPICS:
+        asyncio.run(child_lone(dsn, bootstrap, records, variant))
     else:
         asyncio.run(child_consume(dsn, bootstrap, records, {int(p): o for p, o in json.loads(boundaries).items()}))
 
@@ -359,11 +463,14 @@ def measure(env: BenchEnv, variant: str, records: int, boundaries: dict[str, int
                            "records_per_s": round(n / meter.wall_s, 1), "cpu_ms_per_record": per,
                            "cpu_ms_per_record_total": round(sum(per.values()), 4), "machine_cpu": meter.machine,
                            "load_average": [round(x, 2) for x in os.getloadavg()]}
+    if "polls" in stats and "records_per_poll" not in out:
+        out["records_per_poll"] = round(n / max(1, stats["polls"]), 2)
     if "batches" in stats:
         out["produce_requests_per_batch"] = round(stats.get("produce_requests", 0) / max(1, stats["batches"]), 2)
-    if "transactions" in stats:
+    if variant in LONE_TOPICS:
+        out["rate_per_s"] = LONE_RATE
+    if stats.get("transactions"):
         out["records_per_transaction"] = round(n / max(1, stats["transactions"]), 1)
-        out["records_per_poll"] = round(n / max(1, stats["polls"]), 1)
     return out
 
 
@@ -378,6 +485,8 @@ def _line(r: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20000)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma separated, of " + ", ".join(VARIANTS)
+                        + " (consume reads what produce wrote)")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--boundaries", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -389,10 +498,11 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     with BenchEnv(services=[]) as env:
         asyncio.run(ensure_topics(env.infra.kafka_bootstrap,
-                                  [TopicSpec(t, PARTITIONS) for t in (TOPIC, SEND_TOPIC, RELAY_TOPIC)]))
+                                  [TopicSpec(t, PARTITIONS) for t in (TOPIC, SEND_TOPIC, RELAY_TOPIC,
+                                                                      *LONE_TOPICS.values())]))
         boundaries: dict[str, int] | None = None
-        for variant in VARIANTS:
-            result = measure(env, variant, args.records, boundaries)
+        for variant in args.variants.split(","):
+            result = measure(env, variant, LONE_RECORDS if variant in LONE_TOPICS else args.records, boundaries)
             produced = result.pop("boundaries", None)
             if variant == "produce":
                 boundaries = produced  # where the consumer's warm-up ends in each partition

@@ -237,8 +237,10 @@ def _floor(r: dict[str, Any]) -> list[str]:
 
 def _floor_hop(r: dict[str, Any]) -> list[str]:
     lines = [f"_Measured {r['at']}_: {r['records']:,} records of {r['value_bytes']} bytes, random keys, "
-             f"{r['partitions']} partitions, batches of {r['batch']}, runs of {r['run']} per transaction; "
-             "CPU-ms per record.", "",
+             f"{r['partitions']} partitions, batches of {r['batch']}, runs of {r['run']} per transaction"
+             + "".join(f"; {run['variant']}: {run['records']} records one at a time at {run['rate_per_s']:g}/s"
+                       for run in r["runs"] if "rate_per_s" in run)
+             + "; CPU-ms per record.", "",
              "| variant | records/s | process | PostgreSQL | Kafka | **all** | machine busy / stolen |",
              "|---|---|---|---|---|---|---|"]
     for run in r["runs"]:
