@@ -382,7 +382,7 @@ async def child_lone(dsn: str, bootstrap: str, records: int, variant: str) -> No
             if not batches:
                 wait_s = 30.0 if not offsets else max(0.0, committed_at + COMMIT_INTERVAL_S - time.monotonic())
                 batches = await consumer.getmany(timeout_ms=int(wait_s * 1000), max_records=POLL_MAX)
-            polls[0] += 1
+            polls[0] += bool(batches)
             for tp, msgs in batches.items():
                 if apply:
                     offsets[tp] = await applier.partition(msgs)
@@ -463,7 +463,7 @@ def measure(env: BenchEnv, variant: str, records: int, boundaries: dict[str, int
                            "records_per_s": round(n / meter.wall_s, 1), "cpu_ms_per_record": per,
                            "cpu_ms_per_record_total": round(sum(per.values()), 4), "machine_cpu": meter.machine,
                            "load_average": [round(x, 2) for x in os.getloadavg()]}
-    if "polls" in stats and "records_per_poll" not in out:
+    if stats.get("polls"):
         out["records_per_poll"] = round(n / max(1, stats["polls"]), 2)
     if "batches" in stats:
         out["produce_requests_per_batch"] = round(stats.get("produce_requests", 0) / max(1, stats["batches"]), 2)
