@@ -260,18 +260,23 @@ class Applier:
             await consumer.commit(dict(zip(tps, offsets, strict=True)))
 
 
+async def _consumer_tables(conn: Any) -> None:
+    """The consumer's inbox and target tables, new."""
+    for table in (INBOX, TARGET):
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
+    await conn.execute(f"CREATE TABLE {INBOX} (event_id uuid, consumer text, event_type text NOT NULL,"
+                       " received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (event_id, consumer))")
+    await conn.execute(f"CREATE TABLE {TARGET} (event_id uuid PRIMARY KEY, order_id text NOT NULL,"
+                       " customer_id text NOT NULL, status text NOT NULL, items int NOT NULL,"
+                       " created_at timestamptz NOT NULL DEFAULT now())")
+
+
 async def child_consume(dsn: str, bootstrap: str, records: int, boundaries: dict[int, int]) -> None:
     from backbone.consumer import hold_fetches_while_records_wait
 
     pool = await asyncpg.create_pool(dsn, min_size=PARTITIONS, max_size=PARTITIONS)
     async with pool.acquire() as conn:
-        for table in (INBOX, TARGET):
-            await conn.execute(f"DROP TABLE IF EXISTS {table}")
-        await conn.execute(f"CREATE TABLE {INBOX} (event_id uuid, consumer text, event_type text NOT NULL,"
-                           " received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (event_id, consumer))")
-        await conn.execute(f"CREATE TABLE {TARGET} (event_id uuid PRIMARY KEY, order_id text NOT NULL,"
-                           " customer_id text NOT NULL, status text NOT NULL, items int NOT NULL,"
-                           " created_at timestamptz NOT NULL DEFAULT now())")
+        await _consumer_tables(conn)
     consumer = make_consumer(bootstrap, TOPIC, group_id=GROUP, client_id="floor-hop")
     await consumer.start()
     hold_fetches_while_records_wait(consumer)
@@ -334,13 +339,8 @@ async def child_lone(dsn: str, bootstrap: str, records: int, variant: str) -> No
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=2)
     relay_conn = await asyncpg.connect(dsn)
     async with pool.acquire() as conn:
-        for table in (INBOX, TARGET, outbox):
-            await conn.execute(f"DROP TABLE IF EXISTS {table}")
-        await conn.execute(f"CREATE TABLE {INBOX} (event_id uuid, consumer text, event_type text NOT NULL,"
-                           " received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (event_id, consumer))")
-        await conn.execute(f"CREATE TABLE {TARGET} (event_id uuid PRIMARY KEY, order_id text NOT NULL,"
-                           " customer_id text NOT NULL, status text NOT NULL, items int NOT NULL,"
-                           " created_at timestamptz NOT NULL DEFAULT now())")
+        await conn.execute(f"DROP TABLE IF EXISTS {outbox}")
+        await _consumer_tables(conn)
         await conn.execute(f"CREATE TABLE {outbox} (id bigserial PRIMARY KEY, event_id uuid NOT NULL,"
                            " key text NOT NULL, payload jsonb NOT NULL, sent_at timestamptz)")
         await conn.execute(f"CREATE INDEX {outbox}_unsent ON {outbox} (id) WHERE sent_at IS NULL")
