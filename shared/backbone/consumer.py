@@ -220,6 +220,9 @@ POLL_RECORDS_MAX = 4000
 #: The longest an applied record's offset waits to be committed (Kafka's own auto-commit waits 5 s). Only the
 #: records a crash makes the group read again depend on it (the inbox absorbs them), never what is applied.
 COMMIT_INTERVAL_S = 1.0
+#: How long a rebalance or a stop waits for the kept offsets' commit (aiokafka retries a commit while the
+#: coordinator is away): past it they are left, and the partitions' next owner reads those records again.
+COMMIT_ON_LEAVE_S = 5.0
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -230,7 +233,7 @@ class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self.runner._flush_commits(only=revoked)
+        await self.runner._flush_commits(only=revoked, within_s=COMMIT_ON_LEAVE_S)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         pass
@@ -381,7 +384,7 @@ class ConsumerRunner(Worker):
 
     async def teardown(self) -> None:
         if self._consumer is not None:
-            await self._flush_commits()
+            await self._flush_commits(within_s=COMMIT_ON_LEAVE_S)
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
@@ -412,9 +415,11 @@ class ConsumerRunner(Worker):
         if self._uncommitted and time.monotonic() - self._committed_at >= self.commit_interval_s:
             await self._flush_commits(consumer)
 
-    async def _flush_commits(self, consumer: object = None, only: set[TopicPartition] | None = None) -> None:
+    async def _flush_commits(self, consumer: object = None, only: set[TopicPartition] | None = None,
+                             within_s: float | None = None) -> None:
         """Commit the kept offsets (of `only` those partitions), in one request, for the partitions still
-        assigned: a partition already gone is its new owner's to commit (it re-reads; the inbox absorbs)."""
+        assigned: a partition already gone is its new owner's to commit (it re-reads; the inbox absorbs).
+        `within_s` bounds the wait (a rebalance, a stop): a commit not done by then is given up."""
         client: Any = consumer if consumer is not None else self._consumer
         if client is None:
             return
@@ -430,7 +435,10 @@ class ConsumerRunner(Worker):
         if not offsets:
             return
         try:
-            await client.commit(offsets)
+            await asyncio.wait_for(client.commit(offsets), within_s)
+        except TimeoutError:
+            log.warning("offset commit for %s not done within %.0fs, left to the next owner",
+                        ", ".join(map(str, offsets)), within_s)
         except CommitFailedError as exc:
             # Rebalanced away mid-batch: the new owner re-reads these; the inbox absorbs them.
             log.warning("offset commit failed for %s: %r", ", ".join(map(str, offsets)), exc)
