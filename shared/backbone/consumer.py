@@ -316,8 +316,8 @@ class ConsumerRunner(Worker):
         batches = await consumer.getmany(timeout_ms=0, max_records=self._poll_records(consumer))
         if not batches:
             batches = await self._wait_for_records(consumer)
-            if not batches:
-                await self._commit(consumer, {})  # the wait was cut short for the kept offsets: they are due
+            if not batches and self._uncommitted:
+                await self._flush_commits(consumer)  # the wait ended when the kept offsets fell due
         self.started.set()
         if batches:
             # Every partition finishes (or fails) before the pass ends: a failed pass then rejoins from
