@@ -70,8 +70,8 @@ LONE_RATE = 20.0  # records/s: each alone in its relay pass, its fetch and its t
 LONE_RECORDS, LONE_WARMUP = 400, 60
 
 OUTBOX, INBOX, TARGET = "floor_hop_outbox", "floor_hop_inbox", "floor_hop_target"
-READ = f"SELECT id, key, payload FROM {OUTBOX} WHERE sent_at IS NULL ORDER BY id LIMIT $1"
-MARK = f"UPDATE {OUTBOX} SET sent_at = now() WHERE id = ANY($1::bigint[])"
+READ = "SELECT id, key, payload FROM {outbox} WHERE sent_at IS NULL ORDER BY id LIMIT $1"  # .format(outbox=…)
+MARK = "UPDATE {outbox} SET sent_at = now() WHERE id = ANY($1::bigint[])"
 CLAIM = (f"INSERT INTO {INBOX} (event_id, consumer, event_type) SELECT * FROM unnest($1::uuid[], $2::text[], "
          "$3::text[]) ON CONFLICT DO NOTHING RETURNING event_id::text")
 APPLY = (f"INSERT INTO {TARGET} (event_id, order_id, customer_id, status, items) SELECT * FROM unnest($1::uuid[], "
@@ -179,37 +179,48 @@ async def child_produce(bootstrap: str, records: int, per_record: bool) -> None:
         await producer.stop()
 
 
+async def _outbox_with_rows(conn: Any, outbox: str, n: int) -> None:
+    """A new outbox table (the relay's shape: a partial index on the unsent ids) holding `n` unsent rows."""
+    await conn.execute(f"DROP TABLE IF EXISTS {outbox}")
+    await conn.execute(f"CREATE TABLE {outbox} (id bigserial PRIMARY KEY, event_id uuid NOT NULL,"
+                       " key text NOT NULL, payload jsonb NOT NULL, sent_at timestamptz)")
+    await conn.execute(f"CREATE INDEX {outbox}_unsent ON {outbox} (id) WHERE sent_at IS NULL")
+    rows = _events(n)
+    for start in range(0, len(rows), 5000):
+        chunk = rows[start:start + 5000]
+        await conn.execute(f"INSERT INTO {outbox} (event_id, key, payload) SELECT * FROM unnest($1::uuid[],"
+                           " $2::text[], $3::jsonb[])", [json.loads(v)["id"] for _, v in chunk],
+                           [k for k, _ in chunk], [v.decode() for _, v in chunk])
+    await conn.execute(f"VACUUM ANALYZE {outbox}")
+
+
+async def _relay_pass(conn: Any, producer: Producer, outbox: str, topic: str, limit: int) -> int:
+    """One relay pass: up to `limit` unsent rows read, produced, their acks awaited, marked sent; how many."""
+    batch = await conn.fetch(READ.format(outbox=outbox), limit)
+    if batch:
+        futures: list[asyncio.Future[Any]] = []
+        await producer.send_many(((topic, r[1].encode(), r[2].encode()) for r in batch), futures)
+        await _acks(futures)
+        await conn.execute(MARK.format(outbox=outbox), [r[0] for r in batch])
+    return len(batch)
+
+
 async def child_relay(dsn: str, bootstrap: str, records: int) -> None:
     conn = await asyncpg.connect(dsn)
     producer = Producer(bootstrap, client_id="floor-hop-relay")
     await producer.start()
     try:
-        await conn.execute(f"DROP TABLE IF EXISTS {OUTBOX}")
-        await conn.execute(f"CREATE TABLE {OUTBOX} (id bigserial PRIMARY KEY, event_id uuid NOT NULL,"
-                           " key text NOT NULL, payload jsonb NOT NULL, sent_at timestamptz)")
-        await conn.execute(f"CREATE INDEX {OUTBOX}_unsent ON {OUTBOX} (id) WHERE sent_at IS NULL")
-        rows = _events(WARMUP + records)
-        for start in range(0, len(rows), 5000):
-            chunk = rows[start:start + 5000]
-            await conn.execute(f"INSERT INTO {OUTBOX} (event_id, key, payload) SELECT * FROM unnest($1::uuid[],"
-                               " $2::text[], $3::jsonb[])", [json.loads(v)["id"] for _, v in chunk],
-                               [k for k, _ in chunk], [v.decode() for _, v in chunk])
-        await conn.execute(f"VACUUM ANALYZE {OUTBOX}")
+        await _outbox_with_rows(conn, OUTBOX, WARMUP + records)
         await conn.execute("SET synchronous_commit = off")  # the relay's lock connection (OutboxRelay.step)
         await producer.partitions_for(RELAY_TOPIC)
 
         async def relay(total: int) -> tuple[int, int]:
             sent = reads = 0
             while sent < total:
-                batch = await conn.fetch(READ, min(BATCH, total - sent))
                 reads += 1
-                if not batch:
+                if not (relayed := await _relay_pass(conn, producer, OUTBOX, RELAY_TOPIC, min(BATCH, total - sent))):
                     break
-                futures: list[asyncio.Future[Any]] = []
-                await producer.send_many(((RELAY_TOPIC, r[1].encode(), r[2].encode()) for r in batch), futures)
-                await _acks(futures)
-                await conn.execute(MARK, [r[0] for r in batch])
-                sent += len(batch)
+                sent += relayed
             return sent, reads
 
         await relay(WARMUP)
@@ -339,19 +350,9 @@ async def child_lone(dsn: str, bootstrap: str, records: int, variant: str) -> No
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=2)
     relay_conn = await asyncpg.connect(dsn)
     async with pool.acquire() as conn:
-        await conn.execute(f"DROP TABLE IF EXISTS {outbox}")
         await _consumer_tables(conn)
-        await conn.execute(f"CREATE TABLE {outbox} (id bigserial PRIMARY KEY, event_id uuid NOT NULL,"
-                           " key text NOT NULL, payload jsonb NOT NULL, sent_at timestamptz)")
-        await conn.execute(f"CREATE INDEX {outbox}_unsent ON {outbox} (id) WHERE sent_at IS NULL")
-        rows = _events(LONE_WARMUP + records)
-        await conn.execute(f"INSERT INTO {outbox} (event_id, key, payload) SELECT * FROM unnest($1::uuid[],"
-                           " $2::text[], $3::jsonb[])", [json.loads(v)["id"] for _, v in rows],
-                           [k for k, _ in rows], [v.decode() for _, v in rows])
-        await conn.execute(f"VACUUM ANALYZE {outbox}")
+        await _outbox_with_rows(conn, outbox, LONE_WARMUP + records)
     await relay_conn.execute("SET synchronous_commit = off")
-    read = f"SELECT id, key, payload FROM {outbox} WHERE sent_at IS NULL ORDER BY id LIMIT 1"
-    mark = f"UPDATE {outbox} SET sent_at = now() WHERE id = ANY($1::bigint[])"
     producer = Producer(bootstrap, client_id="floor-hop-lone")
     await producer.start()
     await producer.partitions_for(topic)
@@ -366,11 +367,7 @@ async def child_lone(dsn: str, bootstrap: str, records: int, variant: str) -> No
         started = time.monotonic()
         for i in range(n):
             await asyncio.sleep(max(0.0, started + i / LONE_RATE - time.monotonic()))
-            batch = await relay_conn.fetch(read)
-            futures: list[asyncio.Future[Any]] = []
-            await producer.send_many(((topic, r[1].encode(), r[2].encode()) for r in batch), futures)
-            await _acks(futures)
-            await relay_conn.execute(mark, [r[0] for r in batch])
+            await _relay_pass(relay_conn, producer, outbox, topic, 1)
 
     async def consume(until: int) -> None:
         if not consuming:
