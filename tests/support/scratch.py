@@ -10,10 +10,11 @@ from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 
 from sqlalchemy import Column, MetaData, String, Table, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backbone.consumer import ConsumerRunner
+from backbone.consumer import ConsumerRunner, Handler, RetryPolicy
 from backbone.db import inbox_table, make_engine
+from backbone.envelope import Envelope
 from backbone.kafka import Producer
 from backbone.release import ensure_topics
 from backbone.topics import TopicSpec, dlq
@@ -40,6 +41,25 @@ async def consumer_scratch(infra: Any, schema: str, *, partitions: int = 1) -> C
     topic = f"test.{schema}.{uuid.uuid4().hex[:8]}"
     await ensure_topics(infra.kafka_bootstrap, [TopicSpec(topic, partitions), TopicSpec(dlq(topic), 1)])
     return ConsumerScratch(engine, effects, inbox, topic)
+
+
+def effect_recorder(effects: Table) -> Handler:
+    """A handler that writes the event's id into the scratch's `effects` (a row per application)."""
+
+    async def record(session: AsyncSession, event: Envelope) -> None:
+        await session.execute(effects.insert().values(event_id=str(event.id)))
+
+    return record
+
+
+def recording_runner(infra: Any, scratch: ConsumerScratch, session_factory: async_sessionmaker[AsyncSession],
+                     producer: Producer, *, name: str, group_id: str | None = None,
+                     retry: RetryPolicy | None = None) -> ConsumerRunner:
+    """A runner of the scratch's topic (group `group_id`, else `name`) that records each `crm.order.cancelled` in
+    its `effects`."""
+    return ConsumerRunner(name=name, bootstrap=infra.kafka_bootstrap, topics=[scratch.topic],
+                          group_id=group_id or name, handlers={"crm.order.cancelled": effect_recorder(scratch.effects)},
+                          session_factory=session_factory, inbox=scratch.inbox, producer=producer, retry=retry)
 
 
 @asynccontextmanager

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.consumer import ConsumerRunner
 from backbone.db import make_session_factory
@@ -19,7 +18,7 @@ from backbone.events import OrderCancelled
 from backbone.kafka import Producer
 from backbone.ops import kafka_status
 from tests.support.kafka_tools import eventually
-from tests.support.scratch import consumer_scratch
+from tests.support.scratch import consumer_scratch, recording_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -28,18 +27,14 @@ GROUP = "bb-commits"
 
 
 async def test_kept_offsets_are_committed_before_a_rebalance_and_at_stop(infra) -> None:
-    engine, effects, inbox, topic = await consumer_scratch(infra, SCHEMA, partitions=2)
+    scratch = await consumer_scratch(infra, SCHEMA, partitions=2)
+    engine, effects, _inbox, topic = scratch
     sf = make_session_factory(engine)
     producer = Producer(infra.kafka_bootstrap)
     await producer.start()
 
-    async def record(session: AsyncSession, event: Envelope) -> None:
-        await session.execute(effects.insert().values(event_id=str(event.id)))
-
     def runner(name: str) -> ConsumerRunner:
-        r = ConsumerRunner(name=name, bootstrap=infra.kafka_bootstrap, topics=[topic], group_id=GROUP,
-                           handlers={"crm.order.cancelled": record}, session_factory=sf, inbox=inbox,
-                           producer=producer)
+        r = recording_runner(infra, scratch, sf, producer, name=name, group_id=GROUP)
         r.commit_interval_s = 3600.0  # only the first pass's offsets go at once; then a rebalance or a stop
         return r
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbone.consumer import IDLE_POLL_S, ConsumerRunner
 from backbone.db import make_session_factory
@@ -18,7 +17,7 @@ from backbone.envelope import Envelope
 from backbone.events import OrderCancelled
 from backbone.kafka import Producer
 from tests.support.kafka_tools import eventually
-from tests.support.scratch import consumer_scratch
+from tests.support.scratch import consumer_scratch, recording_runner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -30,18 +29,14 @@ async def _waiting(runner: ConsumerRunner) -> bool:
 
 
 async def test_an_idle_consumer_gets_new_records_at_once_and_stops_at_once(infra) -> None:
-    engine, effects, inbox, topic = await consumer_scratch(infra, SCHEMA, partitions=2)
+    scratch = await consumer_scratch(infra, SCHEMA, partitions=2)
+    engine, effects, _inbox, topic = scratch
     sf = make_session_factory(engine)
     producer = Producer(infra.kafka_bootstrap)
     await producer.start()
 
-    async def record(session: AsyncSession, event: Envelope) -> None:
-        await session.execute(effects.insert().values(event_id=str(event.id)))
-
     def runner(group: str) -> ConsumerRunner:
-        r = ConsumerRunner(name=group, bootstrap=infra.kafka_bootstrap, topics=[topic], group_id=group,
-                           handlers={"crm.order.cancelled": record}, session_factory=sf, inbox=inbox,
-                           producer=producer)
+        r = recording_runner(infra, scratch, sf, producer, name=group)
         r.idle_poll_s = 3600.0
         return r
 

@@ -21,7 +21,7 @@ from backbone.hub.fanout import fan_out_handlers, from_payload, merge_handlers
 from backbone.hub.model import HubEvent, hub_event_id, hub_tables
 from backbone.kafka import Producer
 from tests.support.kafka_tools import eventually
-from tests.support.scratch import consumer_running, consumer_scratch
+from tests.support.scratch import consumer_running, consumer_scratch, effect_recorder
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -48,9 +48,7 @@ async def test_a_fan_out_nobody_subscribes_to_claims_nothing_until_a_subscriptio
     producer = Producer(infra.kafka_bootstrap)
     await producer.start()
 
-    async def record(session, event: Envelope) -> None:
-        await session.execute(effects.insert().values(event_id=str(event.id)))
-
+    record = effect_recorder(effects)
     mappers = {GATED: from_payload(OrderCancelled, _to_hub), MIXED: from_payload(OrderCancelled, _to_hub)}
     handlers = merge_handlers({MIXED: record}, fan_out_handlers(tables, API, mappers))
     assert isinstance(handlers[GATED], Gated) and not isinstance(handlers[MIXED], Gated)

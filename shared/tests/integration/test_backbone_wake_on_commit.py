@@ -49,25 +49,21 @@ async def test_a_consumer_wakes_its_workers_after_it_applied_events(infra):
 
     from sqlalchemy import func, select
 
-    from backbone.consumer import ConsumerRunner, RetryPolicy
+    from backbone.consumer import RetryPolicy
     from backbone.envelope import Envelope
     from backbone.events import OrderCancelled
     from backbone.kafka import Producer
     from tests.support.kafka_tools import eventually
-    from tests.support.scratch import consumer_running, consumer_scratch
+    from tests.support.scratch import consumer_running, consumer_scratch, recording_runner
 
     schema = f"bb_wake_{uuid.uuid4().hex[:8]}"
-    engine, effects, inbox, topic = await consumer_scratch(infra, schema)
+    scratch = await consumer_scratch(infra, schema)
+    engine, effects, _inbox, topic = scratch
     producer = Producer(infra.kafka_bootstrap)
     await producer.start()
     sf = make_session_factory(engine)
-
-    async def record(session, event: Envelope) -> None:
-        await session.execute(effects.insert().values(event_id=str(event.id)))
-
-    runner = ConsumerRunner(name=schema, bootstrap=infra.kafka_bootstrap, topics=[topic], group_id=schema,
-                            handlers={"crm.order.cancelled": record}, session_factory=sf, inbox=inbox,
-                            producer=producer, retry=RetryPolicy(max_attempts=2, initial_s=0.05))
+    runner = recording_runner(infra, scratch, sf, producer, name=schema,
+                              retry=RetryPolicy(max_attempts=2, initial_s=0.05))
     woken = Worker("woken")
     runner.wake_on_commit(woken)
 
