@@ -189,7 +189,6 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str, client_id: str = 
     """A consumer of `topics` in `group_id`; `listener` hears of its rebalances (the runner commits before one)."""
     # Offsets are committed by the runner only after the effect is durable.
     consumer = AIOKafkaConsumer(
-        *([] if listener is not None else topics),
         **security.options(),
         bootstrap_servers=bootstrap,
         group_id=group_id,
@@ -208,8 +207,7 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str, client_id: str = 
         session_timeout_ms=10000,
         heartbeat_interval_ms=3000,
     )
-    if listener is not None:
-        consumer.subscribe(list(topics), listener=listener)
+    consumer.subscribe(list(topics), listener=listener)
     return consumer
 
 
